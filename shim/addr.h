@@ -1,0 +1,40 @@
+/* addr.h: socket addresses as handoff writes them: parse, format, match. */
+#ifndef HANDOFF_ADDR_H
+#define HANDOFF_ADDR_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Longest text form: a unix path (108) plus "unix:" and some slack. */
+#define ADDR_STRLEN 128
+
+struct addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+/*
+ * Parse HOST:PORT, [V6]:PORT, :PORT, *:PORT or unix:/path. HOST is a
+ * numeric IPv4 address or "localhost"; an empty host or "*" is 0.0.0.0.
+ * Returns 0, or -EINVAL with a message in err.
+ */
+int addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
+
+/* Write the text form (the one addr_parse reads) into buf. */
+int addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                size_t size);
+
+int addr_family(const struct addr *a);
+int addr_port(const struct addr *a);
+
+/* Same family, address and port (or path). */
+int addr_equal(const struct addr *a, const struct sockaddr *sa, socklen_t len);
+
+/*
+ * Does a listener at l serve a request for sa? Exact equality, or l is the
+ * wildcard of sa's family and the ports are equal (a request for port 0
+ * matches nothing: it is a private socket).
+ */
+int addr_match(const struct addr *l, const struct sockaddr *sa, socklen_t len);
+
+#endif

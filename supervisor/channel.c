@@ -1,0 +1,208 @@
+/* channel.c: serve the control protocol to workers over their socketpairs. */
+#include "channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "log.h"
+
+static int
+reply_error(void *reply, size_t cap, uint32_t id, int err, const char *msg)
+{
+    char num[16];
+    struct proto_kv kv[] = {{"errno", num}, {"message", msg}};
+
+    snprintf(num, sizeof(num), "%d", err);
+    return proto_encode(reply, cap, PROTO_ERROR, id, kv, 2);
+}
+
+static const struct listener *
+lookup(const struct plan *p, const struct proto_msg *req)
+{
+    const char *name = proto_get(req, "name");
+    const char *address = proto_get(req, "address");
+    struct addr a;
+
+    if (name != NULL) {
+        for (size_t i = 0; i < p->nls; i++)
+            if (strcmp(p->ls[i]->name, name) == 0)
+                return p->ls[i];
+        return NULL;
+    }
+    if (address == NULL || addr_parse(address, &a, NULL, 0) < 0)
+        return NULL;
+    for (size_t i = 0; i < p->nls; i++)
+        if (addr_match(&p->ls[i]->bound, (struct sockaddr *)&a.ss, a.len))
+            return p->ls[i];
+    return NULL;
+}
+
+int
+channel_answer(const struct plan *p, unsigned gen_id,
+               const struct proto_msg *req, void *reply, size_t cap, int *fd)
+{
+    uint32_t id = req->hdr.id;
+
+    *fd = -1;
+    switch (req->hdr.type) {
+    case PROTO_HELLO: {
+        char ver[8], gen[16], names[PROTO_MAX_MSG / 2] = "";
+        size_t o = 0;
+        struct proto_kv kv[] = {
+            {"version", ver}, {"generation", gen}, {"listeners", names}};
+
+        snprintf(ver, sizeof(ver), "%d", PROTO_VERSION);
+        snprintf(gen, sizeof(gen), "%u", gen_id);
+        for (size_t i = 0; i < p->nls; i++) {
+            int n = snprintf(names + o, sizeof(names) - o, "%s%s",
+                             i ? "," : "", p->ls[i]->name);
+            if (n < 0 || (size_t)n >= sizeof(names) - o)
+                break;
+            o += (size_t)n;
+        }
+        return proto_encode(reply, cap, PROTO_WELCOME, id, kv, 3);
+    }
+    case PROTO_GET: {
+        const struct listener *l;
+        struct proto_kv kv[2];
+
+        if (proto_get(req, "name") == NULL && proto_get(req, "address") == NULL)
+            return reply_error(reply, cap, id, EINVAL,
+                               "GET needs name= or address=");
+        l = lookup(p, req);
+        if (l == NULL)
+            return reply_error(reply, cap, id, ENOENT,
+                               "no such listener in this generation");
+        kv[0] = (struct proto_kv){"name", l->name};
+        kv[1] = (struct proto_kv){"address", l->bound_text};
+        *fd = l->fd;
+        return proto_encode(reply, cap, PROTO_SOCKET, id, kv, 2);
+    }
+    case PROTO_READY:
+        return 0;
+    default:
+        return reply_error(reply, cap, id, ENOSYS, "unknown message type");
+    }
+}
+
+static void
+channel_fail(struct channel *c, const char *why)
+{
+    struct worker *w = c->w;
+
+    log_event(w->state == W_STOPPING || strcmp(why, "closed by the worker") == 0
+                  ? LOG_DEBUG : LOG_WARN,
+              "channel_closed", "gen=%u pid=%d reason=%s",
+              w->gen->id, (int)w->child.pid, log_q(why));
+    channel_close(c);
+    w->chan = NULL;
+}
+
+static void
+on_readable(uv_poll_t *h, int status, int events)
+{
+    struct channel *c = h->data;
+    char buf[PROTO_MAX_MSG], reply[PROTO_MAX_MSG];
+    struct proto_msg msg;
+    int n, fd, rc;
+
+    if (c == NULL)
+        return;
+    /* A bounded batch per wakeup: a flooding worker cannot starve the loop. */
+    for (int batch = 0; batch < 32; batch++) {
+        n = proto_recv(c->fd, buf, sizeof(buf), &fd);
+        if (n == -EAGAIN)
+            return;
+        if (n == 0) {
+            channel_fail(c, "closed by the worker");
+            return;
+        }
+        if (n < 0) {
+            channel_fail(c, n == -EPROTO ? "oversized or malformed packet"
+                                         : strerror(-n));
+            return;
+        }
+        if (fd >= 0)
+            close(fd); /* workers send no fds; never keep one */
+        c->requests++;
+        rc = proto_decode(buf, (size_t)n, &msg);
+        if (rc < 0) {
+            rc = reply_error(reply, sizeof(reply), msg.hdr.id, -rc,
+                             rc == -EPROTONOSUPPORT ? "unsupported version"
+                                                    : "malformed message");
+            if (rc > 0)
+                proto_send(c->fd, reply, (size_t)rc, -1);
+            log_event(LOG_WARN, "channel_bad_message", "gen=%u pid=%d",
+                      c->w->gen->id, (int)c->w->child.pid);
+            continue;
+        }
+        if (msg.hdr.type == PROTO_READY) {
+            master_worker_ready(c->m, c->w, READY_LISTEN);
+            if (c->w->chan == NULL)
+                return;
+            continue;
+        }
+        rc = channel_answer(c->w->gen->plan, c->w->gen->id, &msg, reply,
+                            sizeof(reply), &fd);
+        if (rc > 0 && (rc = proto_send(c->fd, reply, (size_t)rc, fd)) < 0) {
+            channel_fail(c, rc == -EAGAIN ? "worker does not read its replies"
+                                          : strerror(-rc));
+            return;
+        }
+        if (msg.hdr.type == PROTO_GET && fd >= 0)
+            log_event(LOG_DEBUG, "lend", "gen=%u pid=%d fd=%d", c->w->gen->id,
+                      (int)c->w->child.pid, fd);
+    }
+}
+
+int
+channel_open(struct master *m, struct worker *w, int *child_end)
+{
+    struct channel *c = calloc(1, sizeof(*c));
+    int sv[2];
+
+    if (c == NULL)
+        return -ENOMEM;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+                   sv) < 0) {
+        int e = errno;
+        free(c);
+        return -e;
+    }
+    /* The worker's end is blocking: simple clients block on their replies. */
+    {
+        int fl = fcntl(sv[1], F_GETFL);
+        if (fl >= 0)
+            fcntl(sv[1], F_SETFL, fl & ~O_NONBLOCK);
+    }
+    c->fd = sv[0];
+    c->m = m;
+    c->w = w;
+    c->poll = handle_poll(m->loop, c->fd, c);
+    if (c->poll == NULL || uv_poll_start(c->poll, UV_READABLE, on_readable) < 0) {
+        handle_close(c->poll);
+        close(sv[0]);
+        close(sv[1]);
+        free(c);
+        return -ENOMEM;
+    }
+    w->chan = c;
+    *child_end = sv[1];
+    return 0;
+}
+
+void
+channel_close(struct channel *c)
+{
+    if (c == NULL)
+        return;
+    handle_close(c->poll);
+    close(c->fd);
+    free(c);
+}

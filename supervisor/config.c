@@ -1,0 +1,949 @@
+/* config.c: load, override, validate and print the configuration. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parse.h"
+
+#define DEFAULT_BACKLOG 4096
+
+enum key_type { K_DURATION, K_SIGNAL, K_INT, K_ENUM, K_STRING, K_SPECIAL };
+
+struct key {
+    const char *section; /* "handoff", "listen", "worker" */
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    long min, max;            /* K_INT */
+    const char *const *names; /* K_ENUM: index is the value */
+};
+
+static const char *const log_format_names[] = {"logfmt", "json", NULL};
+static const char *const log_level_names[] = {"error", "warn", "info",
+                                              "debug", NULL};
+static const char *const pass_names[] = {"shim", "systemd", "inherit",
+                                         "protocol", NULL};
+static const char *const restart_names[] = {"always", "on-failure", "never",
+                                            NULL};
+static const char *const ready_names[] = {"listen", "notify", "tcp", "http",
+                                          "exec",   "delay",  NULL};
+
+#define OFF(f) offsetof(struct config, f)
+#define LOFF(f) offsetof(struct listen_conf, f)
+
+static const struct key keys[] = {
+    {"handoff", "stop_timeout", K_DURATION, OFF(stop_timeout), 0, 0, NULL},
+    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, log_format_names},
+    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, log_level_names},
+    {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
+    {"listen", "backlog", K_INT, LOFF(backlog), 1, 65535, NULL},
+    {"listen", "mode", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
+    {"worker", "pass", K_ENUM, OFF(pass), 0, 0, pass_names},
+    {"worker", "ready", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "ready_timeout", K_DURATION, OFF(ready_timeout), 0, 0, NULL},
+    {"worker", "ready_interval", K_DURATION, OFF(ready_interval), 0, 0, NULL},
+    {"worker", "drain_signal", K_SIGNAL, OFF(drain_signal), 0, 0, NULL},
+    {"worker", "drain_timeout", K_DURATION, OFF(drain_timeout), 0, 0, NULL},
+    {"worker", "restart", K_ENUM, OFF(restart), 0, 0, restart_names},
+    {"worker", "directory", K_STRING, OFF(directory), 0, 0, NULL},
+    {"worker", "user", K_STRING, OFF(user), 0, 0, NULL},
+    {"worker", "group", K_STRING, OFF(group), 0, 0, NULL},
+    {"worker", "environment", K_SPECIAL, 0, 0, 0, NULL},
+};
+
+/* The state of one load: the configuration being built and where we are. */
+struct loader {
+    struct config *c;
+    const char *file;
+    int line;
+    const char *flag; /* set while applying a flag */
+    char *err;
+    size_t errlen;
+    int failed;
+    char section[CONFIG_NAME_MAX + 16];
+    struct listen_conf *cur_listen;
+    FILE *stream;
+    char *long_value; /* the value of a line longer than inih takes */
+    char *linebuf;
+    size_t linecap;
+};
+
+static int
+load_error(struct loader *ld, const char *key, const char *msg)
+{
+    if (ld->failed)
+        return 0;
+    ld->failed = 1;
+    if (ld->flag != NULL)
+        snprintf(ld->err, ld->errlen, "%s: %s", ld->flag, msg);
+    else if (key != NULL)
+        snprintf(ld->err, ld->errlen, "%s:%d: %s: %s", ld->file, ld->line,
+                 key, msg);
+    else
+        snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
+    return 0;
+}
+
+const char *
+config_pass_name(enum pass_mode p)
+{
+    return pass_names[p];
+}
+
+const char *
+config_ready_name(enum ready_kind r)
+{
+    return ready_names[r];
+}
+
+static struct config *
+config_new(void)
+{
+    struct config *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->stop_timeout = 30000;
+    c->log_format = LOG_LOGFMT;
+    c->log_level = LOG_INFO;
+    c->processes = 1;
+    c->pass = PASS_SHIM;
+    c->ready = READY_LISTEN;
+    c->ready_timeout = 60000;
+    c->ready_interval = 1000;
+    c->drain_signal = SIGTERM;
+    c->drain_timeout = 30000;
+    c->restart = RESTART_ALWAYS;
+    c->uid = (uid_t)-1;
+    c->gid = (gid_t)-1;
+    c->env = calloc(1, sizeof(char *));
+    if (c->env == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+config_free(struct config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->listen);
+    parse_words_free(c->argv);
+    free(c->ready_spec);
+    free(c->directory);
+    free(c->user);
+    free(c->group);
+    parse_words_free(c->env);
+    free(c);
+}
+
+static int
+valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= CONFIG_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && strchr("_.-", *s) == NULL)
+            return 0;
+    return 1;
+}
+
+static struct listen_conf *
+listen_add(struct loader *ld, const char *name)
+{
+    struct config *c = ld->c;
+    struct listen_conf *l;
+    char auto_name[CONFIG_NAME_MAX];
+
+    if (name == NULL || *name == '\0') {
+        snprintf(auto_name, sizeof(auto_name), "listen%zu", c->nlisten);
+        name = auto_name;
+    } else if (!valid_name(name)) {
+        load_error(ld, NULL, "listener name must be letters, digits, "
+                             "'_', '.' or '-' (at most 63)");
+        return NULL;
+    }
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (strcmp(c->listen[i].name, name) == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "listener \"%s\" defined twice", name);
+            load_error(ld, NULL, msg);
+            return NULL;
+        }
+    l = realloc(c->listen, (c->nlisten + 1) * sizeof(*l));
+    if (l == NULL) {
+        load_error(ld, NULL, "out of memory");
+        return NULL;
+    }
+    c->listen = l;
+    l = &c->listen[c->nlisten++];
+    memset(l, 0, sizeof(*l));
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    l->backlog = DEFAULT_BACKLOG;
+    l->mode = -1;
+    return l;
+}
+
+/* Substitute %p and %g with sample numbers, to validate a ready spec. */
+static void
+sample_expand(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+
+    for (; *in && o + 2 < size; in++) {
+        if (in[0] == '%' && (in[1] == 'p' || in[1] == 'g')) {
+            out[o++] = '1';
+            in++;
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int
+set_ready(struct loader *ld, const char *key, const char *v)
+{
+    struct config *c = ld->c;
+    char msg[CONFIG_ERRLEN], sample[512];
+    const char *colon = strchr(v, ':');
+    size_t kl = colon ? (size_t)(colon - v) : strlen(v);
+    int kind = -1;
+
+    for (int i = 0; ready_names[i]; i++)
+        if (strlen(ready_names[i]) == kl && strncmp(v, ready_names[i], kl) == 0)
+            kind = i;
+    if (kind < 0) {
+        snprintf(msg, sizeof(msg), "unknown readiness \"%s\" (expected "
+                 "listen, notify, tcp:HOST:PORT, http:URL, exec:COMMAND or "
+                 "delay:DURATION)", v);
+        return load_error(ld, key, msg);
+    }
+    if ((kind == READY_LISTEN || kind == READY_NOTIFY) != (colon == NULL)) {
+        snprintf(msg, sizeof(msg), "\"%s\": %s %s", v, ready_names[kind],
+                 colon ? "takes no argument" : "needs an argument after ':'");
+        return load_error(ld, key, msg);
+    }
+    sample_expand(colon ? colon + 1 : "", sample, sizeof(sample));
+    if (kind == READY_TCP) {
+        struct addr a;
+        char aerr[256];
+        if (addr_parse(sample, &a, aerr, sizeof(aerr)) < 0 ||
+            addr_family(&a) == AF_UNIX || addr_port(&a) == 0) {
+            snprintf(msg, sizeof(msg), "\"%s\": expected tcp:HOST:PORT", v);
+            return load_error(ld, key, msg);
+        }
+    } else if (kind == READY_HTTP) {
+        if (strncmp(sample, "http://", 7) != 0 || sample[7] == '\0' ||
+            sample[7] == '/') {
+            snprintf(msg, sizeof(msg), "\"%s\": expected http:http://HOST:PORT/PATH", v);
+            return load_error(ld, key, msg);
+        }
+    } else if (kind == READY_EXEC) {
+        char **argv;
+        if (parse_words(sample, &argv, msg, sizeof(msg)) < 0)
+            return load_error(ld, key, msg);
+        parse_words_free(argv);
+    } else if (kind == READY_DELAY) {
+        if (parse_duration(colon + 1, &c->ready_delay, msg, sizeof(msg)) < 0)
+            return load_error(ld, key, msg);
+    }
+    free(c->ready_spec);
+    c->ready_spec = strdup(v);
+    if (c->ready_spec == NULL)
+        return load_error(ld, key, "out of memory");
+    c->ready_arg = colon ? c->ready_spec + (colon - v) + 1 : NULL;
+    c->ready = (enum ready_kind)kind;
+    c->ready_set = 1;
+    return 1;
+}
+
+static int
+add_env(struct loader *ld, const char *key, const char *words)
+{
+    struct config *c = ld->c;
+    char msg[CONFIG_ERRLEN];
+    char **argv, **nv;
+    size_t n = 0;
+
+    if (parse_words(words, &argv, msg, sizeof(msg)) < 0)
+        return load_error(ld, key, msg);
+    for (; argv[n]; n++)
+        if (parse_env(argv[n], msg, sizeof(msg)) < 0) {
+            parse_words_free(argv);
+            return load_error(ld, key, msg);
+        }
+    nv = realloc(c->env, (c->nenv + n + 1) * sizeof(*nv));
+    if (nv == NULL) {
+        parse_words_free(argv);
+        return load_error(ld, key, "out of memory");
+    }
+    c->env = nv;
+    memcpy(c->env + c->nenv, argv, n * sizeof(*argv));
+    c->nenv += n;
+    c->env[c->nenv] = NULL;
+    free(argv); /* the words themselves now belong to c->env */
+    return 1;
+}
+
+static int
+set_special(struct loader *ld, const char *key, const char *v)
+{
+    struct config *c = ld->c;
+    char msg[CONFIG_ERRLEN];
+
+    if (strcmp(key, "address") == 0) {
+        struct listen_conf *l = ld->cur_listen;
+        if (addr_parse(v, &l->addr, msg, sizeof(msg)) < 0)
+            return load_error(ld, key, msg);
+        snprintf(l->address, sizeof(l->address), "%s", v);
+        return 1;
+    }
+    if (strcmp(key, "mode") == 0) {
+        unsigned mode;
+        if (parse_mode(v, &mode, msg, sizeof(msg)) < 0)
+            return load_error(ld, key, msg);
+        ld->cur_listen->mode = (long)mode;
+        return 1;
+    }
+    if (strcmp(key, "command") == 0) {
+        char **argv;
+        if (parse_words(v, &argv, msg, sizeof(msg)) < 0)
+            return load_error(ld, key, msg);
+        parse_words_free(c->argv);
+        c->argv = argv;
+        return 1;
+    }
+    if (strcmp(key, "ready") == 0)
+        return set_ready(ld, key, v);
+    if (strcmp(key, "environment") == 0)
+        return add_env(ld, key, v);
+    return load_error(ld, key, "unknown key");
+}
+
+static int
+set_key(struct loader *ld, const struct key *k, void *base, const char *v)
+{
+    char msg[CONFIG_ERRLEN];
+    char *field = (char *)base + k->offset;
+
+    switch (k->type) {
+    case K_DURATION:
+        if (parse_duration(v, (uint64_t *)field, msg, sizeof(msg)) < 0)
+            return load_error(ld, k->name, msg);
+        return 1;
+    case K_SIGNAL:
+        if (parse_signal(v, (int *)field, msg, sizeof(msg)) < 0)
+            return load_error(ld, k->name, msg);
+        return 1;
+    case K_INT:
+        if (parse_int(v, k->min, k->max, (long *)field, msg, sizeof(msg)) < 0)
+            return load_error(ld, k->name, msg);
+        return 1;
+    case K_ENUM: {
+        size_t o = 0;
+        for (int i = 0; k->names[i]; i++)
+            if (strcmp(v, k->names[i]) == 0) {
+                *(int *)field = i;
+                return 1;
+            }
+        o = (size_t)snprintf(msg, sizeof(msg), "\"%s\": expected", v);
+        for (int i = 0; k->names[i] && o < sizeof(msg); i++)
+            o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s %s",
+                                  i ? (k->names[i + 1] ? "," : " or") : "",
+                                  k->names[i]);
+        return load_error(ld, k->name, msg);
+    }
+    case K_STRING: {
+        char **s = (char **)field;
+        if (*v == '\0')
+            return load_error(ld, k->name, "empty value");
+        free(*s);
+        *s = strdup(v);
+        return *s ? 1 : load_error(ld, k->name, "out of memory");
+    }
+    case K_SPECIAL:
+        return set_special(ld, k->name, v);
+    }
+    return 0;
+}
+
+/* Apply section/key/value, from the file or a flag. */
+static int
+apply(struct loader *ld, const char *section, const char *key, const char *v)
+{
+    const char *kind = section;
+    void *base = ld->c;
+
+    if (strncmp(section, "listen", 6) == 0 &&
+        (section[6] == '\0' || section[6] == ' ')) {
+        kind = "listen";
+        if (ld->cur_listen == NULL) /* a flag names no section */
+            return load_error(ld, key, "no listener to apply it to");
+        base = ld->cur_listen;
+    }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(keys[i].section, kind) == 0 &&
+            strcmp(keys[i].name, key) == 0)
+            return set_key(ld, &keys[i], base, v);
+    {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown key in [%s]", kind);
+        return load_error(ld, key, msg);
+    }
+}
+
+static int
+load_handler(void *user, const char *section, const char *name,
+            const char *value)
+{
+    struct loader *ld = user;
+
+    if (ld->failed)
+        return 1;
+    if (strcmp(section, ld->section) != 0) {
+        /* First key of a new section: sections are checked here because
+         * inih only reports keys. */
+        snprintf(ld->section, sizeof(ld->section), "%s", section);
+        ld->cur_listen = NULL;
+        if (strncmp(section, "listen", 6) == 0 &&
+            (section[6] == '\0' || section[6] == ' ')) {
+            const char *n = section + 6;
+            while (*n == ' ')
+                n++;
+            ld->cur_listen = listen_add(ld, n);
+            if (ld->cur_listen == NULL)
+                return 1;
+        } else if (strcmp(section, "handoff") != 0 &&
+                   strcmp(section, "worker") != 0) {
+            char msg[CONFIG_NAME_MAX + 96];
+            snprintf(msg, sizeof(msg), "unknown section [%.*s] (expected "
+                     "[handoff], [listen NAME] or [worker])",
+                     CONFIG_NAME_MAX, section);
+            load_error(ld, NULL, msg);
+            return 1;
+        }
+    }
+    if (section[0] == '\0') {
+        load_error(ld, name, "key outside a section");
+        return 1;
+    }
+    if (value[0] == '\x01' && value[1] == '\0' && ld->long_value != NULL)
+        value = ld->long_value;
+    apply(ld, section, name, value);
+    return 1;
+}
+
+/*
+ * The line reader for inih: counts lines (Debian's inih does not pass line
+ * numbers to the handler) and hands over lines longer than inih's buffer by
+ * putting their value aside and giving inih a marker in its place.
+ */
+static char *
+load_reader(char *str, int num, void *stream)
+{
+    struct loader *ld = stream;
+    ssize_t n = getline(&ld->linebuf, &ld->linecap, ld->stream);
+    char *line = ld->linebuf, *eq, *v, *end;
+
+    if (n < 0)
+        return NULL;
+    ld->line++;
+    free(ld->long_value);
+    ld->long_value = NULL;
+    if (n + 1 < num) {
+        memcpy(str, line, (size_t)n + 1);
+        return str;
+    }
+    while (*line == ' ' || *line == '\t')
+        line++;
+    eq = strchr(line, '=');
+    if (*line == ';' || *line == '#' || *line == '\n') {
+        snprintf(str, (size_t)num, ";\n");
+        return str;
+    }
+    if (eq == NULL || (size_t)(eq - line) + 5 > (size_t)num) {
+        load_error(ld, NULL, "line too long");
+        snprintf(str, (size_t)num, ";\n");
+        return str;
+    }
+    /* The value: trimmed, without an inline "; comment", as inih does. */
+    v = eq + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    for (end = v; *end && *end != '\n'; end++)
+        if (*end == ';' && end > v && (end[-1] == ' ' || end[-1] == '\t'))
+            break;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        end--;
+    ld->long_value = strndup(v, (size_t)(end - v));
+    snprintf(str, (size_t)num, "%.*s=\x01\n", (int)(eq - line), line);
+    return str;
+}
+
+static int
+apply_args(struct loader *ld, const struct config_args *args)
+{
+    struct config *c = ld->c;
+    long backlog = -1;
+
+    if (args->nlisten > 0) {
+        c->nlisten = 0; /* -l replaces the file's listeners */
+        for (size_t i = 0; i < args->nflags; i++)
+            if (strcmp(args->flags[i].key, "backlog") == 0) {
+                ld->flag = args->flags[i].flag;
+                if (parse_int(args->flags[i].value, 1, 65535, &backlog,
+                              ld->err, ld->errlen) < 0) {
+                    char msg[CONFIG_ERRLEN];
+                    snprintf(msg, sizeof(msg), "%s", ld->err);
+                    return load_error(ld, NULL, msg);
+                }
+            }
+    }
+    for (size_t i = 0; i < args->nlisten; i++) {
+        const char *s = args->listen[i], *eq = strchr(s, '=');
+        char name[CONFIG_NAME_MAX] = "";
+
+        ld->flag = "-l";
+        if (eq != NULL && (size_t)(eq - s) < sizeof(name) &&
+            strcspn(s, ":[/") > (size_t)(eq - s)) {
+            memcpy(name, s, (size_t)(eq - s));
+            name[eq - s] = '\0';
+            s = eq + 1;
+        }
+        ld->cur_listen = listen_add(ld, name);
+        if (ld->cur_listen == NULL)
+            return 0;
+        if (backlog > 0)
+            ld->cur_listen->backlog = backlog;
+        apply(ld, "listen", "address", s);
+    }
+    ld->cur_listen = NULL;
+    for (size_t i = 0; i < args->nflags && !ld->failed; i++) {
+        if (strcmp(args->flags[i].key, "backlog") == 0)
+            continue;
+        ld->flag = args->flags[i].flag;
+        apply(ld, args->flags[i].section, args->flags[i].key,
+              args->flags[i].value);
+    }
+    if (args->argv != NULL && !ld->failed) {
+        size_t n = 0;
+        char **argv;
+
+        while (args->argv[n])
+            n++;
+        argv = calloc(n + 1, sizeof(*argv));
+        if (argv == NULL)
+            return load_error(ld, NULL, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            if ((argv[i] = strdup(args->argv[i])) == NULL) {
+                parse_words_free(argv);
+                return load_error(ld, NULL, "out of memory");
+            }
+        parse_words_free(c->argv);
+        c->argv = argv;
+    }
+    ld->flag = NULL;
+    return !ld->failed;
+}
+
+static int
+validate_user(struct loader *ld)
+{
+    struct config *c = ld->c;
+    char msg[CONFIG_ERRLEN];
+
+    if (c->user != NULL) {
+        struct passwd *pw = getpwnam(c->user);
+        long id;
+        if (pw == NULL && parse_int(c->user, 0, 0x7fffffff, &id, NULL, 0) == 0)
+            pw = getpwuid((uid_t)id);
+        if (pw == NULL) {
+            snprintf(msg, sizeof(msg), "no such user \"%s\"", c->user);
+            return load_error(ld, "user", msg);
+        }
+        c->uid = pw->pw_uid;
+        c->gid = pw->pw_gid;
+    }
+    if (c->group != NULL) {
+        struct group *gr = getgrnam(c->group);
+        long id;
+        if (gr == NULL && parse_int(c->group, 0, 0x7fffffff, &id, NULL, 0) == 0)
+            gr = getgrgid((gid_t)id);
+        if (gr == NULL) {
+            snprintf(msg, sizeof(msg), "no such group \"%s\"", c->group);
+            return load_error(ld, "group", msg);
+        }
+        c->gid = gr->gr_gid;
+    }
+    if ((c->user != NULL && c->uid != geteuid()) ||
+        (c->group != NULL && c->gid != getegid())) {
+        if (geteuid() != 0)
+            return load_error(ld, c->user ? "user" : "group",
+                              "changing user or group needs root");
+    }
+    return 1;
+}
+
+static int
+validate(struct loader *ld)
+{
+    struct config *c = ld->c;
+    char msg[CONFIG_ERRLEN];
+    struct stat st;
+
+    /* Validation speaks of the whole configuration, not of one line. */
+    ld->line = 0;
+    ld->flag = ld->file ? NULL : "configuration";
+    if (c->nlisten == 0) {
+        ld->flag = ld->file ? ld->file : "configuration";
+        return load_error(ld, NULL, "no listener: give -l ADDRESS or a "
+                                    "[listen NAME] section with address =");
+    }
+    for (size_t i = 0; i < c->nlisten; i++) {
+        struct listen_conf *l = &c->listen[i];
+        ld->flag = ld->file ? ld->file : "-l";
+        if (l->address[0] == '\0') {
+            snprintf(msg, sizeof(msg), "[listen %s]: address: missing", l->name);
+            return load_error(ld, NULL, msg);
+        }
+        if (l->mode >= 0 && addr_family(&l->addr) != AF_UNIX) {
+            snprintf(msg, sizeof(msg), "[listen %s]: mode: only for unix: "
+                     "addresses", l->name);
+            return load_error(ld, NULL, msg);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (addr_equal(&c->listen[j].addr,
+                           (struct sockaddr *)&l->addr.ss, l->addr.len) &&
+                addr_port(&l->addr) != 0) {
+                snprintf(msg, sizeof(msg), "[listen %s]: address %s is also "
+                         "[listen %s]", l->name, l->address, c->listen[j].name);
+                return load_error(ld, NULL, msg);
+            }
+    }
+    ld->flag = ld->file ? ld->file : "command";
+    if (c->argv == NULL)
+        return load_error(ld, NULL, "no command: give it after the options "
+                                    "or as command = in [worker]");
+    if (!c->ready_set)
+        c->ready = (c->pass == PASS_SHIM || c->pass == PASS_PROTOCOL)
+                       ? READY_LISTEN
+                       : READY_NOTIFY;
+    ld->flag = ld->file ? ld->file : "--ready";
+    if (c->ready == READY_LISTEN && c->pass != PASS_SHIM &&
+        c->pass != PASS_PROTOCOL) {
+        snprintf(msg, sizeof(msg), "ready = listen needs pass = shim or "
+                 "protocol (pass is %s): use notify, tcp:, http:, exec: or "
+                 "delay:", pass_names[c->pass]);
+        return load_error(ld, NULL, msg);
+    }
+    ld->flag = ld->file ? ld->file : "--ready-interval";
+    if (c->ready_interval < 10)
+        return load_error(ld, NULL, "ready_interval must be at least 10ms");
+    ld->flag = ld->file ? ld->file : "--ready-timeout";
+    if (c->ready_timeout == 0)
+        return load_error(ld, NULL, "ready_timeout must be more than 0");
+    if (c->drain_signal == SIGKILL || c->drain_signal == SIGSTOP) {
+        ld->flag = ld->file ? ld->file : "--drain-signal";
+        return load_error(ld, NULL, "drain_signal cannot be SIGKILL or "
+                                    "SIGSTOP (drain_timeout ends in SIGKILL)");
+    }
+    if (c->directory != NULL &&
+        (stat(c->directory, &st) < 0 || !S_ISDIR(st.st_mode))) {
+        ld->flag = ld->file ? ld->file : "--directory";
+        snprintf(msg, sizeof(msg), "directory \"%s\" is not a directory",
+                 c->directory);
+        return load_error(ld, NULL, msg);
+    }
+    ld->flag = NULL;
+    ld->line = 0;
+    return validate_user(ld);
+}
+
+int
+config_load_stream(FILE *f, const char *name, const struct config_args *args,
+                   struct config **out, char *err, size_t errlen)
+{
+    struct loader ld = {.file = name, .err = err, .errlen = errlen};
+    int rc;
+
+    err[0] = '\0';
+    ld.c = config_new();
+    if (ld.c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (f != NULL) {
+        ld.stream = f;
+        rc = ini_parse_stream(load_reader, &ld, load_handler, &ld);
+        if (rc > 0 && !ld.failed) {
+            ld.line = rc;
+            load_error(&ld, NULL, "syntax error (expected [section] or "
+                                  "key = value)");
+        } else if (rc < 0 && !ld.failed) {
+            snprintf(err, errlen, "%s: cannot read", name);
+            ld.failed = 1;
+        }
+        free(ld.long_value);
+        free(ld.linebuf);
+        ld.long_value = NULL;
+    }
+    if (!ld.failed)
+        apply_args(&ld, args);
+    if (!ld.failed) {
+        const char *file = ld.file;
+        if (f == NULL)
+            ld.file = NULL;
+        validate(&ld);
+        ld.file = file;
+    }
+    if (ld.failed) {
+        config_free(ld.c);
+        return -EINVAL;
+    }
+    *out = ld.c;
+    return 0;
+}
+
+int
+config_load(const struct config_args *args, struct config **out, char *err,
+            size_t errlen)
+{
+    FILE *f = NULL;
+    int rc;
+
+    if (args->file != NULL) {
+        f = fopen(args->file, "re");
+        if (f == NULL) {
+            snprintf(err, errlen, "%s: %s", args->file, strerror(errno));
+            return -errno;
+        }
+    }
+    rc = config_load_stream(f, args->file, args, out, err, errlen);
+    if (f != NULL)
+        fclose(f);
+    return rc;
+}
+
+/* Command-line flags: each is a key of the file, applied after it. */
+static const struct {
+    const char *flag;
+    int shortopt;
+    const char *section, *key;
+} flag_keys[] = {
+    {"processes", 'n', "worker", "processes"},
+    {"pass", 0, "worker", "pass"},
+    {"ready", 'r', "worker", "ready"},
+    {"ready-timeout", 0, "worker", "ready_timeout"},
+    {"ready-interval", 0, "worker", "ready_interval"},
+    {"drain-signal", 0, "worker", "drain_signal"},
+    {"drain-timeout", 0, "worker", "drain_timeout"},
+    {"restart", 0, "worker", "restart"},
+    {"directory", 'C', "worker", "directory"},
+    {"user", 'u', "worker", "user"},
+    {"group", 'g', "worker", "group"},
+    {"env", 'e', "worker", "environment"},
+    {"stop-timeout", 0, "handoff", "stop_timeout"},
+    {"log-format", 0, "handoff", "log_format"},
+    {"log-level", 0, "handoff", "log_level"},
+    {"backlog", 0, "listen", "backlog"},
+};
+#define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
+
+void
+config_usage(FILE *f)
+{
+    fputs(
+        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n N] [--pass MODE]\n"
+        "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
+        "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
+        "               [--restart POLICY] [--backlog N] [-C DIR] [-u USER] [-g GROUP]\n"
+        "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
+        "               [-t|--check] [-V|--version] [-h|--help] [--] COMMAND [ARG]...\n"
+        "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
+        "to a new generation without losing a connection. See handoff(8).\n",
+        f);
+}
+
+void
+config_args_free(struct config_args *args)
+{
+    free(args->flags);
+    free(args->listen);
+    memset(args, 0, sizeof(*args));
+}
+
+int
+config_args_parse(int argc, char **argv, struct config_args *args, char *err,
+                  size_t errlen)
+{
+    struct option opts[NFLAGS + 8];
+    char shortopts[64] = "+c:l:thV";
+    size_t no = 0, so = strlen(shortopts);
+    int c, idx;
+
+    memset(args, 0, sizeof(*args));
+    args->flags = calloc((size_t)argc + 1, sizeof(*args->flags));
+    args->listen = calloc((size_t)argc + 1, sizeof(*args->listen));
+    if (args->flags == NULL || args->listen == NULL) {
+        snprintf(err, errlen, "out of memory");
+        config_args_free(args);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < NFLAGS; i++) {
+        opts[no++] = (struct option){flag_keys[i].flag, required_argument,
+                                     NULL, 256 + (int)i};
+        if (flag_keys[i].shortopt) {
+            shortopts[so++] = (char)flag_keys[i].shortopt;
+            shortopts[so++] = ':';
+        }
+    }
+    shortopts[so] = '\0';
+    opts[no++] = (struct option){"config", required_argument, NULL, 'c'};
+    opts[no++] = (struct option){"listen", required_argument, NULL, 'l'};
+    opts[no++] = (struct option){"check", no_argument, NULL, 't'};
+    opts[no++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[no++] = (struct option){"version", no_argument, NULL, 'V'};
+    opts[no++] = (struct option){NULL, 0, NULL, 0};
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, opts, &idx)) != -1) {
+        size_t k = NFLAGS;
+
+        switch (c) {
+        case 'c':
+            args->file = optarg;
+            continue;
+        case 'l':
+            args->listen[args->nlisten++] = optarg;
+            continue;
+        case 't':
+            args->check = 1;
+            continue;
+        case 'h':
+            args->help = 1;
+            continue;
+        case 'V':
+            args->version = 1;
+            continue;
+        case '?':
+        case ':':
+            if (optopt != 0)
+                snprintf(err, errlen, "-%c: %s", optopt,
+                         strchr(shortopts, optopt) ? "needs a value"
+                                                   : "unknown flag");
+            else
+                snprintf(err, errlen, "%s: unknown flag or missing value",
+                         argv[optind - 1]);
+            config_args_free(args);
+            return -EINVAL;
+        }
+        if (c >= 256)
+            k = (size_t)(c - 256);
+        else
+            for (k = 0; k < NFLAGS; k++)
+                if (flag_keys[k].shortopt == c)
+                    break;
+        if (k >= NFLAGS)
+            continue;
+        args->flags[args->nflags++] = (struct config_flag){
+            c >= 256 ? argv[optind - 1] : NULL, flag_keys[k].section,
+            flag_keys[k].key, optarg};
+        {
+            /* Name the flag as the user wrote it in messages. */
+            struct config_flag *f = &args->flags[args->nflags - 1];
+            static char names[NFLAGS][32];
+            snprintf(names[k], sizeof(names[k]), "--%s", flag_keys[k].flag);
+            f->flag = names[k];
+        }
+    }
+    if (optind < argc)
+        args->argv = argv + optind;
+    return 0;
+}
+
+/* Quote a word for the file syntax if it needs it. */
+static void
+print_word(FILE *f, const char *w)
+{
+    if (*w != '\0' && strpbrk(w, " \t'\"\\;#$`") == NULL) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *w; w++) {
+        if (*w == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*w, f);
+    }
+    fputc('\'', f);
+}
+
+static void
+print_duration(FILE *f, const char *key, uint64_t ms)
+{
+    if (ms % 1000 == 0)
+        fprintf(f, "%s = %llus\n", key, (unsigned long long)(ms / 1000));
+    else
+        fprintf(f, "%s = %llums\n", key, (unsigned long long)ms);
+}
+
+void
+config_print(const struct config *c, FILE *f)
+{
+    fprintf(f, "[handoff]\n");
+    print_duration(f, "stop_timeout", c->stop_timeout);
+    fprintf(f, "log_format = %s\n", log_format_names[c->log_format]);
+    fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
+    for (size_t i = 0; i < c->nlisten; i++) {
+        const struct listen_conf *l = &c->listen[i];
+        fprintf(f, "\n[listen %s]\naddress = %s\nbacklog = %ld\n", l->name,
+                l->address, l->backlog);
+        if (l->mode >= 0)
+            fprintf(f, "mode = %04lo\n", (unsigned long)l->mode);
+    }
+    fprintf(f, "\n[worker]\ncommand =");
+    for (char **a = c->argv; a && *a; a++) {
+        fputc(' ', f);
+        print_word(f, *a);
+    }
+    fprintf(f, "\nprocesses = %ld\n", c->processes);
+    fprintf(f, "pass = %s\n", pass_names[c->pass]);
+    fprintf(f, "ready = %s\n",
+            c->ready_spec && c->ready_set ? c->ready_spec : ready_names[c->ready]);
+    print_duration(f, "ready_timeout", c->ready_timeout);
+    print_duration(f, "ready_interval", c->ready_interval);
+    fprintf(f, "drain_signal = %s\n", parse_signal_name(c->drain_signal));
+    print_duration(f, "drain_timeout", c->drain_timeout);
+    fprintf(f, "restart = %s\n", restart_names[c->restart]);
+    if (c->directory)
+        fprintf(f, "directory = %s\n", c->directory);
+    if (c->user)
+        fprintf(f, "user = %s\n", c->user);
+    if (c->group)
+        fprintf(f, "group = %s\n", c->group);
+    for (size_t i = 0; i < c->nenv; i++) {
+        fprintf(f, "environment = ");
+        print_word(f, c->env[i]);
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,62 @@
+/* generation.c: the generation lifecycle as one transition table. */
+#include "generation.h"
+
+static const char *const state_names[] = {"starting", "active", "draining",
+                                          "failed", "done"};
+static const char *const event_names[] = {
+    "all_ready", "worker_exit", "ready_timeout",
+    "superseded", "stop", "all_exited"};
+
+#define X (-1)
+/* transitions[state][event] */
+static const int transitions[5][6] = {
+    /*                all_ready   exit        timeout     superseded    stop          all_exited */
+    [GEN_STARTING] = {GEN_ACTIVE, GEN_FAILED, GEN_FAILED, X,            GEN_DRAINING, GEN_FAILED},
+    [GEN_ACTIVE] =   {X,          GEN_ACTIVE, X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE},
+    [GEN_DRAINING] = {X,          GEN_DRAINING, X,        GEN_DRAINING, GEN_DRAINING, GEN_DONE},
+    [GEN_FAILED] =   {X,          GEN_FAILED, X,          X,            GEN_FAILED,   GEN_DONE},
+    [GEN_DONE] =     {X,          X,          X,          X,            X,            X},
+};
+#undef X
+
+int
+gen_transition(enum gen_state s, enum gen_event e)
+{
+    if ((unsigned)s > GEN_DONE || (unsigned)e > GEV_ALL_EXITED)
+        return -1;
+    return transitions[s][e];
+}
+
+const char *
+gen_state_name(enum gen_state s)
+{
+    return (unsigned)s <= GEN_DONE ? state_names[s] : "?";
+}
+
+const char *
+gen_event_name(enum gen_event e)
+{
+    return (unsigned)e <= GEV_ALL_EXITED ? event_names[e] : "?";
+}
+
+size_t
+gen_count_state(const struct gen *g, enum worker_state s)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i].w != NULL && g->slots[i].w->state == s)
+            n++;
+    return n;
+}
+
+int
+gen_all_ready(const struct gen *g)
+{
+    size_t want = 0;
+
+    for (size_t i = 0; i < g->nslots; i++)
+        if (!g->slots[i].retired)
+            want++;
+    return want > 0 && gen_count_state(g, W_READY) == want;
+}

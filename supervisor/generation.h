@@ -1,0 +1,88 @@
+/* generation.h: generations of workers and their lifecycle state machine. */
+#ifndef HANDOFF_GENERATION_H
+#define HANDOFF_GENERATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "reap.h"
+
+/*
+ * A generation is the set of processes started by one roll. Its life:
+ *
+ *   STARTING --all ready--------> ACTIVE --newer promoted / stop--> DRAINING
+ *      |  \--worker exited /                |                          |
+ *      |     ready timeout --> FAILED       +--all exited (no restart) |
+ *      +--stop------------------> DRAINING                             v
+ *   FAILED, DRAINING --all exited--> DONE <----------------------------+
+ *
+ * gen_transition() is that table; every state change goes through it.
+ */
+enum gen_state { GEN_STARTING, GEN_ACTIVE, GEN_DRAINING, GEN_FAILED, GEN_DONE };
+
+enum gen_event {
+    GEV_ALL_READY,     /* every process passed its readiness check */
+    GEV_WORKER_EXIT,   /* a process exited */
+    GEV_READY_TIMEOUT, /* ready_timeout passed before all were ready */
+    GEV_SUPERSEDED,    /* a newer generation was promoted */
+    GEV_STOP,          /* handoff is stopping */
+    GEV_ALL_EXITED,    /* no process of it is left */
+};
+
+/* The next state, or -1 if the event does not apply in that state. */
+int gen_transition(enum gen_state s, enum gen_event e);
+const char *gen_state_name(enum gen_state s);
+const char *gen_event_name(enum gen_event e);
+
+enum worker_state { W_STARTING, W_READY, W_STOPPING, W_EXITED };
+
+struct plan;
+struct master;
+struct gen;
+struct probe;
+struct channel;
+
+struct worker {
+    struct child child; /* registered with the reaper while it runs */
+    struct gen *gen;
+    size_t slot;
+    enum worker_state state;
+    uint64_t started_ns;
+    uint64_t ready_ns;
+    struct channel *chan;
+    struct probe *probe;
+    int stopping_notified; /* sent STOPPING=1 */
+    char status[128];      /* last STATUS= */
+};
+
+/* A place for one process in a generation; a restarted process reuses it. */
+struct slot {
+    struct worker *w;
+    uint64_t backoff_ms;
+    uv_timer_t *restart_timer;
+    int retired; /* removed by SIGTTOU: not restarted */
+};
+
+struct gen {
+    unsigned id;
+    enum gen_state state;
+    struct master *master;
+    struct plan *plan;
+    struct slot *slots;
+    size_t nslots;
+    size_t live;  /* processes running */
+    size_t nready;
+    uv_timer_t *timer; /* ready_timeout, then drain_timeout */
+    uint64_t started_ns;
+    uint64_t drain_ns;
+    int killed; /* SIGKILL sent */
+    struct gen *next;
+};
+
+/* Pure helpers over a generation's slots, for the master and the tests. */
+size_t gen_count_state(const struct gen *g, enum worker_state s);
+int gen_all_ready(const struct gen *g);
+
+#endif

@@ -1,0 +1,160 @@
+/* listener.c: open TCP and unix listening sockets, once, for the master. */
+#include "listener.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A unix socket file that exists: remove it if nobody listens there. */
+static int
+clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
+{
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&lc->addr.ss;
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(sun->sun_path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s exists and is not a socket", lc->name,
+                 lc->address);
+        return -EEXIST;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    rc = connect(fd, (const struct sockaddr *)sun, lc->addr.len);
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, errlen, "%s: %s is in use by a running server",
+                 lc->name, lc->address);
+        return -EADDRINUSE;
+    }
+    if (errno != ECONNREFUSED) {
+        int e = errno;
+        snprintf(err, errlen, "%s: %s: %s", lc->name, lc->address, strerror(e));
+        return -e;
+    }
+    /* Nobody accepts: a file left by a run that crashed. */
+    if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+int
+listener_open(const struct listen_conf *lc, struct listener **out, char *err,
+              size_t errlen)
+{
+    int family = addr_family(&lc->addr), fd = -1, one = 1, rc;
+    struct listener *l = calloc(1, sizeof(*l));
+    const char *what = "socket";
+
+    if (l == NULL)
+        return -ENOMEM;
+    snprintf(l->name, sizeof(l->name), "%s", lc->name);
+    l->addr = lc->addr;
+    l->backlog = lc->backlog;
+    l->refs = 1;
+    if (family == AF_UNIX && (rc = clear_stale(lc, err, errlen)) < 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "%s: %s: %s", lc->name, lc->address,
+                     strerror(-rc));
+        free(l);
+        return rc;
+    }
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    what = "setsockopt";
+    if (family != AF_UNIX &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    /* [::] serves IPv6 only, as nginx does; list 0.0.0.0 too for both. */
+    if (family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto fail;
+    what = "bind";
+    if (family == AF_UNIX && lc->mode >= 0) {
+        /* The file is created with the mode, never wider for a moment. */
+        mode_t old = umask((mode_t)(~lc->mode & 0777));
+        rc = bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len);
+        umask(old);
+        if (rc == 0 && chmod(((const struct sockaddr_un *)&lc->addr.ss)->sun_path,
+                             (mode_t)lc->mode) < 0)
+            goto fail;
+    } else {
+        rc = bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len);
+    }
+    if (rc < 0)
+        goto fail;
+    what = "listen";
+    if (listen(fd, (int)lc->backlog) < 0)
+        goto fail;
+    l->bound.len = sizeof(l->bound.ss);
+    if (getsockname(fd, (struct sockaddr *)&l->bound.ss, &l->bound.len) < 0)
+        goto fail;
+    if (family == AF_UNIX) {
+        /* getsockname() may trim the path's length: keep the configured one. */
+        struct stat st;
+        l->bound = lc->addr;
+        if (stat(((const struct sockaddr_un *)&lc->addr.ss)->sun_path, &st) == 0) {
+            l->dev = st.st_dev;
+            l->ino = st.st_ino;
+        }
+    }
+    addr_format((struct sockaddr *)&l->bound.ss, l->bound.len, l->bound_text,
+                sizeof(l->bound_text));
+    l->fd = fd;
+    *out = l;
+    return 0;
+fail:
+    rc = -errno;
+    snprintf(err, errlen, "%s: %s: %s: %s", lc->name, lc->address, what,
+             strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(l);
+    return rc;
+}
+
+struct listener *
+listener_find(struct listener **ls, size_t n, const struct listen_conf *lc)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct addr *a = &ls[i]->addr;
+        if (a->len == lc->addr.len &&
+            memcmp(&a->ss, &lc->addr.ss, a->len) == 0 &&
+            addr_port(a) != 0)
+            return ls[i];
+    }
+    return NULL;
+}
+
+struct listener *
+listener_ref(struct listener *l)
+{
+    l->refs++;
+    return l;
+}
+
+void
+listener_unref(struct listener *l)
+{
+    if (l == NULL || --l->refs > 0)
+        return;
+    if (l->ino != 0) {
+        const char *path =
+            ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+            unlink(path);
+    }
+    close(l->fd);
+    free(l);
+}

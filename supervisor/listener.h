@@ -1,0 +1,38 @@
+/* listener.h: the listening sockets the master holds for its whole life. */
+#ifndef HANDOFF_LISTENER_H
+#define HANDOFF_LISTENER_H
+
+#include <sys/types.h>
+
+#include "config.h"
+
+struct listener {
+    char name[CONFIG_NAME_MAX];
+    struct addr addr;            /* as configured */
+    struct addr bound;           /* as bound (the real port for port 0) */
+    char bound_text[ADDR_STRLEN];
+    int fd;
+    long backlog;
+    int refs;
+    dev_t dev; /* the unix socket file we made, to remove it on close */
+    ino_t ino;
+};
+
+/*
+ * Open, bind and listen (close-on-exec, blocking). A unix path left by a
+ * crashed run (nobody accepts on it) is replaced; a live one is an error.
+ * Returns 0 or -errno with the address named in err.
+ */
+int listener_open(const struct listen_conf *lc, struct listener **out,
+                  char *err, size_t errlen);
+
+/* Find an open listener with lc's address, for reuse on reload. */
+struct listener *listener_find(struct listener **ls, size_t n,
+                               const struct listen_conf *lc);
+
+struct listener *listener_ref(struct listener *l);
+
+/* Drop a reference; the last one closes the socket (and its unix file). */
+void listener_unref(struct listener *l);
+
+#endif

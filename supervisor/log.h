@@ -1,0 +1,29 @@
+/* log.h: one line per event on stderr, logfmt or JSON. */
+#ifndef HANDOFF_LOG_H
+#define HANDOFF_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_LOGFMT, LOG_JSON };
+
+void log_setup(enum log_level level, enum log_format format);
+int log_enabled(enum log_level level);
+
+/*
+ * Emit "ts=... level=... event=EVENT " followed by fmt, which is itself
+ * logfmt: key=value pairs separated by spaces. Values that may hold spaces
+ * or quotes go through log_q().
+ */
+void log_event(enum log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Quote s for logfmt if needed; the result lives until 8 more calls. */
+const char *log_q(const char *s);
+
+/* Turn one logfmt line into a JSON object; returns 0 or -ENOSPC. */
+int log_logfmt_to_json(const char *in, char *out, size_t size);
+
+const char *log_level_name(enum log_level level);
+
+#endif

@@ -1,0 +1,64 @@
+/* main.c: handoff's entry point: read the configuration, run the master. */
+#include <errno.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+
+#define EXIT_USAGE 2
+
+int
+main(int argc, char **argv)
+{
+    struct config_args args;
+    struct config *cfg;
+    char err[CONFIG_ERRLEN];
+    int code;
+
+    /* Nothing the master inherited may reach a worker by accident. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+    if (config_args_parse(argc, argv, &args, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        config_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (args.help) {
+        config_usage(stdout);
+        config_args_free(&args);
+        return 0;
+    }
+    if (args.version) {
+        printf("handoff %s\n", PACKAGE_VERSION);
+        config_args_free(&args);
+        return 0;
+    }
+    if (config_load(&args, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        config_args_free(&args);
+        return EXIT_USAGE;
+    }
+    if (args.check) {
+        printf("; handoff %s: configuration OK%s%s\n", PACKAGE_VERSION,
+               args.file ? " in " : "", args.file ? args.file : "");
+        config_print(cfg, stdout);
+        config_free(cfg);
+        config_args_free(&args);
+        return 0;
+    }
+    if (cfg->pass == PASS_SHIM) {
+        fprintf(stderr, "handoff: pass = shim: this build has no shim library "
+                        "yet; use --pass systemd, inherit or protocol\n");
+        config_free(cfg);
+        config_args_free(&args);
+        return EXIT_USAGE;
+    }
+    log_setup(cfg->log_level, cfg->log_format);
+    code = master_run(&args, cfg);
+    config_args_free(&args);
+    return code;
+}

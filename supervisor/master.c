@@ -1,0 +1,891 @@
+/* master.c: the master: generations' lifecycle, the roll, restarts, stop. */
+
+/*
+ * The roll, in order (DESIGN.md "The roll, step by step"):
+ *
+ * 1. The listeners in the plan are opened once, at start or when a reload
+ *    adds one, and never closed while a generation uses them: the kernel's
+ *    accept queue outlives every roll.
+ * 2. master_roll() (SIGUSR2) starts a generation (start_roll): every slot
+ *    gets a worker (worker_start), with the sockets, a control channel and
+ *    NOTIFY_SOCKET, and its readiness check starts; a timer runs for
+ *    ready_timeout.
+ * 3. master_worker_ready() counts ready workers; when every slot is ready
+ *    the generation is promoted (promote).
+ * 4. promote() makes it active, sends drain_signal to each process of the
+ *    previous generation (drain) with drain_timeout before SIGKILL, and
+ *    SIGKILLs any generation that was still draining (the cap).
+ * 5. A worker that exits before it is ready, or the ready timer, fails the
+ *    roll (fail_roll): the new generation is drained like an old one (it
+ *    may already hold accepted connections) and the active one never
+ *    notices. Only the first generation has nothing to fall back to: its
+ *    failure stops handoff with the worker's exit code.
+ * 6. A roll asked for during a roll sets roll_pending; roll_finished()
+ *    starts it once the current one is promoted or failed.
+ *
+ * Every state change of a generation goes through set_state(), which asks
+ * gen_transition() and logs it.
+ */
+#include "master.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "handle.h"
+#include "log.h"
+#include "notify.h"
+#include "parse.h"
+#include "readiness.h"
+#include "signals.h"
+#include "worker.h"
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 30000
+#define HEALTHY_MS 60000
+
+static void roll_finished(struct master *m);
+static void maybe_finish(struct master *m);
+static void start_roll(struct master *m);
+
+uint64_t
+master_now(void)
+{
+    return uv_hrtime();
+}
+
+static unsigned long long
+ms_since(uint64_t ns)
+{
+    return (unsigned long long)((master_now() - ns) / 1000000);
+}
+
+/* --- plans ------------------------------------------------------------ */
+
+static struct plan *
+plan_ref(struct plan *p)
+{
+    p->refs++;
+    return p;
+}
+
+static void
+plan_unref(struct plan *p)
+{
+    if (p == NULL || --p->refs > 0)
+        return;
+    for (size_t i = 0; i < p->nls; i++)
+        listener_unref(p->ls[i]);
+    free(p->ls);
+    config_free(p->cfg);
+    free(p);
+}
+
+/*
+ * A plan for cfg, reusing the listeners of old that have the same address
+ * and opening the others. On error nothing is left open.
+ */
+static int
+plan_new(struct config *cfg, const struct plan *old, struct plan **out,
+         char *err, size_t errlen)
+{
+    struct plan *p = calloc(1, sizeof(*p));
+    int rc;
+
+    if (p == NULL || (p->ls = calloc(cfg->nlisten, sizeof(*p->ls))) == NULL) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    p->refs = 1;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        struct listener *l = old ? listener_find(old->ls, old->nls,
+                                                 &cfg->listen[i])
+                                 : NULL;
+        if (l != NULL) {
+            p->ls[p->nls++] = listener_ref(l);
+            /* Same socket, maybe a new name or backlog. */
+            snprintf(l->name, sizeof(l->name), "%s", cfg->listen[i].name);
+            if (l->backlog != cfg->listen[i].backlog &&
+                listen(l->fd, (int)cfg->listen[i].backlog) == 0)
+                l->backlog = cfg->listen[i].backlog;
+            continue;
+        }
+        rc = listener_open(&cfg->listen[i], &p->ls[p->nls], err, errlen);
+        if (rc < 0) {
+            p->cfg = NULL;
+            for (size_t j = 0; j < p->nls; j++)
+                listener_unref(p->ls[j]);
+            free(p->ls);
+            free(p);
+            return rc;
+        }
+        log_event(LOG_INFO, "listen", "name=%s address=%s fd=%d",
+                  log_q(p->ls[p->nls]->name), log_q(p->ls[p->nls]->bound_text),
+                  p->ls[p->nls]->fd);
+        p->nls++;
+    }
+    p->cfg = cfg;
+    *out = p;
+    return 0;
+}
+
+/* --- generations ------------------------------------------------------ */
+
+static int
+set_state(struct gen *g, enum gen_event e)
+{
+    int next = gen_transition(g->state, e);
+
+    if (next < 0) {
+        log_event(LOG_DEBUG, "transition_ignored", "gen=%u state=%s on=%s",
+                  g->id, gen_state_name(g->state), gen_event_name(e));
+        return -1;
+    }
+    if ((enum gen_state)next != g->state)
+        log_event(LOG_DEBUG, "transition", "gen=%u from=%s to=%s on=%s",
+                  g->id, gen_state_name(g->state),
+                  gen_state_name((enum gen_state)next), gen_event_name(e));
+    g->state = (enum gen_state)next;
+    return 0;
+}
+
+static struct gen *
+gen_new(struct master *m, struct plan *p)
+{
+    struct gen *g = calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return NULL;
+    g->nslots = (size_t)p->cfg->processes;
+    g->slots = calloc(g->nslots, sizeof(*g->slots));
+    g->timer = handle_timer(m->loop, g);
+    if (g->slots == NULL || g->timer == NULL) {
+        handle_close(g->timer);
+        free(g->slots);
+        free(g);
+        return NULL;
+    }
+    g->id = ++m->next_id;
+    g->master = m;
+    g->plan = plan_ref(p);
+    g->state = GEN_STARTING;
+    g->started_ns = master_now();
+    g->next = m->gens;
+    m->gens = g;
+    return g;
+}
+
+static void
+gen_free(struct master *m, struct gen *g)
+{
+    for (struct gen **pp = &m->gens; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    for (size_t i = 0; i < g->nslots; i++) {
+        handle_close(g->slots[i].restart_timer);
+        worker_free(g->slots[i].w); /* none left running by now */
+    }
+    handle_close(g->timer);
+    plan_unref(g->plan);
+    free(g->slots);
+    free(g);
+}
+
+/* The last process of a draining or failed generation is gone. */
+static void
+gen_done(struct master *m, struct gen *g)
+{
+    if (set_state(g, GEV_ALL_EXITED) < 0)
+        return;
+    log_event(LOG_INFO, "gone", "gen=%u drain_ms=%llu", g->id,
+              g->drain_ns ? ms_since(g->drain_ns) : 0ULL);
+    if (m->active == g)
+        m->active = NULL;
+    gen_free(m, g);
+}
+
+static void
+kill_gen(struct gen *g, const char *why)
+{
+    for (size_t i = 0; i < g->nslots; i++) {
+        struct worker *w = g->slots[i].w;
+        if (w != NULL && worker_kill(w, SIGKILL) == 0)
+            log_event(LOG_WARN, "kill", "gen=%u pid=%d reason=%s", g->id,
+                      (int)w->child.pid, why);
+    }
+    g->killed = 1;
+}
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+
+    if (g != NULL)
+        kill_gen(g, "drain_timeout");
+}
+
+/*
+ * Ask every process of g to finish its requests and exit: drain_signal,
+ * then SIGKILL after timeout_ms.
+ */
+static void
+drain(struct master *m, struct gen *g, uint64_t timeout_ms)
+{
+    int sig = g->plan->cfg->drain_signal;
+
+    g->drain_ns = master_now();
+    for (size_t i = 0; i < g->nslots; i++) {
+        struct slot *s = &g->slots[i];
+        struct worker *w = s->w;
+
+        handle_close(s->restart_timer);
+        s->restart_timer = NULL;
+        if (w == NULL || w->state == W_STOPPING)
+            continue;
+        readiness_stop(w);
+        w->state = W_STOPPING;
+        if (worker_kill(w, sig) == 0)
+            log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", g->id,
+                      (int)w->child.pid, parse_signal_name(sig));
+    }
+    uv_timer_stop(g->timer);
+    if (g->live == 0) {
+        gen_done(m, g);
+        return;
+    }
+    uv_timer_start(g->timer, on_drain_timeout, timeout_ms, 0);
+}
+
+static void
+spawn_slots(struct master *m, struct gen *g)
+{
+    for (size_t i = 0; i < g->nslots && g->state == GEN_STARTING; i++) {
+        int rc = worker_start(m, g, i);
+        if (rc < 0 && g->slots[i].w == NULL) {
+            /* Not even forked: nothing will exit to report it. */
+            log_event(LOG_ERROR, "roll_failed", "gen=%u reason=%s", g->id,
+                      log_q(strerror(-rc)));
+            g->slots[i].retired = 1;
+        }
+    }
+}
+
+/* --- the roll ----------------------------------------------------------- */
+
+static void
+fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
+          int code)
+{
+    if (set_state(g, e) < 0)
+        return;
+    if (m->starting == g)
+        m->starting = NULL;
+    m->rolls_failed++;
+    log_event(LOG_ERROR, "roll_failed", "gen=%u reason=%s roll_ms=%llu%s",
+              g->id, log_q(why), ms_since(g->started_ns),
+              m->active ? "" : " first=1");
+    drain(m, g, g->plan->cfg->drain_timeout);
+    if (m->active == NULL && !m->stopping) {
+        /* The first generation: nothing to fall back to. */
+        m->exit_code = code;
+        m->have_exit_code = 1;
+        master_stop(m, 0);
+        return;
+    }
+    roll_finished(m);
+}
+
+static void
+on_ready_timeout(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+    char why[96];
+
+    if (g == NULL || g->state != GEN_STARTING)
+        return;
+    snprintf(why, sizeof(why), "not ready within ready_timeout (%zu of %zu "
+             "ready, ready = %s)", gen_count_state(g, W_READY), g->nslots,
+             config_ready_name(g->plan->cfg->ready));
+    fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
+}
+
+static void
+promote(struct master *m, struct gen *g)
+{
+    struct gen *old = m->active;
+
+    if (set_state(g, GEV_ALL_READY) < 0)
+        return;
+    uv_timer_stop(g->timer);
+    m->starting = NULL;
+    m->active = g;
+    if (m->plan != g->plan) {
+        plan_unref(m->plan);
+        m->plan = plan_ref(g->plan);
+        log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
+    }
+    m->rolls_ok++;
+    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu", g->id,
+              old ? old->id : 0, ms_since(m->roll_ns ? m->roll_ns
+                                                      : g->started_ns));
+    /* The cap: a generation still draining from an earlier roll goes now. */
+    for (struct gen *d = m->gens; d; d = d->next)
+        if (d != g && d != old && d->state == GEN_DRAINING && !d->killed)
+            kill_gen(d, "drain_cap");
+    if (old != NULL && set_state(old, GEV_SUPERSEDED) == 0)
+        drain(m, old, old->plan->cfg->drain_timeout);
+    roll_finished(m);
+}
+
+static void
+roll_finished(struct master *m)
+{
+    if (m->roll_pending && !m->stopping && m->starting == NULL) {
+        m->roll_pending = 0;
+        start_roll(m);
+    }
+}
+
+static void
+start_roll(struct master *m)
+{
+    struct plan *p = m->next_plan ? m->next_plan : plan_ref(m->plan);
+    struct gen *g;
+
+    m->next_plan = NULL;
+    m->roll_ns = master_now();
+    g = gen_new(m, p);
+    plan_unref(p); /* the generation holds it now */
+    if (g == NULL) {
+        log_event(LOG_ERROR, "roll_failed", "reason=%s", "out of memory");
+        return;
+    }
+    m->starting = g;
+    log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
+              g->nslots, config_ready_name(p->cfg->ready));
+    uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
+    spawn_slots(m, g);
+    if (g->state == GEN_STARTING && g->live == 0)
+        fail_roll(m, g, GEV_WORKER_EXIT, "no worker could be started", 1);
+}
+
+void
+master_roll(struct master *m, const char *why)
+{
+    if (m->stopping)
+        return;
+    if (m->starting != NULL) {
+        m->roll_pending = 1;
+        log_event(LOG_INFO, "roll_queued", "during=%u reason=%s",
+                  m->starting->id, why);
+        return;
+    }
+    start_roll(m);
+}
+
+/* --- workers ------------------------------------------------------------ */
+
+static struct worker *
+find_worker(struct master *m, pid_t pid)
+{
+    for (struct gen *g = m->gens; g; g = g->next)
+        for (size_t i = 0; i < g->nslots; i++)
+            if (g->slots[i].w && g->slots[i].w->child.pid == pid)
+                return g->slots[i].w;
+    return NULL;
+}
+
+static pid_t
+parent_of(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    int ppid = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+        sscanf(p + 1, " %*c %d", &ppid);
+    fclose(f);
+    return (pid_t)ppid;
+}
+
+/* The worker pid is, or descends from (a pre-forking server's child). */
+static struct worker *
+attribute(struct master *m, pid_t pid)
+{
+    pid_t self = getpid();
+
+    for (int depth = 0; pid > 1 && pid != self && depth < 16; depth++) {
+        struct worker *w = find_worker(m, pid);
+        if (w != NULL)
+            return w;
+        pid = parent_of(pid);
+    }
+    return NULL;
+}
+
+void
+master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
+{
+    struct gen *g = w->gen;
+
+    if (via != g->plan->cfg->ready) {
+        log_event(LOG_DEBUG, "ready_ignored", "gen=%u pid=%d via=%s ready=%s",
+                  g->id, (int)w->child.pid, config_ready_name(via),
+                  config_ready_name(g->plan->cfg->ready));
+        return;
+    }
+    if (w->state != W_STARTING)
+        return;
+    w->state = W_READY;
+    w->ready_ns = master_now();
+    readiness_stop(w);
+    log_event(LOG_INFO, "ready", "gen=%u pid=%d via=%s ready_ms=%llu", g->id,
+              (int)w->child.pid, config_ready_name(via),
+              (unsigned long long)((w->ready_ns - w->started_ns) / 1000000));
+    if (g->state == GEN_STARTING && gen_all_ready(g))
+        promote(m, g);
+}
+
+void
+master_notify(struct master *m, pid_t pid, int ready, int stopping,
+              const char *status)
+{
+    struct worker *w = attribute(m, pid);
+
+    if (w == NULL) {
+        log_event(LOG_WARN, "notify_ignored", "pid=%d reason=not-a-worker",
+                  (int)pid);
+        return;
+    }
+    if (status != NULL && strcmp(status, w->status) != 0) {
+        snprintf(w->status, sizeof(w->status), "%s", status);
+        log_event(LOG_INFO, "status", "gen=%u pid=%d status=%s", w->gen->id,
+                  (int)w->child.pid, log_q(status));
+    }
+    if (stopping && !w->stopping_notified) {
+        w->stopping_notified = 1;
+        log_event(LOG_INFO, "stopping", "gen=%u pid=%d", w->gen->id,
+                  (int)w->child.pid);
+        if (w->gen->state == GEN_STARTING)
+            fail_roll(m, w->gen, GEV_WORKER_EXIT, "worker sent STOPPING=1", 1);
+        return;
+    }
+    if (ready)
+        master_worker_ready(m, w, READY_NOTIFY);
+}
+
+static void
+on_restart_timer(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i].restart_timer == t) {
+            handle_close(t);
+            g->slots[i].restart_timer = NULL;
+            if (g->state == GEN_ACTIVE && !g->master->stopping &&
+                !g->slots[i].retired && g->slots[i].w == NULL)
+                worker_start(g->master, g, i);
+            return;
+        }
+}
+
+static int
+wants_restart(enum restart_mode r, int status)
+{
+    if (r == RESTART_ALWAYS)
+        return 1;
+    if (r == RESTART_ON_FAILURE)
+        return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
+static void
+schedule_restart(struct master *m, struct gen *g, size_t slot, uint64_t ran_ms)
+{
+    struct slot *s = &g->slots[slot];
+    uint64_t delay;
+
+    if (ran_ms >= HEALTHY_MS || s->backoff_ms == 0)
+        s->backoff_ms = BACKOFF_FIRST_MS;
+    delay = s->backoff_ms;
+    s->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+    if (s->restart_timer == NULL)
+        s->restart_timer = handle_timer(m->loop, g);
+    if (s->restart_timer == NULL)
+        return;
+    log_event(LOG_INFO, "restart", "gen=%u slot=%zu delay_ms=%llu", g->id,
+              slot, (unsigned long long)delay);
+    uv_timer_start(s->restart_timer, on_restart_timer, delay, 0);
+}
+
+/* Is anything of g still running or about to be restarted? */
+static int
+gen_has_future(const struct gen *g)
+{
+    if (g->live > 0)
+        return 1;
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i].restart_timer != NULL)
+            return 1;
+    return 0;
+}
+
+void
+master_on_worker_exit(struct child *c, int status)
+{
+    struct worker *w = (struct worker *)c; /* child is its first member */
+    struct gen *g = w->gen;
+    struct master *m = g->master;
+    uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
+    int code = reap_exit_code(status);
+    size_t slot = w->slot;
+    char desc[64];
+
+    log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
+              "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
+              reap_describe(status, desc, sizeof(desc)),
+              (unsigned long long)ran_ms);
+    w->state = W_EXITED;
+    g->slots[slot].w = NULL;
+    g->live--;
+    worker_free(w);
+    if (m->stopping && g == m->stop_gen && !m->have_exit_code)
+        m->exit_code = code;
+
+    switch (g->state) {
+    case GEN_STARTING: {
+        char why[160];
+        snprintf(why, sizeof(why), "worker exited before it was ready (%s)",
+                 desc);
+        fail_roll(m, g, GEV_WORKER_EXIT, why, code);
+        break;
+    }
+    case GEN_ACTIVE:
+        set_state(g, GEV_WORKER_EXIT);
+        if (!g->slots[slot].retired &&
+            wants_restart(g->plan->cfg->restart, status)) {
+            schedule_restart(m, g, slot, ran_ms);
+        } else if (!gen_has_future(g) && m->starting == NULL) {
+            /* restart = never or on-failure: the service has ended. */
+            log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
+            m->exit_code = code;
+            m->have_exit_code = 1;
+            m->active = NULL;
+            set_state(g, GEV_ALL_EXITED);
+            gen_free(m, g);
+            master_stop(m, 0);
+            return;
+        }
+        break;
+    case GEN_DRAINING:
+    case GEN_FAILED:
+        if (g->live == 0)
+            gen_done(m, g);
+        break;
+    case GEN_DONE:
+        break;
+    }
+    if (m->stopping)
+        maybe_finish(m);
+}
+
+/* --- signals ------------------------------------------------------------ */
+
+void
+master_reload(struct master *m)
+{
+    char err[CONFIG_ERRLEN];
+    struct config *cfg;
+    struct plan *p;
+
+    if (m->stopping)
+        return;
+    if (m->args->file == NULL) {
+        log_event(LOG_INFO, "reload", "file=none action=roll");
+        master_roll(m, "SIGHUP");
+        return;
+    }
+    if (config_load(m->args, &cfg, err, sizeof(err)) < 0) {
+        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
+                  log_q(m->args->file), log_q(err));
+        return;
+    }
+    if (plan_new(cfg, m->plan, &p, err, sizeof(err)) < 0) {
+        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
+                  log_q(m->args->file), log_q(err));
+        config_free(cfg);
+        return;
+    }
+    log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
+    plan_unref(m->next_plan);
+    m->next_plan = p;
+    master_roll(m, "SIGHUP");
+}
+
+static void
+kill_children(int sig)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    pid_t self = getpid();
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid > 0 && parent_of(pid) == self)
+            kill(pid, sig);
+    }
+    closedir(d);
+}
+
+static void
+on_stop_timeout(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    if (m == NULL)
+        return;
+    log_event(LOG_WARN, "stop_timeout", "action=SIGKILL");
+    for (struct gen *g = m->gens; g; g = g->next)
+        kill_gen(g, "stop_timeout");
+    kill_children(SIGKILL);
+    m->orphans_killed = 1;
+}
+
+void
+master_stop(struct master *m, int sig)
+{
+    struct gen *g, *next;
+
+    if (m->stopping) {
+        if (sig != 0)
+            log_event(LOG_INFO, "stop_pending", "signal=%s",
+                      parse_signal_name(sig));
+        return;
+    }
+    m->stopping = 1;
+    m->stop_gen = m->active;
+    m->roll_pending = 0;
+    plan_unref(m->next_plan);
+    m->next_plan = NULL;
+    log_event(LOG_INFO, "stop", "signal=%s timeout_ms=%llu",
+              sig ? parse_signal_name(sig) : "none",
+              (unsigned long long)m->plan->cfg->stop_timeout);
+    m->stop_timer = handle_timer(m->loop, m);
+    if (m->stop_timer != NULL)
+        uv_timer_start(m->stop_timer, on_stop_timeout,
+                       m->plan->cfg->stop_timeout, 0);
+    for (g = m->gens; g; g = next) {
+        next = g->next; /* drain() may free g */
+        if (g->state == GEN_STARTING || g->state == GEN_ACTIVE) {
+            if (m->starting == g)
+                m->starting = NULL;
+            set_state(g, GEV_STOP);
+            drain(m, g, m->plan->cfg->stop_timeout);
+        }
+    }
+    maybe_finish(m);
+}
+
+static void
+finish(struct master *m)
+{
+    log_event(LOG_INFO, "exit_master", "code=%d rolls=%u failed_rolls=%u "
+              "orphans_reaped=%lu", m->exit_code, m->rolls_ok,
+              m->rolls_failed, m->reaper.orphans);
+    m->finished = 1;
+    handle_close(m->stop_timer);
+    m->stop_timer = NULL;
+    signals_stop(m);
+    notify_close(m->notify);
+    m->notify = NULL;
+    uv_stop(m->loop);
+}
+
+static void
+maybe_finish(struct master *m)
+{
+    if (!m->stopping || m->finished || m->gens != NULL)
+        return;
+    if (reap_any_left()) {
+        /* Workers are gone; what they left behind gets the same chance. */
+        if (!m->orphans_termed) {
+            m->orphans_termed = 1;
+            kill_children(SIGTERM);
+        }
+        return;
+    }
+    finish(m);
+}
+
+void
+master_reap(struct master *m)
+{
+    reap_all(&m->reaper);
+    maybe_finish(m);
+}
+
+void
+master_scale(struct master *m, int delta)
+{
+    struct gen *g = m->active;
+    struct config *c = m->plan->cfg;
+
+    if (m->stopping || g == NULL)
+        return;
+    if (delta > 0) {
+        struct slot *s = realloc(g->slots, (g->nslots + 1) * sizeof(*s));
+        if (s == NULL)
+            return;
+        g->slots = s;
+        memset(&g->slots[g->nslots], 0, sizeof(*s));
+        g->nslots++;
+        c->processes++;
+        log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
+                  c->processes);
+        worker_start(m, g, g->nslots - 1);
+        return;
+    }
+    if (c->processes <= 1) {
+        log_event(LOG_INFO, "scale", "gen=%u processes=%ld action=none "
+                  "reason=minimum", g->id, c->processes);
+        return;
+    }
+    for (size_t i = g->nslots; i-- > 0;) {
+        struct slot *s = &g->slots[i];
+        if (s->retired)
+            continue;
+        s->retired = 1;
+        c->processes--;
+        log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
+                  c->processes);
+        handle_close(s->restart_timer);
+        s->restart_timer = NULL;
+        if (s->w != NULL) {
+            s->w->state = W_STOPPING;
+            worker_kill(s->w, c->drain_signal);
+            log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", g->id,
+                      (int)s->w->child.pid, parse_signal_name(c->drain_signal));
+        }
+        return;
+    }
+}
+
+void
+master_forward(struct master *m, int sig)
+{
+    struct gen *g = m->active;
+
+    if (g == NULL)
+        return;
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i].w != NULL && worker_kill(g->slots[i].w, sig) == 0)
+            log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
+                      (int)g->slots[i].w->child.pid, parse_signal_name(sig));
+}
+
+/* --- start and end -------------------------------------------------------- */
+
+/* A private directory for NOTIFY_SOCKET: only handoff and its workers. */
+static int
+make_rundir(struct master *m, const struct config *c)
+{
+    const char *bases[] = {getenv("RUNTIME_DIRECTORY"), "/run",
+                           getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"), "/tmp"};
+
+    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+        if (bases[i] == NULL || access(bases[i], W_OK) < 0)
+            continue;
+        snprintf(m->rundir, sizeof(m->rundir), "%s/handoff.XXXXXX", bases[i]);
+        if (strlen(m->rundir) > 80 || mkdtemp(m->rundir) == NULL)
+            continue;
+        if (c->user != NULL && chown(m->rundir, c->uid, c->gid) < 0)
+            log_event(LOG_WARN, "rundir", "path=%s error=%s",
+                      log_q(m->rundir), log_q(strerror(errno)));
+        snprintf(m->notify_path, sizeof(m->notify_path), "%s/notify",
+                 m->rundir);
+        return 0;
+    }
+    m->rundir[0] = '\0';
+    return -EACCES;
+}
+
+int
+master_run(const struct config_args *args, struct config *cfg)
+{
+    struct master m;
+    uv_loop_t loop;
+    char err[CONFIG_ERRLEN];
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    m.args = args;
+    m.loop = &loop;
+    if (uv_loop_init(&loop) < 0) {
+        config_free(cfg);
+        fprintf(stderr, "handoff: cannot start the event loop\n");
+        return 1;
+    }
+    loop.data = &m;
+    if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
+    log_event(LOG_INFO, "start", "pid=%d version=%s pass=%s ready=%s "
+              "processes=%ld", (int)getpid(), PACKAGE_VERSION,
+              config_pass_name(cfg->pass), config_ready_name(cfg->ready),
+              cfg->processes);
+    if (signals_start(&m) < 0) {
+        config_free(cfg);
+        fprintf(stderr, "handoff: cannot install signal handlers\n");
+        goto out;
+    }
+    if ((rc = plan_new(cfg, NULL, &m.plan, err, sizeof(err))) < 0) {
+        config_free(cfg);
+        fprintf(stderr, "handoff: listen %s\n", err);
+        log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));
+        m.exit_code = 1;
+        goto out;
+    }
+    if (make_rundir(&m, cfg) < 0 ||
+        (rc = notify_open(&m, m.notify_path, &m.notify)) < 0) {
+        fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
+                m.rundir[0] ? m.rundir : "/run or /tmp");
+        m.exit_code = 1;
+        goto out;
+    }
+    start_roll(&m);
+    uv_run(&loop, UV_RUN_DEFAULT);
+out:
+    signals_stop(&m);
+    notify_close(m.notify);
+    handle_close(m.stop_timer);
+    while (m.gens != NULL)
+        gen_free(&m, m.gens);
+    plan_unref(m.next_plan);
+    plan_unref(m.plan);
+    if (m.rundir[0] != '\0')
+        rmdir(m.rundir);
+    /* Let libuv run the close callbacks that free the handles. */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return m.exit_code;
+}

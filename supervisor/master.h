@@ -1,0 +1,71 @@
+/* master.h: the master's state, and the events its parts report to it. */
+#ifndef HANDOFF_MASTER_H
+#define HANDOFF_MASTER_H
+
+#include <limits.h>
+#include <uv.h>
+
+#include "config.h"
+#include "generation.h"
+#include "listener.h"
+#include "reap.h"
+
+/* A configuration with the listeners opened for it, shared by generations. */
+struct plan {
+    struct config *cfg;
+    struct listener **ls;
+    size_t nls;
+    int refs;
+};
+
+struct master {
+    uv_loop_t *loop;
+    const struct config_args *args;
+    struct plan *plan;      /* of the active generation */
+    struct plan *next_plan; /* a reloaded plan waiting for its roll */
+    struct gen *gens;       /* newest first */
+    struct gen *active;
+    struct gen *starting;
+    unsigned next_id;
+    int roll_pending;
+    uint64_t roll_ns; /* when the current roll was asked for */
+    int stopping;
+    int finished;
+    int orphans_termed;
+    int orphans_killed;
+    struct gen *stop_gen; /* active when the stop began: its exit code counts */
+    int exit_code;
+    int have_exit_code;
+    uv_timer_t *stop_timer;
+    struct reaper reaper;
+    struct notify *notify;
+    char notify_path[PATH_MAX];
+    char rundir[PATH_MAX];
+    uv_signal_t *signals[32];
+    unsigned rolls_ok, rolls_failed;
+};
+
+/* The whole life of the master; returns handoff's exit code. */
+int master_run(const struct config_args *args, struct config *cfg);
+
+/* Events from signals. */
+void master_roll(struct master *m, const char *why);
+void master_reload(struct master *m);
+void master_stop(struct master *m, int sig);
+void master_scale(struct master *m, int delta);
+void master_forward(struct master *m, int sig);
+void master_reap(struct master *m);
+
+/* Events from readiness checks, the control channel and NOTIFY_SOCKET. */
+void master_worker_ready(struct master *m, struct worker *w,
+                         enum ready_kind via);
+void master_notify(struct master *m, pid_t pid, int ready, int stopping,
+                   const char *status);
+
+/* The reaper's callback for a worker (its struct child comes first). */
+void master_on_worker_exit(struct child *c, int status);
+
+/* Monotonic time in nanoseconds. */
+uint64_t master_now(void);
+
+#endif

@@ -1,0 +1,153 @@
+/* notify.c: receive sd_notify messages and attribute them by credentials. */
+#include "notify.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "log.h"
+#include "master.h"
+
+struct notify {
+    int fd;
+    uv_poll_t *poll;
+    struct master *m;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+void
+notify_parse(const char *buf, size_t len, struct notify_msg *out)
+{
+    const char *p = buf, *end = buf + len;
+
+    memset(out, 0, sizeof(*out));
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+        if (n == 7 && memcmp(p, "READY=1", 7) == 0)
+            out->ready = 1;
+        else if (n == 10 && memcmp(p, "STOPPING=1", 10) == 0)
+            out->stopping = 1;
+        else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
+            size_t sl = n - 7 < sizeof(out->status) - 1 ? n - 7
+                                                         : sizeof(out->status) - 1;
+            memcpy(out->status, p + 7, sl);
+            out->status[sl] = '\0';
+            for (size_t i = 0; i < sl; i++)
+                if ((unsigned char)out->status[i] < ' ')
+                    out->status[i] = ' ';
+            out->has_status = 1;
+        }
+        p += n + 1;
+    }
+}
+
+static void
+on_readable(uv_poll_t *h, int status, int events)
+{
+    struct notify *n = h->data;
+    char buf[4096];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred)) +
+                 CMSG_SPACE(sizeof(int) * 8)];
+        struct cmsghdr align;
+    } u;
+
+    if (n == NULL)
+        return;
+    for (int batch = 0; batch < 64; batch++) {
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+        struct msghdr msg = {.msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = u.buf,
+                             .msg_controllen = sizeof(u.buf)};
+        struct ucred *cred = NULL;
+        struct notify_msg nm;
+        ssize_t r;
+
+        r = recvmsg(n->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+        if (r < 0)
+            return;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+             c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET)
+                continue;
+            if (c->cmsg_type == SCM_CREDENTIALS &&
+                c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                cred = (struct ucred *)CMSG_DATA(c);
+            else if (c->cmsg_type == SCM_RIGHTS) {
+                /* sd_notify may carry fds (FDSTORE): handoff keeps none. */
+                size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < k; i++) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                    close(fd);
+                }
+            }
+        }
+        if (cred == NULL || (size_t)r > sizeof(buf)) {
+            log_event(LOG_WARN, "notify_ignored", "reason=%s",
+                      cred ? "oversized" : "no-credentials");
+            continue;
+        }
+        notify_parse(buf, (size_t)r, &nm);
+        master_notify(n->m, cred->pid, nm.ready, nm.stopping,
+                      nm.has_status ? nm.status : NULL);
+    }
+}
+
+int
+notify_open(struct master *m, const char *path, struct notify **out)
+{
+    struct notify *n = calloc(1, sizeof(*n));
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int one = 1, e;
+
+    if (n == NULL)
+        return -ENOMEM;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        free(n);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sun.sun_path, path);
+    strcpy(n->path, path);
+    n->m = m;
+    n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (n->fd < 0)
+        goto fail;
+    if (setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+        goto fail;
+    unlink(path);
+    if (bind(n->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+        goto fail;
+    n->poll = handle_poll(m->loop, n->fd, n);
+    if (n->poll == NULL) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    uv_poll_start(n->poll, UV_READABLE, on_readable);
+    *out = n;
+    return 0;
+fail:
+    e = errno;
+    if (n->fd >= 0)
+        close(n->fd);
+    free(n);
+    return -e;
+}
+
+void
+notify_close(struct notify *n)
+{
+    if (n == NULL)
+        return;
+    handle_close(n->poll);
+    close(n->fd);
+    unlink(n->path);
+    free(n);
+}

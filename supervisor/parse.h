@@ -1,0 +1,39 @@
+/* parse.h: strict parsers for configuration values. */
+#ifndef HANDOFF_PARSE_H
+#define HANDOFF_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Each returns 0 on success, or -EINVAL (-ERANGE) with a message in err
+ * that says what was expected.
+ */
+
+/* "250ms", "30s", "2m", "1h", "0"; a bare number is seconds. */
+int parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen);
+
+/* "SIGTERM", "TERM", "term", "15". */
+int parse_signal(const char *s, int *sig, char *err, size_t errlen);
+const char *parse_signal_name(int sig);
+
+/* A decimal integer in [min, max]. */
+int parse_int(const char *s, long min, long max, long *v, char *err,
+              size_t errlen);
+
+/* An octal file mode, "0660". */
+int parse_mode(const char *s, unsigned *mode, char *err, size_t errlen);
+
+/*
+ * Split a command line into words the way a shell would for a simple
+ * command: blanks separate words, '...' is literal, "..." allows \" \\ \$ \`,
+ * a backslash outside quotes escapes the next character. No expansion.
+ * On success *argv is a NULL-terminated array (free with parse_words_free).
+ */
+int parse_words(const char *s, char ***argv, char *err, size_t errlen);
+void parse_words_free(char **argv);
+
+/* One word of KEY=value form with a valid variable name. */
+int parse_env(const char *s, char *err, size_t errlen);
+
+#endif

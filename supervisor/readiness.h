@@ -1,0 +1,29 @@
+/* readiness.h: the check a new worker must pass before it is promoted. */
+#ifndef HANDOFF_READINESS_H
+#define HANDOFF_READINESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "master.h"
+
+/*
+ * listen and notify wait for the worker to say so (control channel,
+ * NOTIFY_SOCKET); delay waits; tcp, http and exec probe every
+ * ready_interval. A passed check calls master_worker_ready().
+ */
+int readiness_start(struct master *m, struct worker *w);
+void readiness_stop(struct worker *w);
+
+/* Expand %p (pid), %g (generation) and %% in in; -ENOSPC if out is small. */
+int readiness_expand(const char *in, pid_t pid, unsigned gen, char *out,
+                     size_t size);
+
+/* Split http://HOST[:PORT]/PATH; returns 0 or -EINVAL. */
+int readiness_parse_url(const char *url, char *hostport, size_t hsize,
+                        char *path, size_t psize);
+
+/* Status code of an HTTP response's first line, or -1. */
+int readiness_http_status(const char *buf, size_t len);
+
+#endif

@@ -1,0 +1,264 @@
+/* worker.c: the fds, variables and channel a worker starts with. */
+#include "worker.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "readiness.h"
+#include "spawn.h"
+
+extern char **environ;
+
+/* Variables handoff sets: never passed through from the master's own. */
+static int
+ours(const char *kv)
+{
+    static const char *const names[] = {
+        "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
+        "HANDOFF_FD=", "HANDOFF_GENERATION=", "SERVER_STARTER_PORT=",
+        "EINHORN_FD_COUNT=", "EINHORN_FD_"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strncmp(kv, names[i], strlen(names[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+overridden(const char *kv, char **env)
+{
+    size_t n = strcspn(kv, "=");
+
+    for (; env && *env; env++)
+        if (strncmp(*env, kv, n) == 0 && (*env)[n] == '=')
+            return 1;
+    return 0;
+}
+
+struct envbuf {
+    char **v;
+    size_t n, cap;
+    int failed;
+};
+
+static void
+env_put(struct envbuf *e, char *s)
+{
+    if (s == NULL) {
+        e->failed = 1;
+        return;
+    }
+    if (e->n + 2 > e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        char **v = realloc(e->v, cap * sizeof(*v));
+        if (v == NULL) {
+            free(s);
+            e->failed = 1;
+            return;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = s;
+    e->v[e->n] = NULL;
+}
+
+static char *
+fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+fmt(const char *f, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, f);
+    if (vasprintf(&s, f, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+void
+worker_env_free(char **env)
+{
+    for (char **p = env; p && *p; p++)
+        free(*p);
+    free(env);
+}
+
+/* "name" or "host:port" of a listener as Server::Starter writes it. */
+static void
+starter_key(const struct listener *l, char *buf, size_t size)
+{
+    if (addr_family(&l->bound) == AF_UNIX)
+        snprintf(buf, size, "%s", l->bound_text + 5);
+    else
+        snprintf(buf, size, "%s", l->bound_text);
+}
+
+char **
+worker_env(char **base, const struct plan *p, unsigned gen_id,
+           const char *notify_path, int chan_fd, int *listen_pid_index)
+{
+    const struct config *c = p->cfg;
+    struct envbuf e = {0};
+
+    *listen_pid_index = -1;
+    for (char **v = base; v && *v; v++)
+        if (!ours(*v) && !overridden(*v, c->env))
+            env_put(&e, strdup(*v));
+    for (size_t i = 0; i < c->nenv; i++)
+        env_put(&e, strdup(c->env[i]));
+    env_put(&e, fmt("NOTIFY_SOCKET=%s", notify_path));
+    env_put(&e, fmt("HANDOFF_FD=%d", chan_fd));
+    env_put(&e, fmt("HANDOFF_GENERATION=%u", gen_id));
+    if (c->pass == PASS_SYSTEMD || c->pass == PASS_INHERIT) {
+        size_t len = 1;
+        char *names;
+
+        for (size_t i = 0; i < p->nls; i++)
+            len += strlen(p->ls[i]->name) + 1;
+        names = calloc(1, len);
+        for (size_t i = 0; names && i < p->nls; i++) {
+            if (i > 0)
+                strcat(names, ":");
+            strcat(names, p->ls[i]->name);
+        }
+        env_put(&e, fmt("LISTEN_FDS=%zu", p->nls));
+        env_put(&e, names ? fmt("LISTEN_FDNAMES=%s", names) : NULL);
+        free(names);
+        *listen_pid_index = (int)e.n;
+        env_put(&e, calloc(1, SPAWN_LISTEN_PID_LEN));
+        if (!e.failed)
+            strcpy(e.v[*listen_pid_index], "LISTEN_PID=");
+    }
+    if (c->pass == PASS_INHERIT) {
+        char *starter = calloc(1, p->nls * (ADDR_STRLEN + 16) + 1);
+        size_t o = 0;
+
+        for (size_t i = 0; starter && i < p->nls; i++) {
+            char key[ADDR_STRLEN];
+            starter_key(p->ls[i], key, sizeof(key));
+            o += (size_t)sprintf(starter + o, "%s%s=%zu", i ? ";" : "", key,
+                                 3 + i);
+        }
+        env_put(&e, starter ? fmt("SERVER_STARTER_PORT=%s", starter) : NULL);
+        free(starter);
+        env_put(&e, fmt("EINHORN_FD_COUNT=%zu", p->nls));
+        for (size_t i = 0; i < p->nls; i++)
+            env_put(&e, fmt("EINHORN_FD_%zu=%zu", i, 3 + i));
+    }
+    if (e.failed) {
+        worker_env_free(e.v);
+        return NULL;
+    }
+    return e.v;
+}
+
+int
+worker_start(struct master *m, struct gen *g, size_t slot)
+{
+    const struct plan *p = g->plan;
+    const struct config *c = p->cfg;
+    int inherit = c->pass == PASS_SYSTEMD || c->pass == PASS_INHERIT;
+    int chan_target = inherit ? 3 + (int)p->nls : 3;
+    int fds[SPAWN_MAX_FDS], child_end = -1, lpid = -1, rc;
+    gid_t groups[256];
+    int ngroups = 0;
+    struct spawn_opts o;
+    struct worker *w;
+    char **env;
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->gen = g;
+    w->slot = slot;
+    w->state = W_STARTING;
+    rc = channel_open(m, w, &child_end);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    env = worker_env(environ, p, g->id, m->notify_path, chan_target, &lpid);
+    if (env == NULL) {
+        channel_close(w->chan);
+        close(child_end);
+        free(w);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; inherit && i < p->nls && i < SPAWN_MAX_FDS; i++)
+        fds[i] = p->ls[i]->fd;
+    if (c->user != NULL) {
+        ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
+        if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0)
+            ngroups = 0;
+    }
+    memset(&o, 0, sizeof(o));
+    o.argv = c->argv;
+    o.envp = env;
+    o.listen_pid_index = lpid;
+    o.fds = fds;
+    o.nfds = inherit ? p->nls : 0;
+    o.chan_fd = child_end;
+    o.chan_target = chan_target;
+    o.directory = c->directory;
+    o.uid = c->user ? c->uid : (uid_t)-1;
+    o.gid = (c->user || c->group) ? c->gid : (gid_t)-1;
+    o.groups = groups;
+    o.ngroups = c->user ? (size_t)ngroups : 0;
+
+    w->started_ns = master_now();
+    rc = spawn_process(&o, &w->child.pid);
+    close(child_end);
+    worker_env_free(env);
+    if (w->child.pid < 0) {
+        log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
+                  slot, log_q(strerror(-rc)));
+        channel_close(w->chan);
+        free(w);
+        return rc;
+    }
+    w->child.on_exit = master_on_worker_exit;
+    reap_add(&m->reaper, &w->child);
+    g->slots[slot].w = w;
+    g->live++;
+    if (rc < 0) {
+        log_event(LOG_ERROR, "exec_failed", "gen=%u pid=%d command=%s err=%s",
+                  g->id, (int)w->child.pid, log_q(c->argv[0]),
+                  log_q(strerror(-rc)));
+        return rc;
+    }
+    log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
+              (int)w->child.pid, slot);
+    readiness_start(m, w);
+    return 0;
+}
+
+int
+worker_kill(struct worker *w, int sig)
+{
+    if (w->state == W_EXITED || w->child.pid <= 0)
+        return -ESRCH;
+    return kill(w->child.pid, sig) < 0 ? -errno : 0;
+}
+
+void
+worker_free(struct worker *w)
+{
+    if (w == NULL)
+        return;
+    readiness_stop(w);
+    channel_close(w->chan);
+    free(w);
+}

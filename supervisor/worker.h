@@ -1,0 +1,26 @@
+/* worker.h: start one worker process with its sockets, channel and env. */
+#ifndef HANDOFF_WORKER_H
+#define HANDOFF_WORKER_H
+
+#include "master.h"
+
+/*
+ * Start a worker in slot of g: fds and variables for g's pass mode, a
+ * control channel, NOTIFY_SOCKET, then its readiness check. Returns 0, or
+ * -errno when fork or exec failed (the worker, if forked, is still
+ * registered and its exit is reported as usual).
+ */
+int worker_start(struct master *m, struct gen *g, size_t slot);
+
+/* Send sig to a running worker; returns 0 or -errno. */
+int worker_kill(struct worker *w, int sig);
+
+/* Release what a worker holds once it has exited. */
+void worker_free(struct worker *w);
+
+/* Build the environment for a worker (exposed for the tests). */
+char **worker_env(char **base, const struct plan *p, unsigned gen_id,
+                  const char *notify_path, int chan_fd, int *listen_pid_index);
+void worker_env_free(char **env);
+
+#endif

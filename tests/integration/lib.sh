@@ -1,0 +1,115 @@
+# lib.sh: helpers for handoff's black-box tests: start the real binary,
+# wait for its log events, drive load with hey, check what a client saw.
+set -u
+
+: "${HANDOFF:?set HANDOFF to the handoff binary}"
+: "${TOP_SRCDIR:?set TOP_SRCDIR to the source tree}"
+SERVER="$TOP_SRCDIR/tests/servers/actserver.py"
+T=$(mktemp -d "${TMPDIR:-/tmp}/handoff-test.XXXXXX")
+LOG="$T/handoff.log"
+HPID=
+HEYPID=
+PORT=
+
+cleanup() {
+    [ -n "$HEYPID" ] && kill "$HEYPID" 2>/dev/null
+    if [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null; then
+        kill -TERM "$HPID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$HPID" 2>/dev/null
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- handoff log (last 40 lines)"
+    tail -n 40 "$LOG" 2>/dev/null
+    exit 1
+}
+
+ok() { echo "ok: $*"; }
+
+need() {
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || { echo "SKIP: $c not installed"; exit 77; }
+    done
+}
+
+# count PATTERN: lines of the log matching an extended regex.
+count() { grep -Ec -- "$1" "$LOG" 2>/dev/null || true; }
+
+# wait_log PATTERN [N] [SECONDS]: until N lines match (default 1, 20 s).
+wait_log() {
+    local pat=$1 n=${2:-1} secs=${3:-20} i
+    for i in $(seq $((secs * 20))); do
+        [ "$(count "$pat")" -ge "$n" ] && return 0
+        sleep 0.05
+    done
+    fail "timed out waiting for $n x /$pat/"
+}
+
+# start_handoff ARGS...: run handoff in the background; sets HPID and PORT
+# (the kernel-chosen port of the first TCP listener).
+start_handoff() {
+    "$HANDOFF" "$@" >"$T/stdout" 2>"$LOG" &
+    HPID=$!
+    wait_log 'event=(listen|listen_failed)' 1 10
+    PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
+}
+
+# stop_handoff: SIGTERM, wait (bounded); sets STATUS to its exit code.
+stop_handoff() {
+    kill -TERM "$HPID"
+    wait_exit
+}
+
+wait_exit() {
+    local i
+    for i in $(seq 300); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$HPID" 2>/dev/null && fail "handoff did not exit"
+    wait "$HPID"
+    STATUS=$?
+    HPID=
+}
+
+# get PATH: one request; prints the body.
+get() { curl -s --max-time 10 "http://127.0.0.1:$PORT${1:-/}"; }
+
+# pid_serving: the pid of the worker that answers.
+pid_serving() { get / | sed -n 's/^pid=\([0-9]*\).*/\1/p'; }
+
+# load_start [CONCURRENCY]: hey, a new connection per request, in the background.
+load_start() {
+    hey -z 300s -c "${1:-8}" -disable-keepalive "http://127.0.0.1:$PORT/" >"$T/hey.out" 2>&1 &
+    HEYPID=$!
+    sleep 0.5
+}
+
+# load_stop: stop hey; sets REQS, OK200, FAILED, SLOWEST (seconds).
+load_stop() {
+    kill -INT "$HEYPID"
+    wait "$HEYPID" 2>/dev/null
+    HEYPID=
+    OK200=$(sed -n 's/^ *\[200\][[:space:]]*\([0-9]*\) responses.*/\1/p' "$T/hey.out")
+    OK200=${OK200:-0}
+    local other errs
+    other=$(sed -n '/Status code distribution/,/^$/p' "$T/hey.out" | grep -v '\[200\]' |
+        sed -n 's/^ *\[[0-9]*\][[:space:]]*\([0-9]*\) responses.*/\1/p' | awk '{s+=$1} END {print s+0}')
+    errs=$(sed -n '/Error distribution/,$p' "$T/hey.out" |
+        sed -n 's/^ *\[\([0-9]*\)\].*/\1/p' | awk '{s+=$1} END {print s+0}')
+    FAILED=$(( ${other:-0} + ${errs:-0} ))
+    REQS=$(( OK200 + FAILED ))
+    SLOWEST=$(sed -n 's/^ *Slowest:[[:space:]]*\([0-9.]*\) secs.*/\1/p' "$T/hey.out")
+    echo "load: requests=$REQS ok=$OK200 failed=$FAILED slowest=${SLOWEST}s"
+    if [ "$FAILED" -gt 0 ]; then
+        sed -n '/Error distribution/,$p' "$T/hey.out" | head -n 5
+    fi
+}
+
+# roll_and_wait N: send SIGUSR2 and wait for the Nth promote or roll_failed.
+roll_and_wait() {
+    kill -USR2 "$HPID"
+    wait_log 'event=(promote|roll_failed) ' "$1" 30
+}

@@ -1,0 +1,38 @@
+# roll_failures.sh: a new version that exits at start, and one that never
+# becomes ready: the old one keeps serving, the roll is reported failed,
+# and the next roll succeeds.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need hey curl python3
+
+start_handoff --pass systemd --ready-timeout 2s --drain-timeout 2s -l 127.0.0.1:0 -- \
+    python3 "$SERVER" --bad-gens 2 --exit-at-start 3
+wait_log 'event=promote' 1
+first=$(pid_serving)
+load_start 8
+roll_and_wait 2
+grep -q 'event=roll_failed gen=2 .*exited before it was ready (code=3)' "$LOG" ||
+    fail "no roll_failed for a worker that exits at start"
+[ "$(pid_serving)" = "$first" ] || fail "the old worker is no longer the one serving"
+ok "exit at start: rolled back, old pid $first still serving"
+roll_and_wait 3
+grep -q 'event=promote gen=3 ' "$LOG" || fail "the next roll did not succeed"
+load_stop
+[ "$FAILED" -eq 0 ] || fail "$FAILED of $REQS requests failed"
+ok "exit at start then a good roll: 0 failed of $REQS"
+stop_handoff
+
+start_handoff --pass systemd --ready-timeout 2s --drain-timeout 1s -l 127.0.0.1:0 -- \
+    python3 "$SERVER" --bad-gens 2 --never-ready
+wait_log 'event=promote' 1
+first=$(pid_serving)
+load_start 8
+roll_and_wait 2
+grep -q 'event=roll_failed gen=2 .*not ready within ready_timeout' "$LOG" ||
+    fail "no roll_failed for a worker that never becomes ready"
+wait_log 'event=gone gen=2 ' 1 10
+[ "$(pid_serving)" = "$first" ] || fail "the old worker is no longer the one serving"
+roll_and_wait 3
+grep -q 'event=promote gen=3 ' "$LOG" || fail "the next roll did not succeed"
+load_stop
+[ "$FAILED" -eq 0 ] || fail "$FAILED of $REQS requests failed"
+ok "never ready: rolled back after ready_timeout, next roll promoted, 0 failed of $REQS"

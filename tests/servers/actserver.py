@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""actserver.py: a small HTTP server for handoff's tests.
+
+It takes its listening socket from handoff (LISTEN_FDS, or the control
+protocol on HANDOFF_FD with --protocol), says READY=1 on NOTIFY_SOCKET and
+drains on SIGTERM: it stops accepting, finishes the requests in flight and
+exits 0. Switches make it misbehave the ways a real server can.
+
+  GET /            -> "pid=PID gen=GEN"
+  GET /slow?ms=N   -> the same, after N milliseconds
+"""
+import argparse
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+GEN = os.environ.get("HANDOFF_GENERATION", "?")
+
+
+def notify(msg):
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(msg.encode(), path)
+
+
+# --- the control protocol (see handoff-protocol(7)) ---------------------
+HDR = struct.Struct("=HHIII")
+HELLO, WELCOME, GET, SOCKET, ERROR, READY = 1, 2, 3, 4, 5, 6
+
+
+def proto_call(chan, mtype, rid, **keys):
+    payload = "".join(f"{k}={v}\n" for k, v in keys.items()).encode()
+    chan.send(HDR.pack(1, mtype, rid, len(payload), 0) + payload)
+    if mtype == READY:
+        return None, {}, []
+    data, fds, _flags, _addr = socket.recv_fds(chan, 4096, 1)
+    _ver, rtype, rrid, _len, _res = HDR.unpack_from(data)
+    assert rrid == rid, "reply to another request"
+    body = data[HDR.size:].decode()
+    kv = dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+    return rtype, kv, fds
+
+
+def sockets_from_protocol():
+    chan = socket.socket(fileno=int(os.environ["HANDOFF_FD"]))
+    rtype, kv, _ = proto_call(chan, HELLO, 1, pid=os.getpid())
+    assert rtype == WELCOME, kv
+    socks = []
+    for i, name in enumerate(kv["listeners"].split(",")):
+        rtype, kv2, fds = proto_call(chan, GET, 2 + i, name=name)
+        if rtype != SOCKET:
+            sys.exit(f"actserver: GET {name}: {kv2}")
+        socks.append(socket.socket(fileno=fds[0]))
+    return chan, socks
+
+
+def sockets_from_env():
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
+        sys.exit("actserver: LISTEN_PID is not my pid")
+    n = int(os.environ["LISTEN_FDS"])
+    return [socket.socket(fileno=3 + i) for i in range(n)]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path == "/slow":
+            ms = int(parse_qs(url.query).get("ms", ["1000"])[0])
+            time.sleep(ms / 1000)
+        body = f"pid={os.getpid()} gen={GEN}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = False
+    block_on_close = True
+    request_queue_size = 4096
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+def make_orphans(n):
+    """Leave n grandchildren whose parent has exited: they become handoff's."""
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:
+                time.sleep(0.3)
+                os._exit(0)
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--protocol", action="store_true")
+    ap.add_argument("--ready-after", type=float, default=0)
+    ap.add_argument("--never-ready", action="store_true")
+    ap.add_argument("--exit-at-start", type=int)
+    ap.add_argument("--ignore-drain", action="store_true")
+    ap.add_argument("--crash-after", type=float)
+    ap.add_argument("--orphans", type=int, default=0)
+    ap.add_argument("--term-code", type=int, default=0)
+    ap.add_argument("--no-notify", action="store_true")
+    ap.add_argument("--bad-gens", default="",
+                    help="comma list: misbehave only in these generations")
+    a = ap.parse_args()
+    if a.bad_gens and GEN not in a.bad_gens.split(","):
+        a.ready_after = 0
+        a.never_ready = a.ignore_drain = False
+        a.exit_at_start = a.crash_after = None
+
+    if a.exit_at_start is not None:
+        sys.exit(a.exit_at_start)
+    chan = None
+    if a.protocol:
+        chan, socks = sockets_from_protocol()
+    else:
+        socks = sockets_from_env()
+    if a.ignore_drain:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if a.never_ready:
+        while True:
+            time.sleep(3600)
+    if a.ready_after:
+        time.sleep(a.ready_after)
+    if a.orphans:
+        make_orphans(a.orphans)
+
+    server = Server(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = socks[0]
+    # Shared by every generation: accept must never block a draining server.
+    server.socket.setblocking(False)
+
+    def drain(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    if not a.ignore_drain:
+        signal.signal(signal.SIGTERM, drain)
+    if a.crash_after is not None:
+        threading.Timer(a.crash_after, lambda: os._exit(3)).start()
+    if not a.no_notify:
+        notify(f"READY=1\nSTATUS=serving gen {GEN}")
+    if chan is not None:
+        proto_call(chan, READY, 99)
+    server.serve_forever(poll_interval=0.05)
+    server.server_close()  # waits for the requests in flight
+    sys.exit(a.term_code)
+
+
+if __name__ == "__main__":
+    main()
