@@ -73,6 +73,8 @@ struct loader {
     char *err;
     size_t errlen;
     int failed;
+    int err_line;     /* the line of the error in err */
+    int section_line; /* the line of the current section's header */
     char section[CONFIG_NAME_MAX + 16];
     struct listen_conf *cur_listen;
     FILE *stream;
@@ -87,6 +89,7 @@ load_error(struct loader *ld, const char *key, const char *msg)
     if (ld->failed)
         return 0;
     ld->failed = 1;
+    ld->err_line = ld->line;
     if (ld->flag != NULL)
         snprintf(ld->err, ld->errlen, "%s: %s", ld->flag, msg);
     else if (key != NULL)
@@ -420,7 +423,10 @@ load_handler(void *user, const char *section, const char *name,
         return 1;
     if (strcmp(section, ld->section) != 0) {
         /* First key of a new section: sections are checked here because
-         * inih only reports keys. */
+         * inih only reports keys; errors name the header's line. */
+        int key_line = ld->line;
+
+        ld->line = ld->section_line ? ld->section_line : ld->line;
         snprintf(ld->section, sizeof(ld->section), "%s", section);
         ld->cur_listen = NULL;
         if (strncmp(section, "listen", 6) == 0 &&
@@ -431,6 +437,7 @@ load_handler(void *user, const char *section, const char *name,
             ld->cur_listen = listen_add(ld, n);
             if (ld->cur_listen == NULL)
                 return 1;
+            ld->line = key_line;
         } else if (strcmp(section, "handoff") != 0 &&
                    strcmp(section, "worker") != 0) {
             char msg[CONFIG_NAME_MAX + 96];
@@ -440,6 +447,7 @@ load_handler(void *user, const char *section, const char *name,
             load_error(ld, NULL, msg);
             return 1;
         }
+        ld->line = key_line;
     }
     if (section[0] == '\0') {
         load_error(ld, name, "key outside a section");
@@ -468,6 +476,14 @@ load_reader(char *str, int num, void *stream)
     ld->line++;
     free(ld->long_value);
     ld->long_value = NULL;
+    /* A section header: the next key starts a new section even if the name
+     * repeats, so that a listener defined twice is caught. */
+    line += strspn(line, " \t");
+    if (*line == '[') {
+        strcpy(ld->section, "\x01");
+        ld->section_line = ld->line;
+    }
+    line = ld->linebuf;
     if (n + 1 < num) {
         memcpy(str, line, (size_t)n + 1);
         return str;
@@ -693,7 +709,10 @@ config_load_stream(FILE *f, const char *name, const struct config_args *args,
     if (f != NULL) {
         ld.stream = f;
         rc = ini_parse_stream(load_reader, &ld, load_handler, &ld);
-        if (rc > 0 && !ld.failed) {
+        if (rc > 0 && (!ld.failed || rc <= ld.err_line)) {
+            /* inih reads on after a syntax error: the first error wins. */
+            ld.failed = 0;
+            ld.flag = NULL;
             ld.line = rc;
             load_error(&ld, NULL, "syntax error (expected [section] or "
                                   "key = value)");

@@ -124,16 +124,29 @@ fail:
 }
 
 struct listener *
-listener_find(struct listener **ls, size_t n, const struct listen_conf *lc)
+listener_find(struct listener **ls, size_t n, const struct listen_conf *lc,
+              struct listener **taken, size_t ntaken)
 {
+    struct listener *found = NULL;
+
     for (size_t i = 0; i < n; i++) {
         const struct addr *a = &ls[i]->addr;
-        if (a->len == lc->addr.len &&
-            memcmp(&a->ss, &lc->addr.ss, a->len) == 0 &&
-            addr_port(a) != 0)
+        int used = 0;
+
+        /* The configured address, port 0 included: an unchanged line keeps
+         * its socket, and the port the kernel chose with it. */
+        if (a->len != lc->addr.len || memcmp(&a->ss, &lc->addr.ss, a->len) != 0)
+            continue;
+        for (size_t j = 0; j < ntaken; j++)
+            used |= taken[j] == ls[i];
+        if (used)
+            continue;
+        if (strcmp(ls[i]->name, lc->name) == 0)
             return ls[i];
+        if (found == NULL)
+            found = ls[i];
     }
-    return NULL;
+    return found;
 }
 
 struct listener *

@@ -26,9 +26,13 @@ struct listener {
 int listener_open(const struct listen_conf *lc, struct listener **out,
                   char *err, size_t errlen);
 
-/* Find an open listener with lc's address, for reuse on reload. */
+/*
+ * Find an open listener configured with lc's address, for reuse on reload,
+ * not one of taken; one of the same name first.
+ */
 struct listener *listener_find(struct listener **ls, size_t n,
-                               const struct listen_conf *lc);
+                               const struct listen_conf *lc,
+                               struct listener **taken, size_t ntaken);
 
 struct listener *listener_ref(struct listener *l);
 

@@ -108,7 +108,7 @@ plan_new(struct config *cfg, const struct plan *old, struct plan **out,
     p->refs = 1;
     for (size_t i = 0; i < cfg->nlisten; i++) {
         struct listener *l = old ? listener_find(old->ls, old->nls,
-                                                 &cfg->listen[i])
+                                                 &cfg->listen[i], p->ls, p->nls)
                                  : NULL;
         if (l != NULL) {
             p->ls[p->nls++] = listener_ref(l);

@@ -1,0 +1,97 @@
+# check_config.sh: -t prints the effective configuration; bad files and
+# flags are refused with one line naming FILE:LINE or the flag, exit 2.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+
+conf="$T/good.conf"
+long=$(printf 'x%.0s' $(seq 230))
+cat >"$conf" <<CONF
+[handoff]
+stop_timeout = 10s
+[listen web]
+address = 127.0.0.1:8080
+[worker]
+command = /bin/echo "a b" $long ; a comment
+processes = 3
+pass = systemd
+ready = http:http://127.0.0.1:9000/health
+drain_signal = QUIT
+CONF
+"$HANDOFF" -c "$conf" -n 4 -t >"$T/out" 2>&1 || fail "good file refused: $(cat "$T/out")"
+grep -q '^processes = 4$' "$T/out" || fail "-n did not override processes"
+grep -q '^drain_signal = SIGQUIT$' "$T/out" || fail "drain_signal not printed"
+grep -q "^command = /bin/echo 'a b' $long\$" "$T/out" || fail "long command line not read whole"
+# The printed configuration reads back to the same.
+sed 1d "$T/out" >"$T/again.conf"
+"$HANDOFF" -c "$T/again.conf" -t | sed 1d >"$T/out2"
+diff <(sed 1d "$T/out") "$T/out2" >/dev/null || fail "printed configuration does not read back the same"
+ok "-t: effective configuration, flags over file, a 270-character line, round trip"
+
+# bad CASE: file text (\n-escaped) or "" | flags | expected message regex
+n=0
+bad() {
+    local text=$1 pat=$2
+    shift 2
+    local args=("$@")
+    if [ -n "$text" ]; then
+        printf '%b\n' "$text" >"$T/bad.conf"
+        args=(-c "$T/bad.conf" "${args[@]}")
+    fi
+    "$HANDOFF" "${args[@]}" >"$T/bout" 2>"$T/berr"
+    local rc=$?
+    [ "$rc" -eq 2 ] || fail "expected exit 2, got $rc for: $text ${args[*]}"
+    [ "$(wc -l <"$T/berr")" -ge 1 ] || fail "no message for: $text ${args[*]}"
+    grep -Eq -- "$pat" "$T/berr" || fail "message '$(head -n1 "$T/berr")' does not match /$pat/"
+    n=$((n + 1))
+}
+F="$T/bad.conf"
+W='[listen a]\naddress = :1\n[worker]\ncommand = x\npass = systemd\n'
+bad "[handoff]\nstop_timeout = 5x" "^handoff: $F:2: stop_timeout: bad duration" -t
+bad "[handoff]\nlog_format = xml" "$F:2: log_format: .*logfmt" -t
+bad "[handoff]\nlog_level = loud" "$F:2: log_level:" -t
+bad "[handoff]\nbogus = 1" "$F:2: bogus: unknown key" -t
+bad "[nope]\nx = 1" "$F:1: unknown section \\[nope\\]" -t
+bad "x = 1" "$F:1: x: key outside a section" -t
+bad "[handoff\nstop_timeout = 1s" "$F:1: syntax error" -t
+bad "${W}processes = 0" "$F:6: processes: bad number" -t
+bad "${W}processes = many" "$F:6: processes:" -t
+bad "${W}pass = magic" "$F:6: pass:" -t
+bad "${W}ready = sometimes" "$F:6: ready: unknown readiness" -t
+bad "${W}ready = tcp:nohost" "$F:6: ready: .*tcp:HOST:PORT" -t
+bad "${W}ready = http:ftp://x/" "$F:6: ready:" -t
+bad "${W}ready = delay:soon" "$F:6: ready: bad duration" -t
+bad "${W}ready = notify:x" "$F:6: ready: .*takes no argument" -t
+bad "${W}ready = listen" "ready = listen needs pass = shim or protocol" -t
+bad "${W}drain_signal = SIGNOPE" "$F:6: drain_signal: unknown signal" -t
+bad "${W}drain_signal = KILL" "drain_signal cannot be SIGKILL" -t
+bad "${W}drain_timeout = -1s" "$F:6: drain_timeout: bad duration" -t
+bad "${W}restart = sometimes" "$F:6: restart:" -t
+bad "${W}user = no-such-user-here" "user: no such user" -t
+bad "${W}group = no-such-group-here" "group: no such group" -t
+bad "${W}directory = /nonexistent" "directory \"/nonexistent\" is not a directory" -t
+bad "${W}environment = 1BAD=x" "$F:6: environment: bad environment entry" -t
+bad "${W}command = \"unterminated" "$F:6: command: unterminated" -t
+bad "[listen a]\naddress = 1.2.3:80\n[worker]\ncommand = x" "$F:2: address: bad IPv4" -t
+bad "[listen a]\naddress = ::1:80\n[worker]\ncommand = x" "$F:2: address: IPv6 addresses go in brackets" -t
+bad "[listen a]\naddress = 127.0.0.1:70000\n[worker]\ncommand = x" "$F:2: address: bad port" -t
+bad "[listen a]\naddress = unix:relative\n[worker]\ncommand = x" "$F:2: address: .*absolute" -t
+bad "[listen a]\naddress = 127.0.0.1:80\nmode = 0660\n[worker]\ncommand = x" "mode: only for unix" -t
+bad "[listen a]\naddress = unix:/tmp/x.sock\nmode = 999\n[worker]\ncommand = x" "$F:3: mode: bad mode" -t
+bad "[listen a]\naddress = :80\n[listen a]\naddress = :81\n[worker]\ncommand = x" "$F:3: listener \"a\" defined twice" -t
+bad "[listen a]\naddress = :80\n[listen b]\naddress = :80\n[worker]\ncommand = x" "address :80 is also \\[listen a\\]" -t
+bad "[listen b@d]\naddress = :80" "$F:1: listener name" -t
+bad "[worker]\ncommand = x" "no listener" -t
+bad "" "^handoff: -l: bad port" -l 127.0.0.1:x -t -- true
+bad "" "^handoff: --ready-timeout: bad duration" -l :1 --ready-timeout soon -t -- true
+bad "" "^handoff: --drain-signal: unknown signal" -l :1 --drain-signal NOPE -t -- true
+bad "" "^handoff: --pass:" -l :1 --pass nope -t -- true
+bad "" "^handoff: -n: bad number|^handoff: --processes: bad number" -l :1 -n 0 -t -- true
+bad "" "unknown flag" --frobnicate -l :1 -- true
+bad "" "no command" -l :1 --pass systemd -t
+bad "" "^handoff: $T/missing.conf: No such file" -c "$T/missing.conf" -t
+ok "$n bad configurations and command lines refused with exit 2 and a message naming the place"
+
+# Refused means nothing started: no listener was bound.
+"$HANDOFF" -l 127.0.0.1:0 --pass systemd --drain-timeout x -- sleep 10 2>/dev/null
+[ $? -eq 2 ] || fail "bad flag not refused"
+pgrep -f 'sleep 10$' >/dev/null && fail "a worker was started despite a bad flag"
+ok "nothing starts when a flag is bad"

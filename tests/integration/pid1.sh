@@ -1,0 +1,35 @@
+# pid1.sh: handoff as PID 1 of a new pid namespace reaps the orphans its
+# worker leaves behind and exits with the worker's status on SIGTERM.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need curl python3 unshare
+unshare --pid --fork --mount-proc true 2>/dev/null || { echo "SKIP: no pid namespaces"; exit 77; }
+
+unshare --pid --fork --mount-proc "$HANDOFF" --pass systemd -l 127.0.0.1:0 -- \
+    python3 "$SERVER" --orphans 100 --term-code 5 >"$T/stdout" 2>"$LOG" &
+UNSHARE=$!
+HPID=$UNSHARE
+wait_log 'event=promote' 1
+grep -q 'event=start pid=1 ' "$LOG" || fail "handoff is not PID 1 in the namespace"
+PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
+# handoff's pid outside the namespace: unshare's child.
+inner=$(pgrep -P "$UNSHARE" | head -n1)
+[ -n "$inner" ] || fail "cannot find handoff"
+sleep 1 # the orphans exit 0.3 s after they are made
+zombies=0
+for s in /proc/[0-9]*/stat; do
+    read -r line <"$s" 2>/dev/null || continue
+    rest=${line##*) }
+    set -- $rest
+    [ "$1" = Z ] && [ "$2" = "$inner" ] && zombies=$((zombies + 1))
+done
+[ "$zombies" -eq 0 ] || fail "$zombies zombies under handoff"
+[ -n "$(pid_serving)" ] || fail "not serving"
+kill -TERM "$inner"
+for _ in $(seq 100); do kill -0 "$UNSHARE" 2>/dev/null || break; sleep 0.1; done
+wait "$UNSHARE"
+STATUS=$?
+HPID=
+[ "$STATUS" -eq 5 ] || fail "exit status $STATUS, expected the worker's 5"
+reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
+[ "${reaped:-0}" -ge 100 ] || fail "reaped ${reaped:-0} orphans, expected 100"
+ok "PID 1: $reaped orphans reaped, no zombie, exit status 5 passed through"
