@@ -2,8 +2,10 @@
 # wait for its log events, drive load with hey, check what a client saw.
 set -u
 
-: "${HANDOFF:?set HANDOFF to the handoff binary}"
-: "${TOP_SRCDIR:?set TOP_SRCDIR to the source tree}"
+if [ -z "${HANDOFF:-}" ] || [ -z "${TOP_SRCDIR:-}" ]; then
+    echo "ERROR: set HANDOFF (the binary) and TOP_SRCDIR (the source tree)"
+    exit 99
+fi
 SERVER="$TOP_SRCDIR/tests/servers/actserver.py"
 T=$(mktemp -d "${TMPDIR:-/tmp}/handoff-test.XXXXXX")
 LOG="$T/handoff.log"
@@ -55,8 +57,8 @@ wait_log() {
 start_handoff() {
     "$HANDOFF" "$@" >"$T/stdout" 2>"$LOG" &
     HPID=$!
-    wait_log 'event=(listen|listen_failed)' 1 10
-    PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
+    wait_log 'event"?[=:]"?(listen|listen_failed)[ "]' 1 10
+    PORT=$(grep -Eo 'event"?[=:]"?listen[ "].*address"?[=:]"?[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
 }
 
 # stop_handoff: SIGTERM, wait (bounded); sets STATUS to its exit code.

@@ -59,4 +59,25 @@ rc=$?
 grep -q "127.0.0.1:$PORT" "$T/err2" || fail "message does not name the address: $(cat "$T/err2")"
 kill -0 "$first" || fail "the running handoff was disturbed"
 ok "address in use: exit 1, message names it"
+stop_handoff
 
+
+# log_format = json: every line is one JSON object with the same fields.
+start_handoff --pass systemd --log-format json -l 127.0.0.1:0 -- python3 "$SERVER"
+wait_log '"event":"promote"' 1
+stop_handoff
+python3 - "$LOG" <<'PY' || fail "log lines are not JSON objects"
+import json, sys
+events = []
+for line in open(sys.argv[1]):
+    obj = json.loads(line)
+    assert {"ts", "level", "event"} <= obj.keys(), obj
+    events.append(obj["event"])
+    if obj["event"] == "spawn":
+        assert isinstance(obj["pid"], int) and obj["gen"] == 1, obj
+    if obj["event"] == "status":
+        assert obj["status"] == "serving gen 1", obj
+for e in ("start", "listen", "spawn", "ready", "promote", "stop", "drain", "exit", "gone", "exit_master"):
+    assert e in events, e
+PY
+ok "log_format = json: every line parses, with ts, level, event and typed values"
