@@ -201,6 +201,13 @@ addr_equal(const struct addr *a, const struct sockaddr *sa, socklen_t len)
 int
 addr_match(const struct addr *l, const struct sockaddr *sa, socklen_t len)
 {
+    /* A request for port 0 wants a private socket, even from an equal
+     * listener. */
+    if ((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in) &&
+         ((const struct sockaddr_in *)sa)->sin_port == 0) ||
+        (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
+         ((const struct sockaddr_in6 *)sa)->sin6_port == 0))
+        return 0;
     if (addr_equal(l, sa, len))
         return 1;
     if (l->ss.ss_family != sa->sa_family)

@@ -37,6 +37,8 @@ parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen)
     }
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(p, units[i].suffix) == 0) {
+            if (v > UINT64_MAX / units[i].mult)
+                return fail(err, errlen, "duration \"%s\" is too long", s);
             *ms = v * units[i].mult;
             return 0;
         }

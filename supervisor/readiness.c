@@ -99,7 +99,8 @@ readiness_http_status(const char *buf, size_t len)
 {
     int code = 0;
 
-    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
+    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' ||
+        buf[7] > '9' || buf[8] != ' ')
         return -1;
     for (int i = 9; i < 12; i++) {
         if (buf[i] < '0' || buf[i] > '9')
