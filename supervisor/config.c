@@ -520,19 +520,16 @@ apply_args(struct loader *ld, const struct config_args *args)
     struct config *c = ld->c;
     long backlog = -1;
 
-    if (args->nlisten > 0) {
+    for (size_t i = 0; i < args->nflags; i++)
+        if (strcmp(args->flags[i].key, "backlog") == 0) {
+            char msg[CONFIG_ERRLEN];
+            ld->flag = args->flags[i].flag;
+            if (parse_int(args->flags[i].value, 1, 65535, &backlog, msg,
+                          sizeof(msg)) < 0)
+                return load_error(ld, NULL, msg);
+        }
+    if (args->nlisten > 0)
         c->nlisten = 0; /* -l replaces the file's listeners */
-        for (size_t i = 0; i < args->nflags; i++)
-            if (strcmp(args->flags[i].key, "backlog") == 0) {
-                ld->flag = args->flags[i].flag;
-                if (parse_int(args->flags[i].value, 1, 65535, &backlog,
-                              ld->err, ld->errlen) < 0) {
-                    char msg[CONFIG_ERRLEN];
-                    snprintf(msg, sizeof(msg), "%s", ld->err);
-                    return load_error(ld, NULL, msg);
-                }
-            }
-    }
     for (size_t i = 0; i < args->nlisten; i++) {
         const char *s = args->listen[i], *eq = strchr(s, '=');
         char name[CONFIG_NAME_MAX] = "";
@@ -547,11 +544,12 @@ apply_args(struct loader *ld, const struct config_args *args)
         ld->cur_listen = listen_add(ld, name);
         if (ld->cur_listen == NULL)
             return 0;
-        if (backlog > 0)
-            ld->cur_listen->backlog = backlog;
         apply(ld, "listen", "address", s);
     }
     ld->cur_listen = NULL;
+    /* --backlog, like every flag, wins over the file: for every listener. */
+    for (size_t i = 0; backlog > 0 && i < c->nlisten; i++)
+        c->listen[i].backlog = backlog;
     for (size_t i = 0; i < args->nflags && !ld->failed; i++) {
         if (strcmp(args->flags[i].key, "backlog") == 0)
             continue;

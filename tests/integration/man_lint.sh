@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# man_lint.sh: the man pages are clean under mandoc -Tlint and document the
+# interface the code has: every flag and key of supervisor/config.c, every
+# variable handoff sets for a worker, and no long option the code lacks.
+set -u
+
+: "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+MAN="$TOP_SRCDIR/man"
+CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
+WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
+PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7"
+
+command -v mandoc >/dev/null 2>&1 || { echo "SKIP: mandoc not installed"; exit 77; }
+
+status=0
+bad() { echo "FAIL: $*"; status=1; }
+
+# 1. mandoc -Tlint -Wwarning prints nothing for any page.
+for page in $PAGES; do
+    [ -f "$page" ] || { bad "$page is missing"; continue; }
+    out=$(mandoc -Tlint -Wwarning "$page" 2>&1)
+    if [ -n "$out" ]; then
+        bad "mandoc -Tlint -Wwarning ${page#"$TOP_SRCDIR"/}:"
+        printf '%s\n' "$out" | sed 's/^/    /'
+    else
+        echo "ok: mandoc -Tlint -Wwarning ${page#"$TOP_SRCDIR"/}: no messages"
+    fi
+done
+[ "$status" -eq 0 ] || exit 1
+
+# The tables of config.c, read from the source so that this test follows it.
+flag_rows=$(sed -n '/^} flag_keys\[\] = {/,/^};/p' "$CONFIG_C")
+long_flags=$(printf '%s\n' "$flag_rows" | sed -n 's/^ *{"\([a-z-]*\)", .*/\1/p')
+short_flags=$(printf '%s\n' "$flag_rows" | sed -n "s/^ *{\"[a-z-]*\", '\\(.\\)'.*/\\1/p")
+other_long=$(sed -n 's/.*(struct option){"\([a-z-]*\)".*/\1/p' "$CONFIG_C")
+file_keys=$(sed -n '/^static const struct key keys\[\] = {/,/^};/p' "$CONFIG_C" |
+    sed -n 's/^ *{"[a-z]*", "\([a-z_]*\)".*/\1/p')
+worker_vars=$(sed -n '/^ours(/,/^}/p' "$WORKER_C" | grep -o '"[A-Z_]*=\{0,1\}"' |
+    tr -d '"=')
+
+[ -n "$long_flags" ] || bad "no long flag found in flag_keys[] of config.c"
+[ -n "$file_keys" ] || bad "no key found in keys[] of config.c"
+[ -n "$other_long" ] || bad "no struct option literal found in config.c"
+[ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
+[ "$status" -eq 0 ] || exit 1
+
+# A long option as handoff.8 writes it: .Fl \-ready\-timeout
+fl_pattern() { printf '%s' "$1" | sed 's/-/\\\\\\{0,1\\}-/g'; }
+
+# 2. Every long flag of flag_keys[] (and -c, -l, -t, -h, -V) is in handoff.8.
+n=0
+for f in $long_flags $other_long; do
+    n=$((n + 1))
+    grep -q "Fl \\\\\\{0,1\\}-$(fl_pattern "$f")\\([^a-z\\\\-]\\|\$\\)" "$MAN/handoff.8" ||
+        bad "handoff.8 does not document --$f"
+done
+echo "checked $n long options of config.c against .Fl in handoff.8"
+
+n=0
+for s in $short_flags c l t h V; do
+    n=$((n + 1))
+    grep -q "Fl $s\\([^A-Za-z]\\|\$\\)" "$MAN/handoff.8" ||
+        bad "handoff.8 does not document -$s"
+done
+echo "checked $n short options of config.c against .Fl in handoff.8"
+
+# 3. Every key of keys[] has an entry in handoff.conf.5's key lists.
+n=0
+for k in $file_keys; do
+    n=$((n + 1))
+    grep -q "^\\.It Ic $k No = " "$MAN/handoff.conf.5" ||
+        bad "handoff.conf.5 has no '.It Ic $k No = ...' entry"
+    grep -qw -- "$k" "$MAN/handoff.8" || [ "$k" = mode ] ||
+        bad "handoff.8 never names the key $k"
+done
+echo "checked $n keys of config.c against handoff.conf.5"
+
+# 4. No .Fl long option in handoff.8 that the code lacks.
+known=" $(printf '%s\n' "$long_flags" "$other_long" | tr '\n' ' ')"
+n=0
+# shellcheck disable=SC2013 # option names are single words
+for f in $(grep -o 'Fl \\\{0,1\}-[a-z\\-]*' "$MAN/handoff.8" |
+           sed -e 's/^Fl //' -e 's/\\//g' -e 's/^-//' | sort -u); do
+    [ -n "$f" ] || continue # ".Fl \-" alone is the end of the options
+    n=$((n + 1))
+    case "$known" in
+    *" $f "*) ;;
+    *) bad "handoff.8 documents --$f, which config.c does not have" ;;
+    esac
+done
+echo "checked $n distinct long options of handoff.8 against config.c"
+
+# 5. Every variable handoff sets for a worker is in handoff.8's ENVIRONMENT.
+n=0
+for v in $worker_vars; do
+    n=$((n + 1))
+    grep -q "^\\.It Ev $v" "$MAN/handoff.8" ||
+        bad "handoff.8 has no '.It Ev $v' entry"
+done
+echo "checked $n worker variables of worker.c against handoff.8"
+
+# 6. The pages name each other as they are installed.
+for ref in "Xr handoff.conf 5" "Xr handoff-protocol 7"; do
+    grep -q "$ref" "$MAN/handoff.8" || bad "handoff.8 lacks .$ref"
+done
+grep -q "Xr handoff 8" "$MAN/handoff.conf.5" || bad "handoff.conf.5 lacks .Xr handoff 8"
+grep -q "Xr handoff 8" "$MAN/handoff-protocol.7" || bad "handoff-protocol.7 lacks .Xr handoff 8"
+
+[ "$status" -eq 0 ] && echo "ok: man pages lint clean and match the code"
+exit "$status"
