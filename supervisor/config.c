@@ -75,6 +75,12 @@ struct loader {
     int failed;
     int err_line;     /* the line of the error in err */
     int section_line; /* the line of the current section's header */
+    struct origin {   /* where a key was last set, for later checks */
+        const char *key;
+        int line;
+        const char *flag;
+    } origin[24];
+    size_t norigin;
     char section[CONFIG_NAME_MAX + 16];
     struct listen_conf *cur_listen;
     FILE *stream;
@@ -92,12 +98,46 @@ load_error(struct loader *ld, const char *key, const char *msg)
     ld->err_line = ld->line;
     if (ld->flag != NULL)
         snprintf(ld->err, ld->errlen, "%s: %s", ld->flag, msg);
-    else if (key != NULL)
-        snprintf(ld->err, ld->errlen, "%s:%d: %s: %s", ld->file, ld->line,
-                 key, msg);
+    else if (ld->file != NULL && ld->line > 0)
+        snprintf(ld->err, ld->errlen, "%s:%d: %s%s%s", ld->file, ld->line,
+                 key ? key : "", key ? ": " : "", msg);
+    else if (ld->file != NULL)
+        snprintf(ld->err, ld->errlen, "%s: %s%s%s", ld->file,
+                 key ? key : "", key ? ": " : "", msg);
     else
-        snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
+        snprintf(ld->err, ld->errlen, "%s%s%s", key ? key : "",
+                 key ? ": " : "", msg);
     return 0;
+}
+
+/* Remember where key got its value (a line of the file or a flag). */
+static void
+note_origin(struct loader *ld, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < ld->norigin; i++)
+        if (strcmp(ld->origin[i].key, key) == 0)
+            break;
+    if (i == sizeof(ld->origin) / sizeof(ld->origin[0]))
+        return;
+    if (i == ld->norigin)
+        ld->norigin++;
+    ld->origin[i] = (struct origin){key, ld->line, ld->flag};
+}
+
+/* A check after loading: name the line or flag that set key. */
+static int
+error_at(struct loader *ld, const char *key, const char *msg)
+{
+    ld->flag = NULL;
+    ld->line = 0;
+    for (size_t i = 0; i < ld->norigin; i++)
+        if (strcmp(ld->origin[i].key, key) == 0) {
+            ld->flag = ld->origin[i].flag;
+            ld->line = ld->origin[i].line;
+        }
+    return load_error(ld, key, msg);
 }
 
 const char *
@@ -404,8 +444,12 @@ apply(struct loader *ld, const char *section, const char *key, const char *v)
     }
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(keys[i].section, kind) == 0 &&
-            strcmp(keys[i].name, key) == 0)
-            return set_key(ld, &keys[i], base, v);
+            strcmp(keys[i].name, key) == 0) {
+            int ok = set_key(ld, &keys[i], base, v);
+            if (ok && base == ld->c)
+                note_origin(ld, keys[i].name);
+            return ok;
+        }
     {
         char msg[128];
         snprintf(msg, sizeof(msg), "unknown key in [%s]", kind);
@@ -480,8 +524,22 @@ load_reader(char *str, int num, void *stream)
      * repeats, so that a listener defined twice is caught. */
     line += strspn(line, " \t");
     if (*line == '[') {
+        size_t hl = strcspn(line + 1, "]\n");
         strcpy(ld->section, "\x01");
         ld->section_line = ld->line;
+        /* Checked here too: a section with no keys never reaches the
+         * handler, and a misspelt one must not pass unnoticed. */
+        if (line[1 + hl] == ']' &&
+            !(hl == 7 && strncmp(line + 1, "handoff", 7) == 0) &&
+            !(hl == 6 && strncmp(line + 1, "worker", 6) == 0) &&
+            !(hl >= 6 && strncmp(line + 1, "listen", 6) == 0 &&
+              (hl == 6 || line[7] == ' '))) {
+            char msg[CONFIG_NAME_MAX + 96];
+            snprintf(msg, sizeof(msg), "unknown section [%.*s] (expected "
+                     "[handoff], [listen NAME] or [worker])",
+                     (int)(hl < CONFIG_NAME_MAX ? hl : CONFIG_NAME_MAX), line + 1);
+            load_error(ld, NULL, msg);
+        }
     }
     line = ld->linebuf;
     if (n + 1 < num) {
@@ -591,7 +649,7 @@ validate_user(struct loader *ld)
             pw = getpwuid((uid_t)id);
         if (pw == NULL) {
             snprintf(msg, sizeof(msg), "no such user \"%s\"", c->user);
-            return load_error(ld, "user", msg);
+            return error_at(ld, "user", msg);
         }
         c->uid = pw->pw_uid;
         c->gid = pw->pw_gid;
@@ -603,15 +661,15 @@ validate_user(struct loader *ld)
             gr = getgrgid((gid_t)id);
         if (gr == NULL) {
             snprintf(msg, sizeof(msg), "no such group \"%s\"", c->group);
-            return load_error(ld, "group", msg);
+            return error_at(ld, "group", msg);
         }
         c->gid = gr->gr_gid;
     }
     if ((c->user != NULL && c->uid != geteuid()) ||
         (c->group != NULL && c->gid != getegid())) {
         if (geteuid() != 0)
-            return load_error(ld, c->user ? "user" : "group",
-                              "changing user or group needs root");
+            return error_at(ld, c->user ? "user" : "group",
+                            "changing user or group needs root");
     }
     return 1;
 }
@@ -623,17 +681,15 @@ validate(struct loader *ld)
     char msg[CONFIG_ERRLEN];
     struct stat st;
 
-    /* Validation speaks of the whole configuration, not of one line. */
+    /* Checks of the whole: they name no line, or the one that set a key. */
     ld->line = 0;
-    ld->flag = ld->file ? NULL : "configuration";
-    if (c->nlisten == 0) {
-        ld->flag = ld->file ? ld->file : "configuration";
+    ld->flag = NULL;
+    if (c->nlisten == 0)
         return load_error(ld, NULL, "no listener: give -l ADDRESS or a "
                                     "[listen NAME] section with address =");
-    }
     for (size_t i = 0; i < c->nlisten; i++) {
         struct listen_conf *l = &c->listen[i];
-        ld->flag = ld->file ? ld->file : "-l";
+        ld->flag = ld->file ? NULL : "-l";
         if (l->address[0] == '\0') {
             snprintf(msg, sizeof(msg), "[listen %s]: address: missing", l->name);
             return load_error(ld, NULL, msg);
@@ -652,7 +708,7 @@ validate(struct loader *ld)
                 return load_error(ld, NULL, msg);
             }
     }
-    ld->flag = ld->file ? ld->file : "command";
+    ld->flag = NULL;
     if (c->argv == NULL)
         return load_error(ld, NULL, "no command: give it after the options "
                                     "or as command = in [worker]");
@@ -660,34 +716,26 @@ validate(struct loader *ld)
         c->ready = (c->pass == PASS_SHIM || c->pass == PASS_PROTOCOL)
                        ? READY_LISTEN
                        : READY_NOTIFY;
-    ld->flag = ld->file ? ld->file : "--ready";
     if (c->ready == READY_LISTEN && c->pass != PASS_SHIM &&
         c->pass != PASS_PROTOCOL) {
         snprintf(msg, sizeof(msg), "ready = listen needs pass = shim or "
                  "protocol (pass is %s): use notify, tcp:, http:, exec: or "
                  "delay:", pass_names[c->pass]);
-        return load_error(ld, NULL, msg);
+        return error_at(ld, c->ready_set ? "ready" : "pass", msg);
     }
-    ld->flag = ld->file ? ld->file : "--ready-interval";
     if (c->ready_interval < 10)
-        return load_error(ld, NULL, "ready_interval must be at least 10ms");
-    ld->flag = ld->file ? ld->file : "--ready-timeout";
+        return error_at(ld, "ready_interval", "must be at least 10ms");
     if (c->ready_timeout == 0)
-        return load_error(ld, NULL, "ready_timeout must be more than 0");
-    if (c->drain_signal == SIGKILL || c->drain_signal == SIGSTOP) {
-        ld->flag = ld->file ? ld->file : "--drain-signal";
-        return load_error(ld, NULL, "drain_signal cannot be SIGKILL or "
-                                    "SIGSTOP (drain_timeout ends in SIGKILL)");
-    }
+        return error_at(ld, "ready_timeout", "must be more than 0");
+    if (c->drain_signal == SIGKILL || c->drain_signal == SIGSTOP)
+        return error_at(ld, "drain_signal", "drain_signal cannot be SIGKILL "
+                        "or SIGSTOP (drain_timeout ends in SIGKILL)");
     if (c->directory != NULL &&
         (stat(c->directory, &st) < 0 || !S_ISDIR(st.st_mode))) {
-        ld->flag = ld->file ? ld->file : "--directory";
         snprintf(msg, sizeof(msg), "directory \"%s\" is not a directory",
                  c->directory);
-        return load_error(ld, NULL, msg);
+        return error_at(ld, "directory", msg);
     }
-    ld->flag = NULL;
-    ld->line = 0;
     return validate_user(ld);
 }
 
@@ -887,9 +935,12 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
         {
             /* Name the flag as the user wrote it in messages. */
             struct config_flag *f = &args->flags[args->nflags - 1];
-            static char names[NFLAGS][32];
-            snprintf(names[k], sizeof(names[k]), "--%s", flag_keys[k].flag);
-            f->flag = names[k];
+            static char names[NFLAGS][2][32];
+            if (c >= 256)
+                snprintf(names[k][0], 32, "--%s", flag_keys[k].flag);
+            else
+                snprintf(names[k][1], 32, "-%c", c);
+            f->flag = names[k][c >= 256 ? 0 : 1];
         }
     }
     if (optind < argc)
@@ -897,22 +948,23 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
     return 0;
 }
 
-/* Quote a word for the file syntax if it needs it. */
+/*
+ * Write a word so that command = reads it back: special characters get a
+ * backslash rather than quotes, since inih ends the line at " ;" even
+ * inside quotes.
+ */
 static void
 print_word(FILE *f, const char *w)
 {
-    if (*w != '\0' && strpbrk(w, " \t'\"\\;#$`") == NULL) {
-        fputs(w, f);
+    if (*w == '\0') {
+        fputs("''", f);
         return;
     }
-    fputc('\'', f);
     for (; *w; w++) {
-        if (*w == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*w, f);
+        if (strchr(" \t'\"\\;#$`", *w) != NULL)
+            fputc('\\', f);
+        fputc(*w, f);
     }
-    fputc('\'', f);
 }
 
 static void

@@ -7,6 +7,7 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int
@@ -43,7 +44,19 @@ child(const struct spawn_opts *o, int report)
     sa.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL); /* fails harmlessly for 32, 33 */
+            sigaction(s, &sa, NULL);
+    /* glibc keeps 32 and 33 for itself and refuses sigaction() on them, but
+     * an ignored disposition inherited from handoff's parent would still
+     * pass exec: reset them with the system call. */
+    for (int s = 32; s < SIGRTMIN; s++) {
+        struct {
+            void *handler;
+            unsigned long flags;
+            void *restorer;
+            unsigned long mask;
+        } k = {SIG_DFL, 0, NULL, 0};
+        syscall(SYS_rt_sigaction, s, &k, NULL, sizeof(k.mask));
+    }
 
     if (o->listen_pid_index >= 0)
         put_decimal(o->envp[o->listen_pid_index] + strlen("LISTEN_PID="),

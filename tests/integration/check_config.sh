@@ -19,7 +19,7 @@ CONF
 "$HANDOFF" -c "$conf" -n 4 -t >"$T/out" 2>&1 || fail "good file refused: $(cat "$T/out")"
 grep -q '^processes = 4$' "$T/out" || fail "-n did not override processes"
 grep -q '^drain_signal = SIGQUIT$' "$T/out" || fail "drain_signal not printed"
-grep -q "^command = /bin/echo 'a b' $long\$" "$T/out" || fail "long command line not read whole"
+grep -q "^command = /bin/echo a\\\\ b $long\$" "$T/out" || fail "long command line not read whole: $(grep command "$T/out")"
 # The printed configuration reads back to the same.
 sed 1d "$T/out" >"$T/again.conf"
 "$HANDOFF" -c "$T/again.conf" -t | sed 1d >"$T/out2"
