@@ -1,0 +1,111 @@
+/* config.h: the configuration, from an INI file and command-line flags. */
+#ifndef HANDOFF_CONFIG_H
+#define HANDOFF_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../shim/addr.h"
+#include "log.h"
+
+enum pass_mode { PASS_SHIM, PASS_SYSTEMD, PASS_INHERIT, PASS_PROTOCOL };
+enum ready_kind {
+    READY_LISTEN,
+    READY_NOTIFY,
+    READY_TCP,
+    READY_HTTP,
+    READY_EXEC,
+    READY_DELAY
+};
+enum restart_mode { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+
+#define CONFIG_ERRLEN 512
+#define CONFIG_NAME_MAX 64
+
+struct listen_conf {
+    char name[CONFIG_NAME_MAX];
+    char address[ADDR_STRLEN];
+    struct addr addr;
+    long backlog;
+    long mode; /* -1: unset (unix sockets only) */
+};
+
+struct config {
+    /* [handoff] */
+    uint64_t stop_timeout;
+    enum log_format log_format;
+    enum log_level log_level;
+
+    /* [listen NAME] */
+    struct listen_conf *listen;
+    size_t nlisten;
+
+    /* [worker] */
+    char **argv;
+    long processes;
+    enum pass_mode pass;
+    enum ready_kind ready;
+    char *ready_spec; /* the whole value, e.g. "tcp:127.0.0.1:9000" */
+    const char *ready_arg; /* after "kind:" in ready_spec */
+    uint64_t ready_delay;
+    uint64_t ready_timeout;
+    uint64_t ready_interval;
+    int drain_signal;
+    uint64_t drain_timeout;
+    enum restart_mode restart;
+    char *directory;
+    char *user;
+    char *group;
+    uid_t uid;
+    gid_t gid;
+    char **env; /* KEY=value, NULL-terminated */
+    size_t nenv;
+
+    int ready_set; /* ready was given; else it follows pass */
+};
+
+/* What the command line said: applied over the file, and again on reload. */
+struct config_args {
+    const char *file;
+    int check, version, help;
+    char **argv; /* the command after the options, or NULL */
+    size_t nflags;
+    struct config_flag {
+        const char *flag; /* as typed, for messages */
+        const char *section, *key, *value;
+    } *flags;
+    size_t nlisten;
+    const char **listen; /* [NAME=]ADDRESS */
+};
+
+/*
+ * Parse argv into args. Returns 0, or -EINVAL with a message naming the
+ * flag in err. args points into argv; free it with config_args_free.
+ */
+int config_args_parse(int argc, char **argv, struct config_args *args,
+                      char *err, size_t errlen);
+void config_args_free(struct config_args *args);
+
+/*
+ * Build the configuration: defaults, then the file (if any), then the flags
+ * in args, then validation. Returns 0 or a negative errno with
+ * "FILE:LINE: key: what is wrong" (or "--flag: ...") in err.
+ */
+int config_load(const struct config_args *args, struct config **out,
+                char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* Parse INI text from a stream named name (for tests and the loader). */
+int config_load_stream(FILE *f, const char *name,
+                       const struct config_args *args, struct config **out,
+                       char *err, size_t errlen);
+
+/* Print the effective configuration as a file handoff reads back. */
+void config_print(const struct config *c, FILE *f);
+
+const char *config_pass_name(enum pass_mode p);
+const char *config_ready_name(enum ready_kind r);
+void config_usage(FILE *f);
+
+#endif
