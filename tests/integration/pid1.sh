@@ -33,3 +33,20 @@ HPID=
 reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
 [ "${reaped:-0}" -ge 100 ] || fail "reaped ${reaped:-0} orphans, expected 100"
 ok "PID 1: $reaped orphans reaped, no zombie, exit status 5 passed through"
+
+# Not PID 1: handoff makes itself a child subreaper and reaps them all the same.
+start_handoff --pass systemd -l 127.0.0.1:0 -- python3 "$SERVER" --orphans 100
+wait_log 'event=promote' 1
+sleep 1
+zombies=0
+for s in /proc/[0-9]*/stat; do
+    read -r line <"$s" 2>/dev/null || continue
+    rest=${line##*) }
+    set -- $rest
+    [ "$1" = Z ] && [ "$2" = "$HPID" ] && zombies=$((zombies + 1))
+done
+[ "$zombies" -eq 0 ] || fail "$zombies zombies under handoff (subreaper)"
+stop_handoff
+reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
+[ "${reaped:-0}" -ge 100 ] || fail "subreaper reaped ${reaped:-0} orphans, expected 100"
+ok "subreaper (not PID 1): $reaped orphans reaped, no zombie"
