@@ -115,3 +115,15 @@ roll_and_wait() {
     kill -USR2 "$HPID"
     wait_log 'event=(promote|roll_failed) ' "$1" 30
 }
+
+# zombies_of PID: how many zombie children PID has not reaped.
+zombies_of() {
+    local parent=$1 n=0 s line rest
+    for s in /proc/[0-9]*/stat; do
+        read -r line <"$s" 2>/dev/null || continue
+        rest=${line##*) }
+        set -- $rest
+        [ "$1" = Z ] && [ "$2" = "$parent" ] && n=$((n + 1))
+    done
+    echo "$n"
+}

@@ -15,13 +15,7 @@ PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -
 inner=$(pgrep -P "$UNSHARE" | head -n1)
 [ -n "$inner" ] || fail "cannot find handoff"
 sleep 1 # the orphans exit 0.3 s after they are made
-zombies=0
-for s in /proc/[0-9]*/stat; do
-    read -r line <"$s" 2>/dev/null || continue
-    rest=${line##*) }
-    set -- $rest
-    [ "$1" = Z ] && [ "$2" = "$inner" ] && zombies=$((zombies + 1))
-done
+zombies=$(zombies_of "$inner")
 [ "$zombies" -eq 0 ] || fail "$zombies zombies under handoff"
 [ -n "$(pid_serving)" ] || fail "not serving"
 kill -TERM "$inner"
@@ -38,13 +32,7 @@ ok "PID 1: $reaped orphans reaped, no zombie, exit status 5 passed through"
 start_handoff --pass systemd -l 127.0.0.1:0 -- python3 "$SERVER" --orphans 100
 wait_log 'event=promote' 1
 sleep 1
-zombies=0
-for s in /proc/[0-9]*/stat; do
-    read -r line <"$s" 2>/dev/null || continue
-    rest=${line##*) }
-    set -- $rest
-    [ "$1" = Z ] && [ "$2" = "$HPID" ] && zombies=$((zombies + 1))
-done
+zombies=$(zombies_of "$HPID")
 [ "$zombies" -eq 0 ] || fail "$zombies zombies under handoff (subreaper)"
 stop_handoff
 reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
