@@ -50,13 +50,6 @@ main(int argc, char **argv)
         config_args_free(&args);
         return 0;
     }
-    if (cfg->pass == PASS_SHIM) {
-        fprintf(stderr, "handoff: pass = shim: this build has no shim library "
-                        "yet; use --pass systemd, inherit or protocol\n");
-        config_free(cfg);
-        config_args_free(&args);
-        return EXIT_USAGE;
-    }
     log_setup(cfg->log_level, cfg->log_format);
     code = master_run(&args, cfg);
     config_args_free(&args);

@@ -858,6 +858,14 @@ master_run(const struct config_args *args, struct config *cfg)
         fprintf(stderr, "handoff: cannot install signal handlers\n");
         goto out;
     }
+    if (worker_find_shim(m.shim_path, sizeof(m.shim_path)) < 0 &&
+        cfg->pass == PASS_SHIM) {
+        fprintf(stderr, "handoff: pass = shim: %s is missing; use pass = "
+                        "systemd, inherit or protocol\n", m.shim_path);
+        config_free(cfg);
+        m.exit_code = 2;
+        goto out;
+    }
     if ((rc = plan_new(cfg, NULL, &m.plan, err, sizeof(err))) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: listen %s\n", err);

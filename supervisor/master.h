@@ -41,6 +41,7 @@ struct master {
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
+    char shim_path[PATH_MAX];
     uv_signal_t *signals[32];
     unsigned rolls_ok, rolls_failed;
 };

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -106,17 +107,49 @@ starter_key(const struct listener *l, char *buf, size_t size)
         snprintf(buf, size, "%s", l->bound_text);
 }
 
+int
+worker_find_shim(char *path, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n > 0) {
+        char *slash;
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            snprintf(path, size, "%s/.libs/handoff-shim.so", self);
+            if (access(path, R_OK) == 0)
+                return 0;
+        }
+    }
+    snprintf(path, size, "%s/handoff-shim.so", HANDOFF_PKGLIBDIR);
+    return access(path, R_OK) == 0 ? 0 : -ENOENT;
+}
+
 char **
 worker_env(char **base, const struct plan *p, unsigned gen_id,
-           const char *notify_path, int chan_fd, int *listen_pid_index)
+           const char *notify_path, int chan_fd, const char *preload,
+           int *listen_pid_index)
 {
     const struct config *c = p->cfg;
+    const char *user_preload = NULL;
     struct envbuf e = {0};
 
     *listen_pid_index = -1;
-    for (char **v = base; v && *v; v++)
+    for (char **v = base; v && *v; v++) {
+        if (preload != NULL && strncmp(*v, "LD_PRELOAD=", 11) == 0) {
+            user_preload = *v + 11; /* the shim goes after the user's */
+            continue;
+        }
         if (!ours(*v) && !overridden(*v, c->env))
             env_put(&e, strdup(*v));
+    }
+    if (preload != NULL)
+        env_put(&e, user_preload && *user_preload
+                        ? fmt("LD_PRELOAD=%s %s", user_preload, preload)
+                        : fmt("LD_PRELOAD=%s", preload));
     for (size_t i = 0; i < c->nenv; i++)
         env_put(&e, strdup(c->env[i]));
     env_put(&e, fmt("NOTIFY_SOCKET=%s", notify_path));
@@ -190,7 +223,8 @@ worker_start(struct master *m, struct gen *g, size_t slot)
         free(w);
         return rc;
     }
-    env = worker_env(environ, p, g->id, m->notify_path, chan_target, &lpid);
+    env = worker_env(environ, p, g->id, m->notify_path, chan_target,
+                     c->pass == PASS_SHIM ? m->shim_path : NULL, &lpid);
     if (env == NULL) {
         channel_close(w->chan);
         close(child_end);

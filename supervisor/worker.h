@@ -20,7 +20,11 @@ void worker_free(struct worker *w);
 
 /* Build the environment for a worker (exposed for the tests). */
 char **worker_env(char **base, const struct plan *p, unsigned gen_id,
-                  const char *notify_path, int chan_fd, int *listen_pid_index);
+                  const char *notify_path, int chan_fd, const char *preload,
+                  int *listen_pid_index);
+
+/* The shim library: next to a build-tree handoff, else in pkglibdir. */
+int worker_find_shim(char *path, size_t size);
 void worker_env_free(char **env);
 
 #endif
