@@ -28,8 +28,9 @@ reset=$(grep -Ec 'connection reset|EOF' "$T/hey.out")
 echo "python http.server: $REQS requests, $FAILED failed (refused lines $refused, reset/EOF lines $reset)"
 [ "$refused" -eq 0 ] || fail "connections refused during rolls"
 # http.server drops the requests it is serving when SIGINT ends it (its
-# handler threads are daemons): count them, but no more than a handful.
-[ "$FAILED" -le 10 ] || fail "$FAILED of $REQS requests failed"
+# handler threads are daemons): counted, and never more than were in
+# flight: one per client per roll.
+[ "$FAILED" -le $((8 * 10)) ] || fail "$FAILED of $REQS requests failed"
 ok "python3 -m http.server unchanged: 10 rolls, $FAILED of $REQS lost in flight at SIGINT, none refused"
 stop_handoff
 
@@ -44,7 +45,7 @@ if command -v busybox >/dev/null 2>&1; then
     [ "$refused" -eq 0 ] || fail "busybox httpd: connections refused during rolls"
     # busybox httpd dies at once on SIGTERM: a connection it accepted but
     # had not yet handed to a child is reset. The server's loss, counted.
-    [ "$FAILED" -le 10 ] || fail "busybox httpd: $FAILED of $REQS requests failed"
+    [ "$FAILED" -le $((8 * 10)) ] || fail "busybox httpd: $FAILED of $REQS requests failed"
     ok "busybox httpd unchanged: 10 rolls, none refused, $FAILED of $REQS lost in flight at SIGTERM"
     stop_handoff
 fi
