@@ -96,3 +96,39 @@ CONF
 else
     echo "nginx or wrk not installed: nginx case not run"
 fi
+
+# The shared socket survives a server's harmful habits: a second listen()
+# with a tiny backlog and shutdown() of the listening socket when draining.
+PORT=$(free_port)
+start_handoff -l "127.0.0.1:$PORT" -- python3 "$SERVER" --bind-self "$PORT" --harmful
+wait_log 'event=promote' 1
+load_start 8
+for i in $(seq 2 11); do roll_and_wait "$i"; done
+load_stop
+[ "$FAILED" -eq 0 ] || fail "harmful server: $FAILED of $REQS requests failed"
+ok "listen() twice and shutdown() on drain absorbed: 10 rolls, 0 failed of $REQS"
+stop_handoff
+
+# No master to answer: bind fails loudly and binds nothing private.
+python3 - "$HANDOFF" <<'PY' >"$T/orphan.out" 2>&1 || fail "unanswered bind: $(cat "$T/orphan.out")"
+import os, socket, subprocess, sys
+shim = os.path.join(os.path.dirname(sys.argv[1]), ".libs", "handoff-shim.so")
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+b.close()  # the master's end: gone
+env = dict(os.environ, LD_PRELOAD=shim, HANDOFF_FD=str(a.fileno()))
+code = r"""
+import errno, socket
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", 8))
+    print("bound")
+except OSError as e:
+    print("refused", errno.errorcode[e.errno])
+"""
+r = subprocess.run([sys.executable, "-c", code], env=env, pass_fds=[a.fileno()],
+                   capture_output=True, text=True, timeout=30)
+assert r.stdout.strip() == "refused ECONNREFUSED", (r.stdout, r.stderr)
+assert "handoff-shim: bind 127.0.0.1:8: the master did not answer" in r.stderr, r.stderr
+print("ok")
+PY
+ok "no master: bind fails with ECONNREFUSED and says so on stderr"

@@ -120,6 +120,11 @@ def main():
     ap.add_argument("--orphans", type=int, default=0)
     ap.add_argument("--term-code", type=int, default=0)
     ap.add_argument("--no-notify", action="store_true")
+    ap.add_argument("--bind-self", type=int, metavar="PORT",
+                    help="bind 127.0.0.1:PORT itself (pass = shim)")
+    ap.add_argument("--harmful", action="store_true",
+                    help="listen() twice, and shutdown() the listening "
+                    "socket when draining: what the shim must absorb")
     ap.add_argument("--bad-gens", default="",
                     help="comma list: misbehave only in these generations")
     a = ap.parse_args()
@@ -131,7 +136,15 @@ def main():
     if a.exit_at_start is not None:
         sys.exit(a.exit_at_start)
     chan = None
-    if a.protocol:
+    if a.bind_self is not None:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", a.bind_self))
+        s.listen(16)
+        if a.harmful:
+            s.listen(1)  # would shrink the shared queue for everyone
+        socks = [s]
+    elif a.protocol:
         chan, socks = sockets_from_protocol()
     else:
         socks = sockets_from_env()
@@ -163,6 +176,9 @@ def main():
     if chan is not None:
         proto_call(chan, READY, 99)
     server.serve_forever(poll_interval=0.05)
+    if a.harmful:
+        # Would reset every queued connection of every generation.
+        server.socket.shutdown(socket.SHUT_RDWR)
     server.server_close()  # waits for the requests in flight
     sys.exit(a.term_code)
 
