@@ -31,6 +31,7 @@
 #include "protocol.h"
 
 #define SHIM_MAX_FDS 1024
+#define SHIM_MAX_WATCH 64
 
 static struct {
     int chan; /* HANDOFF_FD, or -1 */
@@ -45,6 +46,14 @@ static struct {
     int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
     int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*close)(int);
+    /* epoll sets a managed fd was added to: closing the fd removes it, or
+     * the set would keep reporting a socket the master still holds open. */
+    struct {
+        int ep, fd;
+    } watch[SHIM_MAX_WATCH];
+    int nwatch;
     unsigned char managed[SHIM_MAX_FDS]; /* 1 bound, 2 listened */
     int nbound, nlistened;
     uint32_t next_id;
@@ -81,6 +90,8 @@ shim_init(void)
     shim.epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
     shim.epoll_wait = dlsym(RTLD_NEXT, "epoll_wait");
     shim.select = dlsym(RTLD_NEXT, "select");
+    shim.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
+    shim.close = dlsym(RTLD_NEXT, "close");
     if (fd != NULL && *fd != '\0') {
         int n = atoi(fd);
         /* Only a socket of ours: an inherited number may mean nothing here. */
@@ -217,6 +228,8 @@ listen(int fd, int backlog)
     return shim.listen(fd, backlog);
 }
 
+static void unmanage(int fd);
+
 int
 shutdown(int fd, int how)
 {
@@ -225,11 +238,11 @@ shutdown(int fd, int how)
          * process sharing it: drop only this process's copy instead, and
          * keep the number valid with a fresh socket that listens nowhere. */
         int blank = socket(AF_INET, SOCK_STREAM, 0);
+        unmanage(fd);
         if (blank >= 0) {
             dup2(blank, fd);
-            close(blank);
+            shim.close(blank);
         }
-        shim.managed[fd] = 0;
         return 0;
     }
     return shim.shutdown(fd, how);
@@ -284,4 +297,69 @@ epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
 {
     report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
+}
+
+static int
+managed(int fd)
+{
+    return fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd];
+}
+
+int
+epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+    int rc = shim.epoll_ctl(ep, op, fd, ev);
+
+    if (rc == 0 && managed(fd)) {
+        int i;
+        for (i = 0; i < shim.nwatch; i++)
+            if (shim.watch[i].ep == ep && shim.watch[i].fd == fd)
+                break;
+        if (op == EPOLL_CTL_ADD && i == shim.nwatch &&
+            shim.nwatch < SHIM_MAX_WATCH) {
+            shim.watch[shim.nwatch].ep = ep;
+            shim.watch[shim.nwatch].fd = fd;
+            shim.nwatch++;
+        } else if (op == EPOLL_CTL_DEL && i < shim.nwatch) {
+            shim.watch[i] = shim.watch[--shim.nwatch];
+        }
+    }
+    return rc;
+}
+
+/* This process lets go of managed fd: out of its epoll sets, uncounted. */
+static void
+unmanage(int fd)
+{
+    int save = errno;
+
+    for (int i = 0; i < shim.nwatch;) {
+        if (shim.watch[i].fd == fd) {
+            shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
+            shim.watch[i] = shim.watch[--shim.nwatch];
+        } else {
+            i++;
+        }
+    }
+    if (shim.managed[fd] == 2)
+        shim.nlistened--;
+    shim.nbound--;
+    shim.managed[fd] = 0;
+    errno = save;
+}
+
+int
+close(int fd)
+{
+    if (managed(fd)) {
+        unmanage(fd);
+    } else {
+        /* An epoll fd closing takes its registrations with it. */
+        for (int i = 0; i < shim.nwatch;)
+            if (shim.watch[i].ep == fd)
+                shim.watch[i] = shim.watch[--shim.nwatch];
+            else
+                i++;
+    }
+    return shim.close(fd);
 }

@@ -132,3 +132,38 @@ assert "handoff-shim: bind 127.0.0.1:8: the master did not answer" in r.stderr, 
 print("ok")
 PY
 ok "no master: bind fails with ECONNREFUSED and says so on stderr"
+
+# A worker that closes the shared socket without taking it out of its epoll
+# set gets no more events for it (the master still holds it open).
+PORT=$(free_port)
+start_handoff -l "127.0.0.1:$PORT" -- python3 -c '
+import select, signal, socket, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+ep = select.epoll()
+ep.register(s.fileno(), select.EPOLLIN)
+asked = []
+signal.signal(signal.SIGUSR1, lambda *a: asked.append(1))
+while not asked:
+    ep.poll(0.1)
+s.close()  # no unregister: the habit of many servers
+open(out + ".closed", "w").close()
+time.sleep(0.5)
+n, end = 0, time.time() + 1
+while time.time() < end:
+    n += len(ep.poll(0.1))
+open(out, "w").write(str(n))
+time.sleep(30)' "$PORT" "$T/events"
+wait_log 'event=promote' 1
+kill -USR1 "$HPID"
+for _ in $(seq 100); do [ -e "$T/events.closed" ] && break; sleep 0.05; done
+python3 -c 'import socket,sys,time; c=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(2.5)' "$PORT" &
+CLIENT=$!
+for _ in $(seq 100); do [ -s "$T/events" ] && break; sleep 0.05; done
+wait "$CLIENT"
+[ "$(cat "$T/events")" = 0 ] || fail "closed socket still reported $(cat "$T/events") epoll events"
+ok "close() of the shared socket takes it out of the process's epoll set: 0 events with a connection queued"
+stop_handoff
