@@ -114,7 +114,8 @@ ask(int type, const struct proto_kv *kv, size_t nkv, struct proto_msg *reply,
     int *fd)
 {
     char buf[PROTO_MAX_MSG];
-    uint32_t id = ++shim.next_id;
+    /* Forked siblings share the channel: the pid keeps their ids apart. */
+    uint32_t id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
     int n = proto_encode(buf, sizeof(buf), (uint16_t)type, id, kv, nkv);
 
     *fd = -1;

@@ -1,14 +1,16 @@
 # shellcheck shell=bash
 # man_lint.sh: the man pages are clean under mandoc -Tlint and document the
 # interface the code has: every flag and key of supervisor/config.c, every
-# variable handoff sets for a worker, and no long option the code lacks.
+# variable handoff sets for a worker, no long option the code lacks, and
+# every function the LD_PRELOAD shim exports (Makefile.am) in handoff-shim.7.
 set -u
 
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 MAN="$TOP_SRCDIR/man"
 CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
 WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
-PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7"
+MAKEFILE_AM="$TOP_SRCDIR/Makefile.am"
+PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7 $MAN/handoff-shim.7"
 
 command -v mandoc >/dev/null 2>&1 || { echo "SKIP: mandoc not installed"; exit 77; }
 
@@ -37,11 +39,15 @@ file_keys=$(sed -n '/^static const struct key keys\[\] = {/,/^};/p' "$CONFIG_C" 
     sed -n 's/^ *{"[a-z]*", "\([a-z_]*\)".*/\1/p')
 worker_vars=$(sed -n '/^ours(/,/^}/p' "$WORKER_C" | grep -o '"[A-Z_]*=\{0,1\}"' |
     tr -d '"=')
+# The shim's exports: -export-symbols-regex '^(bind|listen|...)$$'
+shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1/p" \
+    "$MAKEFILE_AM" | tr '|' '\n')
 
 [ -n "$long_flags" ] || bad "no long flag found in flag_keys[] of config.c"
 [ -n "$file_keys" ] || bad "no key found in keys[] of config.c"
 [ -n "$other_long" ] || bad "no struct option literal found in config.c"
 [ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
+[ -n "$shim_exports" ] || bad "no -export-symbols-regex '^(...)\$\$' found in Makefile.am"
 [ "$status" -eq 0 ] || exit 1
 
 # A long option as handoff.8 writes it: .Fl \-ready\-timeout
@@ -99,12 +105,26 @@ for v in $worker_vars; do
 done
 echo "checked $n worker variables of worker.c against handoff.8"
 
-# 6. The pages name each other as they are installed.
+# 6. Every function the shim exports is documented in handoff-shim.7, as
+#    .Fn name or .Xr name 2 (possibly among other macros on the line).
+n=0
+for f in $shim_exports; do
+    n=$((n + 1))
+    grep -q "\(^\.\|[[:space:]]\)\(Fn $f\|Xr $f 2\)\([[:space:]]\|\$\)" \
+        "$MAN/handoff-shim.7" ||
+        bad "handoff-shim.7 does not document $f (no .Fn $f or .Xr $f 2)"
+done
+echo "checked $n exported functions of the shim against handoff-shim.7"
+
+# 7. The pages name each other as they are installed.
 for ref in "Xr handoff.conf 5" "Xr handoff-protocol 7"; do
     grep -q "$ref" "$MAN/handoff.8" || bad "handoff.8 lacks .$ref"
 done
 grep -q "Xr handoff 8" "$MAN/handoff.conf.5" || bad "handoff.conf.5 lacks .Xr handoff 8"
 grep -q "Xr handoff 8" "$MAN/handoff-protocol.7" || bad "handoff-protocol.7 lacks .Xr handoff 8"
+for ref in "Xr handoff 8" "Xr handoff.conf 5" "Xr handoff-protocol 7" "Xr ld.so 8"; do
+    grep -q "$ref" "$MAN/handoff-shim.7" || bad "handoff-shim.7 lacks .$ref"
+done
 
 [ "$status" -eq 0 ] && echo "ok: man pages lint clean and match the code"
 exit "$status"
