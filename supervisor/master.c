@@ -311,13 +311,26 @@ static void
 on_ready_timeout(uv_timer_t *t)
 {
     struct gen *g = t->data;
-    char why[96];
+    char why[256];
+    int silent = 0;
 
     if (g == NULL || g->state != GEN_STARTING)
         return;
+    /* A shim worker that never asked for a socket did not load the shim. */
+    for (size_t i = 0; i < g->nslots; i++) {
+        struct worker *w = g->slots[i].w;
+        if (w != NULL && w->state == W_STARTING &&
+            (w->chan == NULL || w->chan->requests == 0))
+            silent = 1;
+    }
     snprintf(why, sizeof(why), "not ready within ready_timeout (%zu of %zu "
-             "ready, ready = %s)", gen_count_state(g, W_READY), g->nslots,
-             config_ready_name(g->plan->cfg->ready));
+             "ready, ready = %s)%s", gen_count_state(g, W_READY), g->nslots,
+             config_ready_name(g->plan->cfg->ready),
+             g->plan->cfg->pass == PASS_SHIM && silent
+                 ? "; a worker never asked for a managed address: a static, "
+                   "Go or setuid program bypasses LD_PRELOAD, use pass = "
+                   "systemd or inherit"
+                 : "");
     fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
 }
 

@@ -167,3 +167,12 @@ wait "$CLIENT"
 [ "$(cat "$T/events")" = 0 ] || fail "closed socket still reported $(cat "$T/events") epoll events"
 ok "close() of the shared socket takes it out of the process's epoll set: 0 events with a connection queued"
 stop_handoff
+
+# A program the shim cannot reach never asks for its socket: the log says
+# what to do instead.
+PORT=$(free_port)
+start_handoff -l "127.0.0.1:$PORT" --ready-timeout 1s -- sleep 30
+wait_exit
+grep -q 'event=roll_failed gen=1 .*never asked for a managed address.*use pass = systemd' "$LOG" ||
+    fail "no hint for a worker that bypasses the shim"
+ok "a worker that never asks for its socket: roll failed with a hint to use pass = systemd"
