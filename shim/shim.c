@@ -148,7 +148,9 @@ report_ready(void)
     char buf[PROTO_HDR_LEN + 16];
     int n, save = errno;
 
-    if (shim.chan < 0 || shim.nbound == 0 || shim.nlistened < shim.nbound)
+    /* On every accept/poll/epoll_wait of the server: cheap when done. */
+    if (shim.chan < 0 || shim.nbound == 0 || shim.nlistened < shim.nbound ||
+        (shim.reported != NULL && *shim.reported))
         return;
     if (shim.reported != NULL &&
         __sync_lock_test_and_set(shim.reported, 1) != 0)
