@@ -60,6 +60,12 @@ static struct {
     volatile int *reported; /* shared with forked children */
 } shim = {.chan = -1};
 
+static int
+managed(int fd)
+{
+    return fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd];
+}
+
 static void
 say(const char *fmt, ...)
 {
@@ -219,7 +225,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
 int
 listen(int fd, int backlog)
 {
-    if (fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd]) {
+    if (managed(fd)) {
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
         if (shim.managed[fd] == 1) {
@@ -236,7 +242,7 @@ static void unmanage(int fd);
 int
 shutdown(int fd, int how)
 {
-    if (fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd]) {
+    if (managed(fd)) {
         /* shutdown() of a listening socket resets the queue of every
          * process sharing it: drop only this process's copy instead, and
          * keep the number valid with a fresh socket that listens nowhere. */
@@ -300,12 +306,6 @@ epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
 {
     report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
-}
-
-static int
-managed(int fd)
-{
-    return fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd];
 }
 
 int

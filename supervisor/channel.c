@@ -144,8 +144,6 @@ on_readable(uv_poll_t *h, int status, int events)
         }
         if (msg.hdr.type == PROTO_READY) {
             master_worker_ready(c->m, c->w, READY_LISTEN);
-            if (c->w->chan == NULL)
-                return;
             continue;
         }
         rc = channel_answer(c->w->gen->plan, c->w->gen->id, &msg, reply,

@@ -236,6 +236,17 @@ on_drain_timeout(uv_timer_t *t)
         kill_gen(g, "drain_timeout");
 }
 
+/* Ask one worker to finish its requests and exit. */
+static void
+drain_worker(struct worker *w, int sig)
+{
+    readiness_stop(w);
+    w->state = W_STOPPING;
+    if (worker_kill(w, sig) == 0)
+        log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", w->gen->id,
+                  (int)w->child.pid, parse_signal_name(sig));
+}
+
 /*
  * Ask every process of g to finish its requests and exit: drain_signal,
  * then SIGKILL after timeout_ms.
@@ -252,13 +263,8 @@ drain(struct master *m, struct gen *g, uint64_t timeout_ms)
 
         handle_close(s->restart_timer);
         s->restart_timer = NULL;
-        if (w == NULL || w->state == W_STOPPING)
-            continue;
-        readiness_stop(w);
-        w->state = W_STOPPING;
-        if (worker_kill(w, sig) == 0)
-            log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", g->id,
-                      (int)w->child.pid, parse_signal_name(sig));
+        if (w != NULL && w->state != W_STOPPING)
+            drain_worker(w, sig);
     }
     uv_timer_stop(g->timer);
     if (g->live == 0) {
@@ -794,12 +800,8 @@ master_scale(struct master *m, int delta)
                   c->processes);
         handle_close(s->restart_timer);
         s->restart_timer = NULL;
-        if (s->w != NULL) {
-            s->w->state = W_STOPPING;
-            worker_kill(s->w, c->drain_signal);
-            log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", g->id,
-                      (int)s->w->child.pid, parse_signal_name(c->drain_signal));
-        }
+        if (s->w != NULL)
+            drain_worker(s->w, c->drain_signal);
         return;
     }
 }
