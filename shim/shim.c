@@ -8,6 +8,13 @@
  * the first accept/poll/epoll_wait/select after every managed socket was
  * listened on reports READY. Any other bind() passes through untouched.
  *
+ * The shared socket is one open file: what one process does to it, every
+ * generation sees. So the shim keeps a process's changes to itself: a
+ * second listen(), shutdown(), setsockopt() and the O_NONBLOCK flag are
+ * per process here (the real socket stays non-blocking; a process that
+ * wants it blocking gets a blocking accept()), and close() takes the
+ * socket out of the process's epoll sets.
+ *
  * libc only: this runs inside other programs. State lives in one static
  * struct; what forked children must not repeat (the readiness report)
  * lives in one shared anonymous page.
@@ -18,27 +25,39 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "client.h"
 #include "protocol.h"
+#include "sockopt.h"
 
 #define SHIM_MAX_FDS 1024
 #define SHIM_MAX_WATCH 64
+#define SHIM_ASK_MS 10000
+
+/* What this process did with a managed fd. */
+enum {
+    M_BOUND = 1,
+    M_LISTENED = 2,
+    M_NONBLOCK = 4, /* the process believes the socket is non-blocking */
+};
 
 static struct {
     int chan; /* HANDOFF_FD, or -1 */
     int (*bind)(int, const struct sockaddr *, socklen_t);
     int (*listen)(int, int);
     int (*shutdown)(int, int);
-    int (*accept)(int, struct sockaddr *, socklen_t *);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *,
@@ -48,14 +67,20 @@ static struct {
     int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*close)(int);
+    int (*fcntl)(int, int, ...);
+    int (*fcntl64)(int, int, ...);
+    int (*ioctl)(int, unsigned long, ...);
+    int (*setsockopt)(int, int, int, const void *, socklen_t);
+    int (*getsockopt)(int, int, int, void *, socklen_t *);
     /* epoll sets a managed fd was added to: closing the fd removes it, or
      * the set would keep reporting a socket the master still holds open. */
     struct {
         int ep, fd;
     } watch[SHIM_MAX_WATCH];
     int nwatch;
-    unsigned char managed[SHIM_MAX_FDS]; /* 1 bound, 2 listened */
+    unsigned char managed[SHIM_MAX_FDS]; /* M_* bits; 0: not managed */
     int nbound, nlistened;
+    struct sockopt_table opts;
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
 } shim = {.chan = -1};
@@ -89,7 +114,6 @@ shim_init(void)
     shim.bind = dlsym(RTLD_NEXT, "bind");
     shim.listen = dlsym(RTLD_NEXT, "listen");
     shim.shutdown = dlsym(RTLD_NEXT, "shutdown");
-    shim.accept = dlsym(RTLD_NEXT, "accept");
     shim.accept4 = dlsym(RTLD_NEXT, "accept4");
     shim.poll = dlsym(RTLD_NEXT, "poll");
     shim.ppoll = dlsym(RTLD_NEXT, "ppoll");
@@ -98,12 +122,19 @@ shim_init(void)
     shim.select = dlsym(RTLD_NEXT, "select");
     shim.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
     shim.close = dlsym(RTLD_NEXT, "close");
+    shim.fcntl = dlsym(RTLD_NEXT, "fcntl");
+    shim.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
+    if (shim.fcntl64 == NULL)
+        shim.fcntl64 = shim.fcntl;
+    shim.ioctl = dlsym(RTLD_NEXT, "ioctl");
+    shim.setsockopt = dlsym(RTLD_NEXT, "setsockopt");
+    shim.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
     if (fd != NULL && *fd != '\0') {
         int n = atoi(fd);
         /* Only a socket of ours: an inherited number may mean nothing here. */
         int type = 0;
         socklen_t tl = sizeof(type);
-        if (n > 2 && getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+        if (n > 2 && shim.getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
             type == SOCK_SEQPACKET)
             shim.chan = n;
     }
@@ -112,40 +143,6 @@ shim_init(void)
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
     errno = save;
-}
-
-/* One request, one reply, on the blocking control channel. */
-static int
-ask(int type, const struct proto_kv *kv, size_t nkv, struct proto_msg *reply,
-    int *fd)
-{
-    char buf[PROTO_MAX_MSG];
-    /* Forked siblings share the channel: the pid keeps their ids apart. */
-    uint32_t id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
-    int n = proto_encode(buf, sizeof(buf), (uint16_t)type, id, kv, nkv);
-
-    *fd = -1;
-    if (n < 0)
-        return n;
-    if ((n = proto_send(shim.chan, buf, (size_t)n, -1)) < 0)
-        return n;
-    for (;;) {
-        struct pollfd p = {.fd = shim.chan, .events = POLLIN};
-        if (shim.poll(&p, 1, 10000) <= 0)
-            return -ETIMEDOUT;
-        n = proto_recv(shim.chan, buf, sizeof(buf), fd);
-        if (n == -EAGAIN || n == -EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0 ? -ECONNRESET : n;
-        if (proto_decode(buf, (size_t)n, reply) < 0 || reply->hdr.id != id) {
-            if (*fd >= 0)
-                close(*fd);
-            *fd = -1;
-            continue; /* a reply meant for a sibling process */
-        }
-        return 0;
-    }
 }
 
 static void
@@ -173,51 +170,55 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     char text[ADDR_STRLEN];
     struct proto_kv kv[1];
     struct proto_msg reply;
-    int type = 0, got, rc, flags, save = errno;
+    int type = 0, got, rc, err, fdflags, flflags, save = errno;
     socklen_t tl = sizeof(type);
-    const char *e;
+    /* Forked siblings share the channel: the pid keeps their ids apart. */
+    uint32_t id;
 
     if (shim.chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          sa->sa_family != AF_UNIX) ||
-        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
         type != SOCK_STREAM ||
         addr_format(sa, len, text, sizeof(text)) < 0)
         return shim.bind(fd, sa, len);
     kv[0] = (struct proto_kv){"address", text};
-    rc = ask(PROTO_GET, kv, 1, &reply, &got);
-    if (rc < 0) {
-        say("handoff-shim: bind %s: the master did not answer (%s); "
-            "refusing to bind a private socket\n", text, strerror(-rc));
-        errno = ECONNREFUSED;
+    id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
+    rc = client_ask(shim.chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
+                    &reply, &got);
+    switch (client_verdict(rc, &reply, got, &err)) {
+    case CLIENT_PASS:
+        errno = save;
+        return shim.bind(fd, sa, len); /* not managed: the server's own */
+    case CLIENT_FAIL:
+        if (rc < 0)
+            say("handoff-shim: bind %s: the master did not answer (%s); "
+                "refusing to bind a private socket\n", text, strerror(-rc));
+        else
+            say("handoff-shim: bind %s: refused: %s\n", text,
+                proto_get(&reply, "message") ? proto_get(&reply, "message")
+                                             : strerror(err));
+        errno = err;
         return -1;
+    case CLIENT_SOCKET:
+        break;
     }
-    if (reply.hdr.type == PROTO_ERROR) {
-        e = proto_get(&reply, "errno");
-        if (e != NULL && atoi(e) == ENOENT) {
-            errno = save;
-            return shim.bind(fd, sa, len); /* not managed: the server's own */
-        }
-        say("handoff-shim: bind %s: refused: %s\n", text,
-            proto_get(&reply, "message") ? proto_get(&reply, "message") : "?");
-        errno = e ? atoi(e) : EPROTO;
-        return -1;
-    }
-    if (reply.hdr.type != PROTO_SOCKET || got < 0) {
-        if (got >= 0)
-            close(got);
-        errno = EPROTO;
-        return -1;
-    }
-    /* The master's socket takes the server's fd number and cloexec flag. */
-    flags = fcntl(fd, F_GETFD);
-    rc = dup3(got, fd, flags >= 0 && (flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
-    close(got);
+    /* The master's socket takes the server's fd number and cloexec flag;
+     * the server's blocking mode becomes this process's view of it. */
+    fdflags = shim.fcntl(fd, F_GETFD);
+    flflags = shim.fcntl(fd, F_GETFL);
+    rc = dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    shim.close(got);
     if (rc < 0)
         return -1;
+    /* Non-blocking for real, so no process can block another's accept. */
+    rc = shim.fcntl(fd, F_GETFL);
+    if (rc >= 0 && !(rc & O_NONBLOCK))
+        shim.fcntl(fd, F_SETFL, rc | O_NONBLOCK);
     if (!shim.managed[fd])
         shim.nbound++;
-    shim.managed[fd] = 1;
+    shim.managed[fd] = M_BOUND |
+                       (flflags >= 0 && (flflags & O_NONBLOCK) ? M_NONBLOCK : 0);
     errno = save;
     return 0;
 }
@@ -228,8 +229,8 @@ listen(int fd, int backlog)
     if (managed(fd)) {
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
-        if (shim.managed[fd] == 1) {
-            shim.managed[fd] = 2;
+        if (!(shim.managed[fd] & M_LISTENED)) {
+            shim.managed[fd] |= M_LISTENED;
             shim.nlistened++;
         }
         return 0;
@@ -257,18 +258,166 @@ shutdown(int fd, int how)
     return shim.shutdown(fd, how);
 }
 
+/* How long a blocking accept() on fd may wait: SO_RCVTIMEO, or forever. */
+static int
+accept_timeout(int fd)
+{
+    const struct sockopt_entry *e =
+        sockopt_find(&shim.opts, fd, SOL_SOCKET, SO_RCVTIMEO);
+    struct timeval tv;
+
+    if (e == NULL || e->len < sizeof(tv))
+        return -1;
+    memcpy(&tv, e->val, sizeof(tv));
+    if (tv.tv_sec == 0 && tv.tv_usec == 0)
+        return -1;
+    return tv.tv_sec > 1000000 ? -1 : (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+/*
+ * accept() on a managed socket: the real one is non-blocking, so a process
+ * that believes it blocking waits in poll() until a connection is queued,
+ * and may lose it to another process and wait again, as a blocking accept
+ * would. A signal ends the wait with EINTR whatever SA_RESTART says: a
+ * language runtime that runs its handlers between system calls needs it.
+ */
+static int
+accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int c = shim.accept4(fd, sa, len, flags), r;
+
+        if (c >= 0) {
+            if (shim.opts.n > 0)
+                sockopt_apply(&shim.opts, fd, c, shim.setsockopt);
+            return c;
+        }
+        if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
+            (shim.managed[fd] & M_NONBLOCK))
+            return -1;
+        r = shim.poll(&p, 1, accept_timeout(fd));
+        if (r == 0)
+            errno = EAGAIN;
+        if (r <= 0)
+            return -1;
+    }
+}
+
 int
 accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
     report_ready();
-    return shim.accept(fd, sa, len);
+    if (managed(fd))
+        return accept_managed(fd, sa, len, 0);
+    return shim.accept4(fd, sa, len, 0);
 }
 
 int
 accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     report_ready();
+    if (managed(fd))
+        return accept_managed(fd, sa, len, flags);
     return shim.accept4(fd, sa, len, flags);
+}
+
+/* fcntl(F_GETFL/F_SETFL) of a managed fd: O_NONBLOCK is this process's. */
+static int
+fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
+{
+    int fl;
+
+    if (cmd == F_GETFL) {
+        if ((fl = real(fd, F_GETFL)) < 0)
+            return fl;
+        fl &= ~O_NONBLOCK;
+        return fl | (shim.managed[fd] & M_NONBLOCK ? O_NONBLOCK : 0);
+    }
+    fl = (int)(intptr_t)arg;
+    if (fl & O_NONBLOCK)
+        shim.managed[fd] |= M_NONBLOCK;
+    else
+        shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+    return real(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* The third argument is read as a pointer, as libc does: it is passed in
+ * the same register or slot whatever its type, or not used by cmd. */
+int
+fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    void *arg;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
+        return fcntl_managed(fd, cmd, arg, shim.fcntl);
+    return shim.fcntl(fd, cmd, arg);
+}
+
+int
+fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    void *arg;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
+        return fcntl_managed(fd, cmd, arg, shim.fcntl64);
+    return shim.fcntl64(fd, cmd, arg);
+}
+
+int
+ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    void *arg;
+
+    va_start(ap, req);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    if (managed(fd) && req == FIONBIO && arg != NULL) {
+        if (*(int *)arg)
+            shim.managed[fd] |= M_NONBLOCK;
+        else
+            shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+        return 0;
+    }
+    return shim.ioctl(fd, req, arg);
+}
+
+int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    if (managed(fd)) {
+        /* Kept for this process: see sockopt.h. One the table cannot hold
+         * is dropped rather than applied to every generation's socket. */
+        if (sockopt_record(&shim.opts, fd, level, name, val, len) < 0)
+            say("handoff-shim: setsockopt(%d, %d, %d) on a shared socket "
+                "ignored\n", fd, level, name);
+        return 0;
+    }
+    return shim.setsockopt(fd, level, name, val, len);
+}
+
+int
+getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+    const struct sockopt_entry *e;
+
+    if (managed(fd) && val != NULL && len != NULL &&
+        (e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
+        socklen_t n = *len < e->len ? *len : e->len;
+        memcpy(val, e->val, n);
+        *len = n;
+        return 0;
+    }
+    return shim.getsockopt(fd, level, name, val, len);
 }
 
 int
@@ -307,7 +456,6 @@ epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
     report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
 }
-
 int
 epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 {
@@ -344,10 +492,11 @@ unmanage(int fd)
             i++;
         }
     }
-    if (shim.managed[fd] == 2)
+    if (shim.managed[fd] & M_LISTENED)
         shim.nlistened--;
     shim.nbound--;
     shim.managed[fd] = 0;
+    sockopt_forget(&shim.opts, fd);
     errno = save;
 }
 

@@ -1,0 +1,83 @@
+/* sockopt.c: options a process set on a shared socket, kept to itself. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "sockopt.h"
+
+int
+sockopt_record(struct sockopt_table *t, int fd, int level, int name,
+               const void *val, socklen_t len)
+{
+    struct sockopt_entry *e = (struct sockopt_entry *)sockopt_find(t, fd, level, name);
+
+    if (len > SOCKOPT_VALMAX || (val == NULL && len > 0))
+        return -1;
+    if (e == NULL) {
+        if (t->n == SOCKOPT_MAX)
+            return -1;
+        e = &t->e[t->n++];
+    }
+    e->fd = fd;
+    e->level = level;
+    e->name = name;
+    e->len = len;
+    if (len > 0)
+        memcpy(e->val, val, len);
+    return 0;
+}
+
+const struct sockopt_entry *
+sockopt_find(const struct sockopt_table *t, int fd, int level, int name)
+{
+    for (int i = 0; i < t->n; i++)
+        if (t->e[i].fd == fd && t->e[i].level == level && t->e[i].name == name)
+            return &t->e[i];
+    return NULL;
+}
+
+void
+sockopt_forget(struct sockopt_table *t, int fd)
+{
+    for (int i = 0; i < t->n;)
+        if (t->e[i].fd == fd)
+            t->e[i] = t->e[--t->n];
+        else
+            i++;
+}
+
+int
+sockopt_inherited(int level, int name)
+{
+    static const struct {
+        int level, name;
+    } copied[] = {
+        {SOL_SOCKET, SO_KEEPALIVE},  {SOL_SOCKET, SO_LINGER},
+        {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+        {SOL_SOCKET, SO_PRIORITY},   {SOL_SOCKET, SO_RCVLOWAT},
+        {SOL_SOCKET, SO_RCVTIMEO},   {SOL_SOCKET, SO_SNDTIMEO},
+        {IPPROTO_TCP, TCP_NODELAY},  {IPPROTO_TCP, TCP_KEEPIDLE},
+        {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT},
+        {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_CONGESTION},
+    };
+
+    for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+        if (copied[i].level == level && copied[i].name == name)
+            return 1;
+    return 0;
+}
+
+int
+sockopt_apply(const struct sockopt_table *t, int fd, int conn,
+              int (*setopt)(int, int, int, const void *, socklen_t))
+{
+    int n = 0;
+
+    for (int i = 0; i < t->n; i++) {
+        const struct sockopt_entry *e = &t->e[i];
+        if (e->fd == fd && sockopt_inherited(e->level, e->name) &&
+            setopt(conn, e->level, e->name, e->val, e->len) == 0)
+            n++;
+    }
+    return n;
+}

@@ -1,0 +1,52 @@
+/* sockopt.h: options a process set on a shared socket, kept to itself. */
+#ifndef HANDOFF_SOCKOPT_H
+#define HANDOFF_SOCKOPT_H
+
+#include <sys/socket.h>
+
+/*
+ * A listening socket's options belong to its one open file, shared by the
+ * master and every generation: a setsockopt() by one process would change
+ * them for all (SO_LINGER or SO_RCVBUF are copied into every connection
+ * any generation accepts). The shim records what a process sets instead,
+ * answers its getsockopt() from the record, and applies the options the
+ * kernel would have copied to the connections that process accepts.
+ */
+#define SOCKOPT_MAX 32
+#define SOCKOPT_VALMAX 32
+
+struct sockopt_entry {
+    int fd, level, name;
+    socklen_t len;
+    unsigned char val[SOCKOPT_VALMAX];
+};
+
+struct sockopt_table {
+    struct sockopt_entry e[SOCKOPT_MAX];
+    int n;
+};
+
+/* Record (or replace) an option set on fd; -1 when the table is full or
+ * the value too long (then nothing is recorded). */
+int sockopt_record(struct sockopt_table *t, int fd, int level, int name,
+                   const void *val, socklen_t len);
+
+/* The recorded option, or NULL. */
+const struct sockopt_entry *sockopt_find(const struct sockopt_table *t, int fd,
+                                         int level, int name);
+
+/* Forget everything recorded for fd (it was closed). */
+void sockopt_forget(struct sockopt_table *t, int fd);
+
+/* Whether the kernel copies this listener option into accepted sockets. */
+int sockopt_inherited(int level, int name);
+
+/*
+ * Apply fd's inherited options to conn, a connection accepted on fd, with
+ * setsockopt (errors ignored: the connection is the server's either way).
+ * Returns how many were applied.
+ */
+int sockopt_apply(const struct sockopt_table *t, int fd, int conn,
+                  int (*setopt)(int, int, int, const void *, socklen_t));
+
+#endif

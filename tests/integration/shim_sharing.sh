@@ -1,0 +1,45 @@
+# shim_sharing.sh: one generation's O_NONBLOCK and setsockopt() on the
+# shared socket stay its own through the shim; without the shim they leak.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need hey python3
+
+SHARER="$TOP_SRCDIR/tests/servers/sharer.py"
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# run_rolls PASS: blocking and non-blocking generations alternate, each
+# overlapping the next for a second under load.
+run_rolls() {
+    local pass=$1 port i
+    port=$(free_port)
+    : >"$T/found"
+    start_handoff -l "127.0.0.1:$port" --pass "$pass" --ready delay:1s -- \
+        python3 "$SHARER" "$port" "$T/found"
+    wait_log 'event=promote' 1
+    load_start 8
+    for i in $(seq 2 5); do roll_and_wait "$i"; done
+    load_stop
+    stop_handoff
+}
+
+# The trap, shown without the shim: one generation's non-blocking mode and
+# options are every generation's.
+run_rolls systemd
+grep -q 'EAGAIN' "$T/found" ||
+    fail "pass = systemd: no blocking generation saw EAGAIN; the trap did not show: $(cat "$T/found")"
+grep -Eq 'gen=[2-9] keepalive_before=1' "$T/found" ||
+    fail "pass = systemd: SO_KEEPALIVE did not leak to the next generation: $(cat "$T/found")"
+ok "without the shim: a blocking generation got EAGAIN ($(grep -c EAGAIN "$T/found") times) and SO_KEEPALIVE leaked across generations"
+
+run_rolls shim
+cat "$T/found"
+grep -q 'EAGAIN' "$T/found" && fail "shim: a blocking generation's accept() failed with EAGAIN"
+grep -q 'view=nonblocking' "$T/found" && fail "shim: a blocking generation sees O_NONBLOCK set"
+[ "$(grep -c 'keepalive_before=0' "$T/found")" -eq 5 ] ||
+    fail "shim: a generation saw another's SO_KEEPALIVE"
+[ "$(grep -c 'conn_keepalive=1' "$T/found")" -ge 4 ] ||
+    fail "shim: accepted connections lack the SO_KEEPALIVE their process set"
+[ "$FAILED" -eq 0 ] || fail "shim: $FAILED of $REQS requests failed"
+[ "$(count 'event=roll_failed')" -eq 0 ] || fail "shim: a roll failed"
+ok "through the shim: blocking and non-blocking generations coexist, options stay per process, 0 failed of $REQS"

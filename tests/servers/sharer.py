@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""sharer.py: a server that changes its listening socket the ways that would
+hurt every other process sharing it, and checks what it sees.
+
+Odd generations are blocking servers for which an accept() that fails with
+EAGAIN is fatal, as it is for many; even generations make the socket
+non-blocking (ioctl FIONBIO, as nginx does) and select(). Every generation
+first reads SO_KEEPALIVE of its listening socket (a previous generation's
+setting must not show), then sets SO_KEEPALIVE=1 and checks that its
+accepted connections have it. Findings go to the file named by argv[2], one
+line each: "gen=N keepalive_before=V", "gen=N conn_keepalive=V", and
+"gen=N EAGAIN" or "gen=N view=nonblocking" for the traps.
+
+Takes its socket from LISTEN_FDS, or binds 127.0.0.1:argv[1] itself (the
+shim's case).
+"""
+import fcntl
+import os
+import select
+import signal
+import socket
+import sys
+
+port, out = int(sys.argv[1]), sys.argv[2]
+gen = int(os.environ.get("HANDOFF_GENERATION", "0"))
+
+
+def note(line):
+    with open(out, "a") as f:
+        f.write(f"gen={gen} {line}\n")
+
+
+if os.environ.get("LISTEN_FDS"):
+    s = socket.socket(fileno=3)
+else:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(128)
+note(f"keepalive_before={s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)}")
+s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+nonblocking = gen % 2 == 0
+s.setblocking(not nonblocking)
+if not nonblocking and fcntl.fcntl(s, fcntl.F_GETFL) & os.O_NONBLOCK:
+    note("view=nonblocking")
+
+busy, stopping, seen_conn = False, False, False
+
+
+def on_term(*_):
+    global stopping
+    stopping = True
+    if not busy:
+        sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, on_term)
+
+
+def serve(c):
+    global busy, seen_conn
+    busy = True
+    if not seen_conn:
+        seen_conn = True
+        note(f"conn_keepalive={c.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)}")
+    c.setblocking(True)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    body = f"gen={gen}\n".encode()
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    c.close()
+    busy = False
+    if stopping:
+        sys.exit(0)
+
+
+while True:
+    if nonblocking:
+        select.select([s], [], [], 0.5)
+        try:
+            c, _ = s.accept()
+        except BlockingIOError:
+            continue
+    else:
+        try:
+            c, _ = s.accept()
+        except BlockingIOError:
+            note("EAGAIN")
+            sys.exit(1)
+    serve(c)
