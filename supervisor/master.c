@@ -44,6 +44,7 @@
 #include "log.h"
 #include "notify.h"
 #include "parse.h"
+#include "reach.h"
 #include "readiness.h"
 #include "signals.h"
 #include "worker.h"
@@ -313,6 +314,18 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     roll_finished(m);
 }
 
+#define BYPASS_HINT "; a worker never asked for a managed address: a static, " \
+                    "Go or setuid program bypasses LD_PRELOAD, use pass = " \
+                    "systemd or inherit"
+
+/* Whether a worker of a shim generation never asked for a socket. */
+static int
+never_asked(const struct gen *g, const struct worker *w)
+{
+    return g->plan->cfg->pass == PASS_SHIM &&
+           (w->chan == NULL || w->chan->requests == 0);
+}
+
 static void
 on_ready_timeout(uv_timer_t *t)
 {
@@ -325,18 +338,13 @@ on_ready_timeout(uv_timer_t *t)
     /* A shim worker that never asked for a socket did not load the shim. */
     for (size_t i = 0; i < g->nslots; i++) {
         struct worker *w = g->slots[i].w;
-        if (w != NULL && w->state == W_STARTING &&
-            (w->chan == NULL || w->chan->requests == 0))
+        if (w != NULL && w->state == W_STARTING && never_asked(g, w))
             silent = 1;
     }
     snprintf(why, sizeof(why), "not ready within ready_timeout (%zu of %zu "
              "ready, ready = %s)%s", gen_count_state(g, W_READY), g->nslots,
              config_ready_name(g->plan->cfg->ready),
-             g->plan->cfg->pass == PASS_SHIM && silent
-                 ? "; a worker never asked for a managed address: a static, "
-                   "Go or setuid program bypasses LD_PRELOAD, use pass = "
-                   "systemd or inherit"
-                 : "");
+             silent ? BYPASS_HINT : "");
     fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
 }
 
@@ -377,6 +385,24 @@ roll_finished(struct master *m)
     }
 }
 
+/* Say at once when the shim cannot reach the command (see reach.h). */
+static void
+warn_bypass(const struct gen *g)
+{
+    const struct config *c = g->plan->cfg;
+    char why[512];
+
+    if (c->pass == PASS_SHIM &&
+        reach_bypasses(c->argv[0], getenv("PATH"),
+                       c->uid != (uid_t)-1 ? c->uid : geteuid(),
+                       c->gid != (gid_t)-1 ? c->gid : getegid(), why,
+                       sizeof(why)) > 0)
+        log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s",
+                  g->id, log_q(why),
+                  log_q("LD_PRELOAD cannot reach it: use pass = systemd or "
+                        "inherit"));
+}
+
 static void
 start_roll(struct master *m)
 {
@@ -394,6 +420,7 @@ start_roll(struct master *m)
     m->starting = g;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
+    warn_bypass(g);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
     spawn_slots(m, g);
     if (g->state == GEN_STARTING && g->live == 0)
@@ -577,6 +604,7 @@ master_on_worker_exit(struct child *c, int status)
     uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
     int code = reap_exit_code(status);
     size_t slot = w->slot;
+    int silent = never_asked(g, w);
     char desc[64];
 
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
@@ -592,9 +620,9 @@ master_on_worker_exit(struct child *c, int status)
 
     switch (g->state) {
     case GEN_STARTING: {
-        char why[160];
-        snprintf(why, sizeof(why), "worker exited before it was ready (%s)",
-                 desc);
+        char why[256];
+        snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s",
+                 desc, silent ? BYPASS_HINT : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
         break;
     }

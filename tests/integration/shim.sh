@@ -22,6 +22,7 @@ start_handoff -l "127.0.0.1:$PORT" --drain-signal INT -- \
     python3 -m http.server --bind 127.0.0.1 "$PORT" --directory "$T"
 wait_log 'event=promote' 1
 grep -q 'event=start .*pass=shim ready=listen' "$LOG" || fail "shim is not the default"
+[ "$(count 'event=shim_bypassed')" -eq 0 ] || fail "python3 taken for a program the shim cannot reach"
 roll_server "python http.server" 10
 refused=$(grep -c 'connection refused' "$T/hey.out")
 reset=$(grep -Ec 'connection reset|EOF' "$T/hey.out")
@@ -176,3 +177,39 @@ wait_exit
 grep -q 'event=roll_failed gen=1 .*never asked for a managed address.*use pass = systemd' "$LOG" ||
     fail "no hint for a worker that bypasses the shim"
 ok "a worker that never asks for its socket: roll failed with a hint to use pass = systemd"
+
+# A statically linked server: LD_PRELOAD cannot reach it. handoff says so
+# when the roll starts, and again when the server exits on EADDRINUSE.
+CC=${CC:-cc}
+if printf '#include <stdio.h>\nint main(void){return 0;}\n' |
+    "$CC" -static -x c -o "$T/probe" - 2>/dev/null; then
+    cat >"$T/static.c" <<'C'
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0) { perror("bind"); return 1; }
+    listen(s, 16);
+    pause();
+    return 0;
+}
+C
+    "$CC" -static -o "$T/static" "$T/static.c" || fail "cannot build the static server"
+    PORT=$(free_port)
+    start_handoff -l "127.0.0.1:$PORT" -- "$T/static" "$PORT"
+    wait_exit
+    grep -q 'event=shim_bypassed gen=1 reason=".*/static is statically linked" hint="LD_PRELOAD cannot reach it: use pass = systemd or inherit"' "$LOG" ||
+        fail "no shim_bypassed warning for a static binary"
+    grep -q 'event=roll_failed gen=1 reason="worker exited before it was ready (code=1); a worker never asked for a managed address.*use pass = systemd' "$LOG" ||
+        fail "the failed start does not say the shim was bypassed"
+    [ "$STATUS" -eq 1 ] || fail "static server: handoff exited $STATUS, not the server's 1"
+    grep -q 'Address already in use' "$T/stdout" "$LOG" || fail "the static server did not get EADDRINUSE"
+    ok "a static binary: shim_bypassed at the roll, EADDRINUSE, roll_failed with the hint, exit 1"
+else
+    echo "no static libc: static binary case not run"
+fi
