@@ -213,3 +213,50 @@ C
 else
     echo "no static libc: static binary case not run"
 fi
+
+# A worker's own helpers: one executed without the shim, one with the shim
+# but without the channel (closed by subprocess), and an orphan that the
+# master reaps. None is taken for a worker: one readiness report, no exit
+# logged, the worker keeps serving.
+PORT=$(free_port)
+start_handoff --log-level debug -l "127.0.0.1:$PORT" -- python3 -c '
+import os, socket, subprocess, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(16)
+noshim = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+r1 = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get(\"LD_PRELOAD\", \"none\"))"],
+                    env=noshim, capture_output=True, text=True)
+r2 = subprocess.run([sys.executable, "-c", """
+import errno, socket, sys
+p = socket.socket(); p.bind(("127.0.0.1", 0)); p.listen()
+m = socket.socket()
+try:
+    m.bind(("127.0.0.1", int(sys.argv[1]))); print("bound")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+""", str(port)], capture_output=True, text=True, timeout=20)
+if os.fork() == 0:
+    if os.fork() == 0:
+        time.sleep(0.3); os._exit(7)
+    os._exit(0)
+os.wait()
+with open(out, "w") as f:
+    f.write(f"noshim={r1.stdout.strip()} rc={r1.returncode}\nchannel-less={r2.stdout.strip()} err={r2.stderr.strip()!r}\n")
+while True:
+    c, _ = s.accept()
+    c.recv(4096); c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n"); c.close()
+' "$PORT" "$T/helpers"
+wait_log 'event=promote' 1
+for _ in $(seq 100); do [ -s "$T/helpers" ] && break; sleep 0.05; done
+sleep 0.5
+cat "$T/helpers"
+grep -q '^noshim=none rc=0$' "$T/helpers" || fail "a helper run without the shim did not run cleanly"
+grep -q "^channel-less=EADDRINUSE err=''$" "$T/helpers" ||
+    fail "a helper with the shim but no channel: $(sed -n 2p "$T/helpers")"
+[ "$(get /)" = ok ] || fail "the worker stopped serving after its helpers ran"
+[ "$(count 'event=ready ')" -eq 1 ] || fail "readiness reported $(count 'event=ready ') times"
+[ "$(count 'event=exit ')" -eq 0 ] || fail "a helper was taken for a worker: $(grep 'event=exit ' "$LOG")"
+[ "$(count 'event=reap .*code=7')" -eq 1 ] || fail "the orphaned helper was not reaped by the master"
+ok "helpers with and without the shim run as usual; an orphan is reaped, not taken for a worker"
+stop_handoff
