@@ -4,7 +4,7 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3
 
-start_handoff --pass systemd --ready-timeout 2s --drain-timeout 2s -l 127.0.0.1:0 -- \
+start_handoff --pass systemd --ready-timeout 10s --drain-timeout 2s -l 127.0.0.1:0 -- \
     python3 "$SERVER" --bad-gens 2 --exit-at-start 3
 wait_log 'event=promote' 1
 first=$(pid_serving)

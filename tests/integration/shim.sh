@@ -59,6 +59,7 @@ import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
 print(s.getsockname()[1], flush=True); time.sleep(30)' "$other"
 wait_log 'event=promote' 1
+for _ in $(seq 100); do [ -s "$T/stdout" ] && break; sleep 0.05; done
 [ "$(cat "$T/stdout")" = "$other" ] || fail "unmanaged bind: got '$(cat "$T/stdout")'"
 ok "a bind of an unmanaged address passes through"
 

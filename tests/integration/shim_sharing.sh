@@ -14,7 +14,8 @@ run_rolls() {
     local pass=$1 port i
     port=$(free_port)
     : >"$T/found"
-    start_handoff -l "127.0.0.1:$port" --pass "$pass" --ready delay:1s -- \
+    start_handoff -l "127.0.0.1:$port" --pass "$pass" --ready delay:1s \
+        --drain-timeout 1s -- \
         python3 "$SHARER" "$port" "$T/found"
     wait_log 'event=promote' 1
     load_start 8

@@ -1,0 +1,197 @@
+# nginx.sh: stock nginx under handoff measured against nginx alone: rolls under load, keep-alive errors vs nginx -s reload, throughput.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+# nginx lives in /usr/sbin, which a non-root PATH often lacks.
+PATH=$PATH:/usr/sbin:/sbin
+need nginx wrk curl python3
+NGINX=$(command -v nginx)
+
+NGPID=  # nginx alone (its own master, not under handoff)
+WRKPID=
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ngx_conf DIR PORT: the one configuration every nginx here runs; only the
+# prefix and the port differ.
+ngx_conf() {
+    mkdir -p "$1"
+    cat >"$1/nginx.conf" <<CONF
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
+    uwsgi_temp_path $1; scgi_temp_path $1;
+    server { listen 127.0.0.1:$2; location / { return 200 "ok\n"; } }
+}
+CONF
+}
+
+# stop_nginx_alone: graceful first; then kill the master and its workers by
+# pid, since workers outlive a killed master.
+stop_nginx_alone() {
+    local i kids
+    [ -n "$NGPID" ] || return 0
+    kill -QUIT "$NGPID" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$NGPID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$NGPID" 2>/dev/null; then
+        kids=$(pgrep -P "$NGPID")
+        kill -KILL "$NGPID" $kids 2>/dev/null
+    fi
+    wait "$NGPID" 2>/dev/null
+    NGPID=
+}
+
+# lib.sh's trap stops handoff and removes $T: run it last, after what only
+# this script starts.
+nginx_cleanup() {
+    [ -n "$WRKPID" ] && kill "$WRKPID" 2>/dev/null
+    stop_nginx_alone
+    cleanup
+}
+trap nginx_cleanup EXIT
+
+# wait_http PORT: until nginx answers (bounded).
+wait_http() {
+    local i
+    for i in $(seq 100); do
+        curl -sf --max-time 1 "http://127.0.0.1:$1/" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    fail "nothing answers on port $1"
+}
+
+# at SECONDS: sleep until SECONDS after $T0 (set by the caller), so actions
+# keep their schedule whatever each one costs.
+at() {
+    local d
+    d=$(awk -v t0="$T0" -v s="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t0 + s - now; print (d > 0 ? d : 0) }')
+    sleep "$d"
+}
+
+# wrk_errors FILE: sets CONNECT READ WRITE TIMEOUT NON2XX REQS RPS (an
+# absent line counts 0).
+wrk_errors() {
+    local line
+    line=$(grep 'Socket errors:' "$1")
+    CONNECT=$(echo "$line" | sed -n 's/.*connect \([0-9]*\).*/\1/p')
+    READ=$(echo "$line" | sed -n 's/.*read \([0-9]*\).*/\1/p')
+    WRITE=$(echo "$line" | sed -n 's/.*write \([0-9]*\).*/\1/p')
+    TIMEOUT=$(echo "$line" | sed -n 's/.*timeout \([0-9]*\).*/\1/p')
+    NON2XX=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1")
+    REQS=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1")
+    RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1")
+    CONNECT=${CONNECT:-0} READ=${READ:-0} WRITE=${WRITE:-0} TIMEOUT=${TIMEOUT:-0}
+    NON2XX=${NON2XX:-0} REQS=${REQS:-0} RPS=${RPS:-0}
+}
+
+# --- 1. 20 rolls, one request per connection ------------------------------
+# A roll every 0.45 s from t=1 s: the last at 10 s, inside wrk's 12 s.
+PORT=$(free_port)
+ngx_conf "$T/roll" "$PORT"
+start_handoff -l "127.0.0.1:$PORT" --drain-signal QUIT -- \
+    "$NGINX" -p "$T/roll" -c "$T/roll/nginx.conf" -g 'daemon off;'
+wait_log 'event=promote ' 1
+wait_http "$PORT"
+wrk -t2 -c32 -d12s -H 'Connection: close' "http://127.0.0.1:$PORT/" >"$T/wrk.roll" 2>&1 &
+WRKPID=$!
+T0=$EPOCHREALTIME
+for i in $(seq 2 21); do
+    at "$(awk -v i="$i" 'BEGIN { print 1 + 0.45 * (i - 1) }')"
+    roll_and_wait "$i"
+done
+kill -0 "$WRKPID" 2>/dev/null || fail "wrk ended before the 20th roll: the rolls were not all under load"
+wait "$WRKPID"
+WRKPID=
+wrk_errors "$T/wrk.roll"
+grep -q 'Socket errors' "$T/wrk.roll" && { cat "$T/wrk.roll"; fail "socket errors during 20 rolls"; }
+grep -q 'Non-2xx' "$T/wrk.roll" && { cat "$T/wrk.roll"; fail "non-2xx responses during 20 rolls"; }
+[ "$REQS" -gt 0 ] || { cat "$T/wrk.roll"; fail "wrk made no request"; }
+[ "$(count 'event=promote ')" -eq 21 ] || fail "$(count 'event=promote ') promotions, expected 21"
+ok "nginx, 20 rolls under wrk -c32 with Connection: close: $REQS requests, no socket error, no non-2xx, 21 promotions"
+stop_handoff
+
+# --- 2. keep-alive: nginx -s reload vs a handoff roll ----------------------
+# nginx alone and nginx under handoff both run from here on (an idle one
+# costs nothing); each is measured while the other has no load.
+APORT=$(free_port)
+ngx_conf "$T/alone" "$APORT"
+"$NGINX" -p "$T/alone" -c "$T/alone/nginx.conf" -g 'daemon off;' >"$T/alone/out" 2>&1 &
+NGPID=$!
+wait_http "$APORT"
+
+HPORT=$(free_port)
+ngx_conf "$T/ho" "$HPORT"
+start_handoff -l "127.0.0.1:$HPORT" --drain-signal QUIT -- \
+    "$NGINX" -p "$T/ho" -c "$T/ho/nginx.conf" -g 'daemon off;'
+wait_log 'event=promote ' 1
+wait_http "$HPORT"
+
+KA_SECS=10
+KA_EVERY=$(awk -v d="$KA_SECS" 'BEGIN { print d / 6 }')  # 5 reloads, evenly spaced
+
+# keepalive_run PORT OUT ACTION: wrk -c50 keep-alive on PORT for KA_SECS,
+# ACTION run 5 times spaced evenly; leaves the counts in the wrk_errors vars.
+keepalive_run() {
+    local port=$1 out=$2 action=$3 k
+    wrk -t2 -c50 -d${KA_SECS}s "http://127.0.0.1:$port/" >"$out" 2>&1 &
+    WRKPID=$!
+    T0=$EPOCHREALTIME
+    for k in 1 2 3 4 5; do
+        at "$(awk -v k="$k" -v e="$KA_EVERY" 'BEGIN { print k * e }')"
+        $action "$k"
+    done
+    kill -0 "$WRKPID" 2>/dev/null || fail "wrk ended before the 5th reload"
+    wait "$WRKPID"
+    WRKPID=
+    wrk_errors "$out"
+}
+
+nginx_reload() {
+    "$NGINX" -p "$T/alone" -c "$T/alone/nginx.conf" -s reload 2>>"$T/alone/out" ||
+        fail "nginx -s reload failed: $(tail -n 3 "$T/alone/out")"
+}
+handoff_roll() { roll_and_wait $(($1 + 1)); }
+
+keepalive_run "$APORT" "$T/wrk.ka.reload" nginx_reload
+R_CONNECT=$CONNECT R_READ=$READ R_WRITE=$WRITE R_TIMEOUT=$TIMEOUT R_NON2XX=$NON2XX R_REQS=$REQS
+keepalive_run "$HPORT" "$T/wrk.ka.handoff" handoff_roll
+H_CONNECT=$CONNECT H_READ=$READ H_WRITE=$WRITE H_TIMEOUT=$TIMEOUT H_NON2XX=$NON2XX H_REQS=$REQS
+[ "$(count 'event=promote ')" -eq 6 ] || fail "$(count 'event=promote ') promotions, expected 6"
+
+printf '%-22s %10s %8s %6s %6s %8s %8s\n' "keep-alive, 5 reloads" requests connect read write timeout non-2xx
+printf '%-22s %10s %8s %6s %6s %8s %8s\n' "nginx -s reload" "$R_REQS" "$R_CONNECT" "$R_READ" "$R_WRITE" "$R_TIMEOUT" "$R_NON2XX"
+printf '%-22s %10s %8s %6s %6s %8s %8s\n' "handoff roll" "$H_REQS" "$H_CONNECT" "$H_READ" "$H_WRITE" "$H_TIMEOUT" "$H_NON2XX"
+[ "$H_CONNECT" -eq 0 ] || fail "handoff: $H_CONNECT connect errors under keep-alive rolls"
+[ "$H_NON2XX" -eq 0 ] || fail "handoff: $H_NON2XX non-2xx responses under keep-alive rolls"
+# TODO tolerance
+R_RW=$((R_READ + R_WRITE)) H_RW=$((H_READ + H_WRITE))
+echo "read+write: handoff $H_RW, reload $R_RW"
+
+# --- 3. throughput: nginx alone vs under handoff --------------------------
+ROUNDS=5
+ROUND_SECS=3
+: >"$T/rps.alone"; : >"$T/rps.ho"
+for r in $(seq "$ROUNDS"); do
+    wrk -t2 -c32 -d${ROUND_SECS}s "http://127.0.0.1:$APORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed"
+    wrk_errors "$T/wrk.tp"; a=$RPS; echo "$a" >>"$T/rps.alone"
+    wrk -t2 -c32 -d${ROUND_SECS}s "http://127.0.0.1:$HPORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed"
+    wrk_errors "$T/wrk.tp"; h=$RPS; echo "$h" >>"$T/rps.ho"
+    echo "round $r: alone $a req/s, handoff $h req/s"
+done
+RATIO=$(python3 - "$T/rps.alone" "$T/rps.ho" <<'PY'
+import statistics, sys
+a, h = (statistics.median(float(x) for x in open(f)) for f in sys.argv[1:3])
+print(f"{h / a:.3f} {a:.0f} {h:.0f}")
+PY
+)
+set -- $RATIO
+echo "throughput medians: alone $2 req/s, handoff $3 req/s, ratio $1"
+awk -v r="$1" 'BEGIN { exit !(r >= 0.85) }' || fail "throughput under handoff is $1 of nginx alone's"
+ok "throughput under handoff: $1 of nginx alone's (median of $ROUNDS rounds)"
+
+stop_handoff
+stop_nginx_alone
