@@ -44,6 +44,7 @@ static const char *const ready_names[] = {"listen", "notify", "tcp", "http",
 
 static const struct key keys[] = {
     {"handoff", "stop_timeout", K_DURATION, OFF(stop_timeout), 0, 0, NULL},
+    {"handoff", "stop_delay", K_DURATION, OFF(stop_delay), 0, 0, NULL},
     {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, log_format_names},
     {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, log_level_names},
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
@@ -826,6 +827,7 @@ static const struct {
     {"group", 'g', "worker", "group"},
     {"env", 'e', "worker", "environment"},
     {"stop-timeout", 0, "handoff", "stop_timeout"},
+    {"stop-delay", 0, "handoff", "stop_delay"},
     {"log-format", 0, "handoff", "log_format"},
     {"log-level", 0, "handoff", "log_level"},
     {"backlog", 0, "listen", "backlog"},
@@ -981,6 +983,7 @@ config_print(const struct config *c, FILE *f)
 {
     fprintf(f, "[handoff]\n");
     print_duration(f, "stop_timeout", c->stop_timeout);
+    print_duration(f, "stop_delay", c->stop_delay);
     fprintf(f, "log_format = %s\n", log_format_names[c->log_format]);
     fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
     for (size_t i = 0; i < c->nlisten; i++) {

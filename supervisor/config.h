@@ -34,6 +34,7 @@ struct listen_conf {
 struct config {
     /* [handoff] */
     uint64_t stop_timeout;
+    uint64_t stop_delay; /* keep serving this long after SIGTERM/SIGINT */
     enum log_format log_format;
     enum log_level log_level;
 

@@ -432,6 +432,10 @@ master_roll(struct master *m, const char *why)
 {
     if (m->stopping)
         return;
+    if (m->delay_timer != NULL) {
+        log_event(LOG_INFO, "roll_ignored", "reason=%s during=stop_delay", why);
+        return;
+    }
     if (m->starting != NULL) {
         m->roll_pending = 1;
         log_event(LOG_INFO, "roll_queued", "during=%u reason=%s",
@@ -719,6 +723,14 @@ on_stop_timeout(uv_timer_t *t)
     m->orphans_killed = 1;
 }
 
+static void
+on_stop_delay(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    master_stop(m, m->delay_sig);
+}
+
 void
 master_stop(struct master *m, int sig)
 {
@@ -728,6 +740,21 @@ master_stop(struct master *m, int sig)
         if (sig != 0)
             log_event(LOG_INFO, "stop_pending", "signal=%s",
                       parse_signal_name(sig));
+        return;
+    }
+    if (m->delay_timer != NULL) {
+        /* The delay ran out, or a second signal: stop now. */
+        handle_close(m->delay_timer);
+        m->delay_timer = NULL;
+    } else if (sig != 0 && m->plan->cfg->stop_delay > 0 && m->active != NULL &&
+               (m->delay_timer = handle_timer(m->loop, m)) != NULL) {
+        /* A load balancer still sends traffic for a while after it was told
+         * this instance is going: keep serving it. */
+        m->delay_sig = sig;
+        log_event(LOG_INFO, "stop_delay", "signal=%s delay_ms=%llu",
+                  parse_signal_name(sig),
+                  (unsigned long long)m->plan->cfg->stop_delay);
+        uv_timer_start(m->delay_timer, on_stop_delay, m->plan->cfg->stop_delay, 0);
         return;
     }
     m->stopping = 1;

@@ -37,6 +37,8 @@ struct master {
     int exit_code;
     int have_exit_code;
     uv_timer_t *stop_timer;
+    uv_timer_t *delay_timer; /* stop_delay running: still serving */
+    int delay_sig;
     struct reaper reaper;
     struct notify *notify;
     char notify_path[PATH_MAX];
