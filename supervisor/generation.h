@@ -78,6 +78,7 @@ struct gen {
     uint64_t started_ns;
     uint64_t drain_ns;
     int killed; /* SIGKILL sent */
+    int bypassed; /* the command cannot load the shim (reach.h) */
     struct gen *next;
 };
 

@@ -387,7 +387,7 @@ roll_finished(struct master *m)
 
 /* Say at once when the shim cannot reach the command (see reach.h). */
 static void
-warn_bypass(const struct gen *g)
+warn_bypass(struct gen *g)
 {
     const struct config *c = g->plan->cfg;
     char why[512];
@@ -396,11 +396,13 @@ warn_bypass(const struct gen *g)
         reach_bypasses(c->argv[0], getenv("PATH"),
                        c->uid != (uid_t)-1 ? c->uid : geteuid(),
                        c->gid != (gid_t)-1 ? c->gid : getegid(), why,
-                       sizeof(why)) > 0)
+                       sizeof(why)) > 0) {
+        g->bypassed = 1;
         log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s",
                   g->id, log_q(why),
                   log_q("LD_PRELOAD cannot reach it: use pass = systemd or "
                         "inherit"));
+    }
 }
 
 static void
@@ -608,7 +610,9 @@ master_on_worker_exit(struct child *c, int status)
     uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
     int code = reap_exit_code(status);
     size_t slot = w->slot;
-    int silent = never_asked(g, w);
+    /* Exiting before asking is normal for a bad configuration: the hint
+     * is for a program that shim_bypassed already flagged. */
+    int silent = g->bypassed && never_asked(g, w);
     char desc[64];
 
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,

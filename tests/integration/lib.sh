@@ -20,7 +20,7 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$HPID" 2>/dev/null
     fi
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

@@ -1,0 +1,59 @@
+# examples.sh: every runnable example in examples/ starts as its comment
+# says, serves, rolls under load with no failed request, and stops.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need hey curl python3
+
+BUILD=$(dirname "$HANDOFF")
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# try NAME CONF OLDPORT [PATTERN [LOSS]]: run CONF (a copy with OLDPORT made
+# a free port) from the source tree, as the README does; the page must match
+# PATTERN (default: hello) and show the new process after the roll; LOSS is
+# how many in-flight requests the server itself may drop when drained.
+try() {
+    local name=$1 conf=$2 old=$3 pat=${4:-hello} loss=${5:-0} port first
+    port=$(free_port)
+    sed "s/$old/$port/g" "$conf" >"$T/$name.conf"
+    # A server that reads its own configuration gets the port there too.
+    if [ -f "$T/$name-server.conf.in" ]; then
+        sed "s/$old/$port/g" "$T/$name-server.conf.in" >"$T/$name-server.conf"
+    fi
+    "$HANDOFF" -c "$T/$name.conf" -t >/dev/null || fail "$name: the example does not check"
+    (cd "$TOP_SRCDIR" && exec "$HANDOFF" -c "$T/$name.conf") >"$T/stdout" 2>"$LOG" &
+    HPID=$!
+    PORT=$port
+    wait_log 'event=promote' 1
+    get / | grep -q "$pat" || fail "$name: no $pat from the server: $(get /)"
+    first=$(get /)
+    load_start 4
+    roll_and_wait 2
+    sleep 0.5
+    load_stop
+    [ "$(count 'event=promote ')" -eq 2 ] || fail "$name: the roll was not promoted"
+    [ "$FAILED" -le "$loss" ] || fail "$name: $FAILED of $REQS requests failed during the roll"
+    grep -q 'connection refused' "$T/hey.out" && fail "$name: connections refused during the roll"
+    [ "$pat" != hello ] || [ "$(get /)" != "$first" ] || fail "$name: the same process serves after the roll"
+    stop_handoff
+    [ "$STATUS" -eq 0 ] || fail "$name: handoff exited $STATUS"
+    ok "$name: served, rolled under load with $FAILED failed of $REQS, stopped"
+    : >"$LOG"
+}
+
+sed "s|/tmp/listenfds-server|$BUILD/examples/listenfds-server|" \
+    "$TOP_SRCDIR/examples/listenfds.conf" >"$T/listenfds.in"
+try listenfds "$T/listenfds.in" 8080
+try protocol "$TOP_SRCDIR/examples/protocol.conf" 8082
+# http.server drops the requests in hand when SIGINT ends it: at most one
+# per client.
+try http-server "$TOP_SRCDIR/examples/http-server.conf" 8000 'Directory listing' 4
+try socket-activation "$TOP_SRCDIR/examples/socket-activation.conf" 8080 'pid='
+if [ -x /usr/sbin/nginx ]; then
+    cp "$TOP_SRCDIR/examples/nginx/nginx.conf" "$T/nginx-server.conf.in"
+    sed "s|examples/nginx/nginx.conf|$T/nginx-server.conf|" \
+        "$TOP_SRCDIR/examples/nginx/handoff.conf" >"$T/nginx.in"
+    try nginx "$T/nginx.in" 8081
+else
+    echo "nginx not installed: the nginx example was not run"
+fi
