@@ -57,3 +57,27 @@ if [ -x /usr/sbin/nginx ]; then
 else
     echo "nginx not installed: the nginx example was not run"
 fi
+
+# The container and the systemd unit: their configurations check, the
+# files the Dockerfile copies exist, and systemd accepts the unit.
+for conf in docker/handoff.conf systemd/handoff.conf; do
+    "$HANDOFF" -c "$TOP_SRCDIR/examples/$conf" -t >"$T/check.out" 2>&1 ||
+        fail "examples/$conf does not check: $(cat "$T/check.out")"
+done
+sed -n 's/^COPY \(examples[^ ]*\) .*/\1/p' "$TOP_SRCDIR/examples/docker/Dockerfile" >"$T/copied"
+[ "$(wc -l <"$T/copied")" -eq 2 ] || fail "the Dockerfile copies $(wc -l <"$T/copied") example files, not 2"
+while read -r f; do
+    [ -f "$TOP_SRCDIR/$f" ] || fail "the Dockerfile copies $f, which is missing"
+done <"$T/copied"
+grep -q '^ENTRYPOINT \["/usr/local/bin/handoff", "-c", "/etc/handoff.conf"\]' "$TOP_SRCDIR/examples/docker/Dockerfile" ||
+    fail "the Dockerfile's ENTRYPOINT is not handoff"
+ok "docker/ and systemd/ configurations check; the Dockerfile's files exist"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    sed "s|/usr/local/bin/handoff|$HANDOFF|" "$TOP_SRCDIR/examples/systemd/handoff.service" >"$T/handoff.service"
+    systemd-analyze verify "$T/handoff.service" >"$T/verify.out" 2>&1 ||
+        fail "systemd-analyze verify: $(cat "$T/verify.out")"
+    [ ! -s "$T/verify.out" ] || fail "systemd-analyze verify: $(cat "$T/verify.out")"
+    ok "systemd-analyze verify accepts examples/systemd/handoff.service"
+else
+    echo "systemd-analyze not installed: the unit was not verified"
+fi
