@@ -23,6 +23,7 @@ try() {
     "$HANDOFF" -c "$T/$name.conf" -t >/dev/null || fail "$name: the example does not check"
     (cd "$TOP_SRCDIR" && exec "$HANDOFF" -c "$T/$name.conf") >"$T/stdout" 2>"$LOG" &
     HPID=$!
+    STARTED="$STARTED $HPID"
     PORT=$port
     wait_log 'event=promote' 1
     get / | grep -q "$pat" || fail "$name: no $pat from the server: $(get /)"

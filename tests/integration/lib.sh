@@ -13,13 +13,18 @@ HPID=
 HEYPID=
 PORT=
 
+STARTED=
+
+# Every handoff a script started goes at its end, even one it forgot.
 cleanup() {
+    local p
     [ -n "$HEYPID" ] && kill "$HEYPID" 2>/dev/null
-    if [ -n "$HPID" ] && kill -0 "$HPID" 2>/dev/null; then
-        kill -TERM "$HPID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$HPID" 2>/dev/null
-    fi
+    for p in $STARTED; do
+        kill -0 "$p" 2>/dev/null || continue
+        kill -TERM "$p" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -57,6 +62,7 @@ wait_log() {
 start_handoff() {
     "$HANDOFF" "$@" >"$T/stdout" 2>"$LOG" &
     HPID=$!
+    STARTED="$STARTED $HPID"
     wait_log 'event"?[=:]"?(listen|listen_failed)[ "]' 1 10
     PORT=$(grep -Eo 'event"?[=:]"?listen[ "].*address"?[=:]"?[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
 }

@@ -62,6 +62,7 @@ wait_log 'event=promote' 1
 for _ in $(seq 100); do [ -s "$T/stdout" ] && break; sleep 0.05; done
 [ "$(cat "$T/stdout")" = "$other" ] || fail "unmanaged bind: got '$(cat "$T/stdout")'"
 ok "a bind of an unmanaged address passes through"
+stop_handoff
 
 # Stock nginx (master and workers, drain_signal SIGQUIT) under wrk, one
 # request per connection: no socket error, no non-2xx, every roll promoted.

@@ -10,6 +10,7 @@ start_handoff_vg() {
         --error-exitcode=99 --log-file="$T/vg.log" \
         "$HANDOFF" "$@" >"$T/stdout" 2>"$LOG" &
     HPID=$!
+    STARTED="$STARTED $HPID"
     wait_log 'event=listen ' 1 30
     PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
 }
