@@ -1,4 +1,4 @@
-# nginx.sh: stock nginx under handoff measured against nginx alone: rolls under load, keep-alive errors vs nginx -s reload, throughput.
+# nginx.sh: stock nginx rolled by handoff, measured against nginx -s reload and against nginx alone.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 # nginx lives in /usr/sbin, which a non-root PATH often lacks.
 PATH=$PATH:/usr/sbin:/sbin
@@ -12,8 +12,8 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# ngx_conf DIR PORT: the one configuration every nginx here runs; only the
-# prefix and the port differ.
+# ngx_conf DIR PORT [DIRECTIVES]: the configuration every nginx here runs;
+# only the prefix and the port differ, and DIRECTIVES where a case needs them.
 ngx_conf() {
     mkdir -p "$1"
     cat >"$1/nginx.conf" <<CONF
@@ -22,7 +22,7 @@ pid $1/nginx.pid;
 error_log $1/error.log;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    access_log off; ${3:-}
     client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
     uwsgi_temp_path $1; scgi_temp_path $1;
     server { listen 127.0.0.1:$2; location / { return 200 "ok\n"; } }
@@ -130,68 +130,136 @@ start_handoff -l "127.0.0.1:$HPORT" --drain-signal QUIT -- \
 wait_log 'event=promote ' 1
 wait_http "$HPORT"
 
-KA_SECS=10
-KA_EVERY=$(awk -v d="$KA_SECS" 'BEGIN { print d / 6 }')  # 5 reloads, evenly spaced
-
-# keepalive_run PORT OUT ACTION: wrk -c50 keep-alive on PORT for KA_SECS,
-# ACTION run 5 times spaced evenly; leaves the counts in the wrk_errors vars.
-keepalive_run() {
-    local port=$1 out=$2 action=$3 k
-    wrk -t2 -c50 -d${KA_SECS}s "http://127.0.0.1:$port/" >"$out" 2>&1 &
-    WRKPID=$!
-    T0=$EPOCHREALTIME
-    for k in 1 2 3 4 5; do
-        at "$(awk -v k="$k" -v e="$KA_EVERY" 'BEGIN { print k * e }')"
-        $action "$k"
-    done
-    kill -0 "$WRKPID" 2>/dev/null || fail "wrk ended before the 5th reload"
-    wait "$WRKPID"
-    WRKPID=
-    wrk_errors "$out"
-}
+KA_CONNS=50
+KA_RELOADS=5
+KA_SECS=6
+KA_EVERY=$(awk -v d="$KA_SECS" -v n="$KA_RELOADS" 'BEGIN { print d / (n + 1) }')
+KA_CEILING=$((KA_CONNS * KA_RELOADS))
 
 nginx_reload() {
     "$NGINX" -p "$T/alone" -c "$T/alone/nginx.conf" -s reload 2>>"$T/alone/out" ||
         fail "nginx -s reload failed: $(tail -n 3 "$T/alone/out")"
 }
-handoff_roll() { roll_and_wait $(($1 + 1)); }
+handoff_roll() { roll_and_wait $(($(count 'event=promote ') + 1)); }
 
-keepalive_run "$APORT" "$T/wrk.ka.reload" nginx_reload
-R_CONNECT=$CONNECT R_READ=$READ R_WRITE=$WRITE R_TIMEOUT=$TIMEOUT R_NON2XX=$NON2XX R_REQS=$REQS
-keepalive_run "$HPORT" "$T/wrk.ka.handoff" handoff_roll
-H_CONNECT=$CONNECT H_READ=$READ H_WRITE=$WRITE H_TIMEOUT=$TIMEOUT H_NON2XX=$NON2XX H_REQS=$REQS
-[ "$(count 'event=promote ')" -eq 6 ] || fail "$(count 'event=promote ') promotions, expected 6"
+# keepalive_run PORT OUT ACTION: wrk keep-alive on PORT for KA_SECS, ACTION
+# run KA_RELOADS times evenly spaced; leaves the counts in the wrk_errors vars.
+keepalive_run() {
+    local port=$1 out=$2 action=$3 k
+    wrk -t2 -c$KA_CONNS -d${KA_SECS}s "http://127.0.0.1:$port/" >"$out" 2>&1 &
+    WRKPID=$!
+    T0=$EPOCHREALTIME
+    for k in $(seq "$KA_RELOADS"); do
+        at "$(awk -v k="$k" -v e="$KA_EVERY" 'BEGIN { print k * e }')"
+        $action
+    done
+    kill -0 "$WRKPID" 2>/dev/null || fail "wrk ended before the last reload"
+    wait "$WRKPID"
+    WRKPID=
+    wrk_errors "$out"
+}
 
-printf '%-22s %10s %8s %6s %6s %8s %8s\n' "keep-alive, 5 reloads" requests connect read write timeout non-2xx
-printf '%-22s %10s %8s %6s %6s %8s %8s\n' "nginx -s reload" "$R_REQS" "$R_CONNECT" "$R_READ" "$R_WRITE" "$R_TIMEOUT" "$R_NON2XX"
-printf '%-22s %10s %8s %6s %6s %8s %8s\n' "handoff roll" "$H_REQS" "$H_CONNECT" "$H_READ" "$H_WRITE" "$H_TIMEOUT" "$H_NON2XX"
-[ "$H_CONNECT" -eq 0 ] || fail "handoff: $H_CONNECT connect errors under keep-alive rolls"
-[ "$H_NON2XX" -eq 0 ] || fail "handoff: $H_NON2XX non-2xx responses under keep-alive rolls"
-# TODO tolerance
-R_RW=$((R_READ + R_WRITE)) H_RW=$((H_READ + H_WRITE))
-echo "read+write: handoff $H_RW, reload $R_RW"
+# keepalive_compare LABEL: one run against nginx -s reload, one against
+# handoff rolls; prints both breakdowns; sets R_RW and H_RW (read + write).
+keepalive_compare() {
+    local fmt='%-34s %9s %8s %6s %6s %8s %8s\n' promotes
+    promotes=$(count 'event=promote ')
+    keepalive_run "$APORT" "$T/wrk.ka.reload" nginx_reload
+    R_CONNECT=$CONNECT R_READ=$READ R_WRITE=$WRITE R_TIMEOUT=$TIMEOUT R_NON2XX=$NON2XX R_REQS=$REQS
+    keepalive_run "$HPORT" "$T/wrk.ka.handoff" handoff_roll
+    H_CONNECT=$CONNECT H_READ=$READ H_WRITE=$WRITE H_TIMEOUT=$TIMEOUT H_NON2XX=$NON2XX H_REQS=$REQS
+    [ "$(count 'event=promote ')" -eq $((promotes + KA_RELOADS)) ] || fail "$1: not every roll was promoted"
+    printf "$fmt" "$1" requests connect read write timeout non-2xx
+    printf "$fmt" "  nginx -s reload x$KA_RELOADS" "$R_REQS" "$R_CONNECT" "$R_READ" "$R_WRITE" "$R_TIMEOUT" "$R_NON2XX"
+    printf "$fmt" "  handoff roll x$KA_RELOADS" "$H_REQS" "$H_CONNECT" "$H_READ" "$H_WRITE" "$H_TIMEOUT" "$H_NON2XX"
+    [ "$H_CONNECT" -eq 0 ] || fail "$1: handoff: $H_CONNECT connect errors"
+    [ "$H_NON2XX" -eq 0 ] || fail "$1: handoff: $H_NON2XX non-2xx responses"
+    [ "$H_TIMEOUT" -eq 0 ] || fail "$1: handoff: $H_TIMEOUT timeouts"
+    R_RW=$((R_READ + R_WRITE)) H_RW=$((H_READ + H_WRITE))
+}
+
+# (a) keepalive_requests unlimited, so that no connection is renewed during
+# a run: what is left is the idle keep-alive race alone. On SIGQUIT an nginx
+# worker closes its idle keep-alive connections, and a client that has just
+# sent its next request on one reads EOF or RST: one read error per
+# connection per reload, under nginx -s reload and under a roll alike. In
+# 16 runs of 50 connections x 5 reloads both counted exactly 250 every
+# time; the slack of one request per reload only absorbs a connection that
+# nginx happens to catch between two requests.
+ngx_conf "$T/alone" "$APORT" 'keepalive_requests 1000000000;'
+ngx_conf "$T/ho" "$HPORT" 'keepalive_requests 1000000000;'
+nginx_reload
+handoff_roll
+sleep 0.5  # nginx lets new workers start for 100 ms before draining the old
+keepalive_compare "keep-alive, no renewal"
+[ "$H_RW" -le $((R_RW + KA_RELOADS)) ] ||
+    fail "handoff: $H_RW read+write errors, nginx -s reload: $R_RW"
+[ "$H_RW" -le "$KA_CEILING" ] || fail "handoff: $H_RW read+write errors: more than one per connection per roll"
+ok "keep-alive, no renewal: handoff $H_RW read+write errors, nginx -s reload $R_RW (one per connection per reload: $KA_CEILING)"
+
+# (b) the stock configuration: nginx renews a connection every 1000
+# requests (keepalive_requests), here every few hundred ms. nginx -s reload
+# keeps old and new workers accepting together for 100 ms (ngx_msleep(100)
+# before it signals the old ones), so a connection renewed in that window
+# may land on a new worker and escape the race; handoff drains the old
+# generation as soon as the new one is ready (about 15 ms), so nearly
+# none escapes. Measured (50 x 5): reload 220-250, handoff 250 in every
+# run; with handoff's --ready delay:120ms (an overlap like nginx's) the two
+# matched. So the gap is printed, and the bound is the race's own: no more
+# than nginx -s reload, or than one per connection per roll.
+ngx_conf "$T/alone" "$APORT"
+ngx_conf "$T/ho" "$HPORT"
+nginx_reload
+handoff_roll
+sleep 0.5
+keepalive_compare "keep-alive, stock config"
+echo "  handoff - reload: $((H_RW - R_RW)) read+write errors"
+bound=$((R_RW > KA_CEILING ? R_RW : KA_CEILING))
+[ "$H_RW" -le "$bound" ] || fail "handoff: $H_RW read+write errors, above both nginx -s reload's $R_RW and one per connection per roll"
+ok "keep-alive, stock config: handoff $H_RW read+write errors, nginx -s reload $R_RW, at most one per connection per roll ($KA_CEILING)"
 
 # --- 3. throughput: nginx alone vs under handoff --------------------------
-ROUNDS=5
-ROUND_SECS=3
-: >"$T/rps.alone"; : >"$T/rps.ho"
-for r in $(seq "$ROUNDS"); do
-    wrk -t2 -c32 -d${ROUND_SECS}s "http://127.0.0.1:$APORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed"
-    wrk_errors "$T/wrk.tp"; a=$RPS; echo "$a" >>"$T/rps.alone"
-    wrk -t2 -c32 -d${ROUND_SECS}s "http://127.0.0.1:$HPORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed"
-    wrk_errors "$T/wrk.tp"; h=$RPS; echo "$h" >>"$T/rps.ho"
-    echo "round $r: alone $a req/s, handoff $h req/s"
-done
-RATIO=$(python3 - "$T/rps.alone" "$T/rps.ho" <<'PY'
+TP_ROUNDS=10
+
+# throughput_rounds: alternating 1 s rounds, short so that both sides share
+# the same moments of a busy machine; sets RATIO (of the medians).
+throughput_rounds() {
+    local r a h
+    : >"$T/rps.alone"
+    : >"$T/rps.ho"
+    for r in $(seq "$TP_ROUNDS"); do
+        wrk -t2 -c32 -d1s "http://127.0.0.1:$APORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed: $(cat "$T/wrk.tp")"
+        wrk_errors "$T/wrk.tp"
+        a=$RPS
+        wrk -t2 -c32 -d1s "http://127.0.0.1:$HPORT/" >"$T/wrk.tp" 2>&1 || fail "wrk failed: $(cat "$T/wrk.tp")"
+        wrk_errors "$T/wrk.tp"
+        h=$RPS
+        echo "$a" >>"$T/rps.alone"
+        echo "$h" >>"$T/rps.ho"
+        printf 'round %2d: alone %7.0f req/s, handoff %7.0f req/s\n' "$r" "$a" "$h"
+    done
+    set -- $(python3 - "$T/rps.alone" "$T/rps.ho" <<'PY'
 import statistics, sys
 a, h = (statistics.median(float(x) for x in open(f)) for f in sys.argv[1:3])
 print(f"{h / a:.3f} {a:.0f} {h:.0f}")
 PY
-)
-set -- $RATIO
-echo "throughput medians: alone $2 req/s, handoff $3 req/s, ratio $1"
-awk -v r="$1" 'BEGIN { exit !(r >= 0.85) }' || fail "throughput under handoff is $1 of nginx alone's"
-ok "throughput under handoff: $1 of nginx alone's (median of $ROUNDS rounds)"
+    )
+    RATIO=$1
+    echo "throughput medians: alone $2 req/s, handoff $3 req/s, ratio $RATIO"
+}
+
+# Only a gross regression should fail here; the figure itself belongs to a
+# benchmark. Measured ratios: 0.96-1.34 on a quiet machine (2 cores shared
+# with wrk), 0.76-1.05 while another benchmark ran beside it (load 6-9).
+# One measurement below 0.85 is therefore taken again; a real regression
+# (say the shim costing a syscall per event) fails both.
+throughput_rounds
+if awk -v r="$RATIO" 'BEGIN { exit !(r < 0.85) }'; then
+    echo "ratio $RATIO below 0.85: measuring again in case the machine was busy"
+    throughput_rounds
+fi
+awk -v r="$RATIO" 'BEGIN { exit !(r >= 0.85) }' || fail "throughput under handoff is $RATIO of nginx alone's"
+ok "throughput under handoff: $RATIO of nginx alone's (medians of $TP_ROUNDS rounds)"
 
 stop_handoff
 stop_nginx_alone
