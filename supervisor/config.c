@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "parse.h"
@@ -47,6 +48,7 @@ static const struct key keys[] = {
     {"handoff", "stop_delay", K_DURATION, OFF(stop_delay), 0, 0, NULL},
     {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, log_format_names},
     {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, log_level_names},
+    {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "backlog", K_INT, LOFF(backlog), 1, 65535, NULL},
     {"listen", "mode", K_SPECIAL, 0, 0, 0, NULL},
@@ -187,6 +189,7 @@ config_free(struct config *c)
     if (c == NULL)
         return;
     free(c->listen);
+    free(c->control);
     parse_words_free(c->argv);
     free(c->ready_spec);
     free(c->directory);
@@ -681,6 +684,7 @@ validate(struct loader *ld)
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN];
     struct stat st;
+    struct sockaddr_un sun;
 
     /* Checks of the whole: they name no line, or the one that set a key. */
     ld->line = 0;
@@ -737,6 +741,9 @@ validate(struct loader *ld)
                  c->directory);
         return error_at(ld, "directory", msg);
     }
+    if (c->control != NULL && strlen(c->control) >= sizeof(sun.sun_path))
+        return error_at(ld, "control", "path too long for a unix socket "
+                                       "(at most 107 bytes)");
     return validate_user(ld);
 }
 
@@ -773,7 +780,7 @@ config_load_stream(FILE *f, const char *name, const struct config_args *args,
     }
     if (!ld.failed)
         apply_args(&ld, args);
-    if (!ld.failed) {
+    if (!ld.failed && !args->parse_only) {
         const char *file = ld.file;
         if (f == NULL)
             ld.file = NULL;
@@ -830,6 +837,7 @@ static const struct {
     {"stop-delay", 0, "handoff", "stop_delay"},
     {"log-format", 0, "handoff", "log_format"},
     {"log-level", 0, "handoff", "log_level"},
+    {"control", 0, "handoff", "control"},
     {"backlog", 0, "listen", "backlog"},
 };
 #define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
@@ -843,7 +851,10 @@ config_usage(FILE *f)
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
         "               [--restart POLICY] [--backlog N] [-C DIR] [-u USER] [-g GROUP]\n"
         "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
-        "               [-t|--check] [-V|--version] [-h|--help] [--] COMMAND [ARG]...\n"
+        "               [--control PATH] [-t|--check] [-V|--version] [-h|--help]\n"
+        "               [--] COMMAND [ARG]...\n"
+        "       handoff status [--json] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll | stop [--control PATH | -c FILE] [--timeout D]\n"
         "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
         "to a new generation without losing a connection. See handoff(8).\n",
         f);
@@ -986,6 +997,8 @@ config_print(const struct config *c, FILE *f)
     print_duration(f, "stop_delay", c->stop_delay);
     fprintf(f, "log_format = %s\n", log_format_names[c->log_format]);
     fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
+    if (c->control)
+        fprintf(f, "control = %s\n", c->control);
     for (size_t i = 0; i < c->nlisten; i++) {
         const struct listen_conf *l = &c->listen[i];
         fprintf(f, "\n[listen %s]\naddress = %s\nbacklog = %ld\n", l->name,

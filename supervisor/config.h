@@ -37,6 +37,7 @@ struct config {
     uint64_t stop_delay; /* keep serving this long after SIGTERM/SIGINT */
     enum log_format log_format;
     enum log_level log_level;
+    char *control; /* the control socket's path, "none", or NULL: default */
 
     /* [listen NAME] */
     struct listen_conf *listen;
@@ -78,6 +79,7 @@ struct config_args {
     } *flags;
     size_t nlisten;
     const char **listen; /* [NAME=]ADDRESS */
+    int parse_only; /* read the file and flags, skip the checks of the whole */
 };
 
 /*

@@ -63,6 +63,7 @@ struct slot {
     uint64_t backoff_ms;
     uv_timer_t *restart_timer;
     int retired; /* removed by SIGTTOU: not restarted */
+    unsigned restarts; /* how many times its process was restarted */
 };
 
 struct gen {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "master.h"
 
@@ -21,6 +22,11 @@ main(int argc, char **argv)
 
     /* Nothing the master inherited may reach a worker by accident. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+    /* handoff status|roll|stop: a client of the control socket. A server
+     * command of that name runs as handoff -- status. */
+    if (argc > 1 && control_is_command(argv[1]))
+        return control_client(argc - 1, argv + 1);
 
     if (config_args_parse(argc, argv, &args, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);

@@ -40,12 +40,14 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "control.h"
 #include "handle.h"
 #include "log.h"
 #include "notify.h"
 #include "parse.h"
 #include "reach.h"
 #include "readiness.h"
+#include "sdnotify.h"
 #include "signals.h"
 #include "worker.h"
 
@@ -303,6 +305,8 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     log_event(LOG_ERROR, "roll_failed", "gen=%u reason=%s roll_ms=%llu%s",
               g->id, log_q(why), ms_since(g->started_ns),
               m->active ? "" : " first=1");
+    control_roll_ended(m, g, why);
+    sdnotify_roll_ended(m, g, why);
     drain(m, g, g->plan->cfg->drain_timeout);
     if (m->active == NULL && !m->stopping) {
         /* The first generation: nothing to fall back to. */
@@ -367,6 +371,8 @@ promote(struct master *m, struct gen *g)
     log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu", g->id,
               old ? old->id : 0, ms_since(m->roll_ns ? m->roll_ns
                                                       : g->started_ns));
+    control_roll_ended(m, g, NULL);
+    sdnotify_roll_ended(m, g, NULL);
     /* The cap: a generation still draining from an earlier roll goes now. */
     for (struct gen *d = m->gens; d; d = d->next)
         if (d != g && d != old && d->state == GEN_DRAINING && !d->killed)
@@ -422,6 +428,7 @@ start_roll(struct master *m)
     m->starting = g;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
+    sdnotify_roll_started(m, g);
     warn_bypass(g);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
     spawn_slots(m, g);
@@ -584,6 +591,8 @@ schedule_restart(struct master *m, struct gen *g, size_t slot, uint64_t ran_ms)
         s->restart_timer = handle_timer(m->loop, g);
     if (s->restart_timer == NULL)
         return;
+    s->restarts++;
+    m->restarts++;
     log_event(LOG_INFO, "restart", "gen=%u slot=%zu delay_ms=%llu", g->id,
               slot, (unsigned long long)delay);
     uv_timer_start(s->restart_timer, on_restart_timer, delay, 0);
@@ -769,6 +778,8 @@ master_stop(struct master *m, int sig)
     log_event(LOG_INFO, "stop", "signal=%s timeout_ms=%llu",
               sig ? parse_signal_name(sig) : "none",
               (unsigned long long)m->plan->cfg->stop_timeout);
+    control_stopping(m);
+    sdnotify_stopping(m);
     m->stop_timer = handle_timer(m->loop, m);
     if (m->stop_timer != NULL)
         uv_timer_start(m->stop_timer, on_stop_timeout,
@@ -921,6 +932,11 @@ master_run(const struct config_args *args, struct config *cfg)
         return 1;
     }
     loop.data = &m;
+    m.started_ns = master_now();
+    /* Before anything is started: no child may inherit NOTIFY_SOCKET. */
+    if ((rc = sdnotify_open(&m.sdnotify)) < 0)
+        log_event(LOG_WARN, "sdnotify_failed", "error=%s",
+                  log_q(strerror(-rc)));
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
     log_event(LOG_INFO, "start", "pid=%d version=%s pass=%s ready=%s "
@@ -940,6 +956,13 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 2;
         goto out;
     }
+    if (control_open(&m, cfg->control, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
+        config_free(cfg);
+        m.exit_code = 1;
+        goto out;
+    }
     if ((rc = plan_new(cfg, NULL, &m.plan, err, sizeof(err))) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: listen %s\n", err);
@@ -957,6 +980,8 @@ master_run(const struct config_args *args, struct config *cfg)
     start_roll(&m);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    control_close(&m);
+    sdnotify_close(m.sdnotify);
     signals_stop(&m);
     notify_close(m.notify);
     handle_close(m.stop_timer);

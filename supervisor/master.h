@@ -10,6 +10,9 @@
 #include "listener.h"
 #include "reap.h"
 
+struct control;
+struct sdnotify;
+
 /* A configuration with the listeners opened for it, shared by generations. */
 struct plan {
     struct config *cfg;
@@ -46,6 +49,10 @@ struct master {
     char shim_path[PATH_MAX];
     uv_signal_t *signals[32];
     unsigned rolls_ok, rolls_failed;
+    unsigned restarts;         /* of workers of active generations */
+    uint64_t started_ns;       /* when handoff started */
+    struct control *control;   /* the control socket, or NULL */
+    struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
 };
 
 /* The whole life of the master; returns handoff's exit code. */

@@ -1,13 +1,16 @@
 # shellcheck shell=bash
 # man_lint.sh: the man pages are clean under mandoc -Tlint and document the
-# interface the code has: every flag and key of supervisor/config.c, every
-# variable handoff sets for a worker, no long option the code lacks, and
-# every function the LD_PRELOAD shim exports (Makefile.am) in handoff-shim.7.
+# interface the code has: every flag and key of supervisor/config.c, the
+# options of the control client (supervisor/control.c), every variable
+# handoff sets for a worker or reads itself, no long option the code lacks,
+# and every function the LD_PRELOAD shim exports (Makefile.am) in
+# handoff-shim.7.
 set -u
 
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 MAN="$TOP_SRCDIR/man"
 CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
+CONTROL_C="$TOP_SRCDIR/supervisor/control.c"
 WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
 MAKEFILE_AM="$TOP_SRCDIR/Makefile.am"
 PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7 $MAN/handoff-shim.7"
@@ -35,6 +38,11 @@ flag_rows=$(sed -n '/^} flag_keys\[\] = {/,/^};/p' "$CONFIG_C")
 long_flags=$(printf '%s\n' "$flag_rows" | sed -n 's/^ *{"\([a-z-]*\)", .*/\1/p')
 short_flags=$(printf '%s\n' "$flag_rows" | sed -n "s/^ *{\"[a-z-]*\", '\\(.\\)'.*/\\1/p")
 other_long=$(sed -n 's/.*(struct option){"\([a-z-]*\)".*/\1/p' "$CONFIG_C")
+# handoff status|roll|stop: {"json", no_argument, NULL, 'j'},
+client_long=$(sed -n 's/^ *{"\([a-z-]*\)", \(no\|required\)_argument,.*/\1/p' "$CONTROL_C")
+# What handoff reads from its own environment: getenv("NAME").
+read_vars=$(cat "$TOP_SRCDIR"/supervisor/*.c | grep -o 'getenv("[A-Z_]*")' |
+    sed 's/getenv("\(.*\)")/\1/' | sort -u)
 file_keys=$(sed -n '/^static const struct key keys\[\] = {/,/^};/p' "$CONFIG_C" |
     sed -n 's/^ *{"[a-z]*", "\([a-z_]*\)".*/\1/p')
 worker_vars=$(sed -n '/^ours(/,/^}/p' "$WORKER_C" | grep -o '"[A-Z_]*=\{0,1\}"' |
@@ -46,6 +54,8 @@ shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1
 [ -n "$long_flags" ] || bad "no long flag found in flag_keys[] of config.c"
 [ -n "$file_keys" ] || bad "no key found in keys[] of config.c"
 [ -n "$other_long" ] || bad "no struct option literal found in config.c"
+[ -n "$client_long" ] || bad "no option of the client found in control.c"
+[ -n "$read_vars" ] || bad "no getenv() found in supervisor/*.c"
 [ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
 [ -n "$shim_exports" ] || bad "no -export-symbols-regex '^(...)\$\$' found in Makefile.am"
 [ "$status" -eq 0 ] || exit 1
@@ -55,7 +65,7 @@ fl_pattern() { printf '%s' "$1" | sed 's/-/\\\\\\{0,1\\}-/g'; }
 
 # 2. Every long flag of flag_keys[] (and -c, -l, -t, -h, -V) is in handoff.8.
 n=0
-for f in $long_flags $other_long; do
+for f in $long_flags $other_long $client_long; do
     n=$((n + 1))
     grep -q "Fl \\\\\\{0,1\\}-$(fl_pattern "$f")\\([^a-z\\\\-]\\|\$\\)" "$MAN/handoff.8" ||
         bad "handoff.8 does not document --$f"
@@ -82,7 +92,7 @@ done
 echo "checked $n keys of config.c against handoff.conf.5"
 
 # 4. No .Fl long option in handoff.8 that the code lacks.
-known=" $(printf '%s\n' "$long_flags" "$other_long" | tr '\n' ' ')"
+known=" $(printf '%s\n' "$long_flags" "$other_long" "$client_long" | tr '\n' ' ')"
 n=0
 # shellcheck disable=SC2013 # option names are single words
 for f in $(grep -o 'Fl \\\{0,1\}-[a-z\\-]*' "$MAN/handoff.8" |
@@ -104,6 +114,15 @@ for v in $worker_vars; do
         bad "handoff.8 has no '.It Ev $v' entry"
 done
 echo "checked $n worker variables of worker.c against handoff.8"
+
+# 5b. Every variable handoff reads (getenv) is named in handoff.8.
+n=0
+for v in $read_vars; do
+    n=$((n + 1))
+    grep -q "Ev $v\([^A-Z_]\|\$\)" "$MAN/handoff.8" ||
+        bad "handoff.8 does not name $v, which handoff reads (no .Ev $v)"
+done
+echo "checked $n variables read by handoff against handoff.8"
 
 # 6. Every function the shim exports is documented in handoff-shim.7, as
 #    .Fn name or .Xr name 2 (possibly among other macros on the line).

@@ -4,7 +4,9 @@
 need curl python3 unshare
 unshare --pid --fork --mount-proc true 2>/dev/null || { echo "SKIP: no pid namespaces"; exit 77; }
 
-unshare --pid --fork --mount-proc "$HANDOFF" --pass systemd -l 127.0.0.1:0 -- \
+# A private /run: as PID 1, handoff makes its control socket there.
+unshare --pid --fork --mount-proc sh -c 'mount -t tmpfs tmpfs /run 2>/dev/null; exec "$@"' sh \
+    "$HANDOFF" --pass systemd -l 127.0.0.1:0 -- \
     python3 "$SERVER" --orphans 100 --term-code 5 >"$T/stdout" 2>"$LOG" &
 UNSHARE=$!
 HPID=$UNSHARE

@@ -936,6 +936,10 @@ assert_same_config(const struct config *a, const struct config *b)
     assert_int_equal(a->stop_timeout, b->stop_timeout);
     assert_int_equal(a->log_format, b->log_format);
     assert_int_equal(a->log_level, b->log_level);
+    if (a->control != NULL)
+        assert_string_equal(a->control, b->control);
+    else
+        assert_null(b->control);
     assert_int_equal(a->nlisten, b->nlisten);
     for (size_t i = 0; i < a->nlisten; i++) {
         assert_string_equal(a->listen[i].name, b->listen[i].name);
@@ -994,6 +998,49 @@ check_round_trip(const struct config *c)
     assert_same_config(c, back);
     config_free(back);
     free(text);
+}
+
+/* control: a path or none from the file, the flag wins, a path too long for
+ * a unix socket names its line or the flag; parse_only reads a file that
+ * could not run (the client's -c FILE). */
+static void
+control_key_and_flag(void **state)
+{
+    char text[512], err[CONFIG_ERRLEN], longpath[120];
+    struct config *c = load_ok(MINIMAL, NULL);
+    struct config_args a = {.parse_only = 1};
+    FILE *f;
+
+    assert_null(c->control);
+    config_free(c);
+    c = load_ok("[handoff]\ncontrol = /run/app.sock\n" MINIMAL, NULL);
+    assert_string_equal(c->control, "/run/app.sock");
+    check_round_trip(c);
+    config_free(c);
+    c = load_ok("[handoff]\ncontrol = /run/app.sock\n" MINIMAL,
+                ARGS("--control", "none"));
+    assert_string_equal(c->control, "none");
+    config_free(c);
+
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[0] = '/';
+    longpath[sizeof(longpath) - 1] = '\0';
+    snprintf(text, sizeof(text), "[handoff]\ncontrol = %s\n" MINIMAL, longpath);
+    assert_int_equal(load(text, NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf:2: control: path too long for a unix "
+                             "socket (at most 107 bytes)");
+    assert_int_equal(load(MINIMAL, ARGS("--control", longpath), &c, err),
+                     -EINVAL);
+    assert_true(strncmp(err, "--control: ", 11) == 0);
+
+    /* No listener, no command: only the client reads it, for control. */
+    f = fmemopen((void *)"[handoff]\ncontrol = /x.sock\n", 28, "r");
+    assert_non_null(f);
+    assert_int_equal(config_load_stream(f, "c.conf", &a, &c, err,
+                                        CONFIG_ERRLEN), 0);
+    fclose(f);
+    assert_string_equal(c->control, "/x.sock");
+    config_free(c);
 }
 
 static void
@@ -1081,6 +1128,7 @@ main(void)
         cmocka_unit_test(duplicate_listener_address_is_refused),
         cmocka_unit_test(validation_errors_in_file_name_line_and_key),
         cmocka_unit_test(validation_error_from_flag_names_the_flag_with_file),
+        cmocka_unit_test(control_key_and_flag),
         cmocka_unit_test(print_round_trips_every_key),
         cmocka_unit_test(print_round_trips_defaults_and_flags),
         cmocka_unit_test(print_round_trips_word_with_blank_before_semicolon),

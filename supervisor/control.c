@@ -1,0 +1,1193 @@
+/* control.c: the control socket (status, roll, stop) and its client. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handle.h"
+#include "log.h"
+#include "master.h"
+#include "parse.h"
+
+#define EXIT_USAGE 2
+#define CLIENT_TIMEOUT_MS 30000
+
+/* --- answers: pure helpers ------------------------------------------------ */
+
+enum control_request
+control_parse(const char *line)
+{
+    char words[3][16];
+    int n = 0;
+
+    while (n < 3) {
+        size_t len;
+        line += strspn(line, " \t\r");
+        len = strcspn(line, " \t\r");
+        if (len == 0)
+            break;
+        if (len >= sizeof(words[0]))
+            return CONTROL_UNKNOWN;
+        memcpy(words[n], line, len);
+        words[n++][len] = '\0';
+        line += len;
+    }
+    line += strspn(line, " \t\r");
+    if (*line != '\0' || n == 0 || n == 3)
+        return CONTROL_UNKNOWN;
+    if (strcmp(words[0], "status") == 0)
+        return n == 1 ? CONTROL_STATUS
+               : strcmp(words[1], "json") == 0 ? CONTROL_STATUS_JSON
+                                               : CONTROL_UNKNOWN;
+    if (n == 2)
+        return CONTROL_UNKNOWN;
+    if (strcmp(words[0], "roll") == 0)
+        return CONTROL_ROLL;
+    if (strcmp(words[0], "stop") == 0)
+        return CONTROL_STOP;
+    return CONTROL_UNKNOWN;
+}
+
+static void
+buf_add(struct control_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        p = realloc(b->s, cap);
+        if (p == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void
+control_buf_printf(struct control_buf *b, const char *fmt, ...)
+{
+    char small[256], *big = NULL;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = 1;
+        return;
+    }
+    if ((size_t)n < sizeof(small)) {
+        buf_add(b, small, (size_t)n);
+        return;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&big, fmt, ap) < 0)
+        big = NULL;
+    va_end(ap);
+    if (big == NULL) {
+        b->failed = 1;
+        return;
+    }
+    buf_add(b, big, strlen(big));
+    free(big);
+}
+
+/* The length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+    size_t n;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        n = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        n = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        n = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+void
+control_buf_json(struct control_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    buf_add(b, "\"", 1);
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            buf_add(b, "\\ufffd", 6);
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            buf_add(b, "\\", 1);
+            buf_add(b, (const char *)p, 1);
+            p++;
+        } else if (*p == '\n') {
+            buf_add(b, "\\n", 2);
+            p++;
+        } else if (*p == '\t') {
+            buf_add(b, "\\t", 2);
+            p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            control_buf_printf(b, "\\u%04x", *p);
+            p++;
+        } else {
+            buf_add(b, (const char *)p, n);
+            p += n;
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+void
+control_buf_quote(struct control_buf *b, const char *s)
+{
+    buf_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf_add(b, "\\", 1);
+            buf_add(b, s, 1);
+        } else if (c == '\n') {
+            buf_add(b, "\\n", 2);
+        } else if (c < ' ' || c == 0x7f) {
+            buf_add(b, "?", 1);
+        } else {
+            buf_add(b, s, 1);
+        }
+    }
+    buf_add(b, "\"", 1);
+}
+
+const char *
+control_path(const char *configured, int pid1, int *implicit)
+{
+    *implicit = 0;
+    if (configured != NULL)
+        return strcmp(configured, "none") == 0 ? NULL : configured;
+    if (!pid1)
+        return NULL;
+    *implicit = 1;
+    return CONTROL_DEFAULT_PATH;
+}
+
+/* --- the server ------------------------------------------------------------ */
+
+enum conn_state {
+    C_READING,   /* waiting for the request line */
+    C_ANSWERING, /* writing the answer; closed once it is written */
+    C_ROLL_WAIT, /* the roll it asked for has not ended yet */
+    C_STOP_WAIT, /* answered "stopping": open until the master exits */
+};
+
+struct conn {
+    struct control *ctl;
+    uv_pipe_t *pipe;
+    uv_timer_t *timer; /* the request, then the answer, must not dawdle */
+    enum conn_state state;
+    unsigned roll_gen; /* C_ROLL_WAIT: the generation its roll starts */
+    pid_t pid;
+    uid_t uid;
+    size_t len;
+    char line[CONTROL_LINE_MAX + 1];
+    char rbuf[512];
+    struct conn *next;
+};
+
+struct control {
+    struct master *m;
+    uv_pipe_t *server;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    dev_t dev; /* of the socket file made, so that only it is unlinked */
+    ino_t ino;
+    struct conn *conns;
+    size_t nconns;
+    /* The last roll's outcome: 0 none yet, 1 promoted, -1 failed. */
+    int last_outcome;
+    unsigned last_gen;
+    unsigned long long last_ms;
+    char last_reason[256];
+};
+
+/* An answer being written; the connection may be gone when it ends. */
+struct wreq {
+    uv_write_t req;
+    int close_after;
+    char data[];
+};
+
+static void
+conn_close(struct conn *c)
+{
+    struct control *ctl = c->ctl;
+
+    for (struct conn **pp = &ctl->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    ctl->nconns--;
+    handle_close(c->pipe);
+    handle_close(c->timer);
+    free(c);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct conn *c = req->handle->data; /* NULL once it is being closed */
+    int close_after = w->close_after;
+
+    free(w);
+    if (c != NULL && (status < 0 || close_after))
+        conn_close(c);
+}
+
+static void
+on_answer_timeout(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+
+    if (c != NULL)
+        conn_close(c); /* a client that does not read its answer */
+}
+
+/*
+ * Write s to c; close c after it when close_after. c may be freed before
+ * this returns: callers do not touch it afterwards.
+ */
+static void
+answer(struct conn *c, const char *s, size_t n, int close_after)
+{
+    struct wreq *w = malloc(sizeof(*w) + n);
+    uv_buf_t b;
+
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, s, n);
+    w->close_after = close_after;
+    b = uv_buf_init(w->data, (unsigned)n);
+    if (close_after) {
+        c->state = C_ANSWERING;
+        uv_timer_start(c->timer, on_answer_timeout, CONTROL_LINE_TIMEOUT_MS, 0);
+    }
+    if (uv_write(&w->req, (uv_stream_t *)c->pipe, &b, 1, on_written) < 0) {
+        free(w);
+        conn_close(c);
+    }
+}
+
+static void
+answer_str(struct conn *c, const char *s, int close_after)
+{
+    answer(c, s, strlen(s), close_after);
+}
+
+static void
+answer_buf(struct conn *c, struct control_buf *b)
+{
+    if (b->failed)
+        answer_str(c, "error: out of memory\n", 1);
+    else
+        answer(c, b->s, b->len, 1);
+    free(b->s);
+}
+
+static unsigned long long
+ms_since(uint64_t ns)
+{
+    return (unsigned long long)((master_now() - ns) / 1000000);
+}
+
+/* "850ms", "12.3s", "4m05s", "2h07m": an uptime for people. */
+static const char *
+human_ms(unsigned long long ms, char *buf, size_t size)
+{
+    if (ms < 1000)
+        snprintf(buf, size, "%llums", ms);
+    else if (ms < 60000)
+        snprintf(buf, size, "%llu.%llus", ms / 1000, ms % 1000 / 100);
+    else if (ms < 3600000)
+        snprintf(buf, size, "%llum%02llus", ms / 60000, ms % 60000 / 1000);
+    else
+        snprintf(buf, size, "%lluh%02llum", ms / 3600000, ms % 3600000 / 60000);
+    return buf;
+}
+
+static const char *
+worker_state_name(enum worker_state s)
+{
+    static const char *const names[] = {"starting", "ready", "stopping",
+                                        "exited"};
+
+    return (unsigned)s <= W_EXITED ? names[s] : "?";
+}
+
+static const char *
+ready_text(const struct config *c)
+{
+    return c->ready_set && c->ready_spec ? c->ready_spec
+                                         : config_ready_name(c->ready);
+}
+
+static void
+status_text(struct control *ctl, struct control_buf *b)
+{
+    struct master *m = ctl->m;
+    const struct config *c = m->plan->cfg;
+    char t[32];
+
+    control_buf_printf(b, "handoff %s, pid %d, up %s%s\n", PACKAGE_VERSION,
+                       (int)getpid(),
+                       human_ms(ms_since(m->started_ns), t, sizeof(t)),
+                       m->stopping ? ", stopping" : "");
+    control_buf_printf(b, "pass %s, ready %s\n", config_pass_name(c->pass),
+                       ready_text(c));
+    control_buf_printf(b, "rolls: %u promoted, %u failed; restarts: %u\n",
+                       m->rolls_ok, m->rolls_failed, m->restarts);
+    if (ctl->last_outcome == 0) {
+        control_buf_printf(b, "last roll: none\n");
+    } else {
+        control_buf_printf(b, "last roll: %s gen=%u roll_ms=%llu",
+                           ctl->last_outcome > 0 ? "promoted" : "failed",
+                           ctl->last_gen, ctl->last_ms);
+        if (ctl->last_outcome < 0) {
+            control_buf_printf(b, " reason=");
+            control_buf_quote(b, ctl->last_reason);
+        }
+        control_buf_printf(b, "\n");
+    }
+    for (const struct gen *g = m->gens; g; g = g->next) {
+        control_buf_printf(b, "gen %u: %s, %zu process%s, up %s\n", g->id,
+                           gen_state_name(g->state), g->live,
+                           g->live == 1 ? "" : "es",
+                           human_ms(ms_since(g->started_ns), t, sizeof(t)));
+        for (size_t i = 0; i < g->nslots; i++) {
+            const struct slot *s = &g->slots[i];
+            const struct worker *w = s->w;
+            if (w == NULL) {
+                if (s->restart_timer != NULL)
+                    control_buf_printf(b, "  slot %zu: restarting, "
+                                       "restarts %u\n", i, s->restarts);
+                continue;
+            }
+            control_buf_printf(b, "  pid %d: %s, up %s, restarts %u",
+                               (int)w->child.pid, worker_state_name(w->state),
+                               human_ms(ms_since(w->started_ns), t, sizeof(t)),
+                               s->restarts);
+            if (w->status[0] != '\0') {
+                control_buf_printf(b, ", status ");
+                control_buf_quote(b, w->status);
+            }
+            control_buf_printf(b, "\n");
+        }
+    }
+}
+
+static void
+status_json(struct control *ctl, struct control_buf *b)
+{
+    struct master *m = ctl->m;
+    const struct config *c = m->plan->cfg;
+    const char *sep = "";
+
+    control_buf_printf(b, "{\"pid\":%d,\"version\":", (int)getpid());
+    control_buf_json(b, PACKAGE_VERSION);
+    control_buf_printf(b, ",\"uptime_ms\":%llu,\"stopping\":%s,\"pass\":",
+                       ms_since(m->started_ns),
+                       m->stopping ? "true" : "false");
+    control_buf_json(b, config_pass_name(c->pass));
+    control_buf_printf(b, ",\"ready\":");
+    control_buf_json(b, ready_text(c));
+    control_buf_printf(b, ",\"processes\":%ld,\"rolls_ok\":%u,"
+                       "\"rolls_failed\":%u,\"restarts\":%u,",
+                       c->processes, m->rolls_ok, m->rolls_failed,
+                       m->restarts);
+    if (m->active != NULL)
+        control_buf_printf(b, "\"active\":%u,", m->active->id);
+    else
+        control_buf_printf(b, "\"active\":null,");
+    if (ctl->last_outcome == 0) {
+        control_buf_printf(b, "\"last_roll\":{\"outcome\":\"none\",\"gen\":"
+                           "null,\"reason\":null,\"roll_ms\":null}");
+    } else {
+        control_buf_printf(b, "\"last_roll\":{\"outcome\":\"%s\",\"gen\":%u,"
+                           "\"reason\":",
+                           ctl->last_outcome > 0 ? "promoted" : "failed",
+                           ctl->last_gen);
+        if (ctl->last_outcome > 0)
+            control_buf_printf(b, "null");
+        else
+            control_buf_json(b, ctl->last_reason);
+        control_buf_printf(b, ",\"roll_ms\":%llu}", ctl->last_ms);
+    }
+    control_buf_printf(b, ",\"generations\":[");
+    for (const struct gen *g = m->gens; g; g = g->next) {
+        const char *psep = "";
+        control_buf_printf(b, "%s{\"id\":%u,\"state\":\"%s\",\"uptime_ms\":"
+                           "%llu,\"processes\":[", sep, g->id,
+                           gen_state_name(g->state), ms_since(g->started_ns));
+        sep = ",";
+        for (size_t i = 0; i < g->nslots; i++) {
+            const struct slot *s = &g->slots[i];
+            const struct worker *w = s->w;
+            if (w == NULL) {
+                if (s->restart_timer == NULL)
+                    continue; /* retired */
+                control_buf_printf(b, "%s{\"pid\":null,\"slot\":%zu,"
+                                   "\"state\":\"restarting\",\"ready\":"
+                                   "false,\"uptime_ms\":null,"
+                                   "\"restarts\":%u,\"status\":null}",
+                                   psep, i, s->restarts);
+                psep = ",";
+                continue;
+            }
+            control_buf_printf(b, "%s{\"pid\":%d,\"slot\":%zu,\"state\":\"%s\","
+                               "\"ready\":%s,\"uptime_ms\":%llu,\"restarts\":"
+                               "%u,\"status\":",
+                               psep, (int)w->child.pid, i,
+                               worker_state_name(w->state),
+                               w->ready_ns != 0 ? "true" : "false",
+                               ms_since(w->started_ns), s->restarts);
+            if (w->status[0] != '\0')
+                control_buf_json(b, w->status);
+            else
+                control_buf_printf(b, "null");
+            control_buf_printf(b, "}");
+            psep = ",";
+        }
+        control_buf_printf(b, "]}");
+    }
+    control_buf_printf(b, "]}\n");
+}
+
+static void
+roll_answer(struct conn *c, const struct gen *g, const char *why)
+{
+    struct control_buf b = {0};
+
+    if (why == NULL) {
+        control_buf_printf(&b, "promoted gen=%u roll_ms=%llu\n", g->id,
+                           ms_since(g->started_ns));
+    } else {
+        if (g != NULL)
+            control_buf_printf(&b, "failed gen=%u reason=", g->id);
+        else
+            control_buf_printf(&b, "failed reason=");
+        control_buf_quote(&b, why);
+        control_buf_printf(&b, "\n");
+    }
+    answer_buf(c, &b);
+}
+
+static void
+request_roll(struct conn *c)
+{
+    struct master *m = c->ctl->m;
+
+    if (m->stopping || m->delay_timer != NULL) {
+        roll_answer(c, NULL, "stopping");
+        return;
+    }
+    /*
+     * The roll this starts, or queues behind the one in progress, is the
+     * next generation made: rolls never overlap, and a queued roll starts
+     * as soon as the current one ends. It may end before master_roll()
+     * returns, and answer (and free) c.
+     */
+    c->state = C_ROLL_WAIT;
+    c->roll_gen = m->next_id + 1;
+    master_roll(m, "control");
+}
+
+static void
+request_stop(struct conn *c)
+{
+    struct master *m = c->ctl->m;
+
+    c->state = C_STOP_WAIT;
+    answer_str(c, "stopping\n", 0);
+    master_stop(m, SIGTERM); /* what SIGTERM does, stop_delay included */
+}
+
+static void
+handle_line(struct conn *c)
+{
+    enum control_request r = control_parse(c->line);
+    static const char *const names[] = {"unknown", "status", "status json",
+                                        "roll", "stop"};
+    struct control_buf b = {0};
+
+    uv_read_stop((uv_stream_t *)c->pipe);
+    uv_timer_stop(c->timer);
+    log_event(r == CONTROL_ROLL || r == CONTROL_STOP ? LOG_INFO : LOG_DEBUG,
+              "control_request", "request=%s pid=%d uid=%d", log_q(names[r]),
+              (int)c->pid, (int)c->uid);
+    switch (r) {
+    case CONTROL_STATUS:
+        status_text(c->ctl, &b);
+        answer_buf(c, &b);
+        return;
+    case CONTROL_STATUS_JSON:
+        status_json(c->ctl, &b);
+        answer_buf(c, &b);
+        return;
+    case CONTROL_ROLL:
+        request_roll(c);
+        return;
+    case CONTROL_STOP:
+        request_stop(c);
+        return;
+    case CONTROL_UNKNOWN:
+        break;
+    }
+    control_buf_printf(&b, "error: unknown command ");
+    control_buf_quote(&b, c->line);
+    control_buf_printf(&b, " (expected status, status json, roll or stop)\n");
+    answer_buf(c, &b);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+
+    *buf = c != NULL ? uv_buf_init(c->rbuf, sizeof(c->rbuf))
+                     : uv_buf_init(NULL, 0);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct conn *c = s->data;
+
+    if (c == NULL || n == 0 || c->state != C_READING)
+        return;
+    if (n < 0) {
+        if (n == UV_EOF && c->len > 0) {
+            /* A last line without its newline: take it. */
+            c->line[c->len] = '\0';
+            handle_line(c);
+        } else {
+            conn_close(c);
+        }
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        char ch = buf->base[i];
+        if (ch == '\n' || ch == '\0') {
+            c->line[c->len] = '\0';
+            handle_line(c);
+            return;
+        }
+        if (c->len == CONTROL_LINE_MAX) {
+            uv_read_stop(s);
+            answer_str(c, "error: request line longer than 256 bytes\n", 1);
+            return;
+        }
+        c->line[c->len++] = ch;
+    }
+}
+
+static void
+on_line_timeout(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+
+    if (c == NULL)
+        return;
+    uv_read_stop((uv_stream_t *)c->pipe);
+    answer_str(c, "error: no request line within 5s\n", 1);
+}
+
+/* Say why in one line and close: a connection that gets no struct conn. */
+static void
+refuse(uv_pipe_t *p, const char *msg)
+{
+    uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
+    uv_os_fd_t fd;
+    char scratch[CONTROL_LINE_MAX + 1];
+
+    (void)uv_try_write((uv_stream_t *)p, &b, 1); /* a fresh socket: fits */
+    /* Unread data would turn the client's end of file into a reset. */
+    if (uv_fileno((uv_handle_t *)p, &fd) == 0)
+        while (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) > 0)
+            ;
+    handle_close(p);
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct control *ctl = server->data;
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    uv_os_fd_t fd;
+    struct conn *c;
+    uv_pipe_t *p;
+
+    if (ctl == NULL || status < 0 || (p = malloc(sizeof(*p))) == NULL)
+        return;
+    uv_pipe_init(ctl->m->loop, p, 0);
+    p->data = NULL;
+    if (uv_accept(server, (uv_stream_t *)p) < 0) {
+        handle_close(p);
+        return;
+    }
+    if (uv_fileno((uv_handle_t *)p, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+        refuse(p, "error: cannot tell who you are\n");
+        return;
+    }
+    if (cred.uid != geteuid() && cred.uid != 0) {
+        log_event(LOG_WARN, "control_refused", "pid=%d uid=%d reason=%s",
+                  (int)cred.pid, (int)cred.uid, "permission");
+        refuse(p, "error: permission denied\n");
+        return;
+    }
+    if (ctl->nconns >= CONTROL_MAX_CONNS) {
+        log_event(LOG_WARN, "control_refused", "pid=%d uid=%d reason=%s",
+                  (int)cred.pid, (int)cred.uid, "busy");
+        refuse(p, "error: busy: too many connections\n");
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL || (c->timer = handle_timer(ctl->m->loop, c)) == NULL) {
+        free(c);
+        refuse(p, "error: out of memory\n");
+        return;
+    }
+    c->ctl = ctl;
+    c->pipe = p;
+    c->pid = cred.pid;
+    c->uid = cred.uid;
+    p->data = c;
+    c->next = ctl->conns;
+    ctl->conns = c;
+    ctl->nconns++;
+    uv_timer_start(c->timer, on_line_timeout, CONTROL_LINE_TIMEOUT_MS, 0);
+    if (uv_read_start((uv_stream_t *)p, on_alloc, on_read) < 0)
+        conn_close(c);
+}
+
+/*
+ * Does a process accept connections at path? 1: yes (its pid in *pid when
+ * known), 0: nothing there or a stale socket file, -errno: cannot tell, or
+ * -ENOTSOCK for a file that is not a socket.
+ */
+static int
+probe(const char *path, pid_t *pid)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    struct stat st;
+    int fd, e;
+
+    *pid = 0;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -ENOTSOCK;
+    strcpy(sun.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+            *pid = cred.pid;
+        close(fd);
+        return 1;
+    }
+    e = errno;
+    close(fd);
+    if (e == EAGAIN) /* listening, with a full queue */
+        return 1;
+    return e == ECONNREFUSED ? 0 : -e;
+}
+
+/* Bind and listen on path with mode 0600; 0 or a libuv error. */
+static int
+listen_on(struct control *ctl, const char *path)
+{
+    mode_t old;
+    struct stat st;
+    int rc;
+
+    uv_pipe_init(ctl->m->loop, ctl->server, 0);
+    ctl->server->data = ctl;
+    /* Created 0600 rather than chmod()ed after: never open to others. */
+    old = umask(0177);
+    rc = uv_pipe_bind(ctl->server, path);
+    umask(old);
+    if (rc < 0)
+        return rc;
+    if (stat(path, &st) == 0) {
+        ctl->dev = st.st_dev;
+        ctl->ino = st.st_ino;
+    }
+    rc = uv_listen((uv_stream_t *)ctl->server, CONTROL_MAX_CONNS,
+                   on_connection);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
+int
+control_open(struct master *m, const char *configured, char *err,
+             size_t errlen)
+{
+    int implicit, rc;
+    const char *path = control_path(configured, getpid() == 1, &implicit);
+    struct control *ctl;
+    pid_t pid;
+
+    m->control = NULL;
+    if (path == NULL)
+        return 0;
+    if (strlen(path) >= sizeof(ctl->path)) {
+        snprintf(err, errlen, "control %s: path too long for a unix socket",
+                 path);
+        return -ENAMETOOLONG;
+    }
+    rc = probe(path, &pid);
+    if (rc > 0) {
+        if (pid > 0)
+            snprintf(err, errlen, "control %s: process %d answers on it "
+                     "(another handoff?): not starting", path, (int)pid);
+        else
+            snprintf(err, errlen, "control %s: a process answers on it "
+                     "(another handoff?): not starting", path);
+        return -EADDRINUSE;
+    }
+    if (rc == -ENOTSOCK) {
+        snprintf(err, errlen, "control %s: exists and is not a socket: not "
+                 "starting", path);
+        return rc;
+    }
+    if (rc == 0 && unlink(path) == 0)
+        log_event(LOG_INFO, "control_stale", "path=%s action=removed",
+                  log_q(path));
+    ctl = calloc(1, sizeof(*ctl));
+    if (ctl == NULL || (ctl->server = malloc(sizeof(*ctl->server))) == NULL) {
+        free(ctl);
+        snprintf(err, errlen, "control %s: out of memory", path);
+        return -ENOMEM;
+    }
+    ctl->m = m;
+    strcpy(ctl->path, path);
+    rc = listen_on(ctl, path);
+    if (rc < 0) {
+        handle_close(ctl->server);
+        free(ctl);
+        if (implicit && (rc == UV_EACCES || rc == UV_ENOENT ||
+                         rc == UV_EROFS || rc == UV_EPERM)) {
+            /* A container whose /run is not writable: no socket, as
+             * before there was one. */
+            log_event(LOG_WARN, "control_failed", "path=%s error=%s "
+                      "hint=%s", log_q(path), log_q(uv_strerror(rc)),
+                      log_q("set control = PATH, or none"));
+            return 0;
+        }
+        snprintf(err, errlen, "control %s: %s", path, uv_strerror(rc));
+        return rc;
+    }
+    log_event(LOG_INFO, "control", "path=%s", log_q(path));
+    m->control = ctl;
+    return 0;
+}
+
+void
+control_close(struct master *m)
+{
+    struct control *ctl = m->control;
+    struct stat st;
+
+    if (ctl == NULL)
+        return;
+    while (ctl->conns != NULL) {
+        struct conn *c = ctl->conns;
+        uv_os_fd_t fd;
+
+        if (c->state == C_ROLL_WAIT) {
+            uv_buf_t b = uv_buf_init("failed reason=\"stopping\"\n", 25);
+            (void)uv_try_write((uv_stream_t *)c->pipe, &b, 1);
+        }
+        /*
+         * A "stop" client waits for the end of file that says the master
+         * is gone: a copy of its socket stays open, deliberately never
+         * closed, until the process exits. Close-on-exec: nothing starts
+         * from now on anyway.
+         */
+        if (c->state == C_STOP_WAIT &&
+            uv_fileno((uv_handle_t *)c->pipe, &fd) == 0)
+            (void)fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        conn_close(c);
+    }
+    handle_close(ctl->server);
+    /* Only the socket made here: a successor may have replaced it. */
+    if (lstat(ctl->path, &st) == 0 && st.st_dev == ctl->dev &&
+        st.st_ino == ctl->ino)
+        unlink(ctl->path);
+    free(ctl);
+    m->control = NULL;
+}
+
+void
+control_roll_ended(struct master *m, const struct gen *g, const char *why)
+{
+    struct control *ctl = m->control;
+    struct conn *c, *next;
+
+    if (ctl == NULL)
+        return;
+    ctl->last_outcome = why == NULL ? 1 : -1;
+    ctl->last_gen = g->id;
+    ctl->last_ms = ms_since(g->started_ns);
+    snprintf(ctl->last_reason, sizeof(ctl->last_reason), "%s",
+             why ? why : "");
+    for (c = ctl->conns; c; c = next) {
+        next = c->next; /* answering may free c */
+        if (c->state == C_ROLL_WAIT && c->roll_gen <= g->id)
+            roll_answer(c, g, why);
+    }
+}
+
+void
+control_stopping(struct master *m)
+{
+    struct control *ctl = m->control;
+    struct conn *c, *next;
+
+    if (ctl == NULL)
+        return;
+    for (c = ctl->conns; c; c = next) {
+        next = c->next;
+        if (c->state == C_ROLL_WAIT)
+            roll_answer(c, NULL, "stopping");
+    }
+}
+
+/* --- the client ------------------------------------------------------------ */
+
+int
+control_is_command(const char *word)
+{
+    return strcmp(word, "status") == 0 || strcmp(word, "roll") == 0 ||
+           strcmp(word, "stop") == 0;
+}
+
+static int
+client_usage(const char *cmd, const char *why)
+{
+    FILE *f = why != NULL ? stderr : stdout;
+
+    if (why != NULL)
+        fprintf(stderr, "handoff %s: %s\n", cmd, why);
+    fprintf(f,
+            "usage: handoff status [--json] [--control PATH | -c FILE] "
+            "[--timeout D]\n"
+            "       handoff roll [--control PATH | -c FILE] [--timeout D]\n"
+            "       handoff stop [--control PATH | -c FILE] [--timeout D]\n"
+            "The socket: --control, else control = in FILE, else "
+            "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
+            ". See handoff(8), CONTROL SOCKET.\n");
+    return EXIT_USAGE;
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Connect, within timeout_ms (0: no limit). Returns an fd or -errno. */
+static int
+client_connect(const char *path, uint64_t timeout_ms)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int fd, e;
+
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sun.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (timeout_ms > 0) {
+        /* A unix connect() waits on a full queue for SO_SNDTIMEO. */
+        struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
+                             .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/*
+ * Read the answer until the master closes the connection, into b.
+ * deadline (0: none) bounds everything; with stop_unbounded, the wait
+ * after the first line has no bound. Returns 0, -ETIMEDOUT or -errno.
+ */
+static int
+client_read(int fd, struct control_buf *b, uint64_t deadline,
+            int stop_unbounded)
+{
+    char chunk[4096];
+
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int wait = -1;
+        ssize_t n;
+
+        if (deadline > 0 && !(stop_unbounded && b->len > 0 &&
+                              memchr(b->s, '\n', b->len) != NULL)) {
+            uint64_t now = now_ms();
+            if (now >= deadline)
+                return -ETIMEDOUT;
+            wait = (int)(deadline - now);
+        }
+        n = poll(&pfd, 1, wait);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            continue; /* the deadline is checked above */
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return 0;
+        if (n < 0) /* a reset after a whole answer is its end */
+            return b->len > 0 ? 0 : -errno;
+        control_buf_printf(b, "%.*s", (int)n, chunk);
+        if (b->failed)
+            return -ENOMEM;
+    }
+}
+
+/* The path from -c FILE's control key; NULL if it has none. */
+static int
+path_from_file(const char *file, char *path, size_t size)
+{
+    struct config_args a = {.file = file, .parse_only = 1};
+    char err[CONFIG_ERRLEN];
+    struct config *cfg;
+
+    if (config_load(&a, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        return -EINVAL;
+    }
+    if (cfg->control == NULL) {
+        path[0] = '\0';
+    } else if (strcmp(cfg->control, "none") == 0) {
+        fprintf(stderr, "handoff: %s: control = none: the control socket "
+                "is off\n", file);
+        config_free(cfg);
+        return -ENOENT;
+    } else {
+        snprintf(path, size, "%s", cfg->control);
+    }
+    config_free(cfg);
+    return 0;
+}
+
+/* What the answer means for the exit status; prints it. */
+static int
+client_verdict(const char *cmd, const char *path, struct control_buf *b)
+{
+    const char *s = b->s ? b->s : "";
+
+    if (b->len == 0) {
+        fprintf(stderr, "handoff: %s: the connection closed without an "
+                "answer\n", path);
+        return 1;
+    }
+    if (strncmp(s, "error: ", 7) == 0) {
+        fprintf(stderr, "handoff: %s: %s", path, s);
+        return 1;
+    }
+    if (strcmp(cmd, "status") == 0) {
+        fputs(s, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "roll") == 0) {
+        if (strncmp(s, "promoted ", 9) == 0) {
+            fputs(s, stdout);
+            return 0;
+        }
+        if (strncmp(s, "failed ", 7) == 0) {
+            fprintf(stderr, "handoff: roll %s", s);
+            return 1;
+        }
+    }
+    if (strcmp(cmd, "stop") == 0 && strcmp(s, "stopping\n") == 0)
+        return 0;
+    fprintf(stderr, "handoff: %s: unexpected answer: %s", path, s);
+    return 1;
+}
+
+int
+control_client(int argc, char **argv)
+{
+    const char *cmd = argv[0], *path = NULL, *file = NULL;
+    const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"control", required_argument, NULL, 'C'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t timeout_ms = strcmp(cmd, "roll") == 0 ? 0 : CLIENT_TIMEOUT_MS;
+    int json = 0, timeout_set = 0, opt, fd, rc, sent;
+    char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
+    const char *request;
+    struct control_buf b = {0};
+    uint64_t deadline;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            json = 1;
+            break;
+        case 'C':
+            path = optarg;
+            break;
+        case 'c':
+            file = optarg;
+            break;
+        case 'T':
+            if (parse_duration(optarg, &timeout_ms, err, sizeof(err)) < 0 ||
+                timeout_ms == 0) {
+                snprintf(pathbuf, sizeof(pathbuf), "--timeout: %s",
+                         timeout_ms == 0 ? "must be more than 0" : err);
+                return client_usage(cmd, pathbuf);
+            }
+            timeout_set = 1;
+            break;
+        case 'h':
+            client_usage(cmd, NULL);
+            return 0;
+        default:
+            snprintf(pathbuf, sizeof(pathbuf), "%s: unknown flag or missing "
+                     "value", argv[optind - 1]);
+            return client_usage(cmd, pathbuf);
+        }
+    }
+    if (optind < argc) {
+        snprintf(pathbuf, sizeof(pathbuf), "unexpected argument \"%s\"",
+                 argv[optind]);
+        return client_usage(cmd, pathbuf);
+    }
+    if (json && strcmp(cmd, "status") != 0)
+        return client_usage(cmd, "--json: only for status");
+    if (path == NULL && file != NULL) {
+        rc = path_from_file(file, pathbuf, sizeof(pathbuf));
+        if (rc < 0)
+            return rc == -EINVAL ? EXIT_USAGE : 1;
+        if (pathbuf[0] != '\0')
+            path = pathbuf;
+    }
+    if (path == NULL && getenv("HANDOFF_CONTROL") != NULL &&
+        getenv("HANDOFF_CONTROL")[0] != '\0')
+        path = getenv("HANDOFF_CONTROL");
+    if (path == NULL)
+        path = CONTROL_DEFAULT_PATH;
+
+    deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+    fd = client_connect(path, timeout_ms);
+    if (fd < 0) {
+        fprintf(stderr, "handoff: %s: cannot connect: %s (is handoff running "
+                "with control = %s?)\n", path, strerror(-fd), path);
+        return 1;
+    }
+    request = strcmp(cmd, "status") == 0 ? (json ? "status json\n"
+                                                  : "status\n")
+              : strcmp(cmd, "roll") == 0 ? "roll\n"
+                                         : "stop\n";
+    /* A refused client finds the reason to read, not a place to send. */
+    sent = send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ? -errno : 0;
+    /* The master stops within stop_delay + stop_timeout: "stop" waits for
+     * it after its answer unless --timeout bounds the whole. */
+    rc = client_read(fd, &b, deadline,
+                     strcmp(cmd, "stop") == 0 && !timeout_set);
+    close(fd);
+    if (sent < 0 && b.len == 0) {
+        fprintf(stderr, "handoff: %s: cannot send: %s\n", path,
+                strerror(-sent));
+        free(b.s);
+        return 1;
+    }
+    if (rc == -ETIMEDOUT) {
+        fprintf(stderr, "handoff: %s: %s within %llums%s\n", path,
+                b.len > 0 ? "the master did not exit" : "no answer",
+                (unsigned long long)timeout_ms,
+                strcmp(cmd, "roll") == 0 ? " (the roll goes on)" : "");
+        free(b.s);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "handoff: %s: %s\n", path, strerror(-rc));
+        free(b.s);
+        return 1;
+    }
+    rc = client_verdict(cmd, path, &b);
+    free(b.s);
+    return rc;
+}

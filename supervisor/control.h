@@ -1,0 +1,90 @@
+/* control.h: the control socket (status, roll, stop) and its client. */
+#ifndef HANDOFF_CONTROL_H
+#define HANDOFF_CONTROL_H
+
+#include <stddef.h>
+
+struct master;
+struct gen;
+
+/*
+ * The line protocol, over a SOCK_STREAM unix socket (handoff(8), CONTROL
+ * SOCKET): the client sends one request line, the master answers and
+ * closes the connection.
+ *
+ *   status        text for people, several lines
+ *   status json   one JSON object on one line
+ *   roll          once the roll it started (or queued) has ended:
+ *                 promoted gen=N roll_ms=M
+ *                 failed gen=N reason="..."   (failed reason="stopping")
+ *   stop          stopping; then the connection stays open until the
+ *                 master exits
+ *   anything else error: unknown command "..."
+ *
+ * Refusals are one line that starts with "error: ".
+ */
+#define CONTROL_DEFAULT_PATH "/run/handoff.sock" /* when handoff is PID 1 */
+#define CONTROL_MAX_CONNS 16          /* at once; more get "error: busy" */
+#define CONTROL_LINE_MAX 256          /* bytes of a request, newline excluded */
+#define CONTROL_LINE_TIMEOUT_MS 5000  /* to send the request, to read a reply */
+
+enum control_request {
+    CONTROL_UNKNOWN,
+    CONTROL_STATUS,
+    CONTROL_STATUS_JSON,
+    CONTROL_ROLL,
+    CONTROL_STOP,
+};
+
+/* What a request line (without its newline) asks for. */
+enum control_request control_parse(const char *line);
+
+/* A growing string for answers; failed is set once memory ran out. */
+struct control_buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+};
+
+void control_buf_printf(struct control_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* s as a JSON string, quotes included; bytes that are not UTF-8 become
+ * U+FFFD, so the result is always valid JSON. */
+void control_buf_json(struct control_buf *b, const char *s);
+/* s in double quotes with \" \\ \n escapes, control characters as '?'. */
+void control_buf_quote(struct control_buf *b, const char *s);
+
+/*
+ * The socket path for a configured value (the control key, or NULL when it
+ * was not set): NULL for "none" and, except as PID 1, for no value.
+ * *implicit is set when the path is the PID 1 default.
+ */
+const char *control_path(const char *configured, int pid1, int *implicit);
+
+/*
+ * Listen on the control socket for configured (see control_path), mode
+ * 0600, replacing a stale socket file; sets m->control (NULL: none).
+ * Returns 0, or -errno with a message in err: among others -EADDRINUSE
+ * when a live process answers on the path. A PID 1 default that cannot be
+ * made (read-only or missing /run) is only logged.
+ */
+int control_open(struct master *m, const char *configured, char *err,
+                 size_t errlen);
+
+/* Stop listening and unlink the socket; "stop" clients keep their
+ * connection until the process exits. */
+void control_close(struct master *m);
+
+/* From the roll (master.c): g was promoted (why NULL) or failed. */
+void control_roll_ended(struct master *m, const struct gen *g,
+                        const char *why);
+/* From master_stop(): rolls still awaited will not end. */
+void control_stopping(struct master *m);
+
+/* Is word ("status", "roll", "stop") a client subcommand? */
+int control_is_command(const char *word);
+
+/* The client: argv[0] is the subcommand. Returns the exit status. */
+int control_client(int argc, char **argv);
+
+#endif
