@@ -10,10 +10,10 @@
  *
  * The shared socket is one open file: what one process does to it, every
  * generation sees. So the shim keeps a process's changes to itself: a
- * second listen(), shutdown(), setsockopt() and the O_NONBLOCK flag are
- * per process here (the real socket stays non-blocking; a process that
- * wants it blocking gets a blocking accept()), and close() takes the
- * socket out of the process's epoll sets.
+ * second listen(), shutdown(), connect(AF_UNSPEC), setsockopt() and the
+ * O_NONBLOCK flag are per process here (the real socket stays
+ * non-blocking; a process that wants it blocking gets a blocking
+ * accept()), and close() takes the socket out of the process's epoll sets.
  *
  * libc only: this runs inside other programs. State lives in one static
  * struct; what forked children must not repeat (the readiness report)
@@ -58,6 +58,7 @@ static struct {
     int (*bind)(int, const struct sockaddr *, socklen_t);
     int (*listen)(int, int);
     int (*shutdown)(int, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *,
@@ -114,6 +115,7 @@ shim_init(void)
     shim.bind = dlsym(RTLD_NEXT, "bind");
     shim.listen = dlsym(RTLD_NEXT, "listen");
     shim.shutdown = dlsym(RTLD_NEXT, "shutdown");
+    shim.connect = dlsym(RTLD_NEXT, "connect");
     shim.accept4 = dlsym(RTLD_NEXT, "accept4");
     shim.poll = dlsym(RTLD_NEXT, "poll");
     shim.ppoll = dlsym(RTLD_NEXT, "ppoll");
@@ -240,22 +242,47 @@ listen(int fd, int backlog)
 
 static void unmanage(int fd);
 
+/*
+ * Drop this process's copy of a managed socket and keep the number valid
+ * with a fresh socket that listens nowhere, so that the server's later
+ * close() of it does no harm.
+ */
+static void
+let_go(int fd)
+{
+    int blank = socket(AF_INET, SOCK_STREAM, 0);
+
+    unmanage(fd);
+    if (blank >= 0) {
+        dup2(blank, fd);
+        shim.close(blank);
+    }
+}
+
 int
 shutdown(int fd, int how)
 {
     if (managed(fd)) {
         /* shutdown() of a listening socket resets the queue of every
-         * process sharing it: drop only this process's copy instead, and
-         * keep the number valid with a fresh socket that listens nowhere. */
-        int blank = socket(AF_INET, SOCK_STREAM, 0);
-        unmanage(fd);
-        if (blank >= 0) {
-            dup2(blank, fd);
-            shim.close(blank);
-        }
+         * process sharing it. */
+        let_go(fd);
         return 0;
     }
     return shim.shutdown(fd, how);
+}
+
+int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    /* connect(AF_UNSPEC) disconnects a socket: on a listening TCP socket
+     * it stops the listening and resets the queue, for everyone. Any other
+     * connect() of a listening socket fails by itself (EISCONN). */
+    if (managed(fd) && sa != NULL && len >= sizeof(sa_family_t) &&
+        sa->sa_family == AF_UNSPEC) {
+        let_go(fd);
+        return 0;
+    }
+    return shim.connect(fd, sa, len);
 }
 
 /* How long a blocking accept() on fd may wait: SO_RCVTIMEO, or forever. */

@@ -71,6 +71,17 @@ def sockets_from_env():
     return [socket.socket(fileno=3 + i) for i in range(n)]
 
 
+def disconnect(sock):
+    """connect(fd, {AF_UNSPEC}): python's connect() takes no AF_UNSPEC
+    address, so call libc's, which is the shim's when it is preloaded."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    addr = ctypes.create_string_buffer(16)  # sa_family 0 is AF_UNSPEC
+    if libc.connect(sock.fileno(), addr, len(addr)) < 0:
+        print(f"actserver: connect(AF_UNSPEC): "
+              f"{os.strerror(ctypes.get_errno())}", file=sys.stderr)
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
@@ -125,6 +136,9 @@ def main():
     ap.add_argument("--harmful", action="store_true",
                     help="listen() twice, and shutdown() the listening "
                     "socket when draining: what the shim must absorb")
+    ap.add_argument("--disconnect", action="store_true",
+                    help="connect(AF_UNSPEC) on the listening socket when "
+                    "draining: it would stop the shared socket listening")
     ap.add_argument("--bad-gens", default="",
                     help="comma list: misbehave only in these generations")
     a = ap.parse_args()
@@ -179,6 +193,8 @@ def main():
     if a.harmful:
         # Would reset every queued connection of every generation.
         server.socket.shutdown(socket.SHUT_RDWR)
+    if a.disconnect:
+        disconnect(server.socket)
     server.server_close()  # waits for the requests in flight
     sys.exit(a.term_code)
 
