@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # man_lint.sh: the man pages are clean under mandoc -Tlint and document the
 # interface the code has: every flag and key of supervisor/config.c, the
-# options of the control client (supervisor/control.c), every variable
+# options of the control client (supervisor/control_client.c), every variable
 # handoff sets for a worker or reads itself, no long option the code lacks,
 # and every function the LD_PRELOAD shim exports (Makefile.am) in
 # handoff-shim.7.
@@ -10,7 +10,7 @@ set -u
 : "${TOP_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 MAN="$TOP_SRCDIR/man"
 CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
-CONTROL_C="$TOP_SRCDIR/supervisor/control.c"
+CONTROL_C="$TOP_SRCDIR/supervisor/control_client.c"
 WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
 MAKEFILE_AM="$TOP_SRCDIR/Makefile.am"
 PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7 $MAN/handoff-shim.7"
@@ -54,7 +54,7 @@ shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1
 [ -n "$long_flags" ] || bad "no long flag found in flag_keys[] of config.c"
 [ -n "$file_keys" ] || bad "no key found in keys[] of config.c"
 [ -n "$other_long" ] || bad "no struct option literal found in config.c"
-[ -n "$client_long" ] || bad "no option of the client found in control.c"
+[ -n "$client_long" ] || bad "no option of the client found in control_client.c"
 [ -n "$read_vars" ] || bad "no getenv() found in supervisor/*.c"
 [ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
 [ -n "$shim_exports" ] || bad "no -export-symbols-regex '^(...)\$\$' found in Makefile.am"

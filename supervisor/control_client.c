@@ -1,0 +1,339 @@
+/* control_client.c: handoff status|roll|stop, the control socket's client. */
+#include "control.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <uv.h>
+
+#include "config.h"
+#include "parse.h"
+
+#define EXIT_USAGE 2
+#define CLIENT_TIMEOUT_MS 30000
+
+int
+control_is_command(const char *word)
+{
+    return strcmp(word, "status") == 0 || strcmp(word, "roll") == 0 ||
+           strcmp(word, "stop") == 0;
+}
+
+static int
+client_usage(const char *cmd, const char *why)
+{
+    FILE *f = why != NULL ? stderr : stdout;
+
+    if (why != NULL)
+        fprintf(stderr, "handoff %s: %s\n", cmd, why);
+    fprintf(f,
+            "usage: handoff status [--json] [--control PATH | -c FILE] "
+            "[--timeout D]\n"
+            "       handoff roll [--control PATH | -c FILE] [--timeout D]\n"
+            "       handoff stop [--control PATH | -c FILE] [--timeout D]\n"
+            "The socket: --control, else control = in FILE, else "
+            "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
+            ". See handoff(8), CONTROL SOCKET.\n");
+    return EXIT_USAGE;
+}
+
+/*
+ * One request and its answer, on a loop of the client's own: connect,
+ * send the request, read until the master closes the connection. The
+ * timer bounds the whole; with until_line it ends at the answer's first
+ * line ("stopping": the wait for the master's exit is not bounded).
+ */
+struct exchange {
+    uv_pipe_t pipe;
+    uv_timer_t timer;
+    uv_connect_t connect;
+    uv_write_t write;
+    uv_buf_t request;
+    struct control_buf *answer;
+    int until_line;
+    int ended;
+    int connected;
+    int send_rc, rc; /* 0 or a libuv error */
+    char chunk[4096];
+};
+
+static void
+exchange_end(struct exchange *x, int rc)
+{
+    if (x->ended)
+        return;
+    x->ended = 1;
+    x->rc = rc;
+    uv_close((uv_handle_t *)&x->pipe, NULL);
+    uv_close((uv_handle_t *)&x->timer, NULL);
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+    exchange_end(t->data, UV_ETIMEDOUT);
+}
+
+static void
+on_chunk_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct exchange *x = h->data;
+
+    (void)suggested;
+    *buf = uv_buf_init(x->chunk, sizeof(x->chunk));
+}
+
+static void
+on_chunk(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct exchange *x = s->data;
+    struct control_buf *b = x->answer;
+
+    if (n == UV_EOF) {
+        exchange_end(x, 0);
+    } else if (n < 0) {
+        /* A reset after a whole answer is its end. */
+        exchange_end(x, b->len > 0 ? 0 : (int)n);
+    } else if (n > 0) {
+        control_buf_printf(b, "%.*s", (int)n, buf->base);
+        if (b->failed)
+            exchange_end(x, UV_ENOMEM);
+        else if (x->until_line && memchr(b->s, '\n', b->len) != NULL)
+            uv_timer_stop(&x->timer);
+    }
+}
+
+static void
+on_sent(uv_write_t *req, int status)
+{
+    struct exchange *x = req->data;
+
+    /* A refused client finds the reason to read: keep reading. */
+    if (status < 0 && status != UV_ECANCELED)
+        x->send_rc = status;
+}
+
+static void
+on_connected(uv_connect_t *req, int status)
+{
+    struct exchange *x = req->data;
+    int rc;
+
+    if (x->ended)
+        return;
+    if (status < 0) {
+        exchange_end(x, status);
+        return;
+    }
+    x->connected = 1;
+    x->write.data = x;
+    rc = uv_write(&x->write, (uv_stream_t *)&x->pipe, &x->request, 1, on_sent);
+    if (rc < 0)
+        x->send_rc = rc;
+    rc = uv_read_start((uv_stream_t *)&x->pipe, on_chunk_alloc, on_chunk);
+    if (rc < 0)
+        exchange_end(x, rc);
+}
+
+/* Run one exchange; timeout_ms 0: no bound. Returns x->rc. */
+static int
+exchange_run(struct exchange *x, const char *path, uint64_t timeout_ms)
+{
+    uv_loop_t loop;
+    int rc;
+
+    /* libuv would cut a longer path short and connect elsewhere. */
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return x->rc = UV_ENAMETOOLONG;
+    if ((rc = uv_loop_init(&loop)) < 0)
+        return x->rc = rc;
+    uv_pipe_init(&loop, &x->pipe, 0);
+    uv_timer_init(&loop, &x->timer);
+    x->pipe.data = x->timer.data = x->connect.data = x;
+    if (timeout_ms > 0)
+        uv_timer_start(&x->timer, on_timeout, timeout_ms, 0);
+    uv_pipe_connect(&x->connect, &x->pipe, path, on_connected);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return x->rc;
+}
+
+/* The path from -c FILE's control key; NULL if it has none. */
+static int
+path_from_file(const char *file, char *path, size_t size)
+{
+    struct config_args a = {.file = file, .parse_only = 1};
+    char err[CONFIG_ERRLEN];
+    struct config *cfg;
+
+    if (config_load(&a, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        return -EINVAL;
+    }
+    if (cfg->control == NULL) {
+        path[0] = '\0';
+    } else if (strcmp(cfg->control, "none") == 0) {
+        fprintf(stderr, "handoff: %s: control = none: the control socket "
+                "is off\n", file);
+        config_free(cfg);
+        return -ENOENT;
+    } else {
+        snprintf(path, size, "%s", cfg->control);
+    }
+    config_free(cfg);
+    return 0;
+}
+
+/* What the answer means for the exit status; prints it. */
+static int
+client_verdict(const char *cmd, const char *path, struct control_buf *b)
+{
+    const char *s = b->s ? b->s : "";
+
+    if (b->len == 0) {
+        fprintf(stderr, "handoff: %s: the connection closed without an "
+                "answer\n", path);
+        return 1;
+    }
+    if (strncmp(s, "error: ", 7) == 0) {
+        fprintf(stderr, "handoff: %s: %s", path, s);
+        return 1;
+    }
+    if (strcmp(cmd, "status") == 0) {
+        fputs(s, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "roll") == 0) {
+        if (strncmp(s, "promoted ", 9) == 0) {
+            fputs(s, stdout);
+            return 0;
+        }
+        if (strncmp(s, "failed ", 7) == 0) {
+            fprintf(stderr, "handoff: roll %s", s);
+            return 1;
+        }
+    }
+    if (strcmp(cmd, "stop") == 0 && strcmp(s, "stopping\n") == 0)
+        return 0;
+    fprintf(stderr, "handoff: %s: unexpected answer: %s", path, s);
+    return 1;
+}
+
+int
+control_client(int argc, char **argv)
+{
+    const char *cmd = argv[0], *path = NULL, *file = NULL;
+    const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"control", required_argument, NULL, 'C'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    uint64_t timeout_ms = strcmp(cmd, "roll") == 0 ? 0 : CLIENT_TIMEOUT_MS;
+    int json = 0, timeout_set = 0, opt, rc;
+    char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
+    const char *request;
+    struct control_buf b = {0};
+    struct exchange x = {0};
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            json = 1;
+            break;
+        case 'C':
+            path = optarg;
+            break;
+        case 'c':
+            file = optarg;
+            break;
+        case 'T':
+            if (parse_duration(optarg, &timeout_ms, err, sizeof(err)) < 0 ||
+                timeout_ms == 0) {
+                snprintf(pathbuf, sizeof(pathbuf), "--timeout: %s",
+                         timeout_ms == 0 ? "must be more than 0" : err);
+                return client_usage(cmd, pathbuf);
+            }
+            timeout_set = 1;
+            break;
+        case 'h':
+            client_usage(cmd, NULL);
+            return 0;
+        default:
+            snprintf(pathbuf, sizeof(pathbuf), "%s: unknown flag or missing "
+                     "value", argv[optind - 1]);
+            return client_usage(cmd, pathbuf);
+        }
+    }
+    if (optind < argc) {
+        snprintf(pathbuf, sizeof(pathbuf), "unexpected argument \"%s\"",
+                 argv[optind]);
+        return client_usage(cmd, pathbuf);
+    }
+    if (json && strcmp(cmd, "status") != 0)
+        return client_usage(cmd, "--json: only for status");
+    if (path == NULL && file != NULL) {
+        rc = path_from_file(file, pathbuf, sizeof(pathbuf));
+        if (rc < 0)
+            return rc == -EINVAL ? EXIT_USAGE : 1;
+        if (pathbuf[0] != '\0')
+            path = pathbuf;
+    }
+    if (path == NULL && getenv("HANDOFF_CONTROL") != NULL &&
+        getenv("HANDOFF_CONTROL")[0] != '\0')
+        path = getenv("HANDOFF_CONTROL");
+    if (path == NULL)
+        path = CONTROL_DEFAULT_PATH;
+
+    request = strcmp(cmd, "status") == 0 ? (json ? "status json\n"
+                                                  : "status\n")
+              : strcmp(cmd, "roll") == 0 ? "roll\n"
+                                         : "stop\n";
+    x.request = uv_buf_init((char *)request, (unsigned)strlen(request));
+    x.answer = &b;
+    /* The master stops within stop_delay + stop_timeout: "stop" waits for
+     * it after its answer unless --timeout bounds the whole. */
+    x.until_line = strcmp(cmd, "stop") == 0 && !timeout_set;
+    /* A master that closes first must not kill the client by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    rc = exchange_run(&x, path, timeout_ms);
+    if (!x.connected) {
+        fprintf(stderr, "handoff: %s: cannot connect: %s (is handoff running "
+                "with control = %s?)\n", path,
+                strerror(-rc), path);
+        free(b.s);
+        return 1;
+    }
+    if (x.send_rc < 0 && b.len == 0) {
+        fprintf(stderr, "handoff: %s: cannot send: %s\n", path,
+                strerror(-x.send_rc));
+        free(b.s);
+        return 1;
+    }
+    if (rc == UV_ETIMEDOUT) {
+        fprintf(stderr, "handoff: %s: %s within %llums%s\n", path,
+                b.len > 0 ? "the master did not exit" : "no answer",
+                (unsigned long long)timeout_ms,
+                strcmp(cmd, "roll") == 0 ? " (the roll goes on)" : "");
+        free(b.s);
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "handoff: %s: %s\n", path, strerror(-rc));
+        free(b.s);
+        return 1;
+    }
+    rc = client_verdict(cmd, path, &b);
+    free(b.s);
+    return rc;
+}
