@@ -63,6 +63,8 @@ sdnotify_open(struct sdnotify **out)
         return 0;
     }
     unsetenv("NOTIFY_SOCKET");
+    /* A plain socket: libuv has no handle for unix datagrams, and a send
+     * that would block is dropped rather than waited for. */
     n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (n->fd < 0) {
         rc = -errno;
