@@ -75,9 +75,11 @@ grep -q '^ENTRYPOINT \["/usr/local/bin/handoff", "-c", "/etc/handoff.conf"\]' "$
 ok "docker/ and systemd/ configurations check; the Dockerfile's files exist"
 if command -v systemd-analyze >/dev/null 2>&1; then
     sed "s|/usr/local/bin/handoff|$HANDOFF|" "$TOP_SRCDIR/examples/systemd/handoff.service" >"$T/handoff.service"
-    systemd-analyze verify "$T/handoff.service" >"$T/verify.out" 2>&1 ||
-        fail "systemd-analyze verify: $(cat "$T/verify.out")"
-    [ ! -s "$T/verify.out" ] || fail "systemd-analyze verify: $(cat "$T/verify.out")"
+    # verify loads the units ours names (multi-user.target and what it
+    # wants): only what it says of ours counts, not of a package's unit.
+    systemd-analyze verify "$T/handoff.service" >"$T/verify.out" 2>&1
+    grep 'handoff\.service' "$T/verify.out" >"$T/verify.ours"
+    [ ! -s "$T/verify.ours" ] || fail "systemd-analyze verify: $(cat "$T/verify.ours")"
     ok "systemd-analyze verify accepts examples/systemd/handoff.service"
 else
     echo "systemd-analyze not installed: the unit was not verified"

@@ -100,42 +100,44 @@ else
     echo "nginx or wrk not installed: nginx case not run"
 fi
 
+# harmful_rolls FLAG ROLLS [HANDOFF FLAGS]: a server that harms its
+# listening socket (actserver.py FLAG) rolled ROLLS times under load; with
+# no handoff flags it binds the socket itself, through the shim. Sets
+# FAILED and REQS.
+harmful_rolls() {
+    local flag=$1 rolls=$2 i
+    shift 2
+    PORT=$(free_port)
+    if [ $# -gt 0 ]; then
+        start_handoff "$@" -l "127.0.0.1:$PORT" -- python3 "$SERVER" "$flag"
+    else
+        start_handoff -l "127.0.0.1:$PORT" -- python3 "$SERVER" --bind-self "$PORT" "$flag"
+    fi
+    wait_log 'event=promote' 1
+    load_start 8
+    for i in $(seq 2 $((rolls + 1))); do roll_and_wait "$i"; done
+    sleep 0.5
+    load_stop
+    stop_handoff
+}
+
 # The shared socket survives a server's harmful habits: a second listen()
 # with a tiny backlog and shutdown() of the listening socket when draining.
-PORT=$(free_port)
-start_handoff -l "127.0.0.1:$PORT" -- python3 "$SERVER" --bind-self "$PORT" --harmful
-wait_log 'event=promote' 1
-load_start 8
-for i in $(seq 2 11); do roll_and_wait "$i"; done
-load_stop
+harmful_rolls --harmful 10
 [ "$FAILED" -eq 0 ] || fail "harmful server: $FAILED of $REQS requests failed"
 ok "listen() twice and shutdown() on drain absorbed: 10 rolls, 0 failed of $REQS"
-stop_handoff
 
 # connect(AF_UNSPEC) of the listening socket when draining. Without the
 # shim (the socket from LISTEN_FDS) the first drain stops the one shared
 # socket listening, for every generation after it: connections are
 # refused. Through the shim the call is absorbed.
-PORT=$(free_port)
-start_handoff --pass systemd -l "127.0.0.1:$PORT" -- python3 "$SERVER" --disconnect
-wait_log 'event=promote' 1
-load_start 8
-for i in 2 3; do roll_and_wait "$i"; done
-sleep 0.5
-load_stop
+harmful_rolls --disconnect 2 --pass systemd
 [ "$FAILED" -gt 0 ] || fail "without the shim, connect(AF_UNSPEC) broke nothing: the test cannot tell"
 without=$FAILED
-stop_handoff
-PORT=$(free_port)
-start_handoff -l "127.0.0.1:$PORT" -- python3 "$SERVER" --bind-self "$PORT" --disconnect
-wait_log 'event=promote' 1
-load_start 8
-for i in $(seq 2 11); do roll_and_wait "$i"; done
-load_stop
+harmful_rolls --disconnect 10
 [ "$FAILED" -eq 0 ] || fail "connect(AF_UNSPEC) through the shim: $FAILED of $REQS requests failed"
 grep -q 'connect(AF_UNSPEC)' "$T/stdout" "$LOG" && fail "connect(AF_UNSPEC) failed in the server"
 ok "connect(AF_UNSPEC) on drain absorbed: 10 rolls, 0 failed of $REQS (without the shim: $without failed in 2 rolls)"
-stop_handoff
 
 # No master to answer: bind fails loudly and binds nothing private.
 python3 - "$HANDOFF" <<'PY' >"$T/orphan.out" 2>&1 || fail "unanswered bind: $(cat "$T/orphan.out")"
