@@ -26,7 +26,7 @@ ours(const char *kv)
     static const char *const names[] = {
         "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
         "HANDOFF_FD=", "HANDOFF_GENERATION=", "SERVER_STARTER_PORT=",
-        "EINHORN_FD_COUNT=", "EINHORN_FD_"};
+        "EINHORN_FD_COUNT=", "EINHORN_FD_", "NGINX=", "GUNICORN_FD="};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strncmp(kv, names[i], strlen(names[i])) == 0)
@@ -105,6 +105,39 @@ starter_key(const struct listener *l, char *buf, size_t size)
         snprintf(buf, size, "%s", l->bound_text + 5);
     else
         snprintf(buf, size, "%s", l->bound_text);
+}
+
+/*
+ * The numbers of the n inherited fds, 3 and up, each followed by sep
+ * (nginx: "3;4;", its binary upgrade's own form, where a number without
+ * its ';' is ignored) or between them (gunicorn: "3,4").
+ */
+static char *
+fd_list(size_t n, char sep, int after_each)
+{
+    char *s = malloc(n * 12 + 1);
+    size_t o = 0;
+
+    if (s == NULL)
+        return NULL;
+    s[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && !after_each)
+            s[o++] = sep;
+        o += (size_t)sprintf(s + o, "%zu", 3 + i);
+        if (after_each)
+            s[o++] = sep;
+    }
+    s[o] = '\0';
+    return s;
+}
+
+/* Put name=value, taking value (NULL: allocation failed). */
+static void
+env_put_list(struct envbuf *e, const char *name, char *value)
+{
+    env_put(e, value ? fmt("%s=%s", name, value) : NULL);
+    free(value);
 }
 
 int
@@ -190,6 +223,17 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
         env_put(&e, fmt("EINHORN_FD_COUNT=%zu", p->nls));
         for (size_t i = 0; i < p->nls; i++)
             env_put(&e, fmt("EINHORN_FD_%zu=%zu", i, 3 + i));
+        /*
+         * nginx takes NGINX as its binary upgrade does: it matches each fd
+         * to a listen directive by address and stays in the foreground.
+         * gunicorn takes its sockets from LISTEN_FDS and reads GUNICORN_FD
+         * only beside GUNICORN_PID, which handoff never sets (gunicorn
+         * would then wait to be promoted by a parent that is no gunicorn);
+         * but GUNICORN_FD alone keeps a gunicorn told to daemonize in the
+         * foreground, where handoff can supervise it.
+         */
+        env_put_list(&e, "NGINX", fd_list(p->nls, ';', 1));
+        env_put_list(&e, "GUNICORN_FD", fd_list(p->nls, ',', 0));
     }
     if (e.failed) {
         worker_env_free(e.v);
