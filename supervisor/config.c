@@ -248,6 +248,28 @@ listen_add(struct loader *ld, const char *name)
     return l;
 }
 
+/*
+ * Values printed as they are (by config_print, for handoff -t) must be ones
+ * a file can hold, or -t would print what handoff does not read back: a
+ * flag can carry what no line of a file can. Returns what is wrong or NULL.
+ */
+static const char *
+file_value_error(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n > 0 && (v[0] == ' ' || v[0] == '\t' || v[n - 1] == ' ' ||
+                  v[n - 1] == '\t'))
+        return "begins or ends with a blank";
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)v[i] < ' ' && v[i] != '\t')
+            return "holds a control character";
+        if (v[i] == ';' && i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t'))
+            return "holds \" ;\", which starts a comment";
+    }
+    return NULL;
+}
+
 /* Substitute %p and %g with sample numbers, to validate a ready spec. */
 static void
 sample_expand(const char *in, char *out, size_t size)
@@ -272,8 +294,11 @@ set_ready(struct loader *ld, const char *key, const char *v)
     char msg[CONFIG_ERRLEN], sample[512];
     const char *colon = strchr(v, ':');
     size_t kl = colon ? (size_t)(colon - v) : strlen(v);
+    const char *bad = file_value_error(v);
     int kind = -1;
 
+    if (bad != NULL)
+        return load_error(ld, key, bad);
     for (int i = 0; ready_names[i]; i++)
         if (strlen(ready_names[i]) == kl && strncmp(v, ready_names[i], kl) == 0)
             kind = i;
@@ -358,6 +383,9 @@ set_special(struct loader *ld, const char *key, const char *v)
 
     if (strcmp(key, "address") == 0) {
         struct listen_conf *l = ld->cur_listen;
+        const char *bad = file_value_error(v);
+        if (bad != NULL)
+            return load_error(ld, key, bad);
         if (addr_parse(v, &l->addr, msg, sizeof(msg)) < 0)
             return load_error(ld, key, msg);
         snprintf(l->address, sizeof(l->address), "%s", v);
@@ -420,8 +448,11 @@ set_key(struct loader *ld, const struct key *k, void *base, const char *v)
     }
     case K_STRING: {
         char **s = (char **)field;
+        const char *bad = file_value_error(v);
         if (*v == '\0')
             return load_error(ld, k->name, "empty value");
+        if (bad != NULL)
+            return load_error(ld, k->name, bad);
         free(*s);
         *s = strdup(v);
         return *s ? 1 : load_error(ld, k->name, "out of memory");
@@ -901,7 +932,9 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
     opts[no++] = (struct option){"version", no_argument, NULL, 'V'};
     opts[no++] = (struct option){NULL, 0, NULL, 0};
 
-    optind = 1;
+    /* 0, not 1: glibc then forgets where the last parse stopped, which may
+     * be inside a cluster of flags ("-tZq") of an argv that is gone. */
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, shortopts, opts, &idx)) != -1) {
         size_t k = NFLAGS;
@@ -964,7 +997,9 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
 /*
  * Write a word so that command = reads it back: special characters get a
  * backslash rather than quotes, since inih ends the line at " ;" even
- * inside quotes.
+ * inside quotes. But a blank at the end of the line, and \t \r \v \f
+ * anywhere, go in single quotes: inih trims such characters at the end of
+ * a line, backslash and all. A newline cannot be written at all.
  */
 static void
 print_word(FILE *f, const char *w)
@@ -974,7 +1009,12 @@ print_word(FILE *f, const char *w)
         return;
     }
     for (; *w; w++) {
-        if (strchr(" \t'\"\\;#$`", *w) != NULL)
+        if ((*w != '\0' && strchr("\t\r\v\f", *w) != NULL) ||
+            (*w == ' ' && w[1] == '\0')) {
+            fprintf(f, "'%c'", *w);
+            continue;
+        }
+        if (strchr(" '\"\\;#$`", *w) != NULL)
             fputc('\\', f);
         fputc(*w, f);
     }
