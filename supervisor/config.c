@@ -52,6 +52,8 @@ static const struct key keys[] = {
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "backlog", K_INT, LOFF(backlog), 1, 65535, NULL},
     {"listen", "mode", K_SPECIAL, 0, 0, 0, NULL},
+    {"listen", "owner", K_SPECIAL, 0, 0, 0, NULL},
+    {"listen", "group", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
     {"worker", "pass", K_ENUM, OFF(pass), 0, 0, pass_names},
@@ -245,6 +247,8 @@ listen_add(struct loader *ld, const char *name)
     snprintf(l->name, sizeof(l->name), "%s", name);
     l->backlog = DEFAULT_BACKLOG;
     l->mode = -1;
+    l->uid = (uid_t)-1;
+    l->gid = (gid_t)-1;
     return l;
 }
 
@@ -396,6 +400,20 @@ set_special(struct loader *ld, const char *key, const char *v)
         if (parse_mode(v, &mode, msg, sizeof(msg)) < 0)
             return load_error(ld, key, msg);
         ld->cur_listen->mode = (long)mode;
+        return 1;
+    }
+    /* [worker]'s group is a K_STRING: only [listen]'s comes here. */
+    if (strcmp(key, "owner") == 0 || strcmp(key, "group") == 0) {
+        char *dst = key[0] == 'o' ? ld->cur_listen->owner
+                                  : ld->cur_listen->group;
+        const char *bad = file_value_error(v);
+        if (*v == '\0')
+            return load_error(ld, key, "empty value");
+        if (bad != NULL)
+            return load_error(ld, key, bad);
+        if (strlen(v) >= CONFIG_NAME_MAX)
+            return load_error(ld, key, "name too long (at most 63 bytes)");
+        strcpy(dst, v);
         return 1;
     }
     if (strcmp(key, "command") == 0) {
@@ -671,40 +689,88 @@ apply_args(struct loader *ld, const struct config_args *args)
     return !ld->failed;
 }
 
+/* A user by name or number: its uid and primary group, or -1. */
+static int
+resolve_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(name);
+    long id;
+
+    if (pw == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
+        pw = getpwuid((uid_t)id);
+    if (pw == NULL)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+/* A group by name or number, or -1. */
+static int
+resolve_group(const char *name, gid_t *gid)
+{
+    struct group *gr = getgrnam(name);
+    long id;
+
+    if (gr == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
+        gr = getgrgid((gid_t)id);
+    if (gr == NULL)
+        return -1;
+    *gid = gr->gr_gid;
+    return 0;
+}
+
 static int
 validate_user(struct loader *ld)
 {
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN];
 
-    if (c->user != NULL) {
-        struct passwd *pw = getpwnam(c->user);
-        long id;
-        if (pw == NULL && parse_int(c->user, 0, 0x7fffffff, &id, NULL, 0) == 0)
-            pw = getpwuid((uid_t)id);
-        if (pw == NULL) {
-            snprintf(msg, sizeof(msg), "no such user \"%s\"", c->user);
-            return error_at(ld, "user", msg);
-        }
-        c->uid = pw->pw_uid;
-        c->gid = pw->pw_gid;
+    if (c->user != NULL && resolve_user(c->user, &c->uid, &c->gid) < 0) {
+        snprintf(msg, sizeof(msg), "no such user \"%s\"", c->user);
+        return error_at(ld, "user", msg);
     }
-    if (c->group != NULL) {
-        struct group *gr = getgrnam(c->group);
-        long id;
-        if (gr == NULL && parse_int(c->group, 0, 0x7fffffff, &id, NULL, 0) == 0)
-            gr = getgrgid((gid_t)id);
-        if (gr == NULL) {
-            snprintf(msg, sizeof(msg), "no such group \"%s\"", c->group);
-            return error_at(ld, "group", msg);
-        }
-        c->gid = gr->gr_gid;
+    if (c->group != NULL && resolve_group(c->group, &c->gid) < 0) {
+        snprintf(msg, sizeof(msg), "no such group \"%s\"", c->group);
+        return error_at(ld, "group", msg);
     }
     if ((c->user != NULL && c->uid != geteuid()) ||
         (c->group != NULL && c->gid != getegid())) {
         if (geteuid() != 0)
             return error_at(ld, c->user ? "user" : "group",
                             "changing user or group needs root");
+    }
+    return 1;
+}
+
+/* owner and group of a unix listener: they name no line, as mode does. */
+static int
+validate_listen_owner(struct loader *ld, struct listen_conf *l)
+{
+    char msg[CONFIG_ERRLEN];
+    gid_t primary;
+
+    if (l->owner[0] == '\0' && l->group[0] == '\0')
+        return 1;
+    if (addr_family(&l->addr) != AF_UNIX) {
+        snprintf(msg, sizeof(msg), "[listen %s]: %s: only for unix: "
+                 "addresses", l->name, l->owner[0] ? "owner" : "group");
+        return load_error(ld, NULL, msg);
+    }
+    if (l->owner[0] != '\0' && resolve_user(l->owner, &l->uid, &primary) < 0) {
+        snprintf(msg, sizeof(msg), "[listen %s]: owner: no such user \"%s\"",
+                 l->name, l->owner);
+        return load_error(ld, NULL, msg);
+    }
+    if (l->group[0] != '\0' && resolve_group(l->group, &l->gid) < 0) {
+        snprintf(msg, sizeof(msg), "[listen %s]: group: no such group \"%s\"",
+                 l->name, l->group);
+        return load_error(ld, NULL, msg);
+    }
+    if (l->uid != (uid_t)-1 && l->uid != geteuid() && geteuid() != 0) {
+        snprintf(msg, sizeof(msg), "[listen %s]: owner: changing the owner "
+                 "needs root", l->name);
+        return load_error(ld, NULL, msg);
     }
     return 1;
 }
@@ -735,6 +801,8 @@ validate(struct loader *ld)
                      "addresses", l->name);
             return load_error(ld, NULL, msg);
         }
+        if (!validate_listen_owner(ld, l))
+            return 0;
         for (size_t j = 0; j < i; j++)
             if (addr_equal(&c->listen[j].addr,
                            (struct sockaddr *)&l->addr.ss, l->addr.len) &&
@@ -1045,6 +1113,10 @@ config_print(const struct config *c, FILE *f)
                 l->address, l->backlog);
         if (l->mode >= 0)
             fprintf(f, "mode = %04lo\n", (unsigned long)l->mode);
+        if (l->owner[0] != '\0')
+            fprintf(f, "owner = %s\n", l->owner);
+        if (l->group[0] != '\0')
+            fprintf(f, "group = %s\n", l->group);
     }
     fprintf(f, "\n[worker]\ncommand =");
     for (char **a = c->argv; a && *a; a++) {

@@ -29,6 +29,10 @@ struct listen_conf {
     struct addr addr;
     long backlog;
     long mode; /* -1: unset (unix sockets only) */
+    char owner[CONFIG_NAME_MAX]; /* "": unchanged (unix sockets only) */
+    char group[CONFIG_NAME_MAX];
+    uid_t uid; /* owner and group resolved, (uid_t)-1: unchanged */
+    gid_t gid;
 };
 
 struct config {

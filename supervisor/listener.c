@@ -93,6 +93,13 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     }
     if (rc < 0)
         goto fail;
+    what = "chown";
+    /* lchown: the path is the socket just bound, and never a link followed
+     * elsewhere. Owned by root and mode for a moment: never wider. */
+    if (family == AF_UNIX && (lc->uid != (uid_t)-1 || lc->gid != (gid_t)-1) &&
+        lchown(((const struct sockaddr_un *)&lc->addr.ss)->sun_path, lc->uid,
+               lc->gid) < 0)
+        goto fail;
     what = "listen";
     if (listen(fd, (int)lc->backlog) < 0)
         goto fail;

@@ -875,6 +875,53 @@ mode_on_tcp_listener_is_refused(void **state)
 }
 
 static void
+unix_listener_owner_and_group(void **state)
+{
+    struct config *c = load_ok("[listen web]\naddress = :80\n"
+                               "[listen sock]\naddress = unix:/run/h.sock\n"
+                               "owner = root\ngroup = 0\n"
+                               "[listen other]\naddress = unix:/run/o.sock\n"
+                               "group = root\n"
+                               "[worker]\ncommand = x\n", NULL);
+    char err[CONFIG_ERRLEN];
+
+    assert_string_equal(c->listen[0].owner, "");
+    assert_int_equal(c->listen[0].uid, (uid_t)-1);
+    assert_int_equal(c->listen[0].gid, (gid_t)-1);
+    assert_string_equal(c->listen[1].owner, "root");
+    assert_string_equal(c->listen[1].group, "0");
+    assert_int_equal(c->listen[1].uid, 0);
+    assert_int_equal(c->listen[1].gid, 0);
+    /* group alone changes the group only; [worker]'s group is another key. */
+    assert_int_equal(c->listen[2].uid, (uid_t)-1);
+    assert_int_equal(c->listen[2].gid, 0);
+    assert_null(c->group);
+    config_free(c);
+
+    assert_int_equal(load("[listen web]\naddress = :80\nowner = root\n"
+                          "[worker]\ncommand = x\n", NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf: [listen web]: owner: only for unix: "
+                             "addresses");
+    assert_int_equal(load("[listen web]\naddress = :80\ngroup = root\n"
+                          "[worker]\ncommand = x\n", NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf: [listen web]: group: only for unix: "
+                             "addresses");
+    assert_int_equal(load("[listen s]\naddress = unix:/x\n"
+                          "owner = no-such-user-here\n[worker]\ncommand = x\n",
+                          NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf: [listen s]: owner: no such user "
+                             "\"no-such-user-here\"");
+    assert_int_equal(load("[listen s]\naddress = unix:/x\n"
+                          "group = no-such-group-here\n[worker]\ncommand = x\n",
+                          NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf: [listen s]: group: no such group "
+                             "\"no-such-group-here\"");
+    assert_int_equal(load("[listen s]\naddress = unix:/x\nowner =\n"
+                          "[worker]\ncommand = x\n", NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf:3: owner: empty value");
+}
+
+static void
 duplicate_listener_name_is_refused(void **state)
 {
     struct config *c;
@@ -998,6 +1045,10 @@ assert_same_config(const struct config *a, const struct config *b)
                                b->listen[i].addr.len));
         assert_int_equal(a->listen[i].backlog, b->listen[i].backlog);
         assert_int_equal(a->listen[i].mode, b->listen[i].mode);
+        assert_string_equal(a->listen[i].owner, b->listen[i].owner);
+        assert_string_equal(a->listen[i].group, b->listen[i].group);
+        assert_int_equal(a->listen[i].uid, b->listen[i].uid);
+        assert_int_equal(a->listen[i].gid, b->listen[i].gid);
     }
     assert_argv(b->argv, (const char *const *)a->argv);
     assert_int_equal(a->processes, b->processes);
@@ -1101,6 +1152,7 @@ print_round_trips_every_key(void **state)
         "[listen web]\naddress = 0.0.0.0:8080\nbacklog = 100\n"
         "[listen v6]\naddress = [::1]:8443\n"
         "[listen sock]\naddress = unix:/tmp/handoff-rt.sock\nmode = 0600\n"
+        "owner = root\ngroup = 0\n"
         "[worker]\n"
         "command = /bin/sh -c 'echo \"$HOME\" it'\\''s' '' \\\\ a\\ b\n"
         "processes = 3\npass = protocol\nready = exec:/bin/check %p %g\n"
@@ -1187,6 +1239,7 @@ main(void)
         cmocka_unit_test(short_flag_errors_name_the_flag),
         cmocka_unit_test(missing_listener_or_command_is_refused),
         cmocka_unit_test(mode_on_tcp_listener_is_refused),
+        cmocka_unit_test(unix_listener_owner_and_group),
         cmocka_unit_test(duplicate_listener_name_is_refused),
         cmocka_unit_test(duplicate_listener_address_is_refused),
         cmocka_unit_test(validation_errors_in_file_name_line_and_key),
