@@ -977,6 +977,12 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
+    /* connect() needs write permission on the socket file, which root made:
+     * a worker run as user gets it as it gets the directory around it
+     * (which keeps everyone else out). */
+    if (cfg->user != NULL && chown(m.notify_path, cfg->uid, cfg->gid) < 0)
+        log_event(LOG_WARN, "rundir", "path=%s error=%s",
+                  log_q(m.notify_path), log_q(strerror(errno)));
     start_roll(&m);
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
