@@ -80,6 +80,13 @@ on_signal(uv_signal_t *h, int sig)
 int
 signals_start(struct master *m)
 {
+    sigset_t none;
+
+    /* A mask inherited from whoever started handoff (a wrapper that blocked
+     * SIGTERM or SIGCHLD, say) would leave rolls, stops and reaping waiting
+     * forever: libuv's handlers only run for signals that are delivered. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (int sig = 1; sig < 32; sig++) {
         uv_signal_t *h;
