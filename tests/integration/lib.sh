@@ -36,7 +36,7 @@ fail() {
     exit 1
 }
 
-ok() { echo "ok: $*"; }
+ok() { echo "ok: $* [${SECONDS}s]"; }
 
 need() {
     for c in "$@"; do
@@ -126,7 +126,7 @@ roll_and_wait() {
 zombies_of() {
     local parent=$1 n=0 s line rest
     for s in /proc/[0-9]*/stat; do
-        read -r line <"$s" 2>/dev/null || continue
+        read -r line 2>/dev/null <"$s" || continue
         rest=${line##*) }
         set -- $rest
         [ "$1" = Z ] && [ "$2" = "$parent" ] && n=$((n + 1))

@@ -40,3 +40,18 @@ stop_handoff
 reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
 [ "${reaped:-0}" -ge 100 ] || fail "subreaper reaped ${reaped:-0} orphans, expected 100"
 ok "subreaper (not PID 1): $reaped orphans reaped, no zombie"
+
+# Orphans that outlive their worker: at stop handoff sends them SIGTERM, and
+# SIGKILL at stop_timeout to one that ignores it; it exits only when every
+# descendant is gone, with its worker's status.
+start_handoff --pass systemd --stop-timeout 1s -l 127.0.0.1:0 -- sh -c \
+    "sh -c 'sleep 300 & echo \$! >$T/lingers; (trap \"\" TERM; exec sleep 301) & echo \$! >$T/stubborn'; exec python3 $SERVER --term-code 4"
+wait_log 'event=promote' 1
+lingers=$(cat "$T/lingers") stubborn=$(cat "$T/stubborn")
+[ "$(awk '{print $4}' "/proc/$stubborn/stat")" = "$HPID" ] || fail "the orphan was not re-parented to handoff"
+stop_handoff
+[ "$STATUS" -eq 4 ] || fail "exit status $STATUS with lingering orphans, expected the worker's 4"
+kill -0 "$lingers" 2>/dev/null && fail "an orphan outlived handoff"
+kill -0 "$stubborn" 2>/dev/null && fail "an orphan that ignores SIGTERM outlived handoff"
+grep -q 'event=stop_timeout ' "$LOG" || fail "the stubborn orphan was not killed at stop_timeout"
+ok "lingering orphans: SIGTERM, then SIGKILL at stop_timeout; handoff exits last, with status 4"
