@@ -56,6 +56,8 @@
 #define HEALTHY_MS 60000
 
 static void roll_finished(struct master *m);
+static void schedule_restart(struct master *m, struct gen *g, size_t slot,
+                             uint64_t ran_ms);
 static void maybe_finish(struct master *m);
 static void start_roll(struct master *m);
 
@@ -277,18 +279,19 @@ drain(struct master *m, struct gen *g, uint64_t timeout_ms)
     uv_timer_start(g->timer, on_drain_timeout, timeout_ms, 0);
 }
 
-static void
+/*
+ * Start every slot of g. A worker that cannot even be forked (no fd, no
+ * memory) stops here with its error: nothing would exit to report it.
+ */
+static int
 spawn_slots(struct master *m, struct gen *g)
 {
-    for (size_t i = 0; i < g->nslots && g->state == GEN_STARTING; i++) {
+    for (size_t i = 0; i < g->nslots; i++) {
         int rc = worker_start(m, g, i);
-        if (rc < 0 && g->slots[i].w == NULL) {
-            /* Not even forked: nothing will exit to report it. */
-            log_event(LOG_ERROR, "roll_failed", "gen=%u reason=%s", g->id,
-                      log_q(strerror(-rc)));
-            g->slots[i].retired = 1;
-        }
+        if (rc < 0 && g->slots[i].w == NULL)
+            return rc;
     }
+    return 0;
 }
 
 /* --- the roll ----------------------------------------------------------- */
@@ -416,6 +419,7 @@ start_roll(struct master *m)
 {
     struct plan *p = m->next_plan ? m->next_plan : plan_ref(m->plan);
     struct gen *g;
+    int rc;
 
     m->next_plan = NULL;
     m->roll_ns = master_now();
@@ -431,9 +435,14 @@ start_roll(struct master *m)
     sdnotify_roll_started(m, g);
     warn_bypass(g);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
-    spawn_slots(m, g);
-    if (g->state == GEN_STARTING && g->live == 0)
-        fail_roll(m, g, GEV_WORKER_EXIT, "no worker could be started", 1);
+    rc = spawn_slots(m, g);
+    if (rc < 0) {
+        /* Like a new worker that exits before it is ready: the roll fails
+         * whole, and the active generation keeps its every process. */
+        char why[128];
+        snprintf(why, sizeof(why), "cannot start a worker: %s", strerror(-rc));
+        fail_roll(m, g, GEV_WORKER_EXIT, why, 1);
+    }
 }
 
 void
@@ -549,6 +558,23 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
         master_worker_ready(m, w, READY_NOTIFY);
 }
 
+/*
+ * Start the worker of a slot of the active generation. One that could not
+ * even be forked (no fd, no memory, no process left) is tried again with
+ * the restart backoff: no exit will ever come to bring it back.
+ */
+static void
+start_slot(struct master *m, struct gen *g, size_t slot)
+{
+    int rc = worker_start(m, g, slot);
+
+    if (rc < 0 && g->slots[slot].w == NULL) {
+        log_event(LOG_ERROR, "restart_failed", "gen=%u slot=%zu error=%s",
+                  g->id, slot, log_q(strerror(-rc)));
+        schedule_restart(m, g, slot, 0);
+    }
+}
+
 static void
 on_restart_timer(uv_timer_t *t)
 {
@@ -562,7 +588,7 @@ on_restart_timer(uv_timer_t *t)
             g->slots[i].restart_timer = NULL;
             if (g->state == GEN_ACTIVE && !g->master->stopping &&
                 !g->slots[i].retired && g->slots[i].w == NULL)
-                worker_start(g->master, g, i);
+                start_slot(g->master, g, i);
             return;
         }
 }
@@ -852,7 +878,7 @@ master_scale(struct master *m, int delta)
         c->processes++;
         log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
                   c->processes);
-        worker_start(m, g, g->nslots - 1);
+        start_slot(m, g, g->nslots - 1);
         return;
     }
     if (c->processes <= 1) {

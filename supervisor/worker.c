@@ -264,12 +264,16 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     w->state = W_STARTING;
     rc = channel_open(m, w, &child_end);
     if (rc < 0) {
+        log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
+                  slot, log_q(strerror(-rc)));
         free(w);
         return rc;
     }
     env = worker_env(environ, p, g->id, m->notify_path, chan_target,
                      c->pass == PASS_SHIM ? m->shim_path : NULL, &lpid);
     if (env == NULL) {
+        log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
+                  slot, log_q(strerror(ENOMEM)));
         channel_close(w->chan);
         close(child_end);
         free(w);
