@@ -10,6 +10,7 @@ exits 0. Switches make it misbehave the ways a real server can.
   GET /slow?ms=N   -> the same, after N milliseconds
 """
 import argparse
+import fcntl
 import os
 import signal
 import socket
@@ -120,6 +121,57 @@ def make_orphans(n):
         os.waitpid(pid, 0)
 
 
+def orphan_burst(n):
+    """Leave n orphans (handoff's) that all exit at the same moment.
+
+    A shell (forks are cheap there) starts n readers of a pipe whose one
+    writer left is a sleep of 0.5 s, and exits: when the sleep ends, every
+    read returns end of file at once.
+    """
+    r, w = os.pipe()
+    # exec 4>&- in a subshell: a redirection on a builtin keeps a saved copy.
+    script = ('i=0; while [ $i -lt %d ]; do (exec 4>&-; read x <&3) & '
+              'i=$((i+1)); done; exec 3<&-; sleep 0.5 & exit 0' % n)
+    pid = os.fork()
+    if pid == 0:
+        # Out of the way first: dup2 onto itself would keep close-on-exec.
+        hi = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (r, w)]
+        os.dup2(hi[0], 3)
+        os.dup2(hi[1], 4)
+        os.execvp("sh", ["sh", "-c", script])
+    os.close(r)
+    os.close(w)
+    os.waitpid(pid, 0)
+
+
+def abuse(chan, mode):
+    """Misuse the control channel the ways a broken worker could."""
+    if mode == "close":
+        chan.close()
+    elif mode == "garbage":
+        for size in (1, 15, 16, 17, 100, 4000):
+            chan.send(os.urandom(size))
+        chan.send(HDR.pack(99, HELLO, 7, 0, 0))            # unknown version
+        chan.send(HDR.pack(1, 777, 8, 0, 0))               # unknown type
+        chan.send(HDR.pack(1, GET, 9, 3, 0) + b"a\0b")    # NUL in the text
+        chan.send(HDR.pack(1, GET, 10, 100, 0) + b"x=1\n") # length lies
+        chan.send(HDR.pack(1, GET, 11, 6, 0) + b"noeq\n\n")
+        chan.send(HDR.pack(1, GET, 12, 0, 0))              # GET without name
+        with open(os.devnull) as f:                         # an fd it never asked for
+            socket.send_fds(chan, [HDR.pack(1, HELLO, 13, 0, 0)], [f.fileno()])
+            socket.send_fds(chan, [HDR.pack(1, HELLO, 14, 0, 0)], [f.fileno()] * 3)
+    elif mode == "oversized":
+        chan.send(HDR.pack(1, HELLO, 15, 65536, 0) + b"k=v\n" * 16384)
+    elif mode == "flood":
+        # Requests whose replies are never read: bounded, and over when
+        # the master gives up on this channel.
+        try:
+            for i in range(200000):
+                chan.send(HDR.pack(1, HELLO, i, 0, 0))
+        except OSError:
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--protocol", action="store_true")
@@ -139,6 +191,13 @@ def main():
     ap.add_argument("--disconnect", action="store_true",
                     help="connect(AF_UNSPEC) on the listening socket when "
                     "draining: it would stop the shared socket listening")
+    ap.add_argument("--exit-if", metavar="PATH",
+                    help="exit 3 at start while PATH exists: a crash loop")
+    ap.add_argument("--burst", type=int, default=0, metavar="N",
+                    help="leave N orphans that all exit at once, at start")
+    ap.add_argument("--abuse", default="", metavar="GEN:MODE,...",
+                    help="once ready, misuse the control channel (--protocol): "
+                    "close, garbage, oversized or flood, by generation")
     ap.add_argument("--bad-gens", default="",
                     help="comma list: misbehave only in these generations")
     a = ap.parse_args()
@@ -146,9 +205,12 @@ def main():
         a.ready_after = 0
         a.never_ready = a.ignore_drain = False
         a.exit_at_start = a.crash_after = None
+        a.burst = 0
 
     if a.exit_at_start is not None:
         sys.exit(a.exit_at_start)
+    if a.exit_if and os.path.exists(a.exit_if):
+        sys.exit(3)
     chan = None
     if a.bind_self is not None:
         s = socket.socket()
@@ -171,6 +233,8 @@ def main():
         time.sleep(a.ready_after)
     if a.orphans:
         make_orphans(a.orphans)
+    if a.burst:
+        orphan_burst(a.burst)
 
     server = Server(("127.0.0.1", 0), Handler, bind_and_activate=False)
     server.socket.close()
@@ -189,6 +253,10 @@ def main():
         notify(f"READY=1\nSTATUS=serving gen {GEN}")
     if chan is not None:
         proto_call(chan, READY, 99)
+        modes = dict(x.split(":", 1) for x in a.abuse.split(",") if x)
+        if GEN in modes:
+            threading.Thread(target=abuse, args=(chan, modes[GEN]),
+                             daemon=True).start()
     server.serve_forever(poll_interval=0.05)
     if a.harmful:
         # Would reset every queued connection of every generation.
