@@ -1025,7 +1025,14 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
             continue;
         case '?':
         case ':':
-            if (optopt != 0)
+            if (optopt >= 256 && optopt < 256 + (int)NFLAGS)
+                /* A long flag without its value: getopt gives its val. */
+                snprintf(err, errlen, "--%s: needs a value",
+                         flag_keys[optopt - 256].flag);
+            else if (optopt != 0 && optind > 1 &&
+                     strncmp(argv[optind - 1], "--", 2) == 0)
+                snprintf(err, errlen, "%s: needs a value", argv[optind - 1]);
+            else if (optopt != 0)
                 snprintf(err, errlen, "-%c: %s", optopt,
                          strchr(shortopts, optopt) ? "needs a value"
                                                    : "unknown flag");

@@ -88,6 +88,21 @@ bad "" "^handoff: -n: bad number|^handoff: --processes: bad number" -l :1 -n 0 -
 bad "" "unknown flag" --frobnicate -l :1 -- true
 bad "" "no command" -l :1 --pass systemd -t
 bad "" "^handoff: $T/missing.conf: No such file" -c "$T/missing.conf" -t
+# Unknown keys are errors in every section, not only [handoff].
+bad "${W}frobnicate = 1" "$F:6: frobnicate: unknown key in \\[worker\\]" -t
+bad "[listen a]\naddress = :1\nport = 2\n[worker]\ncommand = x" "$F:3: port: unknown key in \\[listen\\]" -t
+bad "${W}ready_timeout = 0s" "$F:6: ready_timeout: must be more than 0" -t
+bad "${W}ready_interval = 1ms" "$F:6: ready_interval: must be at least" -t
+bad "${W}command =" "$F:6: command: empty command" -t
+bad "${W}processes = 99999999999999999999" "$F:6: processes: bad number" -t
+# A flag missing its value names the flag, long or short.
+bad "" "^handoff: --ready-timeout: needs a value" -l :1 --pass systemd --ready-timeout
+bad "" "^handoff: --config: needs a value" -l :1 --config
+bad "" "^handoff: -n: needs a value" -l :1 -n
+bad "" "^handoff: -e: bad environment entry" -l :1 --pass systemd -e NOEQ -t -- x
+bad "" "^handoff: --backlog: bad number" -l :1 --pass systemd --backlog -5 -t -- x
+bad "" "^handoff: -C: directory" -l :1 --pass systemd -C /nonexistent -t -- x
+[ "$n" -ge 30 ] || fail "only $n bad cases"
 ok "$n bad configurations and command lines refused with exit 2 and a message naming the place"
 
 # Refused means nothing started: no listener was bound.

@@ -18,12 +18,15 @@ write_conf 1
 start_handoff -c "$conf"
 wait_log 'event=promote' 1
 load_start 8
+before=$(pid_serving)
 echo "processes = lots" >>"$conf"
 kill -HUP "$HPID"
 wait_log 'event=reload_failed' 1
 grep -q "event=reload_failed .*$conf:7: processes: bad number" "$LOG" || fail "reload_failed does not name FILE:LINE"
 sleep 0.5
 [ "$(count 'event=roll ')" -eq 1 ] || fail "a broken file started a roll"
+[ "$(pid_serving)" = "$before" ] || fail "another worker serves after a broken reload"
+kill -0 "$HPID" || fail "a broken file stopped handoff"
 ok "broken file on SIGHUP: logged, nothing changed"
 
 write_conf 2
