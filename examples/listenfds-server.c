@@ -66,9 +66,15 @@ serve(int c)
     ssize_t n;
     int len;
 
-    /* Read the request head; the body of a GET is empty. */
-    while (got < sizeof(req) - 1 &&
-           (n = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
+    /* Read the request head; the body of a GET is empty. SIGTERM (no
+     * SA_RESTART, so that poll() wakes) may interrupt the read: go on, or
+     * the connection would be closed unanswered, its request unread. */
+    while (got < sizeof(req) - 1) {
+        n = read(c, req + got, sizeof(req) - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
         got += (size_t)n;
         req[got] = '\0';
         if (strstr(req, "\r\n\r\n") != NULL)
