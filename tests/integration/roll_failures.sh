@@ -21,7 +21,8 @@ load_stop
 ok "exit at start then a good roll: 0 failed of $REQS"
 stop_handoff
 
-start_handoff --pass systemd --ready-timeout 2s --drain-timeout 1s -l 127.0.0.1:0 -- \
+# 5 s: a loaded machine can take 2 s to start python (through pyenv's shim).
+start_handoff --pass systemd --ready-timeout 5s --drain-timeout 1s -l 127.0.0.1:0 -- \
     python3 "$SERVER" --bad-gens 2 --never-ready
 wait_log 'event=promote' 1
 first=$(pid_serving)
