@@ -5,6 +5,8 @@ It takes its listening socket from handoff (LISTEN_FDS, or the control
 protocol on HANDOFF_FD with --protocol), says READY=1 on NOTIFY_SOCKET and
 drains on SIGTERM: it stops accepting, finishes the requests in flight and
 exits 0. Switches make it misbehave the ways a real server can.
+tests/bench/ runs it under other supervisors too: --server-starter takes
+the socket from SERVER_STARTER_PORT, --bind-self binds it itself.
 
   GET /            -> "pid=PID gen=GEN"
   GET /slow?ms=N   -> the same, after N milliseconds
@@ -12,6 +14,7 @@ exits 0. Switches make it misbehave the ways a real server can.
 import argparse
 import fcntl
 import os
+import select
 import signal
 import socket
 import struct
@@ -22,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 GEN = os.environ.get("HANDOFF_GENERATION", "?")
+# Set on the drain signal; read by keep-alive connections (--http11).
+DRAINING = threading.Event()
 
 
 def notify(msg):
@@ -83,6 +88,16 @@ def disconnect(sock):
               f"{os.strerror(ctypes.get_errno())}", file=sys.stderr)
 
 
+def sockets_from_server_starter():
+    """SERVER_STARTER_PORT is "host:port=fd;path=fd;...", as start_server
+    (Server::Starter) and handoff's pass = inherit announce it."""
+    spec = os.environ.get("SERVER_STARTER_PORT")
+    if not spec:
+        sys.exit("actserver: SERVER_STARTER_PORT is not set")
+    return [socket.socket(fileno=int(item.rsplit("=", 1)[1]))
+            for item in spec.split(";") if item]
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
@@ -93,11 +108,35 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        if self.protocol_version != "HTTP/1.0" and DRAINING.is_set():
+            # A draining keep-alive server says so, as nginx does.
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, *args):
         pass
+
+
+class KeepAliveHandler(Handler):
+    """HTTP/1.1 with keep-alive (--http11). Draining, it answers the
+    request in progress with Connection: close and closes idle connections:
+    a client that sends on an idle connection as it closes sees it closed,
+    the race every keep-alive server has and HTTP leaves to the client."""
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle's
+    # algorithm and the client's delayed ACK hold each answer for 40 ms.
+    disable_nagle_algorithm = True
+
+    def handle(self):
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            # Wait for the next request, but look at the drain flag often.
+            while not select.select([self.connection], [], [], 0.05)[0]:
+                if DRAINING.is_set():
+                    return
+            self.handle_one_request()
 
 
 class Server(ThreadingHTTPServer):
@@ -200,10 +239,24 @@ def main():
                     "close, garbage, oversized or flood, by generation")
     ap.add_argument("--bad-gens", default="",
                     help="comma list: misbehave only in these generations")
+    ap.add_argument("--bad-if", metavar="FILE",
+                    help="misbehave only if FILE exists at start (the "
+                    "version on disk is bad), whatever the supervisor")
+    ap.add_argument("--server-starter", action="store_true",
+                    help="sockets from SERVER_STARTER_PORT, generation "
+                    "from SERVER_STARTER_GENERATION (start_server)")
+    ap.add_argument("--no-drain", action="store_true",
+                    help="no graceful drain: die at once on SIGTERM")
+    ap.add_argument("--http11", action="store_true",
+                    help="HTTP/1.1 keep-alive, closed when draining")
     a = ap.parse_args()
-    if a.bad_gens and GEN not in a.bad_gens.split(","):
+    global GEN
+    if a.server_starter:
+        GEN = os.environ.get("SERVER_STARTER_GENERATION", "?")
+    if (a.bad_gens and GEN not in a.bad_gens.split(",")) or (
+            a.bad_if and not os.path.exists(a.bad_if)):
         a.ready_after = 0
-        a.never_ready = a.ignore_drain = False
+        a.never_ready = a.ignore_drain = a.no_drain = False
         a.exit_at_start = a.crash_after = None
         a.burst = 0
 
@@ -222,6 +275,8 @@ def main():
         socks = [s]
     elif a.protocol:
         chan, socks = sockets_from_protocol()
+    elif a.server_starter:
+        socks = sockets_from_server_starter()
     else:
         socks = sockets_from_env()
     if a.ignore_drain:
@@ -236,16 +291,20 @@ def main():
     if a.burst:
         orphan_burst(a.burst)
 
-    server = Server(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    handler = KeepAliveHandler if a.http11 else Handler
+    server = Server(("127.0.0.1", 0), handler, bind_and_activate=False)
     server.socket.close()
     server.socket = socks[0]
     # Shared by every generation: accept must never block a draining server.
     server.socket.setblocking(False)
 
     def drain(signum, frame):
+        DRAINING.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    if not a.ignore_drain:
+    if a.no_drain:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    elif not a.ignore_drain:
         signal.signal(signal.SIGTERM, drain)
     if a.crash_after is not None:
         threading.Timer(a.crash_after, lambda: os._exit(3)).start()

@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# tests/bench/bench.sh: handoff against other ways to roll a server (stop-and-start, Server::Starter, nginx -s reload), one markdown table.
+#
+#   bash tests/bench/bench.sh PATH/TO/handoff      (what `make bench` runs)
+#
+# Every scenario runs against every contender with the same worker
+# (tests/servers/actserver.py), the same load and the same length, one
+# contender after the other, their order rotated from one scenario to the
+# next so that none always runs first on a machine whose load drifts.
+# Environment:
+#   BENCH_ROLLS=20   rolls of the steady scenario; the others scale from it
+#   BENCH_QUICK=1    one or two rolls per scenario, short rounds: a smoke test
+#   BENCH_OUT=DIR    keep the raw outputs (hey, wrk, logs) and the table there
+#   BENCH_ONLY="steady overhead"   run only these (scenario names as in
+#                    the raw outputs: baseline steady slow_ready fail_start
+#                    long_requests no_drain keepalive nginx_close
+#                    nginx_keepalive overhead)
+set -u
+HANDOFF=${1:?usage: bench.sh PATH/TO/handoff}
+HANDOFF=$(cd "$(dirname "$HANDOFF")" && pwd)/$(basename "$HANDOFF")
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BENCH=$top/tests/bench
+WORKER=$top/tests/servers/actserver.py
+# nginx and start_server live in /usr/sbin and /usr/bin; a non-root PATH
+# often lacks the first.
+PATH=$PATH:/usr/sbin:/sbin
+
+# --- packages: installed here, like tools/setup, so a fresh Debian 12 runs it
+need_pkgs="hey wrk libserver-starter-perl tini nginx-light python3 curl procps"
+missing=
+for p in $need_pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "bench: installing$missing" >&2
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null ||
+        { echo "bench: apt-get install$missing failed" >&2; exit 1; }
+fi
+[ -x "$HANDOFF" ] || { echo "bench: $HANDOFF is not executable" >&2; exit 1; }
+NGINX=$(command -v nginx)
+
+# --- sizes ----------------------------------------------------------------
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 1 ] && ROLLS=${BENCH_ROLLS:-2} || ROLLS=${BENCH_ROLLS:-20}
+scale() { # DIVISOR: ROLLS/DIVISOR, at least 1
+    local n=$((ROLLS / $1))
+    [ "$n" -ge 1 ] && echo "$n" || echo 1
+}
+R_STEADY=$ROLLS
+R_HALF=$(scale 2)   # no drain, keep-alive, nginx
+R_LONG=$(scale 4)   # 2 s requests: each roll drains for 2 s
+R_SLOW=$(scale 5)   # 3 s to ready: each roll takes 3-4 s
+R_FAIL=$(scale 5)
+if [ "$QUICK" = 1 ]; then
+    BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3
+else
+    BASE_SECS=6 TP_ROUNDS=9 TP_SECS=2 STARTS=10
+fi
+HEY_C=8        # clients of the main load, a new connection per request
+SLOW_C=4       # clients of the 2 s requests, so some are in flight at every roll
+WRK_C=32
+
+R=${BENCH_OUT:-}
+if [ -n "$R" ]; then
+    mkdir -p "$R" && R=$(cd "$R" && pwd)
+else
+    R=$(mktemp -d "${TMPDIR:-/tmp}/handoff-bench.XXXXXX")
+fi
+echo "rolls=$ROLLS quick=$QUICK handoff=$HANDOFF" >"$R/meta"
+
+# --- process bookkeeping: everything started here is stopped by its pid ---
+STARTED=()
+track() { STARTED+=("$1"); }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local st
+    [ -n "${1:-}" ] || return 1
+    st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# wait_gone PID SECONDS: poll every 10 ms until PID has exited.
+wait_gone() {
+    local pid=$1 n=$(($2 * 100)) i
+    for ((i = 0; i < n; i++)); do
+        alive "$pid" || return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# stop_pid PID SIGNAL SECONDS: signal, wait bounded, then SIGKILL.
+stop_pid() {
+    alive "$1" || return 0
+    kill -"$2" "$1" 2>/dev/null
+    wait_gone "$1" "$3" || kill -KILL "$1" 2>/dev/null
+    wait_gone "$1" 2
+}
+
+cleanup() {
+    local p kids
+    for p in "${STARTED[@]}"; do
+        alive "$p" || continue
+        kids=$(pgrep -P "$p" 2>/dev/null)
+        kill -TERM "$p" 2>/dev/null
+        wait_gone "$p" 5 || kill -KILL "$p" $kids 2>/dev/null
+    done
+    rm -f "$R"/*.bad
+    [ -n "${BENCH_OUT:-}" ] || rm -rf "$R"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+
+# at SECONDS: sleep until SECONDS after $T0, so rolls keep their schedule
+# whatever each one costs (a late roll just starts at once).
+at() {
+    local d
+    d=$(awk -v t0="$T0" -v s="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t0 + s - now; printf "%.3f", (d > 0 ? d : 0) }')
+    sleep "$d"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# answer: the pid that answers on $PORT (empty if none does within 2 s).
+answer() {
+    curl -s --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null | sed -n 's/^pid=\([0-9]*\).*/\1/p'
+}
+
+# wait_answer SECONDS [PID]: until something answers on $PORT; fails at
+# once if PID (the process that should answer) exits first.
+wait_answer() {
+    local n=$(($1 * 10)) i
+    for ((i = 0; i < n; i++)); do
+        [ -n "$(answer)" ] && return 0
+        [ -n "${2:-}" ] && ! alive "$2" && return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_log FILE REGEX SECONDS: until a line of FILE matches.
+wait_log() {
+    local n=$(($3 * 50)) i
+    for ((i = 0; i < n; i++)); do
+        grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "bench: timed out waiting for /$2/ in $1" >&2
+    return 1
+}
+
+# sup_stats PID: "VmRSS VmHWM cpu-ms" of a supervisor, from /proc. The CPU
+# time is schedstat's (ns), since stat's clock ticks (10 ms) show 0 here.
+sup_stats() {
+    local rss hwm cpu
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+    hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+    cpu=$(awk '{ printf "%.1f", $1 / 1e6 }' "/proc/$1/schedstat" 2>/dev/null)
+    echo "${rss:--} ${hwm:--} ${cpu:--}"
+}
+
+# --- contenders -------------------------------------------------------------
+# Each has NAME_start (sets PORT, SUP), NAME_roll I (one roll, bounded;
+# appends "i outcome old new gone_ms" to $D/rolls) and NAME_stop. The worker
+# options are in WARGS; BAD is the file that makes the version on disk bad.
+
+# handoff: the sockets by LISTEN_FDS, promoted on READY=1 (sd_notify).
+handoff_start() {
+    "$HANDOFF" --pass systemd -n 1 -l 127.0.0.1:0 -- python3 "$WORKER" "${WARGS[@]}" \
+        >/dev/null 2>"$D/handoff.log" &
+    SUP=$!
+    track "$SUP"
+    HGEN=1 HACTIVE=1
+    wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 || return 1
+    PORT=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$D/handoff.log" | head -n1 | grep -Eo '[0-9]+$')
+    wait_answer 10
+}
+handoff_roll() {
+    local new=$((HGEN + 1)) old=$HACTIVE sig
+    HGEN=$new
+    # When the signal left, against the log's event=roll (same clock).
+    sig=$EPOCHREALTIME
+    kill -USR2 "$SUP"
+    wait_log "$D/handoff.log" "event=(promote|roll_failed) gen=$new " 60 || return 1
+    if grep -q "event=promote gen=$new " "$D/handoff.log"; then
+        wait_log "$D/handoff.log" "event=gone gen=$old " 60
+        HACTIVE=$new
+        echo "$1 promoted $old $new - $sig" >>"$D/rolls"
+    else
+        wait_log "$D/handoff.log" "event=gone gen=$new " 60
+        echo "$1 failed $old $new - $sig" >>"$D/rolls"
+    fi
+}
+handoff_stop() { stop_pid "$SUP" TERM 35; }
+
+# Server::Starter: start_server holds the socket (SERVER_STARTER_PORT) and
+# on SIGHUP starts a new worker, waits --interval seconds and, if it is
+# still alive, sends the old one --signal-on-hup. A new worker that died is
+# started again, every interval, until one lives.
+ss_start() {
+    PORT=$(free_port)
+    start_server --port="127.0.0.1:$PORT" --signal-on-hup=TERM --interval="$SS_INTERVAL" -- \
+        python3 "$WORKER" --server-starter "${WARGS[@]}" >"$D/ss.log" 2>&1 &
+    SUP=$!
+    track "$SUP"
+    wait_answer 20 || return 1
+    # Its first start_worker sleeps the interval before it handles a HUP.
+    sleep "$SS_INTERVAL"
+}
+ss_roll() {
+    local old t0 failed
+    old=$(answer)
+    t0=$(now_ms)
+    failed=$(grep -c 'failed to start' "$D/ss.log")
+    kill -HUP "$SUP"
+    if [ "$FAILMODE" = per-roll ]; then
+        # The bad version dies; start_server tries again every interval:
+        # the version is fixed (BAD removed) once it has seen one failure.
+        local n=$(((SS_INTERVAL * 3 + 5) * 50)) i
+        for ((i = 0; i < n; i++)); do
+            [ "$(grep -c 'failed to start' "$D/ss.log")" -gt "$failed" ] && break
+            sleep 0.02
+        done
+        rm -f "$BAD"
+    fi
+    wait_gone "$old" 60 || return 1
+    echo "$1 promoted $old - $(($(now_ms) - t0))" >>"$D/rolls"
+}
+ss_stop() { stop_pid "$SUP" TERM 35; }
+
+# Naive: the worker binds its own port; a roll is kill, wait, start anew.
+naive_spawn() {
+    python3 "$WORKER" --bind-self "$PORT" "${WARGS[@]}" >/dev/null 2>&1 &
+    WPID=$!
+    track "$WPID"
+    wait_answer 20 "$WPID"
+}
+naive_start() {
+    PORT=$(free_port)
+    SUP=
+    naive_spawn
+}
+naive_roll() {
+    local old=$WPID t0 gone outcome=promoted
+    t0=$(now_ms)
+    kill -TERM "$old"
+    wait_gone "$old" 35 || kill -KILL "$old"
+    gone=$(($(now_ms) - t0))
+    if ! naive_spawn; then
+        # The new version failed: the best a script can do is start the
+        # old one again at once (here: the version is fixed).
+        outcome=failed
+        rm -f "$BAD"
+        naive_spawn || return 1
+    fi
+    echo "$1 $outcome $old $WPID $gone" >>"$D/rolls"
+}
+naive_stop() { stop_pid "$WPID" TERM 35; }
+
+# --- load -------------------------------------------------------------------
+HEYPIDS=()
+# hey_start OUT URLPATH CLIENTS [keepalive]: hey in the background until hey_stop.
+hey_start() {
+    local ka=-disable-keepalive
+    [ "${4:-}" = keepalive ] && ka=
+    hey -z 3600s -c "$3" -t 10 $ka "http://127.0.0.1:$PORT$2" >"$1" 2>&1 &
+    HEYPIDS+=($!)
+    track $!
+}
+# hey_stop: SIGINT makes hey print its summary; bounded.
+hey_stop() {
+    local p
+    for p in "${HEYPIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
+    for p in "${HEYPIDS[@]}"; do wait_gone "$p" 20 || kill -KILL "$p" 2>/dev/null; done
+    HEYPIDS=()
+}
+
+# --- one scenario against one contender (hey load) -------------------------
+# Scenario settings, as globals: WOPTS (worker options), FAILMODE (none,
+# always: the version on disk is bad from the first roll on, per-roll: bad
+# for each roll, fixed after it), KEEPALIVE, SLOWREQ, SS_INTERVAL.
+run_hey() { # SCENARIO CONTENDER ROLLS PACE
+    local scen=$1 c=$2 n=$3 pace=$4 i before after
+    D=$R/$scen/$c
+    mkdir -p "$D"
+    : >"$D/rolls"
+    BAD=$R/$scen.$c.bad
+    rm -f "$BAD"
+    WARGS=("${WOPTS[@]//@BAD@/$BAD}")
+    echo "  $scen: $c" >&2
+    if ! "${c}_start"; then
+        echo "start failed" >"$D/error"
+        "${c}_stop"
+        return
+    fi
+    [ "$FAILMODE" = always ] && touch "$BAD"
+    answer >"$D/seen"
+    HEYPIDS=()
+    hey_start "$D/hey.out" / "$HEY_C" $KEEPALIVE
+    [ "$SLOWREQ" = 1 ] && hey_start "$D/hey.slow" "/slow?ms=2000" "$SLOW_C"
+    T0=$EPOCHREALTIME
+    for ((i = 1; i <= n; i++)); do
+        at "$(awk -v i="$i" -v p="$pace" 'BEGIN { print 1 + (i - 1) * p }')"
+        [ "$FAILMODE" = per-roll ] && touch "$BAD"
+        before=$(answer)
+        if ! "${c}_roll" "$i"; then
+            echo "roll $i did not finish" >>"$D/error"
+            rm -f "$BAD"
+            break
+        fi
+        [ "$FAILMODE" = per-roll ] && rm -f "$BAD"
+        after=$(answer)
+        # A roll replaced the processes when a pid never seen before answers.
+        if [ -n "$after" ] && ! grep -qx "$after" "$D/seen"; then
+            echo "$after" >>"$D/seen"
+            echo "$i yes $before $after" >>"$D/replaced"
+        else
+            echo "$i no $before $after" >>"$D/replaced"
+        fi
+    done
+    if [ "$n" -eq 0 ]; then at "$BASE_SECS"; else at "$(awk -v n="$n" -v p="$pace" 'BEGIN { print 1 + n * p }')"; fi
+    hey_stop
+    [ -n "${SUP:-}" ] && sup_stats "$SUP" >"$D/sup"
+    "${c}_stop"
+    rm -f "$BAD"
+}
+
+# want NAME: NAME is to run (BENCH_ONLY is empty or names it).
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+# scenario NAME ROLLS PACE CONTENDERS...: run one scenario against each
+# contender, the list rotated by the scenario's index.
+SCEN_INDEX=0
+scenario() {
+    local name=$1 n=$2 pace=$3
+    shift 3
+    want "$name" || { SCEN_INDEX=$((SCEN_INDEX + 1)); return; }
+    local list=("$@") k=$# j
+    echo "$name" >>"$R/scenarios"
+    for ((j = 0; j < k; j++)); do
+        run_hey "$name" "${list[$(((j + SCEN_INDEX) % k))]}" "$n" "$pace"
+    done
+    SCEN_INDEX=$((SCEN_INDEX + 1))
+}
+
+START=$(date +%s)
+[ -n "${BENCH_OUT:-}" ] && echo "bench: raw results in $R" >&2
+CONTENDERS=(handoff naive ss)
+
+# Steady state, no roll: the p99 every roll is held against.
+WOPTS=() FAILMODE=none KEEPALIVE= SLOWREQ=0 SS_INTERVAL=1
+scenario baseline 0 0 "${CONTENDERS[@]}"
+
+# Steady rolls: a roll every 1.3 s (start_server needs its 1 s interval).
+scenario steady "$R_STEADY" 1.3 "${CONTENDERS[@]}"
+
+# A new version 3 s slow to become ready. start_server cannot know when a
+# worker is ready: it needs --interval=4 (3 s plus Python's start, in whole
+# seconds, the unit of its sleep), or it drains the old one too soon.
+WOPTS=(--bad-if "@BAD@" --ready-after 3) FAILMODE=always SS_INTERVAL=4
+scenario slow_ready "$R_SLOW" 6 "${CONTENDERS[@]}"
+
+# A new version that exits at start.
+WOPTS=(--bad-if "@BAD@" --exit-at-start 1) FAILMODE=per-roll SS_INTERVAL=1
+scenario fail_start "$R_FAIL" 3.5 "${CONTENDERS[@]}"
+
+# 2 s requests in flight during every roll (a second hey on /slow).
+WOPTS=() FAILMODE=none SLOWREQ=1
+scenario long_requests "$R_LONG" 4 "${CONTENDERS[@]}"
+SLOWREQ=0
+
+# A server without graceful drain: it dies at once on SIGTERM.
+WOPTS=(--no-drain)
+scenario no_drain "$R_HALF" 1.3 "${CONTENDERS[@]}"
+
+# Keep-alive clients: HTTP/1.1, idle connections closed when draining.
+WOPTS=(--http11) KEEPALIVE=keepalive
+scenario keepalive "$R_HALF" 1.3 "${CONTENDERS[@]}"
+KEEPALIVE=
+
+# --- nginx -----------------------------------------------------------------
+# ngx_conf DIR PORT: the one configuration every nginx here runs; only the
+# prefix and the port differ. It answers with the pid of its worker.
+ngx_conf() {
+    mkdir -p "$1"
+    cat >"$1/nginx.conf" <<CONF
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
+    uwsgi_temp_path $1; scgi_temp_path $1;
+    server { listen 127.0.0.1:$2; location / { return 200 "pid=\$pid\n"; } }
+}
+CONF
+}
+
+# nginx under handoff, through the shim; SIGQUIT is nginx's graceful stop.
+nghandoff_start() {
+    PORT=$(free_port)
+    ngx_conf "$D/ngx" "$PORT"
+    "$HANDOFF" -l "127.0.0.1:$PORT" --drain-signal QUIT -- \
+        "$NGINX" -p "$D/ngx" -c "$D/ngx/nginx.conf" -g 'daemon off;' >/dev/null 2>"$D/handoff.log" &
+    SUP=$!
+    track "$SUP"
+    HGEN=1 HACTIVE=1
+    wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 || return 1
+    wait_answer 10
+}
+nghandoff_roll() { handoff_roll "$@"; }
+nghandoff_stop() { handoff_stop; }
+
+# nginx alone: its master rereads the configuration, starts new workers and
+# drains the old ones with SIGQUIT.
+ngreload_start() {
+    PORT=$(free_port)
+    ngx_conf "$D/ngx" "$PORT"
+    "$NGINX" -p "$D/ngx" -c "$D/ngx/nginx.conf" -g 'daemon off;' >"$D/ngx/out" 2>&1 &
+    NGPID=$!
+    SUP=
+    track "$NGPID"
+    wait_answer 10
+}
+ngreload_roll() {
+    local olds t0 p
+    olds=$(pgrep -P "$NGPID")
+    t0=$(now_ms)
+    "$NGINX" -p "$D/ngx" -c "$D/ngx/nginx.conf" -s reload 2>>"$D/ngx/out" || return 1
+    for p in $olds; do wait_gone "$p" 60 || return 1; done
+    echo "$1 promoted - - $(($(now_ms) - t0))" >>"$D/rolls"
+}
+ngreload_stop() {
+    local kids
+    kids=$(pgrep -P "$NGPID")
+    stop_pid "$NGPID" QUIT 35
+    for p in $kids; do stop_pid "$p" KILL 1; done
+}
+
+# nginx stopped gracefully (SIGQUIT), then started again.
+ngnaive_start() { ngreload_start; }
+ngnaive_roll() {
+    local old=$NGPID t0 gone
+    t0=$(now_ms)
+    kill -QUIT "$old"
+    wait_gone "$old" 35 || return 1
+    gone=$(($(now_ms) - t0))
+    "$NGINX" -p "$D/ngx" -c "$D/ngx/nginx.conf" -g 'daemon off;' >>"$D/ngx/out" 2>&1 &
+    NGPID=$!
+    track "$NGPID"
+    wait_answer 10 "$NGPID" || return 1
+    echo "$1 promoted $old $NGPID $gone" >>"$D/rolls"
+}
+ngnaive_stop() { ngreload_stop; }
+
+# run_wrk SCENARIO CONTENDER ROLLS PACE [close]: wrk for the whole schedule.
+run_wrk() {
+    local scen=$1 c=$2 n=$3 pace=$4 mode=${5:-} i before after dur wrkpid
+    local hdr=()
+    [ "$mode" = close ] && hdr=(-H 'Connection: close')
+    D=$R/$scen/$c
+    mkdir -p "$D"
+    : >"$D/rolls"
+    echo "  $scen: $c" >&2
+    "${c}_start" || { echo "start failed" >"$D/error"; "${c}_stop"; return; }
+    answer >"$D/seen"
+    dur=$(awk -v n="$n" -v p="$pace" 'BEGIN { printf "%d", 1 + n * p + 1.5 }')
+    wrk -t2 -c"$WRK_C" -d"${dur}s" --timeout 10s --latency "${hdr[@]}" "http://127.0.0.1:$PORT/" >"$D/wrk.out" 2>&1 &
+    wrkpid=$!
+    track "$wrkpid"
+    T0=$EPOCHREALTIME
+    for ((i = 1; i <= n; i++)); do
+        at "$(awk -v i="$i" -v p="$pace" 'BEGIN { print 1 + (i - 1) * p }')"
+        before=$(answer)
+        "${c}_roll" "$i" || { echo "roll $i did not finish" >>"$D/error"; break; }
+        after=$(answer)
+        if [ -n "$after" ] && ! grep -qx "$after" "$D/seen"; then
+            echo "$after" >>"$D/seen"
+            echo "$i yes $before $after" >>"$D/replaced"
+        else
+            echo "$i no $before $after" >>"$D/replaced"
+        fi
+    done
+    wait_gone "$wrkpid" $((dur + 15)) || kill -KILL "$wrkpid"
+    [ -n "${SUP:-}" ] && sup_stats "$SUP" >"$D/sup"
+    "${c}_stop"
+}
+
+NGINX_CONTENDERS=(nghandoff ngreload ngnaive)
+for mode in close keepalive; do
+    name=nginx_$mode
+    want "$name" || { SCEN_INDEX=$((SCEN_INDEX + 1)); continue; }
+    echo "$name" >>"$R/scenarios"
+    for ((j = 0; j < 3; j++)); do
+        run_wrk "$name" "${NGINX_CONTENDERS[$(((j + SCEN_INDEX) % 3))]}" "$R_HALF" 1 "$mode"
+    done
+    SCEN_INDEX=$((SCEN_INDEX + 1))
+done
+
+# --- overhead ----------------------------------------------------------------
+if want overhead; then
+    echo "  overhead: throughput" >&2
+    # nginx alone and under handoff, both idle but for the round being measured;
+    # rounds alternate, and which goes first alternates too.
+    mkdir -p "$R/tp/alone" "$R/tp/handoff"
+    D=$R/tp/alone
+    ngreload_start
+    APORT=$PORT ALONE=$NGPID
+    D=$R/tp/handoff
+    nghandoff_start
+    HPORT=$PORT
+    D=$R/tp
+    for mode in keepalive close; do
+        hdr=()
+        [ "$mode" = close ] && hdr=(-H 'Connection: close')
+        for ((r = 1; r <= TP_ROUNDS; r++)); do
+            if [ $((r % 2)) = 1 ]; then order="alone handoff"; else order="handoff alone"; fi
+            for who in $order; do
+                [ "$who" = alone ] && p=$APORT || p=$HPORT
+                timeout $((TP_SECS + 20)) wrk -t2 -c"$WRK_C" -d"${TP_SECS}s" --latency "${hdr[@]}" \
+                    "http://127.0.0.1:$p/" >"$D/$mode.$who.$r" 2>&1
+            done
+        done
+    done
+    [ -n "${SUP:-}" ] && sup_stats "$SUP" >"$D/sup"
+    handoff_stop
+    NGPID=$ALONE
+    ngreload_stop
+
+    echo "  overhead: start-up, RSS next to tini" >&2
+    python3 "$BENCH/startup.py" "$HANDOFF" "$WORKER" "$STARTS" >"$R/startup" 2>>"$R/startup.err"
+
+    # RSS: tini and handoff, each managing the same worker that has served 200
+    # requests.
+    D=$R/rss
+    mkdir -p "$D"
+    PORT=$(free_port)
+    tini -s -- python3 "$WORKER" --bind-self "$PORT" >/dev/null 2>&1 &
+    TPID=$!
+    track "$TPID"
+    if wait_answer 10; then
+        for i in $(seq 200); do answer >/dev/null; done
+        echo "tini $(sup_stats "$TPID")" >"$D/rss"
+    fi
+    stop_pid "$TPID" TERM 10
+    WARGS=()
+    handoff_start && for i in $(seq 200); do answer >/dev/null; done
+    echo "handoff $(sup_stats "$SUP")" >>"$D/rss"
+    handoff_stop
+fi
+
+echo "$(($(date +%s) - START))" >"$R/elapsed"
+python3 "$BENCH/report.py" "$R" | tee "$R/table.md"
