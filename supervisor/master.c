@@ -73,6 +73,17 @@ ms_since(uint64_t ns)
     return (unsigned long long)((master_now() - ns) / 1000000);
 }
 
+/*
+ * Now on the monotonic clock (uv_hrtime's, CLOCK_MONOTONIC), in µs: the
+ * log's ts has 1 ms resolution, too coarse to time readiness -> promote ->
+ * drain, which take microseconds. Workers can read the same clock.
+ */
+static unsigned long long
+mono_us(void)
+{
+    return (unsigned long long)(master_now() / 1000);
+}
+
 /* --- plans ------------------------------------------------------------ */
 
 static struct plan *
@@ -245,11 +256,16 @@ on_drain_timeout(uv_timer_t *t)
 static void
 drain_worker(struct worker *w, int sig)
 {
+    unsigned long long t;
+
     readiness_stop(w);
     w->state = W_STOPPING;
+    /* Taken before kill(): the signal may wake the worker, which can run
+     * before the master does again on a busy machine. */
+    t = mono_us();
     if (worker_kill(w, sig) == 0)
-        log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s", w->gen->id,
-                  (int)w->child.pid, parse_signal_name(sig));
+        log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s mono_us=%llu",
+                  w->gen->id, (int)w->child.pid, parse_signal_name(sig), t);
 }
 
 /*
@@ -371,9 +387,9 @@ promote(struct master *m, struct gen *g)
         log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
     }
     m->rolls_ok++;
-    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu", g->id,
-              old ? old->id : 0, ms_since(m->roll_ns ? m->roll_ns
-                                                      : g->started_ns));
+    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu mono_us=%llu",
+              g->id, old ? old->id : 0,
+              ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us());
     control_roll_ended(m, g, NULL);
     sdnotify_roll_ended(m, g, NULL);
     /* The cap: a generation still draining from an earlier roll goes now. */
@@ -523,9 +539,11 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
     w->state = W_READY;
     w->ready_ns = master_now();
     readiness_stop(w);
-    log_event(LOG_INFO, "ready", "gen=%u pid=%d via=%s ready_ms=%llu", g->id,
-              (int)w->child.pid, config_ready_name(via),
-              (unsigned long long)((w->ready_ns - w->started_ns) / 1000000));
+    log_event(LOG_INFO, "ready", "gen=%u pid=%d via=%s ready_ms=%llu "
+              "mono_us=%llu", g->id, (int)w->child.pid,
+              config_ready_name(via),
+              (unsigned long long)((w->ready_ns - w->started_ns) / 1000000),
+              (unsigned long long)(w->ready_ns / 1000));
     if (g->state == GEN_STARTING && gen_all_ready(g))
         promote(m, g);
 }
