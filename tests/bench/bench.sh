@@ -14,7 +14,8 @@
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests no_drain keepalive nginx_close
-#                    nginx_keepalive overhead)
+#                    nginx_keepalive overhead scale)
+#   BENCH_SCALE_ROLLS=100   rolls of each scale run (10 when quick)
 set -u
 HANDOFF=${1:?usage: bench.sh PATH/TO/handoff}
 HANDOFF=$(cd "$(dirname "$HANDOFF")" && pwd)/$(basename "$HANDOFF")
@@ -55,9 +56,9 @@ R_LONG=$(scale 4)   # 2 s requests: each roll drains for 2 s
 R_SLOW=$(scale 5)   # 3 s to ready: each roll takes 3-4 s
 R_FAIL=$(scale 5)
 if [ "$QUICK" = 1 ]; then
-    BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3
+    BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-10}
 else
-    BASE_SECS=6 TP_ROUNDS=9 TP_SECS=2 STARTS=10
+    BASE_SECS=6 TP_ROUNDS=9 TP_SECS=2 STARTS=10 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-100}
 fi
 HEY_C=8        # clients of the main load, a new connection per request
 SLOW_C=4       # clients of the 2 s requests, so some are in flight at every roll
@@ -70,6 +71,20 @@ else
     R=$(mktemp -d "${TMPDIR:-/tmp}/handoff-bench.XXXXXX")
 fi
 echo "rolls=$ROLLS quick=$QUICK handoff=$HANDOFF" >"$R/meta"
+# The machine, for the README's "Numbers": what a reader needs to compare.
+{
+    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+    echo "cores=$(nproc)"
+    echo "memory_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
+    echo "kernel=$(uname -r)"
+    echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+    echo "load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "handoff=$("$HANDOFF" -V 2>&1 | head -n1)"
+    echo "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
+    echo "server_starter=$(dpkg-query -W -f='${Version}' libserver-starter-perl 2>/dev/null)"
+    echo "hey=$(dpkg-query -W -f='${Version}' hey 2>/dev/null)"
+    echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
+} >"$R/machine"
 
 # --- process bookkeeping: everything started here is stopped by its pid ---
 STARTED=()
@@ -167,6 +182,14 @@ sup_stats() {
     echo "${rss:--} ${hwm:--} ${cpu:--}"
 }
 
+# rss_split PID: "RssAnon RssFile" in kB: what the process itself allocated,
+# and the pages of its binary and libraries it maps (shared with any other
+# process that maps them).
+rss_split() {
+    awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { print (a == "" ? "-" : a), (f == "" ? "-" : f) }' \
+        "/proc/$1/status" 2>/dev/null
+}
+
 # --- contenders -------------------------------------------------------------
 # Each has NAME_start (sets PORT, SUP), NAME_roll I (one roll, bounded;
 # appends "i outcome old new gone_ms" to $D/rolls) and NAME_stop. The worker
@@ -219,19 +242,25 @@ ss_roll() {
     local old t0 failed
     old=$(answer)
     t0=$(now_ms)
-    failed=$(grep -c 'failed to start' "$D/ss.log")
+    failed=$(grep -Ec 'failed to start|died unexpectedly' "$D/ss.log")
     kill -HUP "$SUP"
     if [ "$FAILMODE" = per-roll ]; then
         # The bad version dies; start_server tries again every interval:
         # the version is fixed (BAD removed) once it has seen one failure.
-        local n=$(((SS_INTERVAL * 3 + 5) * 50)) i
-        for ((i = 0; i < n; i++)); do
-            [ "$(grep -c 'failed to start' "$D/ss.log")" -gt "$failed" ] && break
+        # If the bad worker lives longer than the interval (a slow start on
+        # a busy machine), start_server has already sent the old one its
+        # TERM and then sees the new one "die unexpectedly": a failure too.
+        local n=$((SS_INTERVAL * 3 + 10)) t1
+        t1=$(awk -v t="$EPOCHREALTIME" -v n="$n" 'BEGIN { printf "%d", t + n }')
+        while [ "${EPOCHREALTIME%.*}" -lt "$t1" ]; do
+            [ "$(grep -Ec 'failed to start|died unexpectedly' "$D/ss.log")" -gt "$failed" ] && break
             sleep 0.02
         done
         rm -f "$BAD"
     fi
     wait_gone "$old" 60 || return 1
+    # Serving again (a worker that died after its interval is restarted).
+    wait_answer 20 || return 1
     echo "$1 promoted $old - $(($(now_ms) - t0))" >>"$D/rolls"
 }
 ss_stop() { stop_pid "$SUP" TERM 35; }
@@ -549,14 +578,87 @@ if want overhead; then
     track "$TPID"
     if wait_answer 10; then
         for i in $(seq 200); do answer >/dev/null; done
-        echo "tini $(sup_stats "$TPID")" >"$D/rss"
+        echo "tini $(sup_stats "$TPID") $(rss_split "$TPID")" >"$D/rss"
     fi
     stop_pid "$TPID" TERM 10
     WARGS=()
     handoff_start && for i in $(seq 200); do answer >/dev/null; done
-    echo "handoff $(sup_stats "$SUP")" >>"$D/rss"
+    echo "handoff $(sup_stats "$SUP") $(rss_split "$SUP")" >>"$D/rss"
     handoff_stop
 fi
 
+# --- scale ---------------------------------------------------------------
+# handoff alone with many listeners and many processes, rolled back to back
+# with `handoff roll` (which returns once the new generation is promoted or
+# rolled back). The worker is tinyworker.c: a C program that takes
+# LISTEN_FDS, says READY=1 and dies on SIGTERM, so that 64 processes x 100
+# rolls measure the supervisor rather than a worker's start. One axis at a
+# time from the largest point (1,000 listeners, 64 processes, 100 rolls):
+# listeners 10, 100 at 64 processes, then processes 1, 8 at 1,000 listeners.
+# scale_run LISTENERS PROCESSES ROLLS: one line "L P N wall_ms
+# rss_after_start_kB rss_end_kB peak_rss_kB cpu_ms ok" in $R/scale/result;
+# the per-roll times are in the log (report.py reads them).
+scale_run() {
+    local l=$1 p=$2 n=$3 i args=() t0 t1 st en ok=ok port rolls_ms=()
+    D=$R/scale/$l.$p
+    mkdir -p "$D"
+    echo "  scale: $l listeners, $p processes, $n rolls" >&2
+    for ((i = 0; i < l; i++)); do args+=(-l 127.0.0.1:0); done
+    "$HANDOFF" --control "$D/ctl.sock" --pass systemd --ready notify -n "$p" \
+        --ready-timeout 60s --drain-timeout 10s "${args[@]}" -- "$TINY" --mono \
+        >/dev/null 2>"$D/handoff.log" &
+    SUP=$!
+    track "$SUP"
+    if ! wait_log "$D/handoff.log" 'event=promote gen=1 ' 120; then
+        echo "$l $p $n - - - - - - start-failed" >>"$R/scale/result"
+        handoff_stop
+        return
+    fi
+    st=$(sup_stats "$SUP")
+    t0=$EPOCHREALTIME
+    for ((i = 1; i <= n; i++)); do
+        # Bounded: a roll that hangs ends the run, it does not stall the bench.
+        if ! timeout 120 "$HANDOFF" roll --control "$D/ctl.sock" >/dev/null 2>>"$D/roll.err"; then
+            ok="roll-$i-failed"
+            break
+        fi
+    done
+    t1=$EPOCHREALTIME
+    # The last old generation drains too: wait for it, so that the memory
+    # figure is taken with one generation left, as it would be in service.
+    wait_log "$D/handoff.log" "event=gone gen=$n " 30 || ok="gen-$n-not-gone"
+    # The last listener still answers after all the rolls.
+    port=$(grep -Eo 'event=listen .*address=[^ ]*:[0-9]+' "$D/handoff.log" | tail -n1 | grep -Eo '[0-9]+$')
+    curl -s --max-time 5 "http://127.0.0.1:$port/" | grep -q '^pid=' || ok="last-listener-silent"
+    en=$(sup_stats "$SUP")
+    # rss_after_start rss_end hwm_end cpu_ms (cpu of the whole run).
+    echo "$l $p $n $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }') \
+$(echo "$st" | cut -d' ' -f1) $en $ok" >>"$R/scale/result"
+    handoff_stop
+}
+
+if want scale; then
+    TINY=$(dirname "$HANDOFF")/tests/bench/tinyworker
+    if [ ! -x "$TINY" ]; then
+        TINY=$R/tinyworker
+        ${CC:-cc} -O2 -o "$TINY" "$BENCH/tinyworker.c" || { echo "bench: cannot build tinyworker" >&2; exit 1; }
+    fi
+    # 1,000 listeners x 64 processes: handoff holds 1,000 fds, each worker
+    # 1,000 more; the soft limit (often 1,024) is raised to the hard one.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null
+    mkdir -p "$R/scale"
+    : >"$R/scale/result"
+    echo scale >>"$R/scenarios"
+    # The full point gets every roll; the smaller ones a fifth (at least
+    # 2): they are compared per roll, and 100 rolls of each would double
+    # the bench's time for the same figures.
+    axis=$((SCALE_ROLLS / 5))
+    [ "$axis" -ge 2 ] || axis=2
+    scale_run 1000 64 "$SCALE_ROLLS"
+    for l in 10 100; do scale_run "$l" 64 "$axis"; done
+    for p in 1 8; do scale_run 1000 "$p" "$axis"; done
+fi
+
 echo "$(($(date +%s) - START))" >"$R/elapsed"
+echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/machine"
 python3 "$BENCH/report.py" "$R" | tee "$R/table.md"

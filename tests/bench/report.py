@@ -120,10 +120,15 @@ def failed(r):
 
 # --- handoff's log -------------------------------------------------------
 def parse_log(path):
-    """Every line as (ms since epoch, event, fields)."""
+    """Every line as (ms since epoch, event, fields). A worker's own
+    "worker_ready pid=N mono_us=N" line (tinyworker --mono, written to the
+    stderr it shares with handoff) comes as event worker_ready, ms None."""
     out = []
     for line in read(path).splitlines():
         f = dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
+        if line.startswith("worker_ready ") and "mono_us" in f:
+            out.append((None, "worker_ready", f))
+            continue
         if "ts" not in f or "event" not in f:
             continue
         ts = datetime.datetime.strptime(f["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -147,20 +152,54 @@ def last(events, event, **keys):
     return found
 
 
+def mono(events, event, pick, **keys):
+    """mono_us (µs, CLOCK_MONOTONIC) of the first or last matching event."""
+    found = None
+    for ms, ev, f in events:
+        if ev == event and "mono_us" in f and all(f.get(k) == str(v) for k, v in keys.items()):
+            found = int(f["mono_us"])
+            if pick == "first":
+                break
+    return found
+
+
 def handoff_latencies(events):
-    """(ready -> promote, promote -> first drain of the old gen) per roll."""
-    rp, pd = [], []
+    """Per promotion, in ms: (event=ready of the generation's last worker ->
+    promote, promote -> the first drain signal of the old generation, the
+    worker's own READY=1 sent -> promote). From mono_us (µs) when the log
+    has it, else from ts (1 ms resolution): the third needs mono_us and a
+    worker that prints its send time (tinyworker --mono)."""
+    rp, pd, wp = [], [], []
+    gen_of = {f["pid"]: f["gen"] for ms, ev, f in events if ev == "spawn" and "pid" in f}
+    wready = {}
+    for ms, ev, f in events:
+        if ev == "worker_ready" and f.get("pid") in gen_of:
+            g = gen_of[f["pid"]]
+            wready[g] = max(wready.get(g, 0), int(f["mono_us"]))
     for ms, ev, f in events:
         if ev != "promote":
+            continue
+        old = f.get("old", "0")
+        if "mono_us" in f:
+            p = int(f["mono_us"])
+            ready = mono(events, "ready", "last", gen=f["gen"])
+            if ready is not None:
+                rp.append((p - ready) / 1000)
+            if old != "0":
+                drain = mono(events, "drain", "first", gen=old)
+                if drain is not None:
+                    pd.append((drain - p) / 1000)
+            if f["gen"] in wready:
+                wp.append((p - wready[f["gen"]]) / 1000)
             continue
         ready = last(events, "ready", gen=f["gen"])
         if ready is not None:
             rp.append(ms - ready)
-        if f.get("old", "0") != "0":
-            drain = first(events, "drain", gen=f["old"])
+        if old != "0":
+            drain = first(events, "drain", gen=old)
             if drain is not None:
                 pd.append(drain - ms)
-    return rp, pd
+    return rp, pd, wp
 
 
 # --- one row -------------------------------------------------------------
@@ -210,11 +249,14 @@ def row(scen, c):
 
 
 def main():
-    scens = [s for s in read(os.path.join(R, "scenarios")).split() if s]
+    # In run order, once each (a scenario run twice into the same
+    # directory keeps its last results).
+    scens = list(dict.fromkeys(s for s in read(os.path.join(R, "scenarios")).split()
+                               if s and s != "scale"))
     rows = {}
     print("| scenario | contender | requests | refused | reset | timeout | non-2xx "
           "| p50 ms | p99 ms | worst ms | rolls replaced | roll → old gone ms (median / max) "
-          "| supervisor peak RSS kB / CPU ms |")
+          "| supervisor peak RSS kB / CPU s |")
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for scen in scens:
         for c in CONTENDERS:
@@ -241,7 +283,7 @@ def main():
             gone = f"{statistics.median(g):.0f} / {max(g)}" if g else "—"
             sup = "—"
             if len(x["sup"]) == 3:
-                sup = f"{x['sup'][1]} / {x['sup'][2]}"
+                sup = f"{x['sup'][1]} / {float(x['sup'][2]) / 1000:.2f}"
             print(f"| {SCENARIOS.get(scen, scen)} | {CONTENDERS[c]} | {reqs} | {tot['refused']} "
                   f"| {tot['reset']}{other} | {tot['timeout']} | {tot['non2xx']} | {fmt_ms(r['p50'])} "
                   f"| {fmt_ms(r['p99'])} | {fmt_ms(r['worst'])} | {repl} | {gone} | {sup} |")
@@ -267,6 +309,10 @@ def main():
         if x["res"] and failed(x["res"]) and x["res"]["errors"]:
             notes.append(f"{SCENARIOS[scen]}, {CONTENDERS[c]}: " +
                          "; ".join(e[:110] for e in x["res"]["errors"][:3]))
+    # How to read the counts, once for every table.
+    notes.insert(0, "requests counts every attempt, answered or not: a refused connection fails "
+                 "in microseconds and the load generator tries again at once, so a contender that "
+                 "refuses shows more requests, not more served")
     for n in notes:
         print(f"- {n}")
 
@@ -293,27 +339,50 @@ def main():
                   f"median of {len(a)} alternated rounds: {ma:.0f} vs {mh:.0f} req/s, "
                   f"ratio {mh / ma:.3f} (rounds: alone {rounds(a)}; handoff {rounds(h)}); "
                   f"median p99 alone {p99a:.1f} ms, under handoff {p99:.1f} ms")
-    rp, pd, sr, rs = [], [], [], []
+    rp, pd, wp, sr, rs = [], [], [], [], []
     for (scen, c), x in rows.items():
         if c in HANDOFFS:
-            a, b = handoff_latencies(x["events"])
+            a, b, _ = handoff_latencies(x["events"])
             rp += a
             pd += b
             sr += x["sig_roll"]
             rs += x["roll_spawn"]
+    # The scale runs: tinyworker prints when its READY=1 leaves. One
+    # process per generation is the plain case; with 8 or 64, the last
+    # worker's READY=1 competes with its 63 siblings' starts for the CPUs.
+    wp1 = []
+    for name in sorted(os.listdir(os.path.join(R, "scale"))) if os.path.isdir(os.path.join(R, "scale")) else []:
+        if not os.path.isdir(os.path.join(R, "scale", name)):
+            continue
+        a, b, c3 = handoff_latencies(parse_log(os.path.join(R, "scale", name, "handoff.log")))
+        rp += a
+        pd += b
+        wp += c3
+        if name.endswith(".1"):
+            wp1 += c3
     if sr:
         print(f"- SIGUSR2 sent → event=roll logged, {len(sr)} rolls: median {statistics.median(sr):.1f} ms, "
               f"max {max(sr):.1f} ms (the log's ts is truncated to the ms: up to 1 ms low)")
     if rs:
         print(f"- event=roll → event=spawn (the new worker forked), {len(rs)} rolls: "
               f"median {statistics.median(rs):.0f} ms, max {max(rs)} ms")
+    def dist(v):
+        v = sorted(v)
+        return (f"median {statistics.median(v):.3f} ms, p99 {v[min(len(v) - 1, int(len(v) * 0.99))]:.3f} ms, "
+                f"max {max(v):.3f} ms, {sum(1 for x in v if x <= 1)}/{len(v)} within 1 ms")
     if rp:
-        print(f"- readiness → promote, from handoff's log (1 ms resolution), {len(rp)} promotions: "
-              f"median {statistics.median(rp):.0f} ms, max {max(rp)} ms, "
-              f"{sum(1 for v in rp if v <= 1)} within 1 ms")
+        print(f"- handoff's own latency, event=ready of a generation's last worker → event=promote "
+              f"(mono_us), {len(rp)} promotions: {dist(rp)}")
+    if wp1:
+        print(f"- a worker's READY=1 sent (its CLOCK_MONOTONIC) → event=promote, one process "
+              f"per generation, {len(wp1)} promotions (includes the datagram's delivery and the "
+              f"master's wake-up): {dist(wp1)}")
+    if wp:
+        print(f"- the same, every scale run (with 8 or 64 processes, from the last worker's "
+              f"READY=1), {len(wp)} promotions: {dist(wp)}")
     if pd:
-        print(f"- promote → drain signal of the old generation, {len(pd)} rolls: "
-              f"median {statistics.median(pd):.0f} ms, max {max(pd)} ms")
+        print(f"- event=promote → the first drain signal of the old generation (mono_us), "
+              f"{len(pd)} rolls: {dist(pd)}")
     st = {}
     for line in read(os.path.join(R, "startup")).splitlines():
         name, *vals = line.split()
@@ -323,16 +392,57 @@ def main():
                   f"median {statistics.median(st[name]):.1f} ms, max {max(st[name]):.1f} ms")
     rss = {}
     for line in read(os.path.join(R, "rss", "rss")).splitlines():
-        name, cur, hwm, cpu = line.split()
-        rss[name] = (cur, hwm)
-    if "tini" in rss and "handoff" in rss:
+        name, cur, hwm, cpu, *split = line.split() + ["-", "-"]
+        rss[name] = (cur, hwm, split[0], split[1])
+    if "tini" in rss and "handoff" in rss and rss["tini"][0] != "-" and rss["handoff"][0] != "-":
         t, h = int(rss["tini"][0]), int(rss["handoff"][0])
         print(f"- RSS managing the same worker after 200 requests: handoff {h} kB "
-              f"(peak {rss['handoff'][1]} kB), tini {t} kB (peak {rss['tini'][1]} kB): "
-              f"{h / t:.2f}x")
+              f"(peak {rss['handoff'][1]} kB; anonymous {rss['handoff'][2]} kB, mapped files "
+              f"{rss['handoff'][3]} kB), tini {t} kB (peak {rss['tini'][1]} kB; anonymous "
+              f"{rss['tini'][2]} kB, mapped files {rss['tini'][3]} kB): {h / t:.2f}x")
     hwms = [int(x["sup"][1]) for (s, c), x in rows.items() if c in HANDOFFS and len(x["sup"]) == 3]
     if hwms:
         print(f"- handoff's peak RSS over the scenarios: {max(hwms)} kB")
+
+    # --- scale -----------------------------------------------------------
+    sc = [l.split() for l in read(os.path.join(R, "scale", "result")).splitlines() if l.strip()]
+    if sc:
+        print()
+        print("Scale (handoff alone, tinyworker, rolls back to back with `handoff roll`):")
+        print()
+        print("| listeners | processes | rolls | wall s | roll → promote ms (median / max) "
+              "| roll → old gone ms (median) | RSS after start kB | RSS at end kB "
+              "| peak RSS kB | CPU s | check |")
+        print("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+        pts = {}
+        for l, p, n, wall, rs0, rs1, hwm, cpu, ok in ((x + ["-"] * 9)[:9] for x in sc):
+            ev = parse_log(os.path.join(R, "scale", f"{l}.{p}", "handoff.log"))
+            rm = [int(f["roll_ms"]) for ms, e, f in ev if e == "promote" and f.get("old", "0") != "0"]
+            gone = []
+            for ms, e, f in ev:
+                if e == "promote" and f.get("old", "0") != "0":
+                    t0 = first(ev, "roll", gen=f["gen"])
+                    t1 = first(ev, "gone", gen=f["old"])
+                    if t0 is not None and t1 is not None:
+                        gone.append(t1 - t0)
+            cpu_s = f"{float(cpu) / 1000:.2f}" if cpu not in ("-", "") else "—"
+            wall_s = f"{int(wall) / 1000:.1f}" if wall != "-" else "—"
+            print(f"| {l} | {p} | {n} | {wall_s} "
+                  f"| {(f'{statistics.median(rm):.0f} / {max(rm)}' if rm else '—')} "
+                  f"| {(f'{statistics.median(gone):.0f}' if gone else '—')} "
+                  f"| {rs0} | {rs1} | {hwm} | {cpu_s} | {ok} |")
+            if wall != "-":
+                pts[(int(l), int(p))] = (int(wall), int(hwm), max(1, int(n)))
+        def growth(keys, what):
+            have = [k for k in keys if k in pts]
+            if len(have) < 2:
+                return
+            w = " → ".join(f"{pts[k][0] / pts[k][2]:.0f} ms" for k in have)
+            m = " → ".join(f"{pts[k][1]} kB" for k in have)
+            print(f"- {what}: wall time per roll {w}; peak RSS {m}")
+        print()
+        growth([(10, 64), (100, 64), (1000, 64)], "listeners 10 → 100 → 1,000 at 64 processes")
+        growth([(1000, 1), (1000, 8), (1000, 64)], "processes 1 → 8 → 64 at 1,000 listeners")
 
     # --- targets ---------------------------------------------------------
     print()
@@ -356,15 +466,17 @@ def main():
             n -= r["reset"]
         if n:
             bad.append(f"{SCENARIOS[scen]}: {n}")
-    print(f"- 0 failed requests in every handoff scenario but no graceful drain: "
-          f"{mark(not bad)}{' (' + '; '.join(bad) + ')' if bad else ''}"
-          f"{'; keep-alive race, apart: ' + '; '.join(race) if race else ''}")
+    if any(c in HANDOFFS and s != "no_drain" for s, c in rows):
+        print(f"- 0 failed requests in every handoff scenario but no graceful drain: "
+              f"{mark(not bad)}{' (' + '; '.join(bad) + ')' if bad else ''}"
+              f"{'; keep-alive race, apart: ' + '; '.join(race) if race else ''}")
     base = rows.get(("baseline", "handoff"))
     over = []
     if base and base["res"] and base["res"]["p99"]:
         p99 = base["res"]["p99"]
         for (scen, c), x in rows.items():
-            if c != "handoff" or scen in ("baseline",) or not x["res"]:
+            # no_drain is the case handoff cannot save: judged apart.
+            if c != "handoff" or scen in ("baseline", "no_drain") or not x["res"]:
                 continue
             w = x["res"]["worst"]
             if w is not None and w > 2 * p99:
@@ -382,9 +494,18 @@ def main():
             f"{'keep-alive' if m == 'keepalive' else 'new connection per request'} "
             f"{v[0]:.3f} {mark(v[0] >= 0.98)}" for m, v in tp.items()))
     if rp:
-        print(f"- promotion within 1 ms of readiness: {mark(max(rp) <= 1)} "
-              f"(max {max(rp)} ms at the log's 1 ms resolution)")
-    if "tini" in rss and "handoff" in rss:
+        # The target is handoff's own latency: from the moment it learns a
+        # worker is ready. From the worker's send, the datagram and the
+        # master's wake-up are added: shown, and judged apart.
+        extra = ""
+        if wp1:
+            extra = (f"; from the worker's READY=1 send, one process per generation: "
+                     f"{mark(max(wp1) <= 1)}, {sum(1 for v in wp1 if v <= 1)}/{len(wp1)} "
+                     f"within 1 ms, median {statistics.median(wp1):.3f} ms, max {max(wp1):.3f} ms")
+        print(f"- promotion within 1 ms of readiness (handoff's event=ready → event=promote): "
+              f"{mark(max(rp) <= 1)} ({sum(1 for v in rp if v <= 1)}/{len(rp)}, "
+              f"max {max(rp):.3f} ms){extra}")
+    if "tini" in rss and "handoff" in rss and rss["tini"][0] != "-" and rss["handoff"][0] != "-":
         t, h = int(rss["tini"][0]), int(rss["handoff"][0])
         print(f"- RSS ≤ 2 MiB: {mark(h <= 2048)} ({h} kB); within 1.5x of tini's: "
               f"{mark(h <= 1.5 * t)} ({h / t:.2f}x)")
@@ -392,6 +513,15 @@ def main():
     if el:
         print()
         print(f"Run took {el} s; {read(os.path.join(R, 'meta')).strip()}.")
+    m = dict(l.split("=", 1) for l in read(os.path.join(R, "machine")).splitlines() if "=" in l)
+    if m:
+        print()
+        print(f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
+              f"{m.get('memory_mb', '?')} MB, Linux {m.get('kernel', '?')}, {m.get('os', '?')}; "
+              f"load average {m.get('load_at_start', '?')} at start, {m.get('load_at_end', '?')} at end "
+              f"(a quiet machine reads below 0.1). {m.get('handoff', '')}, nginx {m.get('nginx', '?')}, "
+              f"Server::Starter {m.get('server_starter', '?')}, hey {m.get('hey', '?')}, "
+              f"wrk {m.get('wrk', '?')}.")
 
 
 if __name__ == "__main__":
