@@ -15,7 +15,8 @@
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests no_drain keepalive nginx_close
 #                    nginx_keepalive overhead scale)
-#   BENCH_SCALE_ROLLS=100   rolls of each scale run (10 when quick)
+#   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
+#                    the smaller ones get a fifth, at least 2
 set -u
 HANDOFF=${1:?usage: bench.sh PATH/TO/handoff}
 HANDOFF=$(cd "$(dirname "$HANDOFF")" && pwd)/$(basename "$HANDOFF")
@@ -56,7 +57,7 @@ R_LONG=$(scale 4)   # 2 s requests: each roll drains for 2 s
 R_SLOW=$(scale 5)   # 3 s to ready: each roll takes 3-4 s
 R_FAIL=$(scale 5)
 if [ "$QUICK" = 1 ]; then
-    BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-10}
+    BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-5}
 else
     BASE_SECS=6 TP_ROUNDS=9 TP_SECS=2 STARTS=10 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-100}
 fi
@@ -116,14 +117,64 @@ stop_pid() {
     wait_gone "$1" 2
 }
 
+# Every process this run starts carries HANDOFF_BENCH_RUN in its
+# environment, whoever its parent is (handoff, start_server, nginx, hey).
+export HANDOFF_BENCH_RUN=$$
+
+# leftovers: pid and command line of each process of this run still alive
+# but this script: marked in its environment, or a descendant of one that
+# is or of this script (nginx rewrites its own environment area with its
+# process title).
+leftovers() {
+    env -u HANDOFF_BENCH_RUN python3 - "$$" <<'PY'
+import os, sys
+me, mark = sys.argv[1], b"HANDOFF_BENCH_RUN=" + sys.argv[1].encode()
+procs = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = f.read().rsplit(")", 1)[1].split()[1]
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            marked = mark in f.read().split(b"\0")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except (OSError, IndexError):
+        continue
+    procs[pid] = (ppid, marked, cmd)
+# This script's own environment in /proc predates the export: it is added
+# by pid, so that what it started directly counts whatever its children did
+# with their environment.
+ours = {p for p, (pp, m, c) in procs.items() if m} | {me}
+for _ in range(8):  # children of ours, a few levels down
+    ours |= {p for p, (pp, m, c) in procs.items() if pp in ours}
+for p in sorted(ours, key=int):
+    # This script and its own subshells are not leftovers.
+    if p in (me, str(os.getpid())) or "tests/bench/bench.sh" in procs[p][2]:
+        continue
+    print(p, procs[p][2][:120])
+PY
+}
+
 cleanup() {
-    local p kids
+    local p kids left i
     for p in "${STARTED[@]}"; do
         alive "$p" || continue
         kids=$(pgrep -P "$p" 2>/dev/null)
         kill -TERM "$p" 2>/dev/null
         wait_gone "$p" 5 || kill -KILL "$p" $kids 2>/dev/null
     done
+    # Whatever a supervisor left behind (a worker that outlived it): given
+    # 5 s to go, then named and killed by pid.
+    for ((i = 0; i < 50; i++)); do
+        left=$(leftovers)
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    if [ -n "$left" ]; then
+        echo "bench: left behind, now killed:" >&2
+        echo "$left" >&2
+        for p in $(echo "$left" | cut -d' ' -f1); do kill -KILL "$p" 2>/dev/null; done
+    fi
     rm -f "$R"/*.bad
     [ -n "${BENCH_OUT:-}" ] || rm -rf "$R"
 }
