@@ -8,14 +8,14 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# run_rolls PASS: blocking and non-blocking generations alternate, each
-# overlapping the next for a second under load.
+# run_rolls PASS DELAY: blocking and non-blocking generations alternate,
+# each overlapping the next for DELAY (ready = delay:DELAY) under load.
 run_rolls() {
-    local pass=$1 port i
+    local pass=$1 delay=$2 port i
     port=$(free_port)
     : >"$T/found"
-    start_handoff -l "127.0.0.1:$port" --pass "$pass" --ready delay:1s \
-        --drain-timeout 1s -- \
+    start_handoff -l "127.0.0.1:$port" --pass "$pass" --ready "delay:$delay" \
+        --drain-timeout 1s --stop-timeout 2s -- \
         python3 "$SHARER" "$port" "$T/found"
     wait_log 'event=promote' 1
     load_start 8
@@ -25,15 +25,17 @@ run_rolls() {
 }
 
 # The trap, shown without the shim: one generation's non-blocking mode and
-# options are every generation's.
-run_rolls systemd
-grep -q 'EAGAIN' "$T/found" ||
-    fail "pass = systemd: no blocking generation saw EAGAIN; the trap did not show: $(cat "$T/found")"
+# options are every generation's. The overlap is long enough for the new
+# generation's python to start and set its mode (over a second when the
+# machine is busy) while the old one still accepts.
+run_rolls systemd 3s
+grep -Eq 'EAGAIN|view=nonblocking' "$T/found" ||
+    fail "pass = systemd: no blocking generation saw O_NONBLOCK or EAGAIN; the trap did not show: $(cat "$T/found")"
 grep -Eq 'gen=[2-9] keepalive_before=1' "$T/found" ||
     fail "pass = systemd: SO_KEEPALIVE did not leak to the next generation: $(cat "$T/found")"
-ok "without the shim: a blocking generation got EAGAIN ($(grep -c EAGAIN "$T/found") times) and SO_KEEPALIVE leaked across generations"
+ok "without the shim: blocking generations found O_NONBLOCK set ($(grep -c view=nonblocking "$T/found") times), got EAGAIN ($(grep -c EAGAIN "$T/found") times), and SO_KEEPALIVE leaked across generations"
 
-run_rolls shim
+run_rolls shim 3s
 cat "$T/found"
 grep -q 'EAGAIN' "$T/found" && fail "shim: a blocking generation's accept() failed with EAGAIN"
 grep -q 'view=nonblocking' "$T/found" && fail "shim: a blocking generation sees O_NONBLOCK set"

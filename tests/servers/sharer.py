@@ -9,7 +9,8 @@ first reads SO_KEEPALIVE of its listening socket (a previous generation's
 setting must not show), then sets SO_KEEPALIVE=1 and checks that its
 accepted connections have it. Findings go to the file named by argv[2], one
 line each: "gen=N keepalive_before=V", "gen=N conn_keepalive=V", and
-"gen=N EAGAIN" or "gen=N view=nonblocking" for the traps.
+"gen=N EAGAIN" or "gen=N view=nonblocking" (a blocking generation finds
+O_NONBLOCK set on its socket) for the traps.
 
 Takes its socket from LISTEN_FDS, or binds 127.0.0.1:argv[1] itself (the
 shim's case).
@@ -44,7 +45,7 @@ s.setblocking(not nonblocking)
 if not nonblocking and fcntl.fcntl(s, fcntl.F_GETFL) & os.O_NONBLOCK:
     note("view=nonblocking")
 
-stopping, seen_conn = False, False
+stopping, seen_conn, saw_nonblocking = False, False, False
 
 
 # Drain without losing a connection: a handler that exited could run
@@ -93,4 +94,9 @@ while True:
         except BlockingIOError:
             note("EAGAIN")
             sys.exit(1)
+        # Whether an accept() then fails depends on the queue being empty
+        # at that moment; the flag another generation set shows at once.
+        if not saw_nonblocking and fcntl.fcntl(s, fcntl.F_GETFL) & os.O_NONBLOCK:
+            saw_nonblocking = True
+            note("view=nonblocking")
     serve(c)
