@@ -201,12 +201,20 @@ config_free(struct config *c)
     free(c);
 }
 
+/*
+ * inih keeps 49 bytes of a section header (INI_MAX_SECTION 50) and drops
+ * the rest without a word: "listen " and 42 bytes of the name. A longer
+ * name, from -l NAME=ADDRESS, would print (-t) as a header that reads
+ * back as another name.
+ */
+#define LISTEN_NAME_MAX 42
+
 static int
 valid_name(const char *s)
 {
     size_t n = strlen(s);
 
-    if (n == 0 || n >= CONFIG_NAME_MAX)
+    if (n == 0 || n > LISTEN_NAME_MAX)
         return 0;
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && strchr("_.-", *s) == NULL)
@@ -226,7 +234,7 @@ listen_add(struct loader *ld, const char *name)
         name = auto_name;
     } else if (!valid_name(name)) {
         load_error(ld, NULL, "listener name must be letters, digits, "
-                             "'_', '.' or '-' (at most 63)");
+                             "'_', '.' or '-' (at most 42)");
         return NULL;
     }
     for (size_t i = 0; i < c->nlisten; i++)
@@ -268,7 +276,8 @@ file_value_error(const char *v)
     for (size_t i = 0; i < n; i++) {
         if ((unsigned char)v[i] < ' ' && v[i] != '\t')
             return "holds a control character";
-        if (v[i] == ';' && i > 0 && (v[i - 1] == ' ' || v[i - 1] == '\t'))
+        /* inih reads the value with the blank after '=' before it. */
+        if (v[i] == ';' && (i == 0 || v[i - 1] == ' ' || v[i - 1] == '\t'))
             return "holds \" ;\", which starts a comment";
     }
     return NULL;
@@ -580,6 +589,9 @@ load_reader(char *str, int num, void *stream)
         size_t hl = strcspn(line + 1, "]\n");
         strcpy(ld->section, "\x01");
         ld->section_line = ld->line;
+        if (hl > 7 + LISTEN_NAME_MAX && strncmp(line + 1, "listen ", 7) == 0)
+            load_error(ld, NULL, "listener name must be letters, digits, "
+                                 "'_', '.' or '-' (at most 42)");
         /* Checked here too: a section with no keys never reaches the
          * handler, and a misspelt one must not pass unnoticed. */
         if (line[1 + hl] == ']' &&

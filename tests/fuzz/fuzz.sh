@@ -21,6 +21,15 @@ broken)
 esac
 
 secs=${FUZZ_SECONDS:-20}
+# A fixed seed and a fixed number of runs: the same binary and corpus give
+# the same inputs every time, so the suite passes or fails the same way on
+# every run of it (a time bound alone would stop at a different input each
+# time). FUZZ_SEED=0 picks a new seed each run, to explore; FUZZ_SECONDS
+# still bounds each target on a slow machine.
+seed=${FUZZ_SEED:-1}
+runs_config=${FUZZ_RUNS:-400000}
+runs_protocol=${FUZZ_RUNS:-4000000}
+runs_notify=${FUZZ_RUNS:-2000000}
 src=$TOP_SRCDIR/tests/fuzz
 work=$FUZZ_BIN/work
 rm -rf "$work"
@@ -32,7 +41,9 @@ for t in config protocol notify; do
     # New inputs go to the first directory, never into the source tree
     # (read-only under distcheck). timeout bounds a fuzzer that hangs.
     mkdir -p "$work/$t"
+    runs=runs_$t
     timeout -k 5 $((secs + 120)) "$FUZZ_BIN/fuzz_$t" -max_total_time="$secs" \
+        -seed="$seed" -runs="${!runs}" \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 $dict \
         -artifact_prefix="$work/crash-$t-" "$work/$t" "$src/corpus/$t" \
         >"$work/$t.log" 2>&1
@@ -40,7 +51,7 @@ for t in config protocol notify; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
     cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$work/$t.log" | tail -n 1)
     seeds=$(find "$src/corpus/$t" -type f | wc -l)
-    echo "fuzz_$t: ${secs}s, ${execs:-?} executions, ${cov:-no coverage line}, $seeds seeds, exit $st"
+    echo "fuzz_$t: seed $seed, at most ${!runs} runs or ${secs}s: ${execs:-?} executions, ${cov:-no coverage line}, $seeds seeds, exit $st"
     if [ "$st" -ne 0 ] || [ -z "$execs" ]; then
         rc=1
         echo "FAIL: fuzz_$t: the end of its log:"

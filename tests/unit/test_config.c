@@ -371,6 +371,8 @@ flag_values_a_file_cannot_hold_are_refused(void **state)
         {"--directory", "/tmp ;x", "starts a comment"},
         {"--user", "root\n", "control character"},
         {"--ready", "exec:true ;false", "starts a comment"},
+        {"--control", ";", "starts a comment"},
+        {"--directory", ";x", "starts a comment"},
         {"-l", "unix:/tmp/a\nb", "control character"},
     };
     struct config *c;
@@ -386,6 +388,36 @@ flag_values_a_file_cannot_hold_are_refused(void **state)
     assert_int_equal(load("[handoff]\ncontrol = /a\x03" "b\n", ARGS("-l", ":80",
                           "--", "x"), &c, err), -EINVAL);
     assert_string_equal(err, "t.conf:2: control: holds a control character");
+}
+
+static void check_round_trip(const struct config *c);
+
+/* Found by fuzz_config: inih cuts a section header at 49 bytes, so a
+ * listener name over 42 bytes read back (from -t's output) as another. */
+static void
+listener_names_fit_a_section_header(void **state)
+{
+    const char *n42 = "abcdefghijklmnopqrstuvwxyz0123456789abcdef";
+    char text[256], flag[128], err[CONFIG_ERRLEN];
+    struct config *c;
+
+    assert_int_equal(strlen(n42), 42);
+    snprintf(flag, sizeof(flag), "%s=127.0.0.1:0", n42);
+    c = load_ok(NULL, ARGS("-l", flag, "--", "x"));
+    assert_string_equal(c->listen[0].name, n42);
+    check_round_trip(c);
+    config_free(c);
+
+    snprintf(flag, sizeof(flag), "%sg=127.0.0.1:0", n42);
+    assert_int_equal(load(NULL, ARGS("-l", flag, "--", "x"), &c, err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "(at most 42)"));
+
+    snprintf(text, sizeof(text), "[listen %sg]\naddress = :80\n"
+             "[worker]\ncommand = x\n", n42);
+    assert_int_equal(load(text, NULL, &c, err), -EINVAL);
+    assert_string_equal(err, "t.conf:1: listener name must be letters, "
+                             "digits, '_', '.' or '-' (at most 42)");
 }
 
 static void
@@ -1251,6 +1283,7 @@ main(void)
         cmocka_unit_test(args_parse_starts_afresh_after_error_in_cluster),
         cmocka_unit_test(print_round_trips_words_ending_in_blanks_and_control_chars),
         cmocka_unit_test(flag_values_a_file_cannot_hold_are_refused),
+        cmocka_unit_test(listener_names_fit_a_section_header),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
