@@ -5,6 +5,13 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3
 PY=$(python3 -c 'import sys; print(sys.executable)') # not a version manager's shim
+# Under ASan, freed memory waits in a quarantine (256 MB by default) and
+# the allocator keeps its own books: RSS grows whatever the master does
+# (9.7 -> 19.2 MB over 450 rolls here; still 1 MB with no quarantine).
+# There the RSS is not judged; LeakSanitizer, on by default with ASan,
+# judges leaks when the master exits.
+ASAN=0
+nm "$HANDOFF" 2>/dev/null | grep -q __asan_init && ASAN=1
 ROLLS=${LONGLIFE_ROLLS:-500}
 BUILD=$(dirname "$HANDOFF")
 WORKER="$BUILD/examples/listenfds-server"
@@ -78,10 +85,12 @@ bad=$(grep -v seconds "$T/samples" | awk -v f="$fds0" '$2 != f' | paste -sd' ')
 [ -z "$bad" ] || fail "fd count moved from $fds0: $bad"
 # RSS: after 50 rolls of warm-up (allocator arenas, buffers), flat within
 # 512 kB: a leak of 1 kB a roll would show.
-[ $((rss1 - rssw)) -le 512 ] || fail "RSS grew from $rssw kB (roll 50) to $rss1 kB (roll $ROLLS)"
+[ "$ASAN" -eq 1 ] || [ $((rss1 - rssw)) -le 512 ] ||
+    fail "RSS grew from $rssw kB (roll 50) to $rss1 kB (roll $ROLLS)"
 [ "$(zombies_of "$HPID")" -eq 0 ] || fail "zombies under handoff"
 [ "$(pgrep -P "$HPID" | wc -l)" -eq 2 ] || fail "$(pgrep -P "$HPID" | wc -l) children after the rolls, expected 2"
 stop_handoff
 [ "$STATUS" -eq 0 ] || fail "exit status $STATUS"
 grep -q "event=exit_master code=0 rolls=$((ROLLS + 1)) failed_rolls=0 " "$LOG" || fail "exit_master: $(grep -o 'event=exit_master.*' "$LOG")"
+[ "$ASAN" -eq 1 ] && echo "ASan build: RSS not judged (LeakSanitizer judged leaks at exit)"
 ok "$ROLLS rolls in ${secs}s, 0 failed of $REQS requests; master fds $fds0 -> $fds1, RSS $rss0 kB (start) $rssw kB (roll 50) -> $rss1 kB (roll $ROLLS)"
