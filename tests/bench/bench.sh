@@ -363,12 +363,25 @@ hey_stop() {
     HEYPIDS=()
 }
 
+# note_replaced I BEFORE: after roll I, record in $D/replaced whether it
+# replaced the processes: a pid never seen before answers.
+note_replaced() {
+    local after
+    after=$(answer)
+    if [ -n "$after" ] && ! grep -qx "$after" "$D/seen"; then
+        echo "$after" >>"$D/seen"
+        echo "$1 yes $2 $after" >>"$D/replaced"
+    else
+        echo "$1 no $2 $after" >>"$D/replaced"
+    fi
+}
+
 # --- one scenario against one contender (hey load) -------------------------
 # Scenario settings, as globals: WOPTS (worker options), FAILMODE (none,
 # always: the version on disk is bad from the first roll on, per-roll: bad
 # for each roll, fixed after it), KEEPALIVE, SLOWREQ, SS_INTERVAL.
 run_hey() { # SCENARIO CONTENDER ROLLS PACE
-    local scen=$1 c=$2 n=$3 pace=$4 i before after
+    local scen=$1 c=$2 n=$3 pace=$4 i before
     D=$R/$scen/$c
     mkdir -p "$D"
     : >"$D/rolls"
@@ -397,14 +410,7 @@ run_hey() { # SCENARIO CONTENDER ROLLS PACE
             break
         fi
         [ "$FAILMODE" = per-roll ] && rm -f "$BAD"
-        after=$(answer)
-        # A roll replaced the processes when a pid never seen before answers.
-        if [ -n "$after" ] && ! grep -qx "$after" "$D/seen"; then
-            echo "$after" >>"$D/seen"
-            echo "$i yes $before $after" >>"$D/replaced"
-        else
-            echo "$i no $before $after" >>"$D/replaced"
-        fi
+        note_replaced "$i" "$before"
     done
     if [ "$n" -eq 0 ]; then at "$BASE_SECS"; else at "$(awk -v n="$n" -v p="$pace" 'BEGIN { print 1 + n * p }')"; fi
     hey_stop
@@ -544,7 +550,7 @@ ngnaive_stop() { ngreload_stop; }
 
 # run_wrk SCENARIO CONTENDER ROLLS PACE [close]: wrk for the whole schedule.
 run_wrk() {
-    local scen=$1 c=$2 n=$3 pace=$4 mode=${5:-} i before after dur wrkpid
+    local scen=$1 c=$2 n=$3 pace=$4 mode=${5:-} i before dur wrkpid
     local hdr=()
     [ "$mode" = close ] && hdr=(-H 'Connection: close')
     D=$R/$scen/$c
@@ -562,13 +568,7 @@ run_wrk() {
         at "$(awk -v i="$i" -v p="$pace" 'BEGIN { print 1 + (i - 1) * p }')"
         before=$(answer)
         "${c}_roll" "$i" || { echo "roll $i did not finish" >>"$D/error"; break; }
-        after=$(answer)
-        if [ -n "$after" ] && ! grep -qx "$after" "$D/seen"; then
-            echo "$after" >>"$D/seen"
-            echo "$i yes $before $after" >>"$D/replaced"
-        else
-            echo "$i no $before $after" >>"$D/replaced"
-        fi
+        note_replaced "$i" "$before"
     done
     wait_gone "$wrkpid" $((dur + 15)) || kill -KILL "$wrkpid"
     [ -n "${SUP:-}" ] && sup_stats "$SUP" >"$D/sup"
