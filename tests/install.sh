@@ -11,9 +11,6 @@ case "$HANDOFF" in
 esac
 [ -r "$PKGLIBDIR/handoff-shim.so" ] || fail "no $PKGLIBDIR/handoff-shim.so"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The worker says what it was preloaded with, then becomes the server.
 PORT=$(free_port)

@@ -4,9 +4,6 @@
 need hey curl python3
 
 BUILD=$(dirname "$HANDOFF")
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # try NAME CONF OLDPORT [PATTERN [LOSS]]: run CONF (a copy with OLDPORT made
 # a free port) from the source tree, as the README does; the page must match

@@ -7,9 +7,6 @@
 PATH=$PATH:/usr/sbin:/sbin
 need hey curl python3 pgrep starman gunicorn nginx
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # gen_pid N: the pid of generation N's process (the server's own master).
 gen_pid() { sed -n "s/.*event=spawn gen=$1 pid=\([0-9]*\) .*/\1/p" "$LOG" | head -n1; }
@@ -144,18 +141,7 @@ done
 SH
 chmod +x "$T/nginx/epolled"
 PORT=$(free_port)
-cat >"$T/nginx/nginx.conf" <<CONF
-worker_processes 2;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log notice;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $T/nginx; proxy_temp_path $T/nginx; fastcgi_temp_path $T/nginx;
-    uwsgi_temp_path $T/nginx; scgi_temp_path $T/nginx;
-    server { listen 127.0.0.1:$PORT; location / { return 200 "pid=\$pid\n"; } }
-}
-CONF
+ngx_conf "$T/nginx" "$PORT"
 start_handoff -l "127.0.0.1:$PORT" --pass inherit --drain-signal QUIT \
     --ready "exec:$T/nginx/epolled %p 2" --ready-interval 50ms -- \
     nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;'

@@ -133,3 +133,28 @@ zombies_of() {
     done
     echo "$n"
 }
+
+# free_port: a port the kernel chooses, for a server that binds its own.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ngx_conf DIR PORT [DIRECTIVES]: the configuration every nginx of the tests
+# runs, in DIR/nginx.conf: two workers on 127.0.0.1:PORT answering
+# "pid=PID" (the worker's), everything it writes under DIR, DIRECTIVES
+# added to http {}.
+ngx_conf() {
+    mkdir -p "$1"
+    cat >"$1/nginx.conf" <<CONF
+worker_processes 2;
+pid $1/nginx.pid;
+error_log $1/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log off; ${3:-}
+    client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
+    uwsgi_temp_path $1; scgi_temp_path $1;
+    server { listen 127.0.0.1:$2; location / { return 200 "pid=\$pid\n"; } }
+}
+CONF
+}

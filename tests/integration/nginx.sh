@@ -8,27 +8,6 @@ NGINX=$(command -v nginx)
 NGPID=  # nginx alone (its own master, not under handoff)
 WRKPID=
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# ngx_conf DIR PORT [DIRECTIVES]: the configuration every nginx here runs;
-# only the prefix and the port differ, and DIRECTIVES where a case needs them.
-ngx_conf() {
-    mkdir -p "$1"
-    cat >"$1/nginx.conf" <<CONF
-worker_processes 2;
-pid $1/nginx.pid;
-error_log $1/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off; ${3:-}
-    client_body_temp_path $1; proxy_temp_path $1; fastcgi_temp_path $1;
-    uwsgi_temp_path $1; scgi_temp_path $1;
-    server { listen 127.0.0.1:$2; location / { return 200 "ok\n"; } }
-}
-CONF
-}
 
 # stop_nginx_alone: graceful first; then kill the master and its workers by
 # pid, since workers outlive a killed master.

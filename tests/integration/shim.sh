@@ -3,9 +3,6 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # roll_server NAME ROLLS: roll the running handoff ROLLS times under load.
 roll_server() {
@@ -68,19 +65,7 @@ stop_handoff
 # request per connection: no socket error, no non-2xx, every roll promoted.
 if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] && command -v wrk >/dev/null 2>&1; then
     PORT=$(free_port)
-    mkdir -p "$T/ng"
-    cat >"$T/ng/nginx.conf" <<CONF
-worker_processes 2;
-pid $T/ng/nginx.pid;
-error_log $T/ng/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $T/ng; proxy_temp_path $T/ng; fastcgi_temp_path $T/ng;
-    uwsgi_temp_path $T/ng; scgi_temp_path $T/ng;
-    server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
-}
-CONF
+    ngx_conf "$T/ng" "$PORT"
     start_handoff -l "127.0.0.1:$PORT" --drain-signal QUIT -- \
         /usr/sbin/nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;'
     wait_log 'event=promote' 1

@@ -4,9 +4,6 @@
 need hey python3
 
 SHARER="$TOP_SRCDIR/tests/servers/sharer.py"
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # run_rolls PASS DELAY: blocking and non-blocking generations alternate,
 # each overlapping the next for DELAY (ready = delay:DELAY) under load.
