@@ -19,7 +19,7 @@
 
 #define DEFAULT_BACKLOG 4096
 
-enum key_type { K_DURATION, K_SIGNAL, K_INT, K_ENUM, K_STRING, K_SPECIAL };
+enum key_type { K_DURATION, K_SIGNAL, K_INT, K_BOOL, K_ENUM, K_STRING, K_SPECIAL };
 
 struct key {
     const char *section; /* "handoff", "listen", "worker" */
@@ -54,6 +54,7 @@ static const struct key keys[] = {
     {"listen", "mode", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "owner", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "group", K_SPECIAL, 0, 0, 0, NULL},
+    {"listen", "nonblocking", K_BOOL, LOFF(nonblocking), 0, 0, NULL},
     {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
     {"worker", "pass", K_ENUM, OFF(pass), 0, 0, pass_names},
@@ -459,6 +460,10 @@ set_key(struct loader *ld, const struct key *k, void *base, const char *v)
         if (parse_int(v, k->min, k->max, (long *)field, msg, sizeof(msg)) < 0)
             return load_error(ld, k->name, msg);
         return 1;
+    case K_BOOL:
+        if (parse_bool(v, (int *)field, msg, sizeof(msg)) < 0)
+            return load_error(ld, k->name, msg);
+        return 1;
     case K_ENUM: {
         size_t o = 0;
         for (int i = 0; k->names[i]; i++)
@@ -642,15 +647,21 @@ apply_args(struct loader *ld, const struct config_args *args)
 {
     struct config *c = ld->c;
     long backlog = -1;
+    int nonblocking = -1;
 
-    for (size_t i = 0; i < args->nflags; i++)
-        if (strcmp(args->flags[i].key, "backlog") == 0) {
-            char msg[CONFIG_ERRLEN];
-            ld->flag = args->flags[i].flag;
-            if (parse_int(args->flags[i].value, 1, 65535, &backlog, msg,
-                          sizeof(msg)) < 0)
-                return load_error(ld, NULL, msg);
-        }
+    for (size_t i = 0; i < args->nflags; i++) {
+        char msg[CONFIG_ERRLEN];
+        ld->flag = args->flags[i].flag;
+        if (strcmp(args->flags[i].key, "backlog") == 0 &&
+            parse_int(args->flags[i].value, 1, 65535, &backlog, msg,
+                      sizeof(msg)) < 0)
+            return load_error(ld, NULL, msg);
+        if (strcmp(args->flags[i].key, "nonblocking") == 0 &&
+            parse_bool(args->flags[i].value, &nonblocking, msg,
+                       sizeof(msg)) < 0)
+            return load_error(ld, NULL, msg);
+    }
+    ld->flag = NULL;
     if (args->nlisten > 0)
         c->nlisten = 0; /* -l replaces the file's listeners */
     for (size_t i = 0; i < args->nlisten; i++) {
@@ -670,11 +681,16 @@ apply_args(struct loader *ld, const struct config_args *args)
         apply(ld, "listen", "address", s);
     }
     ld->cur_listen = NULL;
-    /* --backlog, like every flag, wins over the file: for every listener. */
-    for (size_t i = 0; backlog > 0 && i < c->nlisten; i++)
-        c->listen[i].backlog = backlog;
+    /* --backlog and --nonblocking, like every flag, win over the file: for
+     * every listener. */
+    for (size_t i = 0; i < c->nlisten; i++) {
+        if (backlog > 0)
+            c->listen[i].backlog = backlog;
+        if (nonblocking >= 0)
+            c->listen[i].nonblocking = nonblocking;
+    }
     for (size_t i = 0; i < args->nflags && !ld->failed; i++) {
-        if (strcmp(args->flags[i].key, "backlog") == 0)
+        if (strcmp(args->flags[i].section, "listen") == 0)
             continue;
         ld->flag = args->flags[i].flag;
         apply(ld, args->flags[i].section, args->flags[i].key,
@@ -950,6 +966,7 @@ static const struct {
     {"log-level", 0, "handoff", "log_level"},
     {"control", 0, "handoff", "control"},
     {"backlog", 0, "listen", "backlog"},
+    {"nonblocking", 0, "listen", "nonblocking"},
 };
 #define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
 
@@ -960,7 +977,8 @@ config_usage(FILE *f)
         "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n N] [--pass MODE]\n"
         "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
-        "               [--restart POLICY] [--backlog N] [-C DIR] [-u USER] [-g GROUP]\n"
+        "               [--restart POLICY] [--backlog N] [--nonblocking yes|no]\n"
+        "               [-C DIR] [-u USER] [-g GROUP]\n"
         "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [-t|--check] [-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
@@ -1136,6 +1154,8 @@ config_print(const struct config *c, FILE *f)
             fprintf(f, "owner = %s\n", l->owner);
         if (l->group[0] != '\0')
             fprintf(f, "group = %s\n", l->group);
+        if (l->nonblocking)
+            fprintf(f, "nonblocking = yes\n");
     }
     fprintf(f, "\n[worker]\ncommand =");
     for (char **a = c->argv; a && *a; a++) {

@@ -33,6 +33,7 @@ struct listen_conf {
     char group[CONFIG_NAME_MAX];
     uid_t uid; /* owner and group resolved, (uid_t)-1: unchanged */
     gid_t gid;
+    int nonblocking; /* O_NONBLOCK on the shared socket, for every holder */
 };
 
 struct config {

@@ -2,6 +2,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     snprintf(l->name, sizeof(l->name), "%s", lc->name);
     l->addr = lc->addr;
     l->backlog = lc->backlog;
+    l->nonblocking = lc->nonblocking;
     l->refs = 1;
     if (family == AF_UNIX && (rc = clear_stale(lc, err, errlen)) < 0) {
         if (err[0] == '\0')
@@ -68,7 +70,8 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
         free(l);
         return rc;
     }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
+                            (lc->nonblocking ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         goto fail;
     what = "setsockopt";
@@ -128,6 +131,18 @@ fail:
         close(fd);
     free(l);
     return rc;
+}
+
+int
+listener_set_nonblocking(struct listener *l, int on)
+{
+    int fl = fcntl(l->fd, F_GETFL);
+
+    if (fl < 0 || fcntl(l->fd, F_SETFL, on ? fl | O_NONBLOCK
+                                           : fl & ~O_NONBLOCK) < 0)
+        return -errno;
+    l->nonblocking = on;
+    return 0;
 }
 
 struct listener *

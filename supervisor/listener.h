@@ -13,18 +13,25 @@ struct listener {
     char bound_text[ADDR_STRLEN];
     int fd;
     long backlog;
+    int nonblocking; /* O_NONBLOCK, set on the one open file all share */
     int refs;
     dev_t dev; /* the unix socket file we made, to remove it on close */
     ino_t ino;
 };
 
 /*
- * Open, bind and listen (close-on-exec, blocking). A unix path left by a
+ * Open, bind and listen (close-on-exec; blocking unless lc->nonblocking). A unix path left by a
  * crashed run (nobody accepts on it) is replaced; a live one is an error.
  * Returns 0 or -errno with the address named in err.
  */
 int listener_open(const struct listen_conf *lc, struct listener **out,
                   char *err, size_t errlen);
+
+/*
+ * Set or clear O_NONBLOCK of the shared socket: for the master and every
+ * worker that holds it at once. Returns 0 or -errno.
+ */
+int listener_set_nonblocking(struct listener *l, int on);
 
 /*
  * Find an open listener configured with lc's address, for reuse on reload,

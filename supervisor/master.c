@@ -128,11 +128,15 @@ plan_new(struct config *cfg, const struct plan *old, struct plan **out,
                                  : NULL;
         if (l != NULL) {
             p->ls[p->nls++] = listener_ref(l);
-            /* Same socket, maybe a new name or backlog. */
+            /* Same socket, maybe a new name, backlog or blocking mode. */
             snprintf(l->name, sizeof(l->name), "%s", cfg->listen[i].name);
             if (l->backlog != cfg->listen[i].backlog &&
                 listen(l->fd, (int)cfg->listen[i].backlog) == 0)
                 l->backlog = cfg->listen[i].backlog;
+            if (l->nonblocking != cfg->listen[i].nonblocking &&
+                (rc = listener_set_nonblocking(l, cfg->listen[i].nonblocking)) < 0)
+                log_event(LOG_WARN, "listen_failed", "name=%s error=%s",
+                          log_q(l->name), log_q(strerror(-rc)));
             continue;
         }
         rc = listener_open(&cfg->listen[i], &p->ls[p->nls], err, errlen);

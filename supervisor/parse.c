@@ -124,6 +124,27 @@ bad:
 }
 
 int
+parse_bool(const char *s, int *v, char *err, size_t errlen)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *v = 1;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *v = 0;
+            return 0;
+        }
+    }
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "\"%s\": expected yes or no", s);
+    return -EINVAL;
+}
+
+int
 parse_mode(const char *s, unsigned *mode, char *err, size_t errlen)
 {
     char *end;

@@ -17,6 +17,9 @@ int parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen);
 int parse_signal(const char *s, int *sig, char *err, size_t errlen);
 const char *parse_signal_name(int sig);
 
+/* yes/no, true/false, on/off, 1/0, as systemd reads them: *v = 1 or 0. */
+int parse_bool(const char *s, int *v, char *err, size_t errlen);
+
 /* A decimal integer in [min, max]. */
 int parse_int(const char *s, long min, long max, long *v, char *err,
               size_t errlen);

@@ -129,6 +129,12 @@ grep -q "Listening at: http://127.0.0.1:$PORT" "$LOG" || fail "gunicorn did not 
 # foreground. It speaks no sd_notify; a worker adds the listening socket
 # (fd 3) to its epoll set before it serves, which /proc shows: the check
 # counts the workers of the new master that have.
+# nginx never makes an inherited socket non-blocking (its own binary
+# upgrade hands over sockets that are), so it needs --nonblocking yes: on a
+# blocking socket a worker that loses the race for a connection sleeps in
+# accept(), deaf to its master's graceful stop (in some runs the last
+# generation was killed at stop_timeout), and the connection it accepted
+# before may wait unanswered.
 mkdir -p "$T/nginx"
 cat >"$T/nginx/epolled" <<'SH'
 #!/bin/sh
@@ -142,8 +148,8 @@ SH
 chmod +x "$T/nginx/epolled"
 PORT=$(free_port)
 ngx_conf "$T/nginx" "$PORT"
-start_handoff -l "127.0.0.1:$PORT" --pass inherit --drain-signal QUIT \
-    --ready "exec:$T/nginx/epolled %p 2" --ready-interval 50ms -- \
+start_handoff -l "127.0.0.1:$PORT" --pass inherit --nonblocking yes \
+    --drain-signal QUIT --ready "exec:$T/nginx/epolled %p 2" --ready-interval 50ms -- \
     nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;'
 rolls_under_load nginx 5
 # nginx says so on standard error, before it opens its error_log.

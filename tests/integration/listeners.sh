@@ -43,3 +43,34 @@ echo data >"$T/file"
 [ $? -eq 1 ] && grep -q "exists and is not a socket" "$T/err3" || fail "regular file: $(cat "$T/err3")"
 [ "$(cat "$T/file")" = data ] || fail "a regular file was replaced"
 ok "a regular file at the path is refused and left alone"
+
+# Blocking mode: the shared socket is blocking, as systemd passes it, unless
+# nonblocking = yes; a reload changes it on the socket every holder shares.
+# nonblock_of GEN: "yes" if fd 3 of generation GEN's process has O_NONBLOCK.
+nonblock_of() {
+    local pid flags
+    pid=$(sed -n "s/.*event=spawn gen=$1 pid=\([0-9]*\) .*/\1/p" "$LOG" | head -n1)
+    flags=$(sed -n 's/^flags:[[:space:]]*//p' "/proc/$pid/fdinfo/3")
+    [ -n "$flags" ] || fail "no fd 3 in generation $1 (pid $pid)"
+    [ $((0$flags & 04000)) -ne 0 ] && echo yes || echo no
+}
+conf="$T/nb.conf"
+printf '[listen web]\naddress = 127.0.0.1:0\n[worker]\ncommand = sleep 60\npass = systemd\nready = delay:50ms\n' >"$conf"
+start_handoff -c "$conf"
+wait_log 'event=promote' 1
+[ "$(nonblock_of 1)" = no ] || fail "the socket is non-blocking by default"
+sed -i 's/^address = .*/&\nnonblocking = yes/' "$conf"
+kill -HUP "$HPID"
+wait_log 'event=promote' 2
+[ "$(nonblock_of 2)" = yes ] || fail "nonblocking = yes: the socket stayed blocking after reload"
+[ "$(count 'event=listen ')" -eq 1 ] || fail "the listener was reopened to change its mode"
+sed -i 's/^nonblocking = yes/nonblocking = no/' "$conf"
+kill -HUP "$HPID"
+wait_log 'event=promote' 3
+[ "$(nonblock_of 3)" = no ] || fail "nonblocking = no: the socket stayed non-blocking after reload"
+stop_handoff
+start_handoff -l 127.0.0.1:0 --nonblocking yes --pass systemd -r delay:50ms -- sleep 60
+wait_log 'event=promote' 1
+[ "$(nonblock_of 1)" = yes ] || fail "--nonblocking yes: the socket is blocking"
+stop_handoff
+ok "blocking by default; nonblocking = yes and --nonblocking set O_NONBLOCK; a reload changes it on the same socket"

@@ -175,6 +175,7 @@ listen_section_keys(void **state)
     struct config *c = load_ok("[listen web]\n"
                                "address = 0.0.0.0:8080\n"
                                "backlog = 128\n"
+                               "nonblocking = yes\n"
                                "[listen admin]\n"
                                "address = [::1]:9000\n"
                                "[listen sock]\n"
@@ -191,6 +192,8 @@ listen_section_keys(void **state)
     assert_int_equal(addr_family(&c->listen[0].addr), AF_INET);
     assert_int_equal(c->listen[0].backlog, 128);
     assert_int_equal(c->listen[0].mode, -1);
+    assert_int_equal(c->listen[0].nonblocking, 1);
+    assert_int_equal(c->listen[1].nonblocking, 0); /* blocking, as systemd's */
     assert_string_equal(c->listen[1].name, "admin");
     assert_int_equal(addr_family(&c->listen[1].addr), AF_INET6);
     assert_int_equal(addr_port(&c->listen[1].addr), 9000);
@@ -465,9 +468,12 @@ listen_flag_replaces_file_listeners(void **state)
         "[listen web]\naddress = 127.0.0.1:8080\n"
         "[listen admin]\naddress = 127.0.0.1:8081\n"
         "[worker]\ncommand = /bin/true\n",
-        ARGS("-l", ":9090", "-l", "api=[::1]:9091", "--backlog", "77"));
+        ARGS("-l", ":9090", "-l", "api=[::1]:9091", "--backlog", "77",
+             "--nonblocking", "on"));
 
     assert_int_equal(c->nlisten, 2);
+    assert_int_equal(c->listen[0].nonblocking, 1);
+    assert_int_equal(c->listen[1].nonblocking, 1);
     assert_string_equal(c->listen[0].name, "listen0");
     assert_int_equal(addr_port(&c->listen[0].addr), 9090);
     assert_int_equal(c->listen[0].backlog, 77);
@@ -680,6 +686,8 @@ static const struct {
     {"[listen web]\nmode = 0999\n", "t.conf:2: mode: ", "octal"},
     {"[listen web]\nmode = rw-rw----\n", "t.conf:2: mode: ", NULL},
     {"[listen web]\nbogus = 1\n", "t.conf:2: bogus: ", "unknown key in [listen]"},
+    {"[listen web]\nnonblocking = maybe\n", "t.conf:2: nonblocking: ", "expected yes or no"},
+    {"[listen web]\nnonblocking = YES\n", "t.conf:2: nonblocking: ", NULL},
     {"[worker]\ncommand = 'unterminated\n", "t.conf:2: command: ", "unterminated '"},
     {"[worker]\ncommand = a \"b\n", "t.conf:2: command: ", "unterminated \""},
     {"[worker]\ncommand = trailing\\\n", "t.conf:2: command: ", "trailing backslash"},
@@ -800,6 +808,7 @@ static const struct {
     {{"--env", "NOEQ"}, "--env: "},
     {{"-C", "/nonexistent/handoff-test"}, "-C: "},
     {{"--backlog", "0"}, "--backlog: "},
+    {{"--nonblocking", "2"}, "--nonblocking: "},
     {{"-l", "1.2.3.4:99999"}, "-l: "},
     {{"-l", "bad/name=:81"}, "-l: "},
     {{"-l", "web=:81", "-l", "web=:82"}, "-l: listener \"web\" defined twice"},
@@ -1077,6 +1086,7 @@ assert_same_config(const struct config *a, const struct config *b)
                                b->listen[i].addr.len));
         assert_int_equal(a->listen[i].backlog, b->listen[i].backlog);
         assert_int_equal(a->listen[i].mode, b->listen[i].mode);
+        assert_int_equal(a->listen[i].nonblocking, b->listen[i].nonblocking);
         assert_string_equal(a->listen[i].owner, b->listen[i].owner);
         assert_string_equal(a->listen[i].group, b->listen[i].group);
         assert_int_equal(a->listen[i].uid, b->listen[i].uid);
@@ -1182,7 +1192,7 @@ print_round_trips_every_key(void **state)
     struct config *c = load_ok(
         "[handoff]\nstop_timeout = 1500ms\nlog_format = json\nlog_level = debug\n"
         "[listen web]\naddress = 0.0.0.0:8080\nbacklog = 100\n"
-        "[listen v6]\naddress = [::1]:8443\n"
+        "[listen v6]\naddress = [::1]:8443\nnonblocking = true\n"
         "[listen sock]\naddress = unix:/tmp/handoff-rt.sock\nmode = 0600\n"
         "owner = root\ngroup = 0\n"
         "[worker]\n"

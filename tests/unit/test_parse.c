@@ -197,6 +197,33 @@ int_rejects_garbage_and_out_of_range(void **state)
     assert_string_equal(err, "bad number \"101\" (expected 0 to 100)");
 }
 
+/* --- parse_bool ---------------------------------------------------------- */
+
+static void
+bool_reads_the_words_systemd_reads(void **state)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    static const char *const bad[] = {"", "Yes", "y", "2", "yes ", "nope"};
+    char err[256];
+    int v;
+
+    for (size_t i = 0; i < N(yes); i++) {
+        v = -1;
+        assert_int_equal(parse_bool(yes[i], &v, err, sizeof(err)), 0);
+        assert_int_equal(v, 1);
+        assert_int_equal(parse_bool(no[i], &v, err, sizeof(err)), 0);
+        assert_int_equal(v, 0);
+    }
+    for (size_t i = 0; i < N(bad); i++) {
+        v = -1;
+        if (parse_bool(bad[i], &v, err, sizeof(err)) != -EINVAL)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(v, -1);
+    }
+    assert_string_equal(err, "\"nope\": expected yes or no");
+}
+
 /* --- parse_mode ---------------------------------------------------------- */
 
 static void
@@ -1059,6 +1086,7 @@ main(void)
         cmocka_unit_test(signal_name_round_trips_for_every_signal),
         cmocka_unit_test(int_accepts_range_inclusive),
         cmocka_unit_test(int_rejects_garbage_and_out_of_range),
+        cmocka_unit_test(bool_reads_the_words_systemd_reads),
         cmocka_unit_test(mode_accepts_octal),
         cmocka_unit_test(mode_rejects_non_octal_and_too_big),
         cmocka_unit_test(words_split_on_blanks),
