@@ -6,6 +6,10 @@ if [ -z "${HANDOFF:-}" ] || [ -z "${TOP_SRCDIR:-}" ]; then
     echo "ERROR: set HANDOFF (the binary) and TOP_SRCDIR (the source tree)"
     exit 99
 fi
+# python3 may be a version manager's shim (pyenv's runs a shell script
+# first: 0.4 s a start, seconds on a busy machine, at every roll of every
+# python server here): run Debian's, which tools/setup installs.
+[ -x /usr/bin/python3 ] && PATH=/usr/bin:$PATH
 SERVER="$TOP_SRCDIR/tests/servers/actserver.py"
 T=$(mktemp -d "${TMPDIR:-/tmp}/handoff-test.XXXXXX")
 LOG="$T/handoff.log"
