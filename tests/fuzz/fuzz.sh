@@ -20,16 +20,16 @@ broken)
     ;;
 esac
 
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-10}
 # A fixed seed and a fixed number of runs: the same binary and corpus give
 # the same inputs every time, so the suite passes or fails the same way on
 # every run of it (a time bound alone would stop at a different input each
 # time). FUZZ_SEED=0 picks a new seed each run, to explore; FUZZ_SECONDS
 # still bounds each target on a slow machine.
 seed=${FUZZ_SEED:-1}
-runs_config=${FUZZ_RUNS:-400000}
-runs_protocol=${FUZZ_RUNS:-4000000}
-runs_notify=${FUZZ_RUNS:-2000000}
+runs_config=${FUZZ_RUNS:-200000}
+runs_protocol=${FUZZ_RUNS:-1000000}
+runs_notify=${FUZZ_RUNS:-500000}
 src=$TOP_SRCDIR/tests/fuzz
 work=$FUZZ_BIN/work
 rm -rf "$work"

@@ -198,7 +198,7 @@ bound=$((R_RW > KA_CEILING ? R_RW : KA_CEILING))
 ok "keep-alive, stock config: handoff $H_RW read+write errors, nginx -s reload $R_RW, at most one per connection per roll ($KA_CEILING)"
 
 # --- 3. throughput: nginx alone vs under handoff --------------------------
-TP_ROUNDS=10
+TP_ROUNDS=6
 
 # throughput_rounds: alternating 1 s rounds, short so that both sides share
 # the same moments of a busy machine; sets RATIO (of the medians).

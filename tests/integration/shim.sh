@@ -61,29 +61,8 @@ for _ in $(seq 100); do [ -s "$T/stdout" ] && break; sleep 0.05; done
 ok "a bind of an unmanaged address passes through"
 stop_handoff
 
-# Stock nginx (master and workers, drain_signal SIGQUIT) under wrk, one
-# request per connection: no socket error, no non-2xx, every roll promoted.
-if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] && command -v wrk >/dev/null 2>&1; then
-    PORT=$(free_port)
-    ngx_conf "$T/ng" "$PORT"
-    start_handoff -l "127.0.0.1:$PORT" --drain-signal QUIT -- \
-        /usr/sbin/nginx -p "$T/ng" -c "$T/ng/nginx.conf" -g 'daemon off;'
-    wait_log 'event=promote' 1
-    wrk -t2 -c32 -d12s -H 'Connection: close' "http://127.0.0.1:$PORT/" >"$T/wrk.out" 2>&1 &
-    WRK=$!
-    sleep 1
-    for i in $(seq 2 11); do roll_and_wait "$i"; sleep 0.5; done
-    wait "$WRK"
-    cat "$T/wrk.out"
-    grep -q 'Socket errors' "$T/wrk.out" && fail "nginx: socket errors during rolls"
-    grep -q 'Non-2xx' "$T/wrk.out" && fail "nginx: non-2xx responses during rolls"
-    [ "$(count 'event=promote ')" -eq 11 ] || fail "nginx: not every roll was promoted"
-    reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$T/wrk.out")
-    ok "stock nginx: 10 rolls under wrk, $reqs requests, no socket error, no non-2xx"
-    stop_handoff
-else
-    echo "nginx or wrk not installed: nginx case not run"
-fi
+# Stock nginx through the shim: nginx.sh (20 rolls under wrk, keep-alive,
+# throughput).
 
 # harmful_rolls FLAG ROLLS [HANDOFF FLAGS]: a server that harms its
 # listening socket (actserver.py FLAG) rolled ROLLS times under load; with
