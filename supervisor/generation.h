@@ -53,6 +53,8 @@ struct worker {
     uint64_t ready_ns;
     struct channel *chan;
     struct probe *probe;
+    int exec_report;       /* spawn's report pipe until the exec is known */
+    uv_poll_t *exec_poll;  /* watches it */
     int stopping_notified; /* sent STOPPING=1 */
     char status[128];      /* last STATUS= */
 };

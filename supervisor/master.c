@@ -672,6 +672,9 @@ master_on_worker_exit(struct child *c, int status)
     int silent = g->bypassed && never_asked(g, w);
     char desc[64];
 
+    /* Its exec's report first, if the exit came before it: the log tells
+     * spawn or exec_failed, then exit. */
+    worker_exec_report(w, 1);
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),

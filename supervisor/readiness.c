@@ -261,7 +261,8 @@ start_exec(struct probe *p)
     o.chan_fd = -1;
     o.uid = (uid_t)-1;
     o.gid = (gid_t)-1;
-    spawn_process(&o, &p->exec.pid);
+    /* Its exec is not waited for: one that fails exits 127, not ready. */
+    spawn_process(&o, &p->exec.pid, NULL);
     if (p->exec.pid > 0) {
         p->exec.on_exit = on_exec_exit;
         p->exec_running = 1;

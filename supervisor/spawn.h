@@ -26,12 +26,20 @@ struct spawn_opts {
 #define SPAWN_LISTEN_PID_LEN 32
 
 /*
- * Start the child. *pid is set whenever a child was forked, even if exec
- * failed (it exits 127 or 126 and must be reaped). Returns 0 if exec
- * succeeded, or -errno of the failed step (fork, or in the child: chdir,
- * set*id, exec).
+ * Start the child. *pid is set whenever a child was forked, even if its exec
+ * fails later (it then exits 127 or 126 and must be reaped). Returns 0 once
+ * forked, or -errno (too many fds, no pipe, no fork).
+ *
+ * The exec is not waited for: with report not NULL, *report is the read end
+ * of a pipe (close-on-exec, non-blocking) that a successful exec closes and
+ * on which the child writes the errno of a step that failed (chdir, set*id,
+ * exec). Read it with spawn_report() when it becomes readable, or once the
+ * child has exited; then close it.
  */
-int spawn_process(const struct spawn_opts *o, pid_t *pid);
+int spawn_process(const struct spawn_opts *o, pid_t *pid, int *report);
+
+/* What a report pipe says: 0 exec'd, -errno failed, -EAGAIN not yet. */
+int spawn_report(int fd);
 
 /* Exit code of a child whose exec failed with err: 127 not found, 126 else. */
 int spawn_exec_code(int err);

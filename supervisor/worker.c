@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "handle.h"
 #include "log.h"
 #include "readiness.h"
 #include "spawn.h"
@@ -242,6 +244,8 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
     return e.v;
 }
 
+static void on_exec_report(uv_poll_t *h, int status, int events);
+
 int
 worker_start(struct master *m, struct gen *g, size_t slot)
 {
@@ -262,6 +266,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     w->gen = g;
     w->slot = slot;
     w->state = W_STARTING;
+    w->exec_report = -1;
     rc = channel_open(m, w, &child_end);
     if (rc < 0) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
@@ -301,7 +306,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.ngroups = c->user ? (size_t)ngroups : 0;
 
     w->started_ns = master_now();
-    rc = spawn_process(&o, &w->child.pid);
+    rc = spawn_process(&o, &w->child.pid, &w->exec_report);
     close(child_end);
     worker_env_free(env);
     if (w->child.pid < 0) {
@@ -315,16 +320,62 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     reap_add(&m->reaper, &w->child);
     g->slots[slot].w = w;
     g->live++;
-    if (rc < 0) {
+    /* The exec is reported through the loop: a roll of many processes
+     * forks them all without waiting for each to load its program. */
+    w->exec_poll = handle_poll(m->loop, w->exec_report, w);
+    if (w->exec_poll == NULL ||
+        uv_poll_start(w->exec_poll, UV_READABLE, on_exec_report) < 0) {
+        /* No watch: wait for this one exec, as there is no other way. */
+        int fl = fcntl(w->exec_report, F_GETFL);
+        handle_close(w->exec_poll);
+        w->exec_poll = NULL;
+        if (fl >= 0)
+            fcntl(w->exec_report, F_SETFL, fl & ~O_NONBLOCK);
+        worker_exec_report(w, 0);
+    }
+    return 0;
+}
+
+/*
+ * The report pipe says how the exec went: a worker that runs its program is
+ * logged and its readiness watched from then on (never before: a readiness
+ * check must not pass for a process that is about to exit 127); one whose
+ * exec failed says why, and its exit follows.
+ */
+static void
+on_exec_report(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    if (h->data != NULL)
+        worker_exec_report(h->data, 0);
+}
+
+void
+worker_exec_report(struct worker *w, int exited)
+{
+    struct gen *g = w->gen;
+    int rc;
+
+    if (w->exec_report < 0)
+        return;
+    rc = spawn_report(w->exec_report);
+    if (rc == -EAGAIN && !exited)
+        return; /* woken early: nothing to read yet */
+    handle_close(w->exec_poll);
+    w->exec_poll = NULL;
+    close(w->exec_report);
+    w->exec_report = -1;
+    if (rc < 0 && rc != -EAGAIN) {
         log_event(LOG_ERROR, "exec_failed", "gen=%u pid=%d command=%s err=%s",
-                  g->id, (int)w->child.pid, log_q(c->argv[0]),
+                  g->id, (int)w->child.pid, log_q(g->plan->cfg->argv[0]),
                   log_q(strerror(-rc)));
-        return rc;
+        return;
     }
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
-              (int)w->child.pid, slot);
-    readiness_start(m, w);
-    return 0;
+              (int)w->child.pid, w->slot);
+    if (!exited)
+        readiness_start(g->master, w);
 }
 
 int
@@ -342,5 +393,8 @@ worker_free(struct worker *w)
         return;
     readiness_stop(w);
     channel_close(w->chan);
+    handle_close(w->exec_poll);
+    if (w->exec_report >= 0)
+        close(w->exec_report);
     free(w);
 }

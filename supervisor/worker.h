@@ -15,6 +15,12 @@ int worker_start(struct master *m, struct gen *g, size_t slot);
 /* Send sig to a running worker; returns 0 or -errno. */
 int worker_kill(struct worker *w, int sig);
 
+/*
+ * Read what the worker's exec came to, if not known yet: log spawn (and,
+ * unless it has exited, start watching its readiness) or exec_failed.
+ */
+void worker_exec_report(struct worker *w, int exited);
+
 /* Release what a worker holds once it has exited. */
 void worker_free(struct worker *w);
 
