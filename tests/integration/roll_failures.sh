@@ -1,6 +1,6 @@
-# roll_failures.sh: a new version that exits at start, and one that never
-# becomes ready: the old one keeps serving, the roll is reported failed,
-# and the next roll succeeds.
+# roll_failures.sh: a new version that exits at start, one that never
+# becomes ready, and one that cannot even be run: the old one keeps
+# serving, the roll is reported failed, and the next roll succeeds.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3
 
@@ -37,3 +37,34 @@ grep -q 'event=promote gen=3 ' "$LOG" || fail "the next roll did not succeed"
 load_stop
 [ "$FAILED" -eq 0 ] || fail "$FAILED of $REQS requests failed"
 ok "never ready: rolled back after ready_timeout, next roll promoted, 0 failed of $REQS"
+stop_handoff
+
+# A version that cannot even be run (its file not executable): the exec
+# fails in the child while the master goes on, and a readiness check that
+# would pass at once (delay:1ms) must not promote it: readiness is watched
+# only once the exec has succeeded. Then the file is fixed: promoted.
+cat >"$T/server" <<SH
+#!/bin/sh
+exec python3 "$SERVER" "\$@"
+SH
+chmod +x "$T/server"
+start_handoff --pass systemd --ready delay:1ms -l 127.0.0.1:0 -- "$T/server"
+wait_log 'event=promote' 1
+first=$(pid_serving)
+load_start 8
+chmod -x "$T/server"
+for k in 2 3 4; do
+    roll_and_wait "$k"
+    grep -q "event=exec_failed gen=$k .*err=\"Permission denied\"" "$LOG" || fail "roll $k: no exec_failed"
+    grep -q "event=roll_failed gen=$k .*(code=126)" "$LOG" || fail "roll $k: no roll_failed with code 126"
+done
+[ "$(count 'event=promote ')" -eq 1 ] || fail "a version that could not be run was promoted"
+[ "$(count 'event=spawn gen=[234] ')" -eq 0 ] || fail "spawn logged for a failed exec"
+[ "$(pid_serving)" = "$first" ] || fail "the old worker is no longer the one serving"
+chmod +x "$T/server"
+roll_and_wait 5
+grep -q 'event=promote gen=5 ' "$LOG" || fail "the fixed version was not promoted"
+load_stop
+[ "$FAILED" -eq 0 ] || fail "$FAILED of $REQS requests failed"
+ok "not executable, ready = delay:1ms: 3 rolls rolled back (exec_failed, 126), never promoted; fixed, promoted; 0 failed of $REQS"
+stop_handoff
