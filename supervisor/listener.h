@@ -20,8 +20,9 @@ struct listener {
 };
 
 /*
- * Open, bind and listen (close-on-exec; blocking unless lc->nonblocking). A unix path left by a
- * crashed run (nobody accepts on it) is replaced; a live one is an error.
+ * Open, bind and listen (close-on-exec; blocking unless lc->nonblocking).
+ * A unix path left by a crashed run (nobody accepts on it) is replaced; a
+ * live one is an error.
  * Returns 0 or -errno with the address named in err.
  */
 int listener_open(const struct listen_conf *lc, struct listener **out,

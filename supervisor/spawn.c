@@ -141,22 +141,16 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
         *report = -1;
     if (o->nfds > SPAWN_MAX_FDS)
         return -EMFILE;
-    /* Non-blocking: the master reads it from its loop, never waits on it. */
-    if (report != NULL && pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
-        return -errno;
     if (child_stack == NULL) {
         void *st = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (st == MAP_FAILED) {
-            err = errno;
-            if (pipefd[0] >= 0) {
-                close(pipefd[0]);
-                close(pipefd[1]);
-            }
-            return -err;
-        }
+        if (st == MAP_FAILED)
+            return -errno;
         child_stack = st;
     }
+    /* Non-blocking: the master reads it from its loop, never waits on it. */
+    if (report != NULL && pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
     /*
      * Not fork(): a fork marks every page of the master copy-on-write, and
      * each write of the master after it faults and flushes the TLB of every

@@ -321,7 +321,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     g->slots[slot].w = w;
     g->live++;
     /* The exec is reported through the loop: a roll of many processes
-     * forks them all without waiting for each to load its program. */
+     * starts them all without waiting for each to load its program. */
     w->exec_poll = handle_poll(m->loop, w->exec_report, w);
     if (w->exec_poll == NULL ||
         uv_poll_start(w->exec_poll, UV_READABLE, on_exec_report) < 0) {
