@@ -1,0 +1,588 @@
+/* steer.c: reuseport groups, their index bookkeeping and the cBPF program that steers. */
+#include "steer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+
+/* --- the plan ------------------------------------------------------------ */
+
+void
+steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi)
+{
+    memset(p, 0, sizeof(*p));
+    p->probe_lo = (uint16_t)lo;
+    p->probe_size = (uint16_t)(hi >= lo ? (hi - lo + 1) / STEER_PROBE_BLOCKS : 0);
+}
+
+struct steer_route *
+steer_plan_find(struct steer_plan *p, unsigned gen)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->r[i].gen == gen)
+            return &p->r[i];
+    return NULL;
+}
+
+int
+steer_plan_add(struct steer_plan *p, unsigned gen)
+{
+    unsigned used = 0;
+    int block = -1;
+
+    if (steer_plan_find(p, gen) != NULL)
+        return 0;
+    if (p->n == STEER_MAX_GENS)
+        return -ENOSPC;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->r[i].block >= 0)
+            used |= 1u << p->r[i].block;
+    /* In turn, not the lowest free: a block comes back into use as late as
+     * can be, so a port names one generation for as long as can be. */
+    for (unsigned t = 0; t < STEER_PROBE_BLOCKS && p->probe_size > 0; t++) {
+        unsigned b = (p->next_block + t) % STEER_PROBE_BLOCKS;
+        if (!(used & (1u << b))) {
+            block = (int)b;
+            p->next_block = b + 1;
+            break;
+        }
+    }
+    memmove(&p->r[1], &p->r[0], p->n * sizeof(p->r[0]));
+    p->r[0] = (struct steer_route){gen, 0, 0, block};
+    p->n++;
+    return 0;
+}
+
+void
+steer_plan_remove(struct steer_plan *p, unsigned gen)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->r[i].gen == gen) {
+            memmove(&p->r[i], &p->r[i + 1], (p->n - i - 1) * sizeof(p->r[0]));
+            p->n--;
+            return;
+        }
+}
+
+void
+steer_plan_promote(struct steer_plan *p, unsigned gen)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        p->r[i].share = p->r[i].gen == gen ? STEER_SHARE_ALL : 0;
+        if (p->r[i].gen == gen)
+            p->r[i].serving = 1;
+    }
+}
+
+unsigned
+steer_plan_probe_port(struct steer_plan *p, unsigned gen)
+{
+    struct steer_route *r = steer_plan_find(p, gen);
+
+    if (r == NULL || r->block < 0 || p->probe_size == 0)
+        return 0;
+    /* Rotate through the block: a port a probe just used may still be
+     * tied to its last connection. */
+    return p->probe_lo + (unsigned)r->block * p->probe_size +
+           p->rot[r->block]++ % p->probe_size;
+}
+
+int
+steer_plan_probe_range(const struct steer_plan *p, unsigned gen, unsigned *lo,
+                       unsigned *hi)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->r[i].gen == gen && p->r[i].block >= 0 && p->probe_size > 0) {
+            *lo = p->probe_lo + (unsigned)p->r[i].block * p->probe_size;
+            *hi = *lo + p->probe_size - 1;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+/* --- the program --------------------------------------------------------- */
+
+unsigned
+steer_hash(uint32_t h)
+{
+    /* A 32-bit mix (low bias): neighbouring addresses spread out. */
+    h ^= h >> 16;
+    h *= 0x7feb352dU;
+    h ^= h >> 15;
+    h *= 0x846ca68bU;
+    h ^= h >> 16;
+    return h % STEER_SHARE_ALL;
+}
+
+struct prog {
+    struct sock_filter *in;
+    size_t n, cap;
+    int overflow;
+};
+
+static size_t
+emit(struct prog *g, uint16_t code, uint8_t jt, uint8_t jf, uint32_t k)
+{
+    if (g->n == g->cap) {
+        g->overflow = 1;
+        return g->n;
+    }
+    g->in[g->n] = (struct sock_filter){code, jt, jf, k};
+    return g->n++;
+}
+
+/* Point the jt (or jf) of insn at to the next instruction to be emitted. */
+static void
+patch(struct prog *g, size_t at, int jf)
+{
+    size_t d = g->n - at - 1;
+
+    if (at >= g->cap || d > 255) {
+        g->overflow = 1;
+        return;
+    }
+    if (jf)
+        g->in[at].jf = (uint8_t)d;
+    else
+        g->in[at].jt = (uint8_t)d;
+}
+
+/* With the source port in A: each probe block returns its member. */
+static void
+emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        unsigned lo;
+
+        if (idx[i] < 0 || p->r[i].block < 0 || p->probe_size == 0)
+            continue;
+        lo = p->probe_lo + (unsigned)p->r[i].block * p->probe_size;
+        emit(g, BPF_JMP | BPF_JGE | BPF_K, 0, 2, lo);
+        emit(g, BPF_JMP | BPF_JGE | BPF_K, 1, 0, lo + p->probe_size);
+        emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
+    }
+}
+
+/* A ^= A >> s, with X as scratch. */
+static void
+emit_xorshift(struct prog *g, uint32_t s)
+{
+    emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+    emit(g, BPF_ALU | BPF_RSH | BPF_K, 0, 0, s);
+    emit(g, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+}
+
+int
+steer_compile(const struct steer_member *m, size_t n,
+              const struct steer_plan *p, struct sock_filter *insns,
+              size_t cap, struct sock_fprog *prog, unsigned *pinned)
+{
+    struct prog g = {insns, 0, cap, 0};
+    int idx[STEER_MAX_GENS];
+    unsigned total = 0, cum = 0;
+    int dflt = -1;
+    size_t to_v6, not_v4, v4_done;
+
+    /* Each route's member here, if it has one. */
+    for (size_t i = 0; i < p->n; i++) {
+        idx[i] = -1;
+        for (size_t j = 0; j < n; j++)
+            if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen)
+                idx[i] = (int)j;
+        if (idx[i] >= 0)
+            total += p->r[i].share;
+    }
+    /* Where a client goes past every threshold: the oldest generation with
+     * a share; where no share applies here, the newest member that may serve, else the socket reserved for the first generation,
+     * else the newest (in a group that a reload added, only the starting
+     * generation can ever accept). */
+    for (size_t i = 0; i < p->n && dflt < 0; i++)
+        if (idx[i] >= 0 && !total && p->r[i].serving)
+            dflt = idx[i];
+    for (size_t i = 0; i < p->n && total; i++)
+        if (idx[i] >= 0 && p->r[i].share > 0)
+            dflt = idx[i]; /* the oldest with a share takes the rest */
+    for (size_t j = 0; j < n && dflt < 0; j++)
+        if (m[j].owner == STEER_RESERVED)
+            dflt = (int)j;
+    for (size_t i = 0; i < p->n && dflt < 0; i++)
+        if (idx[i] >= 0)
+            dflt = idx[i];
+    if (dflt < 0)
+        dflt = 0;
+    *pinned = 1u << dflt;
+
+    emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
+    to_v6 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x86dd);
+    not_v4 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x0800);
+    /* IPv4: the TCP source port after the IP header, then the address. */
+    patch(&g, not_v4, 0);
+    emit(&g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
+    emit(&g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
+    emit_probes(&g, idx, p);
+    emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 12));
+    v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
+    /* IPv6 (no extension headers before TCP): the four words xored. */
+    patch(&g, to_v6, 0);
+    emit(&g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
+    emit_probes(&g, idx, p);
+    emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
+    for (uint32_t off = 12; off <= 20; off += 4) {
+        emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
+        emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + off);
+        emit(&g, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+    }
+    if (v4_done < g.cap)
+        g.in[v4_done].k = (uint32_t)(g.n - v4_done - 1);
+    /* The hash of the address (steer_hash), then the shares, newest first:
+     * a client under a threshold stays under a larger one. */
+    emit_xorshift(&g, 16);
+    emit(&g, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x7feb352dU);
+    emit_xorshift(&g, 15);
+    emit(&g, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x846ca68bU);
+    emit_xorshift(&g, 16);
+    emit(&g, BPF_ALU | BPF_MOD | BPF_K, 0, 0, STEER_SHARE_ALL);
+    for (size_t i = 0; i < p->n && total > 0; i++) {
+        if (idx[i] < 0 || p->r[i].share == 0)
+            continue;
+        cum += p->r[i].share;
+        *pinned |= 1u << idx[i];
+        if (cum >= total)
+            break; /* the rest: the default */
+        emit(&g, BPF_JMP | BPF_JGE | BPF_K, 1, 0,
+             (uint32_t)((uint64_t)cum * STEER_SHARE_ALL / total));
+        emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
+    }
+    /* Not IP, or past every threshold. */
+    patch(&g, not_v4, 1);
+    emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
+    if (g.overflow)
+        return -E2BIG;
+    prog->len = (unsigned short)g.n;
+    prog->filter = insns;
+    return 0;
+}
+
+/* --- the group ----------------------------------------------------------- */
+
+static int
+attach(struct steer *s, const struct steer_plan *p)
+{
+    struct sock_filter insns[STEER_MAX_INSNS];
+    struct sock_fprog prog;
+    unsigned pinned;
+    int rc;
+
+    memset(&prog, 0, sizeof(prog)); /* its padding goes to the kernel too */
+    if (s->n == 0)
+        return 0;
+    rc = steer_compile(s->m, s->n, p, insns, STEER_MAX_INSNS, &prog, &pinned);
+    if (rc < 0)
+        return rc;
+    /* Through a member that listens: every member does. */
+    rc = s->ops->attach(s->m[0].fd, &prog);
+    if (rc < 0)
+        return rc;
+    s->pinned = pinned;
+    s->swaps++;
+    return 0;
+}
+
+/* A new member at the end of the group: the program sends it nothing. */
+static int
+append(struct steer *s, enum steer_owner owner, unsigned gen)
+{
+    int fd, rc;
+
+    if (s->n == STEER_MAX_MEMBERS)
+        return -ENOSPC;
+    rc = s->ops->open(&s->addr, s->nonblocking, s->n == 0, &fd);
+    if (rc < 0)
+        return rc;
+    rc = s->ops->listen(fd, (int)s->backlog);
+    if (rc < 0) {
+        s->ops->close(fd);
+        return rc;
+    }
+    s->m[s->n++] = (struct steer_member){fd, owner, gen};
+    return 0;
+}
+
+/* Member i leaves; the kernel puts the last one in its place. */
+static void
+remove_at(struct steer *s, size_t i)
+{
+    s->ops->close(s->m[i].fd);
+    s->m[i] = s->m[s->n - 1];
+    s->n--;
+    /* The last member's pin moves with it. */
+    if (s->pinned & (1u << s->n)) {
+        s->pinned &= ~(1u << s->n);
+        s->pinned |= 1u << i;
+    } else {
+        s->pinned &= ~(1u << i);
+    }
+}
+
+/*
+ * Whether member i may change its index now: it gets no client under the
+ * program in force. Probes are the master's own connections, made in the
+ * same thread, so none is on its way while a group changes.
+ */
+static int
+movable(const struct steer *s, size_t i)
+{
+    return !(s->pinned & (1u << i));
+}
+
+/* Whether every member but i gets clients under the program in force. */
+static int
+all_pinned_but(const struct steer *s, size_t i)
+{
+    for (size_t j = 0; j < s->n; j++)
+        if (j != i && movable(s, j))
+            return 0;
+    return 1;
+}
+
+/*
+ * Placeholders exist only so that a member that gets clients is never the
+ * one the kernel moves. Close them again once the last member may move, or
+ * every member left would get clients (see steer_leave). Two can remain
+ * until the next join: a group holds at most its generations and two.
+ */
+static void
+collect(struct steer *s)
+{
+    for (;;) {
+        size_t j, last = s->n - 1;
+
+        for (j = 0; j < s->n; j++)
+            if (s->m[j].owner == STEER_PLACEHOLDER)
+                break;
+        if (j == s->n || (!movable(s, last) && !all_pinned_but(s, j)))
+            return;
+        remove_at(s, s->m[last].owner == STEER_PLACEHOLDER ? last : j);
+    }
+}
+
+int
+steer_open(const struct addr *a, long backlog, int nonblocking,
+           const struct steer_ops *ops, struct steer **out)
+{
+    struct steer *s = calloc(1, sizeof(*s));
+    struct steer_plan none;
+    int rc;
+
+    *out = NULL;
+    if (s == NULL)
+        return -ENOMEM;
+    s->addr = *a;
+    s->backlog = backlog;
+    s->nonblocking = nonblocking;
+    s->ops = ops;
+    rc = append(s, STEER_RESERVED, 0);
+    if (rc == 0) {
+        steer_plan_init(&none, 0, 0);
+        if (attach(s, &none) < 0)
+            rc = -ENOPROTOOPT; /* the kernel refused the program */
+    }
+    if (rc < 0) {
+        steer_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void
+steer_close(struct steer *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        s->ops->close(s->m[i].fd);
+    free(s);
+}
+
+int
+steer_join(struct steer *s, const struct steer_plan *p, unsigned gen)
+{
+    int rc;
+
+    if (steer_fd(s, gen) >= 0)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].owner == STEER_RESERVED) {
+            /* The first generation takes the socket opened at start: its
+             * queue already holds whoever connected before it ran. */
+            s->m[i].owner = STEER_GEN;
+            s->m[i].gen = gen;
+            return attach(s, p);
+        }
+    rc = append(s, STEER_GEN, gen);
+    if (rc < 0)
+        return rc;
+    collect(s);
+    return attach(s, p);
+}
+
+int
+steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen)
+{
+    size_t i, last;
+    int rc;
+
+    for (i = 0; i < s->n; i++)
+        if (s->m[i].owner == STEER_GEN && s->m[i].gen == gen)
+            break;
+    if (i == s->n)
+        return 0;
+    if (!movable(s, i) && s->n > 1)
+        return -EBUSY; /* it still gets clients: the plan must change first */
+    last = s->n - 1;
+    if (s->n == 1) {
+        /* The last socket on the address: keep it listening for the next
+         * generation, as a shared socket would stay. */
+        s->m[0].owner = STEER_RESERVED;
+        return attach(s, p);
+    }
+    /* Closing i moves the last member into its place. Between that and the
+     * next attach, the program in force sends the last one's clients to an
+     * index past the end, and the kernel then picks any member by its own
+     * hash: harmless if every member left gets clients anyway, else the
+     * last must be one that gets none: a placeholder. */
+    if (i != last && !movable(s, last) && !all_pinned_but(s, i) &&
+        (rc = append(s, STEER_PLACEHOLDER, 0)) < 0)
+        return rc; /* nothing changed: it stays until the next try */
+    remove_at(s, i);
+    collect(s);
+    return attach(s, p);
+}
+
+int
+steer_apply(struct steer *s, const struct steer_plan *p)
+{
+    return attach(s, p);
+}
+
+int
+steer_fd(const struct steer *s, unsigned gen)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].owner == STEER_GEN && s->m[i].gen == gen)
+            return s->m[i].fd;
+    return -1;
+}
+
+int
+steer_queued(const struct steer *s, unsigned gen)
+{
+    int fd = steer_fd(s, gen);
+
+    return fd < 0 ? 0 : s->ops->queued(fd);
+}
+
+int
+steer_set_backlog(struct steer *s, long backlog)
+{
+    int rc = 0;
+
+    /* listen() again only changes the backlog: no member moves. */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ops->listen(s->m[i].fd, (int)backlog) < 0)
+            rc = -errno;
+    if (rc == 0)
+        s->backlog = backlog;
+    return rc;
+}
+
+int
+steer_set_nonblocking(struct steer *s, int on)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        int fl = fcntl(s->m[i].fd, F_GETFL);
+        if (fl < 0 || fcntl(s->m[i].fd, F_SETFL,
+                            on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0)
+            return -errno;
+    }
+    s->nonblocking = on;
+    return 0;
+}
+
+/* --- the kernel ---------------------------------------------------------- */
+
+static int
+k_open(struct addr *a, int nonblocking, int exclusive, int *out)
+{
+    int family = addr_family(a), one = 1;
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
+                                (nonblocking ? SOCK_NONBLOCK : 0), 0);
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (!exclusive &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        (family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+        bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+        (exclusive &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    /* Port 0: the kernel chose; every later member binds the same port. */
+    a->len = sizeof(a->ss);
+    if (getsockname(fd, (struct sockaddr *)&a->ss, &a->len) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int
+k_listen(int fd, int backlog)
+{
+    return listen(fd, backlog) < 0 ? -errno : 0;
+}
+
+static int
+k_attach(int fd, const struct sock_fprog *prog)
+{
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, prog,
+                      sizeof(*prog)) < 0 ? -errno : 0;
+}
+
+static void
+k_close(int fd)
+{
+    close(fd);
+}
+
+static int
+k_queued(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    /* On a listener, tcpi_unacked is its accept queue's length. */
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return -errno;
+    return (int)ti.tcpi_unacked;
+}
+
+const struct steer_ops steer_kernel = {k_open, k_listen, k_attach, k_close,
+                                       k_queued};

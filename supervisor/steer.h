@@ -1,0 +1,129 @@
+/* steer.h: steered traffic: a reuseport group per TCP address, one socket per generation. */
+#ifndef HANDOFF_STEER_H
+#define HANDOFF_STEER_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../shim/addr.h"
+
+/*
+ * Every generation gets its own listening socket on the address, all in one
+ * SO_REUSEPORT group. A classic BPF program attached to the group chooses,
+ * on each SYN, the index of the socket that gets the connection. The kernel
+ * keeps the members in an array: listen() appends, and a member that leaves
+ * (close, shutdown) is replaced by the last one. The program is keyed by
+ * index, so this module mirrors that array and attaches a new program after
+ * every change (STEERING.md has the measurements behind each rule).
+ *
+ * What the program does is set by a plan (struct steer_plan), the same for
+ * every group: each generation's share of client addresses, which of them
+ * may serve, and the source ports its probes come from. A group is told to
+ * follow the plan (steer_apply): one program swap, never detach and attach.
+ */
+
+#define STEER_MAX_GENS 8     /* generations in a plan */
+#define STEER_MAX_MEMBERS 16 /* sockets in a group, placeholders included */
+#define STEER_PROBE_BLOCKS 8 /* probe port blocks: one per generation probed */
+#define STEER_SHARE_ALL 10000 /* shares are basis points */
+#define STEER_MAX_INSNS 256
+
+struct steer_route {
+    unsigned gen;
+    unsigned share; /* basis points of client addresses */
+    int serving;    /* may get clients: the fallback when no share applies */
+    int block;      /* the probe port block of its probes, -1: none */
+};
+
+struct steer_plan {
+    struct steer_route r[STEER_MAX_GENS]; /* newest first */
+    size_t n;
+    uint16_t probe_lo;   /* first probe source port */
+    uint16_t probe_size; /* ports per block */
+    unsigned rot[STEER_PROBE_BLOCKS];
+    unsigned next_block; /* blocks are handed out in turn */
+};
+
+/* A plan with no generation; probes come from ports lo..hi. */
+void steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi);
+/* A new generation, newest, with no share and a probe block; -ENOSPC. */
+int steer_plan_add(struct steer_plan *p, unsigned gen);
+void steer_plan_remove(struct steer_plan *p, unsigned gen);
+struct steer_route *steer_plan_find(struct steer_plan *p, unsigned gen);
+/* Promotion: gen gets every client and may serve; the others get none. */
+void steer_plan_promote(struct steer_plan *p, unsigned gen);
+/* The next source port for a probe of gen (0: its probes are not steered). */
+unsigned steer_plan_probe_port(struct steer_plan *p, unsigned gen);
+/* The ports of gen's block in *lo..*hi; -ENOENT if it has none. */
+int steer_plan_probe_range(const struct steer_plan *p, unsigned gen,
+                           unsigned *lo, unsigned *hi);
+
+/* The kernel's side of a group; the unit tests put a model in its place. */
+struct steer_ops {
+    /* A TCP socket with SO_REUSEPORT bound to a (the real port is written
+     * back for port 0), not listening. The first of a group (exclusive)
+     * binds before it sets SO_REUSEPORT, so that an address in use, even
+     * by another group, is refused rather than joined. 0 or -errno. */
+    int (*open)(struct addr *a, int nonblocking, int exclusive, int *fd);
+    int (*listen)(int fd, int backlog);
+    int (*attach)(int fd, const struct sock_fprog *prog);
+    void (*close)(int fd);
+    int (*queued)(int fd); /* the accept queue's length, or -errno */
+};
+extern const struct steer_ops steer_kernel;
+
+enum steer_owner { STEER_RESERVED, STEER_GEN, STEER_PLACEHOLDER };
+
+struct steer_member {
+    int fd;
+    enum steer_owner owner;
+    unsigned gen; /* STEER_GEN */
+};
+
+struct steer {
+    struct addr addr; /* the real port once the first member bound */
+    long backlog;
+    int nonblocking;
+    const struct steer_ops *ops;
+    struct steer_member m[STEER_MAX_MEMBERS]; /* the kernel's order */
+    size_t n;
+    unsigned pinned; /* bit i: member i gets clients under the last program */
+    unsigned swaps;  /* programs attached */
+};
+
+/*
+ * Open the group with its first socket, listening, with a program: it is
+ * reserved for the first generation that joins. -ENOPROTOOPT says the
+ * kernel refused the program (other errors: the socket's, bind's); *out is
+ * then NULL and nothing is left open.
+ */
+int steer_open(const struct addr *a, long backlog, int nonblocking,
+               const struct steer_ops *ops, struct steer **out);
+void steer_close(struct steer *s);
+
+/* Give gen a socket of its own that gets nothing until the plan says so. */
+int steer_join(struct steer *s, const struct steer_plan *p, unsigned gen);
+/* Close gen's socket, to which the plan already sends nothing. */
+int steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen);
+/* Follow the plan: one program swap. */
+int steer_apply(struct steer *s, const struct steer_plan *p);
+
+int steer_fd(const struct steer *s, unsigned gen); /* -1: not a member */
+int steer_queued(const struct steer *s, unsigned gen);
+int steer_set_backlog(struct steer *s, long backlog);
+int steer_set_nonblocking(struct steer *s, int on);
+
+/*
+ * The program for plan p over members m[0..n) in *prog (len filled in),
+ * and in *pinned the members that get clients. Returns 0 or -E2BIG.
+ */
+int steer_compile(const struct steer_member *m, size_t n,
+                  const struct steer_plan *p, struct sock_filter *insns,
+                  size_t cap, struct sock_fprog *prog, unsigned *pinned);
+
+/* The hash the program computes of a client address (IPv4 in host order;
+ * IPv6: its four words xored), mod STEER_SHARE_ALL: for tests and tools. */
+unsigned steer_hash(uint32_t a);
+
+#endif

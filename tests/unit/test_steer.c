@@ -1,0 +1,474 @@
+/* test_steer.c: the steering module against a model of the kernel's reuseport group. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <netinet/in.h>
+
+#include "steer.h"
+
+/*
+ * The model: the group as the kernel keeps it (listen appends, close puts
+ * the last member in the hole) and the program attached to it. Every
+ * close is a moment when SYNs may arrive before the next attach: the model
+ * routes sample clients with the program in force then, as the kernel
+ * would, and counts those that reach a socket that gets no clients.
+ */
+static struct {
+    int group[64];
+    size_t n;
+    struct sock_filter prog[STEER_MAX_INSNS];
+    size_t len;
+    int next_fd;
+    int client_fd[64]; /* the sockets that may get clients now */
+    size_t nclient;
+    unsigned misrouted;
+    unsigned attaches;
+} k;
+
+static uint8_t pkt[80]; /* the network header and TCP's first bytes */
+static uint16_t pkt_proto;
+
+static void
+packet_v4(uint32_t src, uint16_t sport)
+{
+    memset(pkt, 0, sizeof(pkt));
+    pkt_proto = 0x0800;
+    pkt[0] = 0x45;
+    pkt[9] = 6;
+    pkt[12] = (uint8_t)(src >> 24);
+    pkt[13] = (uint8_t)(src >> 16);
+    pkt[14] = (uint8_t)(src >> 8);
+    pkt[15] = (uint8_t)src;
+    pkt[20] = (uint8_t)(sport >> 8);
+    pkt[21] = (uint8_t)sport;
+}
+
+static void
+packet_v6(const uint32_t w[4], uint16_t sport)
+{
+    memset(pkt, 0, sizeof(pkt));
+    pkt_proto = 0x86dd;
+    pkt[0] = 0x60;
+    pkt[6] = 6;
+    for (int i = 0; i < 4; i++)
+        for (int b = 0; b < 4; b++)
+            pkt[8 + 4 * i + b] = (uint8_t)(w[i] >> (24 - 8 * b));
+    pkt[40] = (uint8_t)(sport >> 8);
+    pkt[41] = (uint8_t)sport;
+}
+
+static uint32_t
+load(int32_t off32, int size)
+{
+    uint32_t v = 0;
+    int64_t off;
+
+    if (off32 == SKF_AD_OFF + SKF_AD_PROTOCOL)
+        return pkt_proto;
+    off = (int64_t)off32 - SKF_NET_OFF;
+    assert_true(off >= 0 && off + size <= (int64_t)sizeof(pkt));
+    for (int i = 0; i < size; i++)
+        v = v << 8 | pkt[off + i];
+    return v;
+}
+
+/* The classic BPF the module emits, run as the kernel runs it. */
+static uint32_t
+run(const struct sock_filter *f, size_t len)
+{
+    uint32_t a = 0, x = 0;
+
+    for (size_t pc = 0; pc < len; pc++) {
+        const struct sock_filter *i = &f[pc];
+        switch (i->code) {
+        case BPF_LD | BPF_W | BPF_ABS: a = load((int32_t)i->k, 4); break;
+        case BPF_LD | BPF_H | BPF_ABS: a = load((int32_t)i->k, 2); break;
+        case BPF_LD | BPF_H | BPF_IND: a = load((int32_t)(i->k + x), 2); break;
+        case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load((int32_t)i->k, 1) & 0xf); break;
+        case BPF_MISC | BPF_TAX: x = a; break;
+        case BPF_ALU | BPF_RSH | BPF_K: a >>= i->k; break;
+        case BPF_ALU | BPF_XOR | BPF_X: a ^= x; break;
+        case BPF_ALU | BPF_MUL | BPF_K: a *= i->k; break;
+        case BPF_ALU | BPF_MOD | BPF_K: a %= i->k; break;
+        case BPF_JMP | BPF_JA: pc += i->k; break;
+        case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i->k ? i->jt : i->jf; break;
+        case BPF_JMP | BPF_JGE | BPF_K: pc += a >= i->k ? i->jt : i->jf; break;
+        case BPF_RET | BPF_K: return i->k;
+        default: fail_msg("opcode %#x not modelled", i->code);
+        }
+    }
+    fail_msg("ran off the end");
+    return 0;
+}
+
+static int
+is_client_fd(int fd)
+{
+    for (size_t i = 0; i < k.nclient; i++)
+        if (k.client_fd[i] == fd)
+            return 1;
+    return 0;
+}
+
+/* Route sample clients as the kernel would now; count the wrong ones. */
+static void
+sample_window(void)
+{
+    if (k.len == 0 || k.n == 0)
+        return;
+    for (uint32_t c = 0; c < 200; c++) {
+        uint32_t idx;
+        packet_v4(0x7f000000u + c * 7919u, (uint16_t)(40000 + c));
+        idx = run(k.prog, k.len);
+        /* Out of range: the kernel's own hash over every member. */
+        if (idx >= k.n) {
+            for (size_t j = 0; j < k.n; j++)
+                if (!is_client_fd(k.group[j])) {
+                    k.misrouted++;
+                    break;
+                }
+        } else if (!is_client_fd(k.group[idx])) {
+            k.misrouted++;
+        }
+    }
+}
+
+static int
+m_open(struct addr *a, int nonblocking, int exclusive, int *fd)
+{
+    (void)a;
+    (void)nonblocking;
+    assert_int_equal(exclusive, k.n == 0);
+    *fd = k.next_fd++;
+    return 0;
+}
+
+static int
+m_listen(int fd, int backlog)
+{
+    (void)backlog;
+    for (size_t i = 0; i < k.n; i++)
+        if (k.group[i] == fd)
+            return 0;
+    k.group[k.n++] = fd;
+    return 0;
+}
+
+static int
+m_attach(int fd, const struct sock_fprog *prog)
+{
+    int member = 0;
+    for (size_t i = 0; i < k.n; i++)
+        member |= k.group[i] == fd;
+    assert_true(member); /* through a member that listens */
+    memcpy(k.prog, prog->filter, prog->len * sizeof(*prog->filter));
+    k.len = prog->len;
+    k.attaches++;
+    return 0;
+}
+
+static void
+m_close(int fd)
+{
+    for (size_t i = 0; i < k.n; i++)
+        if (k.group[i] == fd) {
+            k.group[i] = k.group[--k.n];
+            sample_window();
+            return;
+        }
+}
+
+static int
+m_queued(int fd)
+{
+    (void)fd;
+    return 0;
+}
+
+static const struct steer_ops model = {m_open, m_listen, m_attach, m_close,
+                                       m_queued};
+
+static int
+setup(void **state)
+{
+    (void)state;
+    memset(&k, 0, sizeof(k));
+    k.next_fd = 100;
+    return 0;
+}
+
+static struct steer *
+open_group(void)
+{
+    struct addr a;
+    struct steer *s;
+
+    assert_int_equal(addr_parse("127.0.0.1:8080", &a, NULL, 0), 0);
+    assert_int_equal(steer_open(&a, 128, 0, &model, &s), 0);
+    return s;
+}
+
+/* The module's mirror of the group is the kernel's. */
+static void
+assert_mirror(const struct steer *s)
+{
+    assert_int_equal(s->n, k.n);
+    for (size_t i = 0; i < k.n; i++)
+        assert_int_equal(s->m[i].fd, k.group[i]);
+}
+
+/* Who the plan says may get clients: those sockets, for the window check. */
+static void
+note_clients(const struct steer *s, const struct steer_plan *p)
+{
+    k.nclient = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->r[i].share > 0 && steer_fd(s, p->r[i].gen) >= 0)
+            k.client_fd[k.nclient++] = steer_fd(s, p->r[i].gen);
+}
+
+/* Where the program in force sends a client, as a generation (0: none). */
+static unsigned
+gen_of_v4(const struct steer *s, uint32_t src, uint16_t sport)
+{
+    uint32_t idx;
+
+    packet_v4(src, sport);
+    idx = run(k.prog, k.len);
+    if (idx >= k.n)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].fd == k.group[idx])
+            return s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+    return 0;
+}
+
+/* Every client reaches gen, every probe its own generation. */
+static void
+assert_routes(const struct steer *s, struct steer_plan *p, unsigned gen)
+{
+    for (uint32_t c = 0; c < 500; c++)
+        assert_int_equal(gen_of_v4(s, 0x7f000001u + c * 104729u,
+                                   (uint16_t)(32768 + c)), gen);
+    for (size_t i = 0; i < p->n; i++) {
+        unsigned g = p->r[i].gen;
+        for (int t = 0; t < 3; t++) {
+            unsigned port = steer_plan_probe_port(p, g);
+            if (steer_fd(s, g) >= 0)
+                assert_int_equal(gen_of_v4(s, 0x7f000001u, (uint16_t)port), g);
+        }
+    }
+}
+
+/* Roll after roll: join, promote, leave; nothing misrouted at any moment. */
+static void
+test_rolls(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    assert_int_equal(steer_plan_add(&p, 1), 0);
+    assert_int_equal(steer_join(s, &p, 1), 0);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    note_clients(s, &p);
+    assert_routes(s, &p, 1);
+    for (unsigned g = 2; g < 60; g++) {
+        assert_int_equal(steer_plan_add(&p, g), 0);
+        assert_int_equal(steer_join(s, &p, g), 0);
+        assert_mirror(s);
+        assert_routes(s, &p, g - 1); /* the starting one: its probes only */
+        steer_plan_promote(&p, g);
+        assert_int_equal(steer_apply(s, &p), 0);
+        note_clients(s, &p);
+        assert_routes(s, &p, g);
+        steer_plan_remove(&p, g - 1);
+        assert_int_equal(steer_leave(s, &p, g - 1), 0);
+        assert_mirror(s);
+        assert_routes(s, &p, g);
+        assert_int_equal(s->n, 1); /* no placeholder left in a plain roll */
+        assert_int_equal(steer_fd(s, g - 1), -1);
+    }
+    assert_int_equal(k.misrouted, 0);
+    steer_close(s);
+    assert_int_equal(k.n, 0);
+}
+
+/*
+ * Three generations and random order: joins, promotions, failures and
+ * leaves as a master could make them, each checked, the windows too.
+ */
+static void
+test_random_order(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    unsigned next = 1, active = 0;
+    unsigned live[8];
+    size_t nlive = 0;
+
+    (void)state;
+    srand(7);
+    steer_plan_init(&p, 61000, 61999);
+    for (int step = 0; step < 5000; step++) {
+        int op = rand() % 3;
+        if (op == 0 && nlive < 3) { /* a roll starts */
+            assert_int_equal(steer_plan_add(&p, next), 0);
+            assert_int_equal(steer_join(s, &p, next), 0);
+            live[nlive++] = next++;
+        } else if (op == 1 && nlive > 0 && live[nlive - 1] != active) {
+            /* the newest is promoted */
+            active = live[nlive - 1];
+            steer_plan_promote(&p, active);
+            assert_int_equal(steer_apply(s, &p), 0);
+            note_clients(s, &p);
+        } else if (op == 2 && nlive > 1 && active != 0) {
+            /* one that gets no clients exits (drained or failed) */
+            size_t i = (size_t)rand() % nlive;
+            if (live[i] == active)
+                continue;
+            steer_plan_remove(&p, live[i]);
+            assert_int_equal(steer_leave(s, &p, live[i]), 0);
+            memmove(&live[i], &live[i + 1], (nlive - i - 1) * sizeof(live[0]));
+            nlive--;
+        }
+        assert_mirror(s);
+        assert_true(s->n <= nlive + 2);
+        if (active != 0)
+            assert_routes(s, &p, active);
+    }
+    assert_int_equal(k.misrouted, 0);
+    steer_close(s);
+}
+
+/* A socket that still gets clients cannot leave: the plan changes first. */
+static void
+test_leave_busy(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    steer_plan_add(&p, 1);
+    steer_join(s, &p, 1);
+    steer_plan_promote(&p, 1);
+    steer_apply(s, &p);
+    steer_plan_add(&p, 2);
+    steer_join(s, &p, 2);
+    assert_int_equal(steer_leave(s, &p, 1), -EBUSY);
+    assert_int_equal(steer_fd(s, 1) >= 0, 1);
+    steer_close(s);
+}
+
+/* Shares: a sticky, monotonic slice of addresses, IPv4 and IPv6. */
+static void
+test_shares(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    unsigned in5 = 0, in25 = 0, lost = 0;
+    static unsigned char at5[4000];
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    steer_plan_add(&p, 1);
+    steer_join(s, &p, 1);
+    steer_plan_promote(&p, 1);
+    steer_plan_add(&p, 2);
+    steer_join(s, &p, 2);
+    steer_plan_find(&p, 1)->share = 9500;
+    steer_plan_find(&p, 2)->share = 500;
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t c = 0; c < 4000; c++) {
+        uint32_t a = 0x7f000000u | c;
+        unsigned g = gen_of_v4(s, a, 40000);
+        at5[c] = g == 2;
+        in5 += g == 2;
+        /* the model of the hash says the same */
+        assert_int_equal(g == 2, steer_hash(a) < 500);
+    }
+    steer_plan_find(&p, 1)->share = 7500;
+    steer_plan_find(&p, 2)->share = 2500;
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t c = 0; c < 4000; c++) {
+        unsigned g = gen_of_v4(s, 0x7f000000u | c, 40001);
+        in25 += g == 2;
+        lost += at5[c] && g != 2;
+    }
+    assert_true(in5 > 4000 * 3 / 100 && in5 < 4000 * 7 / 100);
+    assert_true(in25 > 4000 * 22 / 100 && in25 < 4000 * 28 / 100);
+    assert_int_equal(lost, 0);
+    /* IPv6: the four words xored, then the same hash. */
+    {
+        unsigned v6in = 0;
+        for (uint32_t c = 0; c < 2000; c++) {
+            uint32_t w[4] = {0x20010db8u, 0, c * 2654435761u, c};
+            uint32_t idx, h = w[0] ^ w[1] ^ w[2] ^ w[3];
+            packet_v6(w, 40000);
+            idx = run(k.prog, k.len);
+            assert_true(idx < k.n);
+            assert_int_equal(k.group[idx] == steer_fd(s, 2), steer_hash(h) < 2500);
+            v6in += k.group[idx] == steer_fd(s, 2);
+        }
+        assert_true(v6in > 2000 * 20 / 100 && v6in < 2000 * 30 / 100);
+    }
+    steer_close(s);
+}
+
+/* Probe ports: blocks of the range, rotating, none for an unknown gen. */
+static void
+test_probe_ports(void **state)
+{
+    struct steer_plan p;
+    unsigned a, b;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    steer_plan_add(&p, 4);
+    steer_plan_add(&p, 5);
+    a = steer_plan_probe_port(&p, 4);
+    b = steer_plan_probe_port(&p, 4);
+    assert_true(a >= 61000 && a < 61125);
+    assert_int_equal(b, a + 1);
+    a = steer_plan_probe_port(&p, 5);
+    assert_true(a >= 61125 && a < 61250);
+    assert_int_equal(steer_plan_probe_port(&p, 9), 0);
+    for (int i = 0; i < 200; i++)
+        assert_true(steer_plan_probe_port(&p, 5) < 61250);
+    /* blocks go in turn: one freed comes back after every other */
+    steer_plan_remove(&p, 4);
+    steer_plan_add(&p, 6);
+    a = steer_plan_probe_port(&p, 6);
+    assert_true(a >= 61250 && a < 61375);
+    for (unsigned g = 7; g <= 12; g++)
+        assert_int_equal(steer_plan_add(&p, g), 0);
+    assert_true(steer_plan_probe_port(&p, 11) >= 61875);
+    assert_true(steer_plan_probe_port(&p, 12) < 61125);
+    assert_int_equal(steer_plan_probe_range(&p, 12, &a, &b), 0);
+    assert_int_equal(a, 61000);
+    assert_int_equal(b, 61124);
+    assert_int_equal(steer_plan_add(&p, 99), -ENOSPC);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_rolls, setup),
+        cmocka_unit_test_setup(test_random_order, setup),
+        cmocka_unit_test_setup(test_leave_busy, setup),
+        cmocka_unit_test_setup(test_shares, setup),
+        cmocka_unit_test_setup(test_probe_ports, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
