@@ -81,7 +81,10 @@ channel_answer(const struct plan *p, unsigned gen_id,
                                "no such listener in this generation");
         kv[0] = (struct proto_kv){"name", l->name};
         kv[1] = (struct proto_kv){"address", l->bound_text};
-        *fd = l->fd;
+        *fd = listener_fd(l, gen_id);
+        if (*fd < 0)
+            return reply_error(reply, cap, id, ENOENT,
+                               "no socket for this generation");
         return proto_encode(reply, cap, PROTO_SOCKET, id, kv, 2);
     }
     case PROTO_READY:

@@ -37,6 +37,7 @@ static const char *const pass_names[] = {"shim", "systemd", "inherit",
                                          "protocol", NULL};
 static const char *const restart_names[] = {"always", "on-failure", "never",
                                             NULL};
+static const char *const traffic_names[] = {"steered", "shared", NULL};
 static const char *const ready_names[] = {"listen", "notify", "tcp", "http",
                                           "exec",   "delay",  NULL};
 
@@ -49,12 +50,14 @@ static const struct key keys[] = {
     {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, log_format_names},
     {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, log_level_names},
     {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
+    {"handoff", "probe_ports", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "backlog", K_INT, LOFF(backlog), 1, 65535, NULL},
     {"listen", "mode", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "owner", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "group", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "nonblocking", K_BOOL, LOFF(nonblocking), 0, 0, NULL},
+    {"listen", "traffic", K_ENUM, LOFF(traffic), 0, 0, traffic_names},
     {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
     {"worker", "pass", K_ENUM, OFF(pass), 0, 0, pass_names},
@@ -63,6 +66,7 @@ static const struct key keys[] = {
     {"worker", "ready_interval", K_DURATION, OFF(ready_interval), 0, 0, NULL},
     {"worker", "drain_signal", K_SIGNAL, OFF(drain_signal), 0, 0, NULL},
     {"worker", "drain_timeout", K_DURATION, OFF(drain_timeout), 0, 0, NULL},
+    {"worker", "drain_delay", K_DURATION, OFF(drain_delay), 0, 0, NULL},
     {"worker", "restart", K_ENUM, OFF(restart), 0, 0, restart_names},
     {"worker", "directory", K_STRING, OFF(directory), 0, 0, NULL},
     {"worker", "user", K_STRING, OFF(user), 0, 0, NULL},
@@ -175,6 +179,9 @@ config_new(void)
     c->ready_interval = 1000;
     c->drain_signal = SIGTERM;
     c->drain_timeout = 30000;
+    c->drain_delay = 1000;
+    c->probe_lo = 61000; /* above the default ephemeral range, 32768-60999 */
+    c->probe_hi = 61999;
     c->restart = RESTART_ALWAYS;
     c->uid = (uid_t)-1;
     c->gid = (gid_t)-1;
@@ -436,6 +443,9 @@ set_special(struct loader *ld, const char *key, const char *v)
     }
     if (strcmp(key, "ready") == 0)
         return set_ready(ld, key, v);
+    if (strcmp(key, "probe_ports") == 0)
+        return parse_port_range(v, 64, &c->probe_lo, &c->probe_hi, msg,
+                                sizeof(msg)) < 0 ? load_error(ld, key, msg) : 1;
     if (strcmp(key, "environment") == 0)
         return add_env(ld, key, v);
     return load_error(ld, key, "unknown key");
@@ -646,21 +656,7 @@ static int
 apply_args(struct loader *ld, const struct config_args *args)
 {
     struct config *c = ld->c;
-    long backlog = -1;
-    int nonblocking = -1;
 
-    for (size_t i = 0; i < args->nflags; i++) {
-        char msg[CONFIG_ERRLEN];
-        ld->flag = args->flags[i].flag;
-        if (strcmp(args->flags[i].key, "backlog") == 0 &&
-            parse_int(args->flags[i].value, 1, 65535, &backlog, msg,
-                      sizeof(msg)) < 0)
-            return load_error(ld, NULL, msg);
-        if (strcmp(args->flags[i].key, "nonblocking") == 0 &&
-            parse_bool(args->flags[i].value, &nonblocking, msg,
-                       sizeof(msg)) < 0)
-            return load_error(ld, NULL, msg);
-    }
     ld->flag = NULL;
     if (args->nlisten > 0)
         c->nlisten = 0; /* -l replaces the file's listeners */
@@ -681,21 +677,18 @@ apply_args(struct loader *ld, const struct config_args *args)
         apply(ld, "listen", "address", s);
     }
     ld->cur_listen = NULL;
-    /* --backlog and --nonblocking, like every flag, win over the file: for
-     * every listener. */
-    for (size_t i = 0; i < c->nlisten; i++) {
-        if (backlog > 0)
-            c->listen[i].backlog = backlog;
-        if (nonblocking >= 0)
-            c->listen[i].nonblocking = nonblocking;
-    }
+    /* Every flag wins over the file; --backlog, --nonblocking and
+     * --traffic for every listener. */
     for (size_t i = 0; i < args->nflags && !ld->failed; i++) {
-        if (strcmp(args->flags[i].section, "listen") == 0)
-            continue;
+        int listen = strcmp(args->flags[i].section, "listen") == 0;
         ld->flag = args->flags[i].flag;
-        apply(ld, args->flags[i].section, args->flags[i].key,
-              args->flags[i].value);
+        for (size_t j = 0; j < (listen ? c->nlisten : 1) && !ld->failed; j++) {
+            ld->cur_listen = listen ? &c->listen[j] : NULL;
+            apply(ld, args->flags[i].section, args->flags[i].key,
+                  args->flags[i].value);
+        }
     }
+    ld->cur_listen = NULL;
     if (args->argv != NULL && !ld->failed) {
         size_t n = 0;
         char **argv;
@@ -967,6 +960,9 @@ static const struct {
     {"control", 0, "handoff", "control"},
     {"backlog", 0, "listen", "backlog"},
     {"nonblocking", 0, "listen", "nonblocking"},
+    {"traffic", 0, "listen", "traffic"},
+    {"probe-ports", 0, "handoff", "probe_ports"},
+    {"drain-delay", 0, "worker", "drain_delay"},
 };
 #define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
 
@@ -978,6 +974,7 @@ config_usage(FILE *f)
         "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
         "               [--restart POLICY] [--backlog N] [--nonblocking yes|no]\n"
+        "               [--traffic steered|shared] [--drain-delay D] [--probe-ports LO-HI]\n"
         "               [-C DIR] [-u USER] [-g GROUP]\n"
         "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [-t|--check] [-V|--version] [-h|--help]\n"
@@ -1144,6 +1141,7 @@ config_print(const struct config *c, FILE *f)
     fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
     if (c->control)
         fprintf(f, "control = %s\n", c->control);
+    fprintf(f, "probe_ports = %u-%u\n", c->probe_lo, c->probe_hi);
     for (size_t i = 0; i < c->nlisten; i++) {
         const struct listen_conf *l = &c->listen[i];
         fprintf(f, "\n[listen %s]\naddress = %s\nbacklog = %ld\n", l->name,
@@ -1156,6 +1154,8 @@ config_print(const struct config *c, FILE *f)
             fprintf(f, "group = %s\n", l->group);
         if (l->nonblocking)
             fprintf(f, "nonblocking = yes\n");
+        if (addr_family(&l->addr) != AF_UNIX)
+            fprintf(f, "traffic = %s\n", traffic_names[l->traffic]);
     }
     fprintf(f, "\n[worker]\ncommand =");
     for (char **a = c->argv; a && *a; a++) {
@@ -1170,6 +1170,7 @@ config_print(const struct config *c, FILE *f)
     print_duration(f, "ready_interval", c->ready_interval);
     fprintf(f, "drain_signal = %s\n", parse_signal_name(c->drain_signal));
     print_duration(f, "drain_timeout", c->drain_timeout);
+    print_duration(f, "drain_delay", c->drain_delay);
     fprintf(f, "restart = %s\n", restart_names[c->restart]);
     if (c->directory)
         fprintf(f, "directory = %s\n", c->directory);

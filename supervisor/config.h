@@ -19,6 +19,7 @@ enum ready_kind {
     READY_DELAY
 };
 enum restart_mode { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum traffic_mode { TRAFFIC_STEERED, TRAFFIC_SHARED };
 
 #define CONFIG_ERRLEN 512
 #define CONFIG_NAME_MAX 64
@@ -34,6 +35,7 @@ struct listen_conf {
     uid_t uid; /* owner and group resolved, (uid_t)-1: unchanged */
     gid_t gid;
     int nonblocking; /* O_NONBLOCK on the shared socket, for every holder */
+    int traffic;     /* enum traffic_mode; unix listeners are always shared */
 };
 
 struct config {
@@ -43,6 +45,7 @@ struct config {
     enum log_format log_format;
     enum log_level log_level;
     char *control; /* the control socket's path, "none", or NULL: default */
+    unsigned probe_lo, probe_hi; /* source ports of steered probes */
 
     /* [listen NAME] */
     struct listen_conf *listen;
@@ -60,6 +63,7 @@ struct config {
     uint64_t ready_interval;
     int drain_signal;
     uint64_t drain_timeout;
+    uint64_t drain_delay; /* steered: accepting on after promotion */
     enum restart_mode restart;
     char *directory;
     char *user;

@@ -79,7 +79,8 @@ struct gen {
     size_t nready;
     uv_timer_t *timer; /* ready_timeout, then drain_timeout */
     uint64_t started_ns;
-    uint64_t drain_ns;
+    uint64_t drain_ns;  /* drain_signal sent */
+    uint64_t retire_ns; /* steered: no new connection since */
     int killed; /* SIGKILL sent */
     int bypassed; /* the command cannot load the shim (reach.h) */
     struct gen *next;

@@ -12,6 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "steer.h"
+
 /* A unix socket file that exists: remove it if nobody listens there. */
 static int
 clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
@@ -48,6 +51,34 @@ clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
     return 0;
 }
 
+/* A reuseport group: 1 opened, 0 the kernel refused it (shared), -errno. */
+static int
+open_steered(const struct listen_conf *lc, struct listener *l, char *err,
+             size_t errlen)
+{
+    int rc = steer_open(&lc->addr, lc->backlog, lc->nonblocking,
+                        &steer_kernel, &l->steer);
+
+    if (rc == -ENOPROTOOPT || rc == -EOPNOTSUPP) {
+        log_event(LOG_WARN, "steering_refused", "name=%s address=%s "
+                  "action=shared hint=%s", log_q(lc->name),
+                  log_q(lc->address),
+                  log_q("the kernel refused SO_ATTACH_REUSEPORT_CBPF: a "
+                        "generation gets connections before it is ready"));
+        return 0;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s: bind: %s", lc->name, lc->address,
+                 strerror(-rc));
+        return rc;
+    }
+    l->fd = -1;
+    l->bound = l->steer->addr;
+    addr_format((struct sockaddr *)&l->bound.ss, l->bound.len, l->bound_text,
+                sizeof(l->bound_text));
+    return 1;
+}
+
 int
 listener_open(const struct listen_conf *lc, struct listener **out, char *err,
               size_t errlen)
@@ -62,7 +93,17 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     l->addr = lc->addr;
     l->backlog = lc->backlog;
     l->nonblocking = lc->nonblocking;
+    l->traffic = lc->traffic;
     l->refs = 1;
+    if (family != AF_UNIX && lc->traffic == TRAFFIC_STEERED &&
+        (rc = open_steered(lc, l, err, errlen)) != 0) {
+        if (rc < 0) {
+            free(l);
+            return rc;
+        }
+        *out = l;
+        return 0;
+    }
     if (family == AF_UNIX && (rc = clear_stale(lc, err, errlen)) < 0) {
         if (err[0] == '\0')
             snprintf(err, errlen, "%s: %s: %s", lc->name, lc->address,
@@ -136,8 +177,15 @@ fail:
 int
 listener_set_nonblocking(struct listener *l, int on)
 {
-    int fl = fcntl(l->fd, F_GETFL);
+    int fl;
 
+    if (l->steer != NULL) {
+        int rc = steer_set_nonblocking(l->steer, on);
+        if (rc == 0)
+            l->nonblocking = on;
+        return rc;
+    }
+    fl = fcntl(l->fd, F_GETFL);
     if (fl < 0 || fcntl(l->fd, F_SETFL, on ? fl | O_NONBLOCK
                                            : fl & ~O_NONBLOCK) < 0)
         return -errno;
@@ -171,6 +219,30 @@ listener_find(struct listener **ls, size_t n, const struct listen_conf *lc,
     return found;
 }
 
+int
+listener_fd(const struct listener *l, unsigned gen)
+{
+    return l->steer != NULL ? steer_fd(l->steer, gen) : l->fd;
+}
+
+int
+listener_queued(const struct listener *l, unsigned gen)
+{
+    return l->steer != NULL ? steer_queued(l->steer, gen)
+                            : steer_kernel.queued(l->fd);
+}
+
+int
+listener_set_backlog(struct listener *l, long backlog)
+{
+    int rc = l->steer != NULL ? steer_set_backlog(l->steer, backlog)
+                              : listen(l->fd, (int)backlog) < 0 ? -errno : 0;
+
+    if (rc == 0)
+        l->backlog = backlog;
+    return rc;
+}
+
 struct listener *
 listener_ref(struct listener *l)
 {
@@ -190,6 +262,8 @@ listener_unref(struct listener *l)
         if (stat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
             unlink(path);
     }
-    close(l->fd);
+    steer_close(l->steer);
+    if (l->fd >= 0)
+        close(l->fd);
     free(l);
 }

@@ -11,9 +11,11 @@ struct listener {
     struct addr addr;            /* as configured */
     struct addr bound;           /* as bound (the real port for port 0) */
     char bound_text[ADDR_STRLEN];
-    int fd;
+    int fd;              /* shared: the one socket; steered: -1 */
+    struct steer *steer; /* steered: one socket per generation (steer.h) */
     long backlog;
     int nonblocking; /* O_NONBLOCK, set on the one open file all share */
+    int traffic;     /* as configured (enum traffic_mode) */
     int refs;
     dev_t dev; /* the unix socket file we made, to remove it on close */
     ino_t ino;
@@ -21,6 +23,9 @@ struct listener {
 
 /*
  * Open, bind and listen (close-on-exec; blocking unless lc->nonblocking).
+ * A TCP listener with traffic = steered opens a reuseport group instead,
+ * or, where the kernel refuses its program, says so once in the log and
+ * is shared.
  * A unix path left by a crashed run (nobody accepts on it) is replaced; a
  * live one is an error.
  * Returns 0 or -errno with the address named in err.
@@ -41,6 +46,15 @@ int listener_set_nonblocking(struct listener *l, int on);
 struct listener *listener_find(struct listener **ls, size_t n,
                                const struct listen_conf *lc,
                                struct listener **taken, size_t ntaken);
+
+/* The socket generation gen accepts from (-1: it has none here). */
+int listener_fd(const struct listener *l, unsigned gen);
+
+/* The accept queue of gen's socket, or -errno. */
+int listener_queued(const struct listener *l, unsigned gen);
+
+/* Set the backlog of every socket of l. Returns 0 or -errno. */
+int listener_set_backlog(struct listener *l, long backlog);
 
 struct listener *listener_ref(struct listener *l);
 

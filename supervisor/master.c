@@ -49,6 +49,7 @@
 #include "readiness.h"
 #include "sdnotify.h"
 #include "signals.h"
+#include "traffic.h"
 #include "worker.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -82,80 +83,6 @@ static unsigned long long
 mono_us(void)
 {
     return (unsigned long long)(master_now() / 1000);
-}
-
-/* --- plans ------------------------------------------------------------ */
-
-static struct plan *
-plan_ref(struct plan *p)
-{
-    p->refs++;
-    return p;
-}
-
-static void
-plan_unref(struct plan *p)
-{
-    if (p == NULL || --p->refs > 0)
-        return;
-    for (size_t i = 0; i < p->nls; i++)
-        listener_unref(p->ls[i]);
-    free(p->ls);
-    config_free(p->cfg);
-    free(p);
-}
-
-/*
- * A plan for cfg, reusing the listeners of old that have the same address
- * and opening the others. On error nothing is left open.
- */
-static int
-plan_new(struct config *cfg, const struct plan *old, struct plan **out,
-         char *err, size_t errlen)
-{
-    struct plan *p = calloc(1, sizeof(*p));
-    int rc;
-
-    if (p == NULL || (p->ls = calloc(cfg->nlisten, sizeof(*p->ls))) == NULL) {
-        free(p);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    p->refs = 1;
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        struct listener *l = old ? listener_find(old->ls, old->nls,
-                                                 &cfg->listen[i], p->ls, p->nls)
-                                 : NULL;
-        if (l != NULL) {
-            p->ls[p->nls++] = listener_ref(l);
-            /* Same socket, maybe a new name, backlog or blocking mode. */
-            snprintf(l->name, sizeof(l->name), "%s", cfg->listen[i].name);
-            if (l->backlog != cfg->listen[i].backlog &&
-                listen(l->fd, (int)cfg->listen[i].backlog) == 0)
-                l->backlog = cfg->listen[i].backlog;
-            if (l->nonblocking != cfg->listen[i].nonblocking &&
-                (rc = listener_set_nonblocking(l, cfg->listen[i].nonblocking)) < 0)
-                log_event(LOG_WARN, "listen_failed", "name=%s error=%s",
-                          log_q(l->name), log_q(strerror(-rc)));
-            continue;
-        }
-        rc = listener_open(&cfg->listen[i], &p->ls[p->nls], err, errlen);
-        if (rc < 0) {
-            p->cfg = NULL;
-            for (size_t j = 0; j < p->nls; j++)
-                listener_unref(p->ls[j]);
-            free(p->ls);
-            free(p);
-            return rc;
-        }
-        log_event(LOG_INFO, "listen", "name=%s address=%s fd=%d",
-                  log_q(p->ls[p->nls]->name), log_q(p->ls[p->nls]->bound_text),
-                  p->ls[p->nls]->fd);
-        p->nls++;
-    }
-    p->cfg = cfg;
-    *out = p;
-    return 0;
 }
 
 /* --- generations ------------------------------------------------------ */
@@ -207,6 +134,7 @@ gen_new(struct master *m, struct plan *p)
 static void
 gen_free(struct master *m, struct gen *g)
 {
+    traffic_leave(m, g);
     for (struct gen **pp = &m->gens; *pp; pp = &(*pp)->next)
         if (*pp == g) {
             *pp = g->next;
@@ -300,6 +228,45 @@ drain(struct master *m, struct gen *g, uint64_t timeout_ms)
 }
 
 /*
+ * Steered, the superseded generation gets no new connection but may hold
+ * some in its own queue, and handshakes begun before the swap end there:
+ * it keeps accepting until that queue is empty and drain_delay has passed
+ * (drain_timeout at most), then drains.
+ */
+static void
+on_retire_tick(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+    const struct config *c;
+    uint64_t ms;
+    int queued;
+
+    if (g == NULL)
+        return;
+    c = g->plan->cfg;
+    ms = (master_now() - g->retire_ns) / 1000000;
+    queued = traffic_queued(g);
+    if ((ms >= c->drain_delay && queued == 0) || ms >= c->drain_timeout) {
+        log_event(LOG_INFO, "retired", "gen=%u queued=%d retire_ms=%llu",
+                  g->id, queued, (unsigned long long)ms);
+        drain(g->master, g, c->drain_timeout);
+    }
+}
+
+static void
+retire(struct master *m, struct gen *g)
+{
+    if (!traffic_steered(g)) {
+        drain(m, g, g->plan->cfg->drain_timeout);
+        return;
+    }
+    g->retire_ns = master_now();
+    log_event(LOG_INFO, "retire", "gen=%u queued=%d", g->id,
+              traffic_queued(g));
+    uv_timer_start(g->timer, on_retire_tick, 5, 5);
+}
+
+/*
  * Start every slot of g. A worker that cannot even be forked (no fd, no
  * memory) stops here with its error: nothing would exit to report it.
  */
@@ -382,6 +349,7 @@ promote(struct master *m, struct gen *g)
 
     if (set_state(g, GEV_ALL_READY) < 0)
         return;
+    traffic_promote(m, g); /* first: new connections go to g from now */
     uv_timer_stop(g->timer);
     m->starting = NULL;
     m->active = g;
@@ -396,12 +364,20 @@ promote(struct master *m, struct gen *g)
               ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us());
     control_roll_ended(m, g, NULL);
     sdnotify_roll_ended(m, g, NULL);
-    /* The cap: a generation still draining from an earlier roll goes now. */
-    for (struct gen *d = m->gens; d; d = d->next)
-        if (d != g && d != old && d->state == GEN_DRAINING && !d->killed)
-            kill_gen(d, "drain_cap");
+    /* The cap: a generation still draining from an earlier roll goes now;
+     * one still emptying its queue drains once that is done (a queue
+     * killed would be reset) and drain_timeout bounds that. */
+    for (struct gen *d = m->gens, *next; d; d = next) {
+        next = d->next; /* drain() may free d */
+        if (d != g && d != old && d->state == GEN_DRAINING && !d->killed) {
+            if (d->drain_ns == 0 && traffic_queued(d) == 0)
+                drain(m, d, d->plan->cfg->drain_timeout);
+            else if (d->drain_ns != 0)
+                kill_gen(d, "drain_cap");
+        }
+    }
     if (old != NULL && set_state(old, GEV_SUPERSEDED) == 0)
-        drain(m, old, old->plan->cfg->drain_timeout);
+        retire(m, old);
     roll_finished(m);
 }
 
@@ -455,7 +431,8 @@ start_roll(struct master *m)
     sdnotify_roll_started(m, g);
     warn_bypass(g);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
-    rc = spawn_slots(m, g);
+    if ((rc = traffic_join(m, g)) == 0)
+        rc = spawn_slots(m, g);
     if (rc < 0) {
         /* Like a new worker that exits before it is ready: the roll fails
          * whole, and the active generation keeps its every process. */
@@ -730,10 +707,15 @@ master_reload(struct master *m)
 {
     char err[CONFIG_ERRLEN];
     struct config *cfg;
-    struct plan *p;
+    struct plan *p, *live[2 + 64];
+    size_t nlive = 0;
 
     if (m->stopping)
         return;
+    live[nlive++] = m->plan;
+    live[nlive++] = m->next_plan;
+    for (struct gen *g = m->gens; g && nlive < 2 + 64; g = g->next)
+        live[nlive++] = g->plan;
     if (m->args->file == NULL) {
         log_event(LOG_INFO, "reload", "file=none action=roll");
         master_roll(m, "SIGHUP");
@@ -744,7 +726,7 @@ master_reload(struct master *m)
                   log_q(m->args->file), log_q(err));
         return;
     }
-    if (plan_new(cfg, m->plan, &p, err, sizeof(err)) < 0) {
+    if (plan_new(cfg, live, nlive, &p, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
         config_free(cfg);
@@ -1014,7 +996,8 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
-    if ((rc = plan_new(cfg, NULL, &m.plan, err, sizeof(err))) < 0) {
+    steer_plan_init(&m.steering, cfg->probe_lo, cfg->probe_hi);
+    if ((rc = plan_new(cfg, NULL, 0, &m.plan, err, sizeof(err))) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: listen %s\n", err);
         log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));

@@ -8,18 +8,12 @@
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
+#include "plan.h"
 #include "reap.h"
+#include "steer.h"
 
 struct control;
 struct sdnotify;
-
-/* A configuration with the listeners opened for it, shared by generations. */
-struct plan {
-    struct config *cfg;
-    struct listener **ls;
-    size_t nls;
-    int refs;
-};
 
 struct master {
     uv_loop_t *loop;
@@ -53,6 +47,7 @@ struct master {
     uint64_t started_ns;       /* when handoff started */
     struct control *control;   /* the control socket, or NULL */
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
+    struct steer_plan steering; /* who gets new connections (traffic.h) */
 };
 
 /* The whole life of the master; returns handoff's exit code. */

@@ -124,6 +124,31 @@ bad:
 }
 
 int
+parse_port_range(const char *s, unsigned min, unsigned *lo, unsigned *hi,
+                 char *err, size_t errlen)
+{
+    char *end;
+    unsigned long a, b;
+
+    if (!isdigit((unsigned char)*s))
+        goto bad;
+    a = strtoul(s, &end, 10);
+    if (*end != '-' || !isdigit((unsigned char)end[1]))
+        goto bad;
+    b = strtoul(end + 1, &end, 10);
+    if (*end != '\0' || a < 1 || b > 65535 || b < a || b - a + 1 < min)
+        goto bad;
+    *lo = (unsigned)a;
+    *hi = (unsigned)b;
+    return 0;
+bad:
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "bad port range \"%s\" (expected LO-HI within "
+                 "1-65535, at least %u ports)", s, min);
+    return -EINVAL;
+}
+
+int
 parse_bool(const char *s, int *v, char *err, size_t errlen)
 {
     static const char *const yes[] = {"yes", "true", "on", "1"};

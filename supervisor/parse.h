@@ -24,6 +24,10 @@ int parse_bool(const char *s, int *v, char *err, size_t errlen);
 int parse_int(const char *s, long min, long max, long *v, char *err,
               size_t errlen);
 
+/* "LO-HI", ports with at least min of them: *lo and *hi. */
+int parse_port_range(const char *s, unsigned min, unsigned *lo, unsigned *hi,
+                     char *err, size_t errlen);
+
 /* An octal file mode, "0660". */
 int parse_mode(const char *s, unsigned *mode, char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "log.h"
 #include "spawn.h"
+#include "traffic.h"
 
 extern char **environ;
 
@@ -125,7 +126,10 @@ attempt_end(struct attempt *a)
         a->p->att = NULL;
     a->p = NULL;
     a->tcp.data = a;
-    uv_close((uv_handle_t *)&a->tcp, on_attempt_closed);
+    /* A reset, not a close: a probe's source port is used again soon, and
+     * TIME_WAIT would tie it to the last connection. */
+    if (uv_tcp_close_reset(&a->tcp, on_attempt_closed) < 0)
+        uv_close((uv_handle_t *)&a->tcp, on_attempt_closed);
 }
 
 static void
@@ -205,6 +209,7 @@ start_connect(struct probe *p, int http)
     char hostport[520], path[520];
     struct addr dst;
     struct attempt *a;
+    unsigned port;
 
     if (http) {
         if (readiness_parse_url(p->target, hostport, sizeof(hostport), path,
@@ -228,6 +233,18 @@ start_connect(struct probe *p, int http)
     a->conn.data = a;
     a->p = p;
     p->att = a;
+    /* From a source port of the generation's probe block: a steered
+     * listener sends it to this generation's socket, and only it. */
+    if ((port = traffic_probe_port(p->m, p->w->gen)) != 0) {
+        struct sockaddr_storage src;
+        memset(&src, 0, sizeof(src));
+        src.ss_family = dst.ss.ss_family;
+        if (src.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&src)->sin6_port = htons((uint16_t)port);
+        else
+            ((struct sockaddr_in *)&src)->sin_port = htons((uint16_t)port);
+        uv_tcp_bind(&a->tcp, (struct sockaddr *)&src, 0);
+    }
     if (uv_tcp_connect(&a->conn, &a->tcp, (struct sockaddr *)&dst.ss,
                        on_connect) < 0)
         attempt_end(a);

@@ -285,7 +285,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
         return -ENOMEM;
     }
     for (size_t i = 0; inherit && i < p->nls && i < SPAWN_MAX_FDS; i++)
-        fds[i] = p->ls[i]->fd;
+        fds[i] = listener_fd(p->ls[i], g->id);
     if (c->user != NULL) {
         ngroups = (int)(sizeof(groups) / sizeof(groups[0]));
         if (getgrouplist(c->user, c->gid, groups, &ngroups) < 0)

@@ -80,6 +80,10 @@ bad "[listen a]\naddress = :80\n[listen a]\naddress = :81\n[worker]\ncommand = x
 bad "[listen a]\naddress = :80\n[listen b]\naddress = :80\n[worker]\ncommand = x" "address :80 is also \\[listen a\\]" -t
 bad "[listen b@d]\naddress = :80" "$F:1: listener name" -t
 bad "[worker]\ncommand = x" "no listener" -t
+bad "[handoff]\nprobe_ports = 61000-61001" "$F:2: probe_ports: bad port range" -t
+bad "[listen a]\naddress = :80\ntraffic = proxied\n[worker]\ncommand = x" "$F:3: traffic: .*steered or shared" -t
+bad "" "^handoff: --traffic:" -l :1 --traffic both -t -- true
+bad "" "^handoff: --drain-delay: bad duration" -l :1 --drain-delay soon -t -- true
 bad "" "^handoff: -l: bad port" -l 127.0.0.1:x -t -- true
 bad "" "^handoff: --ready-timeout: bad duration" -l :1 --ready-timeout soon -t -- true
 bad "" "^handoff: --drain-signal: unknown signal" -l :1 --drain-signal NOPE -t -- true

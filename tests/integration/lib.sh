@@ -62,9 +62,10 @@ wait_log() {
 }
 
 # start_handoff ARGS...: run handoff in the background; sets HPID and PORT
-# (the kernel-chosen port of the first TCP listener).
+# (the kernel-chosen port of the first TCP listener). HANDOFF_TRAFFIC, if
+# set, is its --traffic (shared_mode.sh runs the roll tests with shared).
 start_handoff() {
-    "$HANDOFF" "$@" >"$T/stdout" 2>"$LOG" &
+    "$HANDOFF" ${HANDOFF_TRAFFIC:+--traffic "$HANDOFF_TRAFFIC"} "$@" >"$T/stdout" 2>"$LOG" &
     HPID=$!
     STARTED="$STARTED $HPID"
     wait_log 'event"?[=:]"?(listen|listen_failed)[ "]' 1 10

@@ -25,10 +25,11 @@ HEYPID=$!
 
 # The driver: SIGUSR2, then wait for that generation's promote in the log
 # (read as it grows); every 50 rolls, once the old generation is gone,
-# sample the master's fd count and RSS.
-"$PY" - "$LOG" "$HPID" "$ROLLS" >"$T/samples" <<'EOF' || fail "driver: $(tail -n 1 "$T/samples")"
+# sample the master's fd count (without the sockets listening on the port:
+# steered, a generation's own and up to two placeholders, at most 3) and RSS.
+"$PY" - "$LOG" "$HPID" "$ROLLS" "$PORT" >"$T/samples" <<'EOF' || fail "driver: $(tail -n 1 "$T/samples")"
 import os, re, signal, sys, time
-log, hpid, rolls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+log, hpid, rolls, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 f = open(log)
 seen, part = set(), ""
 pat = re.compile(r"event=(\w+) gen=(\d+) ")
@@ -53,8 +54,25 @@ def wait(events, gen, secs=30):
     print(f"timed out waiting for {events} of gen {gen}")
     sys.exit(1)
 
+def listening(port):
+    """Inodes of the sockets listening on port (steered: one per
+    generation, and up to two placeholders between rolls)."""
+    found = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(name).readlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
+                found.add(f[9])
+    return found
+
 def sample(i):
-    fds = len(os.listdir(f"/proc/{hpid}/fd"))
+    held = [os.readlink(f"/proc/{hpid}/fd/{fd}") for fd in os.listdir(f"/proc/{hpid}/fd")]
+    lis = listening(port)
+    group = sum(1 for h in held if h.startswith("socket:[") and h[8:-1] in lis)
+    if group > 3:
+        print(f"roll {i}: {group} listening sockets on the port, at most 3 expected")
+        sys.exit(1)
+    fds = len(held) - group
     rss = next(int(l.split()[1]) for l in open(f"/proc/{hpid}/status")
                if l.startswith("VmRSS:"))
     print(i, fds, rss, flush=True)

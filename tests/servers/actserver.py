@@ -10,6 +10,8 @@ the socket from SERVER_STARTER_PORT, --bind-self binds it itself.
 
   GET /            -> "pid=PID gen=GEN"
   GET /slow?ms=N   -> the same, after N milliseconds
+  --warm-up S      -> 503 to everything for S seconds after it accepts,
+                      then READY=1: a server that accepts before it is warm
 """
 import argparse
 import fcntl
@@ -27,6 +29,10 @@ from urllib.parse import parse_qs, urlparse
 GEN = os.environ.get("HANDOFF_GENERATION", "?")
 # Set on the drain signal; read by keep-alive connections (--http11).
 DRAINING = threading.Event()
+# Cleared while warming up (--warm-up): every answer is a 503.
+WARM = threading.Event()
+WARM.set()
+REQUEST_LOG = None  # --log-requests: one line per request answered
 
 
 def notify(msg):
@@ -105,7 +111,13 @@ class Handler(BaseHTTPRequestHandler):
             ms = int(parse_qs(url.query).get("ms", ["1000"])[0])
             time.sleep(ms / 1000)
         body = f"pid={os.getpid()} gen={GEN}\n".encode()
-        self.send_response(200)
+        status = 200 if WARM.is_set() else 503
+        if REQUEST_LOG is not None:
+            # One write per line: O_APPEND keeps the lines of every
+            # process and thread whole.
+            os.write(REQUEST_LOG, f"gen={GEN} port={self.client_address[1]} "
+                     f"status={status} t={time.monotonic():.6f}\n".encode())
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         if self.protocol_version != "HTTP/1.0" and DRAINING.is_set():
@@ -144,8 +156,16 @@ class Server(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = 4096
 
+    accept_delay = 0.0
+
     def handle_error(self, request, client_address):
         pass
+
+    def get_request(self):
+        # --accept-delay: a slow acceptor, so connections wait in its queue.
+        if self.accept_delay:
+            time.sleep(self.accept_delay)
+        return super().get_request()
 
 
 def make_orphans(n):
@@ -247,10 +267,20 @@ def main():
                     "from SERVER_STARTER_GENERATION (start_server)")
     ap.add_argument("--no-drain", action="store_true",
                     help="no graceful drain: die at once on SIGTERM")
+    ap.add_argument("--warm-up", type=float, default=0, metavar="S",
+                    help="accept at once but answer 503 for S seconds, "
+                    "then send READY=1")
+    ap.add_argument("--accept-delay", type=float, default=0, metavar="MS",
+                    help="wait MS milliseconds before each accept")
+    ap.add_argument("--log-requests", metavar="FILE",
+                    help="append a line per request: gen, client port, status")
     ap.add_argument("--http11", action="store_true",
                     help="HTTP/1.1 keep-alive, closed when draining")
     a = ap.parse_args()
-    global GEN
+    global GEN, REQUEST_LOG
+    if a.log_requests:
+        REQUEST_LOG = os.open(a.log_requests,
+                              os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     if a.server_starter:
         GEN = os.environ.get("SERVER_STARTER_GENERATION", "?")
     if (a.bad_gens and GEN not in a.bad_gens.split(",")) or (
@@ -295,6 +325,7 @@ def main():
     server = Server(("127.0.0.1", 0), handler, bind_and_activate=False)
     server.socket.close()
     server.socket = socks[0]
+    server.accept_delay = a.accept_delay / 1000
     # Shared by every generation: accept must never block a draining server.
     server.socket.setblocking(False)
 
@@ -308,8 +339,16 @@ def main():
         signal.signal(signal.SIGTERM, drain)
     if a.crash_after is not None:
         threading.Timer(a.crash_after, lambda: os._exit(3)).start()
-    if not a.no_notify:
-        notify(f"READY=1\nSTATUS=serving gen {GEN}")
+    def warm():
+        WARM.set()
+        if not a.no_notify:
+            notify(f"READY=1\nSTATUS=serving gen {GEN}")
+
+    if a.warm_up:
+        WARM.clear()
+        threading.Timer(a.warm_up, warm).start()
+    else:
+        warm()
     if chan is not None:
         proto_call(chan, READY, 99)
         modes = dict(x.split(":", 1) for x in a.abuse.split(",") if x)

@@ -484,6 +484,41 @@ listen_flag_replaces_file_listeners(void **state)
     config_free(c);
 }
 
+/* traffic: steered by default; the flag sets it for every listener. */
+static void
+traffic_key_and_flag(void **state)
+{
+    struct config *c = load_ok(
+        "[handoff]\nprobe_ports = 62000-62099\n"
+        "[listen web]\naddress = 127.0.0.1:8080\ntraffic = shared\n"
+        "[listen admin]\naddress = 127.0.0.1:8081\n"
+        "[worker]\ncommand = /bin/true\ndrain_delay = 250ms\n", NULL);
+
+    (void)state;
+    assert_int_equal(c->listen[0].traffic, TRAFFIC_SHARED);
+    assert_int_equal(c->listen[1].traffic, TRAFFIC_STEERED);
+    assert_int_equal(c->probe_lo, 62000);
+    assert_int_equal(c->probe_hi, 62099);
+    assert_int_equal(c->drain_delay, 250);
+    config_free(c);
+    c = load_ok("[listen web]\naddress = 127.0.0.1:8080\n"
+                "[listen admin]\naddress = 127.0.0.1:8081\ntraffic = steered\n"
+                "[worker]\ncommand = /bin/true\n",
+                ARGS("--traffic", "shared", "--drain-delay", "2s",
+                     "--probe-ports", "1000-1063"));
+    assert_int_equal(c->listen[0].traffic, TRAFFIC_SHARED);
+    assert_int_equal(c->listen[1].traffic, TRAFFIC_SHARED);
+    assert_int_equal(c->drain_delay, 2000);
+    assert_int_equal(c->probe_lo, 1000);
+    config_free(c);
+    c = load_ok("[listen web]\naddress = 127.0.0.1:8080\n"
+                "[worker]\ncommand = /bin/true\n", NULL);
+    assert_int_equal(c->drain_delay, 1000);
+    assert_int_equal(c->probe_lo, 61000);
+    assert_int_equal(c->probe_hi, 61999);
+    config_free(c);
+}
+
 static void
 listen_flag_unix_path_with_equals_is_not_a_name(void **state)
 {
@@ -688,6 +723,13 @@ static const struct {
     {"[listen web]\nbogus = 1\n", "t.conf:2: bogus: ", "unknown key in [listen]"},
     {"[listen web]\nnonblocking = maybe\n", "t.conf:2: nonblocking: ", "expected yes or no"},
     {"[listen web]\nnonblocking = YES\n", "t.conf:2: nonblocking: ", NULL},
+    {"[listen web]\ntraffic = proxied\n", "t.conf:2: traffic: ", "expected steered or shared"},
+    {"[handoff]\nprobe_ports = 61000\n", "t.conf:2: probe_ports: ", "bad port range"},
+    {"[handoff]\nprobe_ports = 61000-61010\n", "t.conf:2: probe_ports: ", "at least 64 ports"},
+    {"[handoff]\nprobe_ports = 62000-61000\n", "t.conf:2: probe_ports: ", NULL},
+    {"[handoff]\nprobe_ports = 0-100\n", "t.conf:2: probe_ports: ", NULL},
+    {"[handoff]\nprobe_ports = 65500-65600\n", "t.conf:2: probe_ports: ", NULL},
+    {"[worker]\ndrain_delay = soon\n", "t.conf:2: drain_delay: ", "bad duration"},
     {"[worker]\ncommand = 'unterminated\n", "t.conf:2: command: ", "unterminated '"},
     {"[worker]\ncommand = a \"b\n", "t.conf:2: command: ", "unterminated \""},
     {"[worker]\ncommand = trailing\\\n", "t.conf:2: command: ", "trailing backslash"},
@@ -809,6 +851,9 @@ static const struct {
     {{"-C", "/nonexistent/handoff-test"}, "-C: "},
     {{"--backlog", "0"}, "--backlog: "},
     {{"--nonblocking", "2"}, "--nonblocking: "},
+    {{"--traffic", "both"}, "--traffic: "},
+    {{"--probe-ports", "1-2"}, "--probe-ports: "},
+    {{"--drain-delay", "x"}, "--drain-delay: "},
     {{"-l", "1.2.3.4:99999"}, "-l: "},
     {{"-l", "bad/name=:81"}, "-l: "},
     {{"-l", "web=:81", "-l", "web=:82"}, "-l: listener \"web\" defined twice"},
@@ -1087,6 +1132,7 @@ assert_same_config(const struct config *a, const struct config *b)
         assert_int_equal(a->listen[i].backlog, b->listen[i].backlog);
         assert_int_equal(a->listen[i].mode, b->listen[i].mode);
         assert_int_equal(a->listen[i].nonblocking, b->listen[i].nonblocking);
+        assert_int_equal(a->listen[i].traffic, b->listen[i].traffic);
         assert_string_equal(a->listen[i].owner, b->listen[i].owner);
         assert_string_equal(a->listen[i].group, b->listen[i].group);
         assert_int_equal(a->listen[i].uid, b->listen[i].uid);
@@ -1105,6 +1151,9 @@ assert_same_config(const struct config *a, const struct config *b)
     assert_int_equal(a->ready_interval, b->ready_interval);
     assert_int_equal(a->drain_signal, b->drain_signal);
     assert_int_equal(a->drain_timeout, b->drain_timeout);
+    assert_int_equal(a->drain_delay, b->drain_delay);
+    assert_int_equal(a->probe_lo, b->probe_lo);
+    assert_int_equal(a->probe_hi, b->probe_hi);
     assert_int_equal(a->restart, b->restart);
     if (a->directory != NULL)
         assert_string_equal(a->directory, b->directory);
@@ -1266,6 +1315,7 @@ main(void)
         cmocka_unit_test(args_stop_at_first_non_option),
         cmocka_unit_test(flags_override_file),
         cmocka_unit_test(listen_flag_replaces_file_listeners),
+        cmocka_unit_test(traffic_key_and_flag),
         cmocka_unit_test(listen_flag_unix_path_with_equals_is_not_a_name),
         cmocka_unit_test(command_after_options_replaces_file_command),
         cmocka_unit_test(env_flag_adds_to_file_environment),

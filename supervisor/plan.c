@@ -1,0 +1,114 @@
+/* plan.c: plans: a configuration and its listeners, reused across reloads. */
+#include "plan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct plan *
+plan_ref(struct plan *p)
+{
+    p->refs++;
+    return p;
+}
+
+void
+plan_unref(struct plan *p)
+{
+    if (p == NULL || --p->refs > 0)
+        return;
+    for (size_t i = 0; i < p->nls; i++)
+        listener_unref(p->ls[i]);
+    free(p->ls);
+    config_free(p->cfg);
+    free(p);
+}
+
+static void
+plan_free_partial(struct plan *p)
+{
+    for (size_t j = 0; j < p->nls; j++)
+        listener_unref(p->ls[j]);
+    free(p->ls);
+    free(p);
+}
+
+/*
+ * The open listener for lc in any live plan: a reload during a reload's
+ * roll must find what the starting plan opened, not open it again.
+ */
+static struct listener *
+find_open(struct plan *const *old, size_t nold, const struct listen_conf *lc,
+          struct plan *p)
+{
+    struct listener *l = NULL;
+
+    for (size_t k = 0; k < nold && l == NULL; k++)
+        if (old[k] != NULL)
+            l = listener_find(old[k]->ls, old[k]->nls, lc, p->ls, p->nls);
+    return l;
+}
+
+/* Same socket, maybe a new name, backlog or blocking mode. */
+static void
+plan_update(struct listener *l, const struct listen_conf *lc)
+{
+    int rc;
+
+    snprintf(l->name, sizeof(l->name), "%s", lc->name);
+    if (l->backlog != lc->backlog)
+        listener_set_backlog(l, lc->backlog);
+    if (l->nonblocking != lc->nonblocking &&
+        (rc = listener_set_nonblocking(l, lc->nonblocking)) < 0)
+        log_event(LOG_WARN, "listen_failed", "name=%s error=%s",
+                  log_q(l->name), log_q(strerror(-rc)));
+}
+
+int
+plan_new(struct config *cfg, struct plan *const *old, size_t nold,
+         struct plan **out, char *err, size_t errlen)
+{
+    struct plan *p = calloc(1, sizeof(*p));
+    int rc;
+
+    if (p == NULL || (p->ls = calloc(cfg->nlisten, sizeof(*p->ls))) == NULL) {
+        free(p);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    p->refs = 1;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        const struct listen_conf *lc = &cfg->listen[i];
+        struct listener *l = find_open(old, nold, lc, p);
+
+        if (l != NULL && l->traffic != lc->traffic &&
+            addr_family(&l->addr) != AF_UNIX) {
+            snprintf(err, errlen, "%s: %s: traffic cannot change from %s to "
+                     "%s while the socket is open: restart handoff", lc->name,
+                     lc->address, l->traffic ? "shared" : "steered",
+                     lc->traffic ? "shared" : "steered");
+            plan_free_partial(p);
+            return -EINVAL;
+        }
+        if (l != NULL) {
+            p->ls[p->nls++] = listener_ref(l);
+            plan_update(l, lc);
+            continue;
+        }
+        rc = listener_open(lc, &p->ls[p->nls], err, errlen);
+        if (rc < 0) {
+            plan_free_partial(p);
+            return rc;
+        }
+        l = p->ls[p->nls++];
+        log_event(LOG_INFO, "listen", "name=%s address=%s traffic=%s",
+                  log_q(l->name), log_q(l->bound_text),
+                  l->steer != NULL ? "steered" : "shared");
+    }
+    p->cfg = cfg;
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* plan.h: a configuration with the listeners opened for it, shared by generations. */
+#ifndef HANDOFF_PLAN_H
+#define HANDOFF_PLAN_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "listener.h"
+
+struct plan {
+    struct config *cfg;
+    struct listener **ls;
+    size_t nls;
+    int refs;
+};
+
+struct plan *plan_ref(struct plan *p);
+void plan_unref(struct plan *p);
+
+/*
+ * A plan for cfg (which it takes on success), reusing the listeners of the
+ * live plans in old[0..nold) that have the same address and opening the
+ * others. A listener cannot change its traffic mode while it is open. On
+ * error nothing is left open and err says why.
+ */
+int plan_new(struct config *cfg, struct plan *const *old, size_t nold,
+             struct plan **out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,128 @@
+/* traffic.c: keep every steered listener's reuseport group in step with the master's plan. */
+#include "traffic.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "master.h"
+
+/* Each steered listener of a live plan once, for f. */
+static void
+each_group(struct master *m, void (*f)(struct master *, struct listener *))
+{
+    struct listener *seen[64];
+    size_t nseen = 0;
+    struct plan *plans[3 + 64];
+    size_t np = 0;
+
+    plans[np++] = m->plan;
+    plans[np++] = m->next_plan;
+    for (struct gen *g = m->gens; g && np < sizeof(plans) / sizeof(plans[0]);
+         g = g->next)
+        plans[np++] = g->plan;
+    for (size_t k = 0; k < np; k++) {
+        if (plans[k] == NULL)
+            continue;
+        for (size_t i = 0; i < plans[k]->nls; i++) {
+            struct listener *l = plans[k]->ls[i];
+            size_t j;
+            if (l->steer == NULL)
+                continue;
+            for (j = 0; j < nseen && seen[j] != l; j++)
+                ;
+            if (j < nseen)
+                continue;
+            if (nseen < sizeof(seen) / sizeof(seen[0]))
+                seen[nseen++] = l;
+            f(m, l);
+        }
+    }
+}
+
+int
+traffic_join(struct master *m, struct gen *g)
+{
+    unsigned lo, hi;
+    int rc;
+
+    if (!traffic_steered(g))
+        return 0;
+    if ((rc = steer_plan_add(&m->steering, g->id)) < 0)
+        return rc;
+    for (size_t i = 0; i < g->plan->nls; i++) {
+        struct listener *l = g->plan->ls[i];
+        if (l->steer != NULL &&
+            (rc = steer_join(l->steer, &m->steering, g->id)) < 0) {
+            log_event(LOG_ERROR, "steer_failed", "gen=%u name=%s error=%s",
+                      g->id, log_q(l->name), log_q(strerror(-rc)));
+            return rc;
+        }
+    }
+    if (steer_plan_probe_range(&m->steering, g->id, &lo, &hi) == 0)
+        log_event(LOG_INFO, "steer", "gen=%u probe_ports=%u-%u", g->id, lo, hi);
+    return 0;
+}
+
+static void
+apply(struct master *m, struct listener *l)
+{
+    int rc = steer_apply(l->steer, &m->steering);
+
+    if (rc < 0)
+        log_event(LOG_ERROR, "steer_failed", "name=%s error=%s",
+                  log_q(l->name), log_q(strerror(-rc)));
+}
+
+void
+traffic_promote(struct master *m, struct gen *g)
+{
+    steer_plan_promote(&m->steering, g->id);
+    each_group(m, apply);
+}
+
+void
+traffic_leave(struct master *m, struct gen *g)
+{
+    int rc;
+
+    if (steer_plan_find(&m->steering, g->id) == NULL)
+        return;
+    steer_plan_remove(&m->steering, g->id);
+    for (size_t i = 0; i < g->plan->nls; i++) {
+        struct listener *l = g->plan->ls[i];
+        if (l->steer != NULL &&
+            (rc = steer_leave(l->steer, &m->steering, g->id)) < 0)
+            log_event(LOG_WARN, "steer_failed", "gen=%u name=%s error=%s",
+                      g->id, log_q(l->name), log_q(strerror(-rc)));
+    }
+}
+
+int
+traffic_steered(const struct gen *g)
+{
+    for (size_t i = 0; i < g->plan->nls; i++)
+        if (g->plan->ls[i]->steer != NULL)
+            return 1;
+    return 0;
+}
+
+int
+traffic_queued(const struct gen *g)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < g->plan->nls; i++) {
+        struct listener *l = g->plan->ls[i];
+        int q;
+        if (l->steer != NULL && (q = listener_queued(l, g->id)) > 0)
+            n += q;
+    }
+    return n;
+}
+
+unsigned
+traffic_probe_port(struct master *m, struct gen *g)
+{
+    return steer_plan_probe_port(&m->steering, g->id);
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# steering.sh: traffic follows readiness: a generation gets clients only once
+# it is ready, its probes reach it alone, and a retirement loses nothing.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need hey curl
+
+# warm_rolls TRAFFIC READY [SERVER ARGS...]: 5 rolls under load of a server
+# that accepts at once and answers 503 for 2 s; sets FAILED and REQS.
+warm_rolls() {
+    local traffic=$1 ready=$2 p
+    shift 2
+    p=$(free_port)
+    start_handoff --traffic "$traffic" --pass systemd --ready "${ready//PORT/$p}" \
+        --ready-interval 100ms --drain-timeout 5s -l "127.0.0.1:$p" \
+        -- python3 "$SERVER" --warm-up 2 "$@"
+    wait_log 'event=promote ' 1 30
+    # The first generation has nothing to wait behind: clients start once
+    # it serves.
+    sleep 2.2
+    load_start 8
+    for i in 2 3 4 5 6; do roll_and_wait "$i"; done
+    load_stop
+    [ "$(count 'event=roll_failed')" -eq 0 ] || fail "a roll failed"
+    stop_handoff
+}
+
+# 1. READY=1 once warm: no client sees the warm-up.
+warm_rolls shared notify
+shared_failed=$FAILED shared_reqs=$REQS
+[ "$shared_failed" -gt 0 ] || fail "traffic = shared: no 503 seen, the test cannot tell"
+mv "$LOG" "$T/shared.log"
+warm_rolls steered notify
+[ "$FAILED" -eq 0 ] || fail "steered, ready = notify: $FAILED of $REQS failed"
+ok "warm-up, ready = notify, 5 rolls: shared $shared_failed of $shared_reqs failed, steered $FAILED of $REQS"
+
+# 2. ready = http: on the managed address itself, no READY=1: the probe
+# reaches the new generation only, so it passes only once that one is warm.
+mv "$LOG" "$T/notify.log"
+warm_rolls steered 'http:http://127.0.0.1:PORT/' --no-notify --log-requests "$T/req.log"
+[ "$FAILED" -eq 0 ] || fail "steered, ready = http on the managed address: $FAILED of $REQS failed"
+ok "warm-up, ready = http://127.0.0.1:PORT/ (the managed address), 5 rolls: $FAILED of $REQS failed"
+
+# Every request the server saw: a probe (a source port of a generation's
+# block, from the steer lines) answered by that generation, and no client
+# answered by a generation still warming up.
+python3 - "$LOG" "$T/req.log" <<'PY' || fail "a probe or a client reached the wrong generation"
+import re, sys
+blocks = [(int(g), int(lo), int(hi)) for g, lo, hi in
+          re.findall(r"event=steer gen=(\d+) probe_ports=(\d+)-(\d+)", open(sys.argv[1]).read())]
+probes = wrong = clients503 = probe503 = clients = 0
+for line in open(sys.argv[2]):
+    kv = dict(x.split("=", 1) for x in line.split())
+    port, gen = int(kv["port"]), int(kv["gen"])
+    owner = [g for g, lo, hi in blocks if lo <= port <= hi]
+    if owner:
+        probes += 1
+        probe503 += kv["status"] == "503"
+        if owner[0] != gen:
+            wrong += 1
+            print("probe of gen", owner[0], "answered by gen", gen)
+    else:
+        clients += 1
+        clients503 += kv["status"] == "503"
+print(f"probes={probes} (503: {probe503}) wrong={wrong} clients={clients} client_503={clients503}")
+sys.exit(0 if probes >= 6 and probe503 > 0 and wrong == 0 and clients503 == 0 and clients > 0 else 1)
+PY
+ok "probes reached only the generation they checked; no client reached one warming up"
+stop_handoff 2>/dev/null
+
+# 3. Retirement: a server that accepts slowly holds connections in its queue
+# at every promotion; the old generation serves them all before it drains.
+mv "$LOG" "$T/http.log"
+p=$(free_port)
+start_handoff --pass systemd --drain-timeout 10s -l "127.0.0.1:$p" \
+    -- python3 "$SERVER" --accept-delay 15
+wait_log 'event=promote ' 1 30
+load_start 8
+for i in $(seq 2 11); do
+    roll_and_wait "$i"
+    wait_log 'event=gone ' $((i - 1)) 30
+done
+load_stop
+[ "$FAILED" -eq 0 ] || fail "retirement: $FAILED of $REQS failed"
+queued=$(grep -Eo 'event=retire gen=[0-9]+ queued=[0-9]+' "$LOG" | grep -Eo '[0-9]+$' | sort -n | tail -n1)
+[ "${queued:-0}" -gt 0 ] || fail "no connection was queued at a promotion: the test shows nothing"
+grep -Eq 'event=retired .*queued=[1-9]' "$LOG" && fail "a generation drained with connections queued"
+ok "10 rolls of a slow acceptor under load: $FAILED of $REQS failed, up to $queued queued at a promotion"
+stop_handoff
+
+# 4. Clients from 2,000 source addresses (127.x.y.z) through rolls where
+# three generations coexist: one draining with a slow request in flight,
+# the active one, one warming up. None answered by a generation it should
+# not have reached: before that generation's promotion, or after a newer
+# one's (by CLOCK_MONOTONIC, the clock of mono_us).
+mv "$LOG" "$T/retire.log"
+p=$(free_port)
+start_handoff --pass systemd --ready notify --drain-timeout 10s -l "127.0.0.1:$p" \
+    -- python3 "$SERVER" --warm-up 1
+wait_log 'event=promote ' 1 30
+sleep 1.2
+python3 "$TOP_SRCDIR/tests/servers/manyclients.py" --port "$p" --seconds 14 \
+    --threads 6 --sources 2000 --out "$T/clients.out" &
+clients=$!
+for i in 2 3 4; do
+    # A request that keeps the generation about to be superseded busy:
+    # it drains for 3 s while the next roll starts and ends.
+    curl -s --max-time 10 "http://127.0.0.1:$p/slow?ms=3000" >/dev/null &
+    sleep 0.3
+    roll_and_wait "$i"
+done
+wait_log 'event=gone gen=3 ' 1 30
+wait "$clients"
+python3 - "$LOG" "$T/clients.out" <<'PY' || fail "a client reached a generation it should not have"
+import re, sys
+log = open(sys.argv[1]).read()
+promote = {int(g): int(us) / 1e6 for g, us in
+           re.findall(r"event=promote gen=(\d+) .*mono_us=(\d+)", log)}
+# Three at once: a roll began while the generation two back still drained.
+three = any(log.find(f"event=roll gen={g} ") < log.find(f"event=gone gen={g - 2} ")
+            for g in promote if g >= 3)
+bad = errors = n = 0
+sources = set()
+for line in open(sys.argv[2]):
+    kv = dict(x.split("=", 1) for x in line.split())
+    n += 1
+    sources.add(kv["src"])
+    if kv["status"] != "200":
+        errors += 1
+        continue
+    g, t0, t1 = int(kv["gen"]), float(kv["t0"]), float(kv["t1"])
+    if t1 < promote.get(g, 1e18) or any(h > g and t < t0 for h, t in promote.items()):
+        bad += 1
+        print("misrouted:", line.strip())
+print(f"connections={n} sources={len(sources)} errors={errors} misrouted={bad} three_at_once={three}")
+sys.exit(0 if n > 500 and errors == 0 and bad == 0 and three else 1)
+PY
+ok "clients from $(cut -d' ' -f3 "$T/clients.out" | sort -u | wc -l) source addresses, three generations at once: none misrouted, none failed"
+stop_handoff

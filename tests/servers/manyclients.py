@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""manyclients.py: HTTP clients from many 127.x.y.z source addresses.
+
+Each connection binds one of --sources loopback addresses (127.1.0.1 and
+up: loopback takes any of 127/8 without set-up), sends GET / and records
+one line: when it began and ended on CLOCK_MONOTONIC (the clock of the
+master's mono_us), its source, the status and the generation that
+answered ("gen=N" in the body), or the error. Bounded by --seconds.
+
+  manyclients.py --port P --seconds S [--threads N] [--sources N] --out FILE
+"""
+import argparse
+import random
+import re
+import socket
+import threading
+import time
+
+GEN = re.compile(rb"gen=(\d+)")
+
+
+def one(src, port):
+    t0 = time.monotonic()
+    s = socket.socket()
+    s.settimeout(10)
+    try:
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head = data.split(b"\r\n", 1)[0].split()
+        status = head[1].decode() if len(head) > 1 else "none"
+        m = GEN.search(data)
+        gen = m.group(1).decode() if m else "-"
+        what = f"status={status} gen={gen}"
+    except OSError as e:
+        what = f"status=error gen=- error={type(e).__name__}"
+    finally:
+        s.close()
+    return f"t0={t0:.6f} t1={time.monotonic():.6f} src={src} {what}\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--seconds", type=float, required=True)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--sources", type=int, default=2000)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    sources = [f"127.{1 + i // 62500}.{i // 250 % 250}.{1 + i % 250}"
+               for i in range(a.sources)]
+    end = time.monotonic() + a.seconds
+    lock = threading.Lock()
+    out = open(a.out, "w")
+
+    def loop(seed):
+        rnd = random.Random(seed)
+        while time.monotonic() < end:
+            line = one(rnd.choice(sources), a.port)
+            with lock:
+                out.write(line)
+
+    threads = [threading.Thread(target=loop, args=(a.seed * 1000 + i,))
+               for i in range(a.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.close()
+
+
+if __name__ == "__main__":
+    main()
