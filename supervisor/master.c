@@ -983,6 +983,7 @@ master_run(const struct config_args *args, struct config *cfg)
         return 1;
     }
     loop.data = &m;
+    log_attach(&loop);
     m.started_ns = master_now();
     /* Before anything is started: no child may inherit NOTIFY_SOCKET. */
     if ((rc = sdnotify_open(&m.sdnotify)) < 0)
@@ -1048,6 +1049,7 @@ out:
     plan_unref(m.plan);
     if (m.rundir[0] != '\0')
         rmdir(m.rundir);
+    log_detach();
     /* Let libuv run the close callbacks that free the handles. */
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
