@@ -684,7 +684,8 @@ master_on_worker_exit(struct child *c, int status)
     g->live--;
     worker_free(w);
     if (m->stopping && g == m->stop_gen && !m->have_exit_code)
-        m->exit_code = code;
+        m->exit_code = worker_stop_code(status, g->plan->cfg->drain_signal,
+                                        m->stop_sig);
 
     switch (g->state) {
     case GEN_STARTING: {
@@ -822,6 +823,7 @@ master_stop(struct master *m, int sig)
         return;
     }
     m->stopping = 1;
+    m->stop_sig = sig;
     m->stop_gen = m->active;
     m->roll_pending = 0;
     plan_unref(m->next_plan);

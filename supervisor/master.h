@@ -39,6 +39,7 @@ struct master {
     struct gen *stop_gen; /* active when the stop began: its exit code counts */
     int exit_code;
     int have_exit_code;
+    int stop_sig; /* the signal that stopped handoff, or 0 */
     uv_timer_t *stop_timer;
     uv_timer_t *delay_timer; /* stop_delay running: still serving */
     int delay_sig;

@@ -109,6 +109,17 @@ child(void *arg)
      * say) closes at exec: the worker gets only what it was given. */
     close_range((unsigned)high, ~0U, CLOSE_RANGE_CLOEXEC);
 
+    /*
+     * A worker in handoff's process group gets what a terminal sends that
+     * group: ^C's SIGINT without a drain, and its own background read makes
+     * the kernel send SIGTTIN to the group, which handoff takes for "one
+     * process more" (a runaway). In a group of its own, the terminal's
+     * signals reach handoff alone, which forwards or drains. Set here, not
+     * by the master after the clone, so that no signal to the group can
+     * come before it exists.
+     */
+    if (o->own_pgroup && setpgid(0, 0) < 0)
+        goto fail;
     if (o->directory != NULL && chdir(o->directory) < 0)
         goto fail;
     if (o->gid != (gid_t)-1) {

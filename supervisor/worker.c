@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -304,6 +305,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.gid = (c->user || c->group) ? c->gid : (gid_t)-1;
     o.groups = groups;
     o.ngroups = c->user ? (size_t)ngroups : 0;
+    o.own_pgroup = 1;
 
     w->started_ns = master_now();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
@@ -384,6 +386,19 @@ worker_kill(struct worker *w, int sig)
     if (w->state == W_EXITED || w->child.pid <= 0)
         return -ESRCH;
     return kill(w->child.pid, sig) < 0 ? -errno : 0;
+}
+
+int
+worker_stop_code(int status, int drain_signal, int stop_signal)
+{
+    /* Ctrl-C used to reach the worker itself, which died of SIGINT: 130,
+     * what a shell expects of an interrupted program. It now reaches
+     * handoff alone, which drains: a worker that dies of that drain says
+     * the same. */
+    if (stop_signal == SIGINT && WIFSIGNALED(status) &&
+        WTERMSIG(status) == drain_signal)
+        return 128 + SIGINT;
+    return reap_exit_code(status);
 }
 
 void

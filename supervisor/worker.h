@@ -21,6 +21,14 @@ int worker_kill(struct worker *w, int sig);
  */
 void worker_exec_report(struct worker *w, int exited);
 
+/*
+ * The exit code of handoff for its worker's last status, when the stop
+ * came by stop_signal and the worker was drained with drain_signal: the
+ * worker's own (128+N for signal N), except 130 for a worker drained after
+ * a SIGINT, as if the terminal's SIGINT had reached it.
+ */
+int worker_stop_code(int status, int drain_signal, int stop_signal);
+
 /* Release what a worker holds once it has exited. */
 void worker_free(struct worker *w);
 
