@@ -937,7 +937,7 @@ master_forward(struct master *m, int sig)
     if (g == NULL)
         return;
     for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].w != NULL && worker_kill(g->slots[i].w, sig) == 0)
+        if (g->slots[i].w != NULL && worker_signal(g->slots[i].w, sig) == 0)
             log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
 }
@@ -1047,6 +1047,7 @@ out:
     handle_close(m.stop_timer);
     while (m.gens != NULL)
         gen_free(&m, m.gens);
+    worker_remnants_close(&m);
     plan_unref(m.next_plan);
     plan_unref(m.plan);
     if (m.rundir[0] != '\0')

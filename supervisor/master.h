@@ -11,6 +11,7 @@
 #include "reap.h"
 
 struct control;
+struct remnant;
 struct sdnotify;
 
 /* A configuration with the listeners opened for it, shared by generations. */
@@ -54,6 +55,7 @@ struct master {
     uint64_t started_ns;       /* when handoff started */
     struct control *control;   /* the control socket, or NULL */
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
+    struct remnant *remnants;  /* exited workers' groups left (worker.c) */
 };
 
 /* The whole life of the master; returns handoff's exit code. */
