@@ -54,6 +54,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 60000
+#define STOP_GRACE_MS 1000 /* after stop_timeout's SIGKILL, at most */
 
 static void roll_finished(struct master *m);
 static void schedule_restart(struct master *m, struct gen *g, size_t slot,
@@ -774,6 +775,20 @@ kill_children(int sig)
     closedir(d);
 }
 
+static void finish(struct master *m);
+
+/* The stop's last word: what the SIGKILL round left does not hold it. */
+static void
+on_stop_grace(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    if (m == NULL || m->finished)
+        return;
+    log_event(LOG_WARN, "stop_abandoned", "grace_ms=%d", STOP_GRACE_MS);
+    finish(m);
+}
+
 static void
 on_stop_timeout(uv_timer_t *t)
 {
@@ -786,6 +801,7 @@ on_stop_timeout(uv_timer_t *t)
         kill_gen(g, "stop_timeout");
     kill_children(SIGKILL);
     m->orphans_killed = 1;
+    uv_timer_start(t, on_stop_grace, STOP_GRACE_MS, 0);
 }
 
 static void
@@ -884,6 +900,10 @@ void
 master_reap(struct master *m)
 {
     reap_all(&m->reaper);
+    /* After stop_timeout, an orphan re-parented since (its parent just
+     * died) gets SIGKILL at once, or the stop would wait for it. */
+    if (m->orphans_killed && !m->finished)
+        kill_children(SIGKILL);
     maybe_finish(m);
 }
 
