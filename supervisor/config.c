@@ -308,18 +308,16 @@ sample_expand(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* v in the documented KIND:ARG form. */
 static int
-set_ready(struct loader *ld, const char *key, const char *v)
+set_ready_spec(struct loader *ld, const char *key, const char *v)
 {
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN], sample[512];
     const char *colon = strchr(v, ':');
     size_t kl = colon ? (size_t)(colon - v) : strlen(v);
-    const char *bad = file_value_error(v);
     int kind = -1;
 
-    if (bad != NULL)
-        return load_error(ld, key, bad);
     for (int i = 0; ready_names[i]; i++)
         if (strlen(ready_names[i]) == kl && strncmp(v, ready_names[i], kl) == 0)
             kind = i;
@@ -344,11 +342,8 @@ set_ready(struct loader *ld, const char *key, const char *v)
             return load_error(ld, key, msg);
         }
     } else if (kind == READY_HTTP) {
-        if (strncmp(sample, "http://", 7) != 0 || sample[7] == '\0' ||
-            sample[7] == '/') {
-            snprintf(msg, sizeof(msg), "\"%s\": expected http:http://HOST:PORT/PATH", v);
+        if (parse_http_url(sample, msg, sizeof(msg)) < 0)
             return load_error(ld, key, msg);
-        }
     } else if (kind == READY_EXEC) {
         char **argv;
         if (parse_words(sample, &argv, msg, sizeof(msg)) < 0)
@@ -366,6 +361,23 @@ set_ready(struct loader *ld, const char *key, const char *v)
     c->ready = (enum ready_kind)kind;
     c->ready_set = 1;
     return 1;
+}
+
+/* ready as typed: a bare http:// URL is kept (and printed) as http:URL. */
+static int
+set_ready(struct loader *ld, const char *key, const char *typed)
+{
+    const char *bad = file_value_error(typed);
+    char *v;
+    int rc;
+
+    if (bad != NULL)
+        return load_error(ld, key, bad);
+    if ((v = parse_probe_spec(typed)) == NULL)
+        return load_error(ld, key, "out of memory");
+    rc = set_ready_spec(ld, key, v);
+    free(v);
+    return rc;
 }
 
 static int

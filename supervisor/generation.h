@@ -56,6 +56,8 @@ struct worker {
     int exec_report;       /* spawn's report pipe until the exec is known */
     uv_poll_t *exec_poll;  /* watches it */
     int stopping_notified; /* sent STOPPING=1 */
+    uint64_t drain_ns;     /* when its group got the drain signal, or 0 */
+    int killed;            /* its group got SIGKILL */
     char status[128];      /* last STATUS= */
 };
 

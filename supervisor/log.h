@@ -3,11 +3,26 @@
 #define HANDOFF_LOG_H
 
 #include <stddef.h>
+#include <uv.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_LOGFMT, LOG_JSON };
 
 void log_setup(enum log_level level, enum log_format format);
+
+/*
+ * Write the log without ever waiting for its reader: stderr is opened again
+ * (a pipe or a terminal) or sent to with MSG_DONTWAIT (a socket), never set
+ * O_NONBLOCK, which the workers sharing it would see. Lines that cannot go
+ * yet wait in a bounded buffer; beyond it they are dropped and counted,
+ * and "event=log_dropped lines=N" follows once writing resumes. Returns 0,
+ * or -errno when stderr stays as it is (a write may then wait).
+ */
+int log_open(void);
+
+/* Retry what waits from the loop; log_detach gives it a last moment. */
+int log_attach(uv_loop_t *loop);
+void log_detach(void);
 int log_enabled(enum log_level level);
 
 /*

@@ -3,6 +3,7 @@
 #include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -57,6 +58,9 @@ main(int argc, char **argv)
         return 0;
     }
     log_setup(cfg->log_level, cfg->log_format);
+    if ((code = log_open()) < 0)
+        log_event(LOG_WARN, "log_blocking", "error=%s",
+                  log_q(strerror(-code)));
     code = master_run(&args, cfg);
     config_args_free(&args);
     return code;

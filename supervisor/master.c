@@ -55,6 +55,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 60000
+#define STOP_GRACE_MS 1000 /* after stop_timeout's SIGKILL, at most */
 
 static void roll_finished(struct master *m);
 static void schedule_restart(struct master *m, struct gen *g, size_t slot,
@@ -661,7 +662,8 @@ master_on_worker_exit(struct child *c, int status)
     g->live--;
     worker_free(w);
     if (m->stopping && g == m->stop_gen && !m->have_exit_code)
-        m->exit_code = code;
+        m->exit_code = worker_stop_code(status, g->plan->cfg->drain_signal,
+                                        m->stop_sig);
 
     switch (g->state) {
     case GEN_STARTING: {
@@ -755,6 +757,20 @@ kill_children(int sig)
     closedir(d);
 }
 
+static void finish(struct master *m);
+
+/* The stop's last word: what the SIGKILL round left does not hold it. */
+static void
+on_stop_grace(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    if (m == NULL || m->finished)
+        return;
+    log_event(LOG_WARN, "stop_abandoned", "grace_ms=%d", STOP_GRACE_MS);
+    finish(m);
+}
+
 static void
 on_stop_timeout(uv_timer_t *t)
 {
@@ -767,6 +783,7 @@ on_stop_timeout(uv_timer_t *t)
         kill_gen(g, "stop_timeout");
     kill_children(SIGKILL);
     m->orphans_killed = 1;
+    uv_timer_start(t, on_stop_grace, STOP_GRACE_MS, 0);
 }
 
 static void
@@ -804,6 +821,7 @@ master_stop(struct master *m, int sig)
         return;
     }
     m->stopping = 1;
+    m->stop_sig = sig;
     m->stop_gen = m->active;
     m->roll_pending = 0;
     plan_unref(m->next_plan);
@@ -864,6 +882,10 @@ void
 master_reap(struct master *m)
 {
     reap_all(&m->reaper);
+    /* After stop_timeout, an orphan re-parented since (its parent just
+     * died) gets SIGKILL at once, or the stop would wait for it. */
+    if (m->orphans_killed && !m->finished)
+        kill_children(SIGKILL);
     maybe_finish(m);
 }
 
@@ -917,7 +939,7 @@ master_forward(struct master *m, int sig)
     if (g == NULL)
         return;
     for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].w != NULL && worker_kill(g->slots[i].w, sig) == 0)
+        if (g->slots[i].w != NULL && worker_signal(g->slots[i].w, sig) == 0)
             log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
 }
@@ -965,6 +987,7 @@ master_run(const struct config_args *args, struct config *cfg)
         return 1;
     }
     loop.data = &m;
+    log_attach(&loop);
     m.started_ns = master_now();
     /* Before anything is started: no child may inherit NOTIFY_SOCKET. */
     if ((rc = sdnotify_open(&m.sdnotify)) < 0)
@@ -1027,10 +1050,12 @@ out:
     handle_close(m.stop_timer);
     while (m.gens != NULL)
         gen_free(&m, m.gens);
+    worker_remnants_close(&m);
     plan_unref(m.next_plan);
     plan_unref(m.plan);
     if (m.rundir[0] != '\0')
         rmdir(m.rundir);
+    log_detach();
     /* Let libuv run the close callbacks that free the handles. */
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

@@ -13,6 +13,7 @@
 #include "steer.h"
 
 struct control;
+struct remnant;
 struct sdnotify;
 
 struct master {
@@ -33,6 +34,7 @@ struct master {
     struct gen *stop_gen; /* active when the stop began: its exit code counts */
     int exit_code;
     int have_exit_code;
+    int stop_sig; /* the signal that stopped handoff, or 0 */
     uv_timer_t *stop_timer;
     uv_timer_t *delay_timer; /* stop_delay running: still serving */
     int delay_sig;
@@ -47,6 +49,7 @@ struct master {
     uint64_t started_ns;       /* when handoff started */
     struct control *control;   /* the control socket, or NULL */
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
+    struct remnant *remnants;  /* exited workers' groups left (worker.c) */
     struct steer_plan steering; /* who gets new connections (traffic.h) */
 };
 

@@ -295,3 +295,26 @@ parse_env(const char *s, char *err, size_t errlen)
             return fail(err, errlen, "bad variable name in \"%s\"", s);
     return 0;
 }
+
+char *
+parse_probe_spec(const char *s)
+{
+    char *out;
+
+    /* "http:" then "//": no other kind's argument starts so, and http:'s
+     * own argument must start with "http://", so nothing else is taken. */
+    if (strncmp(s, "http://", 7) != 0)
+        return strdup(s);
+    if (asprintf(&out, "http:%s", s) < 0)
+        return NULL;
+    return out;
+}
+
+int
+parse_http_url(const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "http://", 7) != 0 || url[7] == '\0' || url[7] == '/')
+        return fail(err, errlen, "\"%s\": expected http://HOST:PORT/PATH "
+                    "(or http:http://HOST:PORT/PATH)", url);
+    return 0;
+}

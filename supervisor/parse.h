@@ -40,6 +40,17 @@ int parse_mode(const char *s, unsigned *mode, char *err, size_t errlen);
 int parse_words(const char *s, char ***argv, char *err, size_t errlen);
 void parse_words_free(char **argv);
 
+/*
+ * A probe (ready now, guard later) as people type it: a bare URL
+ * "http://HOST:PORT/PATH" stands for the documented "http:http://...".
+ * Returns the spec in KIND:ARG form, allocated (free() it), or NULL when
+ * out of memory; any other spec is copied as it is.
+ */
+char *parse_probe_spec(const char *s);
+
+/* The URL of an http: probe: "http://HOST[:PORT][/PATH]", a host named. */
+int parse_http_url(const char *url, char *err, size_t errlen);
+
 /* One word of KEY=value form with a valid variable name. */
 int parse_env(const char *s, char *err, size_t errlen);
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ static char *child_stack;
 struct child_args {
     const struct spawn_opts *o;
     int report;
+    pid_t parent;
 };
 
 /*
@@ -57,6 +59,7 @@ child(void *arg)
 {
     const struct spawn_opts *o = ((struct child_args *)arg)->o;
     int report = ((struct child_args *)arg)->report;
+    pid_t parent = ((struct child_args *)arg)->parent;
     int high = 3 + (int)o->nfds + 1, err;
     int moved[SPAWN_MAX_FDS], chan = -1;
     struct sigaction sa;
@@ -109,6 +112,17 @@ child(void *arg)
      * say) closes at exec: the worker gets only what it was given. */
     close_range((unsigned)high, ~0U, CLOSE_RANGE_CLOEXEC);
 
+    /*
+     * A worker in handoff's process group gets what a terminal sends that
+     * group: ^C's SIGINT without a drain, and its own background read makes
+     * the kernel send SIGTTIN to the group, which handoff takes for "one
+     * process more" (a runaway). In a group of its own, the terminal's
+     * signals reach handoff alone, which forwards or drains. Set here, not
+     * by the master after the clone, so that no signal to the group can
+     * come before it exists.
+     */
+    if (o->own_pgroup && setpgid(0, 0) < 0)
+        goto fail;
     if (o->directory != NULL && chdir(o->directory) < 0)
         goto fail;
     if (o->gid != (gid_t)-1) {
@@ -119,6 +133,22 @@ child(void *arg)
     if (o->uid != (uid_t)-1 &&
         syscall(SYS_setresuid, o->uid, o->uid, o->uid) < 0)
         goto fail;
+    /*
+     * A master killed by SIGKILL could not stop its workers, and they would
+     * go on holding its ports (a new handoff then fails with EADDRINUSE):
+     * the kernel kills them instead. After the identity change, which
+     * clears the setting. It fires when the thread that cloned the worker
+     * ends, which is the master itself: it has one thread. A master gone
+     * before the setting took is seen here as a new parent.
+     */
+    if (o->die_with_parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+            goto fail;
+        if (getppid() != parent) {
+            errno = ESRCH;
+            goto fail;
+        }
+    }
 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -164,7 +194,7 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     p = clone(child, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
-              &(struct child_args){o, pipefd[1]});
+              &(struct child_args){o, pipefd[1], getpid()});
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pipefd[1] >= 0)

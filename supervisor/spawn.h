@@ -20,6 +20,8 @@ struct spawn_opts {
     gid_t gid; /* (gid_t)-1: keep */
     const gid_t *groups;  /* supplementary groups when the user changes */
     size_t ngroups;
+    int own_pgroup; /* lead a process group of its own (see spawn.c) */
+    int die_with_parent; /* SIGKILL when the master dies (see spawn.c) */
 };
 
 /* Room an envp entry needs for LISTEN_PID=<pid>, filled in after fork(). */

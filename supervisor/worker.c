@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -304,6 +305,8 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.gid = (c->user || c->group) ? c->gid : (gid_t)-1;
     o.groups = groups;
     o.ngroups = c->user ? (size_t)ngroups : 0;
+    o.own_pgroup = 1;
+    o.die_with_parent = 1;
 
     w->started_ns = master_now();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
@@ -378,12 +381,151 @@ worker_exec_report(struct worker *w, int exited)
         readiness_start(g->master, w);
 }
 
+/*
+ * A worker leads its process group (spawn.c), so -pid reaches the worker
+ * and whatever it started that stayed in the group: a pre-forking server's
+ * children, which must not go on accepting with the old code once it is
+ * drained. A worker that left its group (setsid keeps the number; setpgid
+ * to another does not) is reached by its pid alone.
+ */
+static int
+kill_group(pid_t pgid, int sig)
+{
+    if (kill(-pgid, sig) == 0)
+        return 0;
+    if (errno != ESRCH)
+        return -errno;
+    return kill(pgid, sig) < 0 ? -errno : 0;
+}
+
 int
 worker_kill(struct worker *w, int sig)
+{
+    int rc;
+
+    if (w->state == W_EXITED || w->child.pid <= 0)
+        return -ESRCH;
+    rc = kill_group(w->child.pid, sig);
+    if (rc < 0)
+        return rc;
+    if (sig == SIGKILL) {
+        w->killed = 1;
+        return 0;
+    }
+    if (w->drain_ns == 0)
+        w->drain_ns = master_now();
+    /* A stopped process acts on no signal but SIGKILL until it continues
+     * (a worker that read the terminal from the background, say). */
+    if (sig != SIGCONT)
+        kill_group(w->child.pid, SIGCONT);
+    return 0;
+}
+
+int
+worker_signal(struct worker *w, int sig)
 {
     if (w->state == W_EXITED || w->child.pid <= 0)
         return -ESRCH;
     return kill(w->child.pid, sig) < 0 ? -errno : 0;
+}
+
+/*
+ * What is left of a worker's process group once its main process exited.
+ * The generation counts as gone then, but those processes are the
+ * worker's: they get drain_signal, if the worker was not drained, and
+ * SIGKILL at the deadline the worker had (drain_timeout, or stop_timeout
+ * when stopping, from its drain), so that none serves on with old code.
+ */
+struct remnant {
+    pid_t pgid;
+    unsigned gen_id;
+    uv_timer_t *timer;
+    struct master *m;
+    struct remnant *next;
+};
+
+static void
+remnant_free(struct remnant *r)
+{
+    for (struct remnant **p = &r->m->remnants; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    handle_close(r->timer);
+    free(r);
+}
+
+static void
+on_remnant_deadline(uv_timer_t *t)
+{
+    struct remnant *r = t->data;
+
+    if (r == NULL)
+        return;
+    if (kill(-r->pgid, SIGKILL) == 0)
+        log_event(LOG_WARN, "kill", "gen=%u pgid=%d reason=%s", r->gen_id,
+                  (int)r->pgid, r->m->stopping ? "stop_timeout"
+                                               : "drain_timeout");
+    remnant_free(r);
+}
+
+static void
+remnant_watch(struct worker *w)
+{
+    struct gen *g = w->gen;
+    struct master *m = g->master;
+    const struct config *c = g->plan->cfg;
+    uint64_t timeout = m->stopping ? m->plan->cfg->stop_timeout
+                                   : c->drain_timeout;
+    uint64_t now = master_now(), from = w->drain_ns ? w->drain_ns : now;
+    uint64_t deadline = from + timeout * 1000000, delay;
+    struct remnant *r;
+
+    /* Nobody left. While anyone is, the kernel keeps the number for the
+     * group: no new process can take it. */
+    if (kill(-w->child.pid, 0) < 0)
+        return;
+    if (w->drain_ns == 0 && !w->killed)
+        kill(-w->child.pid, c->drain_signal);
+    delay = w->killed || deadline <= now ? 0 : (deadline - now) / 1000000;
+    r = calloc(1, sizeof(*r));
+    if (r != NULL)
+        r->timer = handle_timer(m->loop, r);
+    if (r == NULL || r->timer == NULL) {
+        /* No way to wait: the deadline is now. */
+        free(r);
+        kill(-w->child.pid, SIGKILL);
+        return;
+    }
+    r->pgid = w->child.pid;
+    r->gen_id = g->id;
+    r->m = m;
+    r->next = m->remnants;
+    m->remnants = r;
+    log_event(LOG_INFO, "remnant", "gen=%u pgid=%d kill_in_ms=%llu", g->id,
+              (int)r->pgid, (unsigned long long)delay);
+    uv_timer_start(r->timer, on_remnant_deadline, delay, 0);
+}
+
+void
+worker_remnants_close(struct master *m)
+{
+    while (m->remnants != NULL)
+        remnant_free(m->remnants);
+}
+
+int
+worker_stop_code(int status, int drain_signal, int stop_signal)
+{
+    /* Ctrl-C used to reach the worker itself, which died of SIGINT: 130,
+     * what a shell expects of an interrupted program. It now reaches
+     * handoff alone, which drains: a worker that dies of that drain says
+     * the same. */
+    if (stop_signal == SIGINT && WIFSIGNALED(status) &&
+        WTERMSIG(status) == drain_signal)
+        return 128 + SIGINT;
+    return reap_exit_code(status);
 }
 
 void
@@ -391,6 +533,8 @@ worker_free(struct worker *w)
 {
     if (w == NULL)
         return;
+    if (w->state == W_EXITED && w->child.pid > 0)
+        remnant_watch(w);
     readiness_stop(w);
     channel_close(w->chan);
     handle_close(w->exec_poll);

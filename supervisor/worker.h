@@ -12,8 +12,17 @@
  */
 int worker_start(struct master *m, struct gen *g, size_t slot);
 
-/* Send sig to a running worker; returns 0 or -errno. */
+/*
+ * Send sig to a running worker's process group: its drain (then SIGCONT,
+ * so that a stopped process acts on it) or SIGKILL. Returns 0 or -errno.
+ */
 int worker_kill(struct worker *w, int sig);
+
+/* Send sig to the worker's main process alone (a forwarded signal). */
+int worker_signal(struct worker *w, int sig);
+
+/* Forget what is left of exited workers' groups (at the master's end). */
+void worker_remnants_close(struct master *m);
 
 /*
  * Read what the worker's exec came to, if not known yet: log spawn (and,
@@ -21,7 +30,19 @@ int worker_kill(struct worker *w, int sig);
  */
 void worker_exec_report(struct worker *w, int exited);
 
-/* Release what a worker holds once it has exited. */
+/*
+ * The exit code of handoff for its worker's last status, when the stop
+ * came by stop_signal and the worker was drained with drain_signal: the
+ * worker's own (128+N for signal N), except 130 for a worker drained after
+ * a SIGINT, as if the terminal's SIGINT had reached it.
+ */
+int worker_stop_code(int status, int drain_signal, int stop_signal);
+
+/*
+ * Release what a worker holds once it has exited. What is left of its
+ * process group (its own children) is drained if it was not, and killed
+ * at the deadline the worker had.
+ */
 void worker_free(struct worker *w);
 
 /* Build the environment for a worker (exposed for the tests). */

@@ -26,6 +26,17 @@ sed 1d "$T/out" >"$T/again.conf"
 diff <(sed 1d "$T/out") "$T/out2" >/dev/null || fail "printed configuration does not read back the same"
 ok "-t: effective configuration, flags over file, a 270-character line, round trip"
 
+# A bare URL, as people type it, is http:URL; -t prints a form that loads back.
+"$HANDOFF" -l 127.0.0.1:8080 --ready http://127.0.0.1:8080/healthz -t -- /bin/true \
+    >"$T/url" 2>&1 || fail "--ready http://URL refused: $(cat "$T/url")"
+grep -q '^ready = http:http://127.0.0.1:8080/healthz$' "$T/url" ||
+    fail "--ready http://URL printed as: $(grep '^ready' "$T/url")"
+sed 1d "$T/url" >"$T/url.conf"
+"$HANDOFF" -c "$T/url.conf" -t >"$T/url2" 2>&1 || fail "printed ready does not load back: $(cat "$T/url2")"
+printf '[listen a]\naddress = :1\n[worker]\ncommand = x\nready = http://[::1]:9/h\n' >"$T/url3.conf"
+"$HANDOFF" -c "$T/url3.conf" -t >"$T/url3" 2>&1 || fail "ready = http://URL in a file refused: $(cat "$T/url3")"
+ok "ready: a bare http:// URL, from a flag or a file, printed as http:URL"
+
 # bad CASE: file text (\n-escaped) or "" | flags | expected message regex
 n=0
 bad() {

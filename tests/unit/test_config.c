@@ -295,6 +295,37 @@ ready_accepts_every_kind(void **state)
     }
 }
 
+static void check_round_trip(const struct config *c);
+
+/* A bare URL, as people type it, is http:URL; the spec keeps (and -t
+ * prints) the documented form, which loads back. */
+static void
+ready_accepts_a_bare_http_url(void **state)
+{
+    char err[CONFIG_ERRLEN];
+    struct config *c;
+
+    c = load_ok(MINIMAL "ready = http://127.0.0.1:8080/healthz\n", NULL);
+    assert_int_equal(c->ready, READY_HTTP);
+    assert_string_equal(c->ready_arg, "http://127.0.0.1:8080/healthz");
+    assert_string_equal(c->ready_spec, "http:http://127.0.0.1:8080/healthz");
+    check_round_trip(c);
+    config_free(c);
+    c = load_ok(NULL, ARGS("-l", ":80", "--ready",
+                           "http://127.0.0.1:8080/healthz?gen=%g", "x"));
+    assert_int_equal(c->ready, READY_HTTP);
+    assert_string_equal(c->ready_arg, "http://127.0.0.1:8080/healthz?gen=%g");
+    check_round_trip(c);
+    config_free(c);
+    /* Still a URL that names a host. */
+    assert_int_equal(load(MINIMAL "ready = http:///x\n", NULL, &c, err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "ready: "));
+    assert_int_equal(load(MINIMAL "ready = http://\n", NULL, &c, err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "ready: "));
+}
+
 /* --- flags --------------------------------------------------------------- */
 
 static void
@@ -392,8 +423,6 @@ flag_values_a_file_cannot_hold_are_refused(void **state)
                           "--", "x"), &c, err), -EINVAL);
     assert_string_equal(err, "t.conf:2: control: holds a control character");
 }
-
-static void check_round_trip(const struct config *c);
 
 /* Found by fuzz_config: inih cuts a section header at 49 bytes, so a
  * listener name over 42 bytes read back (from -t's output) as another. */
@@ -1311,6 +1340,7 @@ main(void)
         cmocka_unit_test(listen_section_keys),
         cmocka_unit_test(worker_section_keys),
         cmocka_unit_test(ready_accepts_every_kind),
+        cmocka_unit_test(ready_accepts_a_bare_http_url),
         cmocka_unit_test(args_parse_reads_flags_and_command),
         cmocka_unit_test(args_stop_at_first_non_option),
         cmocka_unit_test(flags_override_file),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,21 @@ inherited_values_never_pass_through(void **state)
     worker_env_free(env);
 }
 
+/* A stop's exit code: the worker's, except 130 for one that died of the
+ * drain after a Ctrl-C (SIGINT), which reached it directly before it had a
+ * process group of its own. */
+static void
+stop_code_after_ctrl_c_is_130(void **state)
+{
+    (void)state;
+    assert_int_equal(worker_stop_code(SIGTERM, SIGTERM, SIGINT), 130);
+    assert_int_equal(worker_stop_code(SIGQUIT, SIGQUIT, SIGINT), 130);
+    assert_int_equal(worker_stop_code(SIGTERM, SIGTERM, SIGTERM), 143);
+    assert_int_equal(worker_stop_code(SIGKILL, SIGTERM, SIGINT), 137);
+    assert_int_equal(worker_stop_code(7 << 8, SIGTERM, SIGINT), 7);
+    assert_int_equal(worker_stop_code(0, SIGTERM, SIGINT), 0);
+}
+
 int
 main(void)
 {
@@ -151,6 +167,7 @@ main(void)
         cmocka_unit_test(gunicorn_gets_fds_between_commas),
         cmocka_unit_test(systemd_announces_only_socket_activation),
         cmocka_unit_test(inherited_values_never_pass_through),
+        cmocka_unit_test(stop_code_after_ctrl_c_is_130),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
