@@ -136,3 +136,73 @@ sys.exit(0 if n > 500 and errors == 0 and bad == 0 and three else 1)
 PY
 ok "clients from $(cut -d' ' -f3 "$T/clients.out" | sort -u | wc -l) source addresses, three generations at once: none misrouted, none failed"
 stop_handoff
+
+# 5. Processes added (SIGTTIN) or restarted join their generation's socket;
+# reloads that add, move and remove a listener keep every listener served
+# by the active generation, under load, none failed.
+mv "$LOG" "$T/clients.log"
+WORKER="${BUILD:-$(dirname "$HANDOFF")}/examples/listenfds-server"
+[ -x "$WORKER" ] || make -C "$(dirname "$WORKER")/.." -s examples/listenfds-server >/dev/null 2>&1 ||
+    { echo "SKIP: examples/listenfds-server cannot be built"; exit 77; }
+pa=$(free_port) pb=$(free_port) pc=$(free_port)
+conf() { # ADDRESSES...: a file with one listener per address
+    local i=0 a
+    : >"$T/h.conf"
+    for a in "$@"; do
+        printf '[listen l%d]\naddress = 127.0.0.1:%s\n' "$i" "$a" >>"$T/h.conf"
+        i=$((i + 1))
+    done
+    printf '[worker]\ncommand = %s\npass = systemd\nready = notify\ndrain_timeout = 5s\n' \
+        "$WORKER" >>"$T/h.conf"
+}
+# pids_of GEN: the running workers of a generation, from the log.
+pids_of() {
+    local p
+    for p in $(grep -Eo "event=spawn gen=$1 pid=[0-9]+" "$LOG" | grep -Eo '[0-9]+$'); do
+        kill -0 "$p" 2>/dev/null && echo "$p"
+    done
+}
+sock() { readlink "/proc/$1/fd/$2" 2>/dev/null; }
+# gen_of_answer PORT: the generation of the worker that answers.
+gen_of_answer() {
+    local pid
+    pid=$(curl -s --max-time 5 "http://127.0.0.1:$1/" | grep -Eo 'pid [0-9]+' | grep -Eo '[0-9]+')
+    grep -Eo "event=spawn gen=[0-9]+ pid=$pid " "$LOG" | grep -Eo 'gen=[0-9]+' | cut -d= -f2
+}
+conf "$pa"
+start_handoff -c "$T/h.conf"
+wait_log 'event=promote gen=1 ' 1 20
+PORT=$pa
+load_start 4
+kill -TTIN "$HPID"
+wait_log 'event=spawn gen=1 ' 2 20
+set -- $(pids_of 1)
+[ "$#" -eq 2 ] && [ "$(sock "$1" 3)" = "$(sock "$2" 3)" ] ||
+    fail "SIGTTIN: the added process does not hold its generation's socket ($(sock "$1" 3) $(sock "${2:-0}" 3))"
+s1=$(sock "$1" 3)
+kill -KILL "$2"
+wait_log 'event=spawn gen=1 ' 3 20
+set -- $(pids_of 1)
+for p in "$@"; do [ "$(sock "$p" 3)" = "$s1" ] || fail "restarted: pid $p holds $(sock "$p" 3), not $s1"; done
+roll_and_wait 2
+set -- $(pids_of 2)
+[ "$#" -eq 2 ] && [ "$(sock "$1" 3)" = "$(sock "$2" 3)" ] && [ "$(sock "$1" 3)" != "$s1" ] ||
+    fail "generation 2 does not have a socket of its own"
+ok "processes added by SIGTTIN and restarted hold their generation's socket; the next generation has another"
+# A listener added on reload, then the first one moved to another port.
+conf "$pa" "$pb"
+kill -HUP "$HPID"
+wait_log 'event=promote gen=3 ' 1 30
+[ "$(gen_of_answer "$pb")" = 3 ] && [ "$(gen_of_answer "$pa")" = 3 ] ||
+    fail "after adding a listener: answered by gen $(gen_of_answer "$pb") on it, $(gen_of_answer "$pa") on the first"
+conf "$pc" "$pb"
+kill -HUP "$HPID"
+wait_log 'event=promote gen=4 ' 1 30
+[ "$(gen_of_answer "$pc")" = 4 ] && [ "$(gen_of_answer "$pb")" = 4 ] ||
+    fail "after moving a listener: answered by gen $(gen_of_answer "$pc") on the new port, $(gen_of_answer "$pb") on the other"
+load_stop
+[ "$FAILED" -eq 0 ] || fail "reloads under load: $FAILED of $REQS failed"
+wait_log 'event=gone gen=3 ' 1 30
+curl -s --max-time 2 "http://127.0.0.1:$pa/" >/dev/null && fail "the removed listener still answers"
+ok "reloads adding, moving and removing a listener: each served by the active generation, $FAILED of $REQS failed, the old port closed once its generation was gone"
+stop_handoff
