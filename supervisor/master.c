@@ -347,10 +347,13 @@ static void
 promote(struct master *m, struct gen *g)
 {
     struct gen *old = m->active;
+    uint64_t swap_ns;
 
     if (set_state(g, GEV_ALL_READY) < 0)
         return;
+    swap_ns = master_now();
     traffic_promote(m, g); /* first: new connections go to g from now */
+    swap_ns = master_now() - swap_ns;
     uv_timer_stop(g->timer);
     m->starting = NULL;
     m->active = g;
@@ -360,9 +363,10 @@ promote(struct master *m, struct gen *g)
         log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
     }
     m->rolls_ok++;
-    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu mono_us=%llu",
-              g->id, old ? old->id : 0,
-              ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us());
+    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu mono_us=%llu "
+              "swap_us=%llu", g->id, old ? old->id : 0,
+              ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us(),
+              (unsigned long long)(swap_ns / 1000));
     control_roll_ended(m, g, NULL);
     sdnotify_roll_ended(m, g, NULL);
     /* The cap: a generation still draining from an earlier roll goes now;

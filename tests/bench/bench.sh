@@ -13,7 +13,7 @@
 #   BENCH_OUT=DIR    keep the raw outputs (hey, wrk, logs) and the table there
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
-#                    long_requests no_drain keepalive nginx_close
+#                    long_requests warm_up no_drain keepalive nginx_close
 #                    nginx_keepalive overhead scale)
 #   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
 #                    the smaller ones get a fifth, at least 2
@@ -252,7 +252,8 @@ rss_split() {
 
 # handoff: the sockets by LISTEN_FDS, promoted on READY=1 (sd_notify).
 handoff_start() {
-    "$HANDOFF" --pass systemd -n 1 -l 127.0.0.1:0 -- python3 "$WORKER" "${WARGS[@]}" \
+    "$HANDOFF" --traffic "${HTRAFFIC:-steered}" --pass systemd -n 1 -l 127.0.0.1:0 -- \
+        python3 "$WORKER" "${WARGS[@]}" \
         >/dev/null 2>"$D/handoff.log" &
     SUP=$!
     track "$SUP"
@@ -278,6 +279,12 @@ handoff_roll() {
     fi
 }
 handoff_stop() { stop_pid "$SUP" TERM 35; }
+
+# handoff with one socket for every generation (traffic = shared), as
+# before steering: the comparison the warm-up scenario is for.
+hshared_start() { HTRAFFIC=shared handoff_start; }
+hshared_roll() { handoff_roll "$@"; }
+hshared_stop() { handoff_stop; }
 
 # Server::Starter: start_server holds the socket (SERVER_STARTER_PORT) and
 # on SIGHUP starts a new worker, waits --interval seconds and, if it is
@@ -392,6 +399,7 @@ run_hey() { # SCENARIO CONTENDER ROLLS PACE
     BAD=$R/$scen.$c.bad
     rm -f "$BAD"
     WARGS=("${WOPTS[@]//@BAD@/$BAD}")
+    WARGS=("${WARGS[@]//@REQ@/$D/requests}")
     echo "  $scen: $c" >&2
     if ! "${c}_start"; then
         echo "start failed" >"$D/error"
@@ -466,6 +474,15 @@ scenario fail_start "$R_FAIL" 3.5 "${CONTENDERS[@]}"
 WOPTS=() FAILMODE=none SLOWREQ=1
 scenario long_requests "$R_LONG" 4 "${CONTENDERS[@]}"
 SLOWREQ=0
+
+# A new version that accepts at once but answers 503 for 2 s, READY=1 once
+# warm: steered, handoff gives it no client before then; with one shared
+# socket (handoff's traffic = shared, Server::Starter) it serves errors.
+# Each request the worker answers is logged (CLOCK_MONOTONIC): readiness ->
+# the first client connection of the new generation.
+WOPTS=(--warm-up 2 --log-requests @REQ@) SS_INTERVAL=3
+scenario warm_up "$R_HALF" 4 handoff hshared ss
+WOPTS=() SS_INTERVAL=1
 
 # A server without graceful drain: it dies at once on SIGTERM.
 WOPTS=(--no-drain)

@@ -17,6 +17,7 @@ SCENARIOS = {
     "slow_ready": "new version 3 s to ready",
     "fail_start": "new version fails at start",
     "long_requests": "2 s requests in flight",
+    "warm_up": "new version serves 503 for 2 s before READY=1",
     "no_drain": "no graceful drain",
     "keepalive": "keep-alive clients",
     "nginx_close": "nginx, wrk, new connection per request",
@@ -24,13 +25,35 @@ SCENARIOS = {
 }
 CONTENDERS = {
     "handoff": "handoff",
+    "hshared": "handoff, traffic = shared",
     "naive": "stop-and-start",
     "ss": "Server::Starter",
     "nghandoff": "handoff (shim)",
     "ngreload": "nginx -s reload",
     "ngnaive": "stop-and-start",
 }
-HANDOFFS = ("handoff", "nghandoff")
+HANDOFFS = ("handoff", "nghandoff")  # judged by the targets
+
+
+def steering(events, requests, probe_lo=61000, probe_hi=61999):
+    """Per promotion: promote (mono_us) -> the first request the new
+    generation answered for a client (not from a probe port), in ms; and
+    every swap_us logged."""
+    first = {}
+    for line in read(requests).splitlines():
+        kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+        if "t" not in kv or probe_lo <= int(kv.get("port", 0)) <= probe_hi:
+            continue
+        g, t = kv["gen"], float(kv["t"])
+        first[g] = min(first.get(g, t), t)
+    lat, swaps = [], []
+    for ms, ev, f in events:
+        if ev == "promote" and f.get("old", "0") != "0":
+            if "swap_us" in f:
+                swaps.append(int(f["swap_us"]))
+            if f["gen"] in first and "mono_us" in f:
+                lat.append((first[f["gen"]] - int(f["mono_us"]) / 1e6) * 1000)
+    return lat, swaps
 
 
 def read(path, default=""):
@@ -380,8 +403,19 @@ def main():
     if wp:
         print(f"- the same, every scale run (with 8 or 64 processes, from the last worker's "
               f"READY=1), {len(wp)} promotions: {dist(wp)}")
+    x = rows.get(("warm_up", "handoff"))
+    if x:
+        lat, swaps = steering(x["events"], os.path.join(R, "warm_up", "handoff", "requests"))
+        if lat:
+            print(f"- steered: event=promote → the new generation's first client request "
+                  f"answered (its CLOCK_MONOTONIC), {len(lat)} promotions: median "
+                  f"{statistics.median(lat):.2f} ms, max {max(lat):.2f} ms")
+        if swaps:
+            print(f"- steered: program swap at promotion (every listener), {len(swaps)} "
+                  f"promotions: median {statistics.median(swaps)} µs, max {max(swaps)} µs")
     if pd:
-        print(f"- event=promote → the first drain signal of the old generation (mono_us), "
+        print(f"- event=promote → the first drain signal of the old generation (mono_us; "
+              f"steered, after its queue is empty and drain_delay, 1 s), "
               f"{len(pd)} rolls: {dist(pd)}")
     st = {}
     for line in read(os.path.join(R, "startup")).splitlines():
