@@ -7,6 +7,8 @@
  * flag), listen() on it succeeds without touching the shared queue, and
  * the first accept/poll/epoll_wait/select after every managed socket was
  * listened on reports READY. Any other bind() passes through untouched.
+ * The real functions are looked up on the first call of any wrapper, which
+ * may come before this library's constructor runs.
  *
  * The shared socket is one open file: what one process does to it, every
  * generation sees. So the shim keeps a process's changes to itself: a
@@ -23,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -84,6 +88,7 @@ static struct {
     struct sockopt_table opts;
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
+    int init;               /* 0: not yet, 1: under way, 2: done */
 } shim = {.chan = -1};
 
 static int
@@ -106,11 +111,11 @@ say(const char *fmt, ...)
         (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-__attribute__((constructor)) static void
-shim_init(void)
+/* The real functions, the channel and the shared page. */
+static void
+shim_setup(void)
 {
     const char *fd = getenv("HANDOFF_FD");
-    int save = errno;
 
     shim.bind = dlsym(RTLD_NEXT, "bind");
     shim.listen = dlsym(RTLD_NEXT, "listen");
@@ -144,7 +149,47 @@ shim_init(void)
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
+}
+
+/*
+ * Set up once, on the first call of any wrapper or in the constructor,
+ * whichever comes first: the constructor of a library the server depends
+ * on runs before this one's and may already call close() or bind(), and a
+ * wrapper with no real function to call would crash. Signals stay blocked
+ * while it runs, so a handler calling close() cannot wait for a setup that
+ * its own thread is in the middle of.
+ */
+static void
+shim_init(void)
+{
+    int save = errno, expect = 0;
+    sigset_t all, old;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (__atomic_compare_exchange_n(&shim.init, &expect, 1, 0,
+                                    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+        shim_setup();
+        __atomic_store_n(&shim.init, 2, __ATOMIC_RELEASE);
+    } else {
+        while (__atomic_load_n(&shim.init, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = save;
+}
+
+/* At the top of every wrapper: one load once set up. */
+#define SHIM_READY()                                                           \
+    do {                                                                       \
+        if (__atomic_load_n(&shim.init, __ATOMIC_ACQUIRE) != 2)                \
+            shim_init();                                                       \
+    } while (0)
+
+__attribute__((constructor)) static void
+shim_constructor(void)
+{
+    SHIM_READY();
 }
 
 static void
@@ -176,6 +221,8 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     socklen_t tl = sizeof(type);
     /* Forked siblings share the channel: the pid keeps their ids apart. */
     uint32_t id;
+
+    SHIM_READY();
 
     if (shim.chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
@@ -228,6 +275,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
 int
 listen(int fd, int backlog)
 {
+    SHIM_READY();
     if (managed(fd)) {
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
@@ -262,6 +310,7 @@ let_go(int fd)
 int
 shutdown(int fd, int how)
 {
+    SHIM_READY();
     if (managed(fd)) {
         /* shutdown() of a listening socket resets the queue of every
          * process sharing it. */
@@ -274,6 +323,7 @@ shutdown(int fd, int how)
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+    SHIM_READY();
     /* connect(AF_UNSPEC) disconnects a socket: on a listening TCP socket
      * it stops the listening and resets the queue, for everyone. Any other
      * connect() of a listening socket fails by itself (EISCONN). */
@@ -334,6 +384,7 @@ accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 int
 accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
+    SHIM_READY();
     report_ready();
     if (managed(fd))
         return accept_managed(fd, sa, len, 0);
@@ -343,6 +394,7 @@ accept(int fd, struct sockaddr *sa, socklen_t *len)
 int
 accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
+    SHIM_READY();
     report_ready();
     if (managed(fd))
         return accept_managed(fd, sa, len, flags);
@@ -377,6 +429,7 @@ fcntl(int fd, int cmd, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
@@ -391,6 +444,7 @@ fcntl64(int fd, int cmd, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
@@ -405,6 +459,7 @@ ioctl(int fd, unsigned long req, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, req);
     arg = va_arg(ap, void *);
     va_end(ap);
@@ -421,6 +476,7 @@ ioctl(int fd, unsigned long req, ...)
 int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+    SHIM_READY();
     if (managed(fd)) {
         /* Kept for this process: see sockopt.h. One the table cannot hold
          * is dropped rather than applied to every generation's socket. */
@@ -437,6 +493,7 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     const struct sockopt_entry *e;
 
+    SHIM_READY();
     if (managed(fd) && val != NULL && len != NULL &&
         (e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
         socklen_t n = *len < e->len ? *len : e->len;
@@ -450,6 +507,7 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+    SHIM_READY();
     report_ready();
     return shim.poll(fds, n, timeout);
 }
@@ -457,6 +515,7 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 int
 epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
+    SHIM_READY();
     report_ready();
     return shim.epoll_wait(ep, ev, max, timeout);
 }
@@ -464,6 +523,7 @@ epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 int
 select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t)
 {
+    SHIM_READY();
     report_ready();
     return shim.select(n, r, w, x, t);
 }
@@ -472,6 +532,7 @@ int
 ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
       const sigset_t *mask)
 {
+    SHIM_READY();
     report_ready();
     return shim.ppoll(fds, n, t, mask);
 }
@@ -480,14 +541,18 @@ int
 epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
             const sigset_t *mask)
 {
+    SHIM_READY();
     report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
 }
+
 int
 epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 {
-    int rc = shim.epoll_ctl(ep, op, fd, ev);
+    int rc;
 
+    SHIM_READY();
+    rc = shim.epoll_ctl(ep, op, fd, ev);
     if (rc == 0 && managed(fd)) {
         int i;
         for (i = 0; i < shim.nwatch; i++)
@@ -530,6 +595,7 @@ unmanage(int fd)
 int
 close(int fd)
 {
+    SHIM_READY();
     if (managed(fd)) {
         unmanage(fd);
     } else {
