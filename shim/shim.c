@@ -89,12 +89,87 @@ static struct {
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
     int init;               /* 0: not yet, 1: under way, 2: done */
+    int lock;     /* the tables and counters above; see lock_take() */
+    int chanlock; /* one request and its reply on chan at a time */
+    sigset_t forkmask; /* the forking thread's mask, under lock */
 } shim = {.chan = -1};
 
+/*
+ * Threads share everything above. Two spinlocks guard it: lock for the
+ * tables and counters (held for a few system calls at most), chanlock for
+ * a request on the channel and its reply (held until the master answers:
+ * a thread that read another's reply would drop it). Every signal is
+ * blocked while either is held, so a signal handler that calls close() or
+ * bind() never waits for a lock its own thread holds; on other threads it
+ * waits a moment, as for any lock. A pthread mutex could not give that:
+ * it may not be taken in a handler. Waiters yield, then sleep: chanlock
+ * can be held for as long as the master takes to answer.
+ */
+static void
+lock_take(int *l, sigset_t *old)
+{
+    sigset_t all;
+    int spins = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0) {
+        if (++spins < 100) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 200 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void
+lock_drop(int *l, const sigset_t *old)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/*
+ * fork() while another thread holds a lock would leave the child's copy
+ * held forever. The tables are taken across the fork, so the child gets
+ * them whole; the channel lock is simply freed in the child, where the
+ * thread that held it does not exist (its reply, if it comes, is the
+ * parent's).
+ */
+static void
+fork_prepare(void)
+{
+    sigset_t old;
+
+    lock_take(&shim.lock, &old);
+    shim.forkmask = old;
+}
+
+static void
+fork_parent(void)
+{
+    sigset_t old = shim.forkmask;
+
+    lock_drop(&shim.lock, &old);
+}
+
+static void
+fork_child(void)
+{
+    sigset_t old = shim.forkmask;
+
+    __atomic_store_n(&shim.chanlock, 0, __ATOMIC_RELEASE);
+    lock_drop(&shim.lock, &old);
+}
+
+/* Without the lock: a byte read is atomic, and a thread racing close()
+ * against its own use of the fd has a bug of its own. Changes take it. */
 static int
 managed(int fd)
 {
-    return fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd];
+    return fd >= 0 && fd < SHIM_MAX_FDS &&
+           __atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED);
 }
 
 static void
@@ -149,6 +224,7 @@ shim_setup(void)
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /*
@@ -198,8 +274,11 @@ report_ready(void)
     char buf[PROTO_HDR_LEN + 16];
     int n, save = errno;
 
-    /* On every accept/poll/epoll_wait of the server: cheap when done. */
-    if (shim.chan < 0 || shim.nbound == 0 || shim.nlistened < shim.nbound ||
+    /* On every accept/poll/epoll_wait of the server: cheap when done. One
+     * packet needs no lock: a SEQPACKET send is whole or nothing. */
+    if (shim.chan < 0 || __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) == 0 ||
+        __atomic_load_n(&shim.nlistened, __ATOMIC_ACQUIRE) <
+            __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) ||
         (shim.reported != NULL && *shim.reported))
         return;
     if (shim.reported != NULL &&
@@ -221,6 +300,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     socklen_t tl = sizeof(type);
     /* Forked siblings share the channel: the pid keeps their ids apart. */
     uint32_t id;
+    sigset_t old;
 
     SHIM_READY();
 
@@ -232,9 +312,11 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         addr_format(sa, len, text, sizeof(text)) < 0)
         return shim.bind(fd, sa, len);
     kv[0] = (struct proto_kv){"address", text};
+    lock_take(&shim.chanlock, &old);
     id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
     rc = client_ask(shim.chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
                     &reply, &got);
+    lock_drop(&shim.chanlock, &old);
     switch (client_verdict(rc, &reply, got, &err)) {
     case CLIENT_PASS:
         errno = save;
@@ -256,18 +338,29 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
      * the server's blocking mode becomes this process's view of it. */
     fdflags = shim.fcntl(fd, F_GETFD);
     flflags = shim.fcntl(fd, F_GETFL);
+    lock_take(&shim.lock, &old);
     rc = dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    if (rc >= 0) {
+        /* Non-blocking for real, so no process can block another's
+         * accept. */
+        int fl = shim.fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK))
+            shim.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        if (!shim.managed[fd])
+            __atomic_add_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&shim.managed[fd],
+                         M_BOUND | (flflags >= 0 && (flflags & O_NONBLOCK)
+                                        ? M_NONBLOCK
+                                        : 0),
+                         __ATOMIC_RELEASE);
+    }
+    lock_drop(&shim.lock, &old);
+    err = errno;
     shim.close(got);
-    if (rc < 0)
+    if (rc < 0) {
+        errno = err;
         return -1;
-    /* Non-blocking for real, so no process can block another's accept. */
-    rc = shim.fcntl(fd, F_GETFL);
-    if (rc >= 0 && !(rc & O_NONBLOCK))
-        shim.fcntl(fd, F_SETFL, rc | O_NONBLOCK);
-    if (!shim.managed[fd])
-        shim.nbound++;
-    shim.managed[fd] = M_BOUND |
-                       (flflags >= 0 && (flflags & O_NONBLOCK) ? M_NONBLOCK : 0);
+    }
     errno = save;
     return 0;
 }
@@ -277,12 +370,16 @@ listen(int fd, int backlog)
 {
     SHIM_READY();
     if (managed(fd)) {
+        sigset_t old;
+
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
-        if (!(shim.managed[fd] & M_LISTENED)) {
+        lock_take(&shim.lock, &old);
+        if (shim.managed[fd] && !(shim.managed[fd] & M_LISTENED)) {
             shim.managed[fd] |= M_LISTENED;
-            shim.nlistened++;
+            __atomic_add_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
         }
+        lock_drop(&shim.lock, &old);
         return 0;
     }
     return shim.listen(fd, backlog);
@@ -299,12 +396,17 @@ static void
 let_go(int fd)
 {
     int blank = socket(AF_INET, SOCK_STREAM, 0);
+    sigset_t old;
 
-    unmanage(fd);
-    if (blank >= 0) {
-        dup2(blank, fd);
-        shim.close(blank);
+    lock_take(&shim.lock, &old);
+    if (shim.managed[fd]) {
+        unmanage(fd);
+        if (blank >= 0)
+            dup2(blank, fd);
     }
+    lock_drop(&shim.lock, &old);
+    if (blank >= 0)
+        shim.close(blank);
 }
 
 int
@@ -365,15 +467,27 @@ accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int c = shim.accept4(fd, sa, len, flags), r;
 
+        sigset_t old;
+        int ms;
+
         if (c >= 0) {
-            if (shim.opts.n > 0)
+            if (__atomic_load_n(&shim.opts.n, __ATOMIC_RELAXED) > 0) {
+                int save = errno;
+                lock_take(&shim.lock, &old);
                 sockopt_apply(&shim.opts, fd, c, shim.setsockopt);
+                lock_drop(&shim.lock, &old);
+                errno = save;
+            }
             return c;
         }
         if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-            (shim.managed[fd] & M_NONBLOCK))
+            (__atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED) &
+             M_NONBLOCK))
             return -1;
-        r = shim.poll(&p, 1, accept_timeout(fd));
+        lock_take(&shim.lock, &old);
+        ms = accept_timeout(fd);
+        lock_drop(&shim.lock, &old);
+        r = shim.poll(&p, 1, ms);
         if (r == 0)
             errno = EAGAIN;
         if (r <= 0)
@@ -401,6 +515,20 @@ accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
     return shim.accept4(fd, sa, len, flags);
 }
 
+/* This process's view of a managed fd's O_NONBLOCK. */
+static void
+set_nonblock(int fd, int on)
+{
+    sigset_t old;
+
+    lock_take(&shim.lock, &old);
+    if (shim.managed[fd] && on)
+        shim.managed[fd] |= M_NONBLOCK;
+    else
+        shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+    lock_drop(&shim.lock, &old);
+}
+
 /* fcntl(F_GETFL/F_SETFL) of a managed fd: O_NONBLOCK is this process's. */
 static int
 fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
@@ -411,13 +539,13 @@ fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
         if ((fl = real(fd, F_GETFL)) < 0)
             return fl;
         fl &= ~O_NONBLOCK;
-        return fl | (shim.managed[fd] & M_NONBLOCK ? O_NONBLOCK : 0);
+        return fl | (__atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED) &
+                             M_NONBLOCK
+                         ? O_NONBLOCK
+                         : 0);
     }
     fl = (int)(intptr_t)arg;
-    if (fl & O_NONBLOCK)
-        shim.managed[fd] |= M_NONBLOCK;
-    else
-        shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+    set_nonblock(fd, fl & O_NONBLOCK);
     return real(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
@@ -464,10 +592,7 @@ ioctl(int fd, unsigned long req, ...)
     arg = va_arg(ap, void *);
     va_end(ap);
     if (managed(fd) && req == FIONBIO && arg != NULL) {
-        if (*(int *)arg)
-            shim.managed[fd] |= M_NONBLOCK;
-        else
-            shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+        set_nonblock(fd, *(int *)arg);
         return 0;
     }
     return shim.ioctl(fd, req, arg);
@@ -478,9 +603,15 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     SHIM_READY();
     if (managed(fd)) {
+        sigset_t old;
+        int rc;
+
         /* Kept for this process: see sockopt.h. One the table cannot hold
          * is dropped rather than applied to every generation's socket. */
-        if (sockopt_record(&shim.opts, fd, level, name, val, len) < 0)
+        lock_take(&shim.lock, &old);
+        rc = sockopt_record(&shim.opts, fd, level, name, val, len);
+        lock_drop(&shim.lock, &old);
+        if (rc < 0)
             say("handoff-shim: setsockopt(%d, %d, %d) on a shared socket "
                 "ignored\n", fd, level, name);
         return 0;
@@ -494,12 +625,20 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     const struct sockopt_entry *e;
 
     SHIM_READY();
-    if (managed(fd) && val != NULL && len != NULL &&
-        (e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
-        socklen_t n = *len < e->len ? *len : e->len;
-        memcpy(val, e->val, n);
-        *len = n;
-        return 0;
+    if (managed(fd) && val != NULL && len != NULL) {
+        sigset_t old;
+        int found = 0;
+
+        lock_take(&shim.lock, &old);
+        if ((e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
+            socklen_t n = *len < e->len ? *len : e->len;
+            memcpy(val, e->val, n);
+            *len = n;
+            found = 1;
+        }
+        lock_drop(&shim.lock, &old);
+        if (found)
+            return 0;
     }
     return shim.getsockopt(fd, level, name, val, len);
 }
@@ -554,7 +693,10 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
     SHIM_READY();
     rc = shim.epoll_ctl(ep, op, fd, ev);
     if (rc == 0 && managed(fd)) {
+        sigset_t old;
         int i;
+
+        lock_take(&shim.lock, &old);
         for (i = 0; i < shim.nwatch; i++)
             if (shim.watch[i].ep == ep && shim.watch[i].fd == fd)
                 break;
@@ -566,11 +708,13 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
         } else if (op == EPOLL_CTL_DEL && i < shim.nwatch) {
             shim.watch[i] = shim.watch[--shim.nwatch];
         }
+        lock_drop(&shim.lock, &old);
     }
     return rc;
 }
 
-/* This process lets go of managed fd: out of its epoll sets, uncounted. */
+/* This process lets go of managed fd: out of its epoll sets, uncounted.
+ * Called with the lock held. */
 static void
 unmanage(int fd)
 {
@@ -585,9 +729,9 @@ unmanage(int fd)
         }
     }
     if (shim.managed[fd] & M_LISTENED)
-        shim.nlistened--;
-    shim.nbound--;
-    shim.managed[fd] = 0;
+        __atomic_sub_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
+    __atomic_sub_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&shim.managed[fd], 0, __ATOMIC_RELEASE);
     sockopt_forget(&shim.opts, fd);
     errno = save;
 }
@@ -596,15 +740,21 @@ int
 close(int fd)
 {
     SHIM_READY();
-    if (managed(fd)) {
-        unmanage(fd);
-    } else {
-        /* An epoll fd closing takes its registrations with it. */
-        for (int i = 0; i < shim.nwatch;)
-            if (shim.watch[i].ep == fd)
-                shim.watch[i] = shim.watch[--shim.nwatch];
-            else
-                i++;
+    if (managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0) {
+        sigset_t old;
+
+        lock_take(&shim.lock, &old);
+        if (managed(fd)) {
+            unmanage(fd);
+        } else {
+            /* An epoll fd closing takes its registrations with it. */
+            for (int i = 0; i < shim.nwatch;)
+                if (shim.watch[i].ep == fd)
+                    shim.watch[i] = shim.watch[--shim.nwatch];
+                else
+                    i++;
+        }
+        lock_drop(&shim.lock, &old);
     }
     return shim.close(fd);
 }
