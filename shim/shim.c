@@ -78,9 +78,12 @@ static struct {
     int (*setsockopt)(int, int, int, const void *, socklen_t);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
     /* epoll sets a managed fd was added to: closing the fd removes it, or
-     * the set would keep reporting a socket the master still holds open. */
+     * the set would keep reporting a socket the master still holds open.
+     * A forked child inherits the table and the epoll sets themselves:
+     * pid says who added the fd, and only that process removes it. */
     struct {
         int ep, fd;
+        pid_t pid;
     } watch[SHIM_MAX_WATCH];
     int nwatch;
     unsigned char managed[SHIM_MAX_FDS]; /* M_* bits; 0: not managed */
@@ -704,6 +707,7 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
             shim.nwatch < SHIM_MAX_WATCH) {
             shim.watch[shim.nwatch].ep = ep;
             shim.watch[shim.nwatch].fd = fd;
+            shim.watch[shim.nwatch].pid = getpid();
             shim.nwatch++;
         } else if (op == EPOLL_CTL_DEL && i < shim.nwatch) {
             shim.watch[i] = shim.watch[--shim.nwatch];
@@ -719,10 +723,14 @@ static void
 unmanage(int fd)
 {
     int save = errno;
+    pid_t me = shim.nwatch > 0 ? getpid() : 0;
 
     for (int i = 0; i < shim.nwatch;) {
         if (shim.watch[i].fd == fd) {
-            shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
+            /* Another's registration, in a set this child inherited: the
+             * parent still accepts through it. */
+            if (shim.watch[i].pid == me)
+                shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
             shim.watch[i] = shim.watch[--shim.nwatch];
         } else {
             i++;
