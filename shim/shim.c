@@ -58,7 +58,8 @@ enum {
 };
 
 static struct {
-    int chan; /* HANDOFF_FD, or -1 */
+    int chan;    /* HANDOFF_FD, or -1 */
+    int retired; /* the number chan had before the server closed it, or -1 */
     int (*bind)(int, const struct sockaddr *, socklen_t);
     int (*listen)(int, int);
     int (*shutdown)(int, int);
@@ -72,6 +73,8 @@ static struct {
     int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*close)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
     int (*fcntl)(int, int, ...);
     int (*fcntl64)(int, int, ...);
     int (*ioctl)(int, unsigned long, ...);
@@ -95,7 +98,7 @@ static struct {
     int lock;     /* the tables and counters above; see lock_take() */
     int chanlock; /* one request and its reply on chan at a time */
     sigset_t forkmask; /* the forking thread's mask, under lock */
-} shim = {.chan = -1};
+} shim = {.chan = -1, .retired = -1};
 
 /*
  * Threads share everything above. Two spinlocks guard it: lock for the
@@ -207,6 +210,8 @@ shim_setup(void)
     shim.select = dlsym(RTLD_NEXT, "select");
     shim.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
     shim.close = dlsym(RTLD_NEXT, "close");
+    shim.dup2 = dlsym(RTLD_NEXT, "dup2");
+    shim.dup3 = dlsym(RTLD_NEXT, "dup3");
     shim.fcntl = dlsym(RTLD_NEXT, "fcntl");
     shim.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
     if (shim.fcntl64 == NULL)
@@ -275,11 +280,11 @@ static void
 report_ready(void)
 {
     char buf[PROTO_HDR_LEN + 16];
-    int n, save = errno;
+    int n, save = errno, chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
 
     /* On every accept/poll/epoll_wait of the server: cheap when done. One
      * packet needs no lock: a SEQPACKET send is whole or nothing. */
-    if (shim.chan < 0 || __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) == 0 ||
+    if (chan < 0 || __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) == 0 ||
         __atomic_load_n(&shim.nlistened, __ATOMIC_ACQUIRE) <
             __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) ||
         (shim.reported != NULL && *shim.reported))
@@ -289,8 +294,41 @@ report_ready(void)
         return;
     n = proto_encode(buf, sizeof(buf), PROTO_READY, 0, NULL, 0);
     if (n > 0)
-        proto_send(shim.chan, buf, (size_t)n, -1);
+        proto_send(chan, buf, (size_t)n, -1);
     errno = save;
+}
+
+/*
+ * bind() once the server closed the channel: the master cannot be asked,
+ * so the C library's bind() decides. A managed address then fails with
+ * EADDRINUSE, since the master holds it: say why.
+ */
+static int
+bind_unasked(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    char text[ADDR_STRLEN];
+    int rc = shim.bind(fd, sa, len), err = errno;
+
+    if (rc < 0 && err == EADDRINUSE && sa != NULL &&
+        addr_format(sa, len, text, sizeof(text)) == 0)
+        say("handoff-shim: bind %s: %s; the control channel (HANDOFF_FD=%d) "
+            "was closed, so the master could not lend its socket\n",
+            text, strerror(err), shim.retired);
+    errno = err;
+    return rc;
+}
+
+/* The server closed the channel's fd or put another file at its number:
+ * whatever has that number now is not the master. */
+static void
+retire_chan(int fd)
+{
+    int chan = fd;
+
+    /* Noted first: a bind that sees no channel looks for the reason. */
+    shim.retired = fd;
+    __atomic_compare_exchange_n(&shim.chan, &chan, -1, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_RELAXED);
 }
 
 int
@@ -299,15 +337,17 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     char text[ADDR_STRLEN];
     struct proto_kv kv[1];
     struct proto_msg reply;
-    int type = 0, got, rc, err, fdflags, flflags, save = errno;
+    int type = 0, got, rc, err, fdflags, flflags, chan, save = errno;
     socklen_t tl = sizeof(type);
     /* Forked siblings share the channel: the pid keeps their ids apart. */
     uint32_t id;
     sigset_t old;
 
     SHIM_READY();
-
-    if (shim.chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
+    chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
+    if (chan < 0 && shim.retired >= 0)
+        return bind_unasked(fd, sa, len);
+    if (chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          sa->sa_family != AF_UNIX) ||
         shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -317,7 +357,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     kv[0] = (struct proto_kv){"address", text};
     lock_take(&shim.chanlock, &old);
     id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
-    rc = client_ask(shim.chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
+    rc = client_ask(chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
                     &reply, &got);
     lock_drop(&shim.chanlock, &old);
     switch (client_verdict(rc, &reply, got, &err)) {
@@ -342,7 +382,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     fdflags = shim.fcntl(fd, F_GETFD);
     flflags = shim.fcntl(fd, F_GETFL);
     lock_take(&shim.lock, &old);
-    rc = dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
         /* Non-blocking for real, so no process can block another's
          * accept. */
@@ -405,7 +445,7 @@ let_go(int fd)
     if (shim.managed[fd]) {
         unmanage(fd);
         if (blank >= 0)
-            dup2(blank, fd);
+            shim.dup2(blank, fd);
     }
     lock_drop(&shim.lock, &old);
     if (blank >= 0)
@@ -748,6 +788,8 @@ int
 close(int fd)
 {
     SHIM_READY();
+    if (fd >= 0 && fd == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+        retire_chan(fd);
     if (managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0) {
         sigset_t old;
 
@@ -765,4 +807,29 @@ close(int fd)
         lock_drop(&shim.lock, &old);
     }
     return shim.close(fd);
+}
+
+int
+dup2(int old, int new)
+{
+    int rc;
+
+    SHIM_READY();
+    rc = shim.dup2(old, new);
+    if (rc >= 0 && old != new &&
+        new == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+        retire_chan(new);
+    return rc;
+}
+
+int
+dup3(int old, int new, int flags)
+{
+    int rc;
+
+    SHIM_READY();
+    rc = shim.dup3(old, new, flags);
+    if (rc >= 0 && new == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+        retire_chan(new);
+    return rc;
 }
