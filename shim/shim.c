@@ -46,8 +46,6 @@
 #include "protocol.h"
 #include "sockopt.h"
 
-#define SHIM_MAX_FDS 1024
-#define SHIM_MAX_WATCH 64
 #define SHIM_ASK_MS 10000
 
 /* What this process did with a managed fd. */
@@ -55,6 +53,19 @@ enum {
     M_BOUND = 1,
     M_LISTENED = 2,
     M_NONBLOCK = 4, /* the process believes the socket is non-blocking */
+    M_COPY = 8,     /* made by dup(): not counted for readiness */
+};
+
+/* The managed table: bits per fd number, cap numbers. */
+struct fdtab {
+    int cap;
+    unsigned char bits[];
+};
+
+/* One epoll registration of a managed fd. */
+struct watch {
+    int ep, fd;
+    pid_t pid;
 };
 
 static struct {
@@ -75,6 +86,7 @@ static struct {
     int (*close)(int);
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
+    int (*dup)(int);
     int (*fcntl)(int, int, ...);
     int (*fcntl64)(int, int, ...);
     int (*ioctl)(int, unsigned long, ...);
@@ -84,12 +96,9 @@ static struct {
      * the set would keep reporting a socket the master still holds open.
      * A forked child inherits the table and the epoll sets themselves:
      * pid says who added the fd, and only that process removes it. */
-    struct {
-        int ep, fd;
-        pid_t pid;
-    } watch[SHIM_MAX_WATCH];
-    int nwatch;
-    unsigned char managed[SHIM_MAX_FDS]; /* M_* bits; 0: not managed */
+    struct watch *watch;
+    int nwatch, capwatch;
+    struct fdtab *fds; /* M_* bits by fd; 0 or beyond cap: not managed */
     int nbound, nlistened;
     struct sockopt_table opts;
     uint32_t next_id;
@@ -169,13 +178,112 @@ fork_child(void)
     lock_drop(&shim.lock, &old);
 }
 
+/*
+ * The tables grow as the server needs: fd numbers have no fixed bound, nor
+ * have epoll sets or options. Growth maps fresh anonymous memory rather
+ * than calling malloc: the wrappers run inside the server's own calls,
+ * some from signal handlers or while its allocator is locked (a server's
+ * malloc may itself close or poll), and mmap is a plain system call.
+ * Returns the new memory holding the old contents, or NULL.
+ */
+static void *
+grow(const void *old, size_t oldsize, size_t newsize)
+{
+    void *p = mmap(NULL, newsize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    if (old != NULL)
+        memcpy(p, old, oldsize);
+    return p;
+}
+
+/*
+ * fd's bits in the managed table, grown to hold it; NULL when memory runs
+ * out. Called with the lock held. An outgrown table is never unmapped:
+ * managed() reads it without the lock and may still hold the old pointer.
+ */
+static unsigned char *
+fdslot(int fd)
+{
+    struct fdtab *t = shim.fds, *n;
+    size_t cap = t != NULL ? (size_t)t->cap : 0, want = 1024;
+
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd < cap)
+        return &t->bits[fd];
+    while (want <= (size_t)fd)
+        want *= 2;
+    if ((n = grow(t, sizeof(*t) + cap, sizeof(*n) + want)) == NULL)
+        return NULL;
+    n->cap = (int)want;
+    __atomic_store_n(&shim.fds, n, __ATOMIC_RELEASE);
+    return &n->bits[fd];
+}
+
 /* Without the lock: a byte read is atomic, and a thread racing close()
  * against its own use of the fd has a bug of its own. Changes take it. */
+static unsigned char
+fdbits(int fd)
+{
+    struct fdtab *t = __atomic_load_n(&shim.fds, __ATOMIC_ACQUIRE);
+
+    if (t == NULL || fd < 0 || fd >= t->cap)
+        return 0;
+    return __atomic_load_n(&t->bits[fd], __ATOMIC_RELAXED);
+}
+
 static int
 managed(int fd)
 {
-    return fd >= 0 && fd < SHIM_MAX_FDS &&
-           __atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED);
+    return fdbits(fd) != 0;
+}
+
+/* fd's bits, for a managed fd, with the lock held. */
+#define BITS(fd) (shim.fds->bits[fd])
+
+static void unmanage(int fd);
+static void copy_fd(int old, int new);
+
+/* Room for one more epoll registration; -1 when memory runs out. Called
+ * with the lock held. */
+static int
+watch_room(void)
+{
+    struct watch *n;
+    int cap = shim.capwatch > 0 ? shim.capwatch * 2 : 64;
+
+    if (shim.nwatch < shim.capwatch)
+        return 0;
+    n = grow(shim.watch, sizeof(*n) * (size_t)shim.capwatch,
+             sizeof(*n) * (size_t)cap);
+    if (n == NULL)
+        return -1;
+    if (shim.watch != NULL)
+        munmap(shim.watch, sizeof(*n) * (size_t)shim.capwatch);
+    shim.watch = n;
+    shim.capwatch = cap;
+    return 0;
+}
+
+/* Twice the room for options; -1 when memory runs out. Lock held. */
+static int
+opts_grow(void)
+{
+    struct sockopt_entry *n;
+    int cap = shim.opts.cap > 0 ? shim.opts.cap * 2 : 32;
+
+    n = grow(shim.opts.e, sizeof(*n) * (size_t)shim.opts.cap,
+             sizeof(*n) * (size_t)cap);
+    if (n == NULL)
+        return -1;
+    if (shim.opts.e != NULL)
+        munmap(shim.opts.e, sizeof(*n) * (size_t)shim.opts.cap);
+    shim.opts.e = n;
+    shim.opts.cap = cap;
+    return 0;
 }
 
 static void
@@ -212,6 +320,7 @@ shim_setup(void)
     shim.close = dlsym(RTLD_NEXT, "close");
     shim.dup2 = dlsym(RTLD_NEXT, "dup2");
     shim.dup3 = dlsym(RTLD_NEXT, "dup3");
+    shim.dup = dlsym(RTLD_NEXT, "dup");
     shim.fcntl = dlsym(RTLD_NEXT, "fcntl");
     shim.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
     if (shim.fcntl64 == NULL)
@@ -347,7 +456,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
     if (chan < 0 && shim.retired >= 0)
         return bind_unasked(fd, sa, len);
-    if (chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
+    if (chan < 0 || fd < 0 || sa == NULL ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          sa->sa_family != AF_UNIX) ||
         shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -382,6 +491,14 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     fdflags = shim.fcntl(fd, F_GETFD);
     flflags = shim.fcntl(fd, F_GETFL);
     lock_take(&shim.lock, &old);
+    if (fdslot(fd) == NULL) {
+        lock_drop(&shim.lock, &old);
+        shim.close(got);
+        say("handoff-shim: bind %s: no memory to note fd %d as managed\n",
+            text, fd);
+        errno = ENOMEM;
+        return -1;
+    }
     rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
         /* Non-blocking for real, so no process can block another's
@@ -389,9 +506,11 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         int fl = shim.fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK))
             shim.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        if (!shim.managed[fd])
+        if (BITS(fd) != 0 && (BITS(fd) & M_COPY))
+            unmanage(fd); /* a copy no longer: counted from now on */
+        if (BITS(fd) == 0)
             __atomic_add_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
-        __atomic_store_n(&shim.managed[fd],
+        __atomic_store_n(&BITS(fd),
                          M_BOUND | (flflags >= 0 && (flflags & O_NONBLOCK)
                                         ? M_NONBLOCK
                                         : 0),
@@ -418,9 +537,10 @@ listen(int fd, int backlog)
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
         lock_take(&shim.lock, &old);
-        if (shim.managed[fd] && !(shim.managed[fd] & M_LISTENED)) {
-            shim.managed[fd] |= M_LISTENED;
-            __atomic_add_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
+        if (managed(fd) && !(BITS(fd) & M_LISTENED)) {
+            BITS(fd) |= M_LISTENED;
+            if (!(BITS(fd) & M_COPY))
+                __atomic_add_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
         }
         lock_drop(&shim.lock, &old);
         return 0;
@@ -428,7 +548,6 @@ listen(int fd, int backlog)
     return shim.listen(fd, backlog);
 }
 
-static void unmanage(int fd);
 
 /*
  * Drop this process's copy of a managed socket and keep the number valid
@@ -442,7 +561,7 @@ let_go(int fd)
     sigset_t old;
 
     lock_take(&shim.lock, &old);
-    if (shim.managed[fd]) {
+    if (managed(fd)) {
         unmanage(fd);
         if (blank >= 0)
             shim.dup2(blank, fd);
@@ -524,8 +643,7 @@ accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
             return c;
         }
         if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-            (__atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED) &
-             M_NONBLOCK))
+            (fdbits(fd) & M_NONBLOCK))
             return -1;
         lock_take(&shim.lock, &old);
         ms = accept_timeout(fd);
@@ -565,10 +683,10 @@ set_nonblock(int fd, int on)
     sigset_t old;
 
     lock_take(&shim.lock, &old);
-    if (shim.managed[fd] && on)
-        shim.managed[fd] |= M_NONBLOCK;
-    else
-        shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+    if (managed(fd) && on)
+        BITS(fd) |= M_NONBLOCK;
+    else if (managed(fd))
+        BITS(fd) &= (unsigned char)~M_NONBLOCK;
     lock_drop(&shim.lock, &old);
 }
 
@@ -582,14 +700,28 @@ fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
         if ((fl = real(fd, F_GETFL)) < 0)
             return fl;
         fl &= ~O_NONBLOCK;
-        return fl | (__atomic_load_n(&shim.managed[fd], __ATOMIC_RELAXED) &
-                             M_NONBLOCK
-                         ? O_NONBLOCK
-                         : 0);
+        return fl | (fdbits(fd) & M_NONBLOCK ? O_NONBLOCK : 0);
     }
     fl = (int)(intptr_t)arg;
     set_nonblock(fd, fl & O_NONBLOCK);
     return real(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* After a dup() of managed fd old made copy (or failed): the copy is
+ * managed too, or calls on it would reach the shared socket. */
+static int
+dup_managed(int old, int copy)
+{
+    int save = errno;
+    sigset_t mask;
+
+    if (copy < 0)
+        return copy;
+    lock_take(&shim.lock, &mask);
+    copy_fd(old, copy);
+    lock_drop(&shim.lock, &mask);
+    errno = save;
+    return copy;
 }
 
 /* The third argument is read as a pointer, as libc does: it is passed in
@@ -606,6 +738,8 @@ fcntl(int fd, int cmd, ...)
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl);
+    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return dup_managed(fd, shim.fcntl(fd, cmd, arg));
     return shim.fcntl(fd, cmd, arg);
 }
 
@@ -621,6 +755,8 @@ fcntl64(int fd, int cmd, ...)
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl64);
+    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return dup_managed(fd, shim.fcntl64(fd, cmd, arg));
     return shim.fcntl64(fd, cmd, arg);
 }
 
@@ -653,6 +789,8 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
          * is dropped rather than applied to every generation's socket. */
         lock_take(&shim.lock, &old);
         rc = sockopt_record(&shim.opts, fd, level, name, val, len);
+        if (rc == -ENOSPC && opts_grow() == 0)
+            rc = sockopt_record(&shim.opts, fd, level, name, val, len);
         lock_drop(&shim.lock, &old);
         if (rc < 0)
             say("handoff-shim: setsockopt(%d, %d, %d) on a shared socket "
@@ -743,8 +881,10 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
         for (i = 0; i < shim.nwatch; i++)
             if (shim.watch[i].ep == ep && shim.watch[i].fd == fd)
                 break;
-        if (op == EPOLL_CTL_ADD && i == shim.nwatch &&
-            shim.nwatch < SHIM_MAX_WATCH) {
+        if (op == EPOLL_CTL_ADD && i == shim.nwatch && watch_room() < 0) {
+            say("handoff-shim: no memory to note fd %d in epoll set %d; "
+                "closing it will not take it out\n", fd, ep);
+        } else if (op == EPOLL_CTL_ADD && i == shim.nwatch) {
             shim.watch[shim.nwatch].ep = ep;
             shim.watch[shim.nwatch].fd = fd;
             shim.watch[shim.nwatch].pid = getpid();
@@ -776,12 +916,69 @@ unmanage(int fd)
             i++;
         }
     }
-    if (shim.managed[fd] & M_LISTENED)
-        __atomic_sub_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
-    __atomic_sub_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&shim.managed[fd], 0, __ATOMIC_RELEASE);
+    if (!(BITS(fd) & M_COPY)) {
+        if (BITS(fd) & M_LISTENED)
+            __atomic_sub_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
+        __atomic_sub_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&BITS(fd), 0, __ATOMIC_RELEASE);
     sockopt_forget(&shim.opts, fd);
     errno = save;
+}
+
+/* fd is about to stop being what it was (close, or dup2 onto it): forget
+ * it, as a managed fd or as an epoll set. Called with the lock held. */
+static void
+forget_fd(int fd)
+{
+    if (managed(fd)) {
+        unmanage(fd);
+        return;
+    }
+    /* An epoll fd closing takes its registrations with it. */
+    for (int i = 0; i < shim.nwatch;)
+        if (shim.watch[i].ep == fd)
+            shim.watch[i] = shim.watch[--shim.nwatch];
+        else
+            i++;
+}
+
+/*
+ * new is now a copy of managed fd old: the same view (blocking mode,
+ * listened, options). A copy does not count for readiness, which waits for
+ * what the server bound. Called with the lock held.
+ */
+static void
+copy_fd(int old, int new)
+{
+    unsigned char *slot;
+    int rc;
+
+    if (!managed(old) || old == new)
+        return;
+    if ((slot = fdslot(new)) == NULL) {
+        say("handoff-shim: no memory to note fd %d, a copy of the shared "
+            "socket at fd %d, as managed\n", new, old);
+        return;
+    }
+    __atomic_store_n(slot,
+                     (unsigned char)((BITS(old) & (M_BOUND | M_LISTENED |
+                                                   M_NONBLOCK)) |
+                                     M_COPY),
+                     __ATOMIC_RELEASE);
+    while ((rc = sockopt_copy(&shim.opts, old, new)) == -ENOSPC &&
+           opts_grow() == 0)
+        ;
+    if (rc < 0)
+        say("handoff-shim: no memory for the options of fd %d, a copy of "
+            "fd %d\n", new, old);
+}
+
+/* Whether a call on fd (or making fd a copy) needs the tables at all. */
+static int
+tracked(int fd)
+{
+    return managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0;
 }
 
 int
@@ -790,32 +987,49 @@ close(int fd)
     SHIM_READY();
     if (fd >= 0 && fd == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
         retire_chan(fd);
-    if (managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0) {
+    if (tracked(fd)) {
         sigset_t old;
 
         lock_take(&shim.lock, &old);
-        if (managed(fd)) {
-            unmanage(fd);
-        } else {
-            /* An epoll fd closing takes its registrations with it. */
-            for (int i = 0; i < shim.nwatch;)
-                if (shim.watch[i].ep == fd)
-                    shim.watch[i] = shim.watch[--shim.nwatch];
-                else
-                    i++;
-        }
+        forget_fd(fd);
         lock_drop(&shim.lock, &old);
     }
     return shim.close(fd);
 }
 
 int
-dup2(int old, int new)
+dup(int old)
 {
-    int rc;
-
     SHIM_READY();
-    rc = shim.dup2(old, new);
+    if (managed(old))
+        return dup_managed(old, shim.dup(old));
+    return shim.dup(old);
+}
+
+/*
+ * dup2() and dup3(): new is closed and becomes a copy of old. What new was
+ * is forgotten first, while it still names that file: its epoll
+ * registrations can only be taken out through it.
+ */
+static int
+dup_onto(int old, int new, int flags, int three)
+{
+    sigset_t mask;
+    int rc, save;
+
+    if (old == new || (!tracked(new) && !managed(old)))
+        rc = three ? shim.dup3(old, new, flags) : shim.dup2(old, new);
+    else {
+        lock_take(&shim.lock, &mask);
+        if (shim.fcntl(old, F_GETFD) >= 0)
+            forget_fd(new);
+        rc = three ? shim.dup3(old, new, flags) : shim.dup2(old, new);
+        save = errno;
+        if (rc >= 0)
+            copy_fd(old, new);
+        lock_drop(&shim.lock, &mask);
+        errno = save;
+    }
     if (rc >= 0 && old != new &&
         new == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
         retire_chan(new);
@@ -823,13 +1037,15 @@ dup2(int old, int new)
 }
 
 int
+dup2(int old, int new)
+{
+    SHIM_READY();
+    return dup_onto(old, new, 0, 0);
+}
+
+int
 dup3(int old, int new, int flags)
 {
-    int rc;
-
     SHIM_READY();
-    rc = shim.dup3(old, new, flags);
-    if (rc >= 0 && new == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
-        retire_chan(new);
-    return rc;
+    return dup_onto(old, new, flags, 1);
 }
