@@ -38,7 +38,9 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -47,6 +49,8 @@
 #include "sockopt.h"
 
 #define SHIM_ASK_MS 10000
+/* How often a blocked accept() looks whether its socket was let go. */
+#define SHIM_WAKE_MS 100
 
 /* What this process did with a managed fd. */
 enum {
@@ -100,6 +104,7 @@ static struct {
     int nwatch, capwatch;
     struct fdtab *fds; /* M_* bits by fd; 0 or beyond cap: not managed */
     int nbound, nlistened;
+    unsigned letgo; /* how many times let_go() ran: blocked accepts look */
     struct sockopt_table opts;
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
@@ -565,6 +570,7 @@ let_go(int fd)
         unmanage(fd);
         if (blank >= 0)
             shim.dup2(blank, fd);
+        __atomic_add_fetch(&shim.letgo, 1, __ATOMIC_RELEASE);
     }
     lock_drop(&shim.lock, &old);
     if (blank >= 0)
@@ -615,6 +621,57 @@ accept_timeout(int fd)
     return tv.tv_sec > 1000000 ? -1 : (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
 }
 
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until managed fd may have a connection, for at most ms (-1:
+ * forever). Returns 1, or -1 with errno: EAGAIN when the time is up, EINTR,
+ * or EINVAL when another thread let go of the socket (shutdown()): the
+ * kernel wakes a thread blocked in accept() on a listener shut down that
+ * way, and servers stop like that. let_go() puts another socket at the
+ * number, which does not wake a poll() on the old one, so the wait looks
+ * every SHIM_WAKE_MS whether that happened (a changed inode: the fd is
+ * not the socket it was).
+ */
+static int
+wait_managed(int fd, int ms)
+{
+    long long end = ms >= 0 ? now_ms() + ms : 0;
+    unsigned seen = __atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE);
+    struct stat was, is;
+    int known = fstat(fd, &was) == 0;
+
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long long left = ms >= 0 ? end - now_ms() : SHIM_WAKE_MS;
+        int r;
+
+        if (left <= 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        r = shim.poll(&p, 1, left < SHIM_WAKE_MS ? (int)left : SHIM_WAKE_MS);
+        if (r != 0)
+            return r;
+        if (__atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE) != seen) {
+            seen = __atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE);
+            if (!managed(fd) ||
+                (known && (fstat(fd, &is) < 0 || is.st_ino != was.st_ino ||
+                           is.st_dev != was.st_dev))) {
+                errno = EINVAL;
+                return -1;
+            }
+        }
+    }
+}
+
 /*
  * accept() on a managed socket: the real one is non-blocking, so a process
  * that believes it blocking waits in poll() until a connection is queued,
@@ -626,11 +683,8 @@ static int
 accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int c = shim.accept4(fd, sa, len, flags), r;
-
+        int c = shim.accept4(fd, sa, len, flags), ms;
         sigset_t old;
-        int ms;
 
         if (c >= 0) {
             if (__atomic_load_n(&shim.opts.n, __ATOMIC_RELAXED) > 0) {
@@ -648,10 +702,7 @@ accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
         lock_take(&shim.lock, &old);
         ms = accept_timeout(fd);
         lock_drop(&shim.lock, &old);
-        r = shim.poll(&p, 1, ms);
-        if (r == 0)
-            errno = EAGAIN;
-        if (r <= 0)
+        if (wait_managed(fd, ms) < 0)
             return -1;
     }
 }
