@@ -99,33 +99,42 @@ stop_handoff
 
 # fork() while another thread waits for the master's answer: the child's
 # copy of the channel lock must not stay held by a thread it does not have.
-# A fake master delays its answer to the first request by 3 s and answers
-# the others at once (ENOENT: the bind goes ahead).
+# A fake master delays its answer to the first request by 3 s, says so on a
+# pipe (then the worker forks), and answers the others at once (ENOENT: the
+# bind goes ahead). The child stops its parent while it binds: the waiting
+# thread shares the channel and could read the child's answer.
 need python3
 python3 - "$HANDOFF" <<'PY' >"$T/fork.out" 2>&1 || fail "bind in a child forked during a bind: $(cat "$T/fork.out")"
 import os, select, signal, socket, struct, subprocess, sys, time
 shim = os.path.join(os.path.dirname(sys.argv[1]), ".libs", "handoff-shim.so")
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-env = dict(os.environ, LD_PRELOAD=shim, HANDOFF_FD=str(a.fileno()))
+held_r, held_w = os.pipe()
+env = dict(os.environ, LD_PRELOAD=shim, HANDOFF_FD=str(a.fileno()), HELD_FD=str(held_r))
 code = r"""
 import os, socket, sys, threading, time
 def slow():
     socket.socket().bind(("127.0.0.1", 0))
 threading.Thread(target=slow, daemon=True).start()
-time.sleep(0.5)  # the thread holds the channel now
+os.read(int(os.environ["HELD_FD"]), 1)  # the thread holds the channel now
 pid = os.fork()
 if pid == 0:
+    import signal
+    parent = os.getppid()
+    os.kill(parent, signal.SIGSTOP)
+    while open("/proc/%d/stat" % parent).read().rsplit(")", 1)[1].split()[0] != "T":
+        time.sleep(0.01)
     t0 = time.time()
     try:
         socket.socket().bind(("127.0.0.1", 0))
         r = "bound"
     except OSError as e:
         r = "error " + str(e)
+    os.kill(parent, signal.SIGCONT)
     print("child", r, "%.1f" % (time.time() - t0), flush=True)
     os._exit(0)
 os.waitpid(pid, 0)
 """
-p = subprocess.Popen([sys.executable, "-c", code], env=env, pass_fds=[a.fileno()],
+p = subprocess.Popen([sys.executable, "-c", code], env=env, pass_fds=[a.fileno(), held_r],
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                      start_new_session=True)
 a.close()
@@ -141,12 +150,15 @@ while p.poll() is None and time.time() < end:
         i = struct.unpack("=HHIII", pkt[:16])[2]
         if first is None:
             first = (i, time.time())
+            os.write(held_w, b"x")
         else:
             answer(i)
     if first and first[1] and time.time() - first[1] > 3:
         answer(first[0])
         first = (first[0], 0)
-if p.poll() is None:
+try:
+    p.wait(timeout=max(0.1, end - time.time()))  # its end may close first
+except subprocess.TimeoutExpired:
     os.killpg(p.pid, signal.SIGKILL)
     print("the child hung: no answer in 20 s")
     sys.exit(1)
