@@ -504,6 +504,10 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         errno = ENOMEM;
         return -1;
     }
+    /* A copy no longer, counted from now on: its epoll registrations go
+     * while the fd still names the file they were made for. */
+    if (BITS(fd) & M_COPY)
+        unmanage(fd);
     rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
         /* Non-blocking for real, so no process can block another's
@@ -511,8 +515,6 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         int fl = shim.fcntl(fd, F_GETFL);
         if (fl >= 0 && !(fl & O_NONBLOCK))
             shim.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        if (BITS(fd) != 0 && (BITS(fd) & M_COPY))
-            unmanage(fd); /* a copy no longer: counted from now on */
         if (BITS(fd) == 0)
             __atomic_add_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
         __atomic_store_n(&BITS(fd),
