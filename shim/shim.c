@@ -5,8 +5,9 @@
  * master manages is answered by a GET over HANDOFF_FD: the master's socket
  * takes the place of the server's own (same fd number, same close-on-exec
  * flag), listen() on it succeeds without touching the shared queue, and
- * the first accept/poll/epoll_wait/select after every managed socket was
- * listened on reports READY. Any other bind() passes through untouched.
+ * the first accept/poll/epoll_wait/select on a managed socket after every
+ * one was listened on reports READY. Any other bind() passes through
+ * untouched.
  * The real functions are looked up on the first call of any wrapper, which
  * may come before this library's constructor runs.
  *
@@ -390,18 +391,28 @@ shim_constructor(void)
     SHIM_READY();
 }
 
+/* Whether READY is still to be sent: every managed socket bound was
+ * listened on, and no process of the worker has reported. On every
+ * accept/poll/epoll_wait of the server: cheap, and false for good once
+ * sent. */
+static int
+ready_due(void)
+{
+    return __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE) >= 0 &&
+           __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) > 0 &&
+           __atomic_load_n(&shim.nlistened, __ATOMIC_ACQUIRE) >=
+               __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) &&
+           !(shim.reported != NULL && *shim.reported);
+}
+
+/* One packet needs no lock: a SEQPACKET send is whole or nothing. */
 static void
 report_ready(void)
 {
     char buf[PROTO_HDR_LEN + 16];
     int n, save = errno, chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
 
-    /* On every accept/poll/epoll_wait of the server: cheap when done. One
-     * packet needs no lock: a SEQPACKET send is whole or nothing. */
-    if (chan < 0 || __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) == 0 ||
-        __atomic_load_n(&shim.nlistened, __ATOMIC_ACQUIRE) <
-            __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) ||
-        (shim.reported != NULL && *shim.reported))
+    if (!ready_due())
         return;
     if (shim.reported != NULL &&
         __sync_lock_test_and_set(shim.reported, 1) != 0)
@@ -713,9 +724,10 @@ int
 accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
     SHIM_READY();
-    report_ready();
-    if (managed(fd))
+    if (managed(fd)) {
+        report_ready();
         return accept_managed(fd, sa, len, 0);
+    }
     return shim.accept4(fd, sa, len, 0);
 }
 
@@ -723,9 +735,10 @@ int
 accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     SHIM_READY();
-    report_ready();
-    if (managed(fd))
+    if (managed(fd)) {
+        report_ready();
         return accept_managed(fd, sa, len, flags);
+    }
     return shim.accept4(fd, sa, len, flags);
 }
 
@@ -877,11 +890,53 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     return shim.getsockopt(fd, level, name, val, len);
 }
 
+/*
+ * The serving loop is a wait that includes a managed socket: a wait on
+ * anything else (a pipe, a database, a timer) after listen() is still the
+ * server warming up, and reporting READY then would send it clients it
+ * cannot serve yet.
+ */
+static int
+polls_managed(const struct pollfd *fds, nfds_t n)
+{
+    for (nfds_t i = 0; fds != NULL && i < n; i++)
+        if (managed(fds[i].fd))
+            return 1;
+    return 0;
+}
+
+static int
+selects_managed(int n, const fd_set *r)
+{
+    for (int fd = 0; r != NULL && fd < n && fd < FD_SETSIZE; fd++)
+        if (FD_ISSET(fd, r) && managed(fd))
+            return 1;
+    return 0;
+}
+
+/* An epoll set holds a managed socket when this process (or its parent
+ * before fork) added one to it through epoll_ctl. */
+static int
+epolls_managed(int ep)
+{
+    sigset_t old;
+    int found = 0;
+
+    if (__atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) == 0)
+        return 0;
+    lock_take(&shim.lock, &old);
+    for (int i = 0; i < shim.nwatch && !found; i++)
+        found = shim.watch[i].ep == ep;
+    lock_drop(&shim.lock, &old);
+    return found;
+}
+
 int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     SHIM_READY();
-    report_ready();
+    if (ready_due() && polls_managed(fds, n))
+        report_ready();
     return shim.poll(fds, n, timeout);
 }
 
@@ -889,7 +944,8 @@ int
 epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
     SHIM_READY();
-    report_ready();
+    if (ready_due() && epolls_managed(ep))
+        report_ready();
     return shim.epoll_wait(ep, ev, max, timeout);
 }
 
@@ -897,7 +953,8 @@ int
 select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t)
 {
     SHIM_READY();
-    report_ready();
+    if (ready_due() && selects_managed(n, r))
+        report_ready();
     return shim.select(n, r, w, x, t);
 }
 
@@ -906,7 +963,8 @@ ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
       const sigset_t *mask)
 {
     SHIM_READY();
-    report_ready();
+    if (ready_due() && polls_managed(fds, n))
+        report_ready();
     return shim.ppoll(fds, n, t, mask);
 }
 
@@ -915,7 +973,8 @@ epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
             const sigset_t *mask)
 {
     SHIM_READY();
-    report_ready();
+    if (ready_due() && epolls_managed(ep))
+        report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
 }
 

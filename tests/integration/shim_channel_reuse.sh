@@ -17,7 +17,7 @@ port, out = int(sys.argv[1]), sys.argv[2]
 s = socket.socket()
 s.bind(("127.0.0.1", port))
 s.listen(16)
-select.select([], [], [], 0)  # readiness, while the channel is there
+select.select([s], [], [], 0)  # readiness, while the channel is there
 n = int(os.environ["HANDOFF_FD"])
 
 def attempt(how):
