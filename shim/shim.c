@@ -5,8 +5,11 @@
  * master manages is answered by a GET over HANDOFF_FD: the master's socket
  * takes the place of the server's own (same fd number, same close-on-exec
  * flag), listen() on it succeeds without touching the shared queue, and
- * the first accept/poll/epoll_wait/select after every managed socket was
- * listened on reports READY. Any other bind() passes through untouched.
+ * the first accept/poll/epoll_wait/select on a managed socket after every
+ * one was listened on reports READY. Any other bind() passes through
+ * untouched.
+ * The real functions are looked up on the first call of any wrapper, which
+ * may come before this library's constructor runs.
  *
  * The shared socket is one open file: what one process does to it, every
  * generation sees. So the shim keeps a process's changes to itself: a
@@ -23,6 +26,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,7 +39,9 @@
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -42,19 +49,33 @@
 #include "protocol.h"
 #include "sockopt.h"
 
-#define SHIM_MAX_FDS 1024
-#define SHIM_MAX_WATCH 64
 #define SHIM_ASK_MS 10000
+/* How often a blocked accept() looks whether its socket was let go. */
+#define SHIM_WAKE_MS 100
 
 /* What this process did with a managed fd. */
 enum {
     M_BOUND = 1,
     M_LISTENED = 2,
     M_NONBLOCK = 4, /* the process believes the socket is non-blocking */
+    M_COPY = 8,     /* made by dup(): not counted for readiness */
+};
+
+/* The managed table: bits per fd number, cap numbers. */
+struct fdtab {
+    int cap;
+    unsigned char bits[];
+};
+
+/* One epoll registration of a managed fd. */
+struct watch {
+    int ep, fd;
+    pid_t pid;
 };
 
 static struct {
-    int chan; /* HANDOFF_FD, or -1 */
+    int chan;    /* HANDOFF_FD, or -1 */
+    int retired; /* the number chan had before the server closed it, or -1 */
     int (*bind)(int, const struct sockaddr *, socklen_t);
     int (*listen)(int, int);
     int (*shutdown)(int, int);
@@ -68,28 +89,207 @@ static struct {
     int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
     int (*close)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*dup)(int);
     int (*fcntl)(int, int, ...);
     int (*fcntl64)(int, int, ...);
     int (*ioctl)(int, unsigned long, ...);
     int (*setsockopt)(int, int, int, const void *, socklen_t);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
     /* epoll sets a managed fd was added to: closing the fd removes it, or
-     * the set would keep reporting a socket the master still holds open. */
-    struct {
-        int ep, fd;
-    } watch[SHIM_MAX_WATCH];
-    int nwatch;
-    unsigned char managed[SHIM_MAX_FDS]; /* M_* bits; 0: not managed */
+     * the set would keep reporting a socket the master still holds open.
+     * A forked child inherits the table and the epoll sets themselves:
+     * pid says who added the fd, and only that process removes it. */
+    struct watch *watch;
+    int nwatch, capwatch;
+    struct fdtab *fds; /* M_* bits by fd; 0 or beyond cap: not managed */
     int nbound, nlistened;
+    unsigned letgo; /* how many times let_go() ran: blocked accepts look */
     struct sockopt_table opts;
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
-} shim = {.chan = -1};
+    int init;               /* 0: not yet, 1: under way, 2: done */
+    int lock;     /* the tables and counters above; see lock_take() */
+    int chanlock; /* one request and its reply on chan at a time */
+    sigset_t forkmask; /* the forking thread's mask, under lock */
+} shim = {.chan = -1, .retired = -1};
+
+/*
+ * Threads share everything above. Two spinlocks guard it: lock for the
+ * tables and counters (held for a few system calls at most), chanlock for
+ * a request on the channel and its reply (held until the master answers:
+ * a thread that read another's reply would drop it). Every signal is
+ * blocked while either is held, so a signal handler that calls close() or
+ * bind() never waits for a lock its own thread holds; on other threads it
+ * waits a moment, as for any lock. A pthread mutex could not give that:
+ * it may not be taken in a handler. Waiters yield, then sleep: chanlock
+ * can be held for as long as the master takes to answer.
+ */
+static void
+lock_take(int *l, sigset_t *old)
+{
+    sigset_t all;
+    int spins = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE) != 0) {
+        if (++spins < 100) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, 200 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void
+lock_drop(int *l, const sigset_t *old)
+{
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/*
+ * fork() while another thread holds a lock would leave the child's copy
+ * held forever. The tables are taken across the fork, so the child gets
+ * them whole; the channel lock is simply freed in the child, where the
+ * thread that held it does not exist (its reply, if it comes, is the
+ * parent's).
+ */
+static void
+fork_prepare(void)
+{
+    sigset_t old;
+
+    lock_take(&shim.lock, &old);
+    shim.forkmask = old;
+}
+
+static void
+fork_parent(void)
+{
+    sigset_t old = shim.forkmask;
+
+    lock_drop(&shim.lock, &old);
+}
+
+static void
+fork_child(void)
+{
+    sigset_t old = shim.forkmask;
+
+    __atomic_store_n(&shim.chanlock, 0, __ATOMIC_RELEASE);
+    lock_drop(&shim.lock, &old);
+}
+
+/*
+ * The tables grow as the server needs: fd numbers have no fixed bound, nor
+ * have epoll sets or options. Growth maps fresh anonymous memory rather
+ * than calling malloc: the wrappers run inside the server's own calls,
+ * some from signal handlers or while its allocator is locked (a server's
+ * malloc may itself close or poll), and mmap is a plain system call.
+ * Returns the new memory holding the old contents, or NULL.
+ */
+static void *
+grow(const void *old, size_t oldsize, size_t newsize)
+{
+    void *p = mmap(NULL, newsize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return NULL;
+    if (old != NULL)
+        memcpy(p, old, oldsize);
+    return p;
+}
+
+/*
+ * fd's bits in the managed table, grown to hold it; NULL when memory runs
+ * out. Called with the lock held. An outgrown table is never unmapped:
+ * managed() reads it without the lock and may still hold the old pointer.
+ */
+static unsigned char *
+fdslot(int fd)
+{
+    struct fdtab *t = shim.fds, *n;
+    size_t cap = t != NULL ? (size_t)t->cap : 0, want = 1024;
+
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd < cap)
+        return &t->bits[fd];
+    while (want <= (size_t)fd)
+        want *= 2;
+    if ((n = grow(t, sizeof(*t) + cap, sizeof(*n) + want)) == NULL)
+        return NULL;
+    n->cap = (int)want;
+    __atomic_store_n(&shim.fds, n, __ATOMIC_RELEASE);
+    return &n->bits[fd];
+}
+
+/* Without the lock: a byte read is atomic, and a thread racing close()
+ * against its own use of the fd has a bug of its own. Changes take it. */
+static unsigned char
+fdbits(int fd)
+{
+    struct fdtab *t = __atomic_load_n(&shim.fds, __ATOMIC_ACQUIRE);
+
+    if (t == NULL || fd < 0 || fd >= t->cap)
+        return 0;
+    return __atomic_load_n(&t->bits[fd], __ATOMIC_RELAXED);
+}
 
 static int
 managed(int fd)
 {
-    return fd >= 0 && fd < SHIM_MAX_FDS && shim.managed[fd];
+    return fdbits(fd) != 0;
+}
+
+/* fd's bits, for a managed fd, with the lock held. */
+#define BITS(fd) (shim.fds->bits[fd])
+
+static void unmanage(int fd);
+static void copy_fd(int old, int new);
+
+/* Room for one more epoll registration; -1 when memory runs out. Called
+ * with the lock held. */
+static int
+watch_room(void)
+{
+    struct watch *n;
+    int cap = shim.capwatch > 0 ? shim.capwatch * 2 : 64;
+
+    if (shim.nwatch < shim.capwatch)
+        return 0;
+    n = grow(shim.watch, sizeof(*n) * (size_t)shim.capwatch,
+             sizeof(*n) * (size_t)cap);
+    if (n == NULL)
+        return -1;
+    if (shim.watch != NULL)
+        munmap(shim.watch, sizeof(*n) * (size_t)shim.capwatch);
+    shim.watch = n;
+    shim.capwatch = cap;
+    return 0;
+}
+
+/* Twice the room for options; -1 when memory runs out. Lock held. */
+static int
+opts_grow(void)
+{
+    struct sockopt_entry *n;
+    int cap = shim.opts.cap > 0 ? shim.opts.cap * 2 : 32;
+
+    n = grow(shim.opts.e, sizeof(*n) * (size_t)shim.opts.cap,
+             sizeof(*n) * (size_t)cap);
+    if (n == NULL)
+        return -1;
+    if (shim.opts.e != NULL)
+        munmap(shim.opts.e, sizeof(*n) * (size_t)shim.opts.cap);
+    shim.opts.e = n;
+    shim.opts.cap = cap;
+    return 0;
 }
 
 static void
@@ -106,11 +306,11 @@ say(const char *fmt, ...)
         (void)!write(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-__attribute__((constructor)) static void
-shim_init(void)
+/* The real functions, the channel and the shared page. */
+static void
+shim_setup(void)
 {
     const char *fd = getenv("HANDOFF_FD");
-    int save = errno;
 
     shim.bind = dlsym(RTLD_NEXT, "bind");
     shim.listen = dlsym(RTLD_NEXT, "listen");
@@ -124,6 +324,9 @@ shim_init(void)
     shim.select = dlsym(RTLD_NEXT, "select");
     shim.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
     shim.close = dlsym(RTLD_NEXT, "close");
+    shim.dup2 = dlsym(RTLD_NEXT, "dup2");
+    shim.dup3 = dlsym(RTLD_NEXT, "dup3");
+    shim.dup = dlsym(RTLD_NEXT, "dup");
     shim.fcntl = dlsym(RTLD_NEXT, "fcntl");
     shim.fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
     if (shim.fcntl64 == NULL)
@@ -144,26 +347,113 @@ shim_init(void)
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/*
+ * Set up once, on the first call of any wrapper or in the constructor,
+ * whichever comes first: the constructor of a library the server depends
+ * on runs before this one's and may already call close() or bind(), and a
+ * wrapper with no real function to call would crash. Signals stay blocked
+ * while it runs, so a handler calling close() cannot wait for a setup that
+ * its own thread is in the middle of.
+ */
+static void
+shim_init(void)
+{
+    int save = errno, expect = 0;
+    sigset_t all, old;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (__atomic_compare_exchange_n(&shim.init, &expect, 1, 0,
+                                    __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+        shim_setup();
+        __atomic_store_n(&shim.init, 2, __ATOMIC_RELEASE);
+    } else {
+        while (__atomic_load_n(&shim.init, __ATOMIC_ACQUIRE) != 2)
+            sched_yield();
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = save;
 }
 
+/* At the top of every wrapper: one load once set up. */
+#define SHIM_READY()                                                           \
+    do {                                                                       \
+        if (__atomic_load_n(&shim.init, __ATOMIC_ACQUIRE) != 2)                \
+            shim_init();                                                       \
+    } while (0)
+
+__attribute__((constructor)) static void
+shim_constructor(void)
+{
+    SHIM_READY();
+}
+
+/* Whether READY is still to be sent: every managed socket bound was
+ * listened on, and no process of the worker has reported. On every
+ * accept/poll/epoll_wait of the server: cheap, and false for good once
+ * sent. */
+static int
+ready_due(void)
+{
+    return __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE) >= 0 &&
+           __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) > 0 &&
+           __atomic_load_n(&shim.nlistened, __ATOMIC_ACQUIRE) >=
+               __atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) &&
+           !(shim.reported != NULL && *shim.reported);
+}
+
+/* One packet needs no lock: a SEQPACKET send is whole or nothing. */
 static void
 report_ready(void)
 {
     char buf[PROTO_HDR_LEN + 16];
-    int n, save = errno;
+    int n, save = errno, chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
 
-    /* On every accept/poll/epoll_wait of the server: cheap when done. */
-    if (shim.chan < 0 || shim.nbound == 0 || shim.nlistened < shim.nbound ||
-        (shim.reported != NULL && *shim.reported))
+    if (!ready_due())
         return;
     if (shim.reported != NULL &&
         __sync_lock_test_and_set(shim.reported, 1) != 0)
         return;
     n = proto_encode(buf, sizeof(buf), PROTO_READY, 0, NULL, 0);
     if (n > 0)
-        proto_send(shim.chan, buf, (size_t)n, -1);
+        proto_send(chan, buf, (size_t)n, -1);
     errno = save;
+}
+
+/*
+ * bind() once the server closed the channel: the master cannot be asked,
+ * so the C library's bind() decides. A managed address then fails with
+ * EADDRINUSE, since the master holds it: say why.
+ */
+static int
+bind_unasked(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    char text[ADDR_STRLEN];
+    int rc = shim.bind(fd, sa, len), err = errno;
+
+    if (rc < 0 && err == EADDRINUSE && sa != NULL &&
+        addr_format(sa, len, text, sizeof(text)) == 0)
+        say("handoff-shim: bind %s: %s; the control channel (HANDOFF_FD=%d) "
+            "was closed, so the master could not lend its socket\n",
+            text, strerror(err), shim.retired);
+    errno = err;
+    return rc;
+}
+
+/* The server closed the channel's fd or put another file at its number:
+ * whatever has that number now is not the master. */
+static void
+retire_chan(int fd)
+{
+    int chan = fd;
+
+    /* Noted first: a bind that sees no channel looks for the reason. */
+    shim.retired = fd;
+    __atomic_compare_exchange_n(&shim.chan, &chan, -1, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_RELAXED);
 }
 
 int
@@ -172,12 +462,17 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     char text[ADDR_STRLEN];
     struct proto_kv kv[1];
     struct proto_msg reply;
-    int type = 0, got, rc, err, fdflags, flflags, save = errno;
+    int type = 0, got, rc, err, fdflags, flflags, chan, save = errno;
     socklen_t tl = sizeof(type);
     /* Forked siblings share the channel: the pid keeps their ids apart. */
     uint32_t id;
+    sigset_t old;
 
-    if (shim.chan < 0 || fd < 0 || fd >= SHIM_MAX_FDS || sa == NULL ||
+    SHIM_READY();
+    chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
+    if (chan < 0 && shim.retired >= 0)
+        return bind_unasked(fd, sa, len);
+    if (chan < 0 || fd < 0 || sa == NULL ||
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          sa->sa_family != AF_UNIX) ||
         shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
@@ -185,9 +480,11 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         addr_format(sa, len, text, sizeof(text)) < 0)
         return shim.bind(fd, sa, len);
     kv[0] = (struct proto_kv){"address", text};
+    lock_take(&shim.chanlock, &old);
     id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
-    rc = client_ask(shim.chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
+    rc = client_ask(chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
                     &reply, &got);
+    lock_drop(&shim.chanlock, &old);
     switch (client_verdict(rc, &reply, got, &err)) {
     case CLIENT_PASS:
         errno = save;
@@ -209,18 +506,41 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
      * the server's blocking mode becomes this process's view of it. */
     fdflags = shim.fcntl(fd, F_GETFD);
     flflags = shim.fcntl(fd, F_GETFL);
-    rc = dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
-    shim.close(got);
-    if (rc < 0)
+    lock_take(&shim.lock, &old);
+    if (fdslot(fd) == NULL) {
+        lock_drop(&shim.lock, &old);
+        shim.close(got);
+        say("handoff-shim: bind %s: no memory to note fd %d as managed\n",
+            text, fd);
+        errno = ENOMEM;
         return -1;
-    /* Non-blocking for real, so no process can block another's accept. */
-    rc = shim.fcntl(fd, F_GETFL);
-    if (rc >= 0 && !(rc & O_NONBLOCK))
-        shim.fcntl(fd, F_SETFL, rc | O_NONBLOCK);
-    if (!shim.managed[fd])
-        shim.nbound++;
-    shim.managed[fd] = M_BOUND |
-                       (flflags >= 0 && (flflags & O_NONBLOCK) ? M_NONBLOCK : 0);
+    }
+    /* A copy no longer, counted from now on: its epoll registrations go
+     * while the fd still names the file they were made for. */
+    if (BITS(fd) & M_COPY)
+        unmanage(fd);
+    rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    if (rc >= 0) {
+        /* Non-blocking for real, so no process can block another's
+         * accept. */
+        int fl = shim.fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK))
+            shim.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        if (BITS(fd) == 0)
+            __atomic_add_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&BITS(fd),
+                         M_BOUND | (flflags >= 0 && (flflags & O_NONBLOCK)
+                                        ? M_NONBLOCK
+                                        : 0),
+                         __ATOMIC_RELEASE);
+    }
+    lock_drop(&shim.lock, &old);
+    err = errno;
+    shim.close(got);
+    if (rc < 0) {
+        errno = err;
+        return -1;
+    }
     errno = save;
     return 0;
 }
@@ -228,19 +548,24 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
 int
 listen(int fd, int backlog)
 {
+    SHIM_READY();
     if (managed(fd)) {
+        sigset_t old;
+
         /* Listening already, for every generation: a second listen() would
          * only change the shared backlog. */
-        if (!(shim.managed[fd] & M_LISTENED)) {
-            shim.managed[fd] |= M_LISTENED;
-            shim.nlistened++;
+        lock_take(&shim.lock, &old);
+        if (managed(fd) && !(BITS(fd) & M_LISTENED)) {
+            BITS(fd) |= M_LISTENED;
+            if (!(BITS(fd) & M_COPY))
+                __atomic_add_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
         }
+        lock_drop(&shim.lock, &old);
         return 0;
     }
     return shim.listen(fd, backlog);
 }
 
-static void unmanage(int fd);
 
 /*
  * Drop this process's copy of a managed socket and keep the number valid
@@ -251,17 +576,24 @@ static void
 let_go(int fd)
 {
     int blank = socket(AF_INET, SOCK_STREAM, 0);
+    sigset_t old;
 
-    unmanage(fd);
-    if (blank >= 0) {
-        dup2(blank, fd);
-        shim.close(blank);
+    lock_take(&shim.lock, &old);
+    if (managed(fd)) {
+        unmanage(fd);
+        if (blank >= 0)
+            shim.dup2(blank, fd);
+        __atomic_add_fetch(&shim.letgo, 1, __ATOMIC_RELEASE);
     }
+    lock_drop(&shim.lock, &old);
+    if (blank >= 0)
+        shim.close(blank);
 }
 
 int
 shutdown(int fd, int how)
 {
+    SHIM_READY();
     if (managed(fd)) {
         /* shutdown() of a listening socket resets the queue of every
          * process sharing it. */
@@ -274,6 +606,7 @@ shutdown(int fd, int how)
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+    SHIM_READY();
     /* connect(AF_UNSPEC) disconnects a socket: on a listening TCP socket
      * it stops the listening and resets the queue, for everyone. Any other
      * connect() of a listening socket fails by itself (EISCONN). */
@@ -301,6 +634,57 @@ accept_timeout(int fd)
     return tv.tv_sec > 1000000 ? -1 : (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
 }
 
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until managed fd may have a connection, for at most ms (-1:
+ * forever). Returns 1, or -1 with errno: EAGAIN when the time is up, EINTR,
+ * or EINVAL when another thread let go of the socket (shutdown()): the
+ * kernel wakes a thread blocked in accept() on a listener shut down that
+ * way, and servers stop like that. let_go() puts another socket at the
+ * number, which does not wake a poll() on the old one, so the wait looks
+ * every SHIM_WAKE_MS whether that happened (a changed inode: the fd is
+ * not the socket it was).
+ */
+static int
+wait_managed(int fd, int ms)
+{
+    long long end = ms >= 0 ? now_ms() + ms : 0;
+    unsigned seen = __atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE);
+    struct stat was, is;
+    int known = fstat(fd, &was) == 0;
+
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long long left = ms >= 0 ? end - now_ms() : SHIM_WAKE_MS;
+        int r;
+
+        if (left <= 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        r = shim.poll(&p, 1, left < SHIM_WAKE_MS ? (int)left : SHIM_WAKE_MS);
+        if (r != 0)
+            return r;
+        if (__atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE) != seen) {
+            seen = __atomic_load_n(&shim.letgo, __ATOMIC_ACQUIRE);
+            if (!managed(fd) ||
+                (known && (fstat(fd, &is) < 0 || is.st_ino != was.st_ino ||
+                           is.st_dev != was.st_dev))) {
+                errno = EINVAL;
+                return -1;
+            }
+        }
+    }
+}
+
 /*
  * accept() on a managed socket: the real one is non-blocking, so a process
  * that believes it blocking waits in poll() until a connection is queued,
@@ -312,21 +696,26 @@ static int
 accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int c = shim.accept4(fd, sa, len, flags), r;
+        int c = shim.accept4(fd, sa, len, flags), ms;
+        sigset_t old;
 
         if (c >= 0) {
-            if (shim.opts.n > 0)
+            if (__atomic_load_n(&shim.opts.n, __ATOMIC_RELAXED) > 0) {
+                int save = errno;
+                lock_take(&shim.lock, &old);
                 sockopt_apply(&shim.opts, fd, c, shim.setsockopt);
+                lock_drop(&shim.lock, &old);
+                errno = save;
+            }
             return c;
         }
         if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-            (shim.managed[fd] & M_NONBLOCK))
+            (fdbits(fd) & M_NONBLOCK))
             return -1;
-        r = shim.poll(&p, 1, accept_timeout(fd));
-        if (r == 0)
-            errno = EAGAIN;
-        if (r <= 0)
+        lock_take(&shim.lock, &old);
+        ms = accept_timeout(fd);
+        lock_drop(&shim.lock, &old);
+        if (wait_managed(fd, ms) < 0)
             return -1;
     }
 }
@@ -334,19 +723,37 @@ accept_managed(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 int
 accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
-    report_ready();
-    if (managed(fd))
+    SHIM_READY();
+    if (managed(fd)) {
+        report_ready();
         return accept_managed(fd, sa, len, 0);
+    }
     return shim.accept4(fd, sa, len, 0);
 }
 
 int
 accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 {
-    report_ready();
-    if (managed(fd))
+    SHIM_READY();
+    if (managed(fd)) {
+        report_ready();
         return accept_managed(fd, sa, len, flags);
+    }
     return shim.accept4(fd, sa, len, flags);
+}
+
+/* This process's view of a managed fd's O_NONBLOCK. */
+static void
+set_nonblock(int fd, int on)
+{
+    sigset_t old;
+
+    lock_take(&shim.lock, &old);
+    if (managed(fd) && on)
+        BITS(fd) |= M_NONBLOCK;
+    else if (managed(fd))
+        BITS(fd) &= (unsigned char)~M_NONBLOCK;
+    lock_drop(&shim.lock, &old);
 }
 
 /* fcntl(F_GETFL/F_SETFL) of a managed fd: O_NONBLOCK is this process's. */
@@ -359,14 +766,28 @@ fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
         if ((fl = real(fd, F_GETFL)) < 0)
             return fl;
         fl &= ~O_NONBLOCK;
-        return fl | (shim.managed[fd] & M_NONBLOCK ? O_NONBLOCK : 0);
+        return fl | (fdbits(fd) & M_NONBLOCK ? O_NONBLOCK : 0);
     }
     fl = (int)(intptr_t)arg;
-    if (fl & O_NONBLOCK)
-        shim.managed[fd] |= M_NONBLOCK;
-    else
-        shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+    set_nonblock(fd, fl & O_NONBLOCK);
     return real(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* After a dup() of managed fd old made copy (or failed): the copy is
+ * managed too, or calls on it would reach the shared socket. */
+static int
+dup_managed(int old, int copy)
+{
+    int save = errno;
+    sigset_t mask;
+
+    if (copy < 0)
+        return copy;
+    lock_take(&shim.lock, &mask);
+    copy_fd(old, copy);
+    lock_drop(&shim.lock, &mask);
+    errno = save;
+    return copy;
 }
 
 /* The third argument is read as a pointer, as libc does: it is passed in
@@ -377,11 +798,14 @@ fcntl(int fd, int cmd, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl);
+    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return dup_managed(fd, shim.fcntl(fd, cmd, arg));
     return shim.fcntl(fd, cmd, arg);
 }
 
@@ -391,11 +815,14 @@ fcntl64(int fd, int cmd, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl64);
+    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        return dup_managed(fd, shim.fcntl64(fd, cmd, arg));
     return shim.fcntl64(fd, cmd, arg);
 }
 
@@ -405,14 +832,12 @@ ioctl(int fd, unsigned long req, ...)
     va_list ap;
     void *arg;
 
+    SHIM_READY();
     va_start(ap, req);
     arg = va_arg(ap, void *);
     va_end(ap);
     if (managed(fd) && req == FIONBIO && arg != NULL) {
-        if (*(int *)arg)
-            shim.managed[fd] |= M_NONBLOCK;
-        else
-            shim.managed[fd] &= (unsigned char)~M_NONBLOCK;
+        set_nonblock(fd, *(int *)arg);
         return 0;
     }
     return shim.ioctl(fd, req, arg);
@@ -421,10 +846,19 @@ ioctl(int fd, unsigned long req, ...)
 int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+    SHIM_READY();
     if (managed(fd)) {
+        sigset_t old;
+        int rc;
+
         /* Kept for this process: see sockopt.h. One the table cannot hold
          * is dropped rather than applied to every generation's socket. */
-        if (sockopt_record(&shim.opts, fd, level, name, val, len) < 0)
+        lock_take(&shim.lock, &old);
+        rc = sockopt_record(&shim.opts, fd, level, name, val, len);
+        if (rc == -ENOSPC && opts_grow() == 0)
+            rc = sockopt_record(&shim.opts, fd, level, name, val, len);
+        lock_drop(&shim.lock, &old);
+        if (rc < 0)
             say("handoff-shim: setsockopt(%d, %d, %d) on a shared socket "
                 "ignored\n", fd, level, name);
         return 0;
@@ -437,34 +871,90 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     const struct sockopt_entry *e;
 
-    if (managed(fd) && val != NULL && len != NULL &&
-        (e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
-        socklen_t n = *len < e->len ? *len : e->len;
-        memcpy(val, e->val, n);
-        *len = n;
-        return 0;
+    SHIM_READY();
+    if (managed(fd) && val != NULL && len != NULL) {
+        sigset_t old;
+        int found = 0;
+
+        lock_take(&shim.lock, &old);
+        if ((e = sockopt_find(&shim.opts, fd, level, name)) != NULL) {
+            socklen_t n = *len < e->len ? *len : e->len;
+            memcpy(val, e->val, n);
+            *len = n;
+            found = 1;
+        }
+        lock_drop(&shim.lock, &old);
+        if (found)
+            return 0;
     }
     return shim.getsockopt(fd, level, name, val, len);
+}
+
+/*
+ * The serving loop is a wait that includes a managed socket: a wait on
+ * anything else (a pipe, a database, a timer) after listen() is still the
+ * server warming up, and reporting READY then would send it clients it
+ * cannot serve yet.
+ */
+static int
+polls_managed(const struct pollfd *fds, nfds_t n)
+{
+    for (nfds_t i = 0; fds != NULL && i < n; i++)
+        if (managed(fds[i].fd))
+            return 1;
+    return 0;
+}
+
+static int
+selects_managed(int n, const fd_set *r)
+{
+    for (int fd = 0; r != NULL && fd < n && fd < FD_SETSIZE; fd++)
+        if (FD_ISSET(fd, r) && managed(fd))
+            return 1;
+    return 0;
+}
+
+/* An epoll set holds a managed socket when this process (or its parent
+ * before fork) added one to it through epoll_ctl. */
+static int
+epolls_managed(int ep)
+{
+    sigset_t old;
+    int found = 0;
+
+    if (__atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) == 0)
+        return 0;
+    lock_take(&shim.lock, &old);
+    for (int i = 0; i < shim.nwatch && !found; i++)
+        found = shim.watch[i].ep == ep;
+    lock_drop(&shim.lock, &old);
+    return found;
 }
 
 int
 poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    report_ready();
+    SHIM_READY();
+    if (ready_due() && polls_managed(fds, n))
+        report_ready();
     return shim.poll(fds, n, timeout);
 }
 
 int
 epoll_wait(int ep, struct epoll_event *ev, int max, int timeout)
 {
-    report_ready();
+    SHIM_READY();
+    if (ready_due() && epolls_managed(ep))
+        report_ready();
     return shim.epoll_wait(ep, ev, max, timeout);
 }
 
 int
 select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t)
 {
-    report_ready();
+    SHIM_READY();
+    if (ready_due() && selects_managed(n, r))
+        report_ready();
     return shim.select(n, r, w, x, t);
 }
 
@@ -472,7 +962,9 @@ int
 ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
       const sigset_t *mask)
 {
-    report_ready();
+    SHIM_READY();
+    if (ready_due() && polls_managed(fds, n))
+        report_ready();
     return shim.ppoll(fds, n, t, mask);
 }
 
@@ -480,65 +972,192 @@ int
 epoll_pwait(int ep, struct epoll_event *ev, int max, int timeout,
             const sigset_t *mask)
 {
-    report_ready();
+    SHIM_READY();
+    if (ready_due() && epolls_managed(ep))
+        report_ready();
     return shim.epoll_pwait(ep, ev, max, timeout, mask);
 }
+
 int
 epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 {
-    int rc = shim.epoll_ctl(ep, op, fd, ev);
+    int rc;
 
+    SHIM_READY();
+    rc = shim.epoll_ctl(ep, op, fd, ev);
     if (rc == 0 && managed(fd)) {
+        sigset_t old;
         int i;
+
+        lock_take(&shim.lock, &old);
         for (i = 0; i < shim.nwatch; i++)
             if (shim.watch[i].ep == ep && shim.watch[i].fd == fd)
                 break;
-        if (op == EPOLL_CTL_ADD && i == shim.nwatch &&
-            shim.nwatch < SHIM_MAX_WATCH) {
+        if (op == EPOLL_CTL_ADD && i == shim.nwatch && watch_room() < 0) {
+            say("handoff-shim: no memory to note fd %d in epoll set %d; "
+                "closing it will not take it out\n", fd, ep);
+        } else if (op == EPOLL_CTL_ADD && i == shim.nwatch) {
             shim.watch[shim.nwatch].ep = ep;
             shim.watch[shim.nwatch].fd = fd;
+            shim.watch[shim.nwatch].pid = getpid();
             shim.nwatch++;
         } else if (op == EPOLL_CTL_DEL && i < shim.nwatch) {
             shim.watch[i] = shim.watch[--shim.nwatch];
         }
+        lock_drop(&shim.lock, &old);
     }
     return rc;
 }
 
-/* This process lets go of managed fd: out of its epoll sets, uncounted. */
+/* This process lets go of managed fd: out of its epoll sets, uncounted.
+ * Called with the lock held. */
 static void
 unmanage(int fd)
 {
     int save = errno;
+    pid_t me = shim.nwatch > 0 ? getpid() : 0;
 
     for (int i = 0; i < shim.nwatch;) {
         if (shim.watch[i].fd == fd) {
-            shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
+            /* Another's registration, in a set this child inherited: the
+             * parent still accepts through it. */
+            if (shim.watch[i].pid == me)
+                shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
             shim.watch[i] = shim.watch[--shim.nwatch];
         } else {
             i++;
         }
     }
-    if (shim.managed[fd] & M_LISTENED)
-        shim.nlistened--;
-    shim.nbound--;
-    shim.managed[fd] = 0;
+    if (!(BITS(fd) & M_COPY)) {
+        if (BITS(fd) & M_LISTENED)
+            __atomic_sub_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
+        __atomic_sub_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&BITS(fd), 0, __ATOMIC_RELEASE);
     sockopt_forget(&shim.opts, fd);
     errno = save;
+}
+
+/* fd is about to stop being what it was (close, or dup2 onto it): forget
+ * it, as a managed fd or as an epoll set. Called with the lock held. */
+static void
+forget_fd(int fd)
+{
+    if (managed(fd)) {
+        unmanage(fd);
+        return;
+    }
+    /* An epoll fd closing takes its registrations with it. */
+    for (int i = 0; i < shim.nwatch;)
+        if (shim.watch[i].ep == fd)
+            shim.watch[i] = shim.watch[--shim.nwatch];
+        else
+            i++;
+}
+
+/*
+ * new is now a copy of managed fd old: the same view (blocking mode,
+ * listened, options). A copy does not count for readiness, which waits for
+ * what the server bound. Called with the lock held.
+ */
+static void
+copy_fd(int old, int new)
+{
+    unsigned char *slot;
+    int rc;
+
+    if (!managed(old) || old == new)
+        return;
+    if ((slot = fdslot(new)) == NULL) {
+        say("handoff-shim: no memory to note fd %d, a copy of the shared "
+            "socket at fd %d, as managed\n", new, old);
+        return;
+    }
+    __atomic_store_n(slot,
+                     (unsigned char)((BITS(old) & (M_BOUND | M_LISTENED |
+                                                   M_NONBLOCK)) |
+                                     M_COPY),
+                     __ATOMIC_RELEASE);
+    while ((rc = sockopt_copy(&shim.opts, old, new)) == -ENOSPC &&
+           opts_grow() == 0)
+        ;
+    if (rc < 0)
+        say("handoff-shim: no memory for the options of fd %d, a copy of "
+            "fd %d\n", new, old);
+}
+
+/* Whether a call on fd (or making fd a copy) needs the tables at all. */
+static int
+tracked(int fd)
+{
+    return managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0;
 }
 
 int
 close(int fd)
 {
-    if (managed(fd)) {
-        unmanage(fd);
-    } else {
-        /* An epoll fd closing takes its registrations with it. */
-        for (int i = 0; i < shim.nwatch;)
-            if (shim.watch[i].ep == fd)
-                shim.watch[i] = shim.watch[--shim.nwatch];
-            else
-                i++;
+    SHIM_READY();
+    if (fd >= 0 && fd == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+        retire_chan(fd);
+    if (tracked(fd)) {
+        sigset_t old;
+
+        lock_take(&shim.lock, &old);
+        forget_fd(fd);
+        lock_drop(&shim.lock, &old);
     }
     return shim.close(fd);
+}
+
+int
+dup(int old)
+{
+    SHIM_READY();
+    if (managed(old))
+        return dup_managed(old, shim.dup(old));
+    return shim.dup(old);
+}
+
+/*
+ * dup2() and dup3(): new is closed and becomes a copy of old. What new was
+ * is forgotten first, while it still names that file: its epoll
+ * registrations can only be taken out through it.
+ */
+static int
+dup_onto(int old, int new, int flags, int three)
+{
+    sigset_t mask;
+    int rc, save;
+
+    if (old == new || (!tracked(new) && !managed(old)))
+        rc = three ? shim.dup3(old, new, flags) : shim.dup2(old, new);
+    else {
+        lock_take(&shim.lock, &mask);
+        if (shim.fcntl(old, F_GETFD) >= 0)
+            forget_fd(new);
+        rc = three ? shim.dup3(old, new, flags) : shim.dup2(old, new);
+        save = errno;
+        if (rc >= 0)
+            copy_fd(old, new);
+        lock_drop(&shim.lock, &mask);
+        errno = save;
+    }
+    if (rc >= 0 && old != new &&
+        new == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+        retire_chan(new);
+    return rc;
+}
+
+int
+dup2(int old, int new)
+{
+    SHIM_READY();
+    return dup_onto(old, new, 0, 0);
+}
+
+int
+dup3(int old, int new, int flags)
+{
+    SHIM_READY();
+    return dup_onto(old, new, flags, 1);
 }

@@ -1,4 +1,5 @@
 /* sockopt.c: options a process set on a shared socket, kept to itself. */
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -12,10 +13,10 @@ sockopt_record(struct sockopt_table *t, int fd, int level, int name,
     struct sockopt_entry *e = (struct sockopt_entry *)sockopt_find(t, fd, level, name);
 
     if (len > SOCKOPT_VALMAX || (val == NULL && len > 0))
-        return -1;
+        return -EINVAL;
     if (e == NULL) {
-        if (t->n == SOCKOPT_MAX)
-            return -1;
+        if (t->n >= t->cap)
+            return -ENOSPC;
         e = &t->e[t->n++];
     }
     e->fd = fd;
@@ -44,6 +45,21 @@ sockopt_forget(struct sockopt_table *t, int fd)
             t->e[i] = t->e[--t->n];
         else
             i++;
+}
+
+int
+sockopt_copy(struct sockopt_table *t, int from, int to)
+{
+    /* Entries recorded here land at the end: n as it was bounds the walk. */
+    for (int i = 0, n = t->n; i < n; i++) {
+        struct sockopt_entry e = t->e[i];
+        int rc;
+
+        if (e.fd == from &&
+            (rc = sockopt_record(t, to, e.level, e.name, e.val, e.len)) < 0)
+            return rc;
+    }
+    return 0;
 }
 
 int

@@ -12,7 +12,6 @@
  * answers its getsockopt() from the record, and applies the options the
  * kernel would have copied to the connections that process accepts.
  */
-#define SOCKOPT_MAX 32
 #define SOCKOPT_VALMAX 32
 
 struct sockopt_entry {
@@ -21,13 +20,15 @@ struct sockopt_entry {
     unsigned char val[SOCKOPT_VALMAX];
 };
 
+/* The caller owns the storage (the shim grows it without malloc). */
 struct sockopt_table {
-    struct sockopt_entry e[SOCKOPT_MAX];
-    int n;
+    struct sockopt_entry *e; /* cap entries */
+    int n, cap;
 };
 
-/* Record (or replace) an option set on fd; -1 when the table is full or
- * the value too long (then nothing is recorded). */
+/* Record (or replace) an option set on fd; -ENOSPC when the table is full
+ * (grow it and call again), -EINVAL when the value is too long; then
+ * nothing is recorded. */
 int sockopt_record(struct sockopt_table *t, int fd, int level, int name,
                    const void *val, socklen_t len);
 
@@ -37,6 +38,10 @@ const struct sockopt_entry *sockopt_find(const struct sockopt_table *t, int fd,
 
 /* Forget everything recorded for fd (it was closed). */
 void sockopt_forget(struct sockopt_table *t, int fd);
+
+/* Record for to what is recorded for from (a copy made with dup()):
+ * -ENOSPC when the table is full, with part of it copied. */
+int sockopt_copy(struct sockopt_table *t, int from, int to);
 
 /* Whether the kernel copies this listener option into accepted sockets. */
 int sockopt_inherited(int level, int name);

@@ -223,10 +223,13 @@ verdicts(void **state)
 
 /* --- sockopt --------------------------------------------------------------- */
 
+#define CAP 32
+static struct sockopt_entry store[CAP];
+
 static void
 record_find_replace_forget(void **state)
 {
-    static struct sockopt_table t;
+    struct sockopt_table t = {store, 0, CAP};
     int one = 1, two = 2;
     const struct sockopt_entry *e;
 
@@ -249,18 +252,36 @@ record_find_replace_forget(void **state)
 static void
 record_refuses_what_it_cannot_hold(void **state)
 {
-    static struct sockopt_table t;
+    struct sockopt_table t = {store, 0, CAP};
     char big[SOCKOPT_VALMAX + 1] = {0};
     int one = 1;
 
-    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, SO_LINGER, big, sizeof(big)), -1);
-    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, SO_LINGER, NULL, 4), -1);
+    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, SO_LINGER, big, sizeof(big)), -EINVAL);
+    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, SO_LINGER, NULL, 4), -EINVAL);
     assert_int_equal(t.n, 0);
-    for (int i = 0; i < SOCKOPT_MAX; i++)
+    for (int i = 0; i < CAP; i++)
         assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, 1000 + i, &one, sizeof(one)), 0);
-    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, 5000, &one, sizeof(one)), -1);
+    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, 5000, &one, sizeof(one)), -ENOSPC);
     /* Replacing one already held still works when full. */
     assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, 1000, &one, sizeof(one)), 0);
+}
+
+static void
+copy_gives_a_dup_the_same_options(void **state)
+{
+    struct sockopt_table t = {store, 0, 3};
+    int one = 1, two = 2;
+    const struct sockopt_entry *e;
+
+    assert_int_equal(sockopt_record(&t, 3, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)), 0);
+    assert_int_equal(sockopt_record(&t, 4, SOL_SOCKET, SO_KEEPALIVE, &two, sizeof(two)), 0);
+    assert_int_equal(sockopt_copy(&t, 3, 7), 0);
+    assert_int_equal(t.n, 3);
+    e = sockopt_find(&t, 7, SOL_SOCKET, SO_KEEPALIVE);
+    assert_non_null(e);
+    assert_memory_equal(e->val, &one, sizeof(one));
+    assert_int_equal(sockopt_copy(&t, 4, 8), -ENOSPC);
+    assert_null(sockopt_find(&t, 8, SOL_SOCKET, SO_KEEPALIVE));
 }
 
 static void
@@ -282,7 +303,7 @@ inherited_options(void **state)
 static void
 apply_sets_inherited_options_on_a_real_connection(void **state)
 {
-    static struct sockopt_table t;
+    struct sockopt_table t = {store, 0, CAP};
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof(a);
@@ -330,6 +351,7 @@ main(void)
         cmocka_unit_test(verdicts),
         cmocka_unit_test(record_find_replace_forget),
         cmocka_unit_test(record_refuses_what_it_cannot_hold),
+        cmocka_unit_test(copy_gives_a_dup_the_same_options),
         cmocka_unit_test(inherited_options),
         cmocka_unit_test(apply_sets_inherited_options_on_a_real_connection),
     };
