@@ -89,6 +89,10 @@ traffic_leave(struct master *m, struct gen *g)
     if (steer_plan_find(&m->steering, g->id) == NULL)
         return;
     steer_plan_remove(&m->steering, g->id);
+    /* Stopping, the active generation's socket may still get connections
+     * (they wait for the exit): it closes with its listener, at the end. */
+    if (m->stopping)
+        return;
     for (size_t i = 0; i < g->plan->nls; i++) {
         struct listener *l = g->plan->ls[i];
         if (l->steer != NULL &&
