@@ -1,0 +1,243 @@
+/* probe.c: one probe attempt on the loop: connect, GET, or run a command. */
+#include "probe.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "master.h"
+#include "readiness.h"
+#include "spawn.h"
+
+extern char **environ;
+
+struct probe_attempt {
+    uv_tcp_t tcp; /* PROBE_TCP, PROBE_HTTP: closed, then the attempt freed */
+    uv_connect_t conn;
+    uv_write_t wr;
+    struct child exec; /* PROBE_EXEC, registered with the reaper */
+    struct master *m;
+    enum probe_kind kind;
+    probe_cb *cb;
+    void *arg;
+    uint64_t t0;
+    char req[1200];
+    char resp[256];
+    size_t got;
+};
+
+static void
+on_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* Let go of what the attempt holds; a connection's memory goes with it. */
+static void
+release(struct probe_attempt *a)
+{
+    if (a->kind == PROBE_EXEC) {
+        if (a->exec.pid > 0) {
+            reap_remove(&a->m->reaper, &a->exec);
+            kill(a->exec.pid, SIGKILL); /* reaped as an orphan */
+        }
+        free(a);
+        return;
+    }
+    a->tcp.data = a;
+    /* A reset, not a close: a probe's source port is used again soon, and
+     * TIME_WAIT would tie it to the last connection. */
+    if (uv_tcp_close_reset(&a->tcp, on_closed) < 0)
+        uv_close((uv_handle_t *)&a->tcp, on_closed);
+}
+
+static void
+verdict(struct probe_attempt *a, int ok, const char *what)
+{
+    probe_cb *cb = a->cb;
+    void *arg = a->arg;
+    uint64_t us = (uv_hrtime() - a->t0) / 1000;
+
+    a->cb = NULL;
+    if (a->kind == PROBE_EXEC)
+        a->exec.pid = 0; /* exited: nothing to kill */
+    release(a);
+    if (cb != NULL)
+        cb(arg, ok, us, what);
+}
+
+void
+probe_cancel(struct probe_attempt *a)
+{
+    if (a == NULL)
+        return;
+    a->cb = NULL;
+    release(a);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct probe_attempt *a = h->data;
+
+    (void)hint;
+    buf->base = a->resp + a->got;
+    buf->len = sizeof(a->resp) - 1 - a->got;
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct probe_attempt *a = s->data;
+    char what[32];
+    int code;
+
+    (void)buf;
+    if (n > 0)
+        a->got += (size_t)n;
+    if (a->got >= 12 || n < 0 || a->got >= sizeof(a->resp) - 1) {
+        uv_read_stop(s);
+        code = readiness_http_status(a->resp, a->got);
+        snprintf(what, sizeof(what), "http=%d", code);
+        verdict(a, code >= 200 && code < 400, what);
+    }
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+    struct probe_attempt *a = req->data;
+    char what[48];
+
+    if (a->cb == NULL)
+        return; /* cancelled: closing */
+    if (status < 0) {
+        snprintf(what, sizeof(what), "err=%s", uv_err_name(status));
+        verdict(a, 0, what);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
+}
+
+static void
+on_connect(uv_connect_t *req, int status)
+{
+    struct probe_attempt *a = req->data;
+    char what[48];
+    uv_buf_t b;
+
+    if (a->cb == NULL)
+        return; /* cancelled: closing */
+    if (status < 0) {
+        snprintf(what, sizeof(what), "err=%s", uv_err_name(status));
+        verdict(a, 0, what);
+        return;
+    }
+    if (a->kind == PROBE_TCP) { /* connected is enough */
+        verdict(a, 1, "connected");
+        return;
+    }
+    b = uv_buf_init(a->req, (unsigned)strlen(a->req));
+    a->wr.data = a;
+    if (uv_write(&a->wr, (uv_stream_t *)&a->tcp, &b, 1, on_written) < 0)
+        verdict(a, 0, "err=write");
+}
+
+static struct probe_attempt *
+start_connect(struct probe_attempt *a, const char *target, unsigned sport)
+{
+    char hostport[520], path[520];
+    struct addr dst;
+
+    if (a->kind == PROBE_HTTP) {
+        if (readiness_parse_url(target, hostport, sizeof(hostport), path,
+                                sizeof(path)) < 0)
+            goto fail;
+        snprintf(a->req, sizeof(a->req),
+                 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: handoff\r\n"
+                 "Connection: close\r\n\r\n", path, hostport);
+    } else {
+        snprintf(hostport, sizeof(hostport), "%s", target);
+    }
+    if (addr_parse(hostport, &dst, NULL, 0) < 0 || addr_family(&dst) == AF_UNIX)
+        goto fail;
+    uv_tcp_init(a->m->loop, &a->tcp);
+    a->tcp.data = a;
+    a->conn.data = a;
+    if (sport != 0) {
+        struct sockaddr_storage src;
+        memset(&src, 0, sizeof(src));
+        src.ss_family = dst.ss.ss_family;
+        if (src.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&src)->sin6_port = htons((uint16_t)sport);
+        else
+            ((struct sockaddr_in *)&src)->sin_port = htons((uint16_t)sport);
+        uv_tcp_bind(&a->tcp, (struct sockaddr *)&src, 0);
+    }
+    if (uv_tcp_connect(&a->conn, &a->tcp, (struct sockaddr *)&dst.ss,
+                       on_connect) < 0) {
+        a->cb = NULL;
+        release(a);
+        return NULL;
+    }
+    return a;
+fail:
+    free(a);
+    return NULL;
+}
+
+static void
+on_exec_exit(struct child *c, int status)
+{
+    struct probe_attempt *a =
+        (struct probe_attempt *)((char *)c - offsetof(struct probe_attempt, exec));
+    char what[32];
+
+    snprintf(what, sizeof(what), "exit=%d", reap_exit_code(status));
+    verdict(a, WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
+}
+
+static struct probe_attempt *
+start_exec(struct probe_attempt *a, const char *target, char **env)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)target, NULL};
+    struct spawn_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.argv = argv;
+    o.envp = env != NULL ? env : environ;
+    o.listen_pid_index = -1;
+    o.chan_fd = -1;
+    o.uid = (uid_t)-1;
+    o.gid = (gid_t)-1;
+    /* Its exec is not waited for: one that fails exits 127, a failure. */
+    spawn_process(&o, &a->exec.pid, NULL);
+    if (a->exec.pid <= 0) {
+        free(a);
+        return NULL;
+    }
+    a->exec.on_exit = on_exec_exit;
+    reap_add(&a->m->reaper, &a->exec);
+    return a;
+}
+
+struct probe_attempt *
+probe_start(struct master *m, enum probe_kind kind, const char *target,
+            unsigned sport, char **env, probe_cb *cb, void *arg)
+{
+    struct probe_attempt *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    a->m = m;
+    a->kind = kind;
+    a->cb = cb;
+    a->arg = arg;
+    a->t0 = uv_hrtime();
+    return kind == PROBE_EXEC ? start_exec(a, target, env)
+                              : start_connect(a, target, sport);
+}
