@@ -72,6 +72,13 @@ static const struct key keys[] = {
     {"worker", "user", K_STRING, OFF(user), 0, 0, NULL},
     {"worker", "group", K_STRING, OFF(group), 0, 0, NULL},
     {"worker", "environment", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "canary", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "canary_clients", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "guard", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "guard_interval", K_DURATION, OFF(canary.guard_interval), 0, 0, NULL},
+    {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000, NULL},
+    {"worker", "guard_latency", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0, NULL},
 };
 
 /* The state of one load: the configuration being built and where we are. */
@@ -89,7 +96,7 @@ struct loader {
         const char *key;
         int line;
         const char *flag;
-    } origin[24];
+    } origin[48];
     size_t norigin;
     char section[CONFIG_NAME_MAX + 16];
     struct listen_conf *cur_listen;
@@ -185,6 +192,7 @@ config_new(void)
     c->restart = RESTART_ALWAYS;
     c->uid = (uid_t)-1;
     c->gid = (gid_t)-1;
+    canary_conf_init(&c->canary);
     c->env = calloc(1, sizeof(char *));
     if (c->env == NULL) {
         free(c);
@@ -206,6 +214,7 @@ config_free(struct config *c)
     free(c->user);
     free(c->group);
     parse_words_free(c->env);
+    canary_conf_free(&c->canary);
     free(c);
 }
 
@@ -413,6 +422,8 @@ set_special(struct loader *ld, const char *key, const char *v)
 {
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN];
+    const char *bad_value;
+    int rc;
 
     if (strcmp(key, "address") == 0) {
         struct listen_conf *l = ld->cur_listen;
@@ -460,7 +471,12 @@ set_special(struct loader *ld, const char *key, const char *v)
                                 sizeof(msg)) < 0 ? load_error(ld, key, msg) : 1;
     if (strcmp(key, "environment") == 0)
         return add_env(ld, key, v);
-    return load_error(ld, key, "unknown key");
+    if ((bad_value = file_value_error(v)) != NULL)
+        return load_error(ld, key, bad_value);
+    rc = canary_conf_set(&c->canary, key, v, msg, sizeof(msg));
+    if (rc == -ENOMEM)
+        return load_error(ld, key, "out of memory");
+    return rc > 0 ? 1 : load_error(ld, key, rc < 0 ? msg : "unknown key");
 }
 
 static int
@@ -876,6 +892,16 @@ validate(struct loader *ld)
     if (c->control != NULL && strlen(c->control) >= sizeof(sun.sun_path))
         return error_at(ld, "control", "path too long for a unix socket "
                                        "(at most 107 bytes)");
+    {
+        int shared = 0, steered = 0;
+        const char *key;
+        for (size_t i = 0; i < c->nlisten; i++)
+            if (addr_family(&c->listen[i].addr) != AF_UNIX)
+                c->listen[i].traffic == TRAFFIC_SHARED ? shared++ : steered++;
+        if ((key = canary_conf_check(&c->canary, shared, steered, msg,
+                                     sizeof(msg))) != NULL)
+            return error_at(ld, key, msg);
+    }
     return validate_user(ld);
 }
 
@@ -975,6 +1001,13 @@ static const struct {
     {"traffic", 0, "listen", "traffic"},
     {"probe-ports", 0, "handoff", "probe_ports"},
     {"drain-delay", 0, "worker", "drain_delay"},
+    {"canary", 0, "worker", "canary"},
+    {"canary-clients", 0, "worker", "canary_clients"},
+    {"guard", 0, "worker", "guard"},
+    {"guard-interval", 0, "worker", "guard_interval"},
+    {"guard-failures", 0, "worker", "guard_failures"},
+    {"guard-latency", 0, "worker", "guard_latency"},
+    {"keep-previous", 0, "worker", "keep_previous"},
 };
 #define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
 
@@ -987,6 +1020,9 @@ config_usage(FILE *f)
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
         "               [--restart POLICY] [--backlog N] [--nonblocking yes|no]\n"
         "               [--traffic steered|shared] [--drain-delay D] [--probe-ports LO-HI]\n"
+        "               [--canary W%/D...] [--canary-clients CIDR...] [--guard SPEC]\n"
+        "               [--guard-interval D] [--guard-failures N] [--guard-latency R]\n"
+        "               [--keep-previous D]\n"
         "               [-C DIR] [-u USER] [-g GROUP]\n"
         "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [-t|--check] [-V|--version] [-h|--help]\n"
@@ -1195,4 +1231,5 @@ config_print(const struct config *c, FILE *f)
         print_word(f, c->env[i]);
         fputc('\n', f);
     }
+    canary_conf_print(&c->canary, f);
 }

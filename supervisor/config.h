@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "../shim/addr.h"
+#include "canary.h"
 #include "log.h"
 
 enum pass_mode { PASS_SHIM, PASS_SYSTEMD, PASS_INHERIT, PASS_PROTOCOL };
@@ -72,6 +73,7 @@ struct config {
     gid_t gid;
     char **env; /* KEY=value, NULL-terminated */
     size_t nenv;
+    struct canary_conf canary; /* canary, guards, keep_previous */
 
     int ready_set; /* ready was given; else it follows pass */
 };

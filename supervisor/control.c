@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "guard.h"
 #include "handle.h"
 #include "log.h"
 #include "master.h"
 #include "parse.h"
+#include "rollout.h"
 
 /* --- answers: pure helpers ------------------------------------------------ */
 
@@ -29,6 +31,8 @@ control_parse(const char *line)
     char words[3][16];
     int n = 0;
 
+    if (strncmp(line, "roll canary=", 12) == 0)
+        return CONTROL_ROLL_CANARY; /* the spec is longer than a word */
     while (n < 3) {
         size_t len;
         line += strspn(line, " \t\r");
@@ -54,6 +58,10 @@ control_parse(const char *line)
         return CONTROL_ROLL;
     if (strcmp(words[0], "stop") == 0)
         return CONTROL_STOP;
+    if (strcmp(words[0], "promote") == 0)
+        return CONTROL_PROMOTE;
+    if (strcmp(words[0], "rollback") == 0)
+        return CONTROL_ROLLBACK;
     return CONTROL_UNKNOWN;
 }
 
@@ -395,11 +403,17 @@ status_text(struct control *ctl, struct control_buf *b)
         }
         control_buf_printf(b, "\n");
     }
+    guard_describe(m->guard, t, sizeof(t));
+    if (t[0] != '\0')
+        control_buf_printf(b, "%s\n", t);
     for (const struct gen *g = m->gens; g; g = g->next) {
-        control_buf_printf(b, "gen %u: %s, %zu process%s, up %s\n", g->id,
+        char share[64];
+        rollout_describe(m, g, share, sizeof(share));
+        control_buf_printf(b, "gen %u: %s, %zu process%s, up %s%s%s\n", g->id,
                            gen_state_name(g->state), g->live,
                            g->live == 1 ? "" : "es",
-                           human_ms(ms_since(g->started_ns), t, sizeof(t)));
+                           human_ms(ms_since(g->started_ns), t, sizeof(t)),
+                           share[0] ? ", " : "", share);
         for (size_t i = 0; i < g->nslots; i++) {
             const struct slot *s = &g->slots[i];
             const struct worker *w = s->w;
@@ -459,12 +473,34 @@ status_json(struct control *ctl, struct control_buf *b)
             control_buf_json(b, ctl->last_reason);
         control_buf_printf(b, ",\"roll_ms\":%llu}", ctl->last_ms);
     }
+    {
+        char gtext[400];
+        guard_describe(m->guard, gtext, sizeof(gtext));
+        control_buf_printf(b, ",\"rollbacks\":%u,\"guard\":", m->rollbacks);
+        if (gtext[0] != '\0')
+            control_buf_json(b, gtext);
+        else
+            control_buf_printf(b, "null");
+    }
     control_buf_printf(b, ",\"generations\":[");
     for (const struct gen *g = m->gens; g; g = g->next) {
         const char *psep = "";
+        const struct steer_route *r =
+            steer_plan_find((struct steer_plan *)&m->steering, g->id);
         control_buf_printf(b, "%s{\"id\":%u,\"state\":\"%s\",\"uptime_ms\":"
-                           "%llu,\"processes\":[", sep, g->id,
-                           gen_state_name(g->state), ms_since(g->started_ns));
+                           "%llu,", sep, g->id, gen_state_name(g->state),
+                           ms_since(g->started_ns));
+        if (r != NULL)
+            control_buf_printf(b, "\"share_bps\":%u,", r->share);
+        else
+            control_buf_printf(b, "\"share_bps\":null,");
+        control_buf_printf(b, "\"kept\":%s,\"canary_step\":",
+                           g->state == GEN_KEPT ? "true" : "false");
+        if (g->state == GEN_CANARY)
+            control_buf_printf(b, "%zu,\"canary_steps\":%zu,", g->step + 1, g->nsteps);
+        else
+            control_buf_printf(b, "null,\"canary_steps\":%zu,", g->nsteps);
+        control_buf_printf(b, "\"processes\":[");
         sep = ",";
         for (size_t i = 0; i < g->nslots; i++) {
             const struct slot *s = &g->slots[i];
@@ -538,6 +574,56 @@ request_roll(struct conn *c)
     master_roll(m, "control");
 }
 
+/* roll canary=5%/30s,25%/2m: that canary for the next roll started. */
+static void
+request_roll_canary(struct conn *c, const char *spec)
+{
+    struct master *m = c->ctl->m;
+    struct control_buf b = {0};
+    char words[CONTROL_LINE_MAX + 1], err[256];
+    int steered = 0;
+
+    snprintf(words, sizeof(words), "%s", spec);
+    for (char *p = words; *p; p++)
+        if (*p == ',')
+            *p = ' ';
+    for (size_t i = 0; i < m->plan->nls; i++)
+        steered |= m->plan->ls[i]->steer != NULL;
+    if (canary_parse_steps(words, m->roll_steps, CANARY_MAX_STEPS,
+                           &m->roll_nsteps, err, sizeof(err)) < 0 || !steered) {
+        m->roll_nsteps = 0;
+        control_buf_printf(&b, "error: --canary: %s\n",
+                           steered ? err : "a canary needs steered traffic");
+        answer_buf(c, &b);
+        return;
+    }
+    request_roll(c);
+}
+
+static void
+request_rollout(struct conn *c, enum control_request r)
+{
+    struct master *m = c->ctl->m;
+    struct control_buf b = {0};
+    unsigned from = m->starting ? m->starting->id : m->active ? m->active->id : 0;
+
+    if (r == CONTROL_PROMOTE) {
+        unsigned g = m->starting ? m->starting->id : 0;
+        if (rollout_promote(m) == 0)
+            control_buf_printf(&b, "promoted gen=%u\n", g ? g : m->active->id);
+        else
+            control_buf_printf(&b, "error: nothing to promote: no canary under "
+                               "way and no generation kept\n");
+    } else if (rollout_rollback(m, "handoff rollback") == 0) {
+        control_buf_printf(&b, "rolled back gen=%u to=%u\n", from,
+                           m->active ? m->active->id : 0);
+    } else {
+        control_buf_printf(&b, "error: nothing to return to: no canary under "
+                           "way and no generation kept (keep_previous)\n");
+    }
+    answer_buf(c, &b);
+}
+
 static void
 request_stop(struct conn *c)
 {
@@ -553,12 +639,13 @@ handle_line(struct conn *c)
 {
     enum control_request r = control_parse(c->line);
     static const char *const names[] = {"unknown", "status", "status json",
-                                        "roll", "stop"};
+                                        "roll", "stop", "promote", "rollback",
+                                        "roll canary"};
     struct control_buf b = {0};
 
     uv_read_stop((uv_stream_t *)c->pipe);
     uv_timer_stop(c->timer);
-    log_event(r == CONTROL_ROLL || r == CONTROL_STOP ? LOG_INFO : LOG_DEBUG,
+    log_event(r != CONTROL_STATUS && r != CONTROL_STATUS_JSON ? LOG_INFO : LOG_DEBUG,
               "control_request", "request=%s pid=%d uid=%d", log_q(names[r]),
               (int)c->pid, (int)c->uid);
     switch (r) {
@@ -576,12 +663,20 @@ handle_line(struct conn *c)
     case CONTROL_STOP:
         request_stop(c);
         return;
+    case CONTROL_PROMOTE:
+    case CONTROL_ROLLBACK:
+        request_rollout(c, r);
+        return;
+    case CONTROL_ROLL_CANARY:
+        request_roll_canary(c, c->line + 12);
+        return;
     case CONTROL_UNKNOWN:
         break;
     }
     control_buf_printf(&b, "error: unknown command ");
     control_buf_quote(&b, c->line);
-    control_buf_printf(&b, " (expected status, status json, roll or stop)\n");
+    control_buf_printf(&b, " (expected status, status json, roll, promote, "
+                       "rollback or stop)\n");
     answer_buf(c, &b);
 }
 

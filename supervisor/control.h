@@ -17,6 +17,12 @@ struct gen;
  *   roll          once the roll it started (or queued) has ended:
  *                 promoted gen=N roll_ms=M
  *                 failed gen=N reason="..."   (failed reason="stopping")
+ *   roll canary=SPEC   the same, with this canary for that roll (SPEC as
+ *                 canary = with commas for blanks)
+ *   promote       end the canary now (or the keeping of the previous
+ *                 generation): promoted gen=N
+ *   rollback      new connections back to the previous generation:
+ *                 rolled back gen=N to=M
  *   stop          stopping; then the connection stays open until the
  *                 master exits
  *   anything else error: unknown command "..."
@@ -34,6 +40,9 @@ enum control_request {
     CONTROL_STATUS_JSON,
     CONTROL_ROLL,
     CONTROL_STOP,
+    CONTROL_PROMOTE,
+    CONTROL_ROLLBACK,
+    CONTROL_ROLL_CANARY,
 };
 
 /* What a request line (without its newline) asks for. */

@@ -22,7 +22,8 @@ int
 control_is_command(const char *word)
 {
     return strcmp(word, "status") == 0 || strcmp(word, "roll") == 0 ||
-           strcmp(word, "stop") == 0;
+           strcmp(word, "stop") == 0 || strcmp(word, "promote") == 0 ||
+           strcmp(word, "rollback") == 0;
 }
 
 static int
@@ -35,7 +36,8 @@ client_usage(const char *cmd, const char *why)
     fprintf(f,
             "usage: handoff status [--json] [--control PATH | -c FILE] "
             "[--timeout D]\n"
-            "       handoff roll [--control PATH | -c FILE] [--timeout D]\n"
+            "       handoff roll [--canary SPEC] [--control PATH | -c FILE] [--timeout D]\n"
+            "       handoff promote | rollback [--control PATH | -c FILE] [--timeout D]\n"
             "       handoff stop [--control PATH | -c FILE] [--timeout D]\n"
             "The socket: --control, else control = in FILE, else "
             "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
@@ -221,6 +223,11 @@ client_verdict(const char *cmd, const char *path, struct control_buf *b)
     }
     if (strcmp(cmd, "stop") == 0 && strcmp(s, "stopping\n") == 0)
         return 0;
+    if ((strcmp(cmd, "promote") == 0 && strncmp(s, "promoted ", 9) == 0) ||
+        (strcmp(cmd, "rollback") == 0 && strncmp(s, "rolled back ", 12) == 0)) {
+        fputs(s, stdout);
+        return 0;
+    }
     fprintf(stderr, "handoff: %s: unexpected answer: %s", path, s);
     return 1;
 }
@@ -234,13 +241,15 @@ control_client(int argc, char **argv)
         {"control", required_argument, NULL, 'C'},
         {"timeout", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'c'},
+        {"canary", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     uint64_t timeout_ms = strcmp(cmd, "roll") == 0 ? 0 : CLIENT_TIMEOUT_MS;
     int json = 0, timeout_set = 0, opt, rc;
     char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
-    const char *request;
+    const char *request, *canary = NULL;
+    char canary_req[CONTROL_LINE_MAX + 2];
     struct control_buf b = {0};
     struct exchange x = {0};
 
@@ -256,6 +265,9 @@ control_client(int argc, char **argv)
             break;
         case 'c':
             file = optarg;
+            break;
+        case 'K':
+            canary = optarg;
             break;
         case 'T':
             if (parse_duration(optarg, &timeout_ms, err, sizeof(err)) < 0 ||
@@ -282,6 +294,24 @@ control_client(int argc, char **argv)
     }
     if (json && strcmp(cmd, "status") != 0)
         return client_usage(cmd, "--json: only for status");
+    if (canary != NULL) {
+        struct canary_step steps[CANARY_MAX_STEPS];
+        size_t n;
+        if (strcmp(cmd, "roll") != 0)
+            return client_usage(cmd, "--canary: only for roll");
+        /* Refused here with the flag named, before the master is asked. */
+        if (canary_parse_steps(canary, steps, CANARY_MAX_STEPS, &n, err,
+                               sizeof(err)) < 0) {
+            snprintf(pathbuf, sizeof(pathbuf), "--canary: %s", err);
+            return client_usage(cmd, pathbuf);
+        }
+        if (snprintf(canary_req, sizeof(canary_req), "roll canary=%s\n",
+                     canary) >= (int)sizeof(canary_req))
+            return client_usage(cmd, "--canary: too long");
+        for (char *p = canary_req + 12; *p; p++)
+            if (*p == ' ' || *p == '\t')
+                *p = ','; /* one line, one word */
+    }
     if (path == NULL && file != NULL) {
         rc = path_from_file(file, pathbuf, sizeof(pathbuf));
         if (rc < 0)
@@ -297,7 +327,9 @@ control_client(int argc, char **argv)
 
     request = strcmp(cmd, "status") == 0 ? (json ? "status json\n"
                                                   : "status\n")
-              : strcmp(cmd, "roll") == 0 ? "roll\n"
+              : strcmp(cmd, "roll") == 0 ? (canary ? canary_req : "roll\n")
+              : strcmp(cmd, "promote") == 0 ? "promote\n"
+              : strcmp(cmd, "rollback") == 0 ? "rollback\n"
                                          : "stop\n";
     x.request = uv_buf_init((char *)request, (unsigned)strlen(request));
     x.answer = &b;

@@ -2,27 +2,31 @@
 #include "generation.h"
 
 static const char *const state_names[] = {"starting", "active", "draining",
-                                          "failed", "done"};
+                                          "failed", "done", "canary", "kept"};
 static const char *const event_names[] = {
-    "all_ready", "worker_exit", "ready_timeout",
-    "superseded", "stop", "all_exited"};
+    "all_ready", "worker_exit", "ready_timeout", "superseded", "stop",
+    "all_exited", "canary", "rollback", "keep", "restore"};
 
 #define X (-1)
+#define NSTATES (GEN_KEPT + 1)
+#define NEVENTS (GEV_RESTORE + 1)
 /* transitions[state][event] */
-static const int transitions[5][6] = {
-    /*                all_ready   exit        timeout     superseded    stop          all_exited */
-    [GEN_STARTING] = {GEN_ACTIVE, GEN_FAILED, GEN_FAILED, X,            GEN_DRAINING, GEN_FAILED},
-    [GEN_ACTIVE] =   {X,          GEN_ACTIVE, X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE},
-    [GEN_DRAINING] = {X,          GEN_DRAINING, X,        GEN_DRAINING, GEN_DRAINING, GEN_DONE},
-    [GEN_FAILED] =   {X,          GEN_FAILED, X,          X,            GEN_FAILED,   GEN_DONE},
-    [GEN_DONE] =     {X,          X,          X,          X,            X,            X},
+static const int transitions[NSTATES][NEVENTS] = {
+    /*                all_ready   exit          timeout     superseded    stop          all_exited  canary      rollback    keep      restore */
+    [GEN_STARTING] = {GEN_ACTIVE, GEN_FAILED,   GEN_FAILED, X,            GEN_DRAINING, GEN_FAILED, GEN_CANARY, X,          X,        X},
+    [GEN_ACTIVE] =   {X,          GEN_ACTIVE,   X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          GEN_FAILED, GEN_KEPT, X},
+    [GEN_DRAINING] = {X,          GEN_DRAINING, X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          X,          X,        X},
+    [GEN_FAILED] =   {X,          GEN_FAILED,   X,          X,            GEN_FAILED,   GEN_DONE,   X,          X,          X,        X},
+    [GEN_DONE] =     {X,          X,            X,          X,            X,            X,          X,          X,          X,        X},
+    [GEN_CANARY] =   {GEN_ACTIVE, GEN_CANARY,   X,          X,            GEN_DRAINING, GEN_FAILED, X,          GEN_FAILED, X,        X},
+    [GEN_KEPT] =     {X,          GEN_KEPT,     X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          X,          X,        GEN_ACTIVE},
 };
 #undef X
 
 int
 gen_transition(enum gen_state s, enum gen_event e)
 {
-    if ((unsigned)s > GEN_DONE || (unsigned)e > GEV_ALL_EXITED)
+    if ((unsigned)s >= NSTATES || (unsigned)e >= NEVENTS)
         return -1;
     return transitions[s][e];
 }
@@ -30,13 +34,13 @@ gen_transition(enum gen_state s, enum gen_event e)
 const char *
 gen_state_name(enum gen_state s)
 {
-    return (unsigned)s <= GEN_DONE ? state_names[s] : "?";
+    return (unsigned)s < NSTATES ? state_names[s] : "?";
 }
 
 const char *
 gen_event_name(enum gen_event e)
 {
-    return (unsigned)e <= GEV_ALL_EXITED ? event_names[e] : "?";
+    return (unsigned)e < NEVENTS ? event_names[e] : "?";
 }
 
 size_t

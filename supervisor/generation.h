@@ -7,20 +7,33 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "canary.h"
 #include "reap.h"
 
 /*
  * A generation is the set of processes started by one roll. Its life:
  *
  *   STARTING --all ready--------> ACTIVE --newer promoted / stop--> DRAINING
- *      |  \--worker exited /                |                          |
- *      |     ready timeout --> FAILED       +--all exited (no restart) |
- *      +--stop------------------> DRAINING                             v
- *   FAILED, DRAINING --all exited--> DONE <----------------------------+
+ *      |  \--worker exited /      ^  |  \                            |
+ *      |     ready timeout --> FAILED |   +--all exited (no restart) |
+ *      |       ^  ^ rolled back       |                              |
+ *      +--canary--> CANARY --all steps done (all_ready)              |
+ *      +--stop------------------> DRAINING                           v
+ *   ACTIVE --newer promoted, keep_previous--> KEPT --restored--> ACTIVE
+ *   KEPT --kept long enough / newer roll / stop--> DRAINING
+ *   FAILED, DRAINING, KEPT --all exited--> DONE <--------------------+
  *
  * gen_transition() is that table; every state change goes through it.
  */
-enum gen_state { GEN_STARTING, GEN_ACTIVE, GEN_DRAINING, GEN_FAILED, GEN_DONE };
+enum gen_state {
+    GEN_STARTING,
+    GEN_ACTIVE,
+    GEN_DRAINING,
+    GEN_FAILED,
+    GEN_DONE,
+    GEN_CANARY, /* ready, getting its canary's share of clients */
+    GEN_KEPT,   /* superseded but kept up, with no new client, to return to */
+};
 
 enum gen_event {
     GEV_ALL_READY,     /* every process passed its readiness check */
@@ -29,6 +42,10 @@ enum gen_event {
     GEV_SUPERSEDED,    /* a newer generation was promoted */
     GEV_STOP,          /* handoff is stopping */
     GEV_ALL_EXITED,    /* no process of it is left */
+    GEV_CANARY,        /* ready, with canary steps to go through first */
+    GEV_ROLLBACK,      /* traffic went back to the previous generation */
+    GEV_KEEP,          /* a newer one was promoted; this one is kept */
+    GEV_RESTORE,       /* traffic came back to this kept one */
 };
 
 /* The next state, or -1 if the event does not apply in that state. */
@@ -85,6 +102,10 @@ struct gen {
     uint64_t retire_ns; /* steered: no new connection since */
     int killed; /* SIGKILL sent */
     int bypassed; /* the command cannot load the shim (reach.h) */
+    struct canary_step steps[CANARY_MAX_STEPS]; /* its canary, if any */
+    size_t nsteps;
+    size_t step;      /* GEN_CANARY: the canary step it is at */
+    uv_timer_t *rollout_timer; /* a canary step's end, keep_previous's */
     struct gen *next;
 };
 

@@ -23,12 +23,11 @@
  * 6. A roll asked for during a roll sets roll_pending; roll_finished()
  *    starts it once the current one is promoted or failed.
  *
- * Every state change of a generation goes through set_state(), which asks
+ * Every state change of a generation goes through master_set_state(), which asks
  * gen_transition() and logs it.
  */
 #include "master.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,7 +44,9 @@
 #include "log.h"
 #include "notify.h"
 #include "parse.h"
+#include "proc.h"
 #include "reach.h"
+#include "rollout.h"
 #include "readiness.h"
 #include "sdnotify.h"
 #include "signals.h"
@@ -57,7 +58,6 @@
 #define HEALTHY_MS 60000
 #define STOP_GRACE_MS 1000 /* after stop_timeout's SIGKILL, at most */
 
-static void roll_finished(struct master *m);
 static void schedule_restart(struct master *m, struct gen *g, size_t slot,
                              uint64_t ran_ms);
 static void maybe_finish(struct master *m);
@@ -88,8 +88,8 @@ mono_us(void)
 
 /* --- generations ------------------------------------------------------ */
 
-static int
-set_state(struct gen *g, enum gen_event e)
+int
+master_set_state(struct gen *g, enum gen_event e)
 {
     int next = gen_transition(g->state, e);
 
@@ -116,8 +116,10 @@ gen_new(struct master *m, struct plan *p)
     g->nslots = (size_t)p->cfg->processes;
     g->slots = calloc(g->nslots, sizeof(*g->slots));
     g->timer = handle_timer(m->loop, g);
-    if (g->slots == NULL || g->timer == NULL) {
+    g->rollout_timer = handle_timer(m->loop, g);
+    if (g->slots == NULL || g->timer == NULL || g->rollout_timer == NULL) {
         handle_close(g->timer);
+        handle_close(g->rollout_timer);
         free(g->slots);
         free(g);
         return NULL;
@@ -146,6 +148,7 @@ gen_free(struct master *m, struct gen *g)
         worker_free(g->slots[i].w); /* none left running by now */
     }
     handle_close(g->timer);
+    handle_close(g->rollout_timer);
     plan_unref(g->plan);
     free(g->slots);
     free(g);
@@ -155,7 +158,7 @@ gen_free(struct master *m, struct gen *g)
 static void
 gen_done(struct master *m, struct gen *g)
 {
-    if (set_state(g, GEV_ALL_EXITED) < 0)
+    if (master_set_state(g, GEV_ALL_EXITED) < 0)
         return;
     log_event(LOG_INFO, "gone", "gen=%u drain_ms=%llu", g->id,
               g->drain_ns ? ms_since(g->drain_ns) : 0ULL);
@@ -254,8 +257,8 @@ on_retire_tick(uv_timer_t *t)
     }
 }
 
-static void
-retire(struct master *m, struct gen *g)
+void
+master_retire(struct master *m, struct gen *g)
 {
     if (!traffic_steered(g)) {
         drain(m, g, g->plan->cfg->drain_timeout);
@@ -288,7 +291,7 @@ static void
 fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
           int code)
 {
-    if (set_state(g, e) < 0)
+    if (master_set_state(g, e) < 0)
         return;
     if (m->starting == g)
         m->starting = NULL;
@@ -306,7 +309,7 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
         master_stop(m, 0);
         return;
     }
-    roll_finished(m);
+    master_roll_finished(m);
 }
 
 #define BYPASS_HINT "; a worker never asked for a managed address: a static, " \
@@ -343,13 +346,15 @@ on_ready_timeout(uv_timer_t *t)
     fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
 }
 
-static void
-promote(struct master *m, struct gen *g)
+void
+master_promote(struct master *m, struct gen *g)
 {
     struct gen *old = m->active;
     uint64_t swap_ns;
 
-    if (set_state(g, GEV_ALL_READY) < 0)
+    if (g->state == GEN_STARTING && rollout_ready(m, g))
+        return; /* a canary first: promoted after its last step */
+    if (master_set_state(g, GEV_ALL_READY) < 0)
         return;
     swap_ns = master_now();
     traffic_promote(m, g); /* first: new connections go to g from now */
@@ -381,13 +386,25 @@ promote(struct master *m, struct gen *g)
                 kill_gen(d, "drain_cap");
         }
     }
-    if (old != NULL && set_state(old, GEV_SUPERSEDED) == 0)
-        retire(m, old);
-    roll_finished(m);
+    if (!rollout_promoted(m, g, old) && old != NULL &&
+        master_set_state(old, GEV_SUPERSEDED) == 0)
+        master_retire(m, old);
+    master_roll_finished(m);
 }
 
-static void
-roll_finished(struct master *m)
+void
+master_restore(struct master *m, struct gen *kept)
+{
+    m->active = kept;
+    if (m->plan != kept->plan) {
+        plan_unref(m->plan);
+        m->plan = plan_ref(kept->plan);
+        log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
+    }
+}
+
+void
+master_roll_finished(struct master *m)
 {
     if (m->roll_pending && !m->stopping && m->starting == NULL) {
         m->roll_pending = 0;
@@ -424,6 +441,7 @@ start_roll(struct master *m)
 
     m->next_plan = NULL;
     m->roll_ns = master_now();
+    rollout_roll_starting(m);
     g = gen_new(m, p);
     plan_unref(p); /* the generation holds it now */
     if (g == NULL) {
@@ -431,6 +449,11 @@ start_roll(struct master *m)
         return;
     }
     m->starting = g;
+    /* This roll's canary: handoff roll --canary's, else the file's. */
+    g->nsteps = m->roll_nsteps ? m->roll_nsteps : p->cfg->canary.nsteps;
+    memcpy(g->steps, m->roll_nsteps ? m->roll_steps : p->cfg->canary.steps,
+           sizeof(g->steps));
+    m->roll_nsteps = 0;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
     sdnotify_roll_started(m, g);
@@ -477,23 +500,6 @@ find_worker(struct master *m, pid_t pid)
     return NULL;
 }
 
-static pid_t
-parent_of(pid_t pid)
-{
-    char path[64], buf[512], *p;
-    FILE *f;
-    int ppid = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
-        sscanf(p + 1, " %*c %d", &ppid);
-    fclose(f);
-    return (pid_t)ppid;
-}
-
 /* The worker pid is, or descends from (a pre-forking server's child). */
 static struct worker *
 attribute(struct master *m, pid_t pid)
@@ -504,7 +510,7 @@ attribute(struct master *m, pid_t pid)
         struct worker *w = find_worker(m, pid);
         if (w != NULL)
             return w;
-        pid = parent_of(pid);
+        pid = proc_parent_of(pid);
     }
     return NULL;
 }
@@ -531,7 +537,7 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
               (unsigned long long)((w->ready_ns - w->started_ns) / 1000000),
               (unsigned long long)(w->ready_ns / 1000));
     if (g->state == GEN_STARTING && gen_all_ready(g))
-        promote(m, g);
+        master_promote(m, g);
 }
 
 void
@@ -677,8 +683,16 @@ master_on_worker_exit(struct child *c, int status)
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
         break;
     }
+    case GEN_CANARY:
     case GEN_ACTIVE:
-        set_state(g, GEV_WORKER_EXIT);
+        if (rollout_worker_exit(m, g, desc)) {
+            if (g->live == 0)
+                gen_done(m, g);
+            break;
+        }
+        if (g->state == GEN_CANARY)
+            break; /* its slot is not restarted */
+        master_set_state(g, GEV_WORKER_EXIT);
         if (!g->slots[slot].retired &&
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
@@ -688,7 +702,7 @@ master_on_worker_exit(struct child *c, int status)
             m->exit_code = code;
             m->have_exit_code = 1;
             m->active = NULL;
-            set_state(g, GEV_ALL_EXITED);
+            master_set_state(g, GEV_ALL_EXITED);
             gen_free(m, g);
             master_stop(m, 0);
             return;
@@ -696,6 +710,7 @@ master_on_worker_exit(struct child *c, int status)
         break;
     case GEN_DRAINING:
     case GEN_FAILED:
+    case GEN_KEPT:
         if (g->live == 0)
             gen_done(m, g);
         break;
@@ -744,23 +759,6 @@ master_reload(struct master *m)
     master_roll(m, "SIGHUP");
 }
 
-static void
-kill_children(int sig)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    pid_t self = getpid();
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid > 0 && parent_of(pid) == self)
-            kill(pid, sig);
-    }
-    closedir(d);
-}
-
 static void finish(struct master *m);
 
 /* The stop's last word: what the SIGKILL round left does not hold it. */
@@ -785,7 +783,7 @@ on_stop_timeout(uv_timer_t *t)
     log_event(LOG_WARN, "stop_timeout", "action=SIGKILL");
     for (struct gen *g = m->gens; g; g = g->next)
         kill_gen(g, "stop_timeout");
-    kill_children(SIGKILL);
+    proc_kill_children(SIGKILL);
     m->orphans_killed = 1;
     uv_timer_start(t, on_stop_grace, STOP_GRACE_MS, 0);
 }
@@ -825,6 +823,7 @@ master_stop(struct master *m, int sig)
         return;
     }
     m->stopping = 1;
+    rollout_stop(m);
     m->stop_sig = sig;
     m->stop_gen = m->active;
     m->roll_pending = 0;
@@ -841,10 +840,11 @@ master_stop(struct master *m, int sig)
                        m->plan->cfg->stop_timeout, 0);
     for (g = m->gens; g; g = next) {
         next = g->next; /* drain() may free g */
-        if (g->state == GEN_STARTING || g->state == GEN_ACTIVE) {
+        if (g->state == GEN_STARTING || g->state == GEN_ACTIVE ||
+            g->state == GEN_CANARY || g->state == GEN_KEPT) {
             if (m->starting == g)
                 m->starting = NULL;
-            set_state(g, GEV_STOP);
+            master_set_state(g, GEV_STOP);
             drain(m, g, m->plan->cfg->stop_timeout);
         }
     }
@@ -875,7 +875,7 @@ maybe_finish(struct master *m)
         /* Workers are gone; what they left behind gets the same chance. */
         if (!m->orphans_termed) {
             m->orphans_termed = 1;
-            kill_children(SIGTERM);
+            proc_kill_children(SIGTERM);
         }
         return;
     }
@@ -889,7 +889,7 @@ master_reap(struct master *m)
     /* After stop_timeout, an orphan re-parented since (its parent just
      * died) gets SIGKILL at once, or the stop would wait for it. */
     if (m->orphans_killed && !m->finished)
-        kill_children(SIGKILL);
+        proc_kill_children(SIGKILL);
     maybe_finish(m);
 }
 

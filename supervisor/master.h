@@ -13,6 +13,7 @@
 #include "steer.h"
 
 struct control;
+struct guard;
 struct remnant;
 struct sdnotify;
 
@@ -51,6 +52,10 @@ struct master {
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
     struct remnant *remnants;  /* exited workers' groups left (worker.c) */
     struct steer_plan steering; /* who gets new connections (traffic.h) */
+    struct guard *guard;        /* during a canary or keep_previous */
+    unsigned rollbacks;
+    struct canary_step roll_steps[CANARY_MAX_STEPS]; /* handoff roll --canary */
+    size_t roll_nsteps;
 };
 
 /* The whole life of the master; returns handoff's exit code. */
@@ -72,6 +77,13 @@ void master_notify(struct master *m, pid_t pid, int ready, int stopping,
 
 /* The reaper's callback for a worker (its struct child comes first). */
 void master_on_worker_exit(struct child *c, int status);
+
+/* For rollout.c: the roll's steps, each as the roll does it. */
+int master_set_state(struct gen *g, enum gen_event e); /* logs; -1: refused */
+void master_promote(struct master *m, struct gen *g); /* every client to g */
+void master_retire(struct master *m, struct gen *g);  /* empty its queue, drain */
+void master_restore(struct master *m, struct gen *kept); /* active again */
+void master_roll_finished(struct master *m);          /* start a queued roll */
 
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);

@@ -160,3 +160,14 @@ sdnotify_stopping(struct master *m)
     if (m->sdnotify != NULL)
         send_text(m->sdnotify, "STOPPING=1\nSTATUS=stopping");
 }
+
+void
+sdnotify_status(struct master *m, const char *status)
+{
+    char text[320];
+
+    if (m->sdnotify == NULL)
+        return;
+    snprintf(text, sizeof(text), "STATUS=%.300s", status);
+    send_text(m->sdnotify, text);
+}

@@ -32,5 +32,7 @@ void sdnotify_roll_started(struct master *m, const struct gen *g);
 void sdnotify_roll_ended(struct master *m, const struct gen *g,
                          const char *why);
 void sdnotify_stopping(struct master *m);
+/* STATUS= only: a canary's step, a rollback. */
+void sdnotify_status(struct master *m, const char *status);
 
 #endif

@@ -76,10 +76,16 @@ steer_plan_remove(struct steer_plan *p, unsigned gen)
 void
 steer_plan_promote(struct steer_plan *p, unsigned gen)
 {
+    int newer = 1; /* routes are newest first */
+
     for (size_t i = 0; i < p->n; i++) {
         p->r[i].share = p->r[i].gen == gen ? STEER_SHARE_ALL : 0;
-        if (p->r[i].gen == gen)
+        if (p->r[i].gen == gen) {
             p->r[i].serving = 1;
+            newer = 0;
+        } else if (newer) {
+            p->r[i].serving = 0;
+        }
     }
 }
 
@@ -172,6 +178,46 @@ emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
     }
 }
 
+/*
+ * The canary clients (source in a CIDR) go to member target. IPv4: the
+ * address is in A, kept in M[0]; IPv6: its words are loaded one by one.
+ */
+static void
+emit_cidrs(struct prog *g, const struct steer_plan *p, int v6, int target)
+{
+    if (target < 0)
+        return;
+    if (!v6)
+        emit(g, BPF_ST, 0, 0, 0);
+    for (size_t i = 0; i < p->ncidrs; i++) {
+        const struct canary_cidr *c = &p->cidrs[i];
+        unsigned words = 0, done = 0;
+
+        if ((c->family == AF_INET6) != v6)
+            continue;
+        for (unsigned w = 0; w < (v6 ? 4u : 1u); w++)
+            words += canary_cidr_mask(c->prefix, w) != 0;
+        for (unsigned w = 0; w < (v6 ? 4u : 1u); w++) {
+            uint32_t mask = canary_cidr_mask(c->prefix, w);
+            if (mask == 0)
+                continue;
+            done++;
+            if (v6)
+                emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                     (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            else
+                emit(g, BPF_LD | BPF_MEM, 0, 0, 0);
+            emit(g, BPF_ALU | BPF_AND | BPF_K, 0, 0, mask);
+            /* not in it: past this network's other words and its ret */
+            emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0,
+                 (uint8_t)(3 * (words - done) + 1), c->addr[w]);
+        }
+        emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)target);
+    }
+    if (!v6)
+        emit(g, BPF_LD | BPF_MEM, 0, 0, 0);
+}
+
 /* A ^= A >> s, with X as scratch. */
 static void
 emit_xorshift(struct prog *g, uint32_t s)
@@ -189,7 +235,7 @@ steer_compile(const struct steer_member *m, size_t n,
     struct prog g = {insns, 0, cap, 0};
     int idx[STEER_MAX_GENS];
     unsigned total = 0, cum = 0;
-    int dflt = -1;
+    int dflt = -1, newest = -1;
     size_t to_v6, not_v4, v4_done;
 
     /* Each route's member here, if it has one. */
@@ -220,6 +266,11 @@ steer_compile(const struct steer_member *m, size_t n,
     if (dflt < 0)
         dflt = 0;
     *pinned = 1u << dflt;
+    for (size_t i = 0; i < p->n && newest < 0 && p->ncidrs > 0; i++)
+        if (idx[i] >= 0 && p->r[i].serving)
+            newest = idx[i];
+    if (newest >= 0)
+        *pinned |= 1u << newest;
 
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
     to_v6 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x86dd);
@@ -230,11 +281,13 @@ steer_compile(const struct steer_member *m, size_t n,
     emit(&g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
     emit_probes(&g, idx, p);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 12));
+    emit_cidrs(&g, p, 0, newest);
     v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv6 (no extension headers before TCP): the four words xored. */
     patch(&g, to_v6, 0);
     emit(&g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
     emit_probes(&g, idx, p);
+    emit_cidrs(&g, p, 1, newest);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
     for (uint32_t off = 12; off <= 20; off += 4) {
         emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);

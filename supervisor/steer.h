@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../shim/addr.h"
+#include "canary.h"
 
 /*
  * Every generation gets its own listening socket on the address, all in one
@@ -43,6 +44,9 @@ struct steer_plan {
     uint16_t probe_size; /* ports per block */
     unsigned rot[STEER_PROBE_BLOCKS];
     unsigned next_block; /* blocks are handed out in turn */
+    /* Clients that always reach the newest generation that may serve. */
+    struct canary_cidr cidrs[CANARY_MAX_CIDRS];
+    size_t ncidrs;
 };
 
 /* A plan with no generation; probes come from ports lo..hi. */
@@ -51,7 +55,8 @@ void steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi);
 int steer_plan_add(struct steer_plan *p, unsigned gen);
 void steer_plan_remove(struct steer_plan *p, unsigned gen);
 struct steer_route *steer_plan_find(struct steer_plan *p, unsigned gen);
-/* Promotion: gen gets every client and may serve; the others get none. */
+/* Promotion: gen gets every client and may serve; the others get none,
+ * and newer ones (a canary rolled back) may serve no more. */
 void steer_plan_promote(struct steer_plan *p, unsigned gen);
 /* The next source port for a probe of gen (0: its probes are not steered). */
 unsigned steer_plan_probe_port(struct steer_plan *p, unsigned gen);

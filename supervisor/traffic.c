@@ -74,10 +74,39 @@ apply(struct master *m, struct listener *l)
                   log_q(l->name), log_q(strerror(-rc)));
 }
 
+/* canary_clients, as the newest configuration says. */
+static void
+set_clients(struct master *m, const struct gen *g)
+{
+    const struct canary_conf *c = &g->plan->cfg->canary;
+
+    memcpy(m->steering.cidrs, c->clients, sizeof(m->steering.cidrs));
+    m->steering.ncidrs = c->nclients;
+}
+
 void
 traffic_promote(struct master *m, struct gen *g)
 {
     steer_plan_promote(&m->steering, g->id);
+    set_clients(m, g);
+    each_group(m, apply);
+}
+
+void
+traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
+{
+    struct steer_route *n = steer_plan_find(&m->steering, g->id);
+    struct steer_route *o = steer_plan_find(&m->steering, old->id);
+
+    for (size_t i = 0; i < m->steering.n; i++)
+        m->steering.r[i].share = 0;
+    if (n != NULL) {
+        n->share = bps;
+        n->serving = 1;
+    }
+    if (o != NULL)
+        o->share = STEER_SHARE_ALL - bps;
+    set_clients(m, g);
     each_group(m, apply);
 }
 

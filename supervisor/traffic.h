@@ -21,6 +21,11 @@ int traffic_join(struct master *m, struct gen *g);
 /* Every new connection to g: one program swap per group. */
 void traffic_promote(struct master *m, struct gen *g);
 
+/* A canary step: g gets bps of client addresses, old the rest, both
+ * serving: one program swap per group. */
+void traffic_share(struct master *m, struct gen *g, struct gen *old,
+                   unsigned bps);
+
 /* g's processes are gone: its sockets leave their groups. */
 void traffic_leave(struct master *m, struct gen *g);
 

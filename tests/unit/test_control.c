@@ -32,7 +32,11 @@ requests_are_parsed_strictly(void **state)
         {"status json extra", CONTROL_UNKNOWN},
         {"roll now", CONTROL_UNKNOWN},
         {"stop json", CONTROL_UNKNOWN},
-        {"rollback", CONTROL_UNKNOWN},
+        {"rollback", CONTROL_ROLLBACK},
+        {"promote", CONTROL_PROMOTE},
+        {"promote now", CONTROL_UNKNOWN},
+        {"roll canary=5%/30s,25%/2m", CONTROL_ROLL_CANARY},
+        {"rollbacks", CONTROL_UNKNOWN},
         {"averyveryverylongword", CONTROL_UNKNOWN},
     };
 

@@ -23,20 +23,22 @@
 /* --- gen_transition ------------------------------------------------------ */
 
 /* The lifecycle of generation.h's diagram, written out by hand. */
-static const int expected[5][6] = {
-    /*              all_ready   exit          timeout     superseded    stop          all_exited */
-    [GEN_STARTING] = {GEN_ACTIVE, GEN_FAILED,   GEN_FAILED, X,            GEN_DRAINING, GEN_FAILED},
-    [GEN_ACTIVE] =   {X,          GEN_ACTIVE,   X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE},
-    [GEN_DRAINING] = {X,          GEN_DRAINING, X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE},
-    [GEN_FAILED] =   {X,          GEN_FAILED,   X,          X,            GEN_FAILED,   GEN_DONE},
-    [GEN_DONE] =     {X,          X,            X,          X,            X,            X},
+static const int expected[7][10] = {
+    /*              all_ready   exit          timeout     superseded    stop          all_exited  canary      rollback    keep      restore */
+    [GEN_STARTING] = {GEN_ACTIVE, GEN_FAILED,   GEN_FAILED, X,            GEN_DRAINING, GEN_FAILED, GEN_CANARY, X,          X,        X},
+    [GEN_ACTIVE] =   {X,          GEN_ACTIVE,   X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          GEN_FAILED, GEN_KEPT, X},
+    [GEN_DRAINING] = {X,          GEN_DRAINING, X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          X,          X,        X},
+    [GEN_FAILED] =   {X,          GEN_FAILED,   X,          X,            GEN_FAILED,   GEN_DONE,   X,          X,          X,        X},
+    [GEN_DONE] =     {X,          X,            X,          X,            X,            X,          X,          X,          X,        X},
+    [GEN_CANARY] =   {GEN_ACTIVE, GEN_CANARY,   X,          X,            GEN_DRAINING, GEN_FAILED, X,          GEN_FAILED, X,        X},
+    [GEN_KEPT] =     {X,          GEN_KEPT,     X,          GEN_DRAINING, GEN_DRAINING, GEN_DONE,   X,          X,          X,        GEN_ACTIVE},
 };
 
 static void
 transition_table_covers_every_state_and_event(void **state)
 {
-    for (int s = GEN_STARTING; s <= GEN_DONE; s++)
-        for (int e = GEV_ALL_READY; e <= GEV_ALL_EXITED; e++) {
+    for (int s = GEN_STARTING; s <= GEN_KEPT; s++)
+        for (int e = GEV_ALL_READY; e <= GEV_RESTORE; e++) {
             int got = gen_transition((enum gen_state)s, (enum gen_event)e);
             if (got != expected[s][e])
                 fail_msg("%s + %s: got %d, want %d",
@@ -95,17 +97,17 @@ every_live_state_ends_done_when_all_exited(void **state)
 static void
 done_accepts_nothing(void **state)
 {
-    for (int e = GEV_ALL_READY; e <= GEV_ALL_EXITED; e++)
+    for (int e = GEV_ALL_READY; e <= GEV_RESTORE; e++)
         assert_int_equal(gen_transition(GEN_DONE, (enum gen_event)e), -1);
 }
 
 static void
 transition_rejects_invalid_enums(void **state)
 {
-    assert_int_equal(gen_transition((enum gen_state)5, GEV_ALL_READY), -1);
+    assert_int_equal(gen_transition((enum gen_state)7, GEV_ALL_READY), -1);
     assert_int_equal(gen_transition((enum gen_state)-1, GEV_STOP), -1);
     assert_int_equal(gen_transition((enum gen_state)1000, GEV_STOP), -1);
-    assert_int_equal(gen_transition(GEN_STARTING, (enum gen_event)6), -1);
+    assert_int_equal(gen_transition(GEN_STARTING, (enum gen_event)10), -1);
     assert_int_equal(gen_transition(GEN_ACTIVE, (enum gen_event)-1), -1);
     assert_int_equal(gen_transition(GEN_ACTIVE, (enum gen_event)1000), -1);
 }
@@ -113,8 +115,8 @@ transition_rejects_invalid_enums(void **state)
 static void
 no_path_leads_back_to_starting(void **state)
 {
-    for (int s = GEN_STARTING; s <= GEN_DONE; s++)
-        for (int e = GEV_ALL_READY; e <= GEV_ALL_EXITED; e++)
+    for (int s = GEN_STARTING; s <= GEN_KEPT; s++)
+        for (int e = GEV_ALL_READY; e <= GEV_RESTORE; e++)
             assert_int_not_equal(gen_transition((enum gen_state)s,
                                                 (enum gen_event)e),
                                  GEN_STARTING);
@@ -128,7 +130,9 @@ state_and_event_names(void **state)
     assert_string_equal(gen_state_name(GEN_DRAINING), "draining");
     assert_string_equal(gen_state_name(GEN_FAILED), "failed");
     assert_string_equal(gen_state_name(GEN_DONE), "done");
-    assert_string_equal(gen_state_name((enum gen_state)5), "?");
+    assert_string_equal(gen_state_name(GEN_CANARY), "canary");
+    assert_string_equal(gen_state_name(GEN_KEPT), "kept");
+    assert_string_equal(gen_state_name((enum gen_state)7), "?");
     assert_string_equal(gen_state_name((enum gen_state)-1), "?");
 
     assert_string_equal(gen_event_name(GEV_ALL_READY), "all_ready");
@@ -137,7 +141,9 @@ state_and_event_names(void **state)
     assert_string_equal(gen_event_name(GEV_SUPERSEDED), "superseded");
     assert_string_equal(gen_event_name(GEV_STOP), "stop");
     assert_string_equal(gen_event_name(GEV_ALL_EXITED), "all_exited");
-    assert_string_equal(gen_event_name((enum gen_event)6), "?");
+    assert_string_equal(gen_event_name(GEV_ROLLBACK), "rollback");
+    assert_string_equal(gen_event_name(GEV_RESTORE), "restore");
+    assert_string_equal(gen_event_name((enum gen_event)10), "?");
     assert_string_equal(gen_event_name((enum gen_event)-1), "?");
 }
 

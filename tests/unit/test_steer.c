@@ -83,7 +83,7 @@ load(int32_t off32, int size)
 static uint32_t
 run(const struct sock_filter *f, size_t len)
 {
-    uint32_t a = 0, x = 0;
+    uint32_t a = 0, x = 0, mem[16] = {0};
 
     for (size_t pc = 0; pc < len; pc++) {
         const struct sock_filter *i = &f[pc];
@@ -93,6 +93,9 @@ run(const struct sock_filter *f, size_t len)
         case BPF_LD | BPF_H | BPF_IND: a = load((int32_t)(i->k + x), 2); break;
         case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load((int32_t)i->k, 1) & 0xf); break;
         case BPF_MISC | BPF_TAX: x = a; break;
+        case BPF_ST: mem[i->k & 15] = a; break;
+        case BPF_LD | BPF_MEM: a = mem[i->k & 15]; break;
+        case BPF_ALU | BPF_AND | BPF_K: a &= i->k; break;
         case BPF_ALU | BPF_RSH | BPF_K: a >>= i->k; break;
         case BPF_ALU | BPF_XOR | BPF_X: a ^= x; break;
         case BPF_ALU | BPF_MUL | BPF_K: a *= i->k; break;
@@ -425,6 +428,55 @@ test_shares(void **state)
     steer_close(s);
 }
 
+/* canary_clients: those networks reach the newest serving generation,
+ * IPv4 and IPv6, whatever their hash; the others follow the shares. */
+static void
+test_canary_clients(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    char err[128];
+    unsigned in = 0, other = 0;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    steer_plan_add(&p, 1);
+    steer_join(s, &p, 1);
+    steer_plan_promote(&p, 1);
+    steer_plan_add(&p, 2);
+    steer_join(s, &p, 2);
+    steer_plan_find(&p, 1)->share = 9900;
+    steer_plan_find(&p, 2)->share = 100;
+    steer_plan_find(&p, 2)->serving = 1;
+    assert_int_equal(canary_parse_cidrs("127.5.0.0/16 2001:db8:1::/48", p.cidrs,
+                                        CANARY_MAX_CIDRS, &p.ncidrs, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t c = 0; c < 2000; c++) {
+        assert_int_equal(gen_of_v4(s, 0x7f050000u | c, 40000), 2);
+        other += gen_of_v4(s, 0x7f060000u | c, 40000) == 2;
+    }
+    assert_true(other < 2000 * 3 / 100); /* 1% share, not the network */
+    for (uint32_t c = 0; c < 500; c++) {
+        uint32_t w[4] = {0x20010db8u, 0x00010000u | (c & 0xffff), c * 7u, c};
+        uint32_t o[4] = {0x20010db8u, 0x00020000u, c * 7u, c};
+        uint32_t idx;
+        packet_v6(w, 40000);
+        idx = run(k.prog, k.len);
+        in += k.group[idx] == steer_fd(s, 2);
+        packet_v6(o, 40000);
+        idx = run(k.prog, k.len);
+        assert_int_equal(k.group[idx] == steer_fd(s, 2), steer_hash(o[0] ^ o[1] ^ o[2] ^ o[3]) < 100);
+    }
+    assert_int_equal(in, 500);
+    /* rolled back: the canary may serve no more, its clients go back */
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t c = 0; c < 200; c++)
+        assert_int_equal(gen_of_v4(s, 0x7f050000u | c, 40000), 1);
+    steer_close(s);
+}
+
 /* Probe ports: blocks of the range, rotating, none for an unknown gen. */
 static void
 test_probe_ports(void **state)
@@ -468,6 +520,7 @@ main(void)
         cmocka_unit_test_setup(test_random_order, setup),
         cmocka_unit_test_setup(test_leave_busy, setup),
         cmocka_unit_test_setup(test_shares, setup),
+        cmocka_unit_test_setup(test_canary_clients, setup),
         cmocka_unit_test_setup(test_probe_ports, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

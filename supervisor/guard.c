@@ -1,0 +1,231 @@
+/* guard.c: probe a canary (and its predecessor) every guard_interval; roll back on failures or slowness. */
+#include "guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handle.h"
+#include "log.h"
+#include "master.h"
+#include "probe.h"
+#include "readiness.h"
+#include "rollout.h"
+#include "traffic.h"
+
+extern char **environ;
+
+/* One generation's side: its attempt under way and its recent times. */
+struct side {
+    struct guard *gd;
+    unsigned gen;
+    struct probe_attempt *att;
+    uint64_t us[GUARD_WINDOW]; /* latencies of passed probes, a ring */
+    size_t n, next;
+    unsigned long probes, passed;
+    char last[64];
+};
+
+struct guard {
+    struct master *m;
+    uv_timer_t *timer;
+    enum probe_kind kind;
+    const char *spec;  /* after "kind:" */
+    char full[600];    /* the spec as configured, for the log */
+    long failures_max;
+    double ratio; /* 0: no latency comparison */
+    unsigned fails;   /* in a row, of the newer one */
+    struct side cur, prev;
+};
+
+static uint64_t
+p95(const struct side *s)
+{
+    uint64_t v[GUARD_WINDOW], t;
+
+    memcpy(v, s->us, s->n * sizeof(v[0]));
+    for (size_t i = 1; i < s->n; i++) /* insertion sort: at most 20 */
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[(s->n * 95 + 99) / 100 - 1];
+}
+
+static void
+rollback(struct guard *gd, const char *why)
+{
+    struct master *m = gd->m;
+
+    /* The guard is freed by the rollback: nothing of it after this. */
+    log_event(LOG_WARN, "guard_failed", "gen=%u guard=%s reason=%s",
+              gd->cur.gen, log_q(gd->full), log_q(why));
+    rollout_rollback(m, why);
+}
+
+static void
+on_verdict(void *arg, int ok, uint64_t us, const char *what)
+{
+    struct side *s = arg;
+    struct guard *gd = s->gd;
+    char why[300];
+
+    s->att = NULL;
+    s->probes++;
+    snprintf(s->last, sizeof(s->last), "%s %s %.1fms", ok ? "ok" : "failed",
+             what, (double)us / 1000);
+    log_event(LOG_DEBUG, "guard", "gen=%u ok=%d %s us=%llu", s->gen, ok, what,
+              (unsigned long long)us);
+    if (ok) {
+        s->passed++;
+        s->us[s->next] = us;
+        s->next = (s->next + 1) % GUARD_WINDOW;
+        if (s->n < GUARD_WINDOW)
+            s->n++;
+    }
+    if (s != &gd->cur)
+        return;
+    if (!ok && ++gd->fails >= (unsigned)gd->failures_max) {
+        snprintf(why, sizeof(why), "guard %.200s failed %u times in a row (last: %.60s)",
+                 gd->full, gd->fails, what);
+        rollback(gd, why);
+        return;
+    }
+    if (ok)
+        gd->fails = 0;
+    if (ok && gd->ratio > 0 && gd->cur.n >= GUARD_MIN_SAMPLES &&
+        gd->prev.n >= GUARD_MIN_SAMPLES) {
+        uint64_t a = p95(&gd->cur), b = p95(&gd->prev);
+        if ((double)a > gd->ratio * (double)b) {
+            snprintf(why, sizeof(why), "guard_latency: p95 of gen %u %.1fms > "
+                     "%.2f x gen %u's %.1fms (last %zu probes each)",
+                     gd->cur.gen, (double)a / 1000, gd->ratio, gd->prev.gen,
+                     (double)b / 1000, gd->cur.n);
+            rollback(gd, why);
+        }
+    }
+}
+
+/* The environment of an exec: guard: the master's and the generations. */
+static char **
+exec_env(const struct guard *gd, char *buf, size_t size, char **v, size_t cap)
+{
+    size_t n = 0;
+    int o;
+
+    for (char **e = environ; *e && n + 3 < cap; e++)
+        if (strncmp(*e, "HANDOFF_GUARD_", 14) != 0)
+            v[n++] = *e;
+    o = snprintf(buf, size, "HANDOFF_GUARD_GENERATION=%u", gd->cur.gen);
+    v[n++] = buf;
+    snprintf(buf + o + 1, size - (size_t)o - 1,
+             "HANDOFF_GUARD_PREVIOUS=%u", gd->prev.gen);
+    v[n++] = buf + o + 1;
+    v[n] = NULL;
+    return v;
+}
+
+static void
+probe_side(struct guard *gd, struct side *s)
+{
+    char target[600], envbuf[128];
+    char *env[512];
+    struct gen *g;
+    pid_t pid = 0;
+
+    if (s->att != NULL) {
+        if (gd->kind == PROBE_EXEC)
+            return; /* still running: it has until it ends */
+        probe_cancel(s->att);
+        s->att = NULL;
+        on_verdict(s, 0, 0, "err=no answer within guard_interval");
+        return; /* that may have rolled back: the next tick probes */
+    }
+    for (g = gd->m->gens; g && g->id != s->gen; g = g->next)
+        ;
+    for (size_t i = 0; g && i < g->nslots && pid == 0; i++)
+        if (g->slots[i].w != NULL)
+            pid = g->slots[i].w->child.pid;
+    if (readiness_expand(gd->spec, pid, s->gen, target, sizeof(target)) < 0)
+        return;
+    s->att = probe_start(gd->m, gd->kind, target,
+                         gd->kind == PROBE_EXEC || g == NULL
+                             ? 0 : traffic_probe_port(gd->m, g),
+                         gd->kind == PROBE_EXEC
+                             ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
+                             : NULL,
+                         on_verdict, s);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+    struct guard *gd = t->data;
+
+    if (gd == NULL)
+        return;
+    /* The previous one first: the newer one's verdict may roll back, and
+     * a rollback frees the guard. */
+    if (gd->ratio > 0)
+        probe_side(gd, &gd->prev);
+    probe_side(gd, &gd->cur);
+}
+
+struct guard *
+guard_start(struct master *m, struct gen *g, struct gen *prev)
+{
+    const struct canary_conf *c = &g->plan->cfg->canary;
+    struct guard *gd;
+
+    if (c->guard == NULL || (gd = calloc(1, sizeof(*gd))) == NULL)
+        return NULL;
+    gd->m = m;
+    snprintf(gd->full, sizeof(gd->full), "%s", c->guard);
+    gd->kind = strncmp(c->guard, "exec:", 5) == 0   ? PROBE_EXEC
+               : strncmp(c->guard, "tcp:", 4) == 0 ? PROBE_TCP
+                                                   : PROBE_HTTP;
+    gd->spec = gd->full + (gd->kind == PROBE_TCP ? 4 : 5);
+    gd->failures_max = c->guard_failures;
+    gd->ratio = c->guard_latency;
+    gd->cur = (struct side){.gd = gd, .gen = g->id};
+    gd->prev = (struct side){.gd = gd, .gen = prev ? prev->id : 0};
+    gd->timer = handle_timer(m->loop, gd);
+    if (gd->timer == NULL) {
+        free(gd);
+        return NULL;
+    }
+    log_event(LOG_INFO, "guard_start", "gen=%u previous=%u guard=%s "
+              "interval_ms=%llu failures=%ld latency_ratio=%.2f", g->id,
+              gd->prev.gen, log_q(gd->full),
+              (unsigned long long)c->guard_interval, gd->failures_max, gd->ratio);
+    uv_timer_start(gd->timer, on_tick, c->guard_interval, c->guard_interval);
+    return gd;
+}
+
+void
+guard_stop(struct guard *gd)
+{
+    if (gd == NULL)
+        return;
+    handle_close(gd->timer);
+    probe_cancel(gd->cur.att);
+    probe_cancel(gd->prev.att);
+    log_event(LOG_INFO, "guard_stop", "gen=%u probes=%lu passed=%lu", gd->cur.gen,
+              gd->cur.probes, gd->cur.passed);
+    free(gd);
+}
+
+void
+guard_describe(const struct guard *gd, char *buf, size_t size)
+{
+    if (gd == NULL) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, size, "guard gen=%u %s (%lu of %lu passed, %u failed in a "
+             "row)%s%s", gd->cur.gen, gd->cur.last[0] ? gd->cur.last : "none yet",
+             gd->cur.passed, gd->cur.probes, gd->fails,
+             gd->ratio > 0 ? "; previous: " : "",
+             gd->ratio > 0 ? (gd->prev.last[0] ? gd->prev.last : "none yet") : "");
+}

@@ -1,0 +1,229 @@
+/* rollout.c: canary steps, keep_previous and rollback, as changes of the steering plan. */
+#include "rollout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "control.h"
+#include "guard.h"
+#include "handle.h"
+#include "log.h"
+#include "master.h"
+#include "sdnotify.h"
+#include "traffic.h"
+
+static struct gen *
+find_state(const struct master *m, enum gen_state s)
+{
+    for (struct gen *g = m->gens; g; g = g->next)
+        if (g->state == s)
+            return g;
+    return NULL;
+}
+
+static void on_step(uv_timer_t *t);
+
+/* Step g->step of g's canary, or its promotion after the last. */
+static void
+step(struct master *m, struct gen *g)
+{
+    const struct canary_step *st;
+    char text[160];
+
+    if (g->step >= g->nsteps) {
+        log_event(LOG_INFO, "canary_done", "gen=%u steps=%zu", g->id, g->nsteps);
+        master_promote(m, g);
+        return;
+    }
+    st = &g->steps[g->step];
+    traffic_share(m, g, m->active, st->bps);
+    log_event(LOG_INFO, "canary", "gen=%u old=%u step=%zu/%zu share_bps=%u "
+              "for_ms=%llu", g->id, m->active->id, g->step + 1, g->nsteps,
+              st->bps, (unsigned long long)st->ms);
+    snprintf(text, sizeof(text), "canary: generation %u gets %u.%02u%% of "
+             "client addresses", g->id, st->bps / 100, st->bps % 100);
+    sdnotify_status(m, text);
+    uv_timer_start(g->rollout_timer, on_step, st->ms, 0);
+}
+
+static void
+on_step(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+
+    if (g == NULL || g->state != GEN_CANARY)
+        return;
+    g->step++;
+    step(g->master, g);
+}
+
+int
+rollout_ready(struct master *m, struct gen *g)
+{
+    if (g->nsteps == 0 || m->active == NULL || !traffic_steered(g) ||
+        master_set_state(g, GEV_CANARY) < 0)
+        return 0;
+    uv_timer_stop(g->timer); /* ready_timeout is over */
+    g->step = 0;
+    guard_stop(m->guard);
+    m->guard = guard_start(m, g, m->active);
+    step(m, g);
+    return 1;
+}
+
+static void
+end_keep(struct master *m, struct gen *kept, const char *why)
+{
+    uv_timer_stop(kept->rollout_timer);
+    guard_stop(m->guard);
+    m->guard = NULL;
+    if (master_set_state(kept, GEV_SUPERSEDED) < 0)
+        return;
+    log_event(LOG_INFO, "kept_end", "gen=%u reason=%s", kept->id, why);
+    master_retire(m, kept);
+}
+
+static void
+on_keep_end(uv_timer_t *t)
+{
+    struct gen *kept = t->data;
+
+    if (kept != NULL && kept->state == GEN_KEPT)
+        end_keep(kept->master, kept, "keep_previous");
+}
+
+int
+rollout_promoted(struct master *m, struct gen *g, struct gen *old)
+{
+    uint64_t keep = g->plan->cfg->canary.keep_previous;
+
+    if (keep == 0 || old == NULL || !traffic_steered(old) ||
+        master_set_state(old, GEV_KEEP) < 0) {
+        guard_stop(m->guard); /* the canary, if any, is over */
+        m->guard = NULL;
+        return 0;
+    }
+    log_event(LOG_INFO, "kept", "gen=%u for_ms=%llu", old->id,
+              (unsigned long long)keep);
+    if (m->guard == NULL)
+        m->guard = guard_start(m, g, old);
+    uv_timer_start(old->rollout_timer, on_keep_end, keep, 0);
+    return 1;
+}
+
+int
+rollout_rollback(struct master *m, const char *why)
+{
+    struct gen *g = m->starting, *kept;
+    char text[200];
+
+    if (g != NULL && g->state == GEN_CANARY && m->active != NULL) {
+        /* One swap: every new connection to the generation that never
+         * stopped serving; the canary keeps what it holds, then drains. */
+        traffic_promote(m, m->active);
+        uv_timer_stop(g->rollout_timer);
+        master_set_state(g, GEV_ROLLBACK);
+        guard_stop(m->guard);
+        m->guard = NULL;
+        m->starting = NULL;
+        m->rolls_failed++;
+        m->rollbacks++;
+        log_event(LOG_WARN, "rollback", "gen=%u to=%u during=canary reason=%s",
+                  g->id, m->active->id, log_q(why));
+        control_roll_ended(m, g, why);
+        sdnotify_roll_ended(m, g, why);
+        master_retire(m, g);
+        master_roll_finished(m);
+        return 0;
+    }
+    kept = find_state(m, GEN_KEPT);
+    if (kept == NULL || (g = m->active) == NULL)
+        return -ENOENT;
+    traffic_promote(m, kept);
+    uv_timer_stop(kept->rollout_timer);
+    guard_stop(m->guard);
+    m->guard = NULL;
+    master_set_state(kept, GEV_RESTORE);
+    master_set_state(g, GEV_ROLLBACK);
+    master_restore(m, kept);
+    m->rollbacks++;
+    log_event(LOG_WARN, "rollback", "gen=%u to=%u during=keep_previous "
+              "reason=%s", g->id, kept->id, log_q(why));
+    snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
+             g->id, kept->id, why);
+    sdnotify_status(m, text);
+    master_retire(m, g);
+    return 0;
+}
+
+int
+rollout_promote(struct master *m)
+{
+    struct gen *g = m->starting, *kept;
+
+    if (g != NULL && g->state == GEN_CANARY) {
+        uv_timer_stop(g->rollout_timer);
+        log_event(LOG_INFO, "canary_done", "gen=%u steps=%zu/%zu reason=%s",
+                  g->id, g->step + 1, g->nsteps, "handoff promote");
+        master_promote(m, g);
+        return 0;
+    }
+    if ((kept = find_state(m, GEN_KEPT)) != NULL) {
+        end_keep(m, kept, "handoff promote");
+        return 0;
+    }
+    return -ENOENT;
+}
+
+int
+rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
+{
+    char why[160];
+
+    if (g->state == GEN_CANARY) {
+        snprintf(why, sizeof(why), "a process of the canary exited (%s)", desc);
+    } else if (g->state == GEN_ACTIVE && find_state(m, GEN_KEPT) != NULL) {
+        snprintf(why, sizeof(why), "a process exited during keep_previous (%s)",
+                 desc);
+    } else {
+        return 0;
+    }
+    return rollout_rollback(m, why) == 0;
+}
+
+void
+rollout_roll_starting(struct master *m)
+{
+    struct gen *kept = find_state(m, GEN_KEPT);
+
+    if (kept != NULL)
+        end_keep(m, kept, "new roll");
+}
+
+void
+rollout_stop(struct master *m)
+{
+    guard_stop(m->guard);
+    m->guard = NULL;
+    for (struct gen *g = m->gens; g; g = g->next)
+        uv_timer_stop(g->rollout_timer);
+}
+
+void
+rollout_describe(const struct master *m, const struct gen *g, char *buf,
+                 size_t size)
+{
+    const struct steer_route *r = steer_plan_find((struct steer_plan *)&m->steering, g->id);
+    unsigned share = r ? r->share : 0;
+
+    if (g->state == GEN_CANARY)
+        snprintf(buf, size, "share=%u.%02u%% step=%zu/%zu", share / 100,
+                 share % 100, g->step + 1, g->nsteps);
+    else if (g->state == GEN_KEPT)
+        snprintf(buf, size, "share=0%% kept");
+    else if (r != NULL)
+        snprintf(buf, size, "share=%u.%02u%%", share / 100, share % 100);
+    else
+        buf[0] = '\0';
+}

@@ -1,0 +1,49 @@
+/* rollout.h: progressive delivery: a canary's steps, the kept generation, rollback. */
+#ifndef HANDOFF_ROLLOUT_H
+#define HANDOFF_ROLLOUT_H
+
+#include <stddef.h>
+
+struct master;
+struct gen;
+
+/*
+ * After readiness a generation may go through canary steps (its share of
+ * client addresses, one program swap each) before its promotion, and the
+ * generation it replaces may be kept, with no new client, for
+ * keep_previous. Until both are over, a rollback is one swap back. The
+ * steps come from canary = (or handoff roll --canary), keep_previous from
+ * the new generation's configuration.
+ */
+
+/* g passed readiness: 1 if its canary began (promotion later), 0 if it is
+ * to be promoted now (no canary, no previous, or traffic not steered). */
+int rollout_ready(struct master *m, struct gen *g);
+
+/* g was just promoted over old: keep old if keep_previous says so (then
+ * 1), or 0 for old to retire as usual. */
+int rollout_promoted(struct master *m, struct gen *g, struct gen *old);
+
+/* New connections back to the previous generation, the newer one drains.
+ * 0, or -ENOENT when there is nothing to return to. */
+int rollout_rollback(struct master *m, const char *why);
+
+/* End the canary now (promotion), or the keeping of the previous one.
+ * 0, or -ENOENT when neither is under way. */
+int rollout_promote(struct master *m);
+
+/* A process of g exited: during a canary, or while an older generation is
+ * kept, that is a failed guard and rolls back. 1 if it did. */
+int rollout_worker_exit(struct master *m, struct gen *g, const char *desc);
+
+/* A new roll starts: a kept generation is retired first (at most one). */
+void rollout_roll_starting(struct master *m);
+
+/* Stopping: no guard, no step, no keeping any more. */
+void rollout_stop(struct master *m);
+
+/* "canary step=1/2 share=5.00%" or "kept" or "" for g, for status. */
+void rollout_describe(const struct master *m, const struct gen *g, char *buf,
+                      size_t size);
+
+#endif
