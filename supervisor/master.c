@@ -822,7 +822,8 @@ master_stop(struct master *m, int sig)
     }
     m->stopping = 1;
     m->stop_sig = sig;
-    m->stop_gen = m->active;
+    /* Generation 1 still starting is all there is: its status counts. */
+    m->stop_gen = m->active ? m->active : m->starting;
     m->roll_pending = 0;
     plan_unref(m->next_plan);
     m->next_plan = NULL;
