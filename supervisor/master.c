@@ -47,6 +47,7 @@
 #include "parse.h"
 #include "reach.h"
 #include "readiness.h"
+#include "scale.h"
 #include "sdnotify.h"
 #include "signals.h"
 #include "traffic.h"
@@ -668,6 +669,8 @@ master_on_worker_exit(struct child *c, int status)
     switch (g->state) {
     case GEN_STARTING: {
         char why[256];
+        if (g->slots[slot].retired)
+            break; /* SIGTTOU's: not a failure of the roll */
         snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s",
                  desc, silent ? BYPASS_HINT : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
@@ -893,43 +896,36 @@ master_reap(struct master *m)
 void
 master_scale(struct master *m, int delta)
 {
-    struct gen *g = m->active;
-    struct config *c = m->plan->cfg;
+    struct gen *gs[2];
+    size_t n = scale_targets(m->active, m->starting, gs);
 
-    if (m->stopping || g == NULL)
-        return;
-    if (delta > 0) {
-        struct slot *s = realloc(g->slots, (g->nslots + 1) * sizeof(*s));
-        if (s == NULL)
-            return;
-        g->slots = s;
-        memset(&g->slots[g->nslots], 0, sizeof(*s));
-        g->nslots++;
-        c->processes++;
-        log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
-                  c->processes);
-        start_slot(m, g, g->nslots - 1);
-        return;
-    }
-    if (c->processes <= 1) {
-        log_event(LOG_INFO, "scale", "gen=%u processes=%ld action=none "
-                  "reason=minimum", g->id, c->processes);
-        return;
-    }
-    for (size_t i = g->nslots; i-- > 0;) {
-        struct slot *s = &g->slots[i];
-        if (s->retired)
+    for (size_t k = 0; k < n && !m->stopping; k++) {
+        struct gen *g = gs[k];
+        struct config *c = g->plan->cfg;
+        long i = delta > 0 ? scale_grow(g) : scale_victim(g);
+
+        if (i < 0) {
+            log_event(LOG_INFO, "scale", "gen=%u processes=%zu action=none "
+                      "reason=%s", g->id, scale_count(g),
+                      i == -ENOENT ? "minimum" : "out-of-memory");
             continue;
-        s->retired = 1;
-        c->processes--;
+        }
+        g->slots[i].retired = delta < 0;
+        c->processes = (long)scale_count(g); /* what later rolls start */
         log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
                   c->processes);
-        handle_close(s->restart_timer);
-        s->restart_timer = NULL;
-        if (s->w != NULL)
-            drain_worker(s->w, c->drain_signal);
-        return;
+        if (delta > 0) {
+            start_slot(m, g, (size_t)i);
+            continue;
+        }
+        handle_close(g->slots[i].restart_timer);
+        g->slots[i].restart_timer = NULL;
+        if (g->slots[i].w != NULL)
+            drain_worker(g->slots[i].w, c->drain_signal);
     }
+    /* The slot just retired may be all the starting generation waited for. */
+    if (m->starting != NULL && gen_all_ready(m->starting))
+        promote(m, m->starting);
 }
 
 void
