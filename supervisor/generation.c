@@ -66,3 +66,14 @@ gen_all_ready(const struct gen *g)
     }
     return want > 0 && ready == want;
 }
+
+int
+gen_has_future(const struct gen *g)
+{
+    if (g->live > 0)
+        return 1;
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i].restart_timer != NULL)
+            return 1;
+    return 0;
+}

@@ -85,11 +85,14 @@ struct gen {
     uint64_t retire_ns; /* steered: no new connection since */
     int killed; /* SIGKILL sent */
     int bypassed; /* the command cannot load the shim (reach.h) */
+    int exit_code; /* handoff's code for the last process that exited */
     struct gen *next;
 };
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
 int gen_all_ready(const struct gen *g);
+/* Whether a process of g still runs or is about to be restarted. */
+int gen_has_future(const struct gen *g);
 
 #endif

@@ -285,6 +285,22 @@ spawn_slots(struct master *m, struct gen *g)
 
 /* --- the roll ----------------------------------------------------------- */
 
+/*
+ * restart = never or on-failure: g, the active generation, has no process
+ * left and none to restart. The service has ended, with its last status.
+ */
+static void
+service_ended(struct master *m, struct gen *g)
+{
+    log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
+    m->exit_code = g->exit_code;
+    m->have_exit_code = 1;
+    m->active = NULL;
+    set_state(g, GEV_ALL_EXITED);
+    gen_free(m, g);
+    master_stop(m, 0);
+}
+
 static void
 fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
           int code)
@@ -305,6 +321,11 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
         m->exit_code = code;
         m->have_exit_code = 1;
         master_stop(m, 0);
+        return;
+    }
+    if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
+        /* Its last process exited during the roll: nothing serves now. */
+        service_ended(m, m->active);
         return;
     }
     roll_finished(m);
@@ -625,18 +646,6 @@ schedule_restart(struct master *m, struct gen *g, size_t slot, uint64_t ran_ms)
     uv_timer_start(s->restart_timer, on_restart_timer, delay, 0);
 }
 
-/* Is anything of g still running or about to be restarted? */
-static int
-gen_has_future(const struct gen *g)
-{
-    if (g->live > 0)
-        return 1;
-    for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].restart_timer != NULL)
-            return 1;
-    return 0;
-}
-
 void
 master_on_worker_exit(struct child *c, int status)
 {
@@ -661,6 +670,7 @@ master_on_worker_exit(struct child *c, int status)
     w->state = W_EXITED;
     g->slots[slot].w = NULL;
     g->live--;
+    g->exit_code = code;
     worker_free(w);
     if (m->stopping && g == m->stop_gen && !m->have_exit_code)
         m->exit_code = worker_stop_code(status, g->plan->cfg->drain_signal,
@@ -682,14 +692,7 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            /* restart = never or on-failure: the service has ended. */
-            log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
-            m->exit_code = code;
-            m->have_exit_code = 1;
-            m->active = NULL;
-            set_state(g, GEV_ALL_EXITED);
-            gen_free(m, g);
-            master_stop(m, 0);
+            service_ended(m, g); /* during a roll, its outcome decides */
             return;
         }
         break;

@@ -250,6 +250,35 @@ no_slots_is_not_ready(void **state)
     assert_false(gen_all_ready(&f.g));
 }
 
+/* --- gen_has_future ------------------------------------------------------ */
+
+static void
+future_while_a_process_runs_or_a_restart_waits(void **state)
+{
+    struct fixture f;
+
+    build(&f, 2, (int[]){W_READY, -1}, NULL);
+    f.g.live = 1;
+    assert_true(gen_has_future(&f.g));
+    /* Its process gone, a restart timer pending: it comes back. */
+    build(&f, 1, (int[]){-1}, NULL);
+    f.slots[0].restart_timer = (uv_timer_t *)&f; /* only compared to NULL */
+    assert_true(gen_has_future(&f.g));
+}
+
+static void
+no_future_when_nothing_runs_or_waits(void **state)
+{
+    struct fixture f;
+
+    /* restart = never after the last exit: the service has ended, even
+     * while a roll starts (fail_roll then stops handoff). */
+    build(&f, 2, (int[]){-1, -1}, (int[]){0, 1});
+    assert_false(gen_has_future(&f.g));
+    build(&f, 0, NULL, NULL);
+    assert_false(gen_has_future(&f.g));
+}
+
 /* --- signals_action ------------------------------------------------------ */
 
 static void
@@ -402,6 +431,8 @@ main(void)
         cmocka_unit_test(retired_slots_are_not_waited_for),
         cmocka_unit_test(retired_ready_worker_does_not_stand_in_for_another),
         cmocka_unit_test(no_slots_is_not_ready),
+        cmocka_unit_test(future_while_a_process_runs_or_a_restart_waits),
+        cmocka_unit_test(no_future_when_nothing_runs_or_waits),
         cmocka_unit_test(signal_actions_for_every_signal),
         cmocka_unit_test(signals_a_server_uses_are_forwarded),
         cmocka_unit_test(signal_action_outside_range_is_none),
