@@ -47,6 +47,7 @@
 #include "parse.h"
 #include "reach.h"
 #include "readiness.h"
+#include "rundir.h"
 #include "scale.h"
 #include "sdnotify.h"
 #include "signals.h"
@@ -301,6 +302,17 @@ service_ended(struct master *m, struct gen *g)
     master_stop(m, 0);
 }
 
+/* NOTIFY_SOCKET is for one user's workers: c's, which a reload may change. */
+static void
+own_rundir(struct master *m, const struct config *c)
+{
+    int rc = rundir_own(m->rundir, m->notify_path, c);
+
+    if (rc < 0)
+        log_event(LOG_WARN, "rundir", "path=%s error=%s", log_q(m->rundir),
+                  log_q(strerror(-rc)));
+}
+
 static void
 fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
           int code)
@@ -316,6 +328,8 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     control_roll_ended(m, g, why);
     sdnotify_roll_ended(m, g, why);
     drain(m, g, g->plan->cfg->drain_timeout);
+    if (m->active != NULL)
+        own_rundir(m, m->active->plan->cfg); /* back to those still serving */
     if (m->active == NULL && !m->stopping) {
         /* The first generation: nothing to fall back to. */
         m->exit_code = code;
@@ -453,6 +467,7 @@ start_roll(struct master *m)
               g->nslots, config_ready_name(p->cfg->ready));
     sdnotify_roll_started(m, g);
     warn_bypass(g);
+    own_rundir(m, p->cfg);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
     if ((rc = traffic_join(m, g)) == 0)
         rc = spawn_slots(m, g);
@@ -946,30 +961,6 @@ master_forward(struct master *m, int sig)
 
 /* --- start and end -------------------------------------------------------- */
 
-/* A private directory for NOTIFY_SOCKET: only handoff and its workers. */
-static int
-make_rundir(struct master *m, const struct config *c)
-{
-    const char *bases[] = {getenv("RUNTIME_DIRECTORY"), "/run",
-                           getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"), "/tmp"};
-
-    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-        if (bases[i] == NULL || access(bases[i], W_OK) < 0)
-            continue;
-        snprintf(m->rundir, sizeof(m->rundir), "%s/handoff.XXXXXX", bases[i]);
-        if (strlen(m->rundir) > 80 || mkdtemp(m->rundir) == NULL)
-            continue;
-        if (c->user != NULL && chown(m->rundir, c->uid, c->gid) < 0)
-            log_event(LOG_WARN, "rundir", "path=%s error=%s",
-                      log_q(m->rundir), log_q(strerror(errno)));
-        snprintf(m->notify_path, sizeof(m->notify_path), "%s/notify",
-                 m->rundir);
-        return 0;
-    }
-    m->rundir[0] = '\0';
-    return -EACCES;
-}
-
 int
 master_run(const struct config_args *args, struct config *cfg)
 {
@@ -1027,20 +1018,15 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
-    if (make_rundir(&m, cfg) < 0 ||
+    if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
+                    sizeof(m.notify_path)) < 0 ||
         (rc = notify_open(&m, m.notify_path, &m.notify)) < 0) {
         fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
                 m.rundir[0] ? m.rundir : "/run or /tmp");
         m.exit_code = 1;
         goto out;
     }
-    /* connect() needs write permission on the socket file, which root made:
-     * a worker run as user gets it as it gets the directory around it
-     * (which keeps everyone else out). */
-    if (cfg->user != NULL && chown(m.notify_path, cfg->uid, cfg->gid) < 0)
-        log_event(LOG_WARN, "rundir", "path=%s error=%s",
-                  log_q(m.notify_path), log_q(strerror(errno)));
-    start_roll(&m);
+    start_roll(&m); /* which hands the rundir to its workers' user */
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
     control_close(&m);
