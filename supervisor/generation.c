@@ -77,3 +77,9 @@ gen_has_future(const struct gen *g)
             return 1;
     return 0;
 }
+
+int
+gen_capped_failed(const struct gen *d, const struct gen *g)
+{
+    return d != g && d->state == GEN_FAILED && d->live > 0 && !d->killed;
+}

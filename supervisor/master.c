@@ -9,7 +9,8 @@
  * 2. master_roll() (SIGUSR2) starts a generation (start_roll): every slot
  *    gets a worker (worker_start), with the sockets, a control channel and
  *    NOTIFY_SOCKET, and its readiness check starts; a timer runs for
- *    ready_timeout.
+ *    ready_timeout. A generation that failed a roll before and still
+ *    drains is killed now (cap_failed): retries never pile up.
  * 3. master_worker_ready() counts ready workers; when every slot is ready
  *    the generation is promoted (promote).
  * 4. promote() makes it active, sends drain_signal to each process of the
@@ -176,6 +177,15 @@ kill_gen(struct gen *g, const char *why)
                       (int)w->child.pid, why);
     }
     g->killed = 1;
+}
+
+/* A roll of g starts: no older failed generation goes on draining. */
+static void
+cap_failed(struct master *m, const struct gen *g)
+{
+    for (struct gen *d = m->gens; d; d = d->next)
+        if (gen_capped_failed(d, g))
+            kill_gen(d, "drain_cap");
 }
 
 static void
@@ -465,6 +475,7 @@ start_roll(struct master *m)
     m->starting = g;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
+    cap_failed(m, g);
     sdnotify_roll_started(m, g);
     warn_bypass(g);
     own_rundir(m, p->cfg);
