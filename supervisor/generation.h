@@ -106,11 +106,22 @@ struct gen {
     size_t nsteps;
     size_t step;      /* GEN_CANARY: the canary step it is at */
     uv_timer_t *rollout_timer; /* a canary step's end, keep_previous's */
+    int exit_code; /* handoff's code for the last process that exited */
     struct gen *next;
 };
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
 int gen_all_ready(const struct gen *g);
+/* Whether a process of g still runs or is about to be restarted. */
+int gen_has_future(const struct gen *g);
+/*
+ * Whether the drain cap kills d as a roll of g starts: d failed its own
+ * roll, still has processes draining (signalled: a rolled-back canary
+ * emptying its queue is not yet) and was not killed yet. A failed
+ * generation never served (steered) and is retried by rolls that may
+ * follow each other fast: only the newest may linger for drain_timeout.
+ */
+int gen_capped_failed(const struct gen *d, const struct gen *g);
 
 #endif

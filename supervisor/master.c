@@ -9,7 +9,8 @@
  * 2. master_roll() (SIGUSR2) starts a generation (start_roll): every slot
  *    gets a worker (worker_start), with the sockets, a control channel and
  *    NOTIFY_SOCKET, and its readiness check starts; a timer runs for
- *    ready_timeout.
+ *    ready_timeout. A generation that failed a roll before and still
+ *    drains is killed now (cap_failed): retries never pile up.
  * 3. master_worker_ready() counts ready workers; when every slot is ready
  *    the generation is promoted (promote).
  * 4. promote() makes it active, sends drain_signal to each process of the
@@ -48,6 +49,8 @@
 #include "reach.h"
 #include "rollout.h"
 #include "readiness.h"
+#include "rundir.h"
+#include "scale.h"
 #include "sdnotify.h"
 #include "signals.h"
 #include "traffic.h"
@@ -179,6 +182,15 @@ kill_gen(struct gen *g, const char *why)
     g->killed = 1;
 }
 
+/* A roll of g starts: no older failed generation goes on draining. */
+static void
+cap_failed(struct master *m, const struct gen *g)
+{
+    for (struct gen *d = m->gens; d; d = d->next)
+        if (gen_capped_failed(d, g))
+            kill_gen(d, "drain_cap");
+}
+
 static void
 on_drain_timeout(uv_timer_t *t)
 {
@@ -287,6 +299,33 @@ spawn_slots(struct master *m, struct gen *g)
 
 /* --- the roll ----------------------------------------------------------- */
 
+/*
+ * restart = never or on-failure: g, the active generation, has no process
+ * left and none to restart. The service has ended, with its last status.
+ */
+static void
+service_ended(struct master *m, struct gen *g)
+{
+    log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
+    m->exit_code = g->exit_code;
+    m->have_exit_code = 1;
+    m->active = NULL;
+    master_set_state(g, GEV_ALL_EXITED);
+    gen_free(m, g);
+    master_stop(m, 0);
+}
+
+/* NOTIFY_SOCKET is for one user's workers: c's, which a reload may change. */
+static void
+own_rundir(struct master *m, const struct config *c)
+{
+    int rc = rundir_own(m->rundir, m->notify_path, c);
+
+    if (rc < 0)
+        log_event(LOG_WARN, "rundir", "path=%s error=%s", log_q(m->rundir),
+                  log_q(strerror(-rc)));
+}
+
 static void
 fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
           int code)
@@ -302,11 +341,18 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     control_roll_ended(m, g, why);
     sdnotify_roll_ended(m, g, why);
     drain(m, g, g->plan->cfg->drain_timeout);
+    if (m->active != NULL)
+        own_rundir(m, m->active->plan->cfg); /* back to those still serving */
     if (m->active == NULL && !m->stopping) {
         /* The first generation: nothing to fall back to. */
         m->exit_code = code;
         m->have_exit_code = 1;
         master_stop(m, 0);
+        return;
+    }
+    if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
+        /* Its last process exited during the roll: nothing serves now. */
+        service_ended(m, m->active);
         return;
     }
     master_roll_finished(m);
@@ -456,8 +502,10 @@ start_roll(struct master *m)
     m->roll_nsteps = 0;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
+    cap_failed(m, g);
     sdnotify_roll_started(m, g);
     warn_bypass(g);
+    own_rundir(m, p->cfg);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
     if ((rc = traffic_join(m, g)) == 0)
         rc = spawn_slots(m, g);
@@ -634,18 +682,6 @@ schedule_restart(struct master *m, struct gen *g, size_t slot, uint64_t ran_ms)
     uv_timer_start(s->restart_timer, on_restart_timer, delay, 0);
 }
 
-/* Is anything of g still running or about to be restarted? */
-static int
-gen_has_future(const struct gen *g)
-{
-    if (g->live > 0)
-        return 1;
-    for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].restart_timer != NULL)
-            return 1;
-    return 0;
-}
-
 void
 master_on_worker_exit(struct child *c, int status)
 {
@@ -670,6 +706,7 @@ master_on_worker_exit(struct child *c, int status)
     w->state = W_EXITED;
     g->slots[slot].w = NULL;
     g->live--;
+    g->exit_code = code;
     worker_free(w);
     if (m->stopping && g == m->stop_gen && !m->have_exit_code)
         m->exit_code = worker_stop_code(status, g->plan->cfg->drain_signal,
@@ -678,6 +715,8 @@ master_on_worker_exit(struct child *c, int status)
     switch (g->state) {
     case GEN_STARTING: {
         char why[256];
+        if (g->slots[slot].retired)
+            break; /* SIGTTOU's: not a failure of the roll */
         snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s",
                  desc, silent ? BYPASS_HINT : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
@@ -697,14 +736,7 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            /* restart = never or on-failure: the service has ended. */
-            log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
-            m->exit_code = code;
-            m->have_exit_code = 1;
-            m->active = NULL;
-            master_set_state(g, GEV_ALL_EXITED);
-            gen_free(m, g);
-            master_stop(m, 0);
+            service_ended(m, g); /* during a roll, its outcome decides */
             return;
         }
         break;
@@ -825,7 +857,8 @@ master_stop(struct master *m, int sig)
     m->stopping = 1;
     rollout_stop(m);
     m->stop_sig = sig;
-    m->stop_gen = m->active;
+    /* Generation 1 still starting is all there is: its status counts. */
+    m->stop_gen = m->active ? m->active : m->starting;
     m->roll_pending = 0;
     plan_unref(m->next_plan);
     m->next_plan = NULL;
@@ -896,43 +929,37 @@ master_reap(struct master *m)
 void
 master_scale(struct master *m, int delta)
 {
-    struct gen *g = m->active;
-    struct config *c = m->plan->cfg;
+    struct gen *gs[2];
+    size_t n = scale_targets(m->active, m->starting, gs);
 
-    if (m->stopping || g == NULL)
-        return;
-    if (delta > 0) {
-        struct slot *s = realloc(g->slots, (g->nslots + 1) * sizeof(*s));
-        if (s == NULL)
-            return;
-        g->slots = s;
-        memset(&g->slots[g->nslots], 0, sizeof(*s));
-        g->nslots++;
-        c->processes++;
-        log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
-                  c->processes);
-        start_slot(m, g, g->nslots - 1);
-        return;
-    }
-    if (c->processes <= 1) {
-        log_event(LOG_INFO, "scale", "gen=%u processes=%ld action=none "
-                  "reason=minimum", g->id, c->processes);
-        return;
-    }
-    for (size_t i = g->nslots; i-- > 0;) {
-        struct slot *s = &g->slots[i];
-        if (s->retired)
+    for (size_t k = 0; k < n && !m->stopping; k++) {
+        struct gen *g = gs[k];
+        struct config *c = g->plan->cfg;
+        long i = delta > 0 ? scale_grow(g) : scale_victim(g);
+
+        if (i < 0) {
+            log_event(LOG_INFO, "scale", "gen=%u processes=%zu action=none "
+                      "reason=%s", g->id, scale_count(g),
+                      i == -ENOENT ? "minimum" : "out-of-memory");
             continue;
-        s->retired = 1;
-        c->processes--;
+        }
+        g->slots[i].retired = delta < 0;
+        c->processes = (long)scale_count(g); /* what later rolls start */
         log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
                   c->processes);
-        handle_close(s->restart_timer);
-        s->restart_timer = NULL;
-        if (s->w != NULL)
-            drain_worker(s->w, c->drain_signal);
-        return;
+        if (delta > 0) {
+            start_slot(m, g, (size_t)i);
+            continue;
+        }
+        handle_close(g->slots[i].restart_timer);
+        g->slots[i].restart_timer = NULL;
+        if (g->slots[i].w != NULL)
+            drain_worker(g->slots[i].w, c->drain_signal);
     }
+    /* The slot just retired may be all the starting generation waited for. */
+    if (m->starting != NULL && m->starting->state == GEN_STARTING &&
+        gen_all_ready(m->starting))
+        master_promote(m, m->starting);
 }
 
 void
@@ -949,30 +976,6 @@ master_forward(struct master *m, int sig)
 }
 
 /* --- start and end -------------------------------------------------------- */
-
-/* A private directory for NOTIFY_SOCKET: only handoff and its workers. */
-static int
-make_rundir(struct master *m, const struct config *c)
-{
-    const char *bases[] = {getenv("RUNTIME_DIRECTORY"), "/run",
-                           getenv("XDG_RUNTIME_DIR"), getenv("TMPDIR"), "/tmp"};
-
-    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-        if (bases[i] == NULL || access(bases[i], W_OK) < 0)
-            continue;
-        snprintf(m->rundir, sizeof(m->rundir), "%s/handoff.XXXXXX", bases[i]);
-        if (strlen(m->rundir) > 80 || mkdtemp(m->rundir) == NULL)
-            continue;
-        if (c->user != NULL && chown(m->rundir, c->uid, c->gid) < 0)
-            log_event(LOG_WARN, "rundir", "path=%s error=%s",
-                      log_q(m->rundir), log_q(strerror(errno)));
-        snprintf(m->notify_path, sizeof(m->notify_path), "%s/notify",
-                 m->rundir);
-        return 0;
-    }
-    m->rundir[0] = '\0';
-    return -EACCES;
-}
 
 int
 master_run(const struct config_args *args, struct config *cfg)
@@ -1031,20 +1034,15 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
-    if (make_rundir(&m, cfg) < 0 ||
+    if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
+                    sizeof(m.notify_path)) < 0 ||
         (rc = notify_open(&m, m.notify_path, &m.notify)) < 0) {
         fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
                 m.rundir[0] ? m.rundir : "/run or /tmp");
         m.exit_code = 1;
         goto out;
     }
-    /* connect() needs write permission on the socket file, which root made:
-     * a worker run as user gets it as it gets the directory around it
-     * (which keeps everyone else out). */
-    if (cfg->user != NULL && chown(m.notify_path, cfg->uid, cfg->gid) < 0)
-        log_event(LOG_WARN, "rundir", "path=%s error=%s",
-                  log_q(m.notify_path), log_q(strerror(errno)));
-    start_roll(&m);
+    start_roll(&m); /* which hands the rundir to its workers' user */
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
     control_close(&m);

@@ -32,7 +32,7 @@ struct master {
     int finished;
     int orphans_termed;
     int orphans_killed;
-    struct gen *stop_gen; /* active when the stop began: its exit code counts */
+    struct gen *stop_gen; /* active (or first, starting) at the stop: its code counts */
     int exit_code;
     int have_exit_code;
     int stop_sig; /* the signal that stopped handoff, or 0 */

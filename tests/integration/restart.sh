@@ -20,3 +20,22 @@ wait_exit
 [ "$STATUS" -eq 3 ] || fail "restart = never: exit status $STATUS, expected the worker's 3"
 grep -q 'event=no_worker_left' "$LOG" || fail "no_worker_left not logged"
 ok "restart = never: handoff exits with the worker's status 3"
+
+# restart = never, and the active worker ends while a roll starts, which
+# then fails: the service has ended. handoff stops with that worker's
+# status (137: SIGKILL) rather than serve nothing, clients queued.
+start_handoff --pass systemd --restart never --ready-timeout 2s -l 127.0.0.1:0 -- \
+    python3 "$SERVER" --bad-gens 2 --never-ready
+wait_log 'event=promote gen=1 ' 1
+w=$(grep -Eo 'event=spawn gen=1 pid=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
+kill -USR2 "$HPID"
+wait_log 'event=spawn gen=2 ' 1
+kill -KILL "$w"
+wait_log 'event=exit gen=1 ' 1
+wait_log 'event=roll_failed gen=2 ' 1
+for _ in $(seq 100); do kill -0 "$HPID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$HPID" 2>/dev/null && fail "handoff still runs with no worker 10 s after the failed roll"
+wait_exit
+[ "$STATUS" -eq 137 ] || fail "service ended during a roll: exit status $STATUS, expected the worker's 137"
+grep -q 'event=no_worker_left gen=1' "$LOG" || fail "no_worker_left not logged"
+ok "restart = never, active worker gone during a failed roll: handoff exits 137"

@@ -68,3 +68,26 @@ chmod +x "$T/server"
 promoted_then_unloaded 5
 ok "not executable, ready = delay:1ms: 3 rolls rolled back (exec_failed, 126), never promoted; fixed, promoted; 0 failed of $REQS"
 stop_handoff
+
+# Rolls retried in a loop, of a version that is never ready and ignores
+# its drain signal: each failed generation would linger for drain_timeout
+# (30 s here). The cap: a new roll kills an older failed generation still
+# draining, so failed processes never pile up.
+start_handoff --pass systemd --ready-timeout 1s --drain-timeout 30s -l 127.0.0.1:0 -- \
+    python3 "$SERVER" --bad-gens 2,3,4 --never-ready --ignore-drain
+wait_log 'event=promote gen=1 ' 1
+first=$(pid_serving)
+for k in 2 3 4; do
+    roll_and_wait "$k"
+    grep -q "event=roll_failed gen=$k " "$LOG" || fail "roll $k did not fail"
+done
+sleep 0.5
+n=$(pgrep -P "$HPID" | wc -l)
+[ "$n" -le 2 ] || fail "after 3 failed rolls: $n processes, expected 2 (generation 1 and the newest failed one)"
+for k in 2 3; do
+    grep -q "event=kill gen=$k .*reason=drain_cap" "$LOG" || fail "failed generation $k was not killed by the cap"
+    wait_log "event=gone gen=$k " 1 5
+done
+[ "$(pid_serving)" = "$first" ] || fail "the old worker is no longer the one serving"
+ok "3 failed rolls that ignore the drain: older failed generations killed (drain_cap), $n processes left"
+stop_handoff

@@ -81,3 +81,17 @@ for e in ("start", "listen", "spawn", "ready", "promote", "stop", "drain", "exit
     assert e in events, e
 PY
 ok "log_format = json: every line parses, with ts, level, event and typed values"
+
+# A stop while generation 1 is still starting (never ready here) exits
+# with the worker's status too, as tini does: 7 from its exit, 143 for
+# one that dies of the drain's SIGTERM.
+start_handoff --pass systemd --ready delay:60s -l 127.0.0.1:0 -- \
+    sh -c "trap 'exit 7' TERM; while :; do sleep 0.05; done"
+wait_log 'event=spawn gen=1 ' 1
+stop_handoff
+[ "$STATUS" -eq 7 ] || fail "stop while generation 1 starts: exit status $STATUS, expected the worker's 7"
+start_handoff --pass systemd --ready delay:60s -l 127.0.0.1:0 -- sh -c "exec sleep 60"
+wait_log 'event=spawn gen=1 ' 1
+stop_handoff
+[ "$STATUS" -eq 143 ] || fail "stop while generation 1 starts: exit status $STATUS, expected 143 (SIGTERM)"
+ok "stop while generation 1 is starting: the worker's status (7, 143)"
