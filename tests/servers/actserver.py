@@ -12,6 +12,8 @@ the socket from SERVER_STARTER_PORT, --bind-self binds it itself.
   GET /slow?ms=N   -> the same, after N milliseconds
   --warm-up S      -> 503 to everything for S seconds after it accepts,
                       then READY=1: a server that accepts before it is warm
+  GET /health      -> 200, or 500 once --sick-after S seconds have passed
+                      (a dependency gone: what a guard checks)
 """
 import argparse
 import fcntl
@@ -33,6 +35,7 @@ DRAINING = threading.Event()
 WARM = threading.Event()
 WARM.set()
 REQUEST_LOG = None  # --log-requests: one line per request answered
+SICK = threading.Event()  # --sick-after: /health answers 500
 
 
 def notify(msg):
@@ -112,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(ms / 1000)
         body = f"pid={os.getpid()} gen={GEN}\n".encode()
         status = 200 if WARM.is_set() else 503
+        if url.path == "/health" and SICK.is_set():
+            status = 500
         if REQUEST_LOG is not None:
             # One write per line: O_APPEND keeps the lines of every
             # process and thread whole.
@@ -272,6 +277,8 @@ def main():
                     "then send READY=1")
     ap.add_argument("--accept-delay", type=float, default=0, metavar="MS",
                     help="wait MS milliseconds before each accept")
+    ap.add_argument("--sick-after", type=float, metavar="S",
+                    help="/health answers 500 S seconds after the start")
     ap.add_argument("--log-requests", metavar="FILE",
                     help="append a line per request: gen, client port, status")
     ap.add_argument("--http11", action="store_true",
@@ -287,7 +294,7 @@ def main():
             a.bad_if and not os.path.exists(a.bad_if)):
         a.ready_after = 0
         a.never_ready = a.ignore_drain = a.no_drain = False
-        a.exit_at_start = a.crash_after = None
+        a.exit_at_start = a.crash_after = a.sick_after = None
         a.burst = 0
 
     if a.exit_at_start is not None:
@@ -339,6 +346,8 @@ def main():
         signal.signal(signal.SIGTERM, drain)
     if a.crash_after is not None:
         threading.Timer(a.crash_after, lambda: os._exit(3)).start()
+    if a.sick_after is not None:
+        threading.Timer(a.sick_after, SICK.set).start()
     def warm():
         WARM.set()
         if not a.no_notify:
