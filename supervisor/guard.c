@@ -97,7 +97,8 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     if (ok && gd->ratio > 0 && gd->cur.n >= GUARD_MIN_SAMPLES &&
         gd->prev.n >= GUARD_MIN_SAMPLES) {
         uint64_t a = p95(&gd->cur), b = p95(&gd->prev);
-        if ((double)a > gd->ratio * (double)b) {
+        if ((double)a > gd->ratio * (double)b &&
+            a > b + GUARD_LATENCY_FLOOR_US) {
             snprintf(why, sizeof(why), "guard_latency: p95 of gen %u %.1fms > "
                      "%.2f x gen %u's %.1fms (last %zu probes each)",
                      gd->cur.gen, (double)a / 1000, gd->ratio, gd->prev.gen,

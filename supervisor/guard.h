@@ -17,6 +17,9 @@ struct guard;
  */
 #define GUARD_WINDOW 20   /* probes per generation in the latency window */
 #define GUARD_MIN_SAMPLES 5 /* of each, before latencies are compared */
+/* and only a difference above this counts: a probe on loopback takes well
+ * under a millisecond, where a scheduler's hiccup is a large ratio */
+#define GUARD_LATENCY_FLOOR_US 2000
 
 struct guard *guard_start(struct master *m, struct gen *g, struct gen *prev);
 void guard_stop(struct guard *gd);

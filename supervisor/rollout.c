@@ -129,8 +129,9 @@ rollout_rollback(struct master *m, const char *why)
         m->starting = NULL;
         m->rolls_failed++;
         m->rollbacks++;
-        log_event(LOG_WARN, "rollback", "gen=%u to=%u during=canary reason=%s",
-                  g->id, m->active->id, log_q(why));
+        log_event(LOG_WARN, "rollback", "gen=%u to=%u during=canary reason=%s "
+                  "mono_us=%llu", g->id, m->active->id, log_q(why),
+                  (unsigned long long)(master_now() / 1000));
         control_roll_ended(m, g, why);
         sdnotify_roll_ended(m, g, why);
         master_retire(m, g);
@@ -149,7 +150,8 @@ rollout_rollback(struct master *m, const char *why)
     master_restore(m, kept);
     m->rollbacks++;
     log_event(LOG_WARN, "rollback", "gen=%u to=%u during=keep_previous "
-              "reason=%s", g->id, kept->id, log_q(why));
+              "reason=%s mono_us=%llu", g->id, kept->id, log_q(why),
+              (unsigned long long)(master_now() / 1000));
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
     sdnotify_status(m, text);

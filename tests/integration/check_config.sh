@@ -95,6 +95,19 @@ bad "[handoff]\nprobe_ports = 61000-61001" "$F:2: probe_ports: bad port range" -
 bad "[listen a]\naddress = :80\ntraffic = proxied\n[worker]\ncommand = x" "$F:3: traffic: .*steered or shared" -t
 bad "" "^handoff: --traffic:" -l :1 --traffic both -t -- true
 bad "" "^handoff: --drain-delay: bad duration" -l :1 --drain-delay soon -t -- true
+bad "${W}canary = 110%/30s" "$F:6: canary: .*below 100%" -t
+bad "${W}canary = 25%/30s 5%/1m" "$F:6: canary: .*steps must increase" -t
+bad "${W}canary = 5%/0s" "$F:6: canary: .*more than 0" -t
+bad "${W}canary_clients = 10.0.0.0/40" "$F:6: canary_clients: .*bad prefix length" -t
+bad "${W}canary_clients = nowhere" "$F:6: canary_clients: .*not an IPv4 or IPv6" -t
+bad "${W}guard_latency = 1" "$F:6: guard_latency: bad ratio" -t
+bad "${W}guard = ping:x" "$F:6: guard: unknown guard" -t
+bad "${W}guard = tcp:1.2.3.4:http\nguard_latency = 1.5" "$F:6: guard: .*tcp:HOST:PORT" -t
+bad "${W}guard = exec:true\nguard_latency = 1.5" "$F:7: guard_latency: guard_latency needs an http: or tcp: guard" -t
+bad "[listen a]\naddress = 127.0.0.1:80\ntraffic = shared\n[worker]\ncommand = x\ncanary = 5%/1m" "$F:6: canary: a canary needs steered traffic" -t
+bad "" "^handoff: --canary: .*below 100%" -l :1 --canary 100%/1s -t -- true
+bad "" "^handoff: --guard-latency: bad ratio" -l :1 --guard-latency 0.5 -t -- true
+bad "" "^handoff: --canary-clients: .*not an IPv4" -l :1 --canary-clients 300.1.1.1 -t -- true
 bad "" "^handoff: -l: bad port" -l 127.0.0.1:x -t -- true
 bad "" "^handoff: --ready-timeout: bad duration" -l :1 --ready-timeout soon -t -- true
 bad "" "^handoff: --drain-signal: unknown signal" -l :1 --drain-signal NOPE -t -- true

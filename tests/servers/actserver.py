@@ -36,6 +36,7 @@ WARM = threading.Event()
 WARM.set()
 REQUEST_LOG = None  # --log-requests: one line per request answered
 SICK = threading.Event()  # --sick-after: /health answers 500
+DELAY_MS = 0  # --delay-ms: every answer that much later
 
 
 def notify(msg):
@@ -113,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/slow":
             ms = int(parse_qs(url.query).get("ms", ["1000"])[0])
             time.sleep(ms / 1000)
+        if DELAY_MS:
+            time.sleep(DELAY_MS / 1000)
         body = f"pid={os.getpid()} gen={GEN}\n".encode()
         status = 200 if WARM.is_set() else 503
         if url.path == "/health" and SICK.is_set():
@@ -277,6 +280,8 @@ def main():
                     "then send READY=1")
     ap.add_argument("--accept-delay", type=float, default=0, metavar="MS",
                     help="wait MS milliseconds before each accept")
+    ap.add_argument("--delay-ms", type=float, default=0, metavar="MS",
+                    help="answer every request MS milliseconds late: slower")
     ap.add_argument("--sick-after", type=float, metavar="S",
                     help="/health answers 500 S seconds after the start")
     ap.add_argument("--log-requests", metavar="FILE",
@@ -284,7 +289,7 @@ def main():
     ap.add_argument("--http11", action="store_true",
                     help="HTTP/1.1 keep-alive, closed when draining")
     a = ap.parse_args()
-    global GEN, REQUEST_LOG
+    global GEN, REQUEST_LOG, DELAY_MS
     if a.log_requests:
         REQUEST_LOG = os.open(a.log_requests,
                               os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -295,6 +300,7 @@ def main():
         a.ready_after = 0
         a.never_ready = a.ignore_drain = a.no_drain = False
         a.exit_at_start = a.crash_after = a.sick_after = None
+        a.delay_ms = 0
         a.burst = 0
 
     if a.exit_at_start is not None:
@@ -333,6 +339,7 @@ def main():
     server.socket.close()
     server.socket = socks[0]
     server.accept_delay = a.accept_delay / 1000
+    DELAY_MS = a.delay_ms
     # Shared by every generation: accept must never block a draining server.
     server.socket.setblocking(False)
 

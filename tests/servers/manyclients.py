@@ -2,7 +2,7 @@
 """manyclients.py: HTTP clients from many 127.x.y.z source addresses.
 
 Each connection binds one of --sources loopback addresses (127.1.0.1 and
-up: loopback takes any of 127/8 without set-up), sends GET / and records
+up, or --net A.B: loopback takes any of 127/8 without set-up), sends GET / and records
 one line: when it began and ended on CLOCK_MONOTONIC (the clock of the
 master's mono_us), its source, the status and the generation that
 answered ("gen=N" in the body), or the error. Bounded by --seconds.
@@ -53,9 +53,10 @@ def main():
     ap.add_argument("--sources", type=int, default=2000)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--net", default="127.1",
+                    help="the first two bytes of the sources (up to 62,500)")
     a = ap.parse_args()
-    sources = [f"127.{1 + i // 62500}.{i // 250 % 250}.{1 + i % 250}"
-               for i in range(a.sources)]
+    sources = [f"{a.net}.{i // 250 % 250}.{1 + i % 250}" for i in range(a.sources)]
     end = time.monotonic() + a.seconds
     lock = threading.Lock()
     out = open(a.out, "w")

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# canary.sh: progressive delivery seen from 2,000 client addresses: a sticky
+# weighted canary, canary_clients, guards that roll back (a crash, latency,
+# an exec check), a return to a kept generation.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need curl
+CLIENTS="$TOP_SRCDIR/tests/servers/manyclients.py"
+CTL="$T/ctl"
+
+# start PORT ARGS...: handoff with a control socket on 127.0.0.1:PORT.
+start() {
+    local p=$1
+    shift
+    start_handoff --pass systemd --control "$CTL" --drain-timeout 5s \
+        -l "127.0.0.1:$p" "$@"
+    wait_log 'event=promote gen=1 ' 1 30
+}
+# clients SECONDS OUT [ARGS...]: connections from many source addresses.
+clients() {
+    local secs=$1 out=$2
+    shift 2
+    python3 "$CLIENTS" --port "$PORT" --seconds "$secs" --threads 6 --out "$out" "$@"
+}
+# share OUT GEN: "addresses in_gen sticky_violations errors" of OUT.
+share() {
+    python3 - "$1" "$2" <<'PY'
+import sys
+by, errors = {}, 0
+for line in open(sys.argv[1]):
+    kv = dict(x.split("=", 1) for x in line.split())
+    if kv["status"] != "200":
+        errors += 1
+        continue
+    by.setdefault(kv["src"], set()).add(kv["gen"])
+print(len(by), sum(1 for g in by.values() if sys.argv[2] in g),
+      sum(1 for g in by.values() if len(g) > 1), errors)
+PY
+}
+# after_mono OUT MONO_US: the generations that answered connections begun
+# after MONO_US (CLOCK_MONOTONIC, as the log's mono_us).
+after_mono() {
+    awk -v t="$2" '{ split($1, a, "="); if (a[2] * 1e6 > t) print $5 }' "$1" | sort | uniq -c
+}
+
+# 1. canary = 10% then 25%: the share of 2,000 addresses, stickiness, and
+# canary_clients (127.200.0.0/16) always on the new generation.
+p=$(free_port)
+start "$p" --canary "10%/60s 25%/60s" --canary-clients 127.200.0.0/16 \
+    -- python3 "$SERVER"
+"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 &
+roll=$!
+wait_log 'event=canary gen=2 .*step=1/2' 1 30
+clients 4 "$T/c10" --sources 2000
+read -r n in10 both errs < <(share "$T/c10" 2)
+echo "10%: $in10 of $n addresses on gen 2, $both saw both, $errs errors"
+[ "$n" -ge 1900 ] || fail "only $n addresses seen"
+[ "$errs" -eq 0 ] || fail "$errs errors during the canary"
+[ "$both" -eq 0 ] || fail "$both addresses were answered by both generations"
+[ $((in10 * 1000 / n)) -ge 80 ] && [ $((in10 * 1000 / n)) -le 120 ] ||
+    fail "10% canary: $in10 of $n addresses ($((in10 * 1000 / n))‰)"
+clients 1 "$T/cc" --sources 500 --net 127.200
+read -r nc inc _ _ < <(share "$T/cc" 2)
+[ "$inc" -eq "$nc" ] || fail "canary_clients: $inc of $nc on the new generation"
+"$HANDOFF" status --control "$CTL" | grep -q 'gen 2: canary.*share=10.00% step=1/2' ||
+    fail "status: $("$HANDOFF" status --control "$CTL")"
+"$HANDOFF" status --json --control "$CTL" | python3 -c '
+import json, sys
+g = {x["id"]: x for x in json.load(sys.stdin)["generations"]}
+assert g[2]["state"] == "canary" and g[2]["share_bps"] == 1000 and g[1]["share_bps"] == 9000, g
+assert g[2]["canary_step"] == 1 and g[2]["canary_steps"] == 2, g' ||
+    fail "status --json lacks the shares"
+ok "canary 10%: $in10 of $n addresses ($((in10 * 1000 / n))‰) on the new generation, none answered by both; all $nc canary_clients on it"
+kill "$roll" 2>/dev/null
+stop_handoff
+
+# The same, stepping to 25% on time: every client in at 10% stays in.
+p=$(free_port)
+start "$p" --canary "10%/4s 25%/60s" -- python3 "$SERVER"
+"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 &
+wait_log 'event=canary gen=2 .*step=1/2' 1 30
+clients 2 "$T/s10" --sources 2000
+wait_log 'event=canary gen=2 .*step=2/2' 1 30
+clients 2 "$T/s25" --sources 2000
+python3 - "$T/s10" "$T/s25" <<'PY' || fail "a client in the canary at 10% left it at 25%"
+import sys
+def gens(path):
+    by = {}
+    for line in open(path):
+        kv = dict(x.split("=", 1) for x in line.split())
+        by.setdefault(kv["src"], set()).add(kv["gen"])
+    return by
+a, b = gens(sys.argv[1]), gens(sys.argv[2])
+left = [s for s, g in a.items() if g == {"2"} and s in b and "2" not in b[s]]
+in25 = sum(1 for g in b.values() if "2" in g)
+print(f"at 10%: {sum(1 for g in a.values() if '2' in g)} of {len(a)}; at 25%: {in25} of {len(b)}; left: {len(left)}")
+sys.exit(1 if left or not 0.21 <= in25 / len(b) <= 0.29 else 0)
+PY
+"$HANDOFF" promote --control "$CTL" | grep -q 'promoted gen=2' || fail "handoff promote"
+wait_log 'event=promote gen=2 ' 1 10
+ok "a step from 10% to 25% keeps every client that was in the canary; handoff promote ends it"
+stop_handoff
+
+# 2. A canary that crashes 3 s after it starts, under load: rolled back,
+# handoff roll exits 1 naming the crash, later answers all from gen 1.
+p=$(free_port)
+start "$p" --canary "50%/60s" -- python3 "$SERVER" --bad-gens 2 --crash-after 3
+clients 6 "$T/crash" --sources 2000 &
+cl=$!
+sleep 0.5
+"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1
+rc=$?
+wait "$cl"
+[ "$rc" -eq 1 ] || fail "handoff roll of a crashing canary: exit $rc"
+grep -q 'a process of the canary exited' "$T/roll" || fail "handoff roll did not name the crash: $(cat "$T/roll")"
+back=$(grep -Eo 'event=rollback gen=2 .*mono_us=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
+[ -n "$back" ] || fail "no rollback logged"
+after=$(after_mono "$T/crash" "$back")
+echo "after the rollback: $after"
+echo "$after" | grep -qv ' gen=1$' && fail "answers after the rollback not from gen 1: $after"
+refused=$(grep -c 'ConnectionRefusedError' "$T/crash")
+lost=$(grep -vc 'status=200' "$T/crash")
+[ "$refused" -eq 0 ] || fail "$refused connections refused"
+ok "a canary crashing 3 s in: rolled back, handoff roll exit 1 ($(head -c 120 "$T/roll")), answers after it from gen 1 only, 0 refused of $(wc -l <"$T/crash") ($lost in flight in the crashed process)"
+stop_handoff
+
+# 3. guard_latency: a version 60 ms slower is rolled back; one as fast as
+# the old is not, over 5 canaries.
+p=$(free_port)
+start "$p" --canary "10%/3s" --guard "http://127.0.0.1:$p/health" \
+    --guard-latency 1.2 --guard-interval 100ms \
+    -- python3 "$SERVER" --bad-gens 2 --delay-ms 60
+"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 && fail "a 60 ms slower canary was promoted"
+grep -q 'guard_latency: p95' "$T/roll" || fail "not rolled back for latency: $(cat "$T/roll")"
+for i in 3 4 5 6 7; do
+    "$HANDOFF" roll --control "$CTL" >"$T/roll.$i" 2>&1 ||
+        fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
+done
+ok "guard_latency 1.2: the 60 ms slower version rolled back ($(grep -Eo 'p95 of gen 2 [0-9.]+ms > [0-9.]+ x gen 1.s [0-9.]+ms' "$T/roll")); 5 equally fast canaries promoted"
+stop_handoff
+
+# 4. An exec guard that fails from its second run: rolled back after
+# guard_failures (2) failures in a row.
+p=$(free_port)
+start "$p" --canary "10%/10s" --guard-interval 200ms --guard-failures 2 \
+    --guard "exec:test ! -e $T/ran.%g && touch $T/ran.%g && test \"\$HANDOFF_GUARD_GENERATION\" = %g" \
+    -- python3 "$SERVER"
+"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 && fail "promoted despite the exec guard"
+grep -q 'failed 2 times in a row' "$T/roll" || fail "exec guard: $(cat "$T/roll")"
+[ -e "$T/ran.2" ] || fail "the guard never ran for gen 2"
+ok "an exec guard failing from its second run: rolled back after 2 failures ($(cut -c1-100 "$T/roll"))"
+stop_handoff
+
+# 5. keep_previous: handoff rollback returns new connections to the kept
+# generation within 100 ms, no process started, 0 failed throughout.
+p=$(free_port)
+start "$p" --keep-previous 60s -- python3 "$SERVER"
+clients 5 "$T/keep" --sources 2000 &
+cl=$!
+"$HANDOFF" roll --control "$CTL" | grep -q 'promoted gen=2' || fail "roll"
+wait_log 'event=kept gen=1 ' 1 10
+spawns=$(count 'event=spawn ')
+sleep 1
+t0=$(python3 -c 'import time; print(int(time.monotonic() * 1e6))')
+"$HANDOFF" rollback --control "$CTL" >"$T/rb" || fail "handoff rollback: $(cat "$T/rb")"
+wait "$cl"
+[ "$(count 'event=spawn ')" -eq "$spawns" ] || fail "a process was started by the rollback"
+python3 - "$T/keep" "$t0" <<'PY' || fail "a connection after the rollback reached gen 2"
+import sys
+t0 = int(sys.argv[2]) / 1e6
+first, late = None, 0
+for line in open(sys.argv[1]):
+    kv = dict(x.split("=", 1) for x in line.split())
+    t = float(kv["t0"])
+    if kv["gen"] == "1" and t > t0 and (first is None or t < first):
+        first = t
+    if t > t0 + 0.1 and kv["gen"] == "2":
+        late += 1
+print(f"first connection answered by gen 1 after the command: {(first - t0) * 1000:.1f} ms; "
+      f"gen 2 more than 100 ms after: {late}")
+sys.exit(0 if first is not None and first - t0 < 0.1 and late == 0 else 1)
+PY
+failed=$(grep -vc 'status=200' "$T/keep")
+[ "$failed" -eq 0 ] || fail "$failed of $(wc -l <"$T/keep") failed across roll and rollback"
+"$HANDOFF" rollback --control "$CTL" >"$T/rb2" 2>&1 && fail "a second rollback found something to return to"
+ok "keep_previous: handoff rollback ($(cat "$T/rb")) in one swap, no process started, 0 failed of $(wc -l <"$T/keep"); a second one exits 1"
+stop_handoff
