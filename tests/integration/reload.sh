@@ -37,3 +37,41 @@ load_stop
 [ "$(count 'event=spawn gen=2 ')" -eq 2 ] || fail "the new configuration (2 processes) was not applied"
 grep -q 'event=listen ' "$LOG" && [ "$(count 'event=listen ')" -eq 1 ] || fail "the listener was reopened on reload"
 ok "valid file on SIGHUP: rolled to 2 processes on the same socket, 0 failed of $REQS"
+
+# A second SIGHUP while the first one's roll is still running, with a file
+# that adds a listener: the listener that roll opened is found, not opened
+# again (EADDRINUSE, reload_failed), and the second reload is applied.
+stop_handoff
+extra=$(free_port)
+cat >"$conf" <<CONF
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = python3 $SERVER --bad-gens 2 --ready-after 2
+pass = systemd
+CONF
+start_handoff -c "$conf"
+wait_log 'event=promote gen=1 ' 1
+# extra first: the test server serves its first socket only.
+cat >"$conf" <<CONF
+[listen extra]
+address = 127.0.0.1:$extra
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = python3 $SERVER --bad-gens 2 --ready-after 2
+pass = systemd
+processes = 2
+CONF
+kill -HUP "$HPID"
+wait_log 'event=roll gen=2 ' 1
+sleep 0.3
+kill -HUP "$HPID" # gen 2 is still starting (2 s to ready)
+wait_log 'event=promote gen=3 ' 1 30
+grep -q 'event=reload_failed' "$LOG" && fail "the second reload failed: $(grep event=reload_failed "$LOG" | tail -n 1)"
+[ "$(count 'event=listen name=extra ')" -eq 1 ] || fail "the added listener was opened $(count 'event=listen name=extra ') times"
+[ "$(count 'event=spawn gen=3 ')" -eq 2 ] || fail "the second reload's configuration was not applied"
+got=$(curl -s --max-time 5 "http://127.0.0.1:$extra/")
+echo "$got" | grep -q "gen=3" || fail "the added listener is not served by gen 3: $got"
+ok "a second SIGHUP during a reload's roll adding a listener: applied (gen 3), the listener opened once"
+stop_handoff
