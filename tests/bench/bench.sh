@@ -14,7 +14,7 @@
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests warm_up no_drain keepalive nginx_close
-#                    nginx_keepalive overhead scale)
+#                    nginx_keepalive overhead scale canary)
 #   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
 #                    the smaller ones get a fifth, at least 2
 set -u
@@ -62,8 +62,10 @@ R_SLOW=$(scale 5)   # 3 s to ready: each roll takes 3-4 s
 R_FAIL=$(scale 5)
 if [ "$QUICK" = 1 ]; then
     BASE_SECS=2 TP_ROUNDS=2 TP_SECS=1 STARTS=3 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-5}
+    CANARY_SECS=3
 else
     BASE_SECS=6 TP_ROUNDS=9 TP_SECS=2 STARTS=10 SCALE_ROLLS=${BENCH_SCALE_ROLLS:-100}
+    CANARY_SECS=10
 fi
 HEY_C=8        # clients of the main load, a new connection per request
 SLOW_C=4       # clients of the 2 s requests, so some are in flight at every roll
@@ -729,6 +731,105 @@ if want scale; then
     scale_run 1000 64 "$SCALE_ROLLS"
     for l in 10 100; do scale_run "$l" 64 "$axis"; done
     for p in 1 8; do scale_run 1000 "$p" "$axis"; done
+fi
+
+# --- progressive delivery ------------------------------------------------------
+# The canary's share and stickiness over 10,000 client addresses; a failed
+# guard -> the first connection served by the old generation; nginx with a
+# 10% canary against nginx alone and against the same canary done by an
+# nginx split_clients proxy in front of two nginx (the hop paid today).
+if want canary; then
+    echo "  canary: share over 10,000 addresses, guard to rollback" >&2
+    D=$R/canary
+    mkdir -p "$D"
+    echo canary >>"$R/scenarios"
+    PORT=$(free_port)
+    "$HANDOFF" --pass systemd --control "$D/ctl" -l "127.0.0.1:$PORT" --canary 10%/60s \
+        --guard "http://127.0.0.1:$PORT/health" --guard-interval 100ms \
+        -- python3 "$WORKER" --bad-gens 3 --sick-after 2 >/dev/null 2>"$D/handoff.log" &
+    SUP=$!
+    track "$SUP"
+    wait_log "$D/handoff.log" 'event=promote gen=1 ' 30
+    "$HANDOFF" roll --control "$D/ctl" >/dev/null 2>&1 &
+    track $!
+    wait_log "$D/handoff.log" 'event=canary gen=2 ' 30
+    python3 "$top/tests/servers/manyclients.py" --port "$PORT" --seconds "$CANARY_SECS" \
+        --threads 8 --sources 10000 --out "$D/share"
+    "$HANDOFF" promote --control "$D/ctl" >/dev/null 2>&1
+    wait_log "$D/handoff.log" 'event=promote gen=2 ' 30
+    # Generation 3's health fails 2 s after its start: its guard rolls back
+    # while clients from 2,000 addresses connect.
+    python3 "$top/tests/servers/manyclients.py" --port "$PORT" --seconds 8 \
+        --threads 8 --sources 2000 --net 127.9 --out "$D/guard" &
+    track $!
+    cl=$!
+    "$HANDOFF" roll --control "$D/ctl" >"$D/roll3" 2>&1
+    wait "$cl"
+    handoff_stop
+
+    echo "  canary: nginx alone, under handoff with a 10% canary, behind a split_clients proxy" >&2
+    mkdir -p "$D/ng"
+    # nginx under handoff, in a canary for the whole measure: two
+    # generations serve, steered by the program.
+    PORT=$(free_port)
+    ngx_conf "$D/ng/h" "$PORT"
+    "$HANDOFF" -l "127.0.0.1:$PORT" --drain-signal QUIT --control "$D/ng/ctl" --canary 10%/10m -- \
+        "$NGINX" -p "$D/ng/h" -c "$D/ng/h/nginx.conf" -g 'daemon off;' >/dev/null 2>"$D/ng/handoff.log" &
+    SUP=$!
+    track "$SUP"
+    wait_log "$D/ng/handoff.log" 'event=promote gen=1 ' 30
+    "$HANDOFF" roll --control "$D/ng/ctl" >/dev/null 2>&1 &
+    track $!
+    wait_log "$D/ng/handoff.log" 'event=canary gen=2 ' 30
+    HPORT=$PORT HSUP=$SUP
+    # nginx alone
+    APORT=$(free_port)
+    ngx_conf "$D/ng/a" "$APORT"
+    "$NGINX" -p "$D/ng/a" -c "$D/ng/a/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 &
+    ALONE=$!
+    track "$ALONE"
+    # split_clients: a proxy nginx sends 10% of client addresses to one
+    # backend nginx, the rest to another, over keep-alive upstreams.
+    B1=$(free_port) B2=$(free_port) XPORT=$(free_port)
+    ngx_conf "$D/ng/b1" "$B1"
+    ngx_conf "$D/ng/b2" "$B2"
+    mkdir -p "$D/ng/x"
+    cat >"$D/ng/x/nginx.conf" <<CONF
+worker_processes 2;
+pid $D/ng/x/nginx.pid;
+error_log $D/ng/x/error.log;
+events { worker_connections 2048; }
+http {
+    access_log off;
+    client_body_temp_path $D/ng/x; proxy_temp_path $D/ng/x; fastcgi_temp_path $D/ng/x;
+    uwsgi_temp_path $D/ng/x; scgi_temp_path $D/ng/x;
+    split_clients "\${remote_addr}\${remote_port}" \$pool { 10% canary; * stable; }
+    upstream stable { server 127.0.0.1:$B1; keepalive 32; }
+    upstream canary { server 127.0.0.1:$B2; keepalive 32; }
+    server {
+        listen 127.0.0.1:$XPORT;
+        location / { proxy_pass http://\$pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+CONF
+    for d in b1 b2 x; do
+        "$NGINX" -p "$D/ng/$d" -c "$D/ng/$d/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 &
+        track $!
+        echo $! >"$D/ng/$d.pid"
+    done
+    for p in "$HPORT" "$APORT" "$XPORT"; do PORT=$p; wait_answer 10; done
+    for ((r = 1; r <= TP_ROUNDS; r++)); do
+        for who in alone handoff proxy; do
+            case $who in alone) p=$APORT ;; handoff) p=$HPORT ;; proxy) p=$XPORT ;; esac
+            timeout $((TP_SECS + 20)) wrk -t2 -c"$WRK_C" -d"${TP_SECS}s" --latency \
+                "http://127.0.0.1:$p/" >"$D/ng/$who.$r" 2>&1
+        done
+    done
+    SUP=$HSUP
+    handoff_stop
+    for d in b1 b2 x; do stop_pid "$(cat "$D/ng/$d.pid")" QUIT 10; done
+    NGPID=$ALONE
+    ngreload_stop
 fi
 
 echo "$(($(date +%s) - START))" >"$R/elapsed"

@@ -225,6 +225,70 @@ def handoff_latencies(events):
     return rp, pd, wp
 
 
+# --- progressive delivery ------------------------------------------------
+def client_lines(path):
+    for line in read(path).splitlines():
+        kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+        if "src" in kv:
+            yield kv
+
+
+def canary_report():
+    d = os.path.join(R, "canary")
+    if not os.path.isdir(d):
+        return
+    print()
+    print("Progressive delivery:")
+    print()
+    by, conns = {}, 0
+    for kv in client_lines(os.path.join(d, "share")):
+        conns += 1
+        if kv["status"] == "200":
+            by.setdefault(kv["src"], set()).add(kv["gen"])
+    if by:
+        n = len(by)
+        inc = sum(1 for g in by.values() if "2" in g)
+        both = sum(1 for g in by.values() if len(g) > 1)
+        print(f"- a 10% canary seen from {n} client addresses ({conns} connections): "
+              f"{100 * inc / n:.2f}% of the addresses on the canary; {both} answered "
+              f"by both generations")
+    ev = parse_log(os.path.join(d, "handoff.log"))
+    rb = [int(f["mono_us"]) / 1e6 for ms, e, f in ev if e == "rollback" and "mono_us" in f]
+    gf = [ms for ms, e, f in ev if e == "guard_failed"]
+    if rb:
+        canary_src = set()
+        first = None
+        for kv in client_lines(os.path.join(d, "guard")):
+            if kv["gen"] == "3":
+                canary_src.add(kv["src"])
+        for kv in client_lines(os.path.join(d, "guard")):
+            t0 = float(kv["t0"])
+            if kv["src"] in canary_src and kv["gen"] == "2" and t0 >= rb[0]:
+                first = t0 if first is None else min(first, t0)
+        lost = sum(1 for kv in client_lines(os.path.join(d, "guard")) if kv["status"] != "200")
+        if first is not None:
+            print(f"- a failed guard → rollback → the first connection of a canary "
+                  f"client served by the old generation: {(first - rb[0]) * 1000:.2f} ms "
+                  f"after the swap (the client's next connect); {lost} failed requests "
+                  f"across it")
+    res = {}
+    for who in ("alone", "handoff", "proxy"):
+        ws = [parse_wrk(os.path.join(d, "ng", f))
+              for f in sorted(os.listdir(os.path.join(d, "ng"))) if f.startswith(who + ".")] \
+            if os.path.isdir(os.path.join(d, "ng")) else []
+        ws = [w for w in ws if w and w["rps"]]
+        if ws:
+            res[who] = (statistics.median(w["rps"] for w in ws),
+                        statistics.median(w["p99"] for w in ws if w["p99"] is not None))
+    if "alone" in res:
+        a = res["alone"]
+        for who, label in (("handoff", "nginx under handoff, a 10% canary (two generations, steered)"),
+                           ("proxy", "the same canary by an nginx split_clients proxy before two nginx")):
+            if who in res:
+                print(f"- {label}: {res[who][0]:.0f} req/s, {res[who][0] / a[0]:.3f} of nginx "
+                      f"alone's {a[0]:.0f}; p99 {res[who][1]:.2f} ms (alone {a[1]:.2f} ms)")
+
+
 # --- one row -------------------------------------------------------------
 def fmt_ms(v):
     if v is None:
@@ -477,6 +541,8 @@ def main():
         print()
         growth([(10, 64), (100, 64), (1000, 64)], "listeners 10 → 100 → 1,000 at 64 processes")
         growth([(1000, 1), (1000, 8), (1000, 64)], "processes 1 → 8 → 64 at 1,000 listeners")
+
+    canary_report()
 
     # --- targets ---------------------------------------------------------
     print()
