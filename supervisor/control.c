@@ -52,10 +52,11 @@ control_parse(const char *line)
         return n == 1 ? CONTROL_STATUS
                : strcmp(words[1], "json") == 0 ? CONTROL_STATUS_JSON
                                                : CONTROL_UNKNOWN;
-    if (n == 2)
+    if (n == 2 && strcmp(words[0], "roll") != 0)
         return CONTROL_UNKNOWN;
     if (strcmp(words[0], "roll") == 0)
-        return CONTROL_ROLL;
+        return n == 1 || strcmp(words[1], "progress") == 0 ? CONTROL_ROLL
+                                                           : CONTROL_UNKNOWN;
     if (strcmp(words[0], "stop") == 0)
         return CONTROL_STOP;
     if (strcmp(words[0], "promote") == 0)
@@ -229,6 +230,7 @@ struct conn {
     uv_timer_t *timer; /* the request, then the answer, must not dawdle */
     enum conn_state state;
     unsigned roll_gen; /* C_ROLL_WAIT: the generation its roll starts */
+    int progress;      /* it asked for progress lines while it waits */
     pid_t pid;
     uid_t uid;
     size_t len;
@@ -584,6 +586,10 @@ request_roll_canary(struct conn *c, const char *spec)
     int steered = 0;
 
     snprintf(words, sizeof(words), "%s", spec);
+    if (strlen(words) > 9 && strcmp(words + strlen(words) - 9, " progress") == 0) {
+        words[strlen(words) - 9] = '\0';
+        c->progress = 1;
+    }
     for (char *p = words; *p; p++)
         if (*p == ',')
             *p = ' ';
@@ -658,6 +664,7 @@ handle_line(struct conn *c)
         answer_buf(c, &b);
         return;
     case CONTROL_ROLL:
+        c->progress = strstr(c->line, "progress") != NULL;
         request_roll(c);
         return;
     case CONTROL_STOP:
@@ -984,6 +991,21 @@ control_roll_ended(struct master *m, const struct gen *g, const char *why)
         if (c->state == C_ROLL_WAIT && c->roll_gen <= g->id)
             roll_answer(c, g, why);
     }
+}
+
+void
+control_roll_progress(struct master *m, const char *text)
+{
+    struct control *ctl = m->control;
+    char line[CONTROL_LINE_MAX + 16];
+    int n;
+
+    if (ctl == NULL)
+        return;
+    n = snprintf(line, sizeof(line), "progress %.*s\n", CONTROL_LINE_MAX, text);
+    for (struct conn *c = ctl->conns; c; c = c->next)
+        if (c->state == C_ROLL_WAIT && c->progress)
+            answer(c, line, (size_t)n, 0);
 }
 
 void

@@ -14,7 +14,9 @@ struct gen;
  *
  *   status        text for people, several lines
  *   status json   one JSON object on one line
- *   roll          once the roll it started (or queued) has ended:
+ *   roll [progress]   once the roll it started (or queued) has ended,
+ *                 with "progress" lines before if asked ("progress TEXT":
+ *                 a worker ready, a canary step, a guard's failure):
  *                 promoted gen=N roll_ms=M
  *                 failed gen=N reason="..."   (failed reason="stopping")
  *   roll canary=SPEC   the same, with this canary for that roll (SPEC as
@@ -87,6 +89,8 @@ void control_close(struct master *m);
 /* From the roll (master.c): g was promoted (why NULL) or failed. */
 void control_roll_ended(struct master *m, const struct gen *g,
                         const char *why);
+/* From the roll: a line for the clients waiting with progress. */
+void control_roll_progress(struct master *m, const char *text);
 /* From master_stop(): rolls still awaited will not end. */
 void control_stopping(struct master *m);
 

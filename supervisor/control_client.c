@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "config.h"
@@ -59,6 +60,8 @@ struct exchange {
     uv_buf_t request;
     struct control_buf *answer;
     int until_line;
+    int progress; /* "progress" lines: drawn on one line of the terminal */
+    int drawn;    /* one is on the terminal */
     int ended;
     int connected;
     int send_rc, rc; /* 0 or a libuv error */
@@ -104,6 +107,20 @@ on_chunk(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         exchange_end(x, b->len > 0 ? 0 : (int)n);
     } else if (n > 0) {
         control_buf_printf(b, "%.*s", (int)n, buf->base);
+        /* Progress lines are the terminal's, the rest is the answer. */
+        while (x->progress && !b->failed && b->len > 9 &&
+               strncmp(b->s, "progress ", 9) == 0) {
+            char *nl = memchr(b->s, '\n', b->len);
+            size_t take;
+            if (nl == NULL)
+                break;
+            take = (size_t)(nl - b->s) + 1;
+            fprintf(stderr, "\r\033[K%.*s", (int)(take - 10), b->s + 9);
+            fflush(stderr);
+            x->drawn = 1;
+            memmove(b->s, b->s + take, b->len - take + 1);
+            b->len -= take;
+        }
         if (b->failed)
             exchange_end(x, UV_ENOMEM);
         else if (x->until_line && memchr(b->s, '\n', b->len) != NULL)
@@ -249,7 +266,7 @@ control_client(int argc, char **argv)
     int json = 0, timeout_set = 0, opt, rc;
     char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
     const char *request, *canary = NULL;
-    char canary_req[CONTROL_LINE_MAX + 2];
+    char canary_req[CONTROL_LINE_MAX + 2], progress_req[CONTROL_LINE_MAX + 16];
     struct control_buf b = {0};
     struct exchange x = {0};
 
@@ -331,6 +348,14 @@ control_client(int argc, char **argv)
               : strcmp(cmd, "promote") == 0 ? "promote\n"
               : strcmp(cmd, "rollback") == 0 ? "rollback\n"
                                          : "stop\n";
+    /* On a terminal, a roll shows how it goes: readiness, each canary
+     * step, a guard's failures; elsewhere its one line of outcome. */
+    if (strcmp(cmd, "roll") == 0 && isatty(STDERR_FILENO)) {
+        snprintf(progress_req, sizeof(progress_req), "%.*s progress\n",
+                 (int)strlen(request) - 1, request);
+        request = progress_req;
+        x.progress = 1;
+    }
     x.request = uv_buf_init((char *)request, (unsigned)strlen(request));
     x.answer = &b;
     /* The master stops within stop_delay + stop_timeout: "stop" waits for
@@ -339,6 +364,8 @@ control_client(int argc, char **argv)
     /* A master that closes first must not kill the client by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     rc = exchange_run(&x, path, timeout_ms);
+    if (x.drawn)
+        fputc('\n', stderr); /* the last progress line stays */
     if (!x.connected) {
         fprintf(stderr, "handoff: %s: cannot connect: %s (is handoff running "
                 "with control = %s?)\n", path,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "handle.h"
 #include "log.h"
 #include "master.h"
@@ -86,6 +87,11 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     }
     if (s != &gd->cur)
         return;
+    if (!ok) {
+        snprintf(why, sizeof(why), "guard on gen %u failed: %.60s (%u of %ld in a row)",
+                 s->gen, what, gd->fails + 1, gd->failures_max);
+        control_roll_progress(gd->m, why);
+    }
     if (!ok && ++gd->fails >= (unsigned)gd->failures_max) {
         snprintf(why, sizeof(why), "guard %.200s failed %u times in a row (last: %.60s)",
                  gd->full, gd->fails, what);

@@ -584,6 +584,12 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
               config_ready_name(via),
               (unsigned long long)((w->ready_ns - w->started_ns) / 1000000),
               (unsigned long long)(w->ready_ns / 1000));
+    {
+        char text[96];
+        snprintf(text, sizeof(text), "gen %u: pid %d ready, %zu of %zu",
+                 g->id, (int)w->child.pid, gen_count_state(g, W_READY), g->nslots);
+        control_roll_progress(m, text);
+    }
     if (g->state == GEN_STARTING && gen_all_ready(g))
         master_promote(m, g);
 }

@@ -42,8 +42,10 @@ step(struct master *m, struct gen *g)
               "for_ms=%llu", g->id, m->active->id, g->step + 1, g->nsteps,
               st->bps, (unsigned long long)st->ms);
     snprintf(text, sizeof(text), "canary: generation %u gets %u.%02u%% of "
-             "client addresses", g->id, st->bps / 100, st->bps % 100);
+             "client addresses (step %zu of %zu)", g->id, st->bps / 100,
+             st->bps % 100, g->step + 1, g->nsteps);
     sdnotify_status(m, text);
+    control_roll_progress(m, text);
     uv_timer_start(g->rollout_timer, on_step, st->ms, 0);
 }
 

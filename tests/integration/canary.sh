@@ -184,3 +184,35 @@ failed=$(grep -vc 'status=200' "$T/keep")
 "$HANDOFF" rollback --control "$CTL" >"$T/rb2" 2>&1 && fail "a second rollback found something to return to"
 ok "keep_previous: handoff rollback ($(cat "$T/rb")) in one swap, no process started, 0 failed of $(wc -l <"$T/keep"); a second one exits 1"
 stop_handoff
+
+# 6. handoff roll on a terminal shows how the roll goes (readiness, each
+# canary step, a guard's failures); elsewhere only its outcome.
+p=$(free_port)
+start "$p" --canary "10%/1s 50%/1s" -- python3 "$SERVER"
+python3 - "$HANDOFF" "$CTL" >"$T/tty.out" <<'PY' || fail "handoff roll under a pty: $(cat "$T/tty.out")"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "roll", "--control", sys.argv[2]])
+out, end = b"", time.monotonic() + 30
+while time.monotonic() < end:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace").replace("\r", "\n"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+for want in "gen 2: pid [0-9]+ ready, 1 of 1" "generation 2 gets 10.00% of client addresses \(step 1 of 2\)" \
+    "generation 2 gets 50.00% of client addresses \(step 2 of 2\)" "^promoted gen=2"; do
+    grep -Eq "$want" "$T/tty.out" || fail "on a terminal, no /$want/: $(cat "$T/tty.out")"
+done
+"$HANDOFF" roll --control "$CTL" >"$T/notty.out" 2>&1 || fail "roll 3"
+[ "$(wc -l <"$T/notty.out")" -eq 1 ] && grep -q '^promoted gen=3' "$T/notty.out" ||
+    fail "not on a terminal: $(cat "$T/notty.out")"
+ok "handoff roll on a terminal: readiness and both canary steps shown, then the outcome; elsewhere one line"
+stop_handoff
