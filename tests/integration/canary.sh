@@ -216,3 +216,17 @@ done
     fail "not on a terminal: $(cat "$T/notty.out")"
 ok "handoff roll on a terminal: readiness and both canary steps shown, then the outcome; elsewhere one line"
 stop_handoff
+
+# 7. handoff roll --canary SPEC: that canary for one roll only; a bad one is
+# refused naming the flag, and nothing rolls.
+p=$(free_port)
+start "$p" -- python3 "$SERVER"
+"$HANDOFF" roll --canary "200%/1s" --control "$CTL" >"$T/bad" 2>&1
+[ $? -eq 2 ] && grep -q -- '--canary: .*below 100%' "$T/bad" || fail "a bad --canary: $(cat "$T/bad")"
+[ "$(count 'event=roll ')" -eq 1 ] || fail "a bad --canary started a roll"
+"$HANDOFF" roll --canary "20%/1s" --control "$CTL" | grep -q 'promoted gen=2' || fail "roll --canary"
+grep -q 'event=canary gen=2 old=1 step=1/1 share_bps=2000 for_ms=1000' "$LOG" || fail "no canary step logged for gen 2"
+"$HANDOFF" roll --control "$CTL" | grep -q 'promoted gen=3' || fail "the next roll"
+grep -q 'event=canary gen=3 ' "$LOG" && fail "the canary of one roll applied to the next"
+ok "handoff roll --canary 20%/1s: one roll through that canary, the next without; a bad spec refused (exit 2, the flag named)"
+stop_handoff
