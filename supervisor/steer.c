@@ -410,8 +410,9 @@ all_pinned_but(const struct steer *s, size_t i)
 /*
  * Placeholders exist only so that a member that gets clients is never the
  * one the kernel moves. Close them again once the last member may move, or
- * every member left would get clients (see steer_leave). Two can remain
- * until the next join: a group holds at most its generations and two.
+ * every member left would get clients (see steer_leave): after a join, a
+ * leave and a swap. One stands for each generation that left while the
+ * one getting clients was last, until that one may move.
  */
 static void
 collect(struct steer *s)
@@ -525,6 +526,13 @@ steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen)
 int
 steer_apply(struct steer *s, const struct steer_plan *p)
 {
+    size_t n;
+    int rc = attach(s, p);
+
+    /* A promotion makes the old active one movable: placeholders that
+     * stood for it may go now rather than at the next join. */
+    if (rc < 0 || (n = s->n, collect(s), s->n == n))
+        return rc;
     return attach(s, p);
 }
 

@@ -26,7 +26,7 @@ HEYPID=$!
 # The driver: SIGUSR2, then wait for that generation's promote in the log
 # (read as it grows); every 50 rolls, once the old generation is gone,
 # sample the master's fd count (without the sockets listening on the port:
-# steered, a generation's own and up to two placeholders, at most 3) and RSS.
+# steered, each generation's own and placeholders, at most 5) and RSS.
 "$PY" - "$LOG" "$HPID" "$ROLLS" "$PORT" >"$T/samples" <<'EOF' || fail "driver: $(tail -n 1 "$T/samples")"
 import os, re, signal, sys, time
 log, hpid, rolls, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -69,8 +69,11 @@ def sample(i):
     held = [os.readlink(f"/proc/{hpid}/fd/{fd}") for fd in os.listdir(f"/proc/{hpid}/fd")]
     lis = listening(port)
     group = sum(1 for h in held if h.startswith("socket:[") and h[8:-1] in lis)
-    if group > 3:
-        print(f"roll {i}: {group} listening sockets on the port, at most 3 expected")
+    # One per generation alive and a placeholder per one that left while
+    # the active one was last (steer.c): rolls back to back, under ASan
+    # (slow), keep up to three old generations retiring or draining.
+    if group > 5:
+        print(f"roll {i}: {group} listening sockets on the port, at most 5 expected")
         sys.exit(1)
     fds = len(held) - group
     rss = next(int(l.split()[1]) for l in open(f"/proc/{hpid}/status")

@@ -291,8 +291,8 @@ test_rolls(void **state)
         assert_mirror(s);
         assert_routes(s, &p, g - 1); /* the starting one: its probes only */
         steer_plan_promote(&p, g);
+        note_clients(s, &p); /* what the program about to be attached says */
         assert_int_equal(steer_apply(s, &p), 0);
-        note_clients(s, &p);
         assert_routes(s, &p, g);
         steer_plan_remove(&p, g - 1);
         assert_int_equal(steer_leave(s, &p, g - 1), 0);
@@ -316,6 +316,7 @@ test_random_order(void **state)
     struct steer *s = open_group();
     struct steer_plan p;
     unsigned next = 1, active = 0;
+    size_t maxn = 0;
     unsigned live[8];
     size_t nlive = 0;
 
@@ -332,8 +333,8 @@ test_random_order(void **state)
             /* the newest is promoted */
             active = live[nlive - 1];
             steer_plan_promote(&p, active);
+            note_clients(s, &p); /* what the program about to be attached says */
             assert_int_equal(steer_apply(s, &p), 0);
-            note_clients(s, &p);
         } else if (op == 2 && nlive > 1 && active != 0) {
             /* one that gets no clients exits (drained or failed) */
             size_t i = (size_t)rand() % nlive;
@@ -345,11 +346,15 @@ test_random_order(void **state)
             nlive--;
         }
         assert_mirror(s);
-        assert_true(s->n <= nlive + 2);
+        /* placeholders: one per generation gone while the active one was
+         * last, at most the three that coexist */
+        assert_true(s->n <= nlive + 3);
+        maxn = s->n > maxn ? s->n : maxn;
         if (active != 0)
             assert_routes(s, &p, active);
     }
     assert_int_equal(k.misrouted, 0);
+    print_message("group size at most %zu over 5,000 steps\n", maxn);
     steer_close(s);
 }
 
