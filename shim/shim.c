@@ -456,6 +456,29 @@ retire_chan(int fd)
                                 __ATOMIC_RELAXED);
 }
 
+/*
+ * The server's own socket goes when the master's takes its number: what it
+ * set on it before bind() that accepted connections inherit (TCP_NODELAY,
+ * SO_KEEPALIVE...) is recorded for fd, so that accept() applies it to them
+ * as the kernel would have. Listener-only options are lost (see
+ * handoff-shim(7)). Called with the lock held.
+ */
+static void
+carry_options(int fd, int family)
+{
+    int fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+    while ((rc = sockopt_carry(&shim.opts, fd, fd, fresh, shim.getsockopt)) ==
+               -ENOSPC &&
+           opts_grow() == 0)
+        ;
+    if (rc < 0)
+        say("handoff-shim: no memory for the options set on fd %d before "
+            "bind(); accepted connections will not have them\n", fd);
+    if (fresh >= 0)
+        shim.close(fresh);
+}
+
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -519,6 +542,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
      * while the fd still names the file they were made for. */
     if (BITS(fd) & M_COPY)
         unmanage(fd);
+    carry_options(fd, sa->sa_family);
     rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
         /* Non-blocking for real, so no process can block another's
@@ -533,6 +557,8 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
                                         ? M_NONBLOCK
                                         : 0),
                          __ATOMIC_RELEASE);
+    } else {
+        sockopt_forget(&shim.opts, fd); /* still the server's own socket */
     }
     lock_drop(&shim.lock, &old);
     err = errno;
