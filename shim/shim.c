@@ -479,6 +479,22 @@ carry_options(int fd, int family)
         shim.close(fresh);
 }
 
+/*
+ * This process is the server: it was lent a socket. The programs it runs
+ * from now on (CGI scripts, shell-outs) must not reach the master and ask
+ * for the listeners, so the channel closes on exec; forked children keep
+ * it. Not earlier: a wrapper (sh -c 'exec server') that never binds passes
+ * the channel on to the server it execs.
+ */
+static void
+seal_chan(int chan)
+{
+    int fl = shim.fcntl(chan, F_GETFD);
+
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+        shim.fcntl(chan, F_SETFD, fl | FD_CLOEXEC);
+}
+
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -525,6 +541,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     case CLIENT_SOCKET:
         break;
     }
+    seal_chan(chan);
     /* The master's socket takes the server's fd number and cloexec flag;
      * the server's blocking mode becomes this process's view of it. */
     fdflags = shim.fcntl(fd, F_GETFD);
