@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,8 @@
 #include "sockopt.h"
 
 #define SHIM_ASK_MS 10000
+/* Unix socket files of managed binds this process keeps (see unlink()). */
+#define SHIM_PATHS 16
 /* How often a blocked accept() looks whether its socket was let go. */
 #define SHIM_WAKE_MS 100
 
@@ -97,6 +101,16 @@ static struct {
     int (*ioctl)(int, unsigned long, ...);
     int (*setsockopt)(int, int, int, const void *, socklen_t);
     int (*getsockopt)(int, int, int, void *, socklen_t *);
+    int (*unlink)(const char *);
+    int (*unlinkat)(int, const char *, int);
+    /* The socket files of this process's managed unix binds, by inode, so
+     * that unlink() knows them without asking (with the channel closed,
+     * too). Under lock. */
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } paths[SHIM_PATHS];
+    int npaths;
     /* epoll sets a managed fd was added to: closing the fd removes it, or
      * the set would keep reporting a socket the master still holds open.
      * A forked child inherits the table and the epoll sets themselves:
@@ -334,6 +348,8 @@ shim_setup(void)
     shim.ioctl = dlsym(RTLD_NEXT, "ioctl");
     shim.setsockopt = dlsym(RTLD_NEXT, "setsockopt");
     shim.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
+    shim.unlink = dlsym(RTLD_NEXT, "unlink");
+    shim.unlinkat = dlsym(RTLD_NEXT, "unlinkat");
     if (fd != NULL && *fd != '\0') {
         int n = atoi(fd);
         /* Only a socket of ours: an inherited number may mean nothing here. */
@@ -456,6 +472,69 @@ retire_chan(int fd)
                                 __ATOMIC_RELAXED);
 }
 
+/*
+ * The server's own socket goes when the master's takes its number: what it
+ * set on it before bind() that accepted connections inherit (TCP_NODELAY,
+ * SO_KEEPALIVE...) is recorded for fd, so that accept() applies it to them
+ * as the kernel would have. Listener-only options are lost (see
+ * handoff-shim(7)). Called with the lock held.
+ */
+static void
+carry_options(int fd, int family)
+{
+    int fresh = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+    while ((rc = sockopt_carry(&shim.opts, fd, fd, fresh, shim.getsockopt)) ==
+               -ENOSPC &&
+           opts_grow() == 0)
+        ;
+    if (rc < 0)
+        say("handoff-shim: no memory for the options set on fd %d before "
+            "bind(); accepted connections will not have them\n", fd);
+    if (fresh >= 0)
+        shim.close(fresh);
+}
+
+/*
+ * This process is the server: it was lent a socket. The programs it runs
+ * from now on (CGI scripts, shell-outs) must not reach the master and ask
+ * for the listeners, so the channel closes on exec; forked children keep
+ * it. Not earlier: a wrapper (sh -c 'exec server') that never binds passes
+ * the channel on to the server it execs.
+ */
+static void
+seal_chan(int chan)
+{
+    int fl = shim.fcntl(chan, F_GETFD);
+
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+        shim.fcntl(chan, F_SETFD, fl | FD_CLOEXEC);
+}
+
+/* A managed unix bind: remember its file. Called with the lock held. */
+static void
+note_path(const struct sockaddr_un *sun, socklen_t len)
+{
+    char path[sizeof(sun->sun_path) + 1];
+    size_t n = len > offsetof(struct sockaddr_un, sun_path)
+                   ? len - offsetof(struct sockaddr_un, sun_path)
+                   : 0;
+    struct stat st;
+
+    if (n == 0 || sun->sun_path[0] == '\0' || shim.npaths >= SHIM_PATHS)
+        return;
+    memcpy(path, sun->sun_path, n < sizeof(sun->sun_path) ? n : sizeof(sun->sun_path));
+    path[n < sizeof(sun->sun_path) ? n : sizeof(sun->sun_path)] = '\0';
+    if (stat(path, &st) < 0)
+        return;
+    for (int i = 0; i < shim.npaths; i++)
+        if (shim.paths[i].dev == st.st_dev && shim.paths[i].ino == st.st_ino)
+            return;
+    shim.paths[shim.npaths].dev = st.st_dev;
+    shim.paths[shim.npaths].ino = st.st_ino;
+    shim.npaths++;
+}
+
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -502,6 +581,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     case CLIENT_SOCKET:
         break;
     }
+    seal_chan(chan);
     /* The master's socket takes the server's fd number and cloexec flag;
      * the server's blocking mode becomes this process's view of it. */
     fdflags = shim.fcntl(fd, F_GETFD);
@@ -519,6 +599,7 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
      * while the fd still names the file they were made for. */
     if (BITS(fd) & M_COPY)
         unmanage(fd);
+    carry_options(fd, sa->sa_family);
     rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
         /* Non-blocking for real, so no process can block another's
@@ -533,7 +614,11 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
                                         ? M_NONBLOCK
                                         : 0),
                          __ATOMIC_RELEASE);
+    } else {
+        sockopt_forget(&shim.opts, fd); /* still the server's own socket */
     }
+    if (rc >= 0 && sa->sa_family == AF_UNIX)
+        note_path((const struct sockaddr_un *)sa, len);
     lock_drop(&shim.lock, &old);
     err = errno;
     shim.close(got);
@@ -1160,4 +1245,108 @@ dup3(int old, int new, int flags)
 {
     SHIM_READY();
     return dup_onto(old, new, flags, 1);
+}
+
+/*
+ * The absolute form of path, relative to dirfd, as "unix:PATH" in out:
+ * what the master matches by address. 0, or -1 when it does not fit.
+ * getcwd() and readlink() with a buffer of our own: nothing allocated.
+ */
+static int
+unix_address(int dirfd, const char *path, char *out, size_t cap)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    ssize_t n;
+    int len;
+
+    if (path[0] == '/') {
+        len = snprintf(out, cap, "unix:%s", path);
+    } else {
+        if (dirfd == AT_FDCWD) {
+            if (getcwd(dir, sizeof(dir)) == NULL)
+                return -1;
+        } else {
+            char link[32];
+            snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+            if ((n = readlink(link, dir, sizeof(dir) - 1)) <= 0)
+                return -1;
+            dir[n] = '\0';
+        }
+        len = snprintf(out, cap, "unix:%s%s%s", dir,
+                       dir[strlen(dir) - 1] == '/' ? "" : "/", path);
+    }
+    return len > 0 && (size_t)len < cap ? 0 : -1;
+}
+
+/*
+ * Whether path (relative to dirfd) is the socket file of a managed unix
+ * listener, which unlink() must keep: servers remove their socket path
+ * before bind() (a stale file would make it fail) and at exit, and the
+ * file is the master's, which every generation's clients connect through.
+ * Only a socket file is looked at, so the unlinks of ordinary files cost
+ * one fstatat(). Known from this process's own managed binds, else asked:
+ * a GET by address with lend=no, answered SOCKET (managed) or ERROR.
+ * An unreachable master leaves the unlink to the C library.
+ */
+static int
+unlink_kept(int dirfd, const char *path)
+{
+    char text[ADDR_STRLEN + 8];
+    struct proto_kv kv[2];
+    struct proto_msg reply;
+    struct stat st;
+    sigset_t old;
+    uint32_t id;
+    int known = 0, chan, got, rc;
+
+    if (path == NULL || fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISSOCK(st.st_mode))
+        return 0;
+    lock_take(&shim.lock, &old);
+    for (int i = 0; i < shim.npaths && !known; i++)
+        known = shim.paths[i].dev == st.st_dev && shim.paths[i].ino == st.st_ino;
+    lock_drop(&shim.lock, &old);
+    if (known)
+        return 1;
+    chan = __atomic_load_n(&shim.chan, __ATOMIC_ACQUIRE);
+    if (chan < 0 || unix_address(dirfd, path, text, sizeof(text)) < 0)
+        return 0;
+    kv[0] = (struct proto_kv){"address", text};
+    kv[1] = (struct proto_kv){"lend", "no"};
+    lock_take(&shim.chanlock, &old);
+    id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
+    rc = client_ask(chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 2, &reply,
+                    &got);
+    lock_drop(&shim.chanlock, &old);
+    if (got >= 0)
+        shim.close(got); /* a master that does not know lend=no lends */
+    return rc == 0 && reply.hdr.type == PROTO_SOCKET;
+}
+
+int
+unlink(const char *path)
+{
+    int save = errno;
+
+    SHIM_READY();
+    if (unlink_kept(AT_FDCWD, path)) {
+        errno = save;
+        return 0;
+    }
+    errno = save;
+    return shim.unlink(path);
+}
+
+int
+unlinkat(int dirfd, const char *path, int flags)
+{
+    int save = errno;
+
+    SHIM_READY();
+    if (!(flags & AT_REMOVEDIR) && unlink_kept(dirfd, path)) {
+        errno = save;
+        return 0;
+    }
+    errno = save;
+    return shim.unlinkat(dirfd, path, flags);
 }

@@ -62,25 +62,57 @@ sockopt_copy(struct sockopt_table *t, int from, int to)
     return 0;
 }
 
+/* The listener options the kernel copies into accepted sockets. */
+static const struct {
+    int level, name;
+} copied[] = {
+    {SOL_SOCKET, SO_KEEPALIVE},  {SOL_SOCKET, SO_LINGER},
+    {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+    {SOL_SOCKET, SO_PRIORITY},   {SOL_SOCKET, SO_RCVLOWAT},
+    {SOL_SOCKET, SO_RCVTIMEO},   {SOL_SOCKET, SO_SNDTIMEO},
+    {IPPROTO_TCP, TCP_NODELAY},  {IPPROTO_TCP, TCP_KEEPIDLE},
+    {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT},
+    {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_CONGESTION},
+};
+
 int
 sockopt_inherited(int level, int name)
 {
-    static const struct {
-        int level, name;
-    } copied[] = {
-        {SOL_SOCKET, SO_KEEPALIVE},  {SOL_SOCKET, SO_LINGER},
-        {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
-        {SOL_SOCKET, SO_PRIORITY},   {SOL_SOCKET, SO_RCVLOWAT},
-        {SOL_SOCKET, SO_RCVTIMEO},   {SOL_SOCKET, SO_SNDTIMEO},
-        {IPPROTO_TCP, TCP_NODELAY},  {IPPROTO_TCP, TCP_KEEPIDLE},
-        {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT},
-        {IPPROTO_TCP, TCP_USER_TIMEOUT}, {IPPROTO_TCP, TCP_CONGESTION},
-    };
-
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
         if (copied[i].level == level && copied[i].name == name)
             return 1;
     return 0;
+}
+
+int
+sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
+              int (*getopt)(int, int, int, void *, socklen_t *))
+{
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+        unsigned char val[SOCKOPT_VALMAX], def[SOCKOPT_VALMAX];
+        socklen_t len = sizeof(val), dlen = sizeof(def);
+        int level = copied[i].level, name = copied[i].name, rc;
+
+        memset(def, 0, sizeof(def));
+        if (getopt(sock, level, name, val, &len) < 0)
+            continue;
+        if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
+            dlen == len && memcmp(val, def, len) == 0)
+            continue;
+        if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
+            len == sizeof(int)) {
+            int v;
+            memcpy(&v, val, sizeof(v));
+            v /= 2;
+            memcpy(val, &v, sizeof(v));
+        }
+        if ((rc = sockopt_record(t, fd, level, name, val, len)) < 0)
+            return rc;
+        n++;
+    }
+    return n;
 }
 
 int

@@ -47,6 +47,18 @@ int sockopt_copy(struct sockopt_table *t, int from, int to);
 int sockopt_inherited(int level, int name);
 
 /*
+ * Before the master's socket takes fd's number in bind(): record for fd the
+ * options the server set on its own socket sock, those the kernel would
+ * copy to accepted connections and whose value differs from fresh's (a new
+ * socket of the same family: the defaults). SO_RCVBUF and SO_SNDBUF are
+ * recorded halved, since Linux doubles what setsockopt() gives it. Options
+ * getopt cannot read on sock are skipped. Returns how many were recorded,
+ * or -ENOSPC when the table is full (grow it and call again).
+ */
+int sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
+                  int (*getopt)(int, int, int, void *, socklen_t *));
+
+/*
  * Apply fd's inherited options to conn, a connection accepted on fd, with
  * setsockopt (errors ignored: the connection is the server's either way).
  * Returns how many were applied.

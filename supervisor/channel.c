@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "handle.h"
@@ -20,6 +22,23 @@ reply_error(void *reply, size_t cap, uint32_t id, int err, const char *msg)
 
     snprintf(num, sizeof(num), "%d", err);
     return proto_encode(reply, cap, PROTO_ERROR, id, kv, 2);
+}
+
+/* A unix path spelled another way (./, .., a symlinked directory) that
+ * names the socket file the master made. */
+static const struct listener *
+lookup_file(const struct plan *p, const struct addr *a)
+{
+    struct stat st;
+
+    if (addr_family(a) != AF_UNIX ||
+        stat(((const struct sockaddr_un *)&a->ss)->sun_path, &st) < 0)
+        return NULL;
+    for (size_t i = 0; i < p->nls; i++)
+        if (p->ls[i]->ino != 0 && p->ls[i]->ino == st.st_ino &&
+            p->ls[i]->dev == st.st_dev)
+            return p->ls[i];
+    return NULL;
 }
 
 static const struct listener *
@@ -40,7 +59,7 @@ lookup(const struct plan *p, const struct proto_msg *req)
     for (size_t i = 0; i < p->nls; i++)
         if (addr_match(&p->ls[i]->bound, (struct sockaddr *)&a.ss, a.len))
             return p->ls[i];
-    return NULL;
+    return lookup_file(p, &a);
 }
 
 int
@@ -81,6 +100,9 @@ channel_answer(const struct plan *p, unsigned gen_id,
                                "no such listener in this generation");
         kv[0] = (struct proto_kv){"name", l->name};
         kv[1] = (struct proto_kv){"address", l->bound_text};
+        /* Only whether it is managed: the shim's unlink() asks so. */
+        if (proto_get(req, "lend") && strcmp(proto_get(req, "lend"), "no") == 0)
+            return proto_encode(reply, cap, PROTO_SOCKET, id, kv, 2);
         *fd = listener_fd(l, gen_id);
         if (*fd < 0)
             return reply_error(reply, cap, id, ENOENT,

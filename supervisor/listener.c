@@ -79,6 +79,36 @@ open_steered(const struct listen_conf *lc, struct listener *l, char *err,
     return 1;
 }
 
+/* Bind fd to unix path a: the file made with mode (-1: the umask's) and
+ * owner. Returns 0, or -1 with errno and *what the call that failed. */
+static int
+bind_unix(int fd, const struct addr *a, long mode, uid_t uid, gid_t gid,
+          const char **what)
+{
+    const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+    int rc;
+
+    *what = "bind";
+    if (mode >= 0) {
+        /* The file is created with the mode, never wider for a moment. */
+        mode_t old = umask((mode_t)(~mode & 0777));
+        rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+        umask(old);
+        if (rc == 0 && chmod(path, (mode_t)mode) < 0)
+            return -1;
+    } else {
+        rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+    }
+    if (rc < 0)
+        return -1;
+    *what = "chown";
+    /* lchown: the path is the socket just bound, and never a link followed
+     * elsewhere. Owned by root and mode for a moment: never wider. */
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) < 0)
+        return -1;
+    return 0;
+}
+
 int
 listener_open(const struct listen_conf *lc, struct listener **out, char *err,
               size_t errlen)
@@ -95,6 +125,9 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     l->nonblocking = lc->nonblocking;
     l->traffic = lc->traffic;
     l->refs = 1;
+    l->mode = lc->mode;
+    l->uid = lc->uid;
+    l->gid = lc->gid;
     if (family != AF_UNIX && lc->traffic == TRAFFIC_STEERED &&
         (rc = open_steered(lc, l, err, errlen)) != 0) {
         if (rc < 0) {
@@ -123,27 +156,14 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     if (family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
-    what = "bind";
-    if (family == AF_UNIX && lc->mode >= 0) {
-        /* The file is created with the mode, never wider for a moment. */
-        mode_t old = umask((mode_t)(~lc->mode & 0777));
-        rc = bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len);
-        umask(old);
-        if (rc == 0 && chmod(((const struct sockaddr_un *)&lc->addr.ss)->sun_path,
-                             (mode_t)lc->mode) < 0)
+    if (family == AF_UNIX) {
+        if (bind_unix(fd, &lc->addr, lc->mode, lc->uid, lc->gid, &what) < 0)
             goto fail;
     } else {
-        rc = bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len);
+        what = "bind";
+        if (bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len) < 0)
+            goto fail;
     }
-    if (rc < 0)
-        goto fail;
-    what = "chown";
-    /* lchown: the path is the socket just bound, and never a link followed
-     * elsewhere. Owned by root and mode for a moment: never wider. */
-    if (family == AF_UNIX && (lc->uid != (uid_t)-1 || lc->gid != (gid_t)-1) &&
-        lchown(((const struct sockaddr_un *)&lc->addr.ss)->sun_path, lc->uid,
-               lc->gid) < 0)
-        goto fail;
     what = "listen";
     if (listen(fd, (int)lc->backlog) < 0)
         goto fail;
@@ -243,6 +263,39 @@ listener_set_backlog(struct listener *l, long backlog)
     return rc;
 }
 
+int
+listener_restore(struct listener *l)
+{
+    const char *path = ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
+    const char *what;
+    struct stat st;
+    int fd, *lost, e;
+
+    if (l->ino == 0 || l->fd < 0)
+        return 0;
+    if (lstat(path, &st) == 0 || errno != ENOENT)
+        return 0; /* there, or not ours to judge (EACCES...) */
+    lost = realloc(l->lost, (l->nlost + 1) * sizeof(*lost));
+    if (lost == NULL)
+        return -ENOMEM;
+    l->lost = lost;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+                             (l->nonblocking ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0)
+        return -errno;
+    if (bind_unix(fd, &l->addr, l->mode, l->uid, l->gid, &what) < 0 ||
+        listen(fd, (int)l->backlog) < 0 || stat(path, &st) < 0) {
+        e = errno;
+        close(fd);
+        return -e;
+    }
+    l->lost[l->nlost++] = l->fd;
+    l->fd = fd;
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    return 1;
+}
+
 struct listener *
 listener_ref(struct listener *l)
 {
@@ -265,5 +318,8 @@ listener_unref(struct listener *l)
     steer_close(l->steer);
     if (l->fd >= 0)
         close(l->fd);
+    for (size_t i = 0; i < l->nlost; i++)
+        close(l->lost[i]);
+    free(l->lost);
     free(l);
 }

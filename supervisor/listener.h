@@ -19,6 +19,11 @@ struct listener {
     int refs;
     dev_t dev; /* the unix socket file we made, to remove it on close */
     ino_t ino;
+    long mode;      /* unix: as configured, to make the file again */
+    uid_t uid;
+    gid_t gid;
+    int *lost;      /* unix: sockets whose file vanished, still lent out */
+    size_t nlost;
 };
 
 /*
@@ -55,6 +60,16 @@ int listener_queued(const struct listener *l, unsigned gen);
 
 /* Set the backlog of every socket of l. Returns 0 or -errno. */
 int listener_set_backlog(struct listener *l, long backlog);
+
+/*
+ * A unix listener whose socket file vanished (a program the shim does not
+ * reach removed it) cannot be reached: a socket file cannot be linked
+ * again. Make a new socket at the path (same mode and owner) and lend it
+ * from now on; the old one stays open, for the generations that accept
+ * from it, until l is closed. Returns 1 when it did, 0 when the file is
+ * there (or l is not a unix listener), or -errno.
+ */
+int listener_restore(struct listener *l);
 
 struct listener *listener_ref(struct listener *l);
 

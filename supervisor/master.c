@@ -60,6 +60,7 @@
 #define BACKOFF_MAX_MS 30000
 #define HEALTHY_MS 60000
 #define STOP_GRACE_MS 1000 /* after stop_timeout's SIGKILL, at most */
+#define PATH_CHECK_MS 2000 /* how often unix socket files are looked for */
 
 static void schedule_restart(struct master *m, struct gen *g, size_t slot,
                              uint64_t ran_ms);
@@ -478,6 +479,45 @@ warn_bypass(struct gen *g)
     }
 }
 
+/*
+ * A unix socket file removed behind the shim's back (by a static binary,
+ * an rm from outside) leaves its listener unreachable: every connect()
+ * fails with ENOENT. The file cannot be linked to the socket again, so a
+ * new socket is made at the path (listener_restore()) and lent from then
+ * on. Returns how many were made.
+ */
+static int
+restore_paths(struct plan *p, const char *when)
+{
+    int n = 0, rc;
+
+    for (size_t i = 0; p != NULL && i < p->nls; i++) {
+        struct listener *l = p->ls[i];
+
+        if ((rc = listener_restore(l)) == 0)
+            continue;
+        if (rc > 0)
+            n++;
+        log_event(rc > 0 ? LOG_WARN : LOG_ERROR, "unix_path_lost",
+                  "name=%s address=%s found=%s action=%s%s%s", log_q(l->name),
+                  log_q(l->bound_text), when,
+                  rc > 0 ? "new_socket" : "none",
+                  rc > 0 ? "" : " error=", rc > 0 ? "" : log_q(strerror(-rc)));
+    }
+    return n;
+}
+
+/* Between rolls the active generation accepts only from the socket whose
+ * file is gone: a roll brings one that accepts from the new socket. */
+static void
+on_path_check(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    if (!m->stopping && restore_paths(m->plan, "check") > 0)
+        master_roll(m, "unix_path_lost");
+}
+
 static void
 start_roll(struct master *m)
 {
@@ -486,6 +526,8 @@ start_roll(struct master *m)
     int rc;
 
     m->next_plan = NULL;
+    /* The new generation is lent the new socket: no roll more needed. */
+    restore_paths(p, "roll");
     m->roll_ns = master_now();
     rollout_roll_starting(m);
     g = gen_new(m, p);
@@ -1048,9 +1090,15 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
+    if ((m.path_timer = handle_timer(&loop, &m)) != NULL) {
+        uv_timer_start(m.path_timer, on_path_check, PATH_CHECK_MS,
+                       PATH_CHECK_MS);
+        uv_unref((uv_handle_t *)m.path_timer);
+    }
     start_roll(&m); /* which hands the rundir to its workers' user */
     uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    handle_close(m.path_timer);
     control_close(&m);
     sdnotify_close(m.sdnotify);
     signals_stop(&m);

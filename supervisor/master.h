@@ -38,6 +38,7 @@ struct master {
     int stop_sig; /* the signal that stopped handoff, or 0 */
     uv_timer_t *stop_timer;
     uv_timer_t *delay_timer; /* stop_delay running: still serving */
+    uv_timer_t *path_timer;  /* looks for unix socket files that vanished */
     int delay_sig;
     struct reaper reaper;
     struct notify *notify;

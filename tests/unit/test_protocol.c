@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -627,6 +628,73 @@ ready_gets_no_reply(void **state)
     assert_int_equal(fd, -1);
 }
 
+/* GET with two keys: the shim's unlink() asks with lend=no. */
+static int
+ask2(const struct plan *p, const char *address, const char *lend,
+     struct proto_msg *reply, int *fd)
+{
+    char buf[PROTO_MAX_MSG], out[PROTO_MAX_MSG];
+    static struct proto_msg req;
+    struct proto_kv kv[2] = {{"address", address}, {"lend", lend}};
+    int n = proto_encode(buf, sizeof(buf), PROTO_GET, 7, kv, lend ? 2 : 1);
+
+    assert_true(n > 0);
+    assert_int_equal(proto_decode(buf, (size_t)n, &req), 0);
+    *fd = 99;
+    n = channel_answer(p, 3, &req, out, sizeof(out), fd);
+    assert_true(n > 0);
+    assert_int_equal(proto_decode(out, (size_t)n, reply), 0);
+    return n;
+}
+
+static void
+get_lend_no_says_managed_without_an_fd(void **state)
+{
+    static struct proto_msg r;
+    int fd;
+
+    ask2(*state, "127.0.0.1:9000", "no", &r, &fd);
+    assert_int_equal(r.hdr.type, PROTO_SOCKET);
+    assert_int_equal(fd, -1);
+    assert_string_equal(proto_get(&r, "name"), "admin");
+    ask2(*state, "127.0.0.1:9001", "no", &r, &fd);
+    assert_int_equal(r.hdr.type, PROTO_ERROR);
+    assert_string_equal(proto_get(&r, "errno"), "2");
+}
+
+/* A unix path spelled another way finds the file the master made. */
+static void
+get_unix_path_matches_by_file(void **state)
+{
+    static struct proto_msg r;
+    static struct listener sock;
+    static struct listener *one[] = {&sock};
+    struct plan p = {.ls = one, .nls = 1, .refs = 1};
+    char dir[] = "/tmp/test_protocol.XXXXXX", addr[128], other[128];
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat st;
+    int s, fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/web.sock", dir);
+    s = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(stat(sun.sun_path, &st), 0);
+    snprintf(addr, sizeof(addr), "unix:%s", sun.sun_path);
+    make_listener(&sock, "web", addr, 50);
+    sock.dev = st.st_dev;
+    sock.ino = st.st_ino;
+    snprintf(other, sizeof(other), "unix:%s/./web.sock", dir);
+    ask2(&p, other, "no", &r, &fd);
+    assert_int_equal(r.hdr.type, PROTO_SOCKET);
+    unlink(sun.sun_path);
+    ask2(&p, other, "no", &r, &fd);
+    assert_int_equal(r.hdr.type, PROTO_ERROR); /* gone: no file to match */
+    close(s);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -668,6 +736,9 @@ main(void)
                                setup_plan),
         cmocka_unit_test_setup(unknown_type_gets_enosys, setup_plan),
         cmocka_unit_test_setup(ready_gets_no_reply, setup_plan),
+        cmocka_unit_test_setup(get_lend_no_says_managed_without_an_fd,
+                               setup_plan),
+        cmocka_unit_test(get_unix_path_matches_by_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

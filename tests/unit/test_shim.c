@@ -338,6 +338,36 @@ apply_sets_inherited_options_on_a_real_connection(void **state)
     close(ls);
 }
 
+static void
+carry_records_what_differs_from_a_fresh_socket(void **state)
+{
+    struct sockopt_table t = {store, 0, CAP};
+    const struct sockopt_entry *e;
+    int s = socket(AF_INET, SOCK_STREAM, 0), fresh = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1, buf = 40000, v;
+
+    (void)state;
+    assert_true(s >= 0 && fresh >= 0);
+    assert_int_equal(setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)), 0);
+    assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf)), 0);
+    assert_int_equal(sockopt_carry(&t, 7, s, fresh, getsockopt), 2);
+    assert_non_null(e = sockopt_find(&t, 7, SOL_SOCKET, SO_KEEPALIVE));
+    memcpy(&v, e->val, sizeof(v));
+    assert_int_equal(v, 1);
+    /* Halved: the kernel doubles it again when it is applied. */
+    assert_non_null(e = sockopt_find(&t, 7, SOL_SOCKET, SO_RCVBUF));
+    memcpy(&v, e->val, sizeof(v));
+    assert_int_equal(v, buf);
+    /* Defaults are not recorded: nothing to apply at every accept. */
+    assert_null(sockopt_find(&t, 7, IPPROTO_TCP, TCP_NODELAY));
+    /* A full table says so, for the caller to grow it. */
+    t.cap = 1;
+    t.n = 0;
+    assert_int_equal(sockopt_carry(&t, 7, s, fresh, getsockopt), -ENOSPC);
+    close(s);
+    close(fresh);
+}
+
 int
 main(void)
 {
@@ -354,6 +384,7 @@ main(void)
         cmocka_unit_test(copy_gives_a_dup_the_same_options),
         cmocka_unit_test(inherited_options),
         cmocka_unit_test(apply_sets_inherited_options_on_a_real_connection),
+        cmocka_unit_test(carry_records_what_differs_from_a_fresh_socket),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
