@@ -957,6 +957,18 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     const struct sockopt_entry *e;
 
     SHIM_READY();
+    /* Whether it listens is this process's view, as listen() is: the
+     * shared socket listens for every generation, and a server that asks
+     * first skips its own listen() (HAProxy does), so readiness, which
+     * waits for that listen(), would never come. */
+    if (managed(fd) && level == SOL_SOCKET && name == SO_ACCEPTCONN &&
+        val != NULL && len != NULL && *len >= sizeof(int)) {
+        int on = (fdbits(fd) & M_LISTENED) != 0;
+
+        memcpy(val, &on, sizeof(on));
+        *len = sizeof(on);
+        return 0;
+    }
     if (managed(fd) && val != NULL && len != NULL) {
         sigset_t old;
         int found = 0;

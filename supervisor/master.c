@@ -363,6 +363,13 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
                     "Go or setuid program bypasses LD_PRELOAD, use pass = " \
                     "systemd or inherit"
 
+/* A new version that exits 0 beside a running one: Apache with one PidFile
+ * for every generation ("httpd (pid N) already running"). */
+#define BESIDE_HINT "; a new version that exits 0 before it is ready is " \
+                    "probably refusing to run beside the old one: a pid " \
+                    "file or a lock; give each generation its own, e.g. " \
+                    "with HANDOFF_GENERATION"
+
 /* Whether a worker of a shim generation never asked for a socket. */
 static int
 never_asked(const struct gen *g, const struct worker *w)
@@ -762,11 +769,13 @@ master_on_worker_exit(struct child *c, int status)
 
     switch (g->state) {
     case GEN_STARTING: {
-        char why[256];
+        char why[512];
         if (g->slots[slot].retired)
             break; /* SIGTTOU's: not a failure of the roll */
-        snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s",
-                 desc, silent ? BYPASS_HINT : "");
+        snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s%s",
+                 desc, silent ? BYPASS_HINT : "",
+                 m->active != NULL && WIFEXITED(status) &&
+                         WEXITSTATUS(status) == 0 ? BESIDE_HINT : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
         break;
     }

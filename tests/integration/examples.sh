@@ -56,6 +56,26 @@ else
     echo "nginx not installed: the nginx example was not run"
 fi
 
+if [ -x /usr/sbin/haproxy ]; then
+    cp "$TOP_SRCDIR/examples/haproxy/haproxy.cfg" "$T/haproxy-server.conf.in"
+    sed "s|examples/haproxy/haproxy.cfg|$T/haproxy-server.conf|" \
+        "$TOP_SRCDIR/examples/haproxy/handoff.conf" >"$T/haproxy.in"
+    try haproxy "$T/haproxy.in" 8083
+else
+    echo "haproxy not installed: the haproxy example was not run"
+fi
+
+# Apache's pid and log files go under $T, not /tmp as in the example.
+if [ -x /usr/sbin/apache2 ]; then
+    sed "s|/tmp/handoff-example-apache|$T/apache|g" \
+        "$TOP_SRCDIR/examples/apache/apache2.conf" >"$T/apache-server.conf.in"
+    sed "s|examples/apache/apache2.conf|$T/apache-server.conf|" \
+        "$TOP_SRCDIR/examples/apache/handoff.conf" >"$T/apache.in"
+    try apache "$T/apache.in" 8084
+else
+    echo "apache2 not installed: the apache example was not run"
+fi
+
 # The container and the systemd unit: their configurations check, the
 # files the Dockerfile copies exist, and systemd accepts the unit.
 for conf in docker/handoff.conf systemd/handoff.conf; do
