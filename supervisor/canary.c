@@ -303,15 +303,6 @@ canary_conf_set(struct canary_conf *c, const char *key, const char *v,
     return 0;
 }
 
-static void
-print_ms(FILE *f, const char *key, uint64_t ms)
-{
-    if (ms % 1000 == 0)
-        fprintf(f, "%s = %llus\n", key, (unsigned long long)(ms / 1000));
-    else
-        fprintf(f, "%s = %llums\n", key, (unsigned long long)ms);
-}
-
 void
 canary_conf_print(const struct canary_conf *c, FILE *f)
 {
@@ -321,11 +312,11 @@ canary_conf_print(const struct canary_conf *c, FILE *f)
         fprintf(f, "canary_clients = %s\n", c->clients_spec);
     if (c->guard)
         fprintf(f, "guard = %s\n", c->guard);
-    print_ms(f, "guard_interval", c->guard_interval);
+    parse_print_duration(f, "guard_interval", c->guard_interval);
     fprintf(f, "guard_failures = %ld\n", c->guard_failures);
     if (c->latency_spec)
         fprintf(f, "guard_latency = %s\n", c->latency_spec);
-    print_ms(f, "keep_previous", c->keep_previous);
+    parse_print_duration(f, "keep_previous", c->keep_previous);
 }
 
 const char *

@@ -1170,21 +1170,12 @@ print_word(FILE *f, const char *w)
     }
 }
 
-static void
-print_duration(FILE *f, const char *key, uint64_t ms)
-{
-    if (ms % 1000 == 0)
-        fprintf(f, "%s = %llus\n", key, (unsigned long long)(ms / 1000));
-    else
-        fprintf(f, "%s = %llums\n", key, (unsigned long long)ms);
-}
-
 void
 config_print(const struct config *c, FILE *f)
 {
     fprintf(f, "[handoff]\n");
-    print_duration(f, "stop_timeout", c->stop_timeout);
-    print_duration(f, "stop_delay", c->stop_delay);
+    parse_print_duration(f, "stop_timeout", c->stop_timeout);
+    parse_print_duration(f, "stop_delay", c->stop_delay);
     fprintf(f, "log_format = %s\n", log_format_names[c->log_format]);
     fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
     if (c->control)
@@ -1214,11 +1205,11 @@ config_print(const struct config *c, FILE *f)
     fprintf(f, "pass = %s\n", pass_names[c->pass]);
     fprintf(f, "ready = %s\n",
             c->ready_spec && c->ready_set ? c->ready_spec : ready_names[c->ready]);
-    print_duration(f, "ready_timeout", c->ready_timeout);
-    print_duration(f, "ready_interval", c->ready_interval);
+    parse_print_duration(f, "ready_timeout", c->ready_timeout);
+    parse_print_duration(f, "ready_interval", c->ready_interval);
     fprintf(f, "drain_signal = %s\n", parse_signal_name(c->drain_signal));
-    print_duration(f, "drain_timeout", c->drain_timeout);
-    print_duration(f, "drain_delay", c->drain_delay);
+    parse_print_duration(f, "drain_timeout", c->drain_timeout);
+    parse_print_duration(f, "drain_delay", c->drain_delay);
     fprintf(f, "restart = %s\n", restart_names[c->restart]);
     if (c->directory)
         fprintf(f, "directory = %s\n", c->directory);

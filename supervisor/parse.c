@@ -123,6 +123,15 @@ bad:
     return -EINVAL;
 }
 
+void
+parse_print_duration(FILE *f, const char *key, uint64_t ms)
+{
+    if (ms % 1000 == 0)
+        fprintf(f, "%s = %llus\n", key, (unsigned long long)(ms / 1000));
+    else
+        fprintf(f, "%s = %llums\n", key, (unsigned long long)ms);
+}
+
 int
 parse_port_range(const char *s, unsigned min, unsigned *lo, unsigned *hi,
                  char *err, size_t errlen)

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Each returns 0 on success, or -EINVAL (-ERANGE) with a message in err
@@ -12,6 +13,9 @@
 
 /* "250ms", "30s", "2m", "1h", "0"; a bare number is seconds. */
 int parse_duration(const char *s, uint64_t *ms, char *err, size_t errlen);
+
+/* Print "key = 30s" (or "= 250ms") as parse_duration reads it back. */
+void parse_print_duration(FILE *f, const char *key, uint64_t ms);
 
 /* "SIGTERM", "TERM", "term", "15". */
 int parse_signal(const char *s, int *sig, char *err, size_t errlen);

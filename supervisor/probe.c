@@ -107,36 +107,39 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+/* Whether a connect or write callback has nothing more to do: cancelled
+ * (closing), or failed (the verdict given). */
+static int
+over(struct probe_attempt *a, int status)
+{
+    char what[48];
+
+    if (a->cb == NULL)
+        return 1;
+    if (status >= 0)
+        return 0;
+    snprintf(what, sizeof(what), "err=%s", uv_err_name(status));
+    verdict(a, 0, what);
+    return 1;
+}
+
 static void
 on_written(uv_write_t *req, int status)
 {
     struct probe_attempt *a = req->data;
-    char what[48];
 
-    if (a->cb == NULL)
-        return; /* cancelled: closing */
-    if (status < 0) {
-        snprintf(what, sizeof(what), "err=%s", uv_err_name(status));
-        verdict(a, 0, what);
-        return;
-    }
-    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
+    if (!over(a, status))
+        uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
 }
 
 static void
 on_connect(uv_connect_t *req, int status)
 {
     struct probe_attempt *a = req->data;
-    char what[48];
     uv_buf_t b;
 
-    if (a->cb == NULL)
-        return; /* cancelled: closing */
-    if (status < 0) {
-        snprintf(what, sizeof(what), "err=%s", uv_err_name(status));
-        verdict(a, 0, what);
+    if (over(a, status))
         return;
-    }
     if (a->kind == PROBE_TCP) { /* connected is enough */
         verdict(a, 1, "connected");
         return;
