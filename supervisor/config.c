@@ -30,15 +30,15 @@ struct key {
     const char *const *names; /* K_ENUM: index is the value */
 };
 
-static const char *const log_format_names[] = {"logfmt", "json", NULL};
-static const char *const log_level_names[] = {"error", "warn", "info",
+const char *const config_log_format_names[] = {"logfmt", "json", NULL};
+const char *const config_log_level_names[] = {"error", "warn", "info",
                                               "debug", NULL};
-static const char *const pass_names[] = {"shim", "systemd", "inherit",
+const char *const config_pass_names[] = {"shim", "systemd", "inherit",
                                          "protocol", NULL};
-static const char *const restart_names[] = {"always", "on-failure", "never",
+const char *const config_restart_names[] = {"always", "on-failure", "never",
                                             NULL};
-static const char *const traffic_names[] = {"steered", "shared", NULL};
-static const char *const ready_names[] = {"listen", "notify", "tcp", "http",
+const char *const config_traffic_names[] = {"steered", "shared", NULL};
+const char *const config_ready_names[] = {"listen", "notify", "tcp", "http",
                                           "exec",   "delay",  NULL};
 
 #define OFF(f) offsetof(struct config, f)
@@ -47,8 +47,8 @@ static const char *const ready_names[] = {"listen", "notify", "tcp", "http",
 static const struct key keys[] = {
     {"handoff", "stop_timeout", K_DURATION, OFF(stop_timeout), 0, 0, NULL},
     {"handoff", "stop_delay", K_DURATION, OFF(stop_delay), 0, 0, NULL},
-    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, log_format_names},
-    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, log_level_names},
+    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, config_log_format_names},
+    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, config_log_level_names},
     {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
     {"handoff", "probe_ports", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
@@ -57,17 +57,17 @@ static const struct key keys[] = {
     {"listen", "owner", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "group", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "nonblocking", K_BOOL, LOFF(nonblocking), 0, 0, NULL},
-    {"listen", "traffic", K_ENUM, LOFF(traffic), 0, 0, traffic_names},
+    {"listen", "traffic", K_ENUM, LOFF(traffic), 0, 0, config_traffic_names},
     {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
-    {"worker", "pass", K_ENUM, OFF(pass), 0, 0, pass_names},
+    {"worker", "pass", K_ENUM, OFF(pass), 0, 0, config_pass_names},
     {"worker", "ready", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "ready_timeout", K_DURATION, OFF(ready_timeout), 0, 0, NULL},
     {"worker", "ready_interval", K_DURATION, OFF(ready_interval), 0, 0, NULL},
     {"worker", "drain_signal", K_SIGNAL, OFF(drain_signal), 0, 0, NULL},
     {"worker", "drain_timeout", K_DURATION, OFF(drain_timeout), 0, 0, NULL},
     {"worker", "drain_delay", K_DURATION, OFF(drain_delay), 0, 0, NULL},
-    {"worker", "restart", K_ENUM, OFF(restart), 0, 0, restart_names},
+    {"worker", "restart", K_ENUM, OFF(restart), 0, 0, config_restart_names},
     {"worker", "directory", K_STRING, OFF(directory), 0, 0, NULL},
     {"worker", "user", K_STRING, OFF(user), 0, 0, NULL},
     {"worker", "group", K_STRING, OFF(group), 0, 0, NULL},
@@ -160,13 +160,13 @@ error_at(struct loader *ld, const char *key, const char *msg)
 const char *
 config_pass_name(enum pass_mode p)
 {
-    return pass_names[p];
+    return config_pass_names[p];
 }
 
 const char *
 config_ready_name(enum ready_kind r)
 {
-    return ready_names[r];
+    return config_ready_names[r];
 }
 
 static struct config *
@@ -327,8 +327,8 @@ set_ready_spec(struct loader *ld, const char *key, const char *v)
     size_t kl = colon ? (size_t)(colon - v) : strlen(v);
     int kind = -1;
 
-    for (int i = 0; ready_names[i]; i++)
-        if (strlen(ready_names[i]) == kl && strncmp(v, ready_names[i], kl) == 0)
+    for (int i = 0; config_ready_names[i]; i++)
+        if (strlen(config_ready_names[i]) == kl && strncmp(v, config_ready_names[i], kl) == 0)
             kind = i;
     if (kind < 0) {
         snprintf(msg, sizeof(msg), "unknown readiness \"%s\" (expected "
@@ -337,7 +337,7 @@ set_ready_spec(struct loader *ld, const char *key, const char *v)
         return load_error(ld, key, msg);
     }
     if ((kind == READY_LISTEN || kind == READY_NOTIFY) != (colon == NULL)) {
-        snprintf(msg, sizeof(msg), "\"%s\": %s %s", v, ready_names[kind],
+        snprintf(msg, sizeof(msg), "\"%s\": %s %s", v, config_ready_names[kind],
                  colon ? "takes no argument" : "needs an argument after ':'");
         return load_error(ld, key, msg);
     }
@@ -873,7 +873,7 @@ validate(struct loader *ld)
         c->pass != PASS_PROTOCOL) {
         snprintf(msg, sizeof(msg), "ready = listen needs pass = shim or "
                  "protocol (pass is %s): use notify, tcp:, http:, exec: or "
-                 "delay:", pass_names[c->pass]);
+                 "delay:", config_pass_names[c->pass]);
         return error_at(ld, c->ready_set ? "ready" : "pass", msg);
     }
     if (c->ready_interval < 10)
@@ -1142,85 +1142,4 @@ config_args_parse(int argc, char **argv, struct config_args *args, char *err,
     if (optind < argc)
         args->argv = argv + optind;
     return 0;
-}
-
-/*
- * Write a word so that command = reads it back: special characters get a
- * backslash rather than quotes, since inih ends the line at " ;" even
- * inside quotes. But a blank at the end of the line, and \t \r \v \f
- * anywhere, go in single quotes: inih trims such characters at the end of
- * a line, backslash and all. A newline cannot be written at all.
- */
-static void
-print_word(FILE *f, const char *w)
-{
-    if (*w == '\0') {
-        fputs("''", f);
-        return;
-    }
-    for (; *w; w++) {
-        if ((*w != '\0' && strchr("\t\r\v\f", *w) != NULL) ||
-            (*w == ' ' && w[1] == '\0')) {
-            fprintf(f, "'%c'", *w);
-            continue;
-        }
-        if (strchr(" '\"\\;#$`", *w) != NULL)
-            fputc('\\', f);
-        fputc(*w, f);
-    }
-}
-
-void
-config_print(const struct config *c, FILE *f)
-{
-    fprintf(f, "[handoff]\n");
-    parse_print_duration(f, "stop_timeout", c->stop_timeout);
-    parse_print_duration(f, "stop_delay", c->stop_delay);
-    fprintf(f, "log_format = %s\n", log_format_names[c->log_format]);
-    fprintf(f, "log_level = %s\n", log_level_names[c->log_level]);
-    if (c->control)
-        fprintf(f, "control = %s\n", c->control);
-    fprintf(f, "probe_ports = %u-%u\n", c->probe_lo, c->probe_hi);
-    for (size_t i = 0; i < c->nlisten; i++) {
-        const struct listen_conf *l = &c->listen[i];
-        fprintf(f, "\n[listen %s]\naddress = %s\nbacklog = %ld\n", l->name,
-                l->address, l->backlog);
-        if (l->mode >= 0)
-            fprintf(f, "mode = %04lo\n", (unsigned long)l->mode);
-        if (l->owner[0] != '\0')
-            fprintf(f, "owner = %s\n", l->owner);
-        if (l->group[0] != '\0')
-            fprintf(f, "group = %s\n", l->group);
-        if (l->nonblocking)
-            fprintf(f, "nonblocking = yes\n");
-        if (addr_family(&l->addr) != AF_UNIX)
-            fprintf(f, "traffic = %s\n", traffic_names[l->traffic]);
-    }
-    fprintf(f, "\n[worker]\ncommand =");
-    for (char **a = c->argv; a && *a; a++) {
-        fputc(' ', f);
-        print_word(f, *a);
-    }
-    fprintf(f, "\nprocesses = %ld\n", c->processes);
-    fprintf(f, "pass = %s\n", pass_names[c->pass]);
-    fprintf(f, "ready = %s\n",
-            c->ready_spec && c->ready_set ? c->ready_spec : ready_names[c->ready]);
-    parse_print_duration(f, "ready_timeout", c->ready_timeout);
-    parse_print_duration(f, "ready_interval", c->ready_interval);
-    fprintf(f, "drain_signal = %s\n", parse_signal_name(c->drain_signal));
-    parse_print_duration(f, "drain_timeout", c->drain_timeout);
-    parse_print_duration(f, "drain_delay", c->drain_delay);
-    fprintf(f, "restart = %s\n", restart_names[c->restart]);
-    if (c->directory)
-        fprintf(f, "directory = %s\n", c->directory);
-    if (c->user)
-        fprintf(f, "user = %s\n", c->user);
-    if (c->group)
-        fprintf(f, "group = %s\n", c->group);
-    for (size_t i = 0; i < c->nenv; i++) {
-        fprintf(f, "environment = ");
-        print_word(f, c->env[i]);
-        fputc('\n', f);
-    }
-    canary_conf_print(&c->canary, f);
 }

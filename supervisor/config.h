@@ -118,6 +118,14 @@ int config_load_stream(FILE *f, const char *name,
 /* Print the effective configuration as a file handoff reads back. */
 void config_print(const struct config *c, FILE *f);
 
+/* The names of enumerated values, by value, NULL-terminated. */
+extern const char *const config_log_format_names[];
+extern const char *const config_log_level_names[];
+extern const char *const config_pass_names[];
+extern const char *const config_restart_names[];
+extern const char *const config_traffic_names[];
+extern const char *const config_ready_names[];
+
 const char *config_pass_name(enum pass_mode p);
 const char *config_ready_name(enum ready_kind r);
 void config_usage(FILE *f);

@@ -5,23 +5,27 @@
  *
  * 1. The listeners in the plan are opened once, at start or when a reload
  *    adds one, and never closed while a generation uses them: the kernel's
- *    accept queue outlives every roll.
- * 2. master_roll() (SIGUSR2) starts a generation (start_roll): every slot
- *    gets a worker (worker_start), with the sockets, a control channel and
+ *    accept queue outlives every roll. A steered listener is a group of
+ *    sockets, one per generation (traffic.h).
+ * 2. master_roll() (SIGUSR2) starts a generation (start_roll): it joins
+ *    its listeners' groups (traffic_join), every slot gets a worker
+ *    (worker_start), with its generation's sockets, a control channel and
  *    NOTIFY_SOCKET, and its readiness check starts; a timer runs for
  *    ready_timeout. A generation that failed a roll before and still
- *    drains is killed now (cap_failed): retries never pile up.
+ *    drains is killed now (drain_cap_failed): retries never pile up.
  * 3. master_worker_ready() counts ready workers; when every slot is ready
- *    the generation is promoted (promote).
- * 4. promote() makes it active, sends drain_signal to each process of the
- *    previous generation (drain) with drain_timeout before SIGKILL, and
- *    SIGKILLs any generation that was still draining (the cap).
+ *    the generation goes through its canary, if any (rollout.h), and is
+ *    promoted (master_promote).
+ * 4. master_promote() swaps every new connection to it, makes it active,
+ *    and retires the previous generation (drain_retire: its queue, then
+ *    drain_signal, drain_timeout, SIGKILL) unless keep_previous keeps it;
+ *    a generation still draining from an earlier roll is killed (the cap).
  * 5. A worker that exits before it is ready, or the ready timer, fails the
- *    roll (fail_roll): the new generation is drained like an old one (it
- *    may already hold accepted connections) and the active one never
- *    notices. Only the first generation has nothing to fall back to: its
- *    failure stops handoff with the worker's exit code.
- * 6. A roll asked for during a roll sets roll_pending; roll_finished()
+ *    roll (fail_roll): the new generation, which no client reached when
+ *    steered, is drained and the active one never notices. Only the first
+ *    generation has nothing to fall back to: its failure stops handoff
+ *    with the worker's exit code.
+ * 6. A roll asked for during a roll sets roll_pending; master_roll_finished()
  *    starts it once the current one is promoted or failed.
  *
  * Every state change of a generation goes through master_set_state(), which asks
@@ -41,6 +45,7 @@
 
 #include "channel.h"
 #include "control.h"
+#include "drain.h"
 #include "handle.h"
 #include "log.h"
 #include "notify.h"
@@ -159,8 +164,8 @@ gen_free(struct master *m, struct gen *g)
 }
 
 /* The last process of a draining or failed generation is gone. */
-static void
-gen_done(struct master *m, struct gen *g)
+void
+master_gen_done(struct master *m, struct gen *g)
 {
     if (master_set_state(g, GEV_ALL_EXITED) < 0)
         return;
@@ -169,118 +174,6 @@ gen_done(struct master *m, struct gen *g)
     if (m->active == g)
         m->active = NULL;
     gen_free(m, g);
-}
-
-static void
-kill_gen(struct gen *g, const char *why)
-{
-    for (size_t i = 0; i < g->nslots; i++) {
-        struct worker *w = g->slots[i].w;
-        if (w != NULL && worker_kill(w, SIGKILL) == 0)
-            log_event(LOG_WARN, "kill", "gen=%u pid=%d reason=%s", g->id,
-                      (int)w->child.pid, why);
-    }
-    g->killed = 1;
-}
-
-/* A roll of g starts: no older failed generation goes on draining. */
-static void
-cap_failed(struct master *m, const struct gen *g)
-{
-    for (struct gen *d = m->gens; d; d = d->next)
-        if (gen_capped_failed(d, g))
-            kill_gen(d, "drain_cap");
-}
-
-static void
-on_drain_timeout(uv_timer_t *t)
-{
-    struct gen *g = t->data;
-
-    if (g != NULL)
-        kill_gen(g, "drain_timeout");
-}
-
-/* Ask one worker to finish its requests and exit. */
-static void
-drain_worker(struct worker *w, int sig)
-{
-    unsigned long long t;
-
-    readiness_stop(w);
-    w->state = W_STOPPING;
-    /* Taken before kill(): the signal may wake the worker, which can run
-     * before the master does again on a busy machine. */
-    t = mono_us();
-    if (worker_kill(w, sig) == 0)
-        log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s mono_us=%llu",
-                  w->gen->id, (int)w->child.pid, parse_signal_name(sig), t);
-}
-
-/*
- * Ask every process of g to finish its requests and exit: drain_signal,
- * then SIGKILL after timeout_ms.
- */
-static void
-drain(struct master *m, struct gen *g, uint64_t timeout_ms)
-{
-    int sig = g->plan->cfg->drain_signal;
-
-    g->drain_ns = master_now();
-    for (size_t i = 0; i < g->nslots; i++) {
-        struct slot *s = &g->slots[i];
-        struct worker *w = s->w;
-
-        handle_close(s->restart_timer);
-        s->restart_timer = NULL;
-        if (w != NULL && w->state != W_STOPPING)
-            drain_worker(w, sig);
-    }
-    uv_timer_stop(g->timer);
-    if (g->live == 0) {
-        gen_done(m, g);
-        return;
-    }
-    uv_timer_start(g->timer, on_drain_timeout, timeout_ms, 0);
-}
-
-/*
- * Steered, the superseded generation gets no new connection but may hold
- * some in its own queue, and handshakes begun before the swap end there:
- * it keeps accepting until that queue is empty and drain_delay has passed
- * (drain_timeout at most), then drains.
- */
-static void
-on_retire_tick(uv_timer_t *t)
-{
-    struct gen *g = t->data;
-    const struct config *c;
-    uint64_t ms;
-    int queued;
-
-    if (g == NULL)
-        return;
-    c = g->plan->cfg;
-    ms = (master_now() - g->retire_ns) / 1000000;
-    queued = traffic_queued(g);
-    if ((ms >= c->drain_delay && queued == 0) || ms >= c->drain_timeout) {
-        log_event(LOG_INFO, "retired", "gen=%u queued=%d retire_ms=%llu",
-                  g->id, queued, (unsigned long long)ms);
-        drain(g->master, g, c->drain_timeout);
-    }
-}
-
-void
-master_retire(struct master *m, struct gen *g)
-{
-    if (!traffic_steered(g)) {
-        drain(m, g, g->plan->cfg->drain_timeout);
-        return;
-    }
-    g->retire_ns = master_now();
-    log_event(LOG_INFO, "retire", "gen=%u queued=%d", g->id,
-              traffic_queued(g));
-    uv_timer_start(g->timer, on_retire_tick, 5, 5);
 }
 
 /*
@@ -341,7 +234,7 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
               m->active ? "" : " first=1");
     control_roll_ended(m, g, why);
     sdnotify_roll_ended(m, g, why);
-    drain(m, g, g->plan->cfg->drain_timeout);
+    drain_gen(m, g, g->plan->cfg->drain_timeout);
     if (m->active != NULL)
         own_rundir(m, m->active->plan->cfg); /* back to those still serving */
     if (m->active == NULL && !m->stopping) {
@@ -432,17 +325,17 @@ master_promote(struct master *m, struct gen *g)
      * one still emptying its queue drains once that is done (a queue
      * killed would be reset) and drain_timeout bounds that. */
     for (struct gen *d = m->gens, *next; d; d = next) {
-        next = d->next; /* drain() may free d */
+        next = d->next; /* drain_gen() may free d */
         if (d != g && d != old && d->state == GEN_DRAINING && !d->killed) {
             if (d->drain_ns == 0 && traffic_queued(d) == 0)
-                drain(m, d, d->plan->cfg->drain_timeout);
+                drain_gen(m, d, d->plan->cfg->drain_timeout);
             else if (d->drain_ns != 0)
-                kill_gen(d, "drain_cap");
+                drain_kill(d, "drain_cap");
         }
     }
     if (!rollout_promoted(m, g, old) && old != NULL &&
         master_set_state(old, GEV_SUPERSEDED) == 0)
-        master_retire(m, old);
+        drain_retire(m, old);
     master_roll_finished(m);
 }
 
@@ -551,7 +444,7 @@ start_roll(struct master *m)
     m->roll_nsteps = 0;
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
-    cap_failed(m, g);
+    drain_cap_failed(m, g);
     sdnotify_roll_started(m, g);
     warn_bypass(g);
     own_rundir(m, p->cfg);
@@ -783,7 +676,7 @@ master_on_worker_exit(struct child *c, int status)
     case GEN_ACTIVE:
         if (rollout_worker_exit(m, g, desc)) {
             if (g->live == 0)
-                gen_done(m, g);
+                master_gen_done(m, g);
             break;
         }
         if (g->state == GEN_CANARY)
@@ -801,7 +694,7 @@ master_on_worker_exit(struct child *c, int status)
     case GEN_FAILED:
     case GEN_KEPT:
         if (g->live == 0)
-            gen_done(m, g);
+            master_gen_done(m, g);
         break;
     case GEN_DONE:
         break;
@@ -871,7 +764,7 @@ on_stop_timeout(uv_timer_t *t)
         return;
     log_event(LOG_WARN, "stop_timeout", "action=SIGKILL");
     for (struct gen *g = m->gens; g; g = g->next)
-        kill_gen(g, "stop_timeout");
+        drain_kill(g, "stop_timeout");
     proc_kill_children(SIGKILL);
     m->orphans_killed = 1;
     uv_timer_start(t, on_stop_grace, STOP_GRACE_MS, 0);
@@ -929,13 +822,13 @@ master_stop(struct master *m, int sig)
         uv_timer_start(m->stop_timer, on_stop_timeout,
                        m->plan->cfg->stop_timeout, 0);
     for (g = m->gens; g; g = next) {
-        next = g->next; /* drain() may free g */
+        next = g->next; /* drain_gen() may free g */
         if (g->state == GEN_STARTING || g->state == GEN_ACTIVE ||
             g->state == GEN_CANARY || g->state == GEN_KEPT) {
             if (m->starting == g)
                 m->starting = NULL;
             master_set_state(g, GEV_STOP);
-            drain(m, g, m->plan->cfg->stop_timeout);
+            drain_gen(m, g, m->plan->cfg->stop_timeout);
         }
     }
     maybe_finish(m);

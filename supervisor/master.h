@@ -82,7 +82,7 @@ void master_on_worker_exit(struct child *c, int status);
 /* For rollout.c: the roll's steps, each as the roll does it. */
 int master_set_state(struct gen *g, enum gen_event e); /* logs; -1: refused */
 void master_promote(struct master *m, struct gen *g); /* every client to g */
-void master_retire(struct master *m, struct gen *g);  /* empty its queue, drain */
+void master_gen_done(struct master *m, struct gen *g); /* its last process left */
 void master_restore(struct master *m, struct gen *kept); /* active again */
 void master_roll_finished(struct master *m);          /* start a queued roll */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "control.h"
+#include "drain.h"
 #include "guard.h"
 #include "handle.h"
 #include "log.h"
@@ -83,7 +84,7 @@ end_keep(struct master *m, struct gen *kept, const char *why)
     if (master_set_state(kept, GEV_SUPERSEDED) < 0)
         return;
     log_event(LOG_INFO, "kept_end", "gen=%u reason=%s", kept->id, why);
-    master_retire(m, kept);
+    drain_retire(m, kept);
 }
 
 static void
@@ -136,7 +137,7 @@ rollout_rollback(struct master *m, const char *why)
                   (unsigned long long)(master_now() / 1000));
         control_roll_ended(m, g, why);
         sdnotify_roll_ended(m, g, why);
-        master_retire(m, g);
+        drain_retire(m, g);
         master_roll_finished(m);
         return 0;
     }
@@ -157,7 +158,7 @@ rollout_rollback(struct master *m, const char *why)
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
     sdnotify_status(m, text);
-    master_retire(m, g);
+    drain_retire(m, g);
     return 0;
 }
 
