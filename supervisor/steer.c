@@ -630,6 +630,12 @@ k_attach(int fd, const struct sock_fprog *prog)
 static void
 k_close(int fd)
 {
+    /* The group holds the socket, not the fd: a process that outlives its
+     * worker with a copy (a child, a sanitizer's tracer) would keep it a
+     * member, and the kernel's order would no longer be the mirror's.
+     * shutdown() through any copy takes it out of the group at once (its
+     * queue, empty by now, goes with it, as with a close). */
+    shutdown(fd, SHUT_RDWR);
     close(fd);
 }
 

@@ -56,7 +56,7 @@ def wait(events, gen, secs=30):
 
 def listening(port):
     """Inodes of the sockets listening on port (steered: one per
-    generation, and up to two placeholders between rolls)."""
+    generation, and placeholders)."""
     found = set()
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in open(name).readlines()[1:]:
@@ -65,8 +65,29 @@ def listening(port):
                 found.add(f[9])
     return found
 
+base = None
+
 def sample(i):
-    held = [os.readlink(f"/proc/{hpid}/fd/{fd}") for fd in os.listdir(f"/proc/{hpid}/fd")]
+    # A leak stays; what a generation leaves goes by its drain deadline
+    # (drain_timeout, 5 s here, its process group's leftovers included):
+    # look again for that long before taking a count that moved.
+    global base
+    for _ in range(60):
+        fds, group, rss = count(i)
+        if base is None or fds == base:
+            break
+        time.sleep(0.1)
+    if base is None:
+        base = fds
+    print(i, fds, rss, flush=True)
+
+def count(i):
+    held = []
+    for fd in os.listdir(f"/proc/{hpid}/fd"):
+        try:
+            held.append(os.readlink(f"/proc/{hpid}/fd/{fd}"))
+        except OSError:
+            pass
     lis = listening(port)
     group = sum(1 for h in held if h.startswith("socket:[") and h[8:-1] in lis)
     # One per generation alive and a placeholder per one that left while
@@ -78,7 +99,7 @@ def sample(i):
     fds = len(held) - group
     rss = next(int(l.split()[1]) for l in open(f"/proc/{hpid}/status")
                if l.startswith("VmRSS:"))
-    print(i, fds, rss, flush=True)
+    return fds, group, rss
 
 sample(0)
 t0 = time.monotonic()
