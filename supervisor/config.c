@@ -50,6 +50,7 @@ static const struct key keys[] = {
     {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, config_log_format_names},
     {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, config_log_level_names},
     {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
+    {"handoff", "metrics", K_STRING, OFF(metrics), 0, 0, NULL},
     {"handoff", "probe_ports", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "address", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "backlog", K_INT, LOFF(backlog), 1, 65535, NULL},
@@ -208,6 +209,7 @@ config_free(struct config *c)
         return;
     free(c->listen);
     free(c->control);
+    free(c->metrics);
     parse_words_free(c->argv);
     free(c->ready_spec);
     free(c->directory);
@@ -892,6 +894,13 @@ validate(struct loader *ld)
     if (c->control != NULL && strlen(c->control) >= sizeof(sun.sun_path))
         return error_at(ld, "control", "path too long for a unix socket "
                                        "(at most 107 bytes)");
+    if (c->metrics != NULL && strcmp(c->metrics, "none") != 0) {
+        struct addr a;
+        if (addr_parse(c->metrics, &a, msg, sizeof(msg)) < 0)
+            return error_at(ld, "metrics", msg);
+        if (addr_family(&a) == AF_UNIX)
+            return error_at(ld, "metrics", "needs a TCP address: HOST:PORT or [V6]:PORT");
+    }
     {
         int shared = 0, steered = 0;
         const char *key;
@@ -996,6 +1005,7 @@ static const struct {
     {"log-format", 0, "handoff", "log_format"},
     {"log-level", 0, "handoff", "log_level"},
     {"control", 0, "handoff", "control"},
+    {"metrics", 0, "handoff", "metrics"},
     {"backlog", 0, "listen", "backlog"},
     {"nonblocking", 0, "listen", "nonblocking"},
     {"traffic", 0, "listen", "traffic"},
@@ -1025,10 +1035,10 @@ config_usage(FILE *f)
         "               [--keep-previous D]\n"
         "               [-C DIR] [-u USER] [-g GROUP]\n"
         "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
-        "               [--control PATH] [-t|--check] [-V|--version] [-h|--help]\n"
+        "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
         "       handoff status [--json] [--control PATH | -c FILE] [--timeout D]\n"
-        "       handoff roll | stop [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
         "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
         "to a new generation without losing a connection. See handoff(8).\n",
         f);

@@ -46,6 +46,7 @@ struct config {
     enum log_format log_format;
     enum log_level log_level;
     char *control; /* the control socket's path, "none", or NULL: default */
+    char *metrics; /* the metrics endpoint's address, or NULL: none */
     unsigned probe_lo, probe_hi; /* source ports of steered probes */
 
     /* [listen NAME] */

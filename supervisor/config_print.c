@@ -42,6 +42,8 @@ config_print(const struct config *c, FILE *f)
     fprintf(f, "log_level = %s\n", config_log_level_names[c->log_level]);
     if (c->control)
         fprintf(f, "control = %s\n", c->control);
+    if (c->metrics)
+        fprintf(f, "metrics = %s\n", c->metrics);
     fprintf(f, "probe_ports = %u-%u\n", c->probe_lo, c->probe_hi);
     for (size_t i = 0; i < c->nlisten; i++) {
         const struct listen_conf *l = &c->listen[i];

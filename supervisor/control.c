@@ -20,6 +20,7 @@
 #include "handle.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "parse.h"
 #include "rollout.h"
 #include "status.h"
@@ -60,6 +61,8 @@ control_parse(const char *line)
                                                            : CONTROL_UNKNOWN;
     if (strcmp(words[0], "stop") == 0)
         return CONTROL_STOP;
+    if (strcmp(words[0], "metrics") == 0)
+        return CONTROL_METRICS;
     if (strcmp(words[0], "promote") == 0)
         return CONTROL_PROMOTE;
     if (strcmp(words[0], "rollback") == 0)
@@ -453,12 +456,13 @@ handle_line(struct conn *c)
     enum control_request r = control_parse(c->line);
     static const char *const names[] = {"unknown", "status", "status json",
                                         "roll", "stop", "promote", "rollback",
-                                        "roll canary"};
+                                        "roll canary", "metrics"};
     struct control_buf b = {0};
 
     uv_read_stop((uv_stream_t *)c->pipe);
     uv_timer_stop(c->timer);
-    log_event(r != CONTROL_STATUS && r != CONTROL_STATUS_JSON ? LOG_INFO : LOG_DEBUG,
+    log_event(r != CONTROL_STATUS && r != CONTROL_STATUS_JSON &&
+                      r != CONTROL_METRICS ? LOG_INFO : LOG_DEBUG,
               "control_request", "request=%s pid=%d uid=%d", log_q(names[r]),
               (int)c->pid, (int)c->uid);
     switch (r) {
@@ -484,13 +488,17 @@ handle_line(struct conn *c)
     case CONTROL_ROLL_CANARY:
         request_roll_canary(c, c->line + 12);
         return;
+    case CONTROL_METRICS:
+        metrics_render(c->ctl->m, &b, metrics_proc_read);
+        answer_buf(c, &b);
+        return;
     case CONTROL_UNKNOWN:
         break;
     }
     control_buf_printf(&b, "error: unknown command ");
     control_buf_quote(&b, c->line);
     control_buf_printf(&b, " (expected status, status json, roll, promote, "
-                       "rollback or stop)\n");
+                       "rollback, metrics or stop)\n");
     answer_buf(c, &b);
 }
 

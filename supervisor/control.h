@@ -25,6 +25,7 @@ struct gen;
  *                 generation): promoted gen=N
  *   rollback      new connections back to the previous generation:
  *                 rolled back gen=N to=M
+ *   metrics       Prometheus's text format, as GET /metrics (metrics.h)
  *   stop          stopping; then the connection stays open until the
  *                 master exits
  *   anything else error: unknown command "..."
@@ -45,6 +46,7 @@ enum control_request {
     CONTROL_PROMOTE,
     CONTROL_ROLLBACK,
     CONTROL_ROLL_CANARY,
+    CONTROL_METRICS,
 };
 
 /* What a request line (without its newline) asks for. */
@@ -94,7 +96,7 @@ void control_roll_progress(struct master *m, const char *text);
 /* From master_stop(): rolls still awaited will not end. */
 void control_stopping(struct master *m);
 
-/* Is word ("status", "roll", "stop") a client subcommand? */
+/* Is word ("status", "roll", "stop", "metrics"...) a client subcommand? */
 int control_is_command(const char *word);
 
 /* The client: argv[0] is the subcommand. Returns the exit status. */

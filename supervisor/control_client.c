@@ -1,4 +1,4 @@
-/* control_client.c: handoff status|roll|stop, the control socket's client. */
+/* control_client.c: handoff status|roll|stop|metrics, the control socket's client. */
 #include "control.h"
 
 #include <errno.h>
@@ -24,7 +24,7 @@ control_is_command(const char *word)
 {
     return strcmp(word, "status") == 0 || strcmp(word, "roll") == 0 ||
            strcmp(word, "stop") == 0 || strcmp(word, "promote") == 0 ||
-           strcmp(word, "rollback") == 0;
+           strcmp(word, "rollback") == 0 || strcmp(word, "metrics") == 0;
 }
 
 static int
@@ -39,7 +39,7 @@ client_usage(const char *cmd, const char *why)
             "[--timeout D]\n"
             "       handoff roll [--canary SPEC] [--control PATH | -c FILE] [--timeout D]\n"
             "       handoff promote | rollback [--control PATH | -c FILE] [--timeout D]\n"
-            "       handoff stop [--control PATH | -c FILE] [--timeout D]\n"
+            "       handoff stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
             "The socket: --control, else control = in FILE, else "
             "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
             ". See handoff(8), CONTROL SOCKET.\n");
@@ -224,7 +224,7 @@ client_verdict(const char *cmd, const char *path, struct control_buf *b)
         fprintf(stderr, "handoff: %s: %s", path, s);
         return 1;
     }
-    if (strcmp(cmd, "status") == 0) {
+    if (strcmp(cmd, "status") == 0 || strcmp(cmd, "metrics") == 0) {
         fputs(s, stdout);
         return 0;
     }
@@ -347,6 +347,7 @@ control_client(int argc, char **argv)
               : strcmp(cmd, "roll") == 0 ? (canary ? canary_req : "roll\n")
               : strcmp(cmd, "promote") == 0 ? "promote\n"
               : strcmp(cmd, "rollback") == 0 ? "rollback\n"
+              : strcmp(cmd, "metrics") == 0 ? "metrics\n"
                                          : "stop\n";
     /* On a terminal, a roll shows how it goes: readiness, each canary
      * step, a guard's failures; elsewhere its one line of outcome. */

@@ -48,6 +48,7 @@
 #include "drain.h"
 #include "handle.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "parse.h"
 #include "proc.h"
@@ -319,6 +320,7 @@ master_promote(struct master *m, struct gen *g)
               "swap_us=%llu", g->id, old ? old->id : 0,
               ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us(),
               (unsigned long long)(swap_ns / 1000));
+    metrics_observe_roll(m, (double)(master_now() - (m->roll_ns ? m->roll_ns : g->started_ns)) / 1e9);
     control_roll_ended(m, g, NULL);
     sdnotify_roll_ended(m, g, NULL);
     /* The cap: a generation still draining from an earlier roll goes now;
@@ -521,6 +523,7 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
     w->state = W_READY;
     w->ready_ns = master_now();
     readiness_stop(w);
+    metrics_observe_ready(m, (double)(w->ready_ns - w->started_ns) / 1e9);
     log_event(LOG_INFO, "ready", "gen=%u pid=%d via=%s ready_ms=%llu "
               "mono_us=%llu", g->id, (int)w->child.pid,
               config_ready_name(via),
@@ -651,6 +654,7 @@ master_on_worker_exit(struct child *c, int status)
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),
               (unsigned long long)ran_ms);
+    metrics_observe_drain(m, w);
     w->state = W_EXITED;
     g->slots[slot].w = NULL;
     g->live--;
@@ -976,6 +980,12 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
+    if (metrics_open(&m, cfg->metrics, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        config_free(cfg);
+        m.exit_code = 1;
+        goto out;
+    }
     steer_plan_init(&m.steering, cfg->probe_lo, cfg->probe_hi);
     if ((rc = plan_new(cfg, NULL, 0, &m.plan, err, sizeof(err))) < 0) {
         config_free(cfg);
@@ -1002,6 +1012,7 @@ master_run(const struct config_args *args, struct config *cfg)
 out:
     handle_close(m.path_timer);
     control_close(&m);
+    metrics_close(&m);
     sdnotify_close(m.sdnotify);
     signals_stop(&m);
     notify_close(m.notify);

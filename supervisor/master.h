@@ -8,11 +8,13 @@
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
+#include "metrics.h"
 #include "plan.h"
 #include "reap.h"
 #include "steer.h"
 
 struct control;
+struct metrics;
 struct guard;
 struct remnant;
 struct sdnotify;
@@ -57,6 +59,8 @@ struct master {
     unsigned rollbacks;
     struct canary_step roll_steps[CANARY_MAX_STEPS]; /* handoff roll --canary */
     size_t roll_nsteps;
+    struct metrics *metrics;          /* the HTTP endpoint, or NULL */
+    struct metrics_data metrics_data; /* observations (metrics.h) */
 };
 
 /* The whole life of the master; returns handoff's exit code. */

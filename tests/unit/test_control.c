@@ -37,6 +37,9 @@ requests_are_parsed_strictly(void **state)
         {"promote now", CONTROL_UNKNOWN},
         {"roll canary=5%/30s,25%/2m", CONTROL_ROLL_CANARY},
         {"rollbacks", CONTROL_UNKNOWN},
+        {"metrics", CONTROL_METRICS},
+        {" metrics\r", CONTROL_METRICS},
+        {"metrics now", CONTROL_UNKNOWN},
         {"averyveryverylongword", CONTROL_UNKNOWN},
     };
 

@@ -1,0 +1,738 @@
+/* metrics.c: Prometheus metrics: the text of the master's state and the HTTP endpoint that serves it. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "handle.h"
+#include "log.h"
+#include "master.h"
+
+/* --- observations ---------------------------------------------------------- */
+
+/* From a fast worker's readiness to a slow drain: 10 ms to 5 minutes. */
+const double metrics_bounds[METRICS_NBUCKETS] = {
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+};
+
+void
+metrics_hist_observe(struct metrics_hist *h, double seconds)
+{
+    size_t i = 0;
+
+    if (seconds < 0)
+        seconds = 0;
+    while (i < METRICS_NBUCKETS && seconds > metrics_bounds[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum += seconds;
+}
+
+void
+metrics_observe_ready(struct master *m, double seconds)
+{
+    metrics_hist_observe(&m->metrics_data.ready, seconds);
+}
+
+void
+metrics_observe_roll(struct master *m, double seconds)
+{
+    metrics_hist_observe(&m->metrics_data.roll, seconds);
+}
+
+void
+metrics_observe_drain(struct master *m, const struct worker *w)
+{
+    if (w->drain_ns != 0)
+        metrics_hist_observe(&m->metrics_data.drain,
+                             (double)(master_now() - w->drain_ns) / 1e9);
+}
+
+/* --- /proc ----------------------------------------------------------------- */
+
+static long
+count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    long n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* The first line of path into buf; 0 or -errno. */
+static int
+read_line(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, size - 1);
+    if (n < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    close(fd);
+    buf[n] = '\0';
+    return 0;
+}
+
+int
+metrics_proc_read(pid_t pid, struct metrics_proc *out)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long utime, stime, resident;
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->open_fds = pid == 0 ? count_fds() : -1;
+    if (pid == 0)
+        snprintf(path, sizeof(path), "/proc/self/stat");
+    else
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((rc = read_line(path, buf, sizeof(buf))) < 0)
+        return rc;
+    /* The command name may hold blanks and parentheses: skip to the last. */
+    if ((p = strrchr(buf, ')')) == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &utime, &stime) != 2)
+        return -EPROTO;
+    out->cpu_seconds = (double)(utime + stime) / (double)(tick > 0 ? tick : 100);
+    strcpy(path + strlen(path) - 4, "statm");
+    if ((rc = read_line(path, buf, sizeof(buf))) < 0)
+        return rc;
+    if (sscanf(buf, "%*u %llu", &resident) != 1)
+        return -EPROTO;
+    out->rss_bytes = resident * (unsigned long long)(page > 0 ? page : 4096);
+    return 0;
+}
+
+/* --- the text -------------------------------------------------------------- */
+
+static void
+family(struct control_buf *b, const char *name, const char *type,
+       const char *help)
+{
+    control_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                       type);
+}
+
+/* A label value: \ " and newline escaped, as the format wants. */
+static void
+label(struct control_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            control_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            control_buf_printf(b, "\\n");
+        else
+            control_buf_printf(b, "%c", *s);
+    }
+}
+
+static void
+histogram(struct control_buf *b, const char *name, const char *help,
+          const struct metrics_hist *h)
+{
+    uint64_t cum = 0;
+
+    family(b, name, "histogram", help);
+    for (size_t i = 0; i < METRICS_NBUCKETS; i++) {
+        cum += h->bucket[i];
+        control_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name,
+                           metrics_bounds[i], (unsigned long long)cum);
+    }
+    control_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                       (unsigned long long)h->count);
+    control_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name,
+                       (unsigned long long)h->count);
+}
+
+static const char *
+worker_state_label(enum worker_state s)
+{
+    static const char *const names[] = {"starting", "ready", "stopping"};
+
+    return (unsigned)s < 3 ? names[s] : "exited";
+}
+
+static void
+generations(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
+{
+    static const enum gen_state states[] = {
+        GEN_STARTING, GEN_CANARY, GEN_ACTIVE, GEN_KEPT,
+        GEN_DRAINING, GEN_FAILED, GEN_DONE,
+    };
+    const struct gen *g;
+
+    family(b, "handoff_generation_state", "gauge",
+           "1 for the state the generation is in.");
+    for (g = m->gens; g; g = g->next)
+        for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+            control_buf_printf(b, "handoff_generation_state{generation=\"%u\","
+                               "state=\"%s\"} %d\n", g->id,
+                               gen_state_name(states[i]), g->state == states[i]);
+    family(b, "handoff_generation_share_ratio", "gauge",
+           "The generation's share of new connections (steered traffic).");
+    for (g = m->gens; g; g = g->next) {
+        const struct steer_route *r = steer_plan_find(&m->steering, g->id);
+        if (r != NULL)
+            control_buf_printf(b, "handoff_generation_share_ratio{generation="
+                               "\"%u\"} %g\n", g->id,
+                               (double)r->share / STEER_SHARE_ALL);
+    }
+    family(b, "handoff_generation_processes", "gauge",
+           "The generation's worker processes by state.");
+    for (g = m->gens; g; g = g->next) {
+        size_t restarting = 0;
+        for (size_t i = 0; i < g->nslots; i++)
+            restarting += g->slots[i].w == NULL &&
+                          g->slots[i].restart_timer != NULL;
+        for (enum worker_state s = W_STARTING; s <= W_STOPPING; s++)
+            control_buf_printf(b, "handoff_generation_processes{generation="
+                               "\"%u\",state=\"%s\"} %zu\n", g->id,
+                               worker_state_label(s), gen_count_state(g, s));
+        control_buf_printf(b, "handoff_generation_processes{generation=\"%u\","
+                           "state=\"restarting\"} %zu\n", g->id, restarting);
+    }
+    family(b, "handoff_generation_restarts_total", "counter",
+           "Restarts of the generation's worker processes.");
+    for (g = m->gens; g; g = g->next) {
+        unsigned n = 0;
+        for (size_t i = 0; i < g->nslots; i++)
+            n += g->slots[i].restarts;
+        control_buf_printf(b, "handoff_generation_restarts_total{generation="
+                           "\"%u\"} %u\n", g->id, n);
+    }
+    if (proc == NULL)
+        return;
+    {
+        /* One pass over /proc, two families: sums kept per generation. */
+        size_t ngen = 0, k = 0;
+        for (g = m->gens; g; g = g->next)
+            ngen++;
+        struct metrics_proc *sums = calloc(ngen ? ngen : 1, sizeof(*sums));
+        if (sums == NULL) {
+            b->failed = 1;
+            return;
+        }
+        for (g = m->gens; g; g = g->next, k++)
+            for (size_t i = 0; i < g->nslots; i++) {
+                const struct worker *w = g->slots[i].w;
+                struct metrics_proc p;
+                if (w != NULL && w->child.pid > 0 &&
+                    proc(w->child.pid, &p) == 0) {
+                    sums[k].rss_bytes += p.rss_bytes;
+                    sums[k].cpu_seconds += p.cpu_seconds;
+                }
+            }
+        family(b, "handoff_generation_resident_memory_bytes", "gauge",
+               "Resident memory of the generation's worker processes.");
+        for (g = m->gens, k = 0; g; g = g->next, k++)
+            control_buf_printf(b, "handoff_generation_resident_memory_bytes{"
+                               "generation=\"%u\"} %llu\n", g->id,
+                               (unsigned long long)sums[k].rss_bytes);
+        family(b, "handoff_generation_cpu_seconds_total", "counter",
+               "CPU time of the generation's worker processes now running.");
+        for (g = m->gens, k = 0; g; g = g->next, k++)
+            control_buf_printf(b, "handoff_generation_cpu_seconds_total{"
+                               "generation=\"%u\"} %.2f\n", g->id,
+                               sums[k].cpu_seconds);
+        free(sums);
+    }
+}
+
+/* Every listener of the live plans once: the pointers into ls[0..cap). */
+static size_t
+live_listeners(struct master *m, struct listener **ls, size_t cap)
+{
+    size_t n = 0;
+    struct plan *plans[2 + 64];
+    size_t np = 0;
+
+    plans[np++] = m->plan;
+    for (const struct gen *g = m->gens; g && np < sizeof(plans) / sizeof(plans[0]); g = g->next)
+        plans[np++] = g->plan;
+    for (size_t p = 0; p < np; p++) {
+        if (plans[p] == NULL)
+            continue;
+        for (size_t i = 0; i < plans[p]->nls && n < cap; i++) {
+            size_t j = 0;
+            while (j < n && ls[j] != plans[p]->ls[i])
+                j++;
+            if (j == n)
+                ls[n++] = plans[p]->ls[i];
+        }
+    }
+    return n;
+}
+
+static void
+listeners(struct master *m, struct control_buf *b)
+{
+    struct listener *ls[64];
+    size_t n = live_listeners(m, ls, 64);
+
+    family(b, "handoff_listener_backlog", "gauge",
+           "The listen backlog of the listener's sockets.");
+    for (size_t i = 0; i < n; i++) {
+        control_buf_printf(b, "handoff_listener_backlog{listener=\"");
+        label(b, ls[i]->name);
+        control_buf_printf(b, "\"} %ld\n", ls[i]->backlog);
+    }
+    /* Steered: a socket per generation; shared: one queue for all. */
+    family(b, "handoff_listener_queue_length", "gauge",
+           "Connections waiting in the accept queue (generation \"all\": "
+           "a shared socket).");
+    for (size_t i = 0; i < n; i++) {
+        int q;
+        if (ls[i]->steer == NULL) {
+            if ((q = listener_queued(ls[i], 0)) < 0)
+                continue;
+            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
+            label(b, ls[i]->name);
+            control_buf_printf(b, "\",generation=\"all\"} %d\n", q);
+            continue;
+        }
+        for (const struct gen *g = m->gens; g; g = g->next) {
+            if ((q = listener_queued(ls[i], g->id)) < 0)
+                continue;
+            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
+            label(b, ls[i]->name);
+            control_buf_printf(b, "\",generation=\"%u\"} %d\n", g->id, q);
+        }
+    }
+}
+
+void
+metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
+{
+    struct metrics_proc self;
+
+    family(b, "handoff_build_info", "gauge", "handoff's version.");
+    control_buf_printf(b, "handoff_build_info{version=\"");
+    label(b, PACKAGE_VERSION);
+    control_buf_printf(b, "\"} 1\n");
+    family(b, "handoff_uptime_seconds", "gauge", "Time since handoff started.");
+    control_buf_printf(b, "handoff_uptime_seconds %.3f\n",
+                       (double)(master_now() - m->started_ns) / 1e9);
+    family(b, "handoff_rolls_total", "counter",
+           "Rolls by outcome (the first generation's start included).");
+    control_buf_printf(b, "handoff_rolls_total{outcome=\"promoted\"} %u\n"
+                       "handoff_rolls_total{outcome=\"failed\"} %u\n",
+                       m->rolls_ok, m->rolls_failed);
+    family(b, "handoff_rollbacks_total", "counter",
+           "Rollbacks of new connections to the previous generation.");
+    control_buf_printf(b, "handoff_rollbacks_total %u\n", m->rollbacks);
+    family(b, "handoff_restarts_total", "counter",
+           "Restarts of worker processes of active generations.");
+    control_buf_printf(b, "handoff_restarts_total %u\n", m->restarts);
+    histogram(b, "handoff_ready_seconds",
+              "From a worker's start to its readiness.", &m->metrics_data.ready);
+    histogram(b, "handoff_roll_seconds",
+              "From a roll asked for to its promotion.", &m->metrics_data.roll);
+    histogram(b, "handoff_drain_seconds",
+              "From a worker's drain signal to its exit.", &m->metrics_data.drain);
+    generations(m, b, proc);
+    listeners(m, b);
+    family(b, "handoff_metrics_refused_total", "counter",
+           "Metrics connections closed at once: too many at the same time.");
+    control_buf_printf(b, "handoff_metrics_refused_total %llu\n",
+                       (unsigned long long)m->metrics_data.refused);
+    if (proc == NULL || proc(0, &self) < 0)
+        return;
+    family(b, "process_resident_memory_bytes", "gauge",
+           "Resident memory of the master.");
+    control_buf_printf(b, "process_resident_memory_bytes %llu\n",
+                       (unsigned long long)self.rss_bytes);
+    family(b, "process_cpu_seconds_total", "counter",
+           "CPU time of the master, user and system.");
+    control_buf_printf(b, "process_cpu_seconds_total %.2f\n", self.cpu_seconds);
+    if (self.open_fds >= 0) {
+        family(b, "process_open_fds", "gauge",
+               "File descriptors the master holds open.");
+        control_buf_printf(b, "process_open_fds %ld\n", self.open_fds);
+    }
+}
+
+/* --- the request ----------------------------------------------------------- */
+
+/* The end of the line at s (its \n, or \r\n) within [s, end), or NULL. */
+static const char *
+line_end(const char *s, const char *end)
+{
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+
+    return nl;
+}
+
+static int
+is_tchar(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+enum metrics_http
+metrics_http_parse(const char *buf, size_t len)
+{
+    const char *end = buf + len, *p = buf, *nl, *sp1, *sp2, *le;
+    size_t mlen, tlen;
+
+    /* The headers end at an empty line: find it before judging. */
+    for (;;) {
+        nl = line_end(p, end);
+        if (nl == NULL)
+            return len >= METRICS_REQUEST_MAX ? METRICS_HTTP_TOO_LARGE
+                                              : METRICS_HTTP_MORE;
+        if (p != buf && (nl == p || (nl == p + 1 && *p == '\r')))
+            break;
+        if (p != buf && memchr(p, ':', (size_t)(nl - p)) == NULL)
+            return METRICS_HTTP_BAD; /* a header line without a name */
+        p = nl + 1;
+    }
+    /* METHOD SP TARGET SP HTTP/1.x */
+    le = line_end(buf, end);
+    if (le > buf && le[-1] == '\r')
+        le--;
+    sp1 = memchr(buf, ' ', (size_t)(le - buf));
+    if (sp1 == NULL || sp1 == buf)
+        return METRICS_HTTP_BAD;
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(le - sp1 - 1));
+    if (sp2 == NULL || sp2 == sp1 + 1)
+        return METRICS_HTTP_BAD;
+    if (le - sp2 - 1 != 8 || (memcmp(sp2 + 1, "HTTP/1.0", 8) != 0 &&
+                              memcmp(sp2 + 1, "HTTP/1.1", 8) != 0))
+        return METRICS_HTTP_BAD;
+    mlen = (size_t)(sp1 - buf);
+    for (size_t i = 0; i < mlen; i++)
+        if (!is_tchar(buf[i]))
+            return METRICS_HTTP_BAD;
+    for (const char *t = sp1 + 1; t < sp2; t++)
+        if ((unsigned char)*t <= ' ' || *t == 0x7f)
+            return METRICS_HTTP_BAD;
+    tlen = (size_t)(sp2 - sp1 - 1);
+    /* The query string, if any, changes nothing. */
+    if (!((tlen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
+          (tlen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0)))
+        return METRICS_HTTP_NOT_FOUND;
+    if (mlen == 3 && memcmp(buf, "GET", 3) == 0)
+        return METRICS_HTTP_GET;
+    if (mlen == 4 && memcmp(buf, "HEAD", 4) == 0)
+        return METRICS_HTTP_HEAD;
+    return METRICS_HTTP_METHOD;
+}
+
+/* --- the endpoint ---------------------------------------------------------- */
+
+enum mconn_state {
+    M_READING, /* the request, until the deadline */
+    M_WRITING, /* the answer; the rest of the request is discarded */
+    M_LINGER,  /* answered and shut down: waiting a little for the peer's end,
+                * so that unread bytes do not turn our close into a reset */
+};
+
+struct mconn {
+    struct metrics *mt;
+    uv_tcp_t *tcp;
+    uv_timer_t *timer;
+    enum mconn_state state;
+    int eof;
+    size_t len;
+    struct mconn *next;
+    char req[METRICS_REQUEST_MAX];
+};
+
+struct metrics {
+    struct master *m;
+    uv_tcp_t *server;
+    struct mconn *conns;
+    size_t nconns;
+};
+
+struct mwrite {
+    uv_write_t req;
+    char data[];
+};
+
+#define LINGER_MS 1000
+
+static void
+mconn_close(struct mconn *c)
+{
+    struct metrics *mt = c->mt;
+
+    for (struct mconn **pp = &mt->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    mt->nconns--;
+    handle_close(c->tcp);
+    handle_close(c->timer);
+    free(c);
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+    static const char msg[] = "HTTP/1.1 408 Request Timeout\r\n"
+                              "Connection: close\r\nContent-Length: 0\r\n\r\n";
+    struct mconn *c = t->data;
+    uv_buf_t b = uv_buf_init((char *)msg, sizeof(msg) - 1);
+
+    if (c == NULL)
+        return;
+    if (c->state == M_READING)
+        (void)uv_try_write((uv_stream_t *)c->tcp, &b, 1);
+    mconn_close(c); /* a slow client, or one that does not read */
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct mconn *c = req->handle->data;
+
+    free(req);
+    if (c == NULL)
+        return;
+    if (status < 0 || c->eof) {
+        mconn_close(c);
+        return;
+    }
+    c->state = M_LINGER;
+    uv_timer_start(c->timer, on_timeout, LINGER_MS, 0);
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+    struct mconn *c = req->handle->data;
+    uv_shutdown_t *sreq;
+
+    free(req); /* the struct mwrite: req comes first */
+    if (c == NULL)
+        return;
+    if (status < 0 || (sreq = malloc(sizeof(*sreq))) == NULL) {
+        mconn_close(c);
+        return;
+    }
+    if (uv_shutdown(sreq, (uv_stream_t *)c->tcp, on_shutdown) < 0) {
+        free(sreq);
+        mconn_close(c);
+    }
+}
+
+/* Answer and close; c may be freed before this returns. */
+static void
+respond(struct mconn *c, const char *status, const char *ctype,
+        const char *body, size_t blen, int head)
+{
+    char hdr[256];
+    int hlen = snprintf(hdr, sizeof(hdr),
+                        "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: "
+                        "%zu\r\n%sConnection: close\r\n\r\n", status, ctype,
+                        blen, strncmp(status, "405", 3) == 0
+                                  ? "Allow: GET, HEAD\r\n" : "");
+    size_t n = (size_t)hlen + (head ? 0 : blen);
+    struct mwrite *w = malloc(sizeof(*w) + n);
+    uv_buf_t b;
+
+    if (w == NULL) {
+        mconn_close(c);
+        return;
+    }
+    memcpy(w->data, hdr, (size_t)hlen);
+    if (!head)
+        memcpy(w->data + hlen, body, blen);
+    b = uv_buf_init(w->data, (unsigned)n);
+    c->state = M_WRITING;
+    uv_timer_start(c->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
+    if (uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, on_written) < 0) {
+        free(w);
+        mconn_close(c);
+    }
+}
+
+static void
+answer(struct mconn *c, enum metrics_http r)
+{
+    static const char *const status[] = {
+        [METRICS_HTTP_NOT_FOUND] = "404 Not Found",
+        [METRICS_HTTP_METHOD] = "405 Method Not Allowed",
+        [METRICS_HTTP_BAD] = "400 Bad Request",
+        [METRICS_HTTP_TOO_LARGE] = "431 Request Header Fields Too Large",
+    };
+    struct control_buf b = {0};
+
+    if (r == METRICS_HTTP_GET || r == METRICS_HTTP_HEAD) {
+        metrics_render(c->mt->m, &b, metrics_proc_read);
+        if (!b.failed)
+            respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+                    b.s ? b.s : "", b.len, r == METRICS_HTTP_HEAD);
+        else
+            respond(c, "500 Internal Server Error", "text/plain",
+                    "out of memory\n", 14, 0);
+        free(b.s);
+        return;
+    }
+    control_buf_printf(&b, "%s\n", status[r] + 4);
+    respond(c, status[r], "text/plain", b.s ? b.s : "", b.s ? b.len : 0, 0);
+    free(b.s);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char discard[4096]; /* used at once by on_read: one is enough */
+    struct mconn *c = h->data;
+
+    (void)suggested;
+    if (c != NULL && c->state == M_READING)
+        *buf = uv_buf_init(c->req + c->len, (unsigned)(sizeof(c->req) - c->len));
+    else
+        *buf = uv_buf_init(discard, sizeof(discard));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct mconn *c = s->data;
+    enum metrics_http r;
+
+    (void)buf;
+    if (c == NULL || n == 0)
+        return;
+    if (n < 0) {
+        if (c->state == M_WRITING) {
+            c->eof = 1; /* it may have half-closed: the answer goes on */
+            uv_read_stop(s);
+        } else {
+            mconn_close(c);
+        }
+        return;
+    }
+    if (c->state != M_READING)
+        return;
+    c->len += (size_t)n;
+    /* Judged only when a line ended, or the buffer is full. */
+    if (memchr(c->req + c->len - n, '\n', (size_t)n) == NULL &&
+        c->len < sizeof(c->req))
+        return;
+    r = metrics_http_parse(c->req, c->len);
+    if (r != METRICS_HTTP_MORE)
+        answer(c, r);
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct metrics *mt = server->data;
+    struct mconn *c;
+    uv_tcp_t *t;
+
+    if (mt == NULL || status < 0 || (t = malloc(sizeof(*t))) == NULL)
+        return;
+    uv_tcp_init(server->loop, t);
+    t->data = NULL;
+    if (uv_accept(server, (uv_stream_t *)t) < 0) {
+        handle_close(t);
+        return;
+    }
+    if (mt->nconns >= METRICS_MAX_CONNS ||
+        (c = calloc(1, sizeof(*c))) == NULL) {
+        /* Closed at once: a flood costs a handle for one loop turn. */
+        mt->m->metrics_data.refused++;
+        handle_close(t);
+        return;
+    }
+    if ((c->timer = handle_timer(server->loop, c)) == NULL) {
+        free(c);
+        handle_close(t);
+        return;
+    }
+    c->mt = mt;
+    c->tcp = t;
+    t->data = c;
+    c->next = mt->conns;
+    mt->conns = c;
+    mt->nconns++;
+    uv_timer_start(c->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
+    if (uv_read_start((uv_stream_t *)t, on_alloc, on_read) < 0)
+        mconn_close(c);
+}
+
+int
+metrics_open(struct master *m, const char *address, char *err, size_t errlen)
+{
+    struct metrics *mt;
+    struct addr a;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss), rc;
+    char text[ADDR_STRLEN];
+
+    m->metrics = NULL;
+    if (address == NULL || strcmp(address, "none") == 0)
+        return 0;
+    if (addr_parse(address, &a, err, errlen) < 0)
+        return -EINVAL;
+    if (addr_family(&a) == AF_UNIX) {
+        snprintf(err, errlen, "metrics %s: a TCP address is needed", address);
+        return -EINVAL;
+    }
+    mt = calloc(1, sizeof(*mt));
+    if (mt == NULL || (mt->server = malloc(sizeof(*mt->server))) == NULL) {
+        free(mt);
+        snprintf(err, errlen, "metrics %s: out of memory", address);
+        return -ENOMEM;
+    }
+    mt->m = m;
+    uv_tcp_init(m->loop, mt->server);
+    mt->server->data = mt;
+    if ((rc = uv_tcp_bind(mt->server, (struct sockaddr *)&a.ss, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)mt->server, 128, on_connection)) < 0) {
+        snprintf(err, errlen, "metrics %s: %s", address, uv_strerror(rc));
+        handle_close(mt->server);
+        free(mt);
+        return rc;
+    }
+    if (uv_tcp_getsockname(mt->server, (struct sockaddr *)&ss, &len) < 0 ||
+        addr_format((struct sockaddr *)&ss, (socklen_t)len, text,
+                    sizeof(text)) < 0)
+        snprintf(text, sizeof(text), "%s", address);
+    log_event(LOG_INFO, "metrics", "address=%s", log_q(text));
+    m->metrics = mt;
+    return 0;
+}
+
+void
+metrics_close(struct master *m)
+{
+    struct metrics *mt = m->metrics;
+
+    if (mt == NULL)
+        return;
+    while (mt->conns != NULL)
+        mconn_close(mt->conns);
+    handle_close(mt->server);
+    free(mt);
+    m->metrics = NULL;
+}

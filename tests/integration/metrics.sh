@@ -1,0 +1,173 @@
+# metrics.sh: GET /metrics and handoff metrics after rolls, a failed roll and
+# a restart, parsed as Prometheus parses them; slowloris scrapers do not
+# delay a roll; thousands of idle connections cost the master bounded
+# memory and give its fds back.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need curl python3 timeout
+python3 -c 'import prometheus_client' 2>/dev/null ||
+    { echo "SKIP: python3-prometheus-client not installed"; exit 77; }
+
+CTL="$T/ctl.sock"
+start_handoff --control "$CTL" --metrics 127.0.0.1:0 --pass systemd \
+    -l web=127.0.0.1:0 -- python3 "$SERVER" --bad-gens 3 --exit-at-start 1
+wait_log 'event=promote gen=1 ' 1
+MPORT=$(grep -o 'event=metrics address=[^ ]*' "$LOG" | head -n1 | sed 's/.*://')
+[ -n "$MPORT" ] || fail "no event=metrics address= in the log"
+ok "metrics on 127.0.0.1:$MPORT"
+
+roll() { timeout 60 "$HANDOFF" roll --control "$CTL" 2>&1; }
+out=$(roll) || fail "roll to gen 2: $out"
+out=$(roll) && fail "roll to gen 3 should fail: $out"
+echo "$out" | grep -q 'failed gen=3' || fail "roll 3: $out"
+w=$(get / | sed -n 's/^pid=\([0-9]*\).*/\1/p')
+[ -n "$w" ] || fail "no worker answers"
+kill -KILL "$w"
+wait_log 'event=restart gen=2 ' 1
+wait_log 'event=ready gen=2 ' 2
+wait_log 'event=gone gen=1 ' 1 # its drain observed
+ok "2 rolls promoted (gen 1, gen 2), 1 failed (gen 3), 1 restart (pid $w)"
+
+# check FILE: the scrape, as prometheus_client reads it.
+check() {
+    python3 - "$1" "$(count 'event=ready ')" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+def val(name, **labels):
+    for f in fams.values():
+        for s in f.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+    raise AssertionError("no sample %s %s" % (name, labels))
+assert val("handoff_rolls_total", outcome="promoted") == 2
+assert val("handoff_rolls_total", outcome="failed") == 1
+assert val("handoff_restarts_total") == 1
+assert val("handoff_rollbacks_total") == 0
+assert val("handoff_generation_restarts_total", generation="2") == 1
+assert val("handoff_generation_state", generation="2", state="active") == 1
+assert val("handoff_generation_share_ratio", generation="2") == 1
+assert val("handoff_generation_processes", generation="2", state="ready") == 1
+assert val("handoff_generation_resident_memory_bytes", generation="2") > 1e6
+assert val("handoff_listener_backlog", listener="web") == 4096
+assert val("handoff_listener_queue_length", listener="web", generation="2") == 0
+assert val("process_resident_memory_bytes") > 1e5
+assert val("process_open_fds") > 3
+assert val("handoff_build_info") == 1
+for h in ("handoff_ready_seconds", "handoff_roll_seconds", "handoff_drain_seconds"):
+    f = fams[h]
+    assert f.type == "histogram", (h, f.type)
+    count = val(h + "_count")
+    assert val(h + "_bucket", le="+Inf") == count, h
+    buckets = [s.value for s in f.samples if s.name == h + "_bucket"]
+    assert buckets == sorted(buckets), (h, buckets)
+assert val("handoff_roll_seconds_count") == 2
+assert val("handoff_ready_seconds_count") == int(sys.argv[2])
+assert val("handoff_drain_seconds_count") >= 1
+print(" ".join(sorted(fams)))
+PY
+}
+hdr=$(curl -s -D - -o "$T/scrape" --max-time 10 "http://127.0.0.1:$MPORT/metrics") ||
+    fail "curl /metrics"
+echo "$hdr" | grep -qi '^content-type: text/plain; version=0.0.4' || fail "content type: $hdr"
+fams=$(check "$T/scrape") || fail "the scrape: $(cat "$T/scrape")"
+ok "GET /metrics: $(echo "$fams" | wc -w) families, counters and histograms as expected"
+timeout 30 "$HANDOFF" metrics --control "$CTL" >"$T/ctl.metrics" || fail "handoff metrics"
+fams2=$(check "$T/ctl.metrics") || fail "handoff metrics: $(cat "$T/ctl.metrics")"
+[ "$fams" = "$fams2" ] || fail "families differ: $fams / $fams2"
+ok "handoff metrics prints the same families"
+
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+[ "$(code "http://127.0.0.1:$MPORT/")" = 404 ] || fail "/ is not 404"
+[ "$(code -X POST "http://127.0.0.1:$MPORT/metrics")" = 405 ] || fail "POST is not 405"
+[ "$(code -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "http://127.0.0.1:$MPORT/metrics")" = 431 ] ||
+    fail "a 9 KB header is not 431"
+r=$(printf 'BREW /metrics HTCPCP/1.0\r\n\r\n' | timeout 10 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.stdin.buffer.read())
+print(s.recv(100).split(b"\r\n")[0].decode())' "$MPORT")
+[ "$r" = "HTTP/1.1 400 Bad Request" ] || fail "not HTTP: '$r'"
+ok "404, 405, 431 and 400"
+
+# Slowloris: 20 connections sending a byte a second. The deadline closes
+# them; a roll meanwhile takes as long as without them.
+roll_ms() { roll | sed -n 's/^promoted gen=[0-9]* roll_ms=\([0-9]*\)$/\1/p'; }
+base=$(roll_ms)
+[ -n "$base" ] || fail "roll without slowloris"
+python3 - "$MPORT" 20 >"$T/slow.out" 2>&1 <<'PY' &
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+print("open", flush=True)
+start, closed, msg = time.monotonic(), {}, b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 60
+for i in range(len(msg)):
+    for k, s in enumerate(socks):
+        if k in closed:
+            continue
+        try:
+            s.send(msg[i:i + 1])
+        except OSError:
+            closed[k] = time.monotonic() - start
+    if len(closed) == n:
+        break
+    time.sleep(1)
+print("closed %d of %d, last after %.1fs" % (len(closed), n, max(closed.values() or [0])))
+PY
+SLOW=$!
+for _ in $(seq 100); do grep -q open "$T/slow.out" && break; sleep 0.1; done
+with=$(roll_ms)
+[ -n "$with" ] || fail "roll with slowloris"
+echo "roll_ms: $base without, $with with 20 slowloris connections open"
+[ "$with" -lt 5000 ] || fail "a roll took ${with}ms with slowloris scrapers"
+wait "$SLOW"
+cat "$T/slow.out"
+grep -q 'closed 20 of 20, last after [0-9]\.' "$T/slow.out" || fail "slowloris not closed within 10 s"
+ok "slowloris does not delay a roll and is closed at the deadline"
+
+# Idle connections: as many as the fd limit allows, up to 10000.
+N=10000
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+[ "$(ulimit -n)" -gt $((N + 100)) ] || N=$(( $(ulimit -n) - 100 ))
+[ "$N" -ge 2000 ] || N=2000
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$HPID/status"; }
+fds() { ls "/proc/$HPID/fd" | wc -l; }
+rss0=$(rss) fds0=$(fds)
+mkfifo "$T/hold"
+python3 - "$MPORT" "$N" "$T/hold" >"$T/idle.out" 2>&1 <<'PY' &
+import socket, sys
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks, failed = [], 0
+for _ in range(n):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    except OSError:
+        failed += 1
+        s.close()
+print("connected %d failed %d" % (len(socks), failed), flush=True)
+open(hold).read()  # until the test has measured
+for s in socks:
+    s.close()
+PY
+IDLE=$!
+for _ in $(seq 600); do grep -q connected "$T/idle.out" && break; sleep 0.1; done
+grep -q connected "$T/idle.out" || fail "the idle connections: $(cat "$T/idle.out")"
+rss1=$(rss) fds1=$(fds)
+growth=$((rss1 - rss0))
+echo "$(cat "$T/idle.out"): master RSS ${rss0} -> ${rss1} kB (+${growth} kB), fds ${fds0} -> ${fds1}"
+[ "$growth" -lt 8192 ] || fail "RSS grew by ${growth} kB for $N idle connections"
+[ "$fds1" -le $((fds0 + 64 + 8)) ] || fail "the master holds $fds1 fds"
+c=$(code "http://127.0.0.1:$MPORT/metrics")
+echo >"$T/hold"
+wait "$IDLE"
+for _ in $(seq 150); do [ "$(fds)" -le "$fds0" ] && break; sleep 0.1; done
+[ "$(fds)" -le "$fds0" ] || fail "fds $(fds), were $fds0"
+[ "$(code "http://127.0.0.1:$MPORT/metrics")" = 200 ] || fail "no scrape after the idle connections"
+ok "$N idle connections: +${growth} kB RSS, fds back to $fds0 (a scrape meanwhile: $c)"
+
+stop_handoff
+[ "$STATUS" -eq 0 ] || fail "exit $STATUS"
+ok "stops"

@@ -1,0 +1,228 @@
+/* test_metrics.c: the metrics text of a master's state, and the HTTP request parser. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "master.h"
+#include "metrics.h"
+
+static enum metrics_http
+parse(const char *s)
+{
+    return metrics_http_parse(s, strlen(s));
+}
+
+static void
+requests_get_metrics_only(void **state)
+{
+    static const struct {
+        const char *req;
+        enum metrics_http want;
+    } cases[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", METRICS_HTTP_GET},
+        {"GET /metrics HTTP/1.0\r\n\r\n", METRICS_HTTP_GET},
+        {"GET /metrics HTTP/1.0\n\n", METRICS_HTTP_GET},
+        {"GET /metrics?x=1 HTTP/1.1\r\n\r\n", METRICS_HTTP_GET},
+        {"HEAD /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_HEAD},
+        {"GET / HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
+        {"GET /metricsx HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
+        {"GET /metric HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
+        {"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", METRICS_HTTP_METHOD},
+        {"get /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_METHOD},
+        {"GET /metrics HTTP/2.0\r\n\r\n", METRICS_HTTP_BAD},
+        {"GET /metrics\r\n\r\n", METRICS_HTTP_BAD},
+        {"GET  /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_BAD},
+        {" GET /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_BAD},
+        {"G(T /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_BAD},
+        {"GET /metrics HTTP/1.1 \r\n\r\n", METRICS_HTTP_BAD},
+        {"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n", METRICS_HTTP_BAD},
+        {"\r\n\r\n", METRICS_HTTP_BAD},
+        {"GET /metrics HTTP/1.1\r\n", METRICS_HTTP_MORE},
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n", METRICS_HTTP_MORE},
+        {"GET /metr", METRICS_HTTP_MORE},
+        {"", METRICS_HTTP_MORE},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (parse(cases[i].req) != cases[i].want)
+            fail_msg("case %zu: got %d, want %d", i, (int)parse(cases[i].req),
+                     (int)cases[i].want);
+}
+
+static void
+requests_split_across_reads_wait_for_the_blank_line(void **state)
+{
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+                      "User-Agent: Prometheus/2\r\n\r\n";
+    size_t n = strlen(req);
+
+    /* Every prefix, as reads of any size would deliver it. */
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(metrics_http_parse(req, i), METRICS_HTTP_MORE);
+    assert_int_equal(metrics_http_parse(req, n), METRICS_HTTP_GET);
+}
+
+static void
+oversized_requests_are_refused(void **state)
+{
+    char *big = malloc(METRICS_REQUEST_MAX);
+    size_t head = strlen("GET /metrics HTTP/1.1\r\nX: ");
+
+    assert_non_null(big);
+    memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", head);
+    memset(big + head, 'a', METRICS_REQUEST_MAX - head);
+    assert_int_equal(metrics_http_parse(big, METRICS_REQUEST_MAX - 1),
+                     METRICS_HTTP_MORE);
+    assert_int_equal(metrics_http_parse(big, METRICS_REQUEST_MAX),
+                     METRICS_HTTP_TOO_LARGE);
+    /* No newline at all: the same. */
+    memset(big, 'G', METRICS_REQUEST_MAX);
+    assert_int_equal(metrics_http_parse(big, METRICS_REQUEST_MAX),
+                     METRICS_HTTP_TOO_LARGE);
+    free(big);
+}
+
+static void
+histograms_count_into_buckets(void **state)
+{
+    struct metrics_hist h = {0};
+
+    metrics_hist_observe(&h, 0.3);
+    metrics_hist_observe(&h, 7);
+    metrics_hist_observe(&h, 1000);
+    metrics_hist_observe(&h, 0.01); /* on a bound: in it */
+    assert_int_equal(h.count, 4);
+    assert_int_equal(h.bucket[0], 1);
+    assert_int_equal(h.bucket[5], 1);  /* 0.5 */
+    assert_int_equal(h.bucket[9], 1);  /* 10 */
+    assert_int_equal(h.bucket[METRICS_NBUCKETS], 1);
+    assert_true(h.sum > 1007.30 && h.sum < 1007.32);
+}
+
+static int
+fake_proc(pid_t pid, struct metrics_proc *out)
+{
+    out->rss_bytes = pid == 0 ? 5000 : 1000 * (uint64_t)pid;
+    out->cpu_seconds = 0.5;
+    out->open_fds = pid == 0 ? 9 : -1;
+    return 0;
+}
+
+static void
+expect(const char *text, const char *line)
+{
+    char *want = malloc(strlen(line) + 3);
+
+    sprintf(want, "\n%s\n", line);
+    if (strstr(text, want) == NULL)
+        fail_msg("no line \"%s\" in:\n%s", line, text);
+    free(want);
+}
+
+static void
+the_text_follows_the_masters_state(void **state)
+{
+    struct master m;
+    struct worker w1 = {.state = W_READY}, w2 = {.state = W_STARTING};
+    struct slot slots[3] = {{.w = &w1, .restarts = 1}, {.w = &w2}, {0}};
+    struct gen g3 = {.id = 3, .state = GEN_ACTIVE, .slots = slots, .nslots = 3};
+    struct gen g2 = {.id = 2, .state = GEN_DRAINING};
+    struct control_buf b = {0};
+
+    memset(&m, 0, sizeof(m));
+    m.started_ns = master_now();
+    m.rolls_ok = 2;
+    m.rolls_failed = 1;
+    m.restarts = 1;
+    m.rollbacks = 4;
+    w1.child.pid = 100;
+    w2.child.pid = 101;
+    w1.gen = w2.gen = &g3;
+    g3.next = &g2;
+    m.gens = &g3;
+    steer_plan_init(&m.steering, 60000, 60999);
+    assert_int_equal(steer_plan_add(&m.steering, 3), 0);
+    steer_plan_promote(&m.steering, 3);
+    metrics_observe_roll(&m, 0.3);
+    metrics_observe_roll(&m, 7);
+    metrics_observe_ready(&m, 0.02);
+
+    metrics_render(&m, &b, fake_proc);
+    assert_false(b.failed);
+    expect(b.s, "handoff_build_info{version=\"" PACKAGE_VERSION "\"} 1");
+    expect(b.s, "handoff_rolls_total{outcome=\"promoted\"} 2");
+    expect(b.s, "handoff_rolls_total{outcome=\"failed\"} 1");
+    expect(b.s, "handoff_rollbacks_total 4");
+    expect(b.s, "# TYPE handoff_roll_seconds histogram");
+    expect(b.s, "handoff_roll_seconds_bucket{le=\"0.25\"} 0");
+    expect(b.s, "handoff_roll_seconds_bucket{le=\"0.5\"} 1");
+    expect(b.s, "handoff_roll_seconds_bucket{le=\"10\"} 2");
+    expect(b.s, "handoff_roll_seconds_bucket{le=\"+Inf\"} 2");
+    expect(b.s, "handoff_roll_seconds_sum 7.300000");
+    expect(b.s, "handoff_roll_seconds_count 2");
+    expect(b.s, "handoff_ready_seconds_count 1");
+    expect(b.s, "handoff_drain_seconds_count 0");
+    expect(b.s, "handoff_generation_state{generation=\"3\",state=\"active\"} 1");
+    expect(b.s, "handoff_generation_state{generation=\"3\",state=\"draining\"} 0");
+    expect(b.s, "handoff_generation_state{generation=\"2\",state=\"draining\"} 1");
+    expect(b.s, "handoff_generation_share_ratio{generation=\"3\"} 1");
+    expect(b.s, "handoff_generation_processes{generation=\"3\",state=\"ready\"} 1");
+    expect(b.s, "handoff_generation_processes{generation=\"3\",state=\"starting\"} 1");
+    expect(b.s, "handoff_generation_restarts_total{generation=\"3\"} 1");
+    expect(b.s, "handoff_generation_resident_memory_bytes{generation=\"3\"} 201000");
+    expect(b.s, "handoff_generation_resident_memory_bytes{generation=\"2\"} 0");
+    expect(b.s, "handoff_generation_cpu_seconds_total{generation=\"3\"} 1.00");
+    expect(b.s, "process_resident_memory_bytes 5000");
+    expect(b.s, "process_open_fds 9");
+    /* gen 2 is in no steering plan: no share, rather than a made-up 0. */
+    assert_null(strstr(b.s, "share_ratio{generation=\"2\"}"));
+    /* Every sample line: NAME[{LABELS}] VALUE, and a family's TYPE first. */
+    for (char *line = b.s; *line; line = strchr(line, '\n') + 1) {
+        size_t len = strcspn(line, "\n");
+        if (line[0] != '#')
+            assert_non_null(memchr(line, ' ', len));
+        assert_int_equal(line[len], '\n');
+    }
+    free(b.s);
+
+    /* Without /proc: no process metrics at all. */
+    memset(&b, 0, sizeof(b));
+    metrics_render(&m, &b, NULL);
+    assert_null(strstr(b.s, "process_resident_memory_bytes"));
+    assert_null(strstr(b.s, "handoff_generation_cpu_seconds_total"));
+    free(b.s);
+}
+
+static void
+proc_reads_the_master_itself(void **state)
+{
+    struct metrics_proc p;
+
+    assert_int_equal(metrics_proc_read(0, &p), 0);
+    assert_true(p.rss_bytes > 100000);
+    assert_true(p.open_fds >= 3);
+    assert_true(p.cpu_seconds >= 0);
+    assert_true(metrics_proc_read(0x7ffffff0, &p) < 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(requests_get_metrics_only),
+        cmocka_unit_test(requests_split_across_reads_wait_for_the_blank_line),
+        cmocka_unit_test(oversized_requests_are_refused),
+        cmocka_unit_test(histograms_count_into_buckets),
+        cmocka_unit_test(the_text_follows_the_masters_state),
+        cmocka_unit_test(proc_reads_the_master_itself),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
