@@ -5,7 +5,9 @@ The parent takes its listening socket from handoff (LISTEN_FDS, fd 3),
 forks N children that accept on it and answer "gen=GEN pid=PID", writes
 their pids to PIDFILE.GEN, says READY=1 on NOTIFY_SOCKET and, on SIGTERM,
 exits at once: its children are left behind, and they ignore SIGTERM, as
-the children of a server that forgot them would go on serving.
+the children of a server that forgot them would go on serving. Once their
+socket no longer listens (handoff shuts a steered generation's socket
+down when its workers are gone), they linger, as such leftovers do.
 
   prefork.py N PIDFILE
 """
@@ -24,7 +26,11 @@ def serve(sock):
     reply = (b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close"
              b"\r\n\r\n" % len(body)) + body
     while True:
-        conn, _ = sock.accept()
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            while True:
+                time.sleep(1)
         try:
             data = b""
             while b"\r\n\r\n" not in data:
