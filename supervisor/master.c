@@ -709,20 +709,29 @@ master_on_worker_exit(struct child *c, int status)
 
 /* --- signals ------------------------------------------------------------ */
 
+size_t
+master_live_plans(struct master *m, struct plan **out, size_t cap)
+{
+    size_t n = 0;
+
+    out[n++] = m->plan;
+    out[n++] = m->next_plan;
+    for (struct gen *g = m->gens; g && n < cap; g = g->next)
+        out[n++] = g->plan;
+    return n;
+}
+
 void
 master_reload(struct master *m)
 {
     char err[CONFIG_ERRLEN];
     struct config *cfg;
-    struct plan *p, *live[2 + 64];
-    size_t nlive = 0;
+    struct plan *p, *live[MASTER_MAX_PLANS];
+    size_t nlive;
 
     if (m->stopping)
         return;
-    live[nlive++] = m->plan;
-    live[nlive++] = m->next_plan;
-    for (struct gen *g = m->gens; g && nlive < 2 + 64; g = g->next)
-        live[nlive++] = g->plan;
+    nlive = master_live_plans(m, live, MASTER_MAX_PLANS);
     if (m->args->file == NULL) {
         log_event(LOG_INFO, "reload", "file=none action=roll");
         master_roll(m, "SIGHUP");

@@ -90,6 +90,11 @@ void master_gen_done(struct master *m, struct gen *g); /* its last process left 
 void master_restore(struct master *m, struct gen *kept); /* active again */
 void master_roll_finished(struct master *m);          /* start a queued roll */
 
+/* The plans something still uses (active, reloaded, every generation's;
+ * NULLs included), at most cap in out. Returns how many. */
+#define MASTER_MAX_PLANS 66
+size_t master_live_plans(struct master *m, struct plan **out, size_t cap);
+
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);
 

@@ -219,7 +219,7 @@ void
 rollout_describe(const struct master *m, const struct gen *g, char *buf,
                  size_t size)
 {
-    const struct steer_route *r = steer_plan_find((struct steer_plan *)&m->steering, g->id);
+    const struct steer_route *r = steer_plan_find(&m->steering, g->id);
     unsigned share = r ? r->share : 0;
 
     if (g->state == GEN_CANARY)

@@ -155,7 +155,7 @@ status_json(const struct master *m, const struct status_last *last,
     for (const struct gen *g = m->gens; g; g = g->next) {
         const char *psep = "";
         const struct steer_route *r =
-            steer_plan_find((struct steer_plan *)&m->steering, g->id);
+            steer_plan_find(&m->steering, g->id);
         control_buf_printf(b, "%s{\"id\":%u,\"state\":\"%s\",\"uptime_ms\":"
                            "%llu,", sep, g->id, gen_state_name(g->state),
                            ms_since(g->started_ns));

@@ -25,11 +25,11 @@ steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi)
 }
 
 struct steer_route *
-steer_plan_find(struct steer_plan *p, unsigned gen)
+steer_plan_find(const struct steer_plan *p, unsigned gen)
 {
     for (size_t i = 0; i < p->n; i++)
         if (p->r[i].gen == gen)
-            return &p->r[i];
+            return (struct steer_route *)&p->r[i];
     return NULL;
 }
 
@@ -556,12 +556,12 @@ steer_queued(const struct steer *s, unsigned gen)
 int
 steer_set_backlog(struct steer *s, long backlog)
 {
-    int rc = 0;
+    int rc = 0, r;
 
     /* listen() again only changes the backlog: no member moves. */
     for (size_t i = 0; i < s->n; i++)
-        if (s->ops->listen(s->m[i].fd, (int)backlog) < 0)
-            rc = -errno;
+        if ((r = s->ops->listen(s->m[i].fd, (int)backlog)) < 0)
+            rc = r;
     if (rc == 0)
         s->backlog = backlog;
     return rc;

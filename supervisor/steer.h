@@ -54,7 +54,8 @@ void steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi);
 /* A new generation, newest, with no share and a probe block; -ENOSPC. */
 int steer_plan_add(struct steer_plan *p, unsigned gen);
 void steer_plan_remove(struct steer_plan *p, unsigned gen);
-struct steer_route *steer_plan_find(struct steer_plan *p, unsigned gen);
+/* The route of gen, or NULL; writable when p is (as strchr does). */
+struct steer_route *steer_plan_find(const struct steer_plan *p, unsigned gen);
 /* Promotion: gen gets every client and may serve; the others get none,
  * and newer ones (a canary rolled back) may serve no more. */
 void steer_plan_promote(struct steer_plan *p, unsigned gen);

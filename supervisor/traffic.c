@@ -13,14 +13,8 @@ each_group(struct master *m, void (*f)(struct master *, struct listener *))
 {
     struct listener *seen[64];
     size_t nseen = 0;
-    struct plan *plans[3 + 64];
-    size_t np = 0;
-
-    plans[np++] = m->plan;
-    plans[np++] = m->next_plan;
-    for (struct gen *g = m->gens; g && np < sizeof(plans) / sizeof(plans[0]);
-         g = g->next)
-        plans[np++] = g->plan;
+    struct plan *plans[MASTER_MAX_PLANS];
+    size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
     for (size_t k = 0; k < np; k++) {
         if (plans[k] == NULL)
             continue;
