@@ -66,9 +66,9 @@ serve(int c)
     ssize_t n;
     int len;
 
-    /* Read the request head; the body of a GET is empty. SIGTERM (no
-     * SA_RESTART, so that poll() wakes) may interrupt the read: go on, or
-     * the connection would be closed unanswered, its request unread. */
+    /* Read the request head; the body of a GET is empty. SIGTERM is
+     * blocked here (it is taken in ppoll() only), so a request is always
+     * read to its end and answered. */
     while (got < sizeof(req) - 1) {
         n = read(c, req + got, sizeof(req) - 1 - got);
         if (n < 0 && errno == EINTR)
@@ -95,6 +95,7 @@ main(void)
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     struct pollfd p[MAX_FDS];
     struct sigaction sa = {.sa_handler = on_term};
+    sigset_t term, unblocked;
     int n;
 
     if (pid == NULL || fds == NULL || atoi(pid) != (int)getpid() ||
@@ -103,7 +104,14 @@ main(void)
                         "process; run me under handoff with pass = systemd\n");
         return 1;
     }
-    sigaction(SIGTERM, &sa, NULL); /* no SA_RESTART: poll() must wake */
+    /* SIGTERM stays blocked but inside ppoll(): one that came between the
+     * test of stopping and a plain poll() would be seen by nobody, and the
+     * server would sleep until SIGKILL. */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &unblocked);
+    sigdelset(&unblocked, SIGTERM);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (int i = 0; i < n; i++) {
         /* Non-blocking: every generation shares the socket, and one that
@@ -117,10 +125,10 @@ main(void)
     }
     notify("READY=1\nSTATUS=serving");
     while (!stopping) {
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        if (ppoll(p, (nfds_t)n, NULL, &unblocked) < 0) {
             if (errno == EINTR)
                 continue;
-            perror("listenfds-server: poll");
+            perror("listenfds-server: ppoll");
             return 1;
         }
         for (int i = 0; i < n; i++) {
