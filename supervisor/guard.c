@@ -7,6 +7,7 @@
 
 #include "control.h"
 #include "handle.h"
+#include "latency.h"
 #include "log.h"
 #include "master.h"
 #include "probe.h"
@@ -21,8 +22,7 @@ struct side {
     struct guard *gd;
     unsigned gen;
     struct probe_attempt *att;
-    uint64_t us[GUARD_WINDOW]; /* latencies of passed probes, a ring */
-    size_t n, next;
+    struct latency times; /* of passed probes */
     unsigned long probes, passed;
     char last[64];
 };
@@ -36,23 +36,9 @@ struct guard {
     long failures_max;
     double ratio; /* 0: no latency comparison */
     unsigned fails;   /* in a row, of the newer one */
+    unsigned slow;    /* latency verdicts against it in a row */
     struct side cur, prev;
 };
-
-static uint64_t
-p95(const struct side *s)
-{
-    uint64_t v[GUARD_WINDOW], t;
-
-    memcpy(v, s->us, s->n * sizeof(v[0]));
-    for (size_t i = 1; i < s->n; i++) /* insertion sort: at most 20 */
-        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return v[(s->n * 95 + 99) / 100 - 1];
-}
 
 static void
 rollback(struct guard *gd, const char *why)
@@ -80,10 +66,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
               (unsigned long long)us);
     if (ok) {
         s->passed++;
-        s->us[s->next] = us;
-        s->next = (s->next + 1) % GUARD_WINDOW;
-        if (s->n < GUARD_WINDOW)
-            s->n++;
+        latency_add(&s->times, us);
     }
     if (s != &gd->cur)
         return;
@@ -100,18 +83,26 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     }
     if (ok)
         gd->fails = 0;
-    if (ok && gd->ratio > 0 && gd->cur.n >= GUARD_MIN_SAMPLES &&
-        gd->prev.n >= GUARD_MIN_SAMPLES) {
-        uint64_t a = p95(&gd->cur), b = p95(&gd->prev);
-        if ((double)a > gd->ratio * (double)b &&
-            a > b + GUARD_LATENCY_FLOOR_US) {
-            snprintf(why, sizeof(why), "guard_latency: p95 of gen %u %.1fms > "
-                     "%.2f x gen %u's %.1fms (last %zu probes each)",
-                     gd->cur.gen, (double)a / 1000, gd->ratio, gd->prev.gen,
-                     (double)b / 1000, gd->cur.n);
-            rollback(gd, why);
-        }
+    if (!ok || gd->ratio <= 0)
+        return;
+    /* Slower is judged like a failure: guard_failures verdicts in a row,
+     * each over a full window, so that a moment of noise on a busy host
+     * (both sides probed at the same tick see the same) does not roll a
+     * good version back. */
+    if (!latency_slower(&gd->cur.times, &gd->prev.times, gd->ratio)) {
+        gd->slow = 0;
+        return;
     }
+    snprintf(why, sizeof(why), "guard_latency: p95 of gen %u %.1fms > %.2f x gen "
+             "%u's %.1fms (last %d probes each, %u of %ld in a row)", gd->cur.gen,
+             (double)latency_p95(&gd->cur.times) / 1000, gd->ratio, gd->prev.gen,
+             (double)latency_p95(&gd->prev.times) / 1000, LATENCY_WINDOW,
+             gd->slow + 1, gd->failures_max);
+    if (++gd->slow < (unsigned)gd->failures_max) {
+        control_roll_progress(gd->m, why);
+        return;
+    }
+    rollback(gd, why);
 }
 
 /* The environment of an exec: guard: the master's and the generations. */

@@ -11,16 +11,10 @@ struct guard;
 /*
  * Run the configured guard (guard =, every guard_interval) against the
  * newer generation g, and with guard_latency the same probe against prev
- * too. guard_failures failures in a row, or g's p95 over the last
- * GUARD_WINDOW probes above guard_latency times prev's, roll back
+ * too. guard_failures failures in a row, or as many verdicts in a row that
+ * g is slower than prev (latency.h: p95 over full windows), roll back
  * (rollout_rollback). NULL when there is no guard to run.
  */
-#define GUARD_WINDOW 20   /* probes per generation in the latency window */
-#define GUARD_MIN_SAMPLES 5 /* of each, before latencies are compared */
-/* and only a difference above this counts: a probe on loopback takes well
- * under a millisecond, where a scheduler's hiccup is a large ratio */
-#define GUARD_LATENCY_FLOOR_US 2000
-
 struct guard *guard_start(struct master *m, struct gen *g, struct gen *prev);
 void guard_stop(struct guard *gd);
 

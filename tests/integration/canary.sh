@@ -126,7 +126,7 @@ stop_handoff
 # 3. guard_latency: a version 60 ms slower is rolled back; one as fast as
 # the old is not, over 5 canaries.
 p=$(free_port)
-start "$p" --canary "10%/3s" --guard "http://127.0.0.1:$p/health" \
+start "$p" --canary "10%/4s" --guard "http://127.0.0.1:$p/health" \
     --guard-latency 1.2 --guard-interval 100ms \
     -- python3 "$SERVER" --bad-gens 2 --delay-ms 60
 "$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 && fail "a 60 ms slower canary was promoted"

@@ -5,7 +5,11 @@ Each connection binds one of --sources loopback addresses (127.1.0.1 and
 up, or --net A.B: loopback takes any of 127/8 without set-up), sends GET / and records
 one line: when it began and ended on CLOCK_MONOTONIC (the clock of the
 master's mono_us), its source, the status and the generation that
-answered ("gen=N" in the body), or the error. Bounded by --seconds.
+answered ("gen=N" in the body), or the error. Every source is used
+once first (in a shuffled order), then at random: a loaded machine makes
+fewer connections, and a check of "2,000 addresses" must still see them
+all. Runs --seconds and until each source was used, at most --seconds
+plus 30 s.
 
   manyclients.py --port P --seconds S [--threads N] [--sources N] --out FILE
 """
@@ -57,14 +61,22 @@ def main():
                     help="the first two bytes of the sources (up to 62,500)")
     a = ap.parse_args()
     sources = [f"{a.net}.{i // 250 % 250}.{1 + i % 250}" for i in range(a.sources)]
+    first = list(sources)
+    random.Random(a.seed).shuffle(first)
     end = time.monotonic() + a.seconds
+    cap = end + 30
     lock = threading.Lock()
     out = open(a.out, "w")
 
     def loop(seed):
         rnd = random.Random(seed)
-        while time.monotonic() < end:
-            line = one(rnd.choice(sources), a.port)
+        while True:
+            now = time.monotonic()
+            with lock:
+                src = first.pop() if first else None
+            if (src is None and now >= end) or now >= cap:
+                break
+            line = one(src or rnd.choice(sources), a.port)
             with lock:
                 out.write(line)
 
