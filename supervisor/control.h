@@ -3,6 +3,7 @@
 #define HANDOFF_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct master;
 struct gen;
@@ -98,6 +99,16 @@ void control_stopping(struct master *m);
 
 /* Is word ("status", "roll", "stop", "metrics"...) a client subcommand? */
 int control_is_command(const char *word);
+
+/*
+ * One request (with its newline) over the socket at path, the whole answer
+ * appended to *answer (the caller frees answer->s). Bounded by timeout_ms
+ * (0: no bound); cancel_fd, unless -1, ends it early with UV_ECANCELED once
+ * readable. Returns 0, or a libuv error: UV_EOF for a connection closed
+ * without an answer.
+ */
+int control_ask(const char *path, const char *request, uint64_t timeout_ms,
+                int cancel_fd, struct control_buf *answer);
 
 /* The client: argv[0] is the subcommand. Returns the exit status. */
 int control_client(int argc, char **argv);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "parse.h"
+#include "watch.h"
 
 #define EXIT_USAGE 2
 #define CLIENT_TIMEOUT_MS 30000
@@ -35,8 +36,9 @@ client_usage(const char *cmd, const char *why)
     if (why != NULL)
         fprintf(stderr, "handoff %s: %s\n", cmd, why);
     fprintf(f,
-            "usage: handoff status [--json] [--control PATH | -c FILE] "
-            "[--timeout D]\n"
+            "usage: handoff status [--json] [--watch [--interval D]] "
+            "[--control PATH | -c FILE]\n"
+            "                      [--timeout D]\n"
             "       handoff roll [--canary SPEC] [--control PATH | -c FILE] [--timeout D]\n"
             "       handoff promote | rollback [--control PATH | -c FILE] [--timeout D]\n"
             "       handoff stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
@@ -51,12 +53,17 @@ client_usage(const char *cmd, const char *why)
  * send the request, read until the master closes the connection. The
  * timer bounds the whole; with until_line it ends at the answer's first
  * line ("stopping": the wait for the master's exit is not bounded).
+ * With cancel_fd (not -1), the exchange ends with UV_ECANCELED as soon as
+ * that fd is readable: a watch's signalfd, so that Ctrl-C is not held up
+ * by a master slow to answer.
  */
 struct exchange {
     uv_pipe_t pipe;
     uv_timer_t timer;
     uv_connect_t connect;
     uv_write_t write;
+    uv_poll_t cancel;
+    int cancel_fd;
     uv_buf_t request;
     struct control_buf *answer;
     int until_line;
@@ -77,12 +84,22 @@ exchange_end(struct exchange *x, int rc)
     x->rc = rc;
     uv_close((uv_handle_t *)&x->pipe, NULL);
     uv_close((uv_handle_t *)&x->timer, NULL);
+    if (x->cancel_fd != -1)
+        uv_close((uv_handle_t *)&x->cancel, NULL);
 }
 
 static void
 on_timeout(uv_timer_t *t)
 {
     exchange_end(t->data, UV_ETIMEDOUT);
+}
+
+static void
+on_cancel(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    exchange_end(p->data, UV_ECANCELED);
 }
 
 static void
@@ -174,13 +191,37 @@ exchange_run(struct exchange *x, const char *path, uint64_t timeout_ms)
         return x->rc = rc;
     uv_pipe_init(&loop, &x->pipe, 0);
     uv_timer_init(&loop, &x->timer);
-    x->pipe.data = x->timer.data = x->connect.data = x;
+    x->pipe.data = x->timer.data = x->connect.data = x->cancel.data = x;
+    if (x->cancel_fd != -1) {
+        if ((rc = uv_poll_init(&loop, &x->cancel, x->cancel_fd)) < 0) {
+            x->cancel_fd = -1;
+            exchange_end(x, rc);
+            uv_run(&loop, UV_RUN_DEFAULT);
+            uv_loop_close(&loop);
+            return x->rc;
+        }
+        uv_poll_start(&x->cancel, UV_READABLE, on_cancel);
+    }
     if (timeout_ms > 0)
         uv_timer_start(&x->timer, on_timeout, timeout_ms, 0);
     uv_pipe_connect(&x->connect, &x->pipe, path, on_connected);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return x->rc;
+}
+
+int
+control_ask(const char *path, const char *request, uint64_t timeout_ms,
+            int cancel_fd, struct control_buf *answer)
+{
+    struct exchange x = {.cancel_fd = cancel_fd, .answer = answer};
+    int rc;
+
+    x.request = uv_buf_init((char *)request, (unsigned)strlen(request));
+    rc = exchange_run(&x, path, timeout_ms);
+    if (rc == 0 && answer->len == 0)
+        rc = x.send_rc < 0 ? x.send_rc : UV_EOF;
+    return rc;
 }
 
 /* The path from -c FILE's control key; NULL if it has none. */
@@ -259,16 +300,19 @@ control_client(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'},
         {"config", required_argument, NULL, 'c'},
         {"canary", required_argument, NULL, 'K'},
+        {"watch", no_argument, NULL, 'W'},
+        {"interval", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     uint64_t timeout_ms = strcmp(cmd, "roll") == 0 ? 0 : CLIENT_TIMEOUT_MS;
-    int json = 0, timeout_set = 0, opt, rc;
+    uint64_t interval_ms = WATCH_INTERVAL_MS;
+    int json = 0, timeout_set = 0, watch = 0, interval_set = 0, opt, rc;
     char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
     const char *request, *canary = NULL;
     char canary_req[CONTROL_LINE_MAX + 2], progress_req[CONTROL_LINE_MAX + 16];
     struct control_buf b = {0};
-    struct exchange x = {0};
+    struct exchange x = {.cancel_fd = -1};
 
     optind = 1;
     opterr = 0;
@@ -295,6 +339,18 @@ control_client(int argc, char **argv)
             }
             timeout_set = 1;
             break;
+        case 'W':
+            watch = 1;
+            break;
+        case 'I':
+            if (parse_duration(optarg, &interval_ms, err, sizeof(err)) < 0) {
+                snprintf(pathbuf, sizeof(pathbuf), "--interval: %s", err);
+                return client_usage(cmd, pathbuf);
+            }
+            if (interval_ms == 0)
+                return client_usage(cmd, "--interval: must be more than 0");
+            interval_set = 1;
+            break;
         case 'h':
             client_usage(cmd, NULL);
             return 0;
@@ -311,6 +367,10 @@ control_client(int argc, char **argv)
     }
     if (json && strcmp(cmd, "status") != 0)
         return client_usage(cmd, "--json: only for status");
+    if (watch && strcmp(cmd, "status") != 0)
+        return client_usage(cmd, "--watch: only for status");
+    if (interval_set && !watch)
+        return client_usage(cmd, "--interval: only with --watch");
     if (canary != NULL) {
         struct canary_step steps[CANARY_MAX_STEPS];
         size_t n;
@@ -341,6 +401,10 @@ control_client(int argc, char **argv)
         path = getenv("HANDOFF_CONTROL");
     if (path == NULL)
         path = CONTROL_DEFAULT_PATH;
+    /* A master that closes first must not kill the client by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    if (watch)
+        return watch_run(path, json, interval_ms, timeout_ms);
 
     request = strcmp(cmd, "status") == 0 ? (json ? "status json\n"
                                                   : "status\n")
@@ -362,8 +426,6 @@ control_client(int argc, char **argv)
     /* The master stops within stop_delay + stop_timeout: "stop" waits for
      * it after its answer unless --timeout bounds the whole. */
     x.until_line = strcmp(cmd, "stop") == 0 && !timeout_set;
-    /* A master that closes first must not kill the client by SIGPIPE. */
-    signal(SIGPIPE, SIG_IGN);
     rc = exchange_run(&x, path, timeout_ms);
     if (x.drawn)
         fputc('\n', stderr); /* the last progress line stays */
