@@ -331,10 +331,11 @@ control_client(int argc, char **argv)
             canary = optarg;
             break;
         case 'T':
+            err[0] = '\0';
             if (parse_duration(optarg, &timeout_ms, err, sizeof(err)) < 0 ||
                 timeout_ms == 0) {
                 snprintf(pathbuf, sizeof(pathbuf), "--timeout: %s",
-                         timeout_ms == 0 ? "must be more than 0" : err);
+                         err[0] ? err : "must be more than 0");
                 return client_usage(cmd, pathbuf);
             }
             timeout_set = 1;

@@ -195,6 +195,10 @@ hc roll --bogus
 [ "$RC" -eq 2 ] || fail "roll --bogus: exit $RC, expected 2"
 hc stop --json
 [ "$RC" -eq 2 ] || fail "stop --json: exit $RC, expected 2"
+# roll has no timeout unless given one: a bad one is named as bad, not 0.
+hc roll --timeout soon
+[ "$RC" -eq 2 ] && echo "$ERR" | grep -q 'bad duration "soon"' ||
+    fail "roll --timeout soon: exit $RC: $ERR"
 hc status extra
 [ "$RC" -eq 2 ] || fail "status extra: exit $RC, expected 2"
 HANDOFF_CONTROL="$CTL" hc status
