@@ -55,14 +55,14 @@ p95(const struct side *s)
 }
 
 static void
-rollback(struct guard *gd, const char *why)
+rollback(struct guard *gd, enum rollout_cause cause, const char *why)
 {
     struct master *m = gd->m;
 
     /* The guard is freed by the rollback: nothing of it after this. */
     log_event(LOG_WARN, "guard_failed", "gen=%u guard=%s reason=%s",
               gd->cur.gen, log_q(gd->full), log_q(why));
-    rollout_rollback(m, why);
+    rollout_rollback(m, cause, why);
 }
 
 static void
@@ -95,7 +95,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     if (!ok && ++gd->fails >= (unsigned)gd->failures_max) {
         snprintf(why, sizeof(why), "guard %.200s failed %u times in a row (last: %.60s)",
                  gd->full, gd->fails, what);
-        rollback(gd, why);
+        rollback(gd, ROLLOUT_PROBE, why);
         return;
     }
     if (ok)
@@ -109,7 +109,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
                      "%.2f x gen %u's %.1fms (last %zu probes each)",
                      gd->cur.gen, (double)a / 1000, gd->ratio, gd->prev.gen,
                      (double)b / 1000, gd->cur.n);
-            rollback(gd, why);
+            rollback(gd, ROLLOUT_LATENCY, why);
         }
     }
 }
