@@ -100,8 +100,9 @@ until_query 30 'handoff_rolls_total{job="handoff"}' \
 rolls=$GOT
 want=$(printf 'alertname:HandoffRollFailed,alertstate:firing,instance:127.0.0.1:%s,job:handoff,outcome:failed,severity:warning=1\nalertname:HandoffRollback,alertstate:firing,guard:operator,instance:127.0.0.1:%s,job:handoff,severity:warning=1' "$MPORT" "$MPORT")
 until_query 30 'ALERTS' "$want" || fail "ALERTS: '$GOT'"
-echo "queried back: handoff_rollbacks_total $(echo $rb); handoff_rolls_total $(echo $rolls)"
-echo "ALERTS: $(echo $GOT)"
+oneline() { paste -sd ' '; }
+echo "queried back: handoff_rollbacks_total $(echo "$rb" | oneline); handoff_rolls_total $(echo "$rolls" | oneline)"
+echo "ALERTS: $(echo "$GOT" | oneline)"
 ok "a failed roll and a rollback by handoff rollback: both alerts firing $((SECONDS - t1)) s after, no other"
 
 # The annotation names the guard, as an operator reads it.
