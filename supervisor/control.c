@@ -430,7 +430,7 @@ request_rollout(struct conn *c, enum control_request r)
         else
             control_buf_printf(&b, "error: nothing to promote: no canary under "
                                "way and no generation kept\n");
-    } else if (rollout_rollback(m, "handoff rollback") == 0) {
+    } else if (rollout_rollback(m, ROLLOUT_OPERATOR, "handoff rollback") == 0) {
         control_buf_printf(&b, "rolled back gen=%u to=%u\n", from,
                            m->active ? m->active->id : 0);
     } else {

@@ -41,14 +41,14 @@ struct guard {
 };
 
 static void
-rollback(struct guard *gd, const char *why)
+rollback(struct guard *gd, enum rollout_cause cause, const char *why)
 {
     struct master *m = gd->m;
 
     /* The guard is freed by the rollback: nothing of it after this. */
     log_event(LOG_WARN, "guard_failed", "gen=%u guard=%s reason=%s",
               gd->cur.gen, log_q(gd->full), log_q(why));
-    rollout_rollback(m, why);
+    rollout_rollback(m, cause, why);
 }
 
 static void
@@ -78,7 +78,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     if (!ok && ++gd->fails >= (unsigned)gd->failures_max) {
         snprintf(why, sizeof(why), "guard %.200s failed %u times in a row (last: %.60s)",
                  gd->full, gd->fails, what);
-        rollback(gd, why);
+        rollback(gd, ROLLOUT_PROBE, why);
         return;
     }
     if (ok)
@@ -87,8 +87,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
         return;
     /* Slower is judged like a failure: guard_failures verdicts in a row,
      * each over a full window, so that a moment of noise on a busy host
-     * (both sides probed at the same tick see the same) does not roll a
-     * good version back. */
+     * does not roll a good version back. */
     if (!latency_slower(&gd->cur.times, &gd->prev.times, gd->ratio)) {
         gd->slow = 0;
         return;
@@ -102,7 +101,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
         control_roll_progress(gd->m, why);
         return;
     }
-    rollback(gd, why);
+    rollback(gd, ROLLOUT_LATENCY, why);
 }
 
 /* The environment of an exec: guard: the master's and the generations. */

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "plan.h"
 #include "reap.h"
+#include "rollout.h"
 #include "steer.h"
 
 struct control;
@@ -56,7 +57,7 @@ struct master {
     struct remnant *remnants;  /* exited workers' groups left (worker.c) */
     struct steer_plan steering; /* who gets new connections (traffic.h) */
     struct guard *guard;        /* during a canary or keep_previous */
-    unsigned rollbacks;
+    unsigned rollbacks[ROLLOUT_NCAUSES]; /* by cause (rollout.h) */
     struct canary_step roll_steps[CANARY_MAX_STEPS]; /* handoff roll --canary */
     size_t roll_nsteps;
     struct metrics *metrics;          /* the HTTP endpoint, or NULL */

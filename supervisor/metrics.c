@@ -13,6 +13,7 @@
 #include "handle.h"
 #include "log.h"
 #include "master.h"
+#include "rollout.h"
 
 /* --- observations ---------------------------------------------------------- */
 
@@ -339,9 +340,14 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     control_buf_printf(b, "handoff_rolls_total{outcome=\"promoted\"} %u\n"
                        "handoff_rolls_total{outcome=\"failed\"} %u\n",
                        m->rolls_ok, m->rolls_failed);
+    /* Every cause, 0 included: rate() and increase() need the series
+     * before its first rollback, not from it. */
     family(b, "handoff_rollbacks_total", "counter",
-           "Rollbacks of new connections to the previous generation.");
-    control_buf_printf(b, "handoff_rollbacks_total %u\n", m->rollbacks);
+           "Rollbacks of new connections to the previous generation, by what "
+           "caused them.");
+    for (enum rollout_cause c = 0; c < ROLLOUT_NCAUSES; c++)
+        control_buf_printf(b, "handoff_rollbacks_total{guard=\"%s\"} %u\n",
+                           rollout_cause_name(c), m->rollbacks[c]);
     family(b, "handoff_restarts_total", "counter",
            "Restarts of worker processes of active generations.");
     control_buf_printf(b, "handoff_restarts_total %u\n", m->restarts);

@@ -115,8 +115,19 @@ rollout_promoted(struct master *m, struct gen *g, struct gen *old)
     return 1;
 }
 
+const char *
+rollout_cause_name(enum rollout_cause cause)
+{
+    static const char *const names[ROLLOUT_NCAUSES] = {
+        [ROLLOUT_CRASH] = "crash", [ROLLOUT_PROBE] = "probe",
+        [ROLLOUT_LATENCY] = "latency", [ROLLOUT_OPERATOR] = "operator",
+    };
+
+    return (unsigned)cause < ROLLOUT_NCAUSES ? names[cause] : "unknown";
+}
+
 int
-rollout_rollback(struct master *m, const char *why)
+rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
 {
     struct gen *g = m->starting, *kept;
     char text[200];
@@ -131,9 +142,10 @@ rollout_rollback(struct master *m, const char *why)
         m->guard = NULL;
         m->starting = NULL;
         m->rolls_failed++;
-        m->rollbacks++;
-        log_event(LOG_WARN, "rollback", "gen=%u to=%u during=canary reason=%s "
-                  "mono_us=%llu", g->id, m->active->id, log_q(why),
+        m->rollbacks[cause]++;
+        log_event(LOG_WARN, "rollback", "gen=%u to=%u during=canary guard=%s "
+                  "reason=%s mono_us=%llu", g->id, m->active->id,
+                  rollout_cause_name(cause), log_q(why),
                   (unsigned long long)(master_now() / 1000));
         control_roll_ended(m, g, why);
         sdnotify_roll_ended(m, g, why);
@@ -151,9 +163,10 @@ rollout_rollback(struct master *m, const char *why)
     master_set_state(kept, GEV_RESTORE);
     master_set_state(g, GEV_ROLLBACK);
     master_restore(m, kept);
-    m->rollbacks++;
+    m->rollbacks[cause]++;
     log_event(LOG_WARN, "rollback", "gen=%u to=%u during=keep_previous "
-              "reason=%s mono_us=%llu", g->id, kept->id, log_q(why),
+              "guard=%s reason=%s mono_us=%llu", g->id, kept->id,
+              rollout_cause_name(cause), log_q(why),
               (unsigned long long)(master_now() / 1000));
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
@@ -194,7 +207,7 @@ rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
     } else {
         return 0;
     }
-    return rollout_rollback(m, why) == 0;
+    return rollout_rollback(m, ROLLOUT_CRASH, why) == 0;
 }
 
 void

@@ -24,9 +24,27 @@ int rollout_ready(struct master *m, struct gen *g);
  * 1), or 0 for old to retire as usual. */
 int rollout_promoted(struct master *m, struct gen *g, struct gen *old);
 
-/* New connections back to the previous generation, the newer one drains.
- * 0, or -ENOENT when there is nothing to return to. */
-int rollout_rollback(struct master *m, const char *why);
+/*
+ * What caused a rollback: the guard label of handoff_rollbacks_total and
+ * of the log's event=rollback. A small fixed set, so that an operator can
+ * alert on each; a new value is a new series for every dashboard.
+ */
+enum rollout_cause {
+    ROLLOUT_CRASH,    /* a process of the new generation exited */
+    ROLLOUT_PROBE,    /* the guard's probe failed guard_failures times */
+    ROLLOUT_LATENCY,  /* guard_latency: slower than the previous one */
+    ROLLOUT_OPERATOR, /* handoff rollback */
+    ROLLOUT_NCAUSES
+};
+
+/* "crash", "probe", "latency", "operator". */
+const char *rollout_cause_name(enum rollout_cause cause);
+
+/* New connections back to the previous generation, the newer one drains;
+ * counted under cause, why is for people. 0, or -ENOENT when there is
+ * nothing to return to. */
+int rollout_rollback(struct master *m, enum rollout_cause cause,
+                     const char *why);
 
 /* End the canary now (promotion), or the keeping of the previous one.
  * 0, or -ENOENT when neither is under way. */

@@ -144,8 +144,11 @@ status_json(const struct master *m, const struct status_last *last,
     }
     {
         char gtext[400];
+        unsigned rollbacks = 0;
+        for (size_t i = 0; i < ROLLOUT_NCAUSES; i++)
+            rollbacks += m->rollbacks[i];
         guard_describe(m->guard, gtext, sizeof(gtext));
-        control_buf_printf(b, ",\"rollbacks\":%u,\"guard\":", m->rollbacks);
+        control_buf_printf(b, ",\"rollbacks\":%u,\"guard\":", rollbacks);
         if (gtext[0] != '\0')
             control_buf_json(b, gtext);
         else

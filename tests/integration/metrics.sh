@@ -1,7 +1,8 @@
 # metrics.sh: GET /metrics and handoff metrics after rolls, a failed roll and
 # a restart, parsed as Prometheus parses them; slowloris scrapers do not
 # delay a roll; thousands of idle connections cost the master bounded
-# memory and give its fds back.
+# memory and give its fds back; rollbacks counted by the guard that caused
+# them.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl python3 timeout
 python3 -c 'import prometheus_client' 2>/dev/null ||
@@ -43,7 +44,9 @@ def val(name, **labels):
 assert val("handoff_rolls_total", outcome="promoted") == 2
 assert val("handoff_rolls_total", outcome="failed") == 1
 assert val("handoff_restarts_total") == 1
-assert val("handoff_rollbacks_total") == 0
+# No rollback yet, but every guard's series is there: rate() needs the 0.
+for g in ("crash", "probe", "latency", "operator"):
+    assert val("handoff_rollbacks_total", guard=g) == 0, g
 assert val("handoff_generation_restarts_total", generation="2") == 1
 assert val("handoff_generation_state", generation="2", state="active") == 1
 assert val("handoff_generation_share_ratio", generation="2") == 1
@@ -171,3 +174,45 @@ ok "$N idle connections: +${growth} kB RSS, fds back to $fds0 (a scrape meanwhil
 stop_handoff
 [ "$STATUS" -eq 0 ] || fail "exit $STATUS"
 ok "stops"
+
+# Rollbacks by guard: a canary that crashes (--bad-if: only a generation
+# started while $T/crash exists), one whose exec: guard fails (only for a
+# generation N with $T/sick.N), one that handoff rollback sends back.
+start_handoff --control "$CTL" --metrics 127.0.0.1:0 --pass systemd \
+    -l web=127.0.0.1:0 --canary 50%/60s --guard-interval 200ms \
+    --guard-failures 2 --guard "exec:test ! -e $T/sick.%g" \
+    -- python3 "$SERVER" --bad-if "$T/crash" --crash-after 2
+wait_log 'event=promote gen=1 ' 1
+MPORT=$(grep -o 'event=metrics address=[^ ]*' "$LOG" | head -n1 | sed 's/.*://')
+touch "$T/crash"
+out=$(roll) && fail "a canary that crashes was promoted: $out"
+rm -f "$T/crash"
+touch "$T/sick.3"
+out=$(roll) && fail "a canary whose guard fails was promoted: $out"
+timeout 60 "$HANDOFF" roll --control "$CTL" >"$T/roll4" 2>&1 &
+r4=$!
+wait_log 'event=canary gen=4 ' 1 30
+out=$(timeout 30 "$HANDOFF" rollback --control "$CTL" 2>&1) || fail "handoff rollback: $out"
+wait "$r4" && fail "a canary rolled back by handoff rollback: roll exit 0: $(cat "$T/roll4")"
+for want in 'gen=2 .*guard=crash' 'gen=3 .*guard=probe' 'gen=4 .*guard=operator'; do
+    grep -Eq "event=rollback $want " "$LOG" || fail "no event=rollback $want"
+done
+curl -s -o "$T/scrape.rb" --max-time 10 "http://127.0.0.1:$MPORT/metrics" || fail "curl /metrics"
+got=$(python3 - "$T/scrape.rb" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+by, failed = {}, None
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in f.samples:
+        if s.name == "handoff_rollbacks_total":
+            by[s.labels["guard"]] = s.value
+        if s.name == "handoff_rolls_total" and s.labels["outcome"] == "failed":
+            failed = s.value
+print(" ".join("%s=%g" % kv for kv in sorted(by.items())), "failed_rolls=%g" % failed)
+PY
+) || fail "the scrape: $(cat "$T/scrape.rb")"
+echo "handoff_rollbacks_total: $got"
+[ "$got" = "crash=1 latency=0 operator=1 probe=1 failed_rolls=3" ] ||
+    fail "rollbacks by guard: $got"
+ok "3 canaries rolled back: one each under guard crash, probe and operator, latency 0"
+stop_handoff

@@ -141,7 +141,8 @@ the_text_follows_the_masters_state(void **state)
     m.rolls_ok = 2;
     m.rolls_failed = 1;
     m.restarts = 1;
-    m.rollbacks = 4;
+    m.rollbacks[ROLLOUT_CRASH] = 3;
+    m.rollbacks[ROLLOUT_OPERATOR] = 1;
     w1.child.pid = 100;
     w2.child.pid = 101;
     w1.gen = w2.gen = &g3;
@@ -159,7 +160,11 @@ the_text_follows_the_masters_state(void **state)
     expect(b.s, "handoff_build_info{version=\"" PACKAGE_VERSION "\"} 1");
     expect(b.s, "handoff_rolls_total{outcome=\"promoted\"} 2");
     expect(b.s, "handoff_rolls_total{outcome=\"failed\"} 1");
-    expect(b.s, "handoff_rollbacks_total 4");
+    expect(b.s, "handoff_rollbacks_total{guard=\"crash\"} 3");
+    expect(b.s, "handoff_rollbacks_total{guard=\"operator\"} 1");
+    /* A cause that never happened is a 0, not a missing series. */
+    expect(b.s, "handoff_rollbacks_total{guard=\"probe\"} 0");
+    expect(b.s, "handoff_rollbacks_total{guard=\"latency\"} 0");
     expect(b.s, "# TYPE handoff_roll_seconds histogram");
     expect(b.s, "handoff_roll_seconds_bucket{le=\"0.25\"} 0");
     expect(b.s, "handoff_roll_seconds_bucket{le=\"0.5\"} 1");
