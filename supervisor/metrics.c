@@ -360,7 +360,7 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     generations(m, b, proc);
     listeners(m, b);
     family(b, "handoff_metrics_refused_total", "counter",
-           "Metrics connections closed at once: too many at the same time.");
+           "Metrics connections closed over the bound of 64 (the oldest idle first).");
     control_buf_printf(b, "handoff_metrics_refused_total %llu\n",
                        (unsigned long long)m->metrics_data.refused);
     if (proc == NULL || proc(0, &self) < 0)
@@ -648,6 +648,19 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         answer(c, r);
 }
 
+/* The connection waiting longest for its request (the list is newest
+ * first), or NULL when every one is being answered. */
+static struct mconn *
+oldest_reading(struct metrics *mt)
+{
+    struct mconn *found = NULL;
+
+    for (struct mconn *c = mt->conns; c; c = c->next)
+        if (c->state == M_READING)
+            found = c;
+    return found;
+}
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -663,9 +676,17 @@ on_connection(uv_stream_t *server, int status)
         handle_close(t);
         return;
     }
+    if (mt->nconns >= METRICS_MAX_CONNS && (c = oldest_reading(mt)) != NULL) {
+        /* Full: the oldest that has not sent its request yet makes room.
+         * A flood of idle connections (a slowloris) then holds only the
+         * newest 64, and a real scraper, whose request comes at once, is
+         * answered whatever the flood does. */
+        mt->m->metrics_data.refused++;
+        mconn_close(c);
+    }
     if (mt->nconns >= METRICS_MAX_CONNS ||
         (c = calloc(1, sizeof(*c))) == NULL) {
-        /* Closed at once: a flood costs a handle for one loop turn. */
+        /* Closed at once: 64 answers being written, or no memory. */
         mt->m->metrics_data.refused++;
         handle_close(t);
         return;

@@ -164,6 +164,7 @@ echo "$(cat "$T/idle.out"): master RSS ${rss0} -> ${rss1} kB (+${growth} kB), fd
 [ "$growth" -lt 8192 ] || fail "RSS grew by ${growth} kB for $N idle connections"
 [ "$fds1" -le $((fds0 + 64 + 8)) ] || fail "the master holds $fds1 fds"
 c=$(code "http://127.0.0.1:$MPORT/metrics")
+[ "$c" = 200 ] || fail "a scrape while $N connections are idle: $c"
 echo >"$T/hold"
 wait "$IDLE"
 for _ in $(seq 150); do [ "$(fds)" -le "$fds0" ] && break; sleep 0.1; done
