@@ -70,12 +70,14 @@ for f in /usr/bin/handoff "$SHIM" /usr/share/man/man8/handoff.8.gz \
     /usr/share/man/man5/handoff.conf.5.gz /usr/share/man/man7/handoff-shim.7.gz \
     /usr/share/man/man7/handoff-protocol.7.gz \
     /usr/share/doc/handoff/examples/systemd/handoff.service \
-    /usr/share/doc/handoff/examples/systemd/handoff.conf /usr/share/doc/handoff/copyright; do
+    /usr/share/doc/handoff/examples/systemd/handoff.conf /usr/share/doc/handoff/copyright \
+    /usr/share/doc/handoff/examples/prometheus/prometheus.yml \
+    /usr/share/doc/handoff/examples/prometheus/alerts.yml; do
     grep -qxF "$f" "$T/contents" || fail "the package lacks $f"
 done
 ! grep -E '\.la$|^/(usr/)?lib/systemd/|^/etc/' "$T/contents" ||
     fail "the package holds the files above, which it should not"
-ok "the package holds handoff, $SHIM, 4 man pages and the example unit, and enables no service"
+ok "the package holds handoff, $SHIM, 4 man pages, the example unit and Prometheus files, and enables no service"
 
 if command -v lintian >/dev/null 2>&1; then
     lintian --fail-on error "$DEB" >"$T/lintian.out" 2>&1 ||
