@@ -152,7 +152,8 @@ log_logfmt_to_json(const char *in, char *out, size_t size)
         v = w = p + quoted;
         for (p = v; *p != '\0' && *p != (quoted ? '"' : ' '); p++) {
             /* Undo log_q's \" \\ \n; another backslash stays as it is. */
-            if (quoted && p[0] == '\\' && p[1] != '\0' && strchr("\"\\n", p[1])) {
+            if (quoted && p[0] == '\\' && p[1] != '\0' &&
+                strchr("\"\\n", p[1])) {
                 p++;
                 *w++ = *p == 'n' ? '\n' : *p;
             } else {

@@ -123,6 +123,8 @@ int_or_null(int known, json_int_t v)
     return known ? json_integer(v) : json_null();
 }
 
+/* A key and its value on one line: each object at a glance. */
+/* clang-format off */
 static json_t *
 processes_json(const struct gen *g)
 {
@@ -134,14 +136,14 @@ processes_json(const struct gen *g)
 
         if (w == NULL && s->restart_timer == NULL)
             continue; /* retired */
-        if (json_array_append_new(a, json_pack(
-                "{s:o,s:I,s:s,s:b,s:o,s:I,s:o}",
-                "pid", int_or_null(w != NULL, w ? w->child.pid : 0), "slot",
-                (json_int_t)i, "state", w ? worker_state_name(w->state) : "restarting",
-                "ready", w != NULL && w->ready_ns != 0, "uptime_ms",
-                int_or_null(w != NULL, w ? ms_since(w->started_ns) : 0), "restarts",
-                (json_int_t)s->restarts, "status",
-                w ? text_or_null(w->status) : json_null())) < 0) {
+        if (json_array_append_new(a, json_pack("{s:o,s:I,s:s,s:b,s:o,s:I,s:o}",
+                "pid", int_or_null(w != NULL, w ? w->child.pid : 0),
+                "slot", (json_int_t)i,
+                "state", w ? worker_state_name(w->state) : "restarting",
+                "ready", w != NULL && w->ready_ns != 0,
+                "uptime_ms", int_or_null(w != NULL, w ? ms_since(w->started_ns) : 0),
+                "restarts", (json_int_t)s->restarts,
+                "status", w ? text_or_null(w->status) : json_null())) < 0) {
             json_decref(a);
             a = NULL;
         }
@@ -159,13 +161,15 @@ status_json(const struct master *m, const struct status_last *last,
 
     for (const struct gen *g = m->gens; gens != NULL && g; g = g->next) {
         const struct steer_route *r = steer_plan_find(&m->steering, g->id);
-        if (json_array_append_new(gens, json_pack(
-                "{s:I,s:s,s:I,s:o,s:b,s:o,s:I,s:o}",
-                "id", (json_int_t)g->id, "state", gen_state_name(g->state),
-                "uptime_ms", (json_int_t)ms_since(g->started_ns), "share_bps",
-                int_or_null(r != NULL, r ? r->share : 0), "kept", g->state == GEN_KEPT,
+        if (json_array_append_new(gens, json_pack("{s:I,s:s,s:I,s:o,s:b,s:o,s:I,s:o}",
+                "id", (json_int_t)g->id,
+                "state", gen_state_name(g->state),
+                "uptime_ms", (json_int_t)ms_since(g->started_ns),
+                "share_bps", int_or_null(r != NULL, r ? r->share : 0),
+                "kept", g->state == GEN_KEPT,
                 "canary_step", int_or_null(g->state == GEN_CANARY, (json_int_t)g->step + 1),
-                "canary_steps", (json_int_t)g->nsteps, "processes", processes_json(g))) < 0) {
+                "canary_steps", (json_int_t)g->nsteps,
+                "processes", processes_json(g))) < 0) {
             json_decref(gens);
             gens = NULL;
         }
@@ -173,22 +177,21 @@ status_json(const struct master *m, const struct status_last *last,
     guard_describe(m->guard, gtext, sizeof(gtext));
     /* json_pack takes each o's reference, also when it fails (a NULL o
      * fails it): no memory anywhere is one failed answer. */
-    top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,"
-                    "s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o}",
-                    "pid", (int)getpid(), "version", PACKAGE_VERSION, "uptime_ms",
-                    (json_int_t)ms_since(m->started_ns), "stopping", m->stopping != 0,
-                    "pass", config_pass_name(c->pass), "ready", text_or_null(ready_text(c)),
-                    "processes", (json_int_t)c->processes, "rolls_ok",
-                    (json_int_t)m->rolls_ok, "rolls_failed", (json_int_t)m->rolls_failed,
-                    "restarts", (json_int_t)m->restarts, "active",
-                    int_or_null(m->active != NULL, m->active ? m->active->id : 0),
-                    "last_roll", "outcome", last->outcome == 0 ? "none"
-                    : last->outcome > 0 ? "promoted" : "failed",
-                    "gen", int_or_null(last->outcome != 0, last->gen),
-                    "reason", last->outcome < 0 ? text_or_null(last->reason) : json_null(),
-                    "roll_ms", int_or_null(last->outcome != 0, (json_int_t)last->ms),
-                    "rollbacks", (json_int_t)m->rollbacks, "guard", text_or_null(gtext),
-                    "generations", gens);
+    top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o}",
+        "pid", (int)getpid(), "version", PACKAGE_VERSION,
+        "uptime_ms", (json_int_t)ms_since(m->started_ns), "stopping", m->stopping != 0,
+        "pass", config_pass_name(c->pass), "ready", text_or_null(ready_text(c)),
+        "processes", (json_int_t)c->processes,
+        "rolls_ok", (json_int_t)m->rolls_ok, "rolls_failed", (json_int_t)m->rolls_failed,
+        "restarts", (json_int_t)m->restarts,
+        "active", int_or_null(m->active != NULL, m->active ? m->active->id : 0),
+        "last_roll",
+            "outcome", last->outcome == 0 ? "none" : last->outcome > 0 ? "promoted" : "failed",
+            "gen", int_or_null(last->outcome != 0, last->gen),
+            "reason", last->outcome < 0 ? text_or_null(last->reason) : json_null(),
+            "roll_ms", int_or_null(last->outcome != 0, (json_int_t)last->ms),
+        "rollbacks", (json_int_t)m->rollbacks, "guard", text_or_null(gtext),
+        "generations", gens);
     dump = top != NULL ? json_dumps(top, JSON_COMPACT) : NULL;
     json_decref(top);
     if (dump != NULL)
@@ -196,3 +199,4 @@ status_json(const struct master *m, const struct status_last *last,
     b->failed |= dump == NULL;
     free(dump);
 }
+/* clang-format on */

@@ -30,9 +30,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (all == METRICS_HTTP_MORE && size >= METRICS_REQUEST_MAX)
         abort();
-    if (all == METRICS_HTTP_GET && (size < 13 || memcmp(buf, "GET /metrics", 12) != 0))
+    if (all == METRICS_HTTP_GET &&
+        (size < 13 || memcmp(buf, "GET /metrics", 12) != 0))
         abort();
-    if (all == METRICS_HTTP_HEAD && (size < 14 || memcmp(buf, "HEAD /metrics", 13) != 0))
+    if (all == METRICS_HTTP_HEAD &&
+        (size < 14 || memcmp(buf, "HEAD /metrics", 13) != 0))
         abort();
     for (size_t i = 0; i < size && first == METRICS_HTTP_MORE; i++)
         if (buf[i] == '\n')

@@ -24,8 +24,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int code = readiness_http_status(buf, size);
 
     if (code != -1) {
-        if (code < 0 || code > 999 || size < 12 || memcmp(buf, "HTTP/1.", 7) != 0 ||
-            buf[8] != ' ' || code != (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0'))
+        if (code < 0 || code > 999 || size < 12 ||
+            memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' ||
+            code !=
+                (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0'))
             abort();
     }
     if ((url = malloc(size + 1)) == NULL)
@@ -34,8 +36,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     url[size] = '\0';
     memset(hostport, 0x55, sizeof(hostport));
     memset(path, 0x55, sizeof(path));
-    if (readiness_parse_url(url, hostport, sizeof(hostport), path, sizeof(path)) == 0 &&
-        (memchr(hostport, '\0', sizeof(hostport)) == NULL || strchr(hostport, ':') == NULL ||
+    if (readiness_parse_url(url, hostport, sizeof(hostport), path,
+                            sizeof(path)) == 0 &&
+        (memchr(hostport, '\0', sizeof(hostport)) == NULL ||
+         strchr(hostport, ':') == NULL ||
          memchr(path, '\0', sizeof(path)) == NULL || path[0] != '/'))
         abort();
     free(url);
