@@ -62,9 +62,6 @@ struct control_buf {
 
 void control_buf_printf(struct control_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* s as a JSON string, quotes included; bytes that are not UTF-8 become
- * U+FFFD, so the result is always valid JSON. */
-void control_buf_json(struct control_buf *b, const char *s);
 /* s in double quotes with \" \\ \n escapes, control characters as '?'. */
 void control_buf_quote(struct control_buf *b, const char *s);
 

@@ -7,12 +7,15 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "handle.h"
 
@@ -76,112 +79,106 @@ log_q(const char *s)
     return out;
 }
 
-static int
-append(char *out, size_t size, size_t *o, const char *s, size_t n)
+json_t *
+log_json_string(const char *s, size_t n)
 {
-    if (*o + n + 1 > size)
-        return -ENOSPC;
-    memcpy(out + *o, s, n);
-    *o += n;
-    out[*o] = '\0';
-    return 0;
+    json_t *j = json_stringn(s, n);
+    /* Not UTF-8 (a worker's STATUS=, a path): jansson refuses it, and a
+     * line of the log or an answer must not be lost for it. */
+    char *fixed = j == NULL ? malloc(3 * n + 1) : NULL;
+    size_t o = 0;
+
+    if (fixed == NULL)
+        return j;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x80) {
+            fixed[o++] = s[i];
+        } else {
+            memcpy(fixed + o, "\xef\xbf\xbd", 3);
+            o += 3;
+        }
+    }
+    j = json_stringn(fixed, o);
+    free(fixed);
+    return j;
 }
 
-/* A value JSON can carry unquoted: an integer or a decimal. */
-static int
-is_number(const char *s, size_t n)
+/*
+ * A logfmt value, NUL-terminated, as JSON: a number if it was not quoted
+ * and reads as JSON writes one (-12, 0.25; not 007, 1., .5 nor 1e5, which
+ * may be a version or a name), else a string.
+ */
+static json_t *
+json_value(const char *v, size_t n, int quoted)
 {
-    size_t i = 0, digits = 0;
-    int dot = 0;
+    const char *d = v + (v[0] == '-');
+    size_t nd = n - (size_t)(d - v);
+    long long i;
+    double x;
+    char *end;
 
-    if (n > 0 && s[0] == '-')
-        i++;
-    if (i < n && s[i] == '0' && i + 1 < n && s[i + 1] != '.')
-        return 0;
-    for (; i < n; i++) {
-        if (isdigit((unsigned char)s[i]))
-            digits++;
-        else if (s[i] == '.' && !dot && digits > 0)
-            dot = 1;
-        else
-            return 0;
-    }
-    return digits > 0 && s[n - 1] != '.';
+    if (quoted || nd == 0 || strspn(d, "0123456789.") != nd ||
+        !isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[nd - 1]) ||
+        (d[0] == '0' && isdigit((unsigned char)d[1])))
+        return log_json_string(v, n);
+    x = strtod(v, &end);
+    if (*end != '\0')
+        return log_json_string(v, n); /* 1.2.3 */
+    errno = 0;
+    i = strtoll(v, &end, 10);
+    return *end == '\0' && errno == 0 ? json_integer(i) : json_real(x);
 }
 
 int
 log_logfmt_to_json(const char *in, char *out, size_t size)
 {
-    size_t o = 0;
-    int first = 1;
-    const char *p = in;
+    json_t *obj = json_object();
+    char *line = strdup(in), *p = line; /* cut and unescaped in place */
+    size_t n;
+    int rc = obj != NULL && line != NULL ? 0 : -ENOMEM;
 
-    if (append(out, size, &o, "{", 1) < 0)
-        return -ENOSPC;
-    while (*p) {
-        const char *k, *v;
-        size_t kl, vl;
-        int quoted = 0;
+    while (rc == 0 && *p != '\0') {
+        char *k = p, *v, *w, end;
+        size_t kl = strcspn(p, "= ");
+        int quoted;
 
-        while (*p == ' ')
+        if (kl == 0 && *p == ' ') {
             p++;
-        if (*p == '\0')
-            break;
-        k = p;
-        while (*p && *p != '=' && *p != ' ')
-            p++;
-        kl = (size_t)(p - k);
-        if (*p == '=')
-            p++;
-        if (*p == '"') {
-            quoted = 1;
-            v = ++p;
-            while (*p && *p != '"') {
-                if (*p == '\\' && p[1])
-                    p++;
-                p++;
-            }
-            vl = (size_t)(p - v);
-            if (*p == '"')
-                p++;
-        } else {
-            v = p;
-            while (*p && *p != ' ')
-                p++;
-            vl = (size_t)(p - v);
-        }
-        if ((!first && append(out, size, &o, ",", 1) < 0) ||
-            append(out, size, &o, "\"", 1) < 0 ||
-            append(out, size, &o, k, kl) < 0 ||
-            append(out, size, &o, "\":", 2) < 0)
-            return -ENOSPC;
-        first = 0;
-        if (!quoted && is_number(v, vl)) {
-            if (append(out, size, &o, v, vl) < 0)
-                return -ENOSPC;
             continue;
         }
-        if (append(out, size, &o, "\"", 1) < 0)
-            return -ENOSPC;
-        for (size_t i = 0; i < vl; i++) {
-            char c = v[i];
-            /* logfmt escapes \" \\ \n are JSON escapes too. */
-            if (c == '\\' && quoted && i + 1 < vl) {
-                if (append(out, size, &o, v + i, 2) < 0)
-                    return -ENOSPC;
-                i++;
-            } else if (c == '"' || c == '\\') {
-                if (append(out, size, &o, "\\", 1) < 0 ||
-                    append(out, size, &o, &c, 1) < 0)
-                    return -ENOSPC;
-            } else if (append(out, size, &o, &c, 1) < 0) {
-                return -ENOSPC;
+        p += kl;
+        p += *p == '=';
+        quoted = *p == '"';
+        v = w = p + quoted;
+        for (p = v; *p != '\0' && *p != (quoted ? '"' : ' '); p++) {
+            /* Undo log_q's \" \\ \n; another backslash stays as it is. */
+            if (quoted && p[0] == '\\' && p[1] != '\0' &&
+                strchr("\"\\n", p[1])) {
+                p++;
+                *w++ = *p == 'n' ? '\n' : *p;
+            } else {
+                *w++ = *p;
             }
         }
-        if (append(out, size, &o, "\"", 1) < 0)
-            return -ENOSPC;
+        end = *p; /* the closing quote or the blank, which w may overwrite */
+        *w = '\0';
+        p += end != '\0';
+        /* NULL (no memory) or a key that is not UTF-8: the line fails. */
+        if (json_object_setn_new(obj, k, kl,
+                                 json_value(v, (size_t)(w - v), quoted)) < 0)
+            rc = -ENOMEM;
     }
-    return append(out, size, &o, "}", 1);
+    /* 15 digits: what a decimal of the log reads back as, not 0.1's
+     * 0.10000000000000001. */
+    if (rc == 0) {
+        n = json_dumpb(obj, out, size, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        rc = n == 0 ? -ENOMEM : n >= size ? -ENOSPC : 0;
+        if (rc == 0)
+            out[n] = '\0';
+    }
+    json_decref(obj);
+    free(line);
+    return rc;
 }
 
 /*
@@ -208,6 +205,8 @@ format_event(char *out, size_t size, enum log_level level, const char *event,
     n = (int)strlen(line);
     while (n > 0 && line[n - 1] == ' ')
         line[--n] = '\0';
+    /* A line the JSON encoder cannot make (no memory, too long) goes out
+     * as logfmt: the event is never lost for its format. */
     if (log_fmt != LOG_JSON || log_logfmt_to_json(line, out, size - 1) < 0)
         snprintf(out, size - 1, "%s", line);
     n = (int)strlen(out);

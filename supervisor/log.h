@@ -36,8 +36,19 @@ void log_event(enum log_level level, const char *event, const char *fmt, ...)
 /* Quote s for logfmt if needed; the result lives until 8 more calls. */
 const char *log_q(const char *s);
 
-/* Turn one logfmt line into a JSON object; returns 0 or -ENOSPC. */
+/*
+ * Turn one logfmt line into a JSON object (jansson), numbers unquoted;
+ * returns 0, -ENOSPC when out is too small or -ENOMEM. The caller writes
+ * the logfmt line instead when it fails.
+ */
 int log_logfmt_to_json(const char *in, char *out, size_t size);
+
+/*
+ * s[0..n) as a new JSON string. jansson takes UTF-8 only: text that is not
+ * has each byte above 0x7f replaced by U+FFFD, so that a worker's bytes
+ * never make invalid JSON nor cost a line. NULL when memory ran out.
+ */
+struct json_t *log_json_string(const char *s, size_t n);
 
 const char *log_level_name(enum log_level level);
 

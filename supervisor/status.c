@@ -1,10 +1,14 @@
 /* status.c: what handoff status prints: text for people, one JSON object for programs. */
 #include "status.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "guard.h"
+#include "log.h"
 #include "master.h"
 #include "rollout.h"
 
@@ -105,104 +109,97 @@ status_text(const struct master *m, const struct status_last *last,
     }
 }
 
+/* A JSON string, or null when empty: no guard, no status (never a ready
+ * spec nor a failure's reason). */
+static json_t *
+text_or_null(const char *s)
+{
+    return s[0] != '\0' ? log_json_string(s, strlen(s)) : json_null();
+}
+
+static json_t *
+int_or_null(int known, json_int_t v)
+{
+    return known ? json_integer(v) : json_null();
+}
+
+/* A key and its value on one line: each object at a glance. */
+/* clang-format off */
+static json_t *
+processes_json(const struct gen *g)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < g->nslots; i++) {
+        const struct slot *s = &g->slots[i];
+        const struct worker *w = s->w;
+
+        if (w == NULL && s->restart_timer == NULL)
+            continue; /* retired */
+        if (json_array_append_new(a, json_pack("{s:o,s:I,s:s,s:b,s:o,s:I,s:o}",
+                "pid", int_or_null(w != NULL, w ? w->child.pid : 0),
+                "slot", (json_int_t)i,
+                "state", w ? worker_state_name(w->state) : "restarting",
+                "ready", w != NULL && w->ready_ns != 0,
+                "uptime_ms", int_or_null(w != NULL, w ? ms_since(w->started_ns) : 0),
+                "restarts", (json_int_t)s->restarts,
+                "status", w ? text_or_null(w->status) : json_null())) < 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
 void
 status_json(const struct master *m, const struct status_last *last,
             struct control_buf *b)
 {
     const struct config *c = m->plan->cfg;
-    const char *sep = "";
+    json_t *gens = json_array(), *top;
+    char gtext[400], *dump;
+    json_int_t rollbacks = 0;
 
-    control_buf_printf(b, "{\"pid\":%d,\"version\":", (int)getpid());
-    control_buf_json(b, PACKAGE_VERSION);
-    control_buf_printf(b, ",\"uptime_ms\":%llu,\"stopping\":%s,\"pass\":",
-                       ms_since(m->started_ns),
-                       m->stopping ? "true" : "false");
-    control_buf_json(b, config_pass_name(c->pass));
-    control_buf_printf(b, ",\"ready\":");
-    control_buf_json(b, ready_text(c));
-    control_buf_printf(b, ",\"processes\":%ld,\"rolls_ok\":%u,"
-                       "\"rolls_failed\":%u,\"restarts\":%u,",
-                       c->processes, m->rolls_ok, m->rolls_failed,
-                       m->restarts);
-    if (m->active != NULL)
-        control_buf_printf(b, "\"active\":%u,", m->active->id);
-    else
-        control_buf_printf(b, "\"active\":null,");
-    if (last->outcome == 0) {
-        control_buf_printf(b, "\"last_roll\":{\"outcome\":\"none\",\"gen\":"
-                           "null,\"reason\":null,\"roll_ms\":null}");
-    } else {
-        control_buf_printf(b, "\"last_roll\":{\"outcome\":\"%s\",\"gen\":%u,"
-                           "\"reason\":",
-                           last->outcome > 0 ? "promoted" : "failed",
-                           last->gen);
-        if (last->outcome > 0)
-            control_buf_printf(b, "null");
-        else
-            control_buf_json(b, last->reason);
-        control_buf_printf(b, ",\"roll_ms\":%llu}", last->ms);
-    }
-    {
-        char gtext[400];
-        unsigned rollbacks = 0;
-        for (size_t i = 0; i < ROLLOUT_NCAUSES; i++)
-            rollbacks += m->rollbacks[i];
-        guard_describe(m->guard, gtext, sizeof(gtext));
-        control_buf_printf(b, ",\"rollbacks\":%u,\"guard\":", rollbacks);
-        if (gtext[0] != '\0')
-            control_buf_json(b, gtext);
-        else
-            control_buf_printf(b, "null");
-    }
-    control_buf_printf(b, ",\"generations\":[");
-    for (const struct gen *g = m->gens; g; g = g->next) {
-        const char *psep = "";
-        const struct steer_route *r =
-            steer_plan_find(&m->steering, g->id);
-        control_buf_printf(b, "%s{\"id\":%u,\"state\":\"%s\",\"uptime_ms\":"
-                           "%llu,", sep, g->id, gen_state_name(g->state),
-                           ms_since(g->started_ns));
-        if (r != NULL)
-            control_buf_printf(b, "\"share_bps\":%u,", r->share);
-        else
-            control_buf_printf(b, "\"share_bps\":null,");
-        control_buf_printf(b, "\"kept\":%s,\"canary_step\":",
-                           g->state == GEN_KEPT ? "true" : "false");
-        if (g->state == GEN_CANARY)
-            control_buf_printf(b, "%zu,\"canary_steps\":%zu,", g->step + 1, g->nsteps);
-        else
-            control_buf_printf(b, "null,\"canary_steps\":%zu,", g->nsteps);
-        control_buf_printf(b, "\"processes\":[");
-        sep = ",";
-        for (size_t i = 0; i < g->nslots; i++) {
-            const struct slot *s = &g->slots[i];
-            const struct worker *w = s->w;
-            if (w == NULL) {
-                if (s->restart_timer == NULL)
-                    continue; /* retired */
-                control_buf_printf(b, "%s{\"pid\":null,\"slot\":%zu,"
-                                   "\"state\":\"restarting\",\"ready\":"
-                                   "false,\"uptime_ms\":null,"
-                                   "\"restarts\":%u,\"status\":null}",
-                                   psep, i, s->restarts);
-                psep = ",";
-                continue;
-            }
-            control_buf_printf(b, "%s{\"pid\":%d,\"slot\":%zu,\"state\":\"%s\","
-                               "\"ready\":%s,\"uptime_ms\":%llu,\"restarts\":"
-                               "%u,\"status\":",
-                               psep, (int)w->child.pid, i,
-                               worker_state_name(w->state),
-                               w->ready_ns != 0 ? "true" : "false",
-                               ms_since(w->started_ns), s->restarts);
-            if (w->status[0] != '\0')
-                control_buf_json(b, w->status);
-            else
-                control_buf_printf(b, "null");
-            control_buf_printf(b, "}");
-            psep = ",";
+    for (const struct gen *g = m->gens; gens != NULL && g; g = g->next) {
+        const struct steer_route *r = steer_plan_find(&m->steering, g->id);
+        if (json_array_append_new(gens, json_pack("{s:I,s:s,s:I,s:o,s:b,s:o,s:I,s:o}",
+                "id", (json_int_t)g->id,
+                "state", gen_state_name(g->state),
+                "uptime_ms", (json_int_t)ms_since(g->started_ns),
+                "share_bps", int_or_null(r != NULL, r ? r->share : 0),
+                "kept", g->state == GEN_KEPT,
+                "canary_step", int_or_null(g->state == GEN_CANARY, (json_int_t)g->step + 1),
+                "canary_steps", (json_int_t)g->nsteps,
+                "processes", processes_json(g))) < 0) {
+            json_decref(gens);
+            gens = NULL;
         }
-        control_buf_printf(b, "]}");
     }
-    control_buf_printf(b, "]}\n");
+    for (size_t i = 0; i < ROLLOUT_NCAUSES; i++)
+        rollbacks += m->rollbacks[i];
+    guard_describe(m->guard, gtext, sizeof(gtext));
+    /* json_pack takes each o's reference, also when it fails (a NULL o
+     * fails it): no memory anywhere is one failed answer. */
+    top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o}",
+        "pid", (int)getpid(), "version", PACKAGE_VERSION,
+        "uptime_ms", (json_int_t)ms_since(m->started_ns), "stopping", m->stopping != 0,
+        "pass", config_pass_name(c->pass), "ready", text_or_null(ready_text(c)),
+        "processes", (json_int_t)c->processes,
+        "rolls_ok", (json_int_t)m->rolls_ok, "rolls_failed", (json_int_t)m->rolls_failed,
+        "restarts", (json_int_t)m->restarts,
+        "active", int_or_null(m->active != NULL, m->active ? m->active->id : 0),
+        "last_roll",
+            "outcome", last->outcome == 0 ? "none" : last->outcome > 0 ? "promoted" : "failed",
+            "gen", int_or_null(last->outcome != 0, last->gen),
+            "reason", last->outcome < 0 ? text_or_null(last->reason) : json_null(),
+            "roll_ms", int_or_null(last->outcome != 0, (json_int_t)last->ms),
+        "rollbacks", rollbacks, "guard", text_or_null(gtext),
+        "generations", gens);
+    dump = top != NULL ? json_dumps(top, JSON_COMPACT) : NULL;
+    json_decref(top);
+    if (dump != NULL)
+        control_buf_printf(b, "%s\n", dump);
+    b->failed |= dump == NULL;
+    free(dump);
 }
+/* clang-format on */

@@ -30,12 +30,14 @@ seed=${FUZZ_SEED:-1}
 runs_config=${FUZZ_RUNS:-200000}
 runs_protocol=${FUZZ_RUNS:-1000000}
 runs_notify=${FUZZ_RUNS:-500000}
+runs_metrics=${FUZZ_RUNS:-500000}
+runs_probe=${FUZZ_RUNS:-500000}
 src=$TOP_SRCDIR/tests/fuzz
 work=$FUZZ_BIN/work
 rm -rf "$work"
 mkdir -p "$work"
 rc=0
-for t in config protocol notify; do
+for t in config protocol notify metrics probe; do
     dict=
     [ -f "$src/$t.dict" ] && dict=-dict=$src/$t.dict
     # New inputs go to the first directory, never into the source tree

@@ -224,6 +224,40 @@ HPID=
 grep -q 'event=stop signal=SIGTERM' "$LOG" || fail "stop: not logged as a stop"
 ok "handoff stop: exit 0 once handoff is gone (status $STATUS, the worker's), socket removed"
 
+# A worker's STATUS= is its own bytes: not UTF-8, with quotes and a
+# backslash. status --json and log_format = json stay valid JSON, the
+# bytes that are not UTF-8 replaced by U+FFFD and the rest kept.
+cat >"$T/status_worker.py" <<'EOF'
+import os, socket, time
+path = os.environ["NOTIFY_SOCKET"]
+if path.startswith("@"):
+    path = "\0" + path[1:]
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    s.sendto(b'READY=1\nSTATUS=caf\xe9 "q" \\ ok', path)
+time.sleep(60)
+EOF
+start_handoff --control "$CTL" --pass systemd --log-format json -l 127.0.0.1:0 -- \
+    python3 "$T/status_worker.py"
+wait_log '"event":"promote"' 1
+hc status --json --control "$CTL"
+echo "$OUT" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+got = s["generations"][0]["processes"][0]["status"]
+assert got == "caf\ufffd \"q\" \\ ok", got
+' || fail "status --json of a STATUS= that is not UTF-8: $OUT"
+stop_handoff
+python3 - "$LOG" <<'PY' || fail "JSON log of a STATUS= that is not UTF-8: $(cat "$LOG")"
+import json, sys
+seen = []
+for line in open(sys.argv[1], "rb"):
+    obj = json.loads(line.decode("utf-8"))
+    if obj["event"] == "status":
+        seen.append(obj["status"])
+assert seen == ["caf\ufffd \"q\" \\ ok"], seen
+PY
+ok "a STATUS= that is not UTF-8: valid JSON in status --json and the log, U+FFFD for the byte"
+
 # As PID 1 (a container) the default is /run/handoff.sock: here in a private
 # /run, reached through /proc/PID/root.
 if unshare --pid --fork --mount-proc sh -c 'mount -t tmpfs tmpfs /run' 2>/dev/null; then

@@ -50,41 +50,6 @@ requests_are_parsed_strictly(void **state)
     }
 }
 
-static char *
-json(const char *s)
-{
-    struct control_buf b = {0};
-
-    control_buf_json(&b, s);
-    assert_false(b.failed);
-    return b.s;
-}
-
-static void
-json_strings_are_escaped_and_valid(void **state)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {
-        {"", "\"\""},
-        {"plain text", "\"plain text\""},
-        {"a \"quote\" and \\", "\"a \\\"quote\\\" and \\\\\""},
-        {"line\nnext\ttab", "\"line\\nnext\\ttab\""},
-        {"\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\""},
-        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
-        {"bad \xff byte", "\"bad \\ufffd byte\""},
-        {"cut \xc3", "\"cut \\ufffd\""},
-        {"overlong \xc0\xaf", "\"overlong \\ufffd\\ufffd\""},
-        {"surrogate \xed\xa0\x80", "\"surrogate \\ufffd\\ufffd\\ufffd\""},
-    };
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *got = json(cases[i].in);
-        assert_string_equal(got, cases[i].out);
-        free(got);
-    }
-}
-
 static void
 answers_quote_reasons(void **state)
 {
@@ -161,7 +126,6 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(requests_are_parsed_strictly),
-        cmocka_unit_test(json_strings_are_escaped_and_valid),
         cmocka_unit_test(answers_quote_reasons),
         cmocka_unit_test(buffers_grow_past_any_line),
         cmocka_unit_test(the_path_defaults_only_for_pid1),

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "addr.h"
 #include "log.h"
@@ -857,7 +860,9 @@ json_converts_numbers_and_strings(void **state)
     check_json("a=0 b=-1 c=1.5 d=0.25 e=007 f=1. g=.5 h=- i=1e5 j=1.2.3 k=-0",
                "{\"a\":0,\"b\":-1,\"c\":1.5,\"d\":0.25,\"e\":\"007\","
                "\"f\":\"1.\",\"g\":\".5\",\"h\":\"-\",\"i\":\"1e5\","
-               "\"j\":\"1.2.3\",\"k\":-0}");
+               "\"j\":\"1.2.3\",\"k\":0}");
+    /* Decimals as written, not as the nearest double printed in full. */
+    check_json("a=0.1 b=12.345 c=-3.75", "{\"a\":0.1,\"b\":12.345,\"c\":-3.75}");
 }
 
 static void
@@ -910,6 +915,125 @@ json_reports_short_buffer(void **state)
         assert_int_equal(log_logfmt_to_json(in, out, n), -ENOSPC);
     assert_int_equal(log_logfmt_to_json("", out, 2), -ENOSPC);
     assert_int_equal(log_logfmt_to_json("", out, 3), 0);
+}
+
+/* What a JSON reader gets back from log_json_string(s). */
+static void
+check_json_string(const char *s, const char *want)
+{
+    json_t *j = log_json_string(s, strlen(s)), *back;
+    char *text;
+
+    assert_non_null(j);
+    text = json_dumps(j, JSON_ENCODE_ANY);
+    assert_non_null(text);
+    for (const char *p = text; *p; p++)
+        assert_true((unsigned char)*p >= ' ');
+    back = json_loads(text, JSON_DECODE_ANY, NULL);
+    assert_non_null(back);
+    assert_string_equal(json_string_value(back), want);
+    json_decref(back);
+    json_decref(j);
+    free(text);
+}
+
+static void
+json_strings_keep_the_text_and_stay_valid(void **state)
+{
+    check_json_string("", "");
+    check_json_string("a \"quote\" and \\", "a \"quote\" and \\");
+    check_json_string("line\nnext\ttab\x01\x1f\x7f", "line\nnext\ttab\x01\x1f\x7f");
+    check_json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+}
+
+static void
+json_strings_not_utf8_get_replacement_characters(void **state)
+{
+    /* Every byte above 0x7f of a string that is not UTF-8 as a whole. */
+    check_json_string("bad \xff byte", "bad \xef\xbf\xbd byte");
+    check_json_string("cut \xc3", "cut \xef\xbf\xbd");
+    check_json_string("overlong \xc0\xaf", "overlong \xef\xbf\xbd\xef\xbf\xbd");
+    check_json_string("surrogate \xed\xa0\x80",
+                      "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    check_json_string("caf\xc3\xa9 \xff", "caf\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd");
+}
+
+static void
+json_log_value_not_utf8_stays_json(void **state)
+{
+    char out[256];
+    json_t *j;
+
+    assert_int_equal(log_logfmt_to_json("status=\"w\xe9ird\" pid=3", out,
+                                        sizeof(out)), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "status")),
+                        "w\xef\xbf\xbdird");
+    assert_int_equal(json_integer_value(json_object_get(j, "pid")), 3);
+    json_decref(j);
+}
+
+/* Run log_event with fd 2 on a pipe; what it wrote, in buf. */
+static void
+log_line_to(char *buf, size_t size)
+{
+    int p[2], saved = dup(2);
+    ssize_t n;
+
+    assert_int_equal(pipe(p), 0);
+    assert_true(saved >= 0);
+    dup2(p[1], 2);
+    close(p[1]);
+    log_setup(LOG_INFO, LOG_JSON);
+    log_event(LOG_INFO, "test_event", "k=%s n=%d", log_q("a b"), 7);
+    log_setup(LOG_INFO, LOG_LOGFMT);
+    dup2(saved, 2);
+    close(saved);
+    n = read(p[0], buf, size - 1);
+    close(p[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+}
+
+static int fail_allocs;
+
+static void *
+failing_malloc(size_t n)
+{
+    return fail_allocs ? NULL : malloc(n);
+}
+
+static void
+json_log_line_is_one_object(void **state)
+{
+    char line[1024];
+    json_t *j;
+
+    log_line_to(line, sizeof(line));
+    assert_int_equal(line[strlen(line) - 1], '\n');
+    j = json_loads(line, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "event")),
+                        "test_event");
+    assert_string_equal(json_string_value(json_object_get(j, "k")), "a b");
+    assert_int_equal(json_integer_value(json_object_get(j, "n")), 7);
+    json_decref(j);
+}
+
+static void
+json_log_line_without_memory_is_written_as_logfmt(void **state)
+{
+    char line[1024];
+
+    json_set_alloc_funcs(failing_malloc, free);
+    fail_allocs = 1;
+    log_line_to(line, sizeof(line));
+    fail_allocs = 0;
+    json_set_alloc_funcs(malloc, free);
+    assert_int_equal(strncmp(line, "ts=", 3), 0);
+    assert_non_null(strstr(line, " level=info event=test_event k=\"a b\" n=7\n"));
 }
 
 static void
@@ -1126,6 +1250,11 @@ main(void)
         cmocka_unit_test(json_handles_empty_values_keys_and_blanks),
         cmocka_unit_test(json_of_log_q_output_keeps_the_text),
         cmocka_unit_test(json_reports_short_buffer),
+        cmocka_unit_test(json_strings_keep_the_text_and_stay_valid),
+        cmocka_unit_test(json_strings_not_utf8_get_replacement_characters),
+        cmocka_unit_test(json_log_value_not_utf8_stays_json),
+        cmocka_unit_test(json_log_line_is_one_object),
+        cmocka_unit_test(json_log_line_without_memory_is_written_as_logfmt),
         cmocka_unit_test(q_leaves_plain_values_alone),
         cmocka_unit_test(q_quotes_and_escapes_when_needed),
         cmocka_unit_test(q_truncates_long_values_and_keeps_quotes),
