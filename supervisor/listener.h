@@ -24,6 +24,7 @@ struct listener {
     gid_t gid;
     int *lost;      /* unix: sockets whose file vanished, still lent out */
     size_t nlost;
+    unsigned pass;  /* plan_each_listener's: seen in this pass */
 };
 
 /*

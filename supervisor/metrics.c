@@ -261,66 +261,60 @@ generations(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     }
 }
 
-/* Every listener of the live plans once: the pointers into ls[0..cap). */
-static size_t
-live_listeners(struct master *m, struct listener **ls, size_t cap)
-{
-    size_t n = 0;
-    struct plan *plans[2 + 64];
-    size_t np = 0;
+struct lines {
+    struct master *m;
+    struct control_buf *b;
+};
 
-    plans[np++] = m->plan;
-    for (const struct gen *g = m->gens; g && np < sizeof(plans) / sizeof(plans[0]); g = g->next)
-        plans[np++] = g->plan;
-    for (size_t p = 0; p < np; p++) {
-        if (plans[p] == NULL)
-            continue;
-        for (size_t i = 0; i < plans[p]->nls && n < cap; i++) {
-            size_t j = 0;
-            while (j < n && ls[j] != plans[p]->ls[i])
-                j++;
-            if (j == n)
-                ls[n++] = plans[p]->ls[i];
-        }
-    }
-    return n;
+static void
+backlog_line(struct listener *l, void *arg)
+{
+    struct lines *x = arg;
+
+    control_buf_printf(x->b, "handoff_listener_backlog{listener=\"");
+    label(x->b, l->name);
+    control_buf_printf(x->b, "\"} %ld\n", l->backlog);
 }
 
+/* Steered: a socket per generation; shared: one queue for all. */
+static void
+queue_lines(struct listener *l, void *arg)
+{
+    struct lines *x = arg;
+    int q;
+
+    if (l->steer == NULL) {
+        if ((q = listener_queued(l, 0)) < 0)
+            return;
+        control_buf_printf(x->b, "handoff_listener_queue_length{listener=\"");
+        label(x->b, l->name);
+        control_buf_printf(x->b, "\",generation=\"all\"} %d\n", q);
+        return;
+    }
+    for (const struct gen *g = x->m->gens; g; g = g->next) {
+        if ((q = listener_queued(l, g->id)) < 0)
+            continue;
+        control_buf_printf(x->b, "handoff_listener_queue_length{listener=\"");
+        label(x->b, l->name);
+        control_buf_printf(x->b, "\",generation=\"%u\"} %d\n", g->id, q);
+    }
+}
+
+/* Every listener of the live plans, once. */
 static void
 listeners(struct master *m, struct control_buf *b)
 {
-    struct listener *ls[64];
-    size_t n = live_listeners(m, ls, 64);
+    struct plan *plans[MASTER_MAX_PLANS];
+    size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
+    struct lines x = {m, b};
 
     family(b, "handoff_listener_backlog", "gauge",
            "The listen backlog of the listener's sockets.");
-    for (size_t i = 0; i < n; i++) {
-        control_buf_printf(b, "handoff_listener_backlog{listener=\"");
-        label(b, ls[i]->name);
-        control_buf_printf(b, "\"} %ld\n", ls[i]->backlog);
-    }
-    /* Steered: a socket per generation; shared: one queue for all. */
+    plan_each_listener(plans, np, backlog_line, &x);
     family(b, "handoff_listener_queue_length", "gauge",
            "Connections waiting in the accept queue (generation \"all\": "
            "a shared socket).");
-    for (size_t i = 0; i < n; i++) {
-        int q;
-        if (ls[i]->steer == NULL) {
-            if ((q = listener_queued(ls[i], 0)) < 0)
-                continue;
-            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
-            label(b, ls[i]->name);
-            control_buf_printf(b, "\",generation=\"all\"} %d\n", q);
-            continue;
-        }
-        for (const struct gen *g = m->gens; g; g = g->next) {
-            if ((q = listener_queued(ls[i], g->id)) < 0)
-                continue;
-            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
-            label(b, ls[i]->name);
-            control_buf_printf(b, "\",generation=\"%u\"} %d\n", g->id, q);
-        }
-    }
+    plan_each_listener(plans, np, queue_lines, &x);
 }
 
 void

@@ -112,3 +112,23 @@ plan_new(struct config *cfg, struct plan *const *old, size_t nold,
     *out = p;
     return 0;
 }
+
+void
+plan_each_listener(struct plan *const *plans, size_t n,
+                   void (*f)(struct listener *, void *), void *arg)
+{
+    /* A mark per pass rather than a list of those seen: 1,000 listeners
+     * shared by three generations' plans stay 1,000 calls. */
+    static unsigned pass;
+
+    if (++pass == 0)
+        pass = 1; /* 0 is a listener never visited */
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; plans[k] != NULL && i < plans[k]->nls; i++) {
+            struct listener *l = plans[k]->ls[i];
+            if (l->pass == pass)
+                continue;
+            l->pass = pass;
+            f(l, arg);
+        }
+}

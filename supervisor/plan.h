@@ -26,4 +26,9 @@ void plan_unref(struct plan *p);
 int plan_new(struct config *cfg, struct plan *const *old, size_t nold,
              struct plan **out, char *err, size_t errlen);
 
+/* f(l, arg) once for each listener of plans[0..n) (NULL plans skipped),
+ * however many of the plans share it, in one pass of O(listeners). */
+void plan_each_listener(struct plan *const *plans, size_t n,
+                        void (*f)(struct listener *, void *), void *arg);
+
 #endif

@@ -7,31 +7,27 @@
 #include "log.h"
 #include "master.h"
 
-/* Each steered listener of a live plan once, for f. */
 static void
-each_group(struct master *m, void (*f)(struct master *, struct listener *))
+apply(struct listener *l, void *arg)
 {
-    struct listener *seen[64];
-    size_t nseen = 0;
+    struct master *m = arg;
+    int rc;
+
+    if (l->steer == NULL)
+        return;
+    if ((rc = steer_apply(l->steer, &m->steering)) < 0)
+        log_event(LOG_ERROR, "steer_failed", "name=%s error=%s",
+                  log_q(l->name), log_q(strerror(-rc)));
+}
+
+/* The plan in force, in every steered listener of a live plan, once. */
+static void
+apply_all(struct master *m)
+{
     struct plan *plans[MASTER_MAX_PLANS];
     size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
-    for (size_t k = 0; k < np; k++) {
-        if (plans[k] == NULL)
-            continue;
-        for (size_t i = 0; i < plans[k]->nls; i++) {
-            struct listener *l = plans[k]->ls[i];
-            size_t j;
-            if (l->steer == NULL)
-                continue;
-            for (j = 0; j < nseen && seen[j] != l; j++)
-                ;
-            if (j < nseen)
-                continue;
-            if (nseen < sizeof(seen) / sizeof(seen[0]))
-                seen[nseen++] = l;
-            f(m, l);
-        }
-    }
+
+    plan_each_listener(plans, np, apply, m);
 }
 
 int
@@ -58,16 +54,6 @@ traffic_join(struct master *m, struct gen *g)
     return 0;
 }
 
-static void
-apply(struct master *m, struct listener *l)
-{
-    int rc = steer_apply(l->steer, &m->steering);
-
-    if (rc < 0)
-        log_event(LOG_ERROR, "steer_failed", "name=%s error=%s",
-                  log_q(l->name), log_q(strerror(-rc)));
-}
-
 /* canary_clients, as the newest configuration says. */
 static void
 set_clients(struct master *m, const struct gen *g)
@@ -83,7 +69,7 @@ traffic_promote(struct master *m, struct gen *g)
 {
     steer_plan_promote(&m->steering, g->id);
     set_clients(m, g);
-    each_group(m, apply);
+    apply_all(m);
 }
 
 void
@@ -101,7 +87,7 @@ traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
     if (o != NULL)
         o->share = STEER_SHARE_ALL - bps;
     set_clients(m, g);
-    each_group(m, apply);
+    apply_all(m);
 }
 
 void

@@ -217,3 +217,32 @@ echo "handoff_rollbacks_total: $got"
     fail "rollbacks by guard: $got"
 ok "3 canaries rolled back: one each under guard crash, probe and operator, latency 0"
 stop_handoff
+
+# 100 listeners, two generations: every listener in the metrics, each once,
+# and a queue length per listener and generation (more than 64 listeners
+# were cut at 64).
+args=()
+for i in $(seq 100); do args+=(-l "l$i=127.0.0.1:0"); done
+start_handoff --control "$CTL" --metrics 127.0.0.1:0 --pass systemd \
+    --drain-timeout 30s "${args[@]}" -- python3 "$SERVER"
+wait_log 'event=promote gen=1 ' 1 60
+MPORT=$(grep -o 'event=metrics address=[^ ]*' "$LOG" | head -n1 | sed 's/.*://')
+kill -USR2 "$HPID"
+wait_log 'event=promote gen=2 ' 1 60
+curl -s -o "$T/scrape.100" --max-time 10 "http://127.0.0.1:$MPORT/metrics" || fail "curl /metrics"
+got=$(python3 - "$T/scrape.100" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+backlog, queue = [], set()
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in f.samples:
+        if s.name == "handoff_listener_backlog":
+            backlog.append(s.labels["listener"])
+        if s.name == "handoff_listener_queue_length":
+            queue.add((s.labels["listener"], s.labels["generation"]))
+print(len(backlog), len(set(backlog)), len({l for l, g in queue if g == "2"}))
+PY
+) || fail "the scrape: $(head -c 300 "$T/scrape.100")"
+[ "$got" = "100 100 100" ] || fail "100 listeners: backlog series, distinct, queues of gen 2: $got"
+ok "100 listeners: each once in handoff_listener_backlog, a queue for each in gen 2"
+stop_handoff

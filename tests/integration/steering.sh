@@ -173,7 +173,6 @@ conf "$pa"
 start_handoff -c "$T/h.conf"
 wait_log 'event=promote gen=1 ' 1 20
 PORT=$pa
-load_start 4
 kill -TTIN "$HPID"
 wait_log 'event=spawn gen=1 ' 2 20
 set -- $(pids_of 1)
@@ -184,6 +183,9 @@ kill -KILL "$2"
 wait_log 'event=spawn gen=1 ' 3 20
 set -- $(pids_of 1)
 for p in "$@"; do [ "$(sock "$p" 3)" = "$s1" ] || fail "restarted: pid $p holds $(sock "$p" 3), not $s1"; done
+# The load from here: a SIGKILLed worker loses the request it was
+# answering, which no supervisor can save.
+load_start 4
 roll_and_wait 2
 set -- $(pids_of 2)
 [ "$#" -eq 2 ] && [ "$(sock "$1" 3)" = "$(sock "$2" 3)" ] && [ "$(sock "$1" 3)" != "$s1" ] ||
