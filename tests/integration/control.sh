@@ -5,13 +5,6 @@
 need curl python3 timeout
 
 CTL="$T/ctl.sock"
-# hc ARGS...: the client, bounded; sets RC, OUT and ERR.
-hc() {
-    timeout 60 "$HANDOFF" "$@" >"$T/hc.out" 2>"$T/hc.err"
-    RC=$?
-    OUT=$(cat "$T/hc.out")
-    ERR=$(cat "$T/hc.err")
-}
 # raw TEXT [hold]: send TEXT over the socket as any client would, then end
 # the sending side (unless hold); prints the answer.
 raw() {

@@ -163,3 +163,12 @@ http {
 }
 CONF
 }
+
+# hc ARGS...: the handoff client (handoff status, roll, ...), bounded in
+# time; sets RC, OUT and ERR.
+hc() {
+    timeout 60 "$HANDOFF" "$@" >"$T/hc.out" 2>"$T/hc.err"
+    RC=$?
+    OUT=$(cat "$T/hc.out")
+    ERR=$(cat "$T/hc.err")
+}

@@ -5,12 +5,6 @@
 need curl python3 timeout
 
 CTL="$T/ctl.sock"
-# hc ARGS...: the client, bounded; sets RC and ERR.
-hc() {
-    timeout 60 "$HANDOFF" "$@" >"$T/hc.out" 2>"$T/hc.err"
-    RC=$?
-    ERR=$(cat "$T/hc.err")
-}
 # lines FILE: how many lines FILE has.
 lines() { wc -l <"$1" | tr -d ' '; }
 # gens FILE: the generations of FILE's last line, "ID:STATE ...".
