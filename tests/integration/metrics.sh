@@ -161,7 +161,15 @@ grep -q connected "$T/idle.out" || fail "the idle connections: $(cat "$T/idle.ou
 rss1=$(rss) fds1=$(fds)
 growth=$((rss1 - rss0))
 echo "$(cat "$T/idle.out"): master RSS ${rss0} -> ${rss1} kB (+${growth} kB), fds ${fds0} -> ${fds1}"
-[ "$growth" -lt 8192 ] || fail "RSS grew by ${growth} kB for $N idle connections"
+# Under ASan freed memory waits in a quarantine (256 MB): each connection
+# that makes room frees one, so RSS grows whatever the master does (119 MB
+# here). There the fds bound the connections held, and LeakSanitizer
+# judges leaks at the master's exit.
+if nm "$HANDOFF" 2>/dev/null | grep -q __asan_init; then
+    echo "ASan build: RSS not judged"
+else
+    [ "$growth" -lt 8192 ] || fail "RSS grew by ${growth} kB for $N idle connections"
+fi
 [ "$fds1" -le $((fds0 + 64 + 8)) ] || fail "the master holds $fds1 fds"
 c=$(code "http://127.0.0.1:$MPORT/metrics")
 [ "$c" = 200 ] || fail "a scrape while $N connections are idle: $c"
