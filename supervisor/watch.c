@@ -10,6 +10,8 @@
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 #include <uv.h>
 
 #include "control.h"
@@ -25,7 +27,7 @@ struct watch {
     uint64_t timeout_ms;
     int sfd;                 /* signalfd of SIGINT and SIGTERM */
     int answered;            /* once: a refusal then means it went away */
-    struct control_buf last; /* the previous JSON, its clocks left out */
+    json_t *last;            /* the previous status, its clocks left out */
 };
 
 static uint64_t
@@ -124,28 +126,39 @@ watch_ask(struct watch *w, const char *request, struct control_buf *b)
     return 0;
 }
 
+/* Every "uptime_ms" (of handoff, each generation, each process) taken
+ * out of j: they grow by themselves. */
+static void
+watch_without_clocks(json_t *j)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (json_is_object(j)) {
+        json_object_del(j, "uptime_ms");
+        json_object_foreach(j, key, v)
+            watch_without_clocks(v);
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+            watch_without_clocks(v);
+    }
+}
+
 /*
- * Did the status change since the last call? The uptimes ("uptime_ms":N,
- * of handoff, each generation and each process) grow by themselves and
- * are left out: a change is one of a generation, a state, a share, a
- * process, a guard's figures, a roll's outcome.
+ * Did the status change since the last call? A change is one of a
+ * generation, a state, a share, a process, a guard's figures, a roll's
+ * outcome, not of a clock. An answer that does not parse counts as one.
  */
 static int
 watch_changed(struct watch *w, const char *json)
 {
-    static const char key[] = "\"uptime_ms\":";
-    struct control_buf now = {0};
-    const char *p = json, *k;
+    json_t *now = json_loads(json, 0, NULL);
     int changed;
 
-    while ((k = strstr(p, key)) != NULL) {
-        k += sizeof(key) - 1;
-        control_buf_printf(&now, "%.*s", (int)(k - p), p);
-        p = k + strspn(k, "0123456789");
-    }
-    control_buf_printf(&now, "%s", p);
-    changed = now.failed || w->last.s == NULL || strcmp(now.s, w->last.s) != 0;
-    free(w->last.s);
+    watch_without_clocks(now);
+    changed = now == NULL || w->last == NULL || !json_equal(now, w->last);
+    json_decref(w->last);
     w->last = now;
     return changed;
 }
@@ -219,6 +232,6 @@ watch_run(const char *path, int json, uint64_t interval_ms,
         setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     rc = watch_loop(&w, tty, interval_ms);
     close(w.sfd);
-    free(w.last.s);
+    json_decref(w.last);
     return rc == WATCH_STOPPED ? 0 : 1;
 }
