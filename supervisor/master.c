@@ -748,6 +748,7 @@ master_reload(struct master *m)
         config_free(cfg);
         return;
     }
+    traffic_reloaded(m, cfg);
     log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
     plan_unref(m->next_plan);
     m->next_plan = p;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@ steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi)
 {
     memset(p, 0, sizeof(*p));
     p->probe_lo = (uint16_t)lo;
+    p->probe_hi = (uint16_t)hi;
     p->probe_size = (uint16_t)(hi >= lo ? (hi - lo + 1) / STEER_PROBE_BLOCKS : 0);
 }
 
@@ -115,6 +117,30 @@ steer_plan_probe_range(const struct steer_plan *p, unsigned gen, unsigned *lo,
     return -ENOENT;
 }
 
+int
+steer_probe_ports_check(unsigned lo, unsigned hi, const char *range_file,
+                        char *err, size_t errlen)
+{
+    const char *path =
+        range_file ? range_file : "/proc/sys/net/ipv4/ip_local_port_range";
+    FILE *f = fopen(path, "re");
+    unsigned elo, ehi;
+    int n;
+
+    if (f == NULL)
+        return 0;
+    n = fscanf(f, "%u %u", &elo, &ehi);
+    fclose(f);
+    if (n != 2 || lo > ehi || hi < elo)
+        return 0;
+    snprintf(err, errlen,
+             "%u-%u overlaps the kernel's ephemeral ports "
+             "%u-%u (%s): a local client's connection could be taken for "
+             "a probe; choose probe_ports outside them",
+             lo, hi, elo, ehi, path);
+    return -EINVAL;
+}
+
 /* --- the program --------------------------------------------------------- */
 
 unsigned
@@ -162,6 +188,16 @@ patch(struct prog *g, size_t at, int jf)
         g->in[at].jt = (uint8_t)d;
 }
 
+/* Whether any route of the plan has a probe block and a member here. */
+static int
+any_probes(const int *idx, const struct steer_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (idx[i] >= 0 && p->r[i].block >= 0 && p->probe_size > 0)
+            return 1;
+    return 0;
+}
+
 /* With the source port in A: each probe block returns its member. */
 static void
 emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
@@ -176,6 +212,68 @@ emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
         emit(g, BPF_JMP | BPF_JGE | BPF_K, 1, 0, lo + p->probe_size);
         emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
     }
+}
+
+/*
+ * Probe blocks route only the host's own connections: a client elsewhere
+ * chooses its source port, so a block alone would let it pick a starting,
+ * draining or kept generation. The host's own: a loopback source
+ * (127.0.0.0/8, ::1), or one equal to the destination (a probe of a
+ * managed address that is not loopback leaves from that address; the
+ * kernel drops such a source arriving from outside as a martian).
+ */
+static void
+emit_probe_gate(struct prog *g, const int *idx, const struct steer_plan *p,
+                int v6)
+{
+    size_t to_probes[2], not_lo[4], not_self[4], n_lo = 0, n_self = 0, n_tp = 0;
+
+    if (!any_probes(idx, p))
+        return;
+    if (!v6) {
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 12);
+        emit(g, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xff000000u);
+        to_probes[n_tp++] =
+            emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x7f000000u);
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 16);
+        emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 12);
+        not_self[n_self++] = emit(g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+    } else {
+        /* ::1 */
+        for (uint32_t w = 0; w < 4; w++) {
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            not_lo[n_lo] = emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, w == 3);
+            if (w == 3)
+                to_probes[n_tp++] = not_lo[n_lo];
+            n_lo++;
+        }
+        for (size_t j = 0; j < n_lo; j++)
+            patch(g, not_lo[j], 1);
+        /* the source is the destination: word by word */
+        for (uint32_t w = 0; w < 4; w++) {
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 24 + 4 * w);
+            emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            not_self[n_self++] = emit(g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+        }
+    }
+    /* the host's own: the source port decides */
+    for (size_t j = 0; j < n_tp; j++)
+        patch(g, to_probes[j], 0);
+    if (!v6) {
+        emit(g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
+        emit(g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
+    } else {
+        emit(g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
+    }
+    emit_probes(g, idx, p);
+    /* no block of its port, or not the host's own: on to the address */
+    for (size_t j = 0; j < n_self; j++)
+        patch(g, not_self[j], 1);
 }
 
 /*
@@ -236,7 +334,7 @@ steer_compile(const struct steer_member *m, size_t n,
     int idx[STEER_MAX_GENS];
     unsigned total = 0, cum = 0;
     int dflt = -1, newest = -1;
-    size_t to_v6, not_v4, v4_done;
+    size_t to_v6, v4_done;
 
     /* Each route's member here, if it has one. */
     for (size_t i = 0; i < p->n; i++) {
@@ -272,21 +370,24 @@ steer_compile(const struct steer_member *m, size_t n,
     if (newest >= 0)
         *pinned |= 1u << newest;
 
+    /* The ethertype: IPv4, IPv6 (clients of either on a dual-stack group),
+     * else the default. The sections are long: reach them with ja, whose
+     * offset has 32 bits, not with a conditional jump's 8. */
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
-    to_v6 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x86dd);
-    not_v4 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x0800);
-    /* IPv4: the TCP source port after the IP header, then the address. */
-    patch(&g, not_v4, 0);
-    emit(&g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
-    emit(&g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
-    emit_probes(&g, idx, p);
+    emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 0x0800);
+    emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x86dd);
+    emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
+    to_v6 = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
+    /* IPv4: probes by the TCP source port after the IP header, then the
+     * address. */
+    emit_probe_gate(&g, idx, p, 0);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 12));
     emit_cidrs(&g, p, 0, newest);
     v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv6 (no extension headers before TCP): the four words xored. */
-    patch(&g, to_v6, 0);
-    emit(&g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
-    emit_probes(&g, idx, p);
+    if (to_v6 < g.cap)
+        g.in[to_v6].k = (uint32_t)(g.n - to_v6 - 1);
+    emit_probe_gate(&g, idx, p, 1);
     emit_cidrs(&g, p, 1, newest);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
     for (uint32_t off = 12; off <= 20; off += 4) {
@@ -315,8 +416,7 @@ steer_compile(const struct steer_member *m, size_t n,
              (uint32_t)((uint64_t)cum * STEER_SHARE_ALL / total));
         emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
     }
-    /* Not IP, or past every threshold. */
-    patch(&g, not_v4, 1);
+    /* Past every threshold. */
     emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
     if (g.overflow)
         return -E2BIG;

@@ -28,7 +28,8 @@
 #define STEER_MAX_MEMBERS 16 /* sockets in a group, placeholders included */
 #define STEER_PROBE_BLOCKS 8 /* probe port blocks: one per generation probed */
 #define STEER_SHARE_ALL 10000 /* shares are basis points */
-#define STEER_MAX_INSNS 256
+/* The kernel refuses a longer program. */
+#define STEER_MAX_INSNS BPF_MAXINSNS
 
 struct steer_route {
     unsigned gen;
@@ -42,6 +43,7 @@ struct steer_plan {
     size_t n;
     uint16_t probe_lo;   /* first probe source port */
     uint16_t probe_size; /* ports per block */
+    uint16_t probe_hi;   /* the last port of the range configured */
     unsigned rot[STEER_PROBE_BLOCKS];
     unsigned next_block; /* blocks are handed out in turn */
     /* Clients that always reach the newest generation that may serve. */
@@ -64,6 +66,16 @@ unsigned steer_plan_probe_port(struct steer_plan *p, unsigned gen);
 /* The ports of gen's block in *lo..*hi; -ENOENT if it has none. */
 int steer_plan_probe_range(const struct steer_plan *p, unsigned gen,
                            unsigned *lo, unsigned *hi);
+
+/*
+ * Whether probe source ports lo..hi stay out of the kernel's ephemeral
+ * range, read from range_file (NULL: /proc/sys/net/ipv4/ip_local_port_range,
+ * this network namespace's): a local client's port there would be taken
+ * for a probe. 0, or -EINVAL with both ranges in err; a file that cannot
+ * be read checks nothing.
+ */
+int steer_probe_ports_check(unsigned lo, unsigned hi, const char *range_file,
+                            char *err, size_t errlen);
 
 /* The kernel's side of a group; the unit tests put a model in its place. */
 struct steer_ops {

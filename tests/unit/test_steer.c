@@ -34,34 +34,59 @@ static struct {
 
 static uint8_t pkt[80]; /* the network header and TCP's first bytes */
 static uint16_t pkt_proto;
+/* The server's address the packets go to (host order): not loopback, so
+ * that only a source that says so is taken for the host's own. */
+static uint32_t dst4 = 0x0a000005u; /* 10.0.0.5 */
+static const uint32_t dst6[4] = {0x20010db8u, 0x5u, 0,
+                                 0x5u}; /* 2001:db8:0:5::5 */
 
 static void
-packet_v4(uint32_t src, uint16_t sport)
+put32(uint8_t *at, uint32_t v)
+{
+    at[0] = (uint8_t)(v >> 24);
+    at[1] = (uint8_t)(v >> 16);
+    at[2] = (uint8_t)(v >> 8);
+    at[3] = (uint8_t)v;
+}
+
+static void
+packet_v4_to(uint32_t src, uint32_t dst, uint16_t sport)
 {
     memset(pkt, 0, sizeof(pkt));
     pkt_proto = 0x0800;
     pkt[0] = 0x45;
     pkt[9] = 6;
-    pkt[12] = (uint8_t)(src >> 24);
-    pkt[13] = (uint8_t)(src >> 16);
-    pkt[14] = (uint8_t)(src >> 8);
-    pkt[15] = (uint8_t)src;
+    put32(&pkt[12], src);
+    put32(&pkt[16], dst);
     pkt[20] = (uint8_t)(sport >> 8);
     pkt[21] = (uint8_t)sport;
 }
 
 static void
-packet_v6(const uint32_t w[4], uint16_t sport)
+packet_v4(uint32_t src, uint16_t sport)
+{
+    packet_v4_to(src, dst4, sport);
+}
+
+static void
+packet_v6_to(const uint32_t w[4], const uint32_t d[4], uint16_t sport)
 {
     memset(pkt, 0, sizeof(pkt));
     pkt_proto = 0x86dd;
     pkt[0] = 0x60;
     pkt[6] = 6;
-    for (int i = 0; i < 4; i++)
-        for (int b = 0; b < 4; b++)
-            pkt[8 + 4 * i + b] = (uint8_t)(w[i] >> (24 - 8 * b));
+    for (int i = 0; i < 4; i++) {
+        put32(&pkt[8 + 4 * i], w[i]);
+        put32(&pkt[24 + 4 * i], d[i]);
+    }
     pkt[40] = (uint8_t)(sport >> 8);
     pkt[41] = (uint8_t)sport;
+}
+
+static void
+packet_v6(const uint32_t w[4], uint16_t sport)
+{
+    packet_v6_to(w, dst6, sport);
 }
 
 static uint32_t
@@ -77,6 +102,28 @@ load(int32_t off32, int size)
     for (int i = 0; i < size; i++)
         v = v << 8 | pkt[off + i];
     return v;
+}
+
+/*
+ * What the kernel's checker (bpf_check_classic) refuses: too long, a jump
+ * past the end, a scratch slot out of range, no return at the end.
+ */
+static void
+check_prog(const struct sock_filter *f, size_t len)
+{
+    assert_true(len > 0 && len <= BPF_MAXINSNS);
+    for (size_t pc = 0; pc < len; pc++) {
+        const struct sock_filter *i = &f[pc];
+        if (BPF_CLASS(i->code) == BPF_JMP) {
+            if (BPF_OP(i->code) == BPF_JA)
+                assert_true(i->k < len - pc - 1);
+            else
+                assert_true(pc + 1 + i->jt < len && pc + 1 + i->jf < len);
+        }
+        if (i->code == BPF_ST || i->code == (BPF_LD | BPF_MEM))
+            assert_true(i->k < 16);
+    }
+    assert_int_equal(BPF_CLASS(f[len - 1].code), BPF_RET);
 }
 
 /* The classic BPF the module emits, run as the kernel runs it. */
@@ -102,6 +149,7 @@ run(const struct sock_filter *f, size_t len)
         case BPF_ALU | BPF_MOD | BPF_K: a %= i->k; break;
         case BPF_JMP | BPF_JA: pc += i->k; break;
         case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i->k ? i->jt : i->jf; break;
+        case BPF_JMP | BPF_JEQ | BPF_X: pc += a == x ? i->jt : i->jf; break;
         case BPF_JMP | BPF_JGE | BPF_K: pc += a >= i->k ? i->jt : i->jf; break;
         case BPF_RET | BPF_K: return i->k;
         default: fail_msg("opcode %#x not modelled", i->code);
@@ -171,6 +219,7 @@ m_attach(int fd, const struct sock_fprog *prog)
     for (size_t i = 0; i < k.n; i++)
         member |= k.group[i] == fd;
     assert_true(member); /* through a member that listens */
+    check_prog(prog->filter, prog->len);
     memcpy(k.prog, prog->filter, prog->len * sizeof(*prog->filter));
     k.len = prog->len;
     k.attaches++;
@@ -482,6 +531,82 @@ test_canary_clients(void **state)
     steer_close(s);
 }
 
+/* Where the program in force sends an IPv6 packet, as a generation. */
+static unsigned
+gen_of_v6(const struct steer *s, const uint32_t src[4], const uint32_t dst[4],
+          uint16_t sport)
+{
+    uint32_t idx;
+
+    packet_v6_to(src, dst, sport);
+    idx = run(k.prog, k.len);
+    if (idx >= k.n)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].fd == k.group[idx])
+            return s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+    return 0;
+}
+
+/*
+ * A client cannot choose its generation by its source port: a probe block
+ * routes only the host's own connections (a loopback source, or the
+ * destination address itself); a client from elsewhere on a port of a
+ * starting or kept generation's block follows the shares. IPv4 and IPv6.
+ */
+static void
+test_probe_sources(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    static const uint32_t far4[] = {0x0a010203u, 0xc0a80009u, 0xcb007107u,
+                                    0x7effffffu, 0x80000001u, 0x0a000006u};
+    static const uint32_t far6[][4] = {{0x20010db8u, 0, 0, 7},
+                                       {0, 0, 0, 2},
+                                       {0, 0, 1, 1},
+                                       {0xfe800000u, 0, 0, 1},
+                                       {0x20010db8u, 0x5u, 0, 0x6u}};
+    static const uint32_t lo6[4] = {0, 0, 0, 1};
+    unsigned lo, hi, wrong = 0, probes = 0;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    steer_plan_add(&p, 1);
+    steer_join(s, &p, 1);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    steer_plan_add(&p, 2); /* starting: its probes only */
+    assert_int_equal(steer_join(s, &p, 2), 0);
+    for (int kept = 0; kept < 2; kept++) {
+        /* kept: gen 2 promoted, gen 1 kept with no share (keep_previous) */
+        unsigned want = kept ? 2 : 1;
+        for (unsigned g = 1; g <= 2; g++) {
+            assert_int_equal(steer_plan_probe_range(&p, g, &lo, &hi), 0);
+            for (unsigned port = lo; port <= hi; port++) {
+                for (size_t c = 0; c < sizeof(far4) / sizeof(far4[0]); c++)
+                    wrong += gen_of_v4(s, far4[c], (uint16_t)port) != want;
+                for (size_t c = 0; c < sizeof(far6) / sizeof(far6[0]); c++)
+                    wrong +=
+                        gen_of_v6(s, far6[c], dst6, (uint16_t)port) != want;
+                /* the host's own: loopback, or from the address itself */
+                assert_int_equal(gen_of_v4(s, 0x7f000001u, (uint16_t)port), g);
+                assert_int_equal(gen_of_v4(s, 0x7f0a0b0cu, (uint16_t)port), g);
+                assert_int_equal(gen_of_v4(s, dst4, (uint16_t)port), g);
+                assert_int_equal(gen_of_v6(s, lo6, dst6, (uint16_t)port), g);
+                assert_int_equal(gen_of_v6(s, dst6, dst6, (uint16_t)port), g);
+                probes += 5;
+            }
+        }
+        steer_plan_promote(&p, 2);
+        assert_int_equal(steer_apply(s, &p), 0);
+    }
+    print_message("clients from elsewhere on probe ports: %u misrouted; "
+                  "%u probes right\n",
+                  wrong, probes);
+    assert_int_equal(wrong, 0);
+    steer_close(s);
+}
+
 /* Probe ports: blocks of the range, rotating, none for an unknown gen. */
 static void
 test_probe_ports(void **state)
@@ -527,6 +652,7 @@ main(void)
         cmocka_unit_test_setup(test_shares, setup),
         cmocka_unit_test_setup(test_canary_clients, setup),
         cmocka_unit_test_setup(test_probe_ports, setup),
+        cmocka_unit_test_setup(test_probe_sources, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
