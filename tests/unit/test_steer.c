@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <netinet/in.h>
@@ -607,6 +608,334 @@ test_probe_sources(void **state)
     steer_close(s);
 }
 
+/* --- the plan as a specification ----------------------------------------- */
+
+struct client {
+    int v6;
+    uint32_t src[4], dst[4]; /* IPv4: word 0 */
+    uint16_t sport;
+};
+
+/*
+ * Where plan p means a client to go over members m[0..n), as an index,
+ * written from the plan's rules rather than from the program: the host's
+ * own connections (a loopback source, or the destination itself) from a
+ * probe block go to its generation; canary networks to the newest member
+ * that may serve; then the shares by the address hash, newest first, the
+ * oldest with a share taking the rest; with no share, the newest member
+ * that may serve, else the reserved socket, else the newest member.
+ */
+static int
+intended(const struct steer_member *m, size_t n, const struct steer_plan *p,
+         const struct client *c)
+{
+    int idx[STEER_MAX_GENS], newest = -1, own;
+    unsigned total = 0, cum = 0, h;
+
+    for (size_t i = 0; i < p->n; i++) {
+        idx[i] = -1;
+        for (size_t j = 0; j < n; j++)
+            if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen)
+                idx[i] = (int)j;
+        if (idx[i] >= 0)
+            total += p->r[i].share;
+    }
+    if (c->v6)
+        own = (c->src[0] == 0 && c->src[1] == 0 && c->src[2] == 0 &&
+               c->src[3] == 1) ||
+              memcmp(c->src, c->dst, sizeof(c->src)) == 0;
+    else
+        own = c->src[0] >> 24 == 127 || c->src[0] == c->dst[0];
+    for (size_t i = 0; i < p->n && own && p->probe_size > 0; i++) {
+        unsigned lo = p->probe_lo + (unsigned)p->r[i].block * p->probe_size;
+        if (idx[i] >= 0 && p->r[i].block >= 0 && c->sport >= lo &&
+            c->sport < lo + p->probe_size)
+            return idx[i];
+    }
+    for (size_t i = 0; i < p->n && newest < 0; i++)
+        if (idx[i] >= 0 && p->r[i].serving)
+            newest = idx[i];
+    for (size_t k2 = 0; k2 < p->ncidrs && newest >= 0; k2++) {
+        const struct canary_cidr *cc = &p->cidrs[k2];
+        int in = (cc->family == AF_INET6) == c->v6;
+        for (unsigned w = 0; w < (c->v6 ? 4u : 1u) && in; w++)
+            in = (c->src[w] & canary_cidr_mask(cc->prefix, w)) == cc->addr[w];
+        if (in)
+            return newest;
+    }
+    h = steer_hash(c->v6 ? c->src[0] ^ c->src[1] ^ c->src[2] ^ c->src[3]
+                         : c->src[0]);
+    for (size_t i = 0; i < p->n && total > 0; i++) {
+        if (idx[i] < 0 || p->r[i].share == 0)
+            continue;
+        cum += p->r[i].share;
+        if (cum >= total || h < (uint64_t)cum * STEER_SHARE_ALL / total)
+            return idx[i];
+    }
+    for (size_t i = 0; i < p->n && total == 0; i++)
+        if (idx[i] >= 0 && p->r[i].serving)
+            return idx[i];
+    for (size_t j = 0; j < n; j++)
+        if (m[j].owner == STEER_RESERVED)
+            return (int)j;
+    for (size_t i = 0; i < p->n; i++)
+        if (idx[i] >= 0)
+            return idx[i];
+    return 0;
+}
+
+/* What the compiled program returns for c. */
+static uint32_t
+run_client(const struct sock_filter *f, size_t len, const struct client *c)
+{
+    if (c->v6)
+        packet_v6_to(c->src, c->dst, c->sport);
+    else
+        packet_v4_to(c->src[0], c->dst[0], c->sport);
+    return run(f, len);
+}
+
+static uint32_t
+rnd32(void)
+{
+    return (uint32_t)rand() << 16 ^ (uint32_t)rand();
+}
+
+/* A random client of plan p: often the host's own, in a canary network or
+ * on a probe port, so that every rule gets its share of cases. */
+static void
+random_client(const struct steer_plan *p, struct client *c)
+{
+    int r = rand() % 100;
+
+    memset(c, 0, sizeof(*c));
+    c->v6 = rand() % 2;
+    for (int w = 0; w < 4; w++)
+        c->dst[w] = rnd32();
+    if (!c->v6)
+        c->dst[0] = 0x0a000000u | (rnd32() & 0xffffff);
+    for (int w = 0; w < 4; w++)
+        c->src[w] = c->v6 ? rnd32() : (w ? 0 : rnd32());
+    if (r < 20) { /* loopback */
+        if (c->v6)
+            c->src[0] = c->src[1] = c->src[2] = 0, c->src[3] = 1;
+        else
+            c->src[0] = 0x7f000000u | (rnd32() & 0xffffff);
+    } else if (r < 35) { /* the destination itself */
+        memcpy(c->src, c->dst, sizeof(c->src));
+    } else if (r < 40 && c->v6) { /* near ::1, not it */
+        c->src[0] = c->src[1] = c->src[2] = 0;
+        c->src[3] = (uint32_t)(rand() % 4) * 2;
+    } else if (r < 65 && p->ncidrs > 0) { /* in (or next to) a network */
+        const struct canary_cidr *cc = &p->cidrs[(size_t)rand() % p->ncidrs];
+        if ((cc->family == AF_INET6) == c->v6)
+            for (unsigned w = 0; w < (c->v6 ? 4u : 1u); w++) {
+                uint32_t mask = canary_cidr_mask(cc->prefix, w);
+                c->src[w] = cc->addr[w] | (c->src[w] & ~mask);
+                if (rand() % 8 == 0)
+                    c->src[w] ^= 1u << (rand() % 32);
+            }
+    }
+    if (rand() % 2 && p->probe_size > 0)
+        c->sport = (uint16_t)(p->probe_lo +
+                              (unsigned)(rand() % (STEER_PROBE_BLOCKS * p->probe_size + 2)) - 1);
+    else
+        c->sport = (uint16_t)rand();
+}
+
+/* A random plan: up to 8 generations, shares, serving flags, probe blocks
+ * (some handed out in turn after removals), canary networks of both
+ * families; members in a random order, with placeholders, some missing. */
+static void
+random_plan(struct steer_plan *p, struct steer_member *m, size_t *n)
+{
+    unsigned lo = 1024 + (unsigned)rand() % 60000, size = 64 + (unsigned)rand() % 4000;
+    unsigned g = 1 + (unsigned)rand() % 50, ngen = (unsigned)rand() % (STEER_MAX_GENS + 1);
+    size_t nm = 0;
+
+    if (lo + size > 65535)
+        size = 65535 - lo;
+    steer_plan_init(p, lo, lo + size - 1);
+    for (int pre = rand() % 12; pre > 0; pre--) { /* rotate the blocks */
+        steer_plan_add(p, 1000 + (unsigned)pre);
+        steer_plan_remove(p, 1000 + (unsigned)pre);
+    }
+    for (unsigned i = 0; i < ngen; i++)
+        assert_int_equal(steer_plan_add(p, g + i), 0);
+    for (size_t i = 0; i < p->n; i++) {
+        p->r[i].share = rand() % 3 ? 0 : (unsigned)rand() % (STEER_SHARE_ALL + 1);
+        p->r[i].serving = rand() % 2;
+        if (rand() % 4 == 0)
+            p->r[i].block = -1;
+        if (rand() % 5) /* a member here */
+            m[nm++] = (struct steer_member){100 + (int)nm, STEER_GEN, p->r[i].gen};
+    }
+    while (nm < STEER_MAX_MEMBERS && rand() % 3 == 0)
+        m[nm++] = (struct steer_member){100 + (int)nm, STEER_PLACEHOLDER, 0};
+    if (rand() % 4 == 0 && nm < STEER_MAX_MEMBERS)
+        m[nm++] = (struct steer_member){100 + (int)nm, STEER_RESERVED, 0};
+    for (size_t i = nm; i > 1; i--) { /* any order */
+        size_t j = (size_t)rand() % i;
+        struct steer_member t = m[i - 1];
+        m[i - 1] = m[j];
+        m[j] = t;
+    }
+    *n = nm;
+    p->ncidrs = (size_t)(rand() % 3 ? rand() % (CANARY_MAX_CIDRS + 1) : 0);
+    for (size_t i = 0; i < p->ncidrs; i++) {
+        struct canary_cidr *cc = &p->cidrs[i];
+        cc->family = rand() % 2 ? AF_INET6 : AF_INET;
+        cc->prefix = (unsigned)rand() % (cc->family == AF_INET6 ? 129 : 33);
+        memset(cc->addr, 0, sizeof(cc->addr));
+        for (unsigned w = 0; w < (cc->family == AF_INET6 ? 4u : 1u); w++)
+            cc->addr[w] = rnd32() & canary_cidr_mask(cc->prefix, w);
+    }
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Every program against its plan: random plans x random clients, the
+ * program as the kernel runs it vs where the plan says the client goes.
+ * Bounded in time (3 s), whatever the machine's speed.
+ */
+static void
+test_programs_follow_plans(void **state)
+{
+    static struct sock_filter insns[STEER_MAX_INSNS];
+    double t0 = now_s();
+    unsigned plans = 0, clients = 0, wrong = 0;
+    size_t longest = 0;
+
+    (void)state;
+    srand(18);
+    while (plans < 200000 && now_s() - t0 < 3.0) {
+        struct steer_member m[STEER_MAX_MEMBERS];
+        struct steer_plan p;
+        struct sock_fprog prog;
+        unsigned pinned;
+        size_t n;
+
+        random_plan(&p, m, &n);
+        assert_int_equal(steer_compile(m, n, &p, insns, STEER_MAX_INSNS, &prog,
+                                       &pinned), 0);
+        check_prog(prog.filter, prog.len);
+        longest = prog.len > longest ? prog.len : longest;
+        plans++;
+        for (int c = 0; c < 64; c++) {
+            struct client cl;
+            uint32_t got;
+            int want;
+            random_client(&p, &cl);
+            got = run_client(prog.filter, prog.len, &cl);
+            want = intended(m, n, &p, &cl);
+            clients++;
+            if (got != (uint32_t)want && wrong++ < 5)
+                print_message("plan %u: v6=%d src=%08x.. sport=%u: program %u, "
+                              "plan %d\n", plans, cl.v6, cl.src[0], cl.sport,
+                              got, want);
+            /* a member that gets a client is pinned: it must not move */
+            if (got < n && !cl.v6 && cl.src[0] >> 24 != 127 &&
+                cl.src[0] != cl.dst[0])
+                assert_true(pinned & (1u << got));
+        }
+    }
+    print_message("%u plans, %u clients: %u misrouted; longest program %zu "
+                  "instructions\n", plans, clients, wrong, longest);
+    assert_true(plans >= 100);
+    assert_int_equal(wrong, 0);
+}
+
+/*
+ * The largest plan the limits allow fits the kernel's: 8 generations with
+ * shares and probe blocks, 16 members, 16 canary networks of /128 (the
+ * longest to match); the issue's case too: 16 IPv6 networks, 3 generations.
+ */
+static void
+test_program_limits(void **state)
+{
+    static struct sock_filter insns[STEER_MAX_INSNS];
+    static const char *nets[] = {
+        "2001:db8:1::1/128 2001:db8:2::2/128 2001:db8:3::3/128 2001:db8:4::4/128 "
+        "2001:db8:5::5/128 2001:db8:6::6/128 2001:db8:7::7/128 2001:db8:8::8/128 "
+        "2001:db8:9::9/128 2001:db8:a::a/128 2001:db8:b::b/128 2001:db8:c::c/128 "
+        "2001:db8:d::d/128 2001:db8:e::e/128 2001:db8:f::f/128 2001:db8:10::10/128",
+        "10.0.0.1/32 10.0.0.2/32 10.0.0.3/32 10.0.0.4/32 10.0.0.5/32 10.0.0.6/32 "
+        "10.0.0.7/32 10.0.0.8/32 2001:db8:9::9/128 2001:db8:a::a/128 "
+        "2001:db8:b::b/128 2001:db8:c::c/128 2001:db8:d::d/128 2001:db8:e::e/128 "
+        "2001:db8:f::f/128 2001:db8:10::10/128"};
+    char err[128];
+
+    (void)state;
+    for (size_t v = 0; v < 2; v++) {
+        struct steer_member m[STEER_MAX_MEMBERS];
+        struct steer_plan p;
+        struct sock_fprog prog;
+        unsigned pinned;
+
+        steer_plan_init(&p, 23000, 23999);
+        for (unsigned g = 1; g <= STEER_MAX_GENS; g++) {
+            assert_int_equal(steer_plan_add(&p, g), 0);
+            m[g - 1] = (struct steer_member){100 + (int)g, STEER_GEN, g};
+        }
+        for (size_t i = 0; i < p.n; i++) {
+            p.r[i].share = STEER_SHARE_ALL / STEER_MAX_GENS;
+            p.r[i].serving = 1;
+        }
+        for (size_t j = STEER_MAX_GENS; j < STEER_MAX_MEMBERS; j++)
+            m[j] = (struct steer_member){200 + (int)j, STEER_PLACEHOLDER, 0};
+        assert_int_equal(canary_parse_cidrs(nets[v], p.cidrs, CANARY_MAX_CIDRS,
+                                            &p.ncidrs, err, sizeof(err)), 0);
+        assert_int_equal(p.ncidrs, CANARY_MAX_CIDRS);
+        assert_int_equal(steer_compile(m, STEER_MAX_MEMBERS, &p, insns,
+                                       STEER_MAX_INSNS, &prog, &pinned), 0);
+        check_prog(prog.filter, prog.len);
+        print_message("worst case %s: %u instructions (kernel limit %d)\n",
+                      v ? "8 IPv4 + 8 IPv6 networks" : "16 IPv6 networks",
+                      prog.len, BPF_MAXINSNS);
+        /* every network's client reaches the newest generation */
+        for (size_t i = 0; i < p.ncidrs; i++) {
+            struct client c = {p.cidrs[i].family == AF_INET6, {0}, {0}, 40000};
+            memcpy(c.src, p.cidrs[i].addr, sizeof(c.src));
+            c.dst[0] = 0x0a090909u;
+            assert_int_equal(run_client(prog.filter, prog.len, &c),
+                             STEER_MAX_GENS - 1); /* gen 8 */
+        }
+    }
+    /* through a group: 3 generations, 16 IPv6 networks, back-to-back */
+    {
+        struct steer *s = open_group();
+        struct steer_plan p;
+        steer_plan_init(&p, 23000, 23999);
+        assert_int_equal(canary_parse_cidrs(nets[0], p.cidrs, CANARY_MAX_CIDRS,
+                                            &p.ncidrs, err, sizeof(err)), 0);
+        for (unsigned g = 1; g <= 6; g++) {
+            assert_int_equal(steer_plan_add(&p, g), 0);
+            assert_int_equal(steer_join(s, &p, g), 0);
+            if (g > 1) {
+                steer_plan_find(&p, g)->share = 500;
+                steer_plan_find(&p, g)->serving = 1;
+                steer_plan_find(&p, g - 1)->share = 9500;
+                assert_int_equal(steer_apply(s, &p), 0);
+            }
+            steer_plan_promote(&p, g);
+            assert_int_equal(steer_apply(s, &p), 0);
+            if (g > 2) {
+                steer_plan_remove(&p, g - 2);
+                assert_int_equal(steer_leave(s, &p, g - 2), 0);
+            }
+        }
+        steer_close(s);
+    }
+}
+
 /* Probe ports: blocks of the range, rotating, none for an unknown gen. */
 static void
 test_probe_ports(void **state)
@@ -653,6 +982,8 @@ main(void)
         cmocka_unit_test_setup(test_canary_clients, setup),
         cmocka_unit_test_setup(test_probe_ports, setup),
         cmocka_unit_test_setup(test_probe_sources, setup),
+        cmocka_unit_test_setup(test_program_limits, setup),
+        cmocka_unit_test_setup(test_programs_follow_plans, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
