@@ -601,6 +601,13 @@ steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen)
             break;
     if (i == s->n)
         return 0;
+    /* The plan no longer has gen, yet the program in force may still send
+     * it clients: as the default of a listener that the active plan lacks
+     * (a reload removed it; another restored it while gen lived). Route
+     * them by the plan first, or its socket could never leave. */
+    if (!movable(s, i) && s->n > 1 && steer_plan_find(p, gen) == NULL &&
+        (rc = attach(s, p)) < 0)
+        return rc;
     if (!movable(s, i) && s->n > 1)
         return -EBUSY; /* it still gets clients: the plan must change first */
     last = s->n - 1;

@@ -121,6 +121,18 @@ traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
 }
 
 void
+traffic_drained(struct master *m, struct gen *g)
+{
+    struct steer_route *r = steer_plan_find(&m->steering, g->id);
+
+    if (m->stopping || r == NULL || (!r->serving && r->share == 0))
+        return;
+    r->serving = 0;
+    r->share = 0;
+    (void)apply_all(m); /* a group that refuses says so */
+}
+
+void
 traffic_leave(struct master *m, struct gen *g)
 {
     int rc;

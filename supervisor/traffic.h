@@ -28,6 +28,11 @@ int traffic_promote(struct master *m, struct gen *g);
 int traffic_share(struct master *m, struct gen *g, struct gen *old,
                   unsigned bps);
 
+/* g is told to drain, and stops accepting: no group sends it a client any
+ * more, not even one that no other generation of the active plan serves
+ * (a listener a reload removed, where g was the default). */
+void traffic_drained(struct master *m, struct gen *g);
+
 /* g's processes are gone: its sockets leave their groups. */
 void traffic_leave(struct master *m, struct gen *g);
 

@@ -428,6 +428,45 @@ test_leave_busy(void **state)
     steer_close(s);
 }
 
+/*
+ * A listener the active plan lacks (a reload removed it), restored by the
+ * next reload while the generation that served it lives: that generation
+ * is the listener's default. Once it is gone from the plan, its socket
+ * leaves all the same (no EBUSY: it would stay in the group for good, its
+ * queue never accepted) and the clients go to the one member left.
+ */
+static void
+test_leave_restored_listener(void **state)
+{
+    struct steer *s = open_group(); /* the listener b */
+    struct steer_plan p;
+
+    (void)state;
+    steer_plan_init(&p, 23000, 23999);
+    steer_plan_add(&p, 1);
+    assert_int_equal(steer_join(s, &p, 1), 0);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    steer_plan_add(&p, 2); /* its plan has no b: it never joins */
+    steer_plan_promote(&p, 2);
+    assert_int_equal(steer_apply(s, &p), 0);
+    assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 1); /* no one else */
+    steer_plan_add(&p, 3); /* b is back */
+    assert_int_equal(steer_join(s, &p, 3), 0);
+    assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 1);
+    /* gen 1 exits before gen 3 is ready */
+    steer_plan_remove(&p, 1);
+    k.nclient = 1;
+    k.client_fd[0] = steer_fd(s, 3);
+    assert_int_equal(steer_leave(s, &p, 1), 0);
+    assert_int_equal(steer_fd(s, 1), -1);
+    assert_mirror(s);
+    assert_int_equal(k.n, 1);
+    assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 3);
+    assert_int_equal(k.misrouted, 0);
+    steer_close(s);
+}
+
 /* Shares: a sticky, monotonic slice of addresses, IPv4 and IPv6. */
 static void
 test_shares(void **state)
@@ -978,6 +1017,7 @@ main(void)
         cmocka_unit_test_setup(test_rolls, setup),
         cmocka_unit_test_setup(test_random_order, setup),
         cmocka_unit_test_setup(test_leave_busy, setup),
+        cmocka_unit_test_setup(test_leave_restored_listener, setup),
         cmocka_unit_test_setup(test_shares, setup),
         cmocka_unit_test_setup(test_canary_clients, setup),
         cmocka_unit_test_setup(test_probe_ports, setup),
