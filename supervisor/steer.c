@@ -446,6 +446,15 @@ attach(struct steer *s, const struct steer_plan *p)
     if (rc < 0)
         return rc;
     s->pinned = pinned;
+    /* A member that gets probes must not move either: a probe whose SYN
+     * arrives in a close's window (one sent again, or processed late)
+     * would reach another generation and pass or fail its check for it. */
+    s->probed = 0;
+    for (size_t i = 0; i < p->n && p->probe_size > 0; i++)
+        if (p->r[i].block >= 0)
+            for (size_t j = 0; j < s->n; j++)
+                if (s->m[j].owner == STEER_GEN && s->m[j].gen == p->r[i].gen)
+                    s->probed |= 1u << j;
     s->swaps++;
     return 0;
 }
@@ -470,6 +479,16 @@ append(struct steer *s, enum steer_owner owner, unsigned gen)
     return 0;
 }
 
+/* Bit from of mask moves to bit to (from's member took to's place). */
+static unsigned
+move_bit(unsigned mask, size_t from, size_t to)
+{
+    unsigned had = mask & (1u << from);
+
+    mask &= ~(1u << from) & ~(1u << to);
+    return had ? mask | 1u << to : mask;
+}
+
 /* Member i leaves; the kernel puts the last one in its place. */
 static void
 remove_at(struct steer *s, size_t i)
@@ -477,32 +496,35 @@ remove_at(struct steer *s, size_t i)
     s->ops->close(s->m[i].fd);
     s->m[i] = s->m[s->n - 1];
     s->n--;
-    /* The last member's pin moves with it. */
-    if (s->pinned & (1u << s->n)) {
-        s->pinned &= ~(1u << s->n);
-        s->pinned |= 1u << i;
-    } else {
-        s->pinned &= ~(1u << i);
-    }
+    /* The last member's pins move with it. */
+    s->pinned = move_bit(s->pinned, s->n, i);
+    s->probed = move_bit(s->probed, s->n, i);
 }
 
 /*
- * Whether member i may change its index now: it gets no client under the
- * program in force. Probes are the master's own connections, made in the
- * same thread, so none is on its way while a group changes.
+ * Whether member i may change its index now: it gets no client and no
+ * probe under the program in force.
  */
 static int
 movable(const struct steer *s, size_t i)
 {
-    return !(s->pinned & (1u << i));
+    return !((s->pinned | s->probed) & (1u << i));
 }
 
-/* Whether every member but i gets clients under the program in force. */
+/*
+ * Whether closing i could let the last member move at once: the program in
+ * force then sends the last one's connections past the end, where the
+ * kernel picks any member by its own hash. Harmless only if every member
+ * but i gets clients anyway, and the last gets no probes unless it is the
+ * only member left (a probe must reach its own generation).
+ */
 static int
 all_pinned_but(const struct steer *s, size_t i)
 {
+    if ((s->probed & (1u << (s->n - 1))) && s->n > 2)
+        return 0;
     for (size_t j = 0; j < s->n; j++)
-        if (j != i && movable(s, j))
+        if (j != i && !(s->pinned & (1u << j)))
             return 0;
     return 1;
 }

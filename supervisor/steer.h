@@ -107,6 +107,7 @@ struct steer {
     struct steer_member m[STEER_MAX_MEMBERS]; /* the kernel's order */
     size_t n;
     unsigned pinned; /* bit i: member i gets clients under the last program */
+    unsigned probed; /* bit i: member i gets probes under it */
     unsigned swaps;  /* programs attached */
 };
 

@@ -31,6 +31,14 @@ static struct {
     size_t nclient;
     unsigned misrouted;
     unsigned attaches;
+    /* The probes: the plan the test follows (NULL: none), and where each
+     * block's probes went under the last program attached. */
+    const struct steer_plan *plan;
+    unsigned probe_port[STEER_MAX_GENS];
+    int probe_fd[STEER_MAX_GENS];
+    size_t nprobe;
+    unsigned misprobed; /* probes sent elsewhere in a close's window */
+    unsigned regen;     /* clients whose socket changed in a close's window */
 } k;
 
 static uint8_t pkt[80]; /* the network header and TCP's first bytes */
@@ -223,17 +231,68 @@ m_attach(int fd, const struct sock_fprog *prog)
     check_prog(prog->filter, prog->len);
     memcpy(k.prog, prog->filter, prog->len * sizeof(*prog->filter));
     k.len = prog->len;
+    k.nprobe = 0;
+    for (size_t i = 0; k.plan != NULL && i < k.plan->n; i++) {
+        unsigned lo, hi;
+        uint32_t idx;
+        if (steer_plan_probe_range(k.plan, k.plan->r[i].gen, &lo, &hi) < 0)
+            continue;
+        packet_v4(0x7f000001u, (uint16_t)lo);
+        idx = run(k.prog, k.len);
+        if (idx < k.n) {
+            k.probe_port[k.nprobe] = lo;
+            k.probe_fd[k.nprobe++] = k.group[idx];
+        }
+    }
     k.attaches++;
     return 0;
+}
+
+/* Where client c goes under the program in force: an fd, or -1 for the
+ * kernel's own hash (an index past the end). */
+static int
+window_fd(uint32_t c)
+{
+    uint32_t idx;
+
+    packet_v4(0x0a000000u + c * 7919u, (uint16_t)(40000 + c));
+    idx = run(k.prog, k.len);
+    return idx < k.n ? k.group[idx] : -1;
 }
 
 static void
 m_close(int fd)
 {
+    int before[200];
+
+    for (uint32_t c = 0; c < 200 && k.len > 0; c++)
+        before[c] = window_fd(c);
     for (size_t i = 0; i < k.n; i++)
         if (k.group[i] == fd) {
             k.group[i] = k.group[--k.n];
             sample_window();
+            /* Until the next attach: a client that changes socket (the
+             * kernel's hash can give a canary's client to the active
+             * generation and back), a probe sent to another generation. */
+            for (uint32_t c = 0; c < 200 && k.len > 0 && k.n > 0; c++) {
+                int now = window_fd(c), other = 0;
+                for (size_t j = 0; j < k.n && now < 0; j++)
+                    other |= k.group[j] != before[c]; /* the hash may pick it */
+                k.regen +=
+                    before[c] != fd && (now < 0 ? other : now != before[c]);
+            }
+            for (size_t j = 0; j < k.nprobe && k.n > 0; j++) {
+                uint32_t idx;
+                if (k.probe_fd[j] == fd)
+                    continue; /* its own generation is leaving */
+                int other = 0;
+                packet_v4(0x7f000001u, (uint16_t)k.probe_port[j]);
+                idx = run(k.prog, k.len);
+                for (size_t m2 = 0; m2 < k.n && idx >= k.n; m2++)
+                    other |= k.group[m2] != k.probe_fd[j]; /* the hash's pick */
+                k.misprobed +=
+                    idx >= k.n ? other : k.group[idx] != k.probe_fd[j];
+            }
             return;
         }
 }
@@ -373,6 +432,7 @@ test_random_order(void **state)
     (void)state;
     srand(7);
     steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
     for (int step = 0; step < 5000; step++) {
         int op = rand() % 3;
         if (op == 0 && nlive < 3) { /* a roll starts */
@@ -403,8 +463,12 @@ test_random_order(void **state)
         if (active != 0)
             assert_routes(s, &p, active);
     }
+    print_message("group size at most %zu over 5,000 steps; in the windows "
+                  "of closes: %u probes to another socket, %u clients "
+                  "changed socket\n",
+                  maxn, k.misprobed, k.regen);
     assert_int_equal(k.misrouted, 0);
-    print_message("group size at most %zu over 5,000 steps\n", maxn);
+    assert_int_equal(k.misprobed, 0);
     steer_close(s);
 }
 
@@ -451,7 +515,7 @@ test_leave_restored_listener(void **state)
     steer_plan_promote(&p, 2);
     assert_int_equal(steer_apply(s, &p), 0);
     assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 1); /* no one else */
-    steer_plan_add(&p, 3); /* b is back */
+    steer_plan_add(&p, 3);                                 /* b is back */
     assert_int_equal(steer_join(s, &p, 3), 0);
     assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 1);
     /* gen 1 exits before gen 3 is ready */
@@ -464,6 +528,73 @@ test_leave_restored_listener(void **state)
     assert_int_equal(k.n, 1);
     assert_int_equal(gen_of_v4(s, 0x0a010101u, 40000), 3);
     assert_int_equal(k.misrouted, 0);
+    steer_close(s);
+}
+
+/*
+ * A generation leaves during a canary: the active and the canary both get
+ * clients, the canary last. Closing the leaving one must not move the
+ * canary while the program in force still names its old index: the
+ * kernel's hash would then give canary clients to the active generation
+ * and active ones to the canary, for a moment, however sticky the shares.
+ */
+static void
+test_leave_during_canary(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+
+    (void)state;
+    steer_plan_init(&p, 23000, 23999);
+    k.plan = &p;
+    steer_plan_add(&p, 1);
+    steer_join(s, &p, 1);
+    steer_plan_promote(&p, 1);
+    steer_apply(s, &p);
+    steer_plan_add(&p, 2);
+    steer_join(s, &p, 2);
+    steer_plan_promote(&p, 2); /* gen 1 drains */
+    steer_apply(s, &p);
+    steer_plan_add(&p, 3);
+    assert_int_equal(steer_join(s, &p, 3), 0);
+    steer_plan_find(&p, 2)->share = 9000;
+    steer_plan_find(&p, 3)->share = 1000;
+    steer_plan_find(&p, 3)->serving = 1;
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    /* gen 1 exits */
+    steer_plan_remove(&p, 1);
+    assert_int_equal(steer_leave(s, &p, 1), 0);
+    assert_mirror(s);
+    print_message("gen 1 left during the canary: %u of 200 clients changed "
+                  "socket in the window, %u probes went elsewhere\n",
+                  k.regen, k.misprobed);
+    assert_int_equal(k.regen, 0);
+    assert_int_equal(k.misprobed, 0);
+    assert_int_equal(k.misrouted, 0);
+    /* Roll after roll the same way: the canary is promoted, the next one
+     * starts, the one before exits during its canary. Placeholders stay
+     * bounded; nothing misrouted, no probe or client moved in a window. */
+    for (unsigned g = 3; g < 40; g++) {
+        steer_plan_promote(&p, g);
+        note_clients(s, &p);
+        assert_int_equal(steer_apply(s, &p), 0);
+        steer_plan_add(&p, g + 1);
+        assert_int_equal(steer_join(s, &p, g + 1), 0);
+        steer_plan_find(&p, g)->share = 9000;
+        steer_plan_find(&p, g + 1)->share = 1000;
+        steer_plan_find(&p, g + 1)->serving = 1;
+        note_clients(s, &p);
+        assert_int_equal(steer_apply(s, &p), 0);
+        steer_plan_remove(&p, g - 1);
+        assert_int_equal(steer_leave(s, &p, g - 1), 0);
+        assert_mirror(s);
+        assert_true(s->n <= 4);
+    }
+    print_message("37 more such rolls: group size %zu, %u clients changed "
+                  "socket, %u probes elsewhere\n",
+                  s->n, k.regen, k.misprobed);
+    assert_int_equal(k.regen + k.misprobed + k.misrouted, 0);
     steer_close(s);
 }
 
@@ -776,8 +907,11 @@ random_client(const struct steer_plan *p, struct client *c)
             }
     }
     if (rand() % 2 && p->probe_size > 0)
-        c->sport = (uint16_t)(p->probe_lo +
-                              (unsigned)(rand() % (STEER_PROBE_BLOCKS * p->probe_size + 2)) - 1);
+        c->sport =
+            (uint16_t)(p->probe_lo +
+                       (unsigned)(rand() %
+                                  (STEER_PROBE_BLOCKS * p->probe_size + 2)) -
+                       1);
     else
         c->sport = (uint16_t)rand();
 }
@@ -788,8 +922,10 @@ random_client(const struct steer_plan *p, struct client *c)
 static void
 random_plan(struct steer_plan *p, struct steer_member *m, size_t *n)
 {
-    unsigned lo = 1024 + (unsigned)rand() % 60000, size = 64 + (unsigned)rand() % 4000;
-    unsigned g = 1 + (unsigned)rand() % 50, ngen = (unsigned)rand() % (STEER_MAX_GENS + 1);
+    unsigned lo = 1024 + (unsigned)rand() % 60000,
+             size = 64 + (unsigned)rand() % 4000;
+    unsigned g = 1 + (unsigned)rand() % 50,
+             ngen = (unsigned)rand() % (STEER_MAX_GENS + 1);
     size_t nm = 0;
 
     if (lo + size > 65535)
@@ -802,12 +938,14 @@ random_plan(struct steer_plan *p, struct steer_member *m, size_t *n)
     for (unsigned i = 0; i < ngen; i++)
         assert_int_equal(steer_plan_add(p, g + i), 0);
     for (size_t i = 0; i < p->n; i++) {
-        p->r[i].share = rand() % 3 ? 0 : (unsigned)rand() % (STEER_SHARE_ALL + 1);
+        p->r[i].share =
+            rand() % 3 ? 0 : (unsigned)rand() % (STEER_SHARE_ALL + 1);
         p->r[i].serving = rand() % 2;
         if (rand() % 4 == 0)
             p->r[i].block = -1;
         if (rand() % 5) /* a member here */
-            m[nm++] = (struct steer_member){100 + (int)nm, STEER_GEN, p->r[i].gen};
+            m[nm++] =
+                (struct steer_member){100 + (int)nm, STEER_GEN, p->r[i].gen};
     }
     while (nm < STEER_MAX_MEMBERS && rand() % 3 == 0)
         m[nm++] = (struct steer_member){100 + (int)nm, STEER_PLACEHOLDER, 0};
@@ -863,8 +1001,8 @@ test_programs_follow_plans(void **state)
         size_t n;
 
         random_plan(&p, m, &n);
-        assert_int_equal(steer_compile(m, n, &p, insns, STEER_MAX_INSNS, &prog,
-                                       &pinned), 0);
+        assert_int_equal(
+            steer_compile(m, n, &p, insns, STEER_MAX_INSNS, &prog, &pinned), 0);
         check_prog(prog.filter, prog.len);
         longest = prog.len > longest ? prog.len : longest;
         plans++;
@@ -878,8 +1016,8 @@ test_programs_follow_plans(void **state)
             clients++;
             if (got != (uint32_t)want && wrong++ < 5)
                 print_message("plan %u: v6=%d src=%08x.. sport=%u: program %u, "
-                              "plan %d\n", plans, cl.v6, cl.src[0], cl.sport,
-                              got, want);
+                              "plan %d\n",
+                              plans, cl.v6, cl.src[0], cl.sport, got, want);
             /* a member that gets a client is pinned: it must not move */
             if (got < n && !cl.v6 && cl.src[0] >> 24 != 127 &&
                 cl.src[0] != cl.dst[0])
@@ -887,7 +1025,8 @@ test_programs_follow_plans(void **state)
         }
     }
     print_message("%u plans, %u clients: %u misrouted; longest program %zu "
-                  "instructions\n", plans, clients, wrong, longest);
+                  "instructions\n",
+                  plans, clients, wrong, longest);
     assert_true(plans >= 100);
     assert_int_equal(wrong, 0);
 }
@@ -902,13 +1041,19 @@ test_program_limits(void **state)
 {
     static struct sock_filter insns[STEER_MAX_INSNS];
     static const char *nets[] = {
-        "2001:db8:1::1/128 2001:db8:2::2/128 2001:db8:3::3/128 2001:db8:4::4/128 "
-        "2001:db8:5::5/128 2001:db8:6::6/128 2001:db8:7::7/128 2001:db8:8::8/128 "
-        "2001:db8:9::9/128 2001:db8:a::a/128 2001:db8:b::b/128 2001:db8:c::c/128 "
-        "2001:db8:d::d/128 2001:db8:e::e/128 2001:db8:f::f/128 2001:db8:10::10/128",
-        "10.0.0.1/32 10.0.0.2/32 10.0.0.3/32 10.0.0.4/32 10.0.0.5/32 10.0.0.6/32 "
+        "2001:db8:1::1/128 2001:db8:2::2/128 2001:db8:3::3/128 "
+        "2001:db8:4::4/128 "
+        "2001:db8:5::5/128 2001:db8:6::6/128 2001:db8:7::7/128 "
+        "2001:db8:8::8/128 "
+        "2001:db8:9::9/128 2001:db8:a::a/128 2001:db8:b::b/128 "
+        "2001:db8:c::c/128 "
+        "2001:db8:d::d/128 2001:db8:e::e/128 2001:db8:f::f/128 "
+        "2001:db8:10::10/128",
+        "10.0.0.1/32 10.0.0.2/32 10.0.0.3/32 10.0.0.4/32 10.0.0.5/32 "
+        "10.0.0.6/32 "
         "10.0.0.7/32 10.0.0.8/32 2001:db8:9::9/128 2001:db8:a::a/128 "
-        "2001:db8:b::b/128 2001:db8:c::c/128 2001:db8:d::d/128 2001:db8:e::e/128 "
+        "2001:db8:b::b/128 2001:db8:c::c/128 2001:db8:d::d/128 "
+        "2001:db8:e::e/128 "
         "2001:db8:f::f/128 2001:db8:10::10/128"};
     char err[128];
 
@@ -931,10 +1076,12 @@ test_program_limits(void **state)
         for (size_t j = STEER_MAX_GENS; j < STEER_MAX_MEMBERS; j++)
             m[j] = (struct steer_member){200 + (int)j, STEER_PLACEHOLDER, 0};
         assert_int_equal(canary_parse_cidrs(nets[v], p.cidrs, CANARY_MAX_CIDRS,
-                                            &p.ncidrs, err, sizeof(err)), 0);
+                                            &p.ncidrs, err, sizeof(err)),
+                         0);
         assert_int_equal(p.ncidrs, CANARY_MAX_CIDRS);
         assert_int_equal(steer_compile(m, STEER_MAX_MEMBERS, &p, insns,
-                                       STEER_MAX_INSNS, &prog, &pinned), 0);
+                                       STEER_MAX_INSNS, &prog, &pinned),
+                         0);
         check_prog(prog.filter, prog.len);
         print_message("worst case %s: %u instructions (kernel limit %d)\n",
                       v ? "8 IPv4 + 8 IPv6 networks" : "16 IPv6 networks",
@@ -954,7 +1101,8 @@ test_program_limits(void **state)
         struct steer_plan p;
         steer_plan_init(&p, 23000, 23999);
         assert_int_equal(canary_parse_cidrs(nets[0], p.cidrs, CANARY_MAX_CIDRS,
-                                            &p.ncidrs, err, sizeof(err)), 0);
+                                            &p.ncidrs, err, sizeof(err)),
+                         0);
         for (unsigned g = 1; g <= 6; g++) {
             assert_int_equal(steer_plan_add(&p, g), 0);
             assert_int_equal(steer_join(s, &p, g), 0);
@@ -1018,6 +1166,7 @@ main(void)
         cmocka_unit_test_setup(test_random_order, setup),
         cmocka_unit_test_setup(test_leave_busy, setup),
         cmocka_unit_test_setup(test_leave_restored_listener, setup),
+        cmocka_unit_test_setup(test_leave_during_canary, setup),
         cmocka_unit_test_setup(test_shares, setup),
         cmocka_unit_test_setup(test_canary_clients, setup),
         cmocka_unit_test_setup(test_probe_ports, setup),
