@@ -5,6 +5,24 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl "${CC:-cc}"
 
+# 1. The largest program: 16 IPv6 canary_clients of /128 (the longest to
+# match) with three generations alive (the old one lingers 3 s after its
+# drain signal), rolls back to back: each program fits, each roll promotes.
+nets=$(for i in $(seq 1 16); do printf "2001:db8:%x::%x/128\n" "$i" "$i"; done | paste -sd " ")
+start_handoff --pass systemd --ready notify --drain-timeout 3s --drain-delay 100ms \
+    --canary-clients "$nets" -l 127.0.0.1:0 -l '[::1]:0' -- python3 "$SERVER" --ignore-drain
+wait_log 'event=promote gen=1 ' 1 30
+for i in 2 3 4 5; do roll_and_wait "$i"; done
+[ "$(count 'event=(roll_failed|steer_failed)')" -eq 0 ] ||
+    fail "16 IPv6 canary_clients, 3 generations: $(grep -E 'event=(roll_failed|steer_failed)' "$LOG" | head -n 2)"
+[ "$(count 'event=promote gen=5 ')" -eq 1 ] || fail "gen 5 was not promoted"
+grep -Eq 'event=roll gen=[0-9]+ ' "$LOG" && [ "$(awk '/event=roll gen=4 /{r=NR} /event=gone gen=2 /{g=NR} END{print (r && g && r < g)}' "$LOG")" = 1 ] ||
+    fail "gen 2 was gone before gen 4's roll: never three generations at once"
+case $(get /) in *gen=5) ;; *) fail "gen 5 does not answer" ;; esac
+stop_handoff
+mv "$LOG" "$T/big.log"
+ok "16 IPv6 canary_clients, three generations at once, 4 rolls back to back: every program attached, every roll promoted"
+
 # The kernel's refusal, on demand: setsockopt(SO_ATTACH_REUSEPORT_CBPF)
 # fails with ENOMEM while the file $ATTACH_FAIL_IF exists.
 cat >"$T/failattach.c" <<'EOF'
@@ -32,7 +50,7 @@ setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 EOF
 "${CC:-cc}" -shared -fPIC -o "$T/failattach.so" "$T/failattach.c" -ldl ||
     { echo "SKIP: cannot build the test library"; exit 77; }
-# A sanitizer's runtime must come first: no preload under it.
+# 2. A refused swap. A sanitizer's runtime must come first: no preload under it.
 LD_PRELOAD="$T/failattach.so" "$HANDOFF" --version >/dev/null 2>&1 ||
     { echo "SKIP: $HANDOFF does not run with LD_PRELOAD (sanitizers)"; exit 77; }
 
