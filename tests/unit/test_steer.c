@@ -185,7 +185,11 @@ sample_window(void)
         return;
     for (uint32_t c = 0; c < 200; c++) {
         uint32_t idx;
-        packet_v4(0x7f000000u + c * 7919u, (uint16_t)(40000 + c));
+        uint32_t w[4] = {0x20010db8u, c, c * 7919u, c};
+        if (c % 2) /* IPv6 clients too: their own section of the program */
+            packet_v6(w, (uint16_t)(40000 + c));
+        else
+            packet_v4(0x7f000000u + c * 7919u, (uint16_t)(40000 + c));
         idx = run(k.prog, k.len);
         /* Out of range: the kernel's own hash over every member. */
         if (idx >= k.n) {
@@ -255,7 +259,12 @@ window_fd(uint32_t c)
 {
     uint32_t idx;
 
-    packet_v4(0x0a000000u + c * 7919u, (uint16_t)(40000 + c));
+    uint32_t w[4] = {0x20010db8u, 0x77u, c * 7919u, c};
+
+    if (c % 2) /* IPv6 clients too: their own section of the program */
+        packet_v6(w, (uint16_t)(40000 + c));
+    else
+        packet_v4(0x0a000000u + c * 7919u, (uint16_t)(40000 + c));
     idx = run(k.prog, k.len);
     return idx < k.n ? k.group[idx] : -1;
 }
@@ -282,16 +291,22 @@ m_close(int fd)
                     before[c] != fd && (now < 0 ? other : now != before[c]);
             }
             for (size_t j = 0; j < k.nprobe && k.n > 0; j++) {
-                uint32_t idx;
+                static const uint32_t lo6[4] = {0, 0, 0, 1};
                 if (k.probe_fd[j] == fd)
                     continue; /* its own generation is leaving */
-                int other = 0;
-                packet_v4(0x7f000001u, (uint16_t)k.probe_port[j]);
-                idx = run(k.prog, k.len);
-                for (size_t m2 = 0; m2 < k.n && idx >= k.n; m2++)
-                    other |= k.group[m2] != k.probe_fd[j]; /* the hash's pick */
-                k.misprobed +=
-                    idx >= k.n ? other : k.group[idx] != k.probe_fd[j];
+                for (int v6 = 0; v6 < 2; v6++) { /* from 127.0.0.1 and ::1 */
+                    uint32_t idx;
+                    int other = 0;
+                    if (v6)
+                        packet_v6(lo6, (uint16_t)k.probe_port[j]);
+                    else
+                        packet_v4(0x7f000001u, (uint16_t)k.probe_port[j]);
+                    idx = run(k.prog, k.len);
+                    for (size_t m2 = 0; m2 < k.n && idx >= k.n; m2++)
+                        other |= k.group[m2] != k.probe_fd[j]; /* the hash */
+                    k.misprobed += idx >= k.n ? other
+                                              : k.group[idx] != k.probe_fd[j];
+                }
             }
             return;
         }
