@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,19 @@ channel_fail(struct channel *c, const char *why)
     w->chan = NULL;
 }
 
+/*
+ * recv() returns 0 both for an empty packet and at end-of-file: the peer
+ * is gone only if it shut its end. An empty packet from a live worker is
+ * a message too short for its header, answered like any other.
+ */
+static int
+peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+    return poll(&p, 1, 0) != 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
 static void
 on_readable(uv_poll_t *h, int status, int events)
 {
@@ -144,7 +158,7 @@ on_readable(uv_poll_t *h, int status, int events)
         n = proto_recv(c->fd, buf, sizeof(buf), &fd);
         if (n == -EAGAIN)
             return;
-        if (n == 0) {
+        if (n == 0 && peer_gone(c->fd)) {
             channel_fail(c, "closed by the worker");
             return;
         }
