@@ -48,6 +48,60 @@ listener_peek(const char *path, int follow, dev_t *dev, ino_t *ino)
     return 0;
 }
 
+/*
+ * The directory of the unix socket file path, an O_PATH descriptor, with
+ * *base its name in it; walked from the kernel's cache only, and only if
+ * still on dev, the file system the socket was made on: the directory may
+ * be a worker's user's, who could mount a FUSE file system over it that
+ * never answers, or rename its way to one. Returns the descriptor, -EXDEV,
+ * -EAGAIN (not cached), -EOPNOTSUPP (before Linux 5.12) or -errno.
+ */
+static int
+open_parent(const char *path, dev_t dev, const char **base)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_CACHED};
+    struct statx stx;
+    int fd;
+
+    if (slash == NULL)
+        return -EINVAL; /* addr_parse() takes absolute paths only */
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+             path);
+    *base = slash + 1;
+    fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+    if (fd < 0)
+        return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
+    /* Not fstat(): a FUSE file system would be asked, and may not answer. */
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx) <
+            0 ||
+        makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev) {
+        close(fd);
+        return -EXDEV;
+    }
+    return fd;
+}
+
+/* Whether the socket file path (made on dev) is gone: 1, 0 when it is
+ * there or cannot be told without waiting on a file system. */
+static int
+file_gone(const char *path, dev_t dev)
+{
+    struct stat st;
+    const char *base;
+    int dir = open_parent(path, dev, &base), gone;
+
+    if (dir == -EOPNOTSUPP)
+        return lstat(path, &st) < 0 && errno == ENOENT;
+    if (dir < 0)
+        return dir == -ENOENT; /* its directory gone too: said at bind() */
+    gone = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+    close(dir);
+    return gone;
+}
+
 /* A unix socket file that exists: remove it if nobody listens there. */
 static int
 clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
@@ -343,15 +397,14 @@ listener_restore(struct listener *l)
 {
     const char *path = ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
     const char *what;
-    struct stat st;
     dev_t dev;
     ino_t ino;
     int fd;
 
     if (l->ino == 0 || l->fd < 0)
         return 0;
-    if (lstat(path, &st) == 0 || errno != ENOENT)
-        return 0; /* there, or not ours to judge (EACCES...) */
+    if (!file_gone(path, l->dev))
+        return 0; /* there, or not ours to judge (EACCES, EXDEV...) */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
                              (l->nonblocking ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
@@ -386,11 +439,22 @@ listener_unref(struct listener *l)
     if (l == NULL || --l->refs > 0)
         return;
     if (l->ino != 0) {
+        /* The file only if it is still the one made, in its directory. */
         const char *path =
             ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
+        const char *base;
         struct stat st;
-        if (lstat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
-            unlink(path);
+        int dir = open_parent(path, l->dev, &base);
+        if (dir == -EOPNOTSUPP) {
+            if (lstat(path, &st) == 0 && st.st_dev == l->dev &&
+                st.st_ino == l->ino)
+                unlink(path);
+        } else if (dir >= 0) {
+            if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                st.st_ino == l->ino)
+                unlinkat(dir, base, 0);
+            close(dir);
+        }
     }
     steer_close(l->steer);
     if (l->fd >= 0)

@@ -436,6 +436,33 @@ else
     echo "note: no FUSE mount here ($(cat "$T/hangfs.out" 2>/dev/null)): the FUSE lookup is not tried"
 fi
 
+# The same FUSE mount over a unix listener's directory, which the
+# workers' user owns: the master looks for the socket file at each roll
+# (and every 2 s), and must not wait on that mount.
+if [ -c /dev/fuse ]; then
+    mkdir -m 0755 "$T/pub/own2"
+    chown nobody:nogroup "$T/pub/own2"
+    start_handoff --control "$T/control.sock" --pass systemd -u nobody \
+        -l "web=unix:$T/pub/own2/web.sock" -- "$PY" "$SERVER"
+    wait_log 'event=promote gen=1 ' 1
+    rm -f "$T/pub/own2.up"
+    python3 "$T/hangfs.py" "$T/pub/own2" >"$T/hangfs.out" 2>&1 &
+    FUSEPID=$!
+    STARTED="$FUSEPID $STARTED"
+    for _ in $(seq 100); do [ -e "$T/pub/own2.up" ] && break; kill -0 "$FUSEPID" 2>/dev/null || break; sleep 0.05; done
+    if [ -e "$T/pub/own2.up" ]; then
+        roll_and_wait 2
+        rc=0
+        "$HANDOFF" status --control "$T/control.sock" --timeout 3s >"$T/cli.out" 2>&1 || rc=$?
+        [ "$rc" -eq 0 ] || fail "a FUSE mount over the listener's directory: the master is stuck: $(cat "$T/cli.out")"
+        [ "$(count 'event=promote gen=2 ')" -eq 1 ] || fail "the roll over a FUSE-covered directory was not promoted"
+        ok "a FUSE mount that never answers over a unix listener's directory: the roll is promoted, status answers"
+        stop_handoff
+    fi
+    kill "$FUSEPID"
+    wait "$FUSEPID" 2>/dev/null
+fi
+
 # --- 7. the CLI trusts only root or its own user on the control path -----
 # A stranger's server where the CLI looks for the master: refused, with the
 # path and the stranger's uid named, its answer never shown.
