@@ -117,10 +117,14 @@ clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
                  lc->address);
         return -EEXIST;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a blocking connect() waits for room in a full accept
+     * queue, which whoever listens there may keep full for good. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     rc = connect(fd, (const struct sockaddr *)sun, lc->addr.len);
+    if (rc < 0 && errno == EAGAIN)
+        rc = 0; /* a server that listens, busy */
     close(fd);
     if (rc == 0) {
         snprintf(err, errlen, "%s: %s is in use by a running server",

@@ -470,6 +470,56 @@ if [ -c /dev/fuse ]; then
     wait "$FUSEPID" 2>/dev/null
 fi
 
+# A reload adds a unix listener at a path in nobody's directory, where
+# nobody already listens with a full accept queue: the master's probe of
+# "is a server there" must not wait for room in that queue.
+mkdir -m 0755 "$T/pub/own3"
+chown nobody:nogroup "$T/pub/own3"
+cat >"$T/pub/full.py" <<'PY'
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(0)
+held = []
+while True:  # fill the queue: connect until it has no room
+    c = socket.socket(socket.AF_UNIX)
+    c.setblocking(False)
+    try:
+        c.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(c)
+open(sys.argv[1] + ".full", "w").close()
+time.sleep(600)
+PY
+setpriv --reuid "$NOBODY" --regid "$NOGROUP" --clear-groups \
+    "$PY" "$T/pub/full.py" "$T/pub/own3/new.sock" >"$T/full.out" 2>&1 &
+FULLPID=$!
+STARTED="$STARTED $FULLPID"
+for _ in $(seq 200); do [ -e "$T/pub/own3/new.sock.full" ] && break; sleep 0.05; done
+[ -e "$T/pub/own3/new.sock.full" ] || fail "the full listener did not start: $(cat "$T/full.out")"
+cat >"$T/pub/reload.conf" <<EOF
+[handoff]
+control = $T/control.sock
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = $PY $SERVER
+pass = systemd
+EOF
+start_handoff -c "$T/pub/reload.conf"
+wait_log 'event=promote gen=1 ' 1
+printf '[listen new]\naddress = unix:%s\n' "$T/pub/own3/new.sock" >>"$T/pub/reload.conf"
+kill -HUP "$HPID"
+rc=0
+"$HANDOFF" status --control "$T/control.sock" --timeout 3s >"$T/cli.out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || fail "a reload adding a path where nobody listens with a full queue: the master is stuck: $(cat "$T/cli.out")"
+wait_log 'event=reload_failed .*in use' 1 10
+ok "a reload adding a path nobody holds with a full queue: refused as in use, status answers"
+stop_handoff
+kill "$FULLPID"
+
 # --- 7. the CLI trusts only root or its own user on the control path -----
 # A stranger's server where the CLI looks for the master: refused, with the
 # path and the stranger's uid named, its answer never shown.
