@@ -438,7 +438,7 @@ epoll_sets_under_a_dup_are_the_same_set(void **state)
 }
 
 static void
-epoll_sets_lose_a_closed_socket_taken_out_by_its_adder_only(void **state)
+epoll_sets_drop_a_closed_socket_its_adder_added(void **state)
 {
     struct epollset_entry e[8];
     struct epollset t = {e, 0, 8, 0};
@@ -482,7 +482,7 @@ main(void)
         cmocka_unit_test(carry_records_what_differs_from_a_fresh_socket),
         cmocka_unit_test(epoll_sets_hold_what_was_added_until_it_goes),
         cmocka_unit_test(epoll_sets_under_a_dup_are_the_same_set),
-        cmocka_unit_test(epoll_sets_lose_a_closed_socket_taken_out_by_its_adder_only),
+        cmocka_unit_test(epoll_sets_drop_a_closed_socket_its_adder_added),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
