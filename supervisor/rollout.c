@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "canary.h"
 #include "control.h"
 #include "drain.h"
 #include "guard.h"
@@ -208,6 +209,33 @@ rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
         return 0;
     }
     return rollout_rollback(m, ROLLOUT_CRASH, why) == 0;
+}
+
+int
+rollout_roll_canary(struct master *m, const char *spec, char *err,
+                    size_t errlen)
+{
+    struct canary_step steps[CANARY_MAX_STEPS]; /* m's only once valid */
+    size_t n = 0;
+    int same;
+
+    if (canary_parse_steps(spec, steps, CANARY_MAX_STEPS, &n, err, errlen) < 0)
+        return -EINVAL;
+    same = m->roll_nsteps == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = steps[i].bps == m->roll_steps[i].bps &&
+               steps[i].ms == m->roll_steps[i].ms;
+    /* Queued rolls coalesce into one: another canary for it would replace
+     * the steps a waiting client asked for, behind its back. */
+    if (m->roll_nsteps != 0 && !same) {
+        snprintf(err, errlen, "the roll queued after generation %u already "
+                 "has another canary; ask again once it has started",
+                 m->starting ? m->starting->id : 0);
+        return -EBUSY;
+    }
+    memcpy(m->roll_steps, steps, n * sizeof(*steps));
+    m->roll_nsteps = n;
+    return 0;
 }
 
 void

@@ -54,6 +54,13 @@ int rollout_promote(struct master *m);
  * kept, that is a failed guard and rolls back. 1 if it did. */
 int rollout_worker_exit(struct master *m, struct gen *g, const char *desc);
 
+/* handoff roll --canary SPEC ("5%/30s 25%/2m"): its steps for the roll it
+ * starts or queues. -EINVAL for a bad spec, -EBUSY when the queued roll
+ * has other steps already (each client's roll keeps the canary it asked
+ * for); err says why, and nothing changed. */
+int rollout_roll_canary(struct master *m, const char *spec, char *err,
+                        size_t errlen);
+
 /* A new roll starts: a kept generation is retired first (at most one). */
 void rollout_roll_starting(struct master *m);
 
