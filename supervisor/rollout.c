@@ -172,6 +172,7 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
     sdnotify_status(m, text);
+    control_roll_ended(m, g, text); /* its roll's outcome, for status */
     drain_retire(m, g);
     return 0;
 }
