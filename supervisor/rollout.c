@@ -12,6 +12,7 @@
 #include "handle.h"
 #include "log.h"
 #include "master.h"
+#include "scale.h"
 #include "sdnotify.h"
 #include "traffic.h"
 
@@ -74,6 +75,30 @@ rollout_ready(struct master *m, struct gen *g)
     m->guard = guard_start(m, g, m->active);
     step(m, g);
     return 1;
+}
+
+/*
+ * The kept generation serves again: at the size asked for meanwhile
+ * (SIGTTIN and SIGTTOU set its configuration's processes when it is the
+ * active one's too).
+ */
+static void
+restore_size(struct master *m, struct gen *kept)
+{
+    const struct config *c = kept->plan->cfg;
+    size_t want = (size_t)c->processes, had = scale_count(kept);
+    long i;
+
+    while (scale_count(kept) > want && (i = scale_victim(kept)) >= 0) {
+        kept->slots[i].retired = 1;
+        if (kept->slots[i].w != NULL)
+            drain_worker(kept->slots[i].w, c->drain_signal);
+    }
+    while (scale_count(kept) < want && (i = scale_grow(kept)) >= 0)
+        master_start_slot(m, kept, (size_t)i);
+    if (scale_count(kept) != had)
+        log_event(LOG_INFO, "scale", "gen=%u processes=%zu reason=restored",
+                  kept->id, scale_count(kept));
 }
 
 static void
@@ -173,6 +198,7 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
              g->id, kept->id, why);
     sdnotify_status(m, text);
     control_roll_ended(m, g, text); /* its roll's outcome, for status */
+    restore_size(m, kept);
     drain_retire(m, g);
     return 0;
 }
@@ -197,11 +223,14 @@ rollout_promote(struct master *m)
 }
 
 int
-rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
+rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
+                    const char *desc)
 {
     char why[160];
 
-    if (g->state == GEN_CANARY) {
+    if (g->slots[slot].retired) {
+        return 0; /* SIGTTOU's: the operator's, not a crash */
+    } else if (g->state == GEN_CANARY) {
         snprintf(why, sizeof(why), "a process of the canary exited (%s)", desc);
     } else if (g->state == GEN_ACTIVE && find_state(m, GEN_KEPT) != NULL) {
         snprintf(why, sizeof(why), "a process exited during keep_previous (%s)",
@@ -209,7 +238,11 @@ rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
     } else {
         return 0;
     }
-    return rollout_rollback(m, ROLLOUT_CRASH, why) == 0;
+    if (rollout_rollback(m, ROLLOUT_CRASH, why) < 0)
+        return 0;
+    if (g->live == 0)
+        master_gen_done(m, g);
+    return 1;
 }
 
 int

@@ -50,9 +50,11 @@ int rollout_rollback(struct master *m, enum rollout_cause cause,
  * 0, or -ENOENT when neither is under way. */
 int rollout_promote(struct master *m);
 
-/* A process of g exited: during a canary, or while an older generation is
- * kept, that is a failed guard and rolls back. 1 if it did. */
-int rollout_worker_exit(struct master *m, struct gen *g, const char *desc);
+/* The process of g's slot exited: during a canary, or while an older
+ * generation is kept, that is a failed guard and rolls back (unless
+ * SIGTTOU retired the slot). 1 if it did; g may be gone then. */
+int rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
+                        const char *desc);
 
 /* handoff roll --canary SPEC ("5%/30s 25%/2m"): its steps for the roll it
  * starts or queues. -EINVAL for a bad spec, -EBUSY when the queued roll
