@@ -198,8 +198,8 @@ spawn_slots(struct master *m, struct gen *g)
  * restart = never or on-failure: g, the active generation, has no process
  * left and none to restart. The service has ended, with its last status.
  */
-static void
-service_ended(struct master *m, struct gen *g)
+void
+master_service_ended(struct master *m, struct gen *g)
 {
     log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
     m->exit_code = g->exit_code;
@@ -247,7 +247,7 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     }
     if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
         /* Its last process exited during the roll: nothing serves now. */
-        service_ended(m, m->active);
+        master_service_ended(m, m->active);
         return;
     }
     master_roll_finished(m);
@@ -687,7 +687,7 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            service_ended(m, g); /* during a roll, its outcome decides */
+            master_service_ended(m, g); /* during a roll, its outcome decides */
             return;
         }
         break;

@@ -176,7 +176,10 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
         control_roll_ended(m, g, why);
         sdnotify_roll_ended(m, g, why);
         drain_retire(m, g);
-        master_roll_finished(m);
+        if (!m->stopping && !gen_has_future(m->active))
+            master_service_ended(m, m->active); /* its last exited meanwhile */
+        else
+            master_roll_finished(m);
         return 0;
     }
     kept = find_state(m, GEN_KEPT);
