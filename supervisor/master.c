@@ -693,9 +693,11 @@ master_on_worker_exit(struct child *c, int status)
         break;
     case GEN_DRAINING:
     case GEN_FAILED:
-    case GEN_KEPT:
         if (g->live == 0)
             master_gen_done(m, g);
+        break;
+    case GEN_KEPT:
+        rollout_kept_exit(m, g);
         break;
     case GEN_DONE:
         break;

@@ -122,6 +122,18 @@ on_keep_end(uv_timer_t *t)
         end_keep(kept->master, kept, "keep_previous");
 }
 
+void
+rollout_kept_exit(struct master *m, struct gen *kept)
+{
+    if (kept->live > 0)
+        return;
+    uv_timer_stop(kept->rollout_timer);
+    guard_stop(m->guard); /* it can return to nothing now */
+    m->guard = NULL;
+    log_event(LOG_WARN, "kept_end", "gen=%u reason=exited", kept->id);
+    master_gen_done(m, kept);
+}
+
 int
 rollout_promoted(struct master *m, struct gen *g, struct gen *old)
 {

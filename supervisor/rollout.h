@@ -56,6 +56,10 @@ int rollout_promote(struct master *m);
 int rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
                         const char *desc);
 
+/* A process of the kept generation exited; when it was the last, the
+ * keeping ends (nothing to return to) and kept is freed. */
+void rollout_kept_exit(struct master *m, struct gen *kept);
+
 /* handoff roll --canary SPEC ("5%/30s 25%/2m"): its steps for the roll it
  * starts or queues. -EINVAL for a bad spec, -EBUSY when the queued roll
  * has other steps already (each client's roll keeps the canary it asked
