@@ -697,7 +697,8 @@ master_on_worker_exit(struct child *c, int status)
             master_gen_done(m, g);
         break;
     case GEN_KEPT:
-        rollout_kept_exit(m, g);
+        rollout_kept_exit(m, g, slot,
+                          wants_restart(g->plan->cfg->restart, status));
         break;
     case GEN_DONE:
         break;

@@ -80,7 +80,8 @@ rollout_ready(struct master *m, struct gen *g)
 /*
  * The kept generation serves again: at the size asked for meanwhile
  * (SIGTTIN and SIGTTOU set its configuration's processes when it is the
- * active one's too).
+ * active one's too), with the processes it lost while kept started again
+ * (no restart runs for a kept generation).
  */
 static void
 restore_size(struct master *m, struct gen *kept)
@@ -96,6 +97,12 @@ restore_size(struct master *m, struct gen *kept)
     }
     while (scale_count(kept) < want && (i = scale_grow(kept)) >= 0)
         master_start_slot(m, kept, (size_t)i);
+    for (size_t k = 0; k < kept->nslots; k++) {
+        struct slot *s = &kept->slots[k];
+        if (s->lost && !s->retired && s->w == NULL)
+            master_start_slot(m, kept, k);
+        s->lost = 0;
+    }
     if (scale_count(kept) != had)
         log_event(LOG_INFO, "scale", "gen=%u processes=%zu reason=restored",
                   kept->id, scale_count(kept));
@@ -123,8 +130,9 @@ on_keep_end(uv_timer_t *t)
 }
 
 void
-rollout_kept_exit(struct master *m, struct gen *kept)
+rollout_kept_exit(struct master *m, struct gen *kept, size_t slot, int restart)
 {
+    kept->slots[slot].lost = restart && !kept->slots[slot].retired;
     if (kept->live > 0)
         return;
     uv_timer_stop(kept->rollout_timer);

@@ -56,9 +56,11 @@ int rollout_promote(struct master *m);
 int rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
                         const char *desc);
 
-/* A process of the kept generation exited; when it was the last, the
- * keeping ends (nothing to return to) and kept is freed. */
-void rollout_kept_exit(struct master *m, struct gen *kept);
+/* The process of a slot of the kept generation exited (restart: whether
+ * restart = wants another): started again if traffic returns to it; when
+ * it was the last, the keeping ends (nothing to return to), kept is freed. */
+void rollout_kept_exit(struct master *m, struct gen *kept, size_t slot,
+                       int restart);
 
 /* handoff roll --canary SPEC ("5%/30s 25%/2m"): its steps for the roll it
  * starts or queues. -EINVAL for a bad spec, -EBUSY when the queued roll

@@ -7,7 +7,7 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl
 CTL="$T/ctl"
-CASES=${CASES:-10 11 2 9 7}
+CASES=${CASES:-10 11 2 9 7 8}
 
 want() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
