@@ -687,7 +687,7 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            master_service_ended(m, g); /* during a roll, its outcome decides */
+            master_service_ended(m, g); /* in a roll, its outcome decides */
             return;
         }
         break;

@@ -285,8 +285,9 @@ rollout_roll_canary(struct master *m, const char *spec, char *err,
     /* Queued rolls coalesce into one: another canary for it would replace
      * the steps a waiting client asked for, behind its back. */
     if (m->roll_nsteps != 0 && !same) {
-        snprintf(err, errlen, "the roll queued after generation %u already "
-                 "has another canary; ask again once it has started",
+        snprintf(err, errlen,
+                 "the roll queued after generation %u already has another "
+                 "canary; ask again once it has started",
                  m->starting ? m->starting->id : 0);
         return -EBUSY;
     }
