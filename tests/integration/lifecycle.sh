@@ -17,6 +17,7 @@ start() {
     shift
     start_handoff --pass systemd --control "$CTL" --drain-timeout 5s \
         -l "127.0.0.1:$p" "$@"
+    PORT=$p # what load_start uses, known before the log says it
     wait_log 'event=promote gen=1 ' 1 30
 }
 # raw LINE: send one request line to the control socket as any client may
