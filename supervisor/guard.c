@@ -40,6 +40,18 @@ struct guard {
     struct side cur, prev;
 };
 
+/* guard_latency judges a canary against the generation serving the rest:
+ * once promoted, the new one has every client and the kept one none, and
+ * their times no longer compare versions (handoff.conf(5)). */
+static int
+judging_latency(const struct guard *gd)
+{
+    const struct gen *g = gd->m->starting;
+
+    return gd->ratio > 0 && g != NULL && g->id == gd->cur.gen &&
+           g->state == GEN_CANARY;
+}
+
 static void
 rollback(struct guard *gd, enum rollout_cause cause, const char *why)
 {
@@ -83,7 +95,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     }
     if (ok)
         gd->fails = 0;
-    if (!ok || gd->ratio <= 0)
+    if (!ok || !judging_latency(gd))
         return;
     /* Slower is judged like a failure: guard_failures verdicts in a row,
      * each over a full window, so that a moment of noise on a busy host
@@ -164,7 +176,7 @@ on_tick(uv_timer_t *t)
         return;
     /* The previous one first: the newer one's verdict may roll back, and
      * a rollback frees the guard. */
-    if (gd->ratio > 0)
+    if (judging_latency(gd))
         probe_side(gd, &gd->prev);
     probe_side(gd, &gd->cur);
 }

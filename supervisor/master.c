@@ -198,8 +198,8 @@ spawn_slots(struct master *m, struct gen *g)
  * restart = never or on-failure: g, the active generation, has no process
  * left and none to restart. The service has ended, with its last status.
  */
-static void
-service_ended(struct master *m, struct gen *g)
+void
+master_service_ended(struct master *m, struct gen *g)
 {
     log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
     m->exit_code = g->exit_code;
@@ -247,7 +247,7 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     }
     if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
         /* Its last process exited during the roll: nothing serves now. */
-        service_ended(m, m->active);
+        master_service_ended(m, m->active);
         return;
     }
     master_roll_finished(m);
@@ -572,8 +572,8 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
  * even be forked (no fd, no memory, no process left) is tried again with
  * the restart backoff: no exit will ever come to bring it back.
  */
-static void
-start_slot(struct master *m, struct gen *g, size_t slot)
+void
+master_start_slot(struct master *m, struct gen *g, size_t slot)
 {
     int rc = worker_start(m, g, slot);
 
@@ -597,7 +597,7 @@ on_restart_timer(uv_timer_t *t)
             g->slots[i].restart_timer = NULL;
             if (g->state == GEN_ACTIVE && !g->master->stopping &&
                 !g->slots[i].retired && g->slots[i].w == NULL)
-                start_slot(g->master, g, i);
+                master_start_slot(g->master, g, i);
             return;
         }
 }
@@ -678,11 +678,8 @@ master_on_worker_exit(struct child *c, int status)
     }
     case GEN_CANARY:
     case GEN_ACTIVE:
-        if (rollout_worker_exit(m, g, desc)) {
-            if (g->live == 0)
-                master_gen_done(m, g);
-            break;
-        }
+        if (rollout_worker_exit(m, g, slot, desc))
+            break; /* rolled back: g drains */
         if (g->state == GEN_CANARY)
             break; /* its slot is not restarted */
         master_set_state(g, GEV_WORKER_EXIT);
@@ -690,15 +687,18 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            service_ended(m, g); /* during a roll, its outcome decides */
+            master_service_ended(m, g); /* in a roll, its outcome decides */
             return;
         }
         break;
     case GEN_DRAINING:
     case GEN_FAILED:
-    case GEN_KEPT:
         if (g->live == 0)
             master_gen_done(m, g);
+        break;
+    case GEN_KEPT:
+        rollout_kept_exit(m, g, slot,
+                          wants_restart(g->plan->cfg->restart, status));
         break;
     case GEN_DONE:
         break;
@@ -911,7 +911,7 @@ master_scale(struct master *m, int delta)
         log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
                   c->processes);
         if (delta > 0) {
-            start_slot(m, g, (size_t)i);
+            master_start_slot(m, g, (size_t)i);
             continue;
         }
         handle_close(g->slots[i].restart_timer);
