@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "fdlimit.h"
 #include "handle.h"
 #include "log.h"
 #include "readiness.h"
@@ -362,7 +363,7 @@ worker_exec_report(struct worker *w, int exited)
 
     if (w->exec_report < 0)
         return;
-    rc = spawn_report(w->exec_report);
+    rc = spawn_report(w->exec_report, &w->exec_step);
     if (rc == -EAGAIN && !exited)
         return; /* woken early: nothing to read yet */
     handle_close(w->exec_poll);
@@ -370,15 +371,39 @@ worker_exec_report(struct worker *w, int exited)
     close(w->exec_report);
     w->exec_report = -1;
     if (rc < 0 && rc != -EAGAIN) {
-        log_event(LOG_ERROR, "exec_failed", "gen=%u pid=%d command=%s err=%s",
-                  g->id, (int)w->child.pid, log_q(g->plan->cfg->argv[0]),
-                  log_q(strerror(-rc)));
+        char why[512];
+        w->exec_err = -rc;
+        worker_exec_error(w, why, sizeof(why));
+        log_event(LOG_ERROR, "exec_failed",
+                  "gen=%u pid=%d command=%s err=%s step=%s reason=%s", g->id,
+                  (int)w->child.pid, log_q(g->plan->cfg->argv[0]),
+                  log_q(strerror(-rc)), log_q(spawn_step_name(w->exec_step)),
+                  log_q(why));
         return;
     }
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
               (int)w->child.pid, w->slot);
     if (!exited)
         readiness_start(g->master, w);
+}
+
+void
+worker_exec_error(const struct worker *w, char *buf, size_t size)
+{
+    const struct plan *p = w->gen->plan;
+    const char *cmd = p->cfg->argv[0];
+
+    if (w->exec_err == 0) {
+        buf[0] = '\0';
+        return;
+    }
+    if (w->exec_step == SPAWN_STEP_FDS && w->exec_err == EMFILE)
+        fdlimit_nofile_explain(buf, size, p->nls);
+    else if (w->exec_step == SPAWN_STEP_EXEC)
+        snprintf(buf, size, "cannot run %s: %s", cmd, strerror(w->exec_err));
+    else
+        snprintf(buf, size, "%s before running %s: %s",
+                 spawn_step_name(w->exec_step), cmd, strerror(w->exec_err));
 }
 
 /*
