@@ -179,6 +179,11 @@ child(void *arg)
         }
     }
 
+    /* access() checks as the real user, which is the worker's now, every
+     * directory on the way included. */
+    step = SPAWN_STEP_PRELOAD;
+    if (o->preload != NULL && access(o->preload, R_OK) < 0)
+        goto fail;
     /* The soft limit the master started with, not the one it raised to:
      * a program that uses select() breaks above 1024 (fdlimit.h). Lowered
      * here, after the descriptors above were placed. */

@@ -22,6 +22,10 @@ struct spawn_opts {
     size_t ngroups;
     int own_pgroup; /* lead a process group of its own (see spawn.c) */
     int die_with_parent; /* SIGKILL when the master dies (see spawn.c) */
+    /* A library the command preloads (the shim), or NULL: checked readable
+     * as the child's user before exec, as ld.so would only warn and run
+     * the command without it (SPAWN_STEP_PRELOAD). */
+    const char *preload;
 };
 
 /* Room an envp entry needs for LISTEN_PID=<pid>, filled in after fork(). */

@@ -308,6 +308,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.ngroups = c->user ? (size_t)ngroups : 0;
     o.own_pgroup = 1;
     o.die_with_parent = 1;
+    o.preload = c->pass == PASS_SHIM ? m->shim_path : NULL;
 
     w->started_ns = master_now();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
@@ -387,11 +388,28 @@ worker_exec_report(struct worker *w, int exited)
         readiness_start(g->master, w);
 }
 
+/* The name of the user workers run as: user =, or handoff's own. */
+static const char *
+user_name(const struct config *c, char *buf, size_t size)
+{
+    struct passwd *pw;
+
+    if (c->user != NULL)
+        return c->user;
+    pw = getpwuid(geteuid());
+    if (pw != NULL)
+        snprintf(buf, size, "%s", pw->pw_name);
+    else
+        snprintf(buf, size, "%u", (unsigned)geteuid());
+    return buf;
+}
+
 void
 worker_exec_error(const struct worker *w, char *buf, size_t size)
 {
     const struct plan *p = w->gen->plan;
     const char *cmd = p->cfg->argv[0];
+    char uname[64];
 
     if (w->exec_err == 0) {
         buf[0] = '\0';
@@ -399,6 +417,11 @@ worker_exec_error(const struct worker *w, char *buf, size_t size)
     }
     if (w->exec_step == SPAWN_STEP_FDS && w->exec_err == EMFILE)
         fdlimit_nofile_explain(buf, size, p->nls);
+    else if (w->exec_step == SPAWN_STEP_PRELOAD)
+        snprintf(buf, size, "the shim %s is not readable by user %s (%s)",
+                 w->gen->master->shim_path,
+                 user_name(p->cfg, uname, sizeof(uname)),
+                 strerror(w->exec_err));
     else if (w->exec_step == SPAWN_STEP_EXEC)
         snprintf(buf, size, "cannot run %s: %s", cmd, strerror(w->exec_err));
     else
