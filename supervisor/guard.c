@@ -34,9 +34,10 @@ struct guard {
     const char *spec;  /* after "kind:" */
     char full[600];    /* the spec as configured, for the log */
     long failures_max;
-    double ratio; /* 0: no latency comparison */
-    unsigned fails;   /* in a row, of the newer one */
-    unsigned slow;    /* latency verdicts against it in a row */
+    uint64_t interval; /* guard_interval, ms */
+    double ratio;      /* 0: no latency comparison */
+    unsigned fails;    /* in a row, of the newer one */
+    unsigned slow;     /* latency verdicts against it in a row */
     struct side cur, prev;
 };
 
@@ -145,7 +146,7 @@ probe_side(struct guard *gd, struct side *s)
 
     if (s->att != NULL) {
         if (gd->kind == PROBE_EXEC)
-            return; /* still running: it has until it ends */
+            return; /* still running: its own timeout judges it */
         probe_cancel(s->att);
         s->att = NULL;
         on_verdict(s, 0, 0, "err=no answer within guard_interval");
@@ -158,13 +159,12 @@ probe_side(struct guard *gd, struct side *s)
             pid = g->slots[i].w->child.pid;
     if (readiness_expand(gd->spec, pid, s->gen, target, sizeof(target)) < 0)
         return;
-    s->att = probe_start(gd->m, gd->kind, target,
-                         gd->kind == PROBE_EXEC || g == NULL
-                             ? 0 : traffic_probe_port(gd->m, g),
-                         gd->kind == PROBE_EXEC
-                             ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
-                             : NULL,
-                         on_verdict, s);
+    s->att = probe_start(
+        gd->m, gd->kind, target,
+        gd->kind == PROBE_EXEC || g == NULL ? 0 : traffic_probe_port(gd->m, g),
+        gd->kind == PROBE_EXEC ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
+                               : NULL,
+        probe_exec_timeout(gd->interval), on_verdict, s);
 }
 
 static void
@@ -200,6 +200,7 @@ guard_start(struct master *m, struct gen *g, struct gen *prev)
     gd->cur = (struct side){.gd = gd, .gen = g->id};
     gd->prev = (struct side){.gd = gd, .gen = prev ? prev->id : 0};
     gd->timer = handle_timer(m->loop, gd);
+    gd->interval = c->guard_interval;
     if (gd->timer == NULL) {
         free(gd);
         return NULL;

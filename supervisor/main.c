@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "master.h"
 
@@ -61,6 +62,9 @@ main(int argc, char **argv)
     if ((code = log_open()) < 0)
         log_event(LOG_WARN, "log_blocking", "error=%s",
                   log_q(strerror(-code)));
+    /* Before any listener opens; workers get the soft limit back. */
+    if ((code = fdlimit_raise_nofile()) < 0)
+        log_event(LOG_WARN, "nofile_limit", "error=%s", log_q(strerror(-code)));
     code = master_run(&args, cfg);
     config_args_free(&args);
     return code;

@@ -645,11 +645,12 @@ master_on_worker_exit(struct child *c, int status)
     /* Exiting before asking is normal for a bad configuration: the hint
      * is for a program that shim_bypassed already flagged. */
     int silent = g->bypassed && never_asked(g, w);
-    char desc[64];
+    char desc[64], execerr[400];
 
     /* Its exec's report first, if the exit came before it: the log tells
      * spawn or exec_failed, then exit. */
     worker_exec_report(w, 1);
+    worker_exec_error(w, execerr, sizeof(execerr));
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),
@@ -666,13 +667,15 @@ master_on_worker_exit(struct child *c, int status)
 
     switch (g->state) {
     case GEN_STARTING: {
-        char why[512];
+        char why[1024];
         if (g->slots[slot].retired)
             break; /* SIGTTOU's: not a failure of the roll */
-        snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s%s",
-                 desc, silent ? BYPASS_HINT : "",
-                 m->active != NULL && WIFEXITED(status) &&
-                         WEXITSTATUS(status) == 0 ? BESIDE_HINT : "");
+        snprintf(
+            why, sizeof(why), "worker exited before it was ready (%s)%s%s%s%s",
+            desc, execerr[0] ? ": " : "", execerr, silent ? BYPASS_HINT : "",
+            m->active != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                ? BESIDE_HINT
+                : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
         break;
     }

@@ -279,4 +279,35 @@ for pass in systemd shim; do
     ok "pass=$pass: worker env = handoff's, minus NOTIFY_SOCKET LISTEN_* HANDOFF_* SERVER_STARTER_PORT EINHORN_*, plus environment and the documented variables"
     stop_handoff
 done
+
+# A shim the worker's user cannot read (in a directory only root may
+# enter): the worker is not run without it, and the failed start says why.
+mkdir -m 0700 "$T/priv" "$T/priv/.libs"
+cp "$HANDOFF" "$T/priv/handoff"
+cp "$(dirname "$HANDOFF")/.libs/handoff-shim.so" "$T/priv/.libs/"
+p=$(free_port)
+timeout 60 "$T/priv/handoff" -u nobody --ready-timeout 20s -l "127.0.0.1:$p" \
+    -- "$PY" "$SERVER" --bind-self "$p" >"$T/stdout" 2>"$LOG"
+rc=$?
+want="the shim $T/priv/.libs/handoff-shim.so is not readable by user nobody"
+[ "$rc" -eq 126 ] || fail "a shim nobody cannot read: exit $rc, want 126 (the command was not run)"
+grep -q "event=roll_failed gen=1 reason=\"worker exited before it was ready (code=126): $want" "$LOG" ||
+    fail "roll_failed does not name the shim: $(grep -E 'event=(exec_failed|roll_failed)|ld.so' "$LOG")"
+grep -q 'ld.so' "$LOG" && fail "the worker ran without the shim: $(grep ld.so "$LOG")"
+ok "a shim nobody cannot read: $(grep -o 'event=roll_failed gen=1 reason="[^"]*"' "$LOG" | cut -c1-200)"
+# The same for a roll: readable at the start, not any more at the roll.
+chmod 0755 "$T/priv" "$T/priv/.libs"
+"$T/priv/handoff" -u nobody -l "127.0.0.1:$p" -- "$PY" "$SERVER" --bind-self "$p" \
+    >"$T/stdout" 2>"$LOG" &
+HPID=$!
+STARTED="$STARTED $HPID"
+wait_log 'event=promote gen=1 ' 1
+chmod 0700 "$T/priv/.libs"
+kill -USR2 "$HPID"
+wait_log 'event=(promote|roll_failed) gen=2 ' 1
+grep -q "event=roll_failed gen=2 reason=\"worker exited before it was ready (code=126): $want" "$LOG" ||
+    fail "the roll's failure does not name the shim: $(grep -E 'event=(exec_failed|roll_failed|promote) gen=2|ld.so' "$LOG")"
+kill -0 "$HPID" || fail "handoff exited after the failed roll"
+ok "a roll to a shim nobody cannot read fails naming it; gen 1 serves on"
+stop_handoff
 exit 0
