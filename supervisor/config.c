@@ -967,18 +967,26 @@ config_load(const struct config_args *args, struct config **out, char *err,
             size_t errlen)
 {
     FILE *f = NULL;
+    char *text = NULL;
+    size_t len;
     int rc;
 
     if (args->file != NULL) {
-        f = fopen(args->file, "re");
-        if (f == NULL) {
-            snprintf(err, errlen, "%s: %s", args->file, strerror(errno));
-            return -errno;
+        if ((rc = config_file_read(args->file, &text, &len, err, errlen)) < 0)
+            return rc;
+        if (len == 0) /* fmemopen() takes no empty buffer */
+            text[len++] = '\n';
+        if ((f = fmemopen(text, len, "r")) == NULL) {
+            rc = -errno;
+            snprintf(err, errlen, "%s: %s", args->file, strerror(-rc));
+            free(text);
+            return rc;
         }
     }
     rc = config_load_stream(f, args->file, args, out, err, errlen);
     if (f != NULL)
         fclose(f);
+    free(text);
     return rc;
 }
 

@@ -111,6 +111,17 @@ int config_load(const struct config_args *args, struct config **out,
                 char *err, size_t errlen);
 void config_free(struct config *c);
 
+/* The largest configuration file read (handoff.conf(5)). */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/*
+ * Read the file at path whole into *text (NUL-terminated, free() it):
+ * refused with a message in err when it is not a regular file, is larger
+ * than CONFIG_FILE_MAX or holds a NUL byte. Never blocks on a FIFO.
+ */
+int config_file_read(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen);
+
 /* Parse INI text from a stream named name (for tests and the loader). */
 int config_load_stream(FILE *f, const char *name,
                        const struct config_args *args, struct config **out,

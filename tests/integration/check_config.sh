@@ -80,6 +80,8 @@ bad "${W}user = no-such-user-here" "user: no such user" -t
 bad "${W}group = no-such-group-here" "group: no such group" -t
 bad "${W}directory = /nonexistent" "directory \"/nonexistent\" is not a directory" -t
 bad "${W}environment = 1BAD=x" "$F:6: environment: bad environment entry" -t
+# A NUL byte would cut the value short without a word.
+bad "${W}ready = delay:1s\0garbage" "^handoff: $F:6: a NUL byte" -t
 bad "${W}command = \"unterminated" "$F:6: command: unterminated" -t
 bad "[listen a]\naddress = 1.2.3:80\n[worker]\ncommand = x" "$F:2: address: bad IPv4" -t
 bad "[listen a]\naddress = ::1:80\n[worker]\ncommand = x" "$F:2: address: IPv6 addresses go in brackets" -t
@@ -132,6 +134,25 @@ bad "" "^handoff: --backlog: bad number" -l :1 --pass systemd --backlog -5 -t --
 bad "" "^handoff: -C: directory" -l :1 --pass systemd -C /nonexistent -t -- x
 [ "$n" -ge 30 ] || fail "only $n bad cases"
 ok "$n bad configurations and command lines refused with exit 2 and a message naming the place"
+
+# A path that is no regular file is refused at once, without reading it:
+# a FIFO would block the open, /dev/zero would be read for ever.
+mkfifo "$T/fifo"
+for f in "$T/fifo" /dev/zero "$T"; do
+    timeout 10 "$HANDOFF" -c "$f" -t >/dev/null 2>"$T/ferr"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "-c $f -t: exit $rc, expected 2 at once: $(head -c 300 "$T/ferr")"
+    grep -Eq "^handoff: $f: not a regular file \\((a FIFO|a character device|a directory)\\)" "$T/ferr" ||
+        fail "-c $f: message: $(head -c 300 "$T/ferr")"
+done
+# Nor one larger than 1 MiB.
+head -c 1048577 /dev/zero | tr '\0' ';' >"$T/big.conf"
+timeout 10 "$HANDOFF" -c "$T/big.conf" -t >/dev/null 2>"$T/ferr"
+rc=$?
+[ "$rc" -eq 2 ] || fail "a 1 MiB + 1 file: exit $rc, expected 2"
+grep -q "^handoff: $T/big.conf: too large (1048577 bytes, at most 1 MiB)" "$T/ferr" ||
+    fail "a 1 MiB + 1 file: message: $(head -c 300 "$T/ferr")"
+ok "-c FIFO, -c /dev/zero, -c DIR and a file over 1 MiB: refused at once, exit 2, the file named"
 
 # Refused means nothing started: no listener was bound.
 "$HANDOFF" -l 127.0.0.1:0 --pass systemd --drain-timeout x -- sleep 10 2>/dev/null

@@ -15,7 +15,7 @@ processes = $1
 CONF
 }
 write_conf 1
-start_handoff -c "$conf"
+start_handoff -c "$conf" --control "$T/ctl.sock"
 wait_log 'event=promote' 1
 load_start 8
 before=$(pid_serving)
@@ -28,6 +28,21 @@ sleep 0.5
 [ "$(pid_serving)" = "$before" ] || fail "another worker serves after a broken reload"
 kill -0 "$HPID" || fail "a broken file stopped handoff"
 ok "broken file on SIGHUP: logged, nothing changed"
+
+# The file replaced by a FIFO: the reload is refused at once, logged, and
+# the master goes on answering (an open() of the FIFO would block it).
+mv "$conf" "$conf.saved"
+mkfifo "$conf"
+kill -HUP "$HPID"
+hc status --control "$T/ctl.sock" --timeout 5s
+[ "$RC" -eq 0 ] || fail "status after a SIGHUP with a FIFO as the file: exit $RC: $ERR"
+wait_log 'event=reload_failed' 2 10
+grep -q "event=reload_failed .*error=\"$conf: not a regular file (a FIFO)\"" "$LOG" ||
+    fail "reload_failed does not say why: $(grep event=reload_failed "$LOG" | tail -n 1)"
+[ "$(count 'event=roll ')" -eq 1 ] || fail "a FIFO as the file started a roll"
+rm "$conf"
+mv "$conf.saved" "$conf"
+ok "FIFO as the file on SIGHUP: refused and logged, status still answers"
 
 write_conf 2
 kill -HUP "$HPID"
