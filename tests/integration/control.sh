@@ -194,6 +194,10 @@ hc roll --timeout soon
     fail "roll --timeout soon: exit $RC: $ERR"
 hc status extra
 [ "$RC" -eq 2 ] || fail "status extra: exit $RC, expected 2"
+# handoff alone: how to use it, not the first thing missing.
+hc
+[ "$RC" -eq 2 ] && echo "$ERR" | head -n 1 | grep -q '^usage: handoff ' ||
+    fail "handoff with no argument: exit $RC: $(echo "$ERR" | head -n 2)"
 HANDOFF_CONTROL="$CTL" hc status
 [ "$RC" -eq 0 ] || fail "HANDOFF_CONTROL: exit $RC: $ERR"
 printf '[handoff]\ncontrol = %s\n' "$CTL" >"$T/c.conf"
@@ -202,7 +206,7 @@ hc status -c "$T/c.conf"
 printf '[handoff]\ncontrol = none\n' >"$T/none.conf"
 hc status -c "$T/none.conf"
 [ "$RC" -eq 1 ] && echo "$ERR" | grep -q 'control = none' || fail "control = none: exit $RC: $ERR"
-ok "client: no socket -> 1 naming the path, bad usage -> 2, HANDOFF_CONTROL, -c FILE"
+ok "client: no socket -> 1 naming the path, bad usage -> 2, no argument -> usage, HANDOFF_CONTROL, -c FILE"
 
 # stop: answered, then the client returns once handoff has exited.
 hc stop --control "$CTL"

@@ -11,7 +11,7 @@ set -u
 MAN="$TOP_SRCDIR/man"
 CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
 CONTROL_C="$TOP_SRCDIR/supervisor/control_client.c"
-WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
+CHECK_C="$TOP_SRCDIR/supervisor/config_check.c" # the variables worker.c sets
 MAKEFILE_AM="$TOP_SRCDIR/Makefile.am"
 PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7 $MAN/handoff-shim.7"
 
@@ -45,8 +45,8 @@ read_vars=$(cat "$TOP_SRCDIR"/supervisor/*.c | grep -o 'getenv("[A-Z_]*")' |
     sed 's/getenv("\(.*\)")/\1/' | sort -u)
 file_keys=$(sed -n '/^static const struct key keys\[\] = {/,/^};/p' "$CONFIG_C" |
     sed -n 's/^ *{"[a-z]*", "\([a-z_]*\)".*/\1/p')
-worker_vars=$(sed -n '/^ours(/,/^}/p' "$WORKER_C" | grep -o '"[A-Z_]*=\{0,1\}"' |
-    tr -d '"=')
+worker_vars=$(sed -n '/^static const char \*const handoff_vars/,/^};/p' "$CHECK_C" |
+    grep -o '"[A-Z_]*=\{0,1\}"' | tr -d '"=')
 # The shim's exports: -export-symbols-regex '^(bind|listen|...)$$'
 shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1/p" \
     "$MAKEFILE_AM" | tr '|' '\n')
@@ -56,7 +56,7 @@ shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1
 [ -n "$other_long" ] || bad "no struct option literal found in config.c"
 [ -n "$client_long" ] || bad "no option of the client found in control_client.c"
 [ -n "$read_vars" ] || bad "no getenv() found in supervisor/*.c"
-[ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
+[ -n "$worker_vars" ] || bad "no variable found in handoff_vars[] of config_check.c"
 [ -n "$shim_exports" ] || bad "no -export-symbols-regex '^(...)\$\$' found in Makefile.am"
 [ "$status" -eq 0 ] || exit 1
 
@@ -113,7 +113,7 @@ for v in $worker_vars; do
     grep -q "^\\.It Ev $v" "$MAN/handoff.8" ||
         bad "handoff.8 has no '.It Ev $v' entry"
 done
-echo "checked $n worker variables of worker.c against handoff.8"
+echo "checked $n worker variables (config_check.c handoff_vars) against handoff.8"
 
 # 5b. Every variable handoff reads (getenv) is named in handoff.8.
 n=0
