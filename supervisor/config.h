@@ -144,6 +144,15 @@ int config_env_reserved(const char *kv);
  * or -errno with the reason in msg. For handoff -t. */
 int config_check_command(const struct config *c, char *msg, size_t len);
 
+/*
+ * The keys read at start only (control, metrics, probe_ports) that next,
+ * a reload's configuration, changes: their names in keys (cap at least
+ * 3), and running's values put back in next, which so says what runs.
+ * Returns how many, or -errno.
+ */
+int config_keep_start_keys(const struct config *running, struct config *next,
+                           const char **keys, size_t cap);
+
 /* c->user_env from the passwd entry of c->uid (none without user). */
 int config_user_env(struct config *c);
 

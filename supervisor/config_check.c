@@ -277,3 +277,52 @@ config_user_env(struct config *c)
     c->user_env = env;
     return 0;
 }
+
+/* Strings that differ, NULL being a value of its own. */
+static int
+differ(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Keep running's value of *field in next; 1 if next said another. */
+static int
+keep_string(char **field_next, const char *running)
+{
+    char *copy;
+
+    if (!differ(*field_next, running))
+        return 0;
+    copy = running ? strdup(running) : NULL;
+    if (running != NULL && copy == NULL)
+        return -ENOMEM;
+    free(*field_next);
+    *field_next = copy;
+    return 1;
+}
+
+int
+config_keep_start_keys(const struct config *running, struct config *next,
+                       const char **keys, size_t cap)
+{
+    size_t n = 0;
+    int rc;
+
+    if (cap < 3)
+        return -EINVAL;
+    if ((rc = keep_string(&next->control, running->control)) < 0)
+        return rc;
+    if (rc > 0)
+        keys[n++] = "control";
+    if ((rc = keep_string(&next->metrics, running->metrics)) < 0)
+        return rc;
+    if (rc > 0)
+        keys[n++] = "metrics";
+    if (next->probe_lo != running->probe_lo ||
+        next->probe_hi != running->probe_hi) {
+        next->probe_lo = running->probe_lo;
+        next->probe_hi = running->probe_hi;
+        keys[n++] = "probe_ports";
+    }
+    return (int)n;
+}

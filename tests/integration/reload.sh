@@ -90,3 +90,33 @@ got=$(curl -s --max-time 5 "http://127.0.0.1:$extra/")
 echo "$got" | grep -q "gen=3" || fail "the added listener is not served by gen 3: $got"
 ok "a second SIGHUP during a reload's roll adding a listener: applied (gen 3), the listener opened once"
 stop_handoff
+
+# control, metrics and probe_ports are read at start only: a reload that
+# changes them rolls, and says, key by key, what it did not apply, at
+# every reload until a restart.
+cat >"$conf" <<CONF
+[handoff]
+control = $T/ctl.sock
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = python3 $SERVER
+pass = systemd
+CONF
+start_handoff -c "$conf"
+wait_log 'event=promote gen=1 ' 1
+sed -i "s|^control = .*|control = $T/ctl2.sock\\nmetrics = 127.0.0.1:0\\nprobe_ports = 20000-20999|" "$conf"
+for gen in 2 3; do
+    kill -HUP "$HPID"
+    wait_log "event=promote gen=$gen " 1
+    for key in control metrics probe_ports; do
+        [ "$(count "event=reload_not_applied key=$key ")" -eq $((gen - 1)) ] ||
+            fail "reload $((gen - 1)): $(count "event=reload_not_applied key=$key ") reload_not_applied for $key"
+    done
+done
+[ "$(count 'event=reload_not_applied ')" -eq 6 ] || fail "keys not applied: $(grep event=reload_not_applied "$LOG")"
+hc status --control "$T/ctl.sock" --timeout 5s
+[ "$RC" -eq 0 ] || fail "status on the control socket of the start: exit $RC: $ERR"
+[ ! -e "$T/ctl2.sock" ] || fail "the reload opened the new control socket"
+ok "reload changing control, metrics and probe_ports: rolled, each logged as not applied (twice in 2 reloads)"
+stop_handoff
