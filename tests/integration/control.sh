@@ -255,6 +255,36 @@ assert seen == ["caf\ufffd \"q\" \\ ok"], seen
 PY
 ok "a STATUS= that is not UTF-8: valid JSON in status --json and the log, U+FFFD for the byte"
 
+# C1 controls (U+0080-U+009F, or the bytes 0x80-0x9f alone) in a STATUS=:
+# U+009B is a CSI to a terminal, as ESC [ is. handoff status shows a
+# blank for each, as for C0, and keeps the rest of the text (UTF-8 included).
+cat >"$T/c1_worker.py" <<'EOF'
+import os, socket, time
+path = os.environ["NOTIFY_SOCKET"]
+if path.startswith("@"):
+    path = "\0" + path[1:]
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    s.sendto(b'READY=1\nSTATUS=\xc3\xa9t\xc3\xa9 \xc2\x9b31mred \x9b31mraw \x1b[31mesc \xc2\x85nel \xe2\x82\xac', path)
+time.sleep(60)
+EOF
+start_handoff --control "$CTL" --pass systemd -l 127.0.0.1:0 -- python3 "$T/c1_worker.py"
+wait_log 'event=promote' 1
+hc status --control "$CTL"
+[ "$RC" -eq 0 ] || fail "status: exit $RC: $ERR"
+python3 - "$T/hc.out" <<'PY' || fail "C1 controls of a STATUS= reach the terminal: $(grep -a 'status "' "$T/hc.out" | od -c | head -n 8)"
+import re, sys
+out = open(sys.argv[1], "rb").read()
+line = [l for l in out.split(b"\n") if b'status "' in l][0]
+want = b'status "\xc3\xa9t\xc3\xa9  31mred  31mraw  [31mesc  nel \xe2\x82\xac"'
+assert line.endswith(want), line
+# Nothing a terminal takes for a control: no C0 but the line's end, no
+# C1 in UTF-8 (C2 80-9F) and no byte 0x80-0x9f outside a UTF-8 sequence.
+text = out.decode("utf-8")
+assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", text), text
+PY
+stop_handoff
+ok "a STATUS= with C1 controls (UTF-8 and raw): blanks in handoff status, UTF-8 text kept"
+
 # As PID 1 (a container) the default is /run/handoff.sock: here in a private
 # /run, reached through /proc/PID/root.
 if unshare --pid --fork --mount-proc sh -c 'mount -t tmpfs tmpfs /run' 2>/dev/null; then
