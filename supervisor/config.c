@@ -1037,22 +1037,24 @@ void
 config_usage(FILE *f)
 {
     fputs(
-        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n N] [--pass MODE]\n"
+        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] [--pass MODE]\n"
         "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
-        "               [--restart POLICY] [--backlog N] [--nonblocking yes|no]\n"
-        "               [--traffic steered|shared] [--drain-delay D] [--probe-ports LO-HI]\n"
-        "               [--canary W%/D...] [--canary-clients CIDR...] [--guard SPEC]\n"
-        "               [--guard-interval D] [--guard-failures N] [--guard-latency R]\n"
-        "               [--keep-previous D]\n"
-        "               [-C DIR] [-u USER] [-g GROUP]\n"
-        "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
+        "               [--stop-delay D] [--restart POLICY] [--backlog N]\n"
+        "               [--nonblocking yes|no] [--traffic steered|shared] [--drain-delay D]\n"
+        "               [--probe-ports LO-HI] [--canary W%/D...] [--canary-clients CIDR...]\n"
+        "               [--guard SPEC] [--guard-interval D] [--guard-failures N]\n"
+        "               [--guard-latency R] [--keep-previous D]\n"
+        "               [-C|--directory DIR] [-u|--user USER] [-g|--group GROUP]\n"
+        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
-        "       handoff status [--json] [--control PATH | -c FILE] [--timeout D]\n"
-        "       handoff roll | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff status [--json] [--watch [--interval D]] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff promote | rollback | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
         "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
-        "to a new generation without losing a connection. See handoff(8).\n",
+        "to a new generation without losing a connection, SIGHUP reads FILE again\n"
+        "and rolls. The second form asks a running handoff. See handoff(8).\n",
         f);
 }
 

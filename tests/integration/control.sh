@@ -194,6 +194,23 @@ hc roll --timeout soon
     fail "roll --timeout soon: exit $RC: $ERR"
 hc status extra
 [ "$RC" -eq 2 ] || fail "status extra: exit $RC, expected 2"
+# handoff -h says every flag of the server (flag_keys[] of config.c) and
+# every command of the client with its own options.
+hc -h
+[ "$RC" -eq 0 ] || fail "handoff -h: exit $RC"
+missing=
+for f in $(sed -n '/^} flag_keys\[\] = {/,/^};/p' "$TOP_SRCDIR/supervisor/config.c" |
+           sed -n 's/^ *{"\([a-z-]*\)", .*/\1/p'); do
+    grep -q -- "--$f[] |=]" <<<"$OUT" || missing="$missing --$f"
+done
+for c in status roll promote rollback stop metrics; do
+    grep -Eq -- "handoff ([a-z]+ \| )*$c( |$)" <<<"$OUT" || missing="$missing $c"
+done
+grep -Eq -- "handoff status .*--watch \[--interval D\]" <<<"$OUT" || missing="$missing status --watch/--interval"
+grep -Eq -- "handoff roll .*--canary" <<<"$OUT" || missing="$missing roll --canary"
+[ -z "$missing" ] || fail "handoff -h does not mention:$missing"
+ok "handoff -h: every flag, and status --watch --interval, roll --canary, promote, rollback"
+
 # handoff alone: how to use it, not the first thing missing.
 hc
 [ "$RC" -eq 2 ] && echo "$ERR" | head -n 1 | grep -q '^usage: handoff ' ||

@@ -80,6 +80,28 @@ for s in $short_flags c l t h V; do
 done
 echo "checked $n short options of config.c against .Fl in handoff.8"
 
+# 2b. Every command of the client (control_is_command) is named in the
+# DESCRIPTION of handoff.8, where it says what the first argument does.
+commands=$(sed -n '/^control_is_command(/,/^}/p' "$CONTROL_C" | grep -o '"[a-z]*"' | tr -d '"')
+[ -n "$commands" ] || bad "no command found in control_is_command() of control_client.c"
+description=$(sed -n '/^\.Sh DESCRIPTION/,/^\.Ss /p' "$MAN/handoff.8")
+n=0
+for c in $commands; do
+    n=$((n + 1))
+    grep -q "^\.Cm $c\( \|\$\)" <<<"$description" ||
+        bad "handoff.8's DESCRIPTION does not name the command $c"
+done
+echo "checked $n client commands against handoff.8's DESCRIPTION"
+
+# 2c. The limits of canary.h are those handoff.conf.5 states.
+steps_max=$(sed -n 's/^#define CANARY_MAX_STEPS \([0-9]*\).*/\1/p' "$TOP_SRCDIR/supervisor/canary.h")
+cidrs_max=$(sed -n 's/^#define CANARY_MAX_CIDRS \([0-9]*\).*/\1/p' "$TOP_SRCDIR/supervisor/canary.h")
+[ -n "$steps_max" ] && [ -n "$cidrs_max" ] || bad "no CANARY_MAX_STEPS or CANARY_MAX_CIDRS in canary.h"
+grep -qi "at most $steps_max steps" "$MAN/handoff.conf.5" ||
+    bad "handoff.conf.5 does not say canary takes at most $steps_max steps"
+grep -qi "at most $cidrs_max networks" "$MAN/handoff.conf.5" ||
+    bad "handoff.conf.5 does not say canary_clients takes at most $cidrs_max networks"
+
 # 3. Every key of keys[] has an entry in handoff.conf.5's key lists.
 n=0
 for k in $file_keys; do
