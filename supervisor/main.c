@@ -29,6 +29,11 @@ main(int argc, char **argv)
      * command of that name runs as handoff -- status. */
     if (argc > 1 && control_is_command(argv[1]))
         return control_client(argc - 1, argv + 1);
+    /* Nothing said: what to say, rather than the first thing missing. */
+    if (argc < 2) {
+        config_usage(stderr);
+        return EXIT_USAGE;
+    }
 
     if (config_args_parse(argc, argv, &args, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);

@@ -730,7 +730,9 @@ master_reload(struct master *m)
     char err[CONFIG_ERRLEN];
     struct config *cfg;
     struct plan *p, *live[MASTER_MAX_PLANS];
+    const char *keys[3];
     size_t nlive;
+    int nkeys;
 
     if (m->stopping)
         return;
@@ -745,12 +747,16 @@ master_reload(struct master *m)
                   log_q(m->args->file), log_q(err));
         return;
     }
+    nkeys = config_keep_start_keys(m->plan->cfg, cfg, keys, 3);
     if (plan_new(cfg, live, nlive, &p, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
         config_free(cfg);
         return;
     }
+    for (int i = 0; i < nkeys; i++)
+        log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
+                  log_q("read at start only: restart handoff to apply it"));
     log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
     plan_unref(m->next_plan);
     m->next_plan = p;

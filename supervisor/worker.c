@@ -23,19 +23,12 @@
 
 extern char **environ;
 
-/* Variables handoff sets: never passed through from the master's own. */
+/* Variables handoff sets (the list is config_check.c's, which refuses
+ * them in environment =): never passed through from the master's own. */
 static int
 ours(const char *kv)
 {
-    static const char *const names[] = {
-        "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
-        "HANDOFF_FD=", "HANDOFF_GENERATION=", "SERVER_STARTER_PORT=",
-        "EINHORN_FD_COUNT=", "EINHORN_FD_", "NGINX=", "GUNICORN_FD="};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strncmp(kv, names[i], strlen(names[i])) == 0)
-            return 1;
-    return 0;
+    return config_env_reserved(kv);
 }
 
 static int
@@ -180,9 +173,15 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
             user_preload = *v + 11; /* the shim goes after the user's */
             continue;
         }
-        if (!ours(*v) && !overridden(*v, c->env))
+        if (!ours(*v) && !overridden(*v, c->env) &&
+            !overridden(*v, c->user_env))
             env_put(&e, strdup(*v));
     }
+    /* user = alice: alice's HOME, USER, LOGNAME and SHELL, as su and
+     * systemd's User= give, unless environment = sets them. */
+    for (char **u = c->user_env; u && *u; u++)
+        if (!overridden(*u, c->env))
+            env_put(&e, strdup(*u));
     if (preload != NULL)
         env_put(&e, user_preload && *user_preload
                         ? fmt("LD_PRELOAD=%s %s", user_preload, preload)

@@ -79,7 +79,8 @@ pass = systemd
 user = nobody
 group = nogroup
 EOF
-"$HANDOFF" -c "$T/pub/user.conf" >"$T/stdout" 2>"$LOG" &
+HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
+    "$HANDOFF" -c "$T/pub/user.conf" >"$T/stdout" 2>"$LOG" &
 HPID=$!
 STARTED="$STARTED $HPID"
 wait_log 'event=promote gen=1 ' 1
@@ -95,6 +96,13 @@ got_groups=$(status_field "$w" Groups | tr ' ' '\n' | sort -n | tr '\n' ' ' | se
 body=$(curl -s --max-time 10 "http://127.0.0.1:$p1/")
 [ "$body" = "pid=$w gen=1" ] || fail "port $p1: got '$body' from the nobody worker $w"
 ok "worker runs as nobody:nogroup with nobody's groups only ($got_groups), serves port $p1 < 1024"
+# nobody's HOME, USER, LOGNAME and SHELL, as su and systemd's User= give.
+IFS=: read -r _ _ _ _ _ nhome nshell < <(getent passwd nobody)
+wenv=$(tr '\0' '\n' <"/proc/$w/environ")
+for kv in "HOME=$nhome" USER=nobody LOGNAME=nobody "SHELL=$nshell"; do
+    grep -qx -- "$kv" <<<"$wenv" || fail "user = nobody: no $kv in the worker's environment: $(grep -E '^(HOME|USER|LOGNAME|SHELL)=' <<<"$wenv" | tr '\n' ' ')"
+done
+ok "user = nobody: HOME=$nhome USER=nobody LOGNAME=nobody SHELL=$nshell, not root's"
 
 # The master stays root: a reload to another low port binds it.
 sed -i "s|^address = .*|address = 127.0.0.1:$p2|" "$T/pub/user.conf"
@@ -123,7 +131,7 @@ ok "group = nogroup alone: gid $NOGROUP, the master's groups 4 27 dropped"
 stop_handoff
 
 # user too, from a master with groups 4 and 27: only nobody's own groups.
-setpriv --groups 4,27 "$HANDOFF" --pass systemd -u nobody -l 127.0.0.1:0 \
+setpriv --groups 4,27 "$HANDOFF" --pass systemd -u nobody -e HOME=/srv -l 127.0.0.1:0 \
     -- "$PY" "$SERVER" >"$T/stdout" 2>"$LOG" &
 HPID=$!
 STARTED="$STARTED $HPID"
@@ -131,7 +139,10 @@ wait_log 'event=promote gen=1 ' 1
 w=$(worker_pid 1)
 got_groups=$(status_field "$w" Groups | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
 [ "$got_groups" = "$want_groups" ] || fail "user = nobody under a master with 4 27: groups '$got_groups'"
-ok "user = nobody: the master's groups 4 27 dropped, nobody's kept ($got_groups)"
+wenv=$(tr '\0' '\n' <"/proc/$w/environ")
+[ "$(grep -c '^HOME=' <<<"$wenv")" -eq 1 ] && grep -qx HOME=/srv <<<"$wenv" && grep -qx USER=nobody <<<"$wenv" ||
+    fail "environment = HOME=/srv with user = nobody: $(grep -E '^(HOME|USER)=' <<<"$wenv" | tr '\n' ' ')"
+ok "user = nobody: the master's groups 4 27 dropped, nobody's kept ($got_groups); environment's HOME wins"
 stop_handoff
 
 # --- 2. unix listeners: mode, owner, group -------------------------------
