@@ -85,8 +85,10 @@ channel_answer(const struct plan *p, unsigned gen_id,
         for (size_t i = 0; i < p->nls; i++) {
             int n = snprintf(names + o, sizeof(names) - o, "%s%s",
                              i ? "," : "", p->ls[i]->name);
-            if (n < 0 || (size_t)n >= sizeof(names) - o)
+            if (n < 0 || (size_t)n >= sizeof(names) - o) {
+                names[o] = '\0'; /* whole names only: not the cut one */
                 break;
+            }
             o += (size_t)n;
         }
         return proto_encode(reply, cap, PROTO_WELCOME, id, kv, 3);

@@ -79,7 +79,8 @@ pass = systemd
 user = nobody
 group = nogroup
 EOF
-"$HANDOFF" -c "$T/pub/user.conf" >"$T/stdout" 2>"$LOG" &
+HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
+    "$HANDOFF" -c "$T/pub/user.conf" >"$T/stdout" 2>"$LOG" &
 HPID=$!
 STARTED="$STARTED $HPID"
 wait_log 'event=promote gen=1 ' 1
@@ -95,6 +96,13 @@ got_groups=$(status_field "$w" Groups | tr ' ' '\n' | sort -n | tr '\n' ' ' | se
 body=$(curl -s --max-time 10 "http://127.0.0.1:$p1/")
 [ "$body" = "pid=$w gen=1" ] || fail "port $p1: got '$body' from the nobody worker $w"
 ok "worker runs as nobody:nogroup with nobody's groups only ($got_groups), serves port $p1 < 1024"
+# nobody's HOME, USER, LOGNAME and SHELL, as su and systemd's User= give.
+IFS=: read -r _ _ _ _ _ nhome nshell < <(getent passwd nobody)
+wenv=$(tr '\0' '\n' <"/proc/$w/environ")
+for kv in "HOME=$nhome" USER=nobody LOGNAME=nobody "SHELL=$nshell"; do
+    grep -qx -- "$kv" <<<"$wenv" || fail "user = nobody: no $kv in the worker's environment: $(grep -E '^(HOME|USER|LOGNAME|SHELL)=' <<<"$wenv" | tr '\n' ' ')"
+done
+ok "user = nobody: HOME=$nhome USER=nobody LOGNAME=nobody SHELL=$nshell, not root's"
 
 # The master stays root: a reload to another low port binds it.
 sed -i "s|^address = .*|address = 127.0.0.1:$p2|" "$T/pub/user.conf"
@@ -123,7 +131,7 @@ ok "group = nogroup alone: gid $NOGROUP, the master's groups 4 27 dropped"
 stop_handoff
 
 # user too, from a master with groups 4 and 27: only nobody's own groups.
-setpriv --groups 4,27 "$HANDOFF" --pass systemd -u nobody -l 127.0.0.1:0 \
+setpriv --groups 4,27 "$HANDOFF" --pass systemd -u nobody -e HOME=/srv -l 127.0.0.1:0 \
     -- "$PY" "$SERVER" >"$T/stdout" 2>"$LOG" &
 HPID=$!
 STARTED="$STARTED $HPID"
@@ -131,7 +139,10 @@ wait_log 'event=promote gen=1 ' 1
 w=$(worker_pid 1)
 got_groups=$(status_field "$w" Groups | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')
 [ "$got_groups" = "$want_groups" ] || fail "user = nobody under a master with 4 27: groups '$got_groups'"
-ok "user = nobody: the master's groups 4 27 dropped, nobody's kept ($got_groups)"
+wenv=$(tr '\0' '\n' <"/proc/$w/environ")
+[ "$(grep -c '^HOME=' <<<"$wenv")" -eq 1 ] && grep -qx HOME=/srv <<<"$wenv" && grep -qx USER=nobody <<<"$wenv" ||
+    fail "environment = HOME=/srv with user = nobody: $(grep -E '^(HOME|USER)=' <<<"$wenv" | tr '\n' ' ')"
+ok "user = nobody: the master's groups 4 27 dropped, nobody's kept ($got_groups); environment's HOME wins"
 stop_handoff
 
 # --- 2. unix listeners: mode, owner, group -------------------------------
@@ -279,6 +290,37 @@ for pass in systemd shim; do
     ok "pass=$pass: worker env = handoff's, minus NOTIFY_SOCKET LISTEN_* HANDOFF_* SERVER_STARTER_PORT EINHORN_*, plus environment and the documented variables"
     stop_handoff
 done
+
+# A shim the worker's user cannot read (in a directory only root may
+# enter): the worker is not run without it, and the failed start says why.
+mkdir -m 0700 "$T/priv" "$T/priv/.libs"
+cp "$HANDOFF" "$T/priv/handoff"
+cp "$(dirname "$HANDOFF")/.libs/handoff-shim.so" "$T/priv/.libs/"
+p=$(free_port)
+timeout 60 "$T/priv/handoff" -u nobody --ready-timeout 20s -l "127.0.0.1:$p" \
+    -- "$PY" "$SERVER" --bind-self "$p" >"$T/stdout" 2>"$LOG"
+rc=$?
+want="the shim $T/priv/.libs/handoff-shim.so is not readable by user nobody"
+[ "$rc" -eq 126 ] || fail "a shim nobody cannot read: exit $rc, want 126 (the command was not run)"
+grep -q "event=roll_failed gen=1 reason=\"worker exited before it was ready (code=126): $want" "$LOG" ||
+    fail "roll_failed does not name the shim: $(grep -E 'event=(exec_failed|roll_failed)|ld.so' "$LOG")"
+grep -q 'ld.so' "$LOG" && fail "the worker ran without the shim: $(grep ld.so "$LOG")"
+ok "a shim nobody cannot read: $(grep -o 'event=roll_failed gen=1 reason="[^"]*"' "$LOG" | cut -c1-200)"
+# The same for a roll: readable at the start, not any more at the roll.
+chmod 0755 "$T/priv" "$T/priv/.libs"
+"$T/priv/handoff" -u nobody -l "127.0.0.1:$p" -- "$PY" "$SERVER" --bind-self "$p" \
+    >"$T/stdout" 2>"$LOG" &
+HPID=$!
+STARTED="$STARTED $HPID"
+wait_log 'event=promote gen=1 ' 1
+chmod 0700 "$T/priv/.libs"
+kill -USR2 "$HPID"
+wait_log 'event=(promote|roll_failed) gen=2 ' 1
+grep -q "event=roll_failed gen=2 reason=\"worker exited before it was ready (code=126): $want" "$LOG" ||
+    fail "the roll's failure does not name the shim: $(grep -E 'event=(exec_failed|roll_failed|promote) gen=2|ld.so' "$LOG")"
+kill -0 "$HPID" || fail "handoff exited after the failed roll"
+ok "a roll to a shim nobody cannot read fails naming it; gen 1 serves on"
+stop_handoff
 
 # --- 6. a worker's user against the master's paths -----------------------
 # The notify directory is the workers' user's: nobody replaces the socket
