@@ -48,6 +48,7 @@
 
 #include "addr.h"
 #include "client.h"
+#include "epollset.h"
 #include "protocol.h"
 #include "sockopt.h"
 
@@ -69,12 +70,6 @@ enum {
 struct fdtab {
     int cap;
     unsigned char bits[];
-};
-
-/* One epoll registration of a managed fd. */
-struct watch {
-    int ep, fd;
-    pid_t pid;
 };
 
 static struct {
@@ -112,11 +107,9 @@ static struct {
     } paths[SHIM_PATHS];
     int npaths;
     /* epoll sets a managed fd was added to: closing the fd removes it, or
-     * the set would keep reporting a socket the master still holds open.
-     * A forked child inherits the table and the epoll sets themselves:
-     * pid says who added the fd, and only that process removes it. */
-    struct watch *watch;
-    int nwatch, capwatch;
+     * the set would keep reporting a socket the master still holds open;
+     * and a wait on such a set is the serving loop (see epollset.h). */
+    struct epollset eps;
     struct fdtab *fds; /* M_* bits by fd; 0 or beyond cap: not managed */
     int nbound, nlistened;
     unsigned letgo; /* how many times let_go() ran: blocked accepts look */
@@ -266,25 +259,24 @@ managed(int fd)
 
 static void unmanage(int fd);
 static void copy_fd(int old, int new);
+static int tracked(int fd);
 
-/* Room for one more epoll registration; -1 when memory runs out. Called
+/* Twice the room for epoll registrations; -1 when memory runs out. Called
  * with the lock held. */
 static int
-watch_room(void)
+eps_grow(void)
 {
-    struct watch *n;
-    int cap = shim.capwatch > 0 ? shim.capwatch * 2 : 64;
+    struct epollset_entry *n;
+    int cap = shim.eps.cap > 0 ? shim.eps.cap * 2 : 64;
 
-    if (shim.nwatch < shim.capwatch)
-        return 0;
-    n = grow(shim.watch, sizeof(*n) * (size_t)shim.capwatch,
+    n = grow(shim.eps.e, sizeof(*n) * (size_t)shim.eps.cap,
              sizeof(*n) * (size_t)cap);
     if (n == NULL)
         return -1;
-    if (shim.watch != NULL)
-        munmap(shim.watch, sizeof(*n) * (size_t)shim.capwatch);
-    shim.watch = n;
-    shim.capwatch = cap;
+    if (shim.eps.e != NULL)
+        munmap(shim.eps.e, sizeof(*n) * (size_t)shim.eps.cap);
+    shim.eps.e = n;
+    shim.eps.cap = cap;
     return 0;
 }
 
@@ -859,7 +851,8 @@ fcntl_managed(int fd, int cmd, void *arg, int (*real)(int, int, ...))
 }
 
 /* After a dup() of managed fd old made copy (or failed): the copy is
- * managed too, or calls on it would reach the shared socket. */
+ * managed too, or calls on it would reach the shared socket. A copy of an
+ * epoll fd names the same set. */
 static int
 dup_managed(int old, int copy)
 {
@@ -889,7 +882,7 @@ fcntl(int fd, int cmd, ...)
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl);
-    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+    if (tracked(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         return dup_managed(fd, shim.fcntl(fd, cmd, arg));
     return shim.fcntl(fd, cmd, arg);
 }
@@ -906,7 +899,7 @@ fcntl64(int fd, int cmd, ...)
     va_end(ap);
     if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl64);
-    if (managed(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+    if (tracked(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         return dup_managed(fd, shim.fcntl64(fd, cmd, arg));
     return shim.fcntl64(fd, cmd, arg);
 }
@@ -988,16 +981,34 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 }
 
 /*
- * The serving loop is a wait that includes a managed socket: a wait on
- * anything else (a pipe, a database, a timer) after listen() is still the
- * server warming up, and reporting READY then would send it clients it
- * cannot serve yet.
+ * The serving loop is a wait that includes a managed socket, or an epoll
+ * set holding one (epoll_wait on it, or poll/select on its fd, as
+ * EventMachine does): a wait on anything else (a pipe, a database, a
+ * timer) after listen() is still the server warming up, and reporting
+ * READY then would send it clients it cannot serve yet. An epoll set
+ * holds a managed socket when this process (or its parent before fork)
+ * added one to it through epoll_ctl, under this fd number or another
+ * that dup() gave it.
  */
+static int
+epolls_managed(int ep)
+{
+    sigset_t old;
+    int found;
+
+    if (__atomic_load_n(&shim.eps.n, __ATOMIC_RELAXED) == 0)
+        return 0;
+    lock_take(&shim.lock, &old);
+    found = epollset_holds(&shim.eps, ep);
+    lock_drop(&shim.lock, &old);
+    return found;
+}
+
 static int
 polls_managed(const struct pollfd *fds, nfds_t n)
 {
     for (nfds_t i = 0; fds != NULL && i < n; i++)
-        if (managed(fds[i].fd))
+        if (managed(fds[i].fd) || epolls_managed(fds[i].fd))
             return 1;
     return 0;
 }
@@ -1006,26 +1017,9 @@ static int
 selects_managed(int n, const fd_set *r)
 {
     for (int fd = 0; r != NULL && fd < n && fd < FD_SETSIZE; fd++)
-        if (FD_ISSET(fd, r) && managed(fd))
+        if (FD_ISSET(fd, r) && (managed(fd) || epolls_managed(fd)))
             return 1;
     return 0;
-}
-
-/* An epoll set holds a managed socket when this process (or its parent
- * before fork) added one to it through epoll_ctl. */
-static int
-epolls_managed(int ep)
-{
-    sigset_t old;
-    int found = 0;
-
-    if (__atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) == 0)
-        return 0;
-    lock_take(&shim.lock, &old);
-    for (int i = 0; i < shim.nwatch && !found; i++)
-        found = shim.watch[i].ep == ep;
-    lock_drop(&shim.lock, &old);
-    return found;
 }
 
 int
@@ -1082,28 +1076,32 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
 
     SHIM_READY();
     rc = shim.epoll_ctl(ep, op, fd, ev);
-    if (rc == 0 && managed(fd)) {
+    if (rc == 0 && managed(fd) &&
+        (op == EPOLL_CTL_ADD || op == EPOLL_CTL_DEL)) {
+        int save = errno, r = 0;
         sigset_t old;
-        int i;
 
         lock_take(&shim.lock, &old);
-        for (i = 0; i < shim.nwatch; i++)
-            if (shim.watch[i].ep == ep && shim.watch[i].fd == fd)
-                break;
-        if (op == EPOLL_CTL_ADD && i == shim.nwatch && watch_room() < 0) {
+        if (op == EPOLL_CTL_DEL)
+            epollset_del(&shim.eps, ep, fd);
+        else
+            while ((r = epollset_add(&shim.eps, ep, fd, getpid())) == -ENOSPC &&
+                   eps_grow() == 0)
+                ;
+        lock_drop(&shim.lock, &old);
+        if (r < 0)
             say("handoff-shim: no memory to note fd %d in epoll set %d; "
                 "closing it will not take it out\n", fd, ep);
-        } else if (op == EPOLL_CTL_ADD && i == shim.nwatch) {
-            shim.watch[shim.nwatch].ep = ep;
-            shim.watch[shim.nwatch].fd = fd;
-            shim.watch[shim.nwatch].pid = getpid();
-            shim.nwatch++;
-        } else if (op == EPOLL_CTL_DEL && i < shim.nwatch) {
-            shim.watch[i] = shim.watch[--shim.nwatch];
-        }
-        lock_drop(&shim.lock, &old);
+        errno = save;
     }
     return rc;
+}
+
+/* Takes fd out of the set at ep, for unmanage(). */
+static void
+epoll_del(int ep, int fd)
+{
+    shim.epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 }
 
 /* This process lets go of managed fd: out of its epoll sets, uncounted.
@@ -1112,19 +1110,11 @@ static void
 unmanage(int fd)
 {
     int save = errno;
-    pid_t me = shim.nwatch > 0 ? getpid() : 0;
 
-    for (int i = 0; i < shim.nwatch;) {
-        if (shim.watch[i].fd == fd) {
-            /* Another's registration, in a set this child inherited: the
-             * parent still accepts through it. */
-            if (shim.watch[i].pid == me)
-                shim.epoll_ctl(shim.watch[i].ep, EPOLL_CTL_DEL, fd, NULL);
-            shim.watch[i] = shim.watch[--shim.nwatch];
-        } else {
-            i++;
-        }
-    }
+    /* Another's registration, in a set this child inherited, stays: the
+     * parent still accepts through it. */
+    if (shim.eps.n > 0)
+        epollset_drop_fd(&shim.eps, fd, getpid(), epoll_del);
     if (!(BITS(fd) & M_COPY)) {
         if (BITS(fd) & M_LISTENED)
             __atomic_sub_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
@@ -1144,18 +1134,16 @@ forget_fd(int fd)
         unmanage(fd);
         return;
     }
-    /* An epoll fd closing takes its registrations with it. */
-    for (int i = 0; i < shim.nwatch;)
-        if (shim.watch[i].ep == fd)
-            shim.watch[i] = shim.watch[--shim.nwatch];
-        else
-            i++;
+    /* An epoll fd closing takes its registrations with it (the set lives
+     * on under the numbers dup() gave it). */
+    epollset_drop_set(&shim.eps, fd);
 }
 
 /*
  * new is now a copy of managed fd old: the same view (blocking mode,
  * listened, options). A copy does not count for readiness, which waits for
- * what the server bound. Called with the lock held.
+ * what the server bound. A copy of an epoll fd names the same set. Called
+ * with the lock held.
  */
 static void
 copy_fd(int old, int new)
@@ -1163,8 +1151,17 @@ copy_fd(int old, int new)
     unsigned char *slot;
     int rc;
 
-    if (!managed(old) || old == new)
+    if (old == new)
         return;
+    if (!managed(old)) {
+        while ((rc = epollset_copy(&shim.eps, old, new)) == -ENOSPC &&
+               eps_grow() == 0)
+            ;
+        if (rc < 0)
+            say("handoff-shim: no memory to note fd %d as a copy of epoll "
+                "set %d\n", new, old);
+        return;
+    }
     if ((slot = fdslot(new)) == NULL) {
         say("handoff-shim: no memory to note fd %d, a copy of the shared "
             "socket at fd %d, as managed\n", new, old);
@@ -1187,7 +1184,7 @@ copy_fd(int old, int new)
 static int
 tracked(int fd)
 {
-    return managed(fd) || __atomic_load_n(&shim.nwatch, __ATOMIC_RELAXED) > 0;
+    return managed(fd) || __atomic_load_n(&shim.eps.n, __ATOMIC_RELAXED) > 0;
 }
 
 int
@@ -1210,7 +1207,7 @@ int
 dup(int old)
 {
     SHIM_READY();
-    if (managed(old))
+    if (tracked(old))
         return dup_managed(old, shim.dup(old));
     return shim.dup(old);
 }
@@ -1226,7 +1223,7 @@ dup_onto(int old, int new, int flags, int three)
     sigset_t mask;
     int rc, save;
 
-    if (old == new || (!tracked(new) && !managed(old)))
+    if (old == new || (!tracked(new) && !tracked(old)))
         rc = three ? shim.dup3(old, new, flags) : shim.dup2(old, new);
     else {
         lock_take(&shim.lock, &mask);

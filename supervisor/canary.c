@@ -12,7 +12,10 @@
 #include "../shim/addr.h"
 #include "parse.h"
 
-/* "5", "2.5", "0.01" percent in basis points; -1 if it is none. */
+/*
+ * "5", "2.5", "0.01" percent in basis points; -1 if it is no such number
+ * (the range is checked by the caller: a large one comes back as 100,000).
+ */
 static long
 percent_bps(const char *s, const char *end)
 {
@@ -21,7 +24,7 @@ percent_bps(const char *s, const char *end)
 
     for (; s < end && isdigit((unsigned char)*s); s++, digits++)
         if ((whole = whole * 10 + (*s - '0')) > 1000)
-            return -1;
+            whole = 1000;
     if (s < end && *s == '.') {
         for (s++; s < end && isdigit((unsigned char)*s); s++, fdigits++) {
             if (fdigits == 2)
@@ -68,7 +71,15 @@ canary_parse_steps(const char *s, struct canary_step *out, size_t cap,
             return -EINVAL;
         }
         bps = percent_bps(word, pct);
-        if (bps <= 0 || bps >= 10000) {
+        if (bps < 0) {
+            snprintf(err, errlen,
+                     "\"%s\": bad weight \"%.*s\" (expected a "
+                     "percentage: digits with at most two decimals, e.g. "
+                     "5%%/30s or 2.5%%/1m)",
+                     word, (int)(pct - word), word);
+            return -EINVAL;
+        }
+        if (bps == 0 || bps >= 10000) {
             snprintf(err, errlen, "\"%s\": the weight must be above 0%% and "
                      "below 100%% (after the last step the new generation "
                      "gets everything)", word);

@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,18 +25,22 @@ reply_error(void *reply, size_t cap, uint32_t id, int err, const char *msg)
 }
 
 /* A unix path spelled another way (./, .., a symlinked directory) that
- * names the socket file the master made. */
+ * names the socket file the master made. The path is the worker's: it
+ * may lead into a FUSE mount of its user that never answers, so it is
+ * looked up without blocking (listener_peek); a path that would need I/O
+ * to resolve is not found. */
 static const struct listener *
 lookup_file(const struct plan *p, const struct addr *a)
 {
-    struct stat st;
+    dev_t dev;
+    ino_t ino;
 
     if (addr_family(a) != AF_UNIX ||
-        stat(((const struct sockaddr_un *)&a->ss)->sun_path, &st) < 0)
+        listener_peek(((const struct sockaddr_un *)&a->ss)->sun_path, 1, &dev,
+                      &ino) < 0)
         return NULL;
     for (size_t i = 0; i < p->nls; i++)
-        if (p->ls[i]->ino != 0 && p->ls[i]->ino == st.st_ino &&
-            p->ls[i]->dev == st.st_dev)
+        if (p->ls[i]->ino != 0 && p->ls[i]->ino == ino && p->ls[i]->dev == dev)
             return p->ls[i];
     return NULL;
 }
@@ -81,8 +85,10 @@ channel_answer(const struct plan *p, unsigned gen_id,
         for (size_t i = 0; i < p->nls; i++) {
             int n = snprintf(names + o, sizeof(names) - o, "%s%s",
                              i ? "," : "", p->ls[i]->name);
-            if (n < 0 || (size_t)n >= sizeof(names) - o)
+            if (n < 0 || (size_t)n >= sizeof(names) - o) {
+                names[o] = '\0'; /* whole names only: not the cut one */
                 break;
+            }
             o += (size_t)n;
         }
         return proto_encode(reply, cap, PROTO_WELCOME, id, kv, 3);
@@ -129,6 +135,19 @@ channel_fail(struct channel *c, const char *why)
     w->chan = NULL;
 }
 
+/*
+ * recv() returns 0 both for an empty packet and at end-of-file: the peer
+ * is gone only if it shut its end. An empty packet from a live worker is
+ * a message too short for its header, answered like any other.
+ */
+static int
+peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+    return poll(&p, 1, 0) != 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+}
+
 static void
 on_readable(uv_poll_t *h, int status, int events)
 {
@@ -144,7 +163,7 @@ on_readable(uv_poll_t *h, int status, int events)
         n = proto_recv(c->fd, buf, sizeof(buf), &fd);
         if (n == -EAGAIN)
             return;
-        if (n == 0) {
+        if (n == 0 && peer_gone(c->fd)) {
             channel_fail(c, "closed by the worker");
             return;
         }

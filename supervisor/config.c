@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -219,6 +218,7 @@ config_free(struct config *c)
     free(c->user);
     free(c->group);
     parse_words_free(c->env);
+    parse_words_free(c->user_env);
     canary_conf_free(&c->canary);
     free(c);
 }
@@ -623,7 +623,7 @@ load_reader(char *str, int num, void *stream)
 {
     struct loader *ld = stream;
     ssize_t n = getline(&ld->linebuf, &ld->linecap, ld->stream);
-    char *line = ld->linebuf, *eq, *v, *end;
+    char *line = ld->linebuf, *eq, *v, *end, why[CONFIG_ERRLEN];
 
     if (n < 0)
         return NULL;
@@ -633,6 +633,8 @@ load_reader(char *str, int num, void *stream)
     /* A section header: the next key starts a new section even if the name
      * repeats, so that a listener defined twice is caught. */
     line += strspn(line, " \t");
+    if (config_line_error(line, why, sizeof(why)) != NULL)
+        load_error(ld, NULL, why);
     if (*line == '[') {
         size_t hl = strcspn(line + 1, "]\n");
         strcpy(ld->section, "\x01");
@@ -794,6 +796,8 @@ validate_user(struct loader *ld)
             return error_at(ld, c->user ? "user" : "group",
                             "changing user or group needs root");
     }
+    if (config_user_env(c) < 0)
+        return error_at(ld, "user", "out of memory");
     return 1;
 }
 
@@ -834,7 +838,7 @@ validate(struct loader *ld)
 {
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN];
-    struct stat st;
+    const char *bad;
     struct sockaddr_un sun;
 
     /* Checks of the whole: they name no line, or the one that set a key. */
@@ -885,25 +889,22 @@ validate(struct loader *ld)
         return error_at(ld, "ready_interval", "must be at least 10ms");
     if (c->ready_timeout == 0)
         return error_at(ld, "ready_timeout", "must be more than 0");
-    if (c->drain_signal == SIGKILL || c->drain_signal == SIGSTOP)
-        return error_at(ld, "drain_signal", "drain_signal cannot be SIGKILL "
-                        "or SIGSTOP (drain_timeout ends in SIGKILL)");
+    if ((bad = config_drain_signal_error(c->drain_signal)) != NULL)
+        return error_at(ld, "drain_signal", bad);
     if (c->directory != NULL &&
-        (stat(c->directory, &st) < 0 || !S_ISDIR(st.st_mode))) {
-        snprintf(msg, sizeof(msg), "directory \"%s\" is not a directory",
-                 c->directory);
+        config_directory_error(c->directory, msg, sizeof(msg)) != NULL)
         return error_at(ld, "directory", msg);
-    }
     if (c->control != NULL && strlen(c->control) >= sizeof(sun.sun_path))
         return error_at(ld, "control", "path too long for a unix socket "
                                        "(at most 107 bytes)");
-    if (c->metrics != NULL && strcmp(c->metrics, "none") != 0) {
-        struct addr a;
-        if (addr_parse(c->metrics, &a, msg, sizeof(msg)) < 0)
-            return error_at(ld, "metrics", msg);
-        if (addr_family(&a) == AF_UNIX)
-            return error_at(ld, "metrics", "needs a TCP address: HOST:PORT or [V6]:PORT");
-    }
+    if (c->control != NULL &&
+        config_control_error(c->control, msg, sizeof(msg)) != NULL)
+        return error_at(ld, "control", msg);
+    if (c->metrics != NULL && strcmp(c->metrics, "none") != 0 &&
+        config_metrics_error(c->metrics, msg, sizeof(msg)) != NULL)
+        return error_at(ld, "metrics", msg);
+    if (config_env_error(c, msg, sizeof(msg)) != NULL)
+        return error_at(ld, "environment", msg);
     {
         int shared = 0, steered = 0;
         const char *key;
@@ -925,6 +926,7 @@ config_load_stream(FILE *f, const char *name, const struct config_args *args,
                    struct config **out, char *err, size_t errlen)
 {
     struct loader ld = {.file = name, .err = err, .errlen = errlen};
+    char msg[CONFIG_ERRLEN];
     int rc;
 
     err[0] = '\0';
@@ -957,7 +959,9 @@ config_load_stream(FILE *f, const char *name, const struct config_args *args,
         const char *file = ld.file;
         if (f == NULL)
             ld.file = NULL;
-        validate(&ld);
+        if (validate(&ld) && args->check &&
+            config_check_command(ld.c, msg, sizeof(msg)) < 0)
+            error_at(&ld, "command", msg);
         ld.file = file;
     }
     if (ld.failed) {
@@ -973,18 +977,26 @@ config_load(const struct config_args *args, struct config **out, char *err,
             size_t errlen)
 {
     FILE *f = NULL;
+    char *text = NULL;
+    size_t len;
     int rc;
 
     if (args->file != NULL) {
-        f = fopen(args->file, "re");
-        if (f == NULL) {
-            snprintf(err, errlen, "%s: %s", args->file, strerror(errno));
-            return -errno;
+        if ((rc = config_file_read(args->file, &text, &len, err, errlen)) < 0)
+            return rc;
+        if (len == 0) /* fmemopen() takes no empty buffer */
+            text[len++] = '\n';
+        if ((f = fmemopen(text, len, "r")) == NULL) {
+            rc = -errno;
+            snprintf(err, errlen, "%s: %s", args->file, strerror(-rc));
+            free(text);
+            return rc;
         }
     }
     rc = config_load_stream(f, args->file, args, out, err, errlen);
     if (f != NULL)
         fclose(f);
+    free(text);
     return rc;
 }
 
@@ -1031,22 +1043,24 @@ void
 config_usage(FILE *f)
 {
     fputs(
-        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n N] [--pass MODE]\n"
+        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] [--pass MODE]\n"
         "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
         "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
-        "               [--restart POLICY] [--backlog N] [--nonblocking yes|no]\n"
-        "               [--traffic steered|shared] [--drain-delay D] [--probe-ports LO-HI]\n"
-        "               [--canary W%/D...] [--canary-clients CIDR...] [--guard SPEC]\n"
-        "               [--guard-interval D] [--guard-failures N] [--guard-latency R]\n"
-        "               [--keep-previous D]\n"
-        "               [-C DIR] [-u USER] [-g GROUP]\n"
-        "               [-e KEY=VALUE]... [--log-format F] [--log-level L]\n"
+        "               [--stop-delay D] [--restart POLICY] [--backlog N]\n"
+        "               [--nonblocking yes|no] [--traffic steered|shared] [--drain-delay D]\n"
+        "               [--probe-ports LO-HI] [--canary W%/D...] [--canary-clients CIDR...]\n"
+        "               [--guard SPEC] [--guard-interval D] [--guard-failures N]\n"
+        "               [--guard-latency R] [--keep-previous D]\n"
+        "               [-C|--directory DIR] [-u|--user USER] [-g|--group GROUP]\n"
+        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
-        "       handoff status [--json] [--control PATH | -c FILE] [--timeout D]\n"
-        "       handoff roll | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff status [--json] [--watch [--interval D]] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff promote | rollback | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
         "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
-        "to a new generation without losing a connection. See handoff(8).\n",
+        "to a new generation without losing a connection, SIGHUP reads FILE again\n"
+        "and rolls. The second form asks a running handoff. See handoff(8).\n",
         f);
 }
 

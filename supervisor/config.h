@@ -74,6 +74,7 @@ struct config {
     gid_t gid;
     char **env; /* KEY=value, NULL-terminated */
     size_t nenv;
+    char **user_env;           /* HOME, USER, LOGNAME, SHELL of user, or NULL */
     struct canary_conf canary; /* canary, guards, keep_previous */
 
     int ready_set; /* ready was given; else it follows pass */
@@ -110,6 +111,50 @@ void config_args_free(struct config_args *args);
 int config_load(const struct config_args *args, struct config **out,
                 char *err, size_t errlen);
 void config_free(struct config *c);
+
+/* The largest configuration file read (handoff.conf(5)). */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+/*
+ * Read the file at path whole into *text (NUL-terminated, free() it):
+ * refused with a message in err when it is not a regular file, is larger
+ * than CONFIG_FILE_MAX or holds a NUL byte. Never blocks on a FIFO.
+ */
+int config_file_read(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen);
+
+/*
+ * config_check.c: each returns NULL, or msg filled with what is wrong.
+ * config_line_error: a line of the file inih would read otherwise than
+ * meant ("key: value", "key value:x"). The rest: a value against the
+ * system (the directory of the control socket, a drain signal no server
+ * stops on, variables handoff sets itself).
+ */
+const char *config_line_error(const char *line, char *msg, size_t len);
+const char *config_drain_signal_error(int sig);
+const char *config_directory_error(const char *dir, char *msg, size_t len);
+const char *config_control_error(const char *path, char *msg, size_t len);
+const char *config_metrics_error(const char *v, char *msg, size_t len);
+const char *config_env_error(const struct config *c, char *msg, size_t len);
+
+/* Is KEY=value one of the variables handoff sets in a worker? */
+int config_env_reserved(const char *kv);
+
+/* The command found (through PATH as its exec would) and executable: 0,
+ * or -errno with the reason in msg. For handoff -t. */
+int config_check_command(const struct config *c, char *msg, size_t len);
+
+/*
+ * The keys read at start only (control, metrics, probe_ports) that next,
+ * a reload's configuration, changes: their names in keys (cap at least
+ * 3), and running's values put back in next, which so says what runs.
+ * Returns how many, or -errno.
+ */
+int config_keep_start_keys(const struct config *running, struct config *next,
+                           const char **keys, size_t cap);
+
+/* c->user_env from the passwd entry of c->uid (none without user). */
+int config_user_env(struct config *c);
 
 /* Parse INI text from a stream named name (for tests and the loader). */
 int config_load_stream(FILE *f, const char *name,

@@ -328,7 +328,8 @@ request_roll_canary(struct conn *c, const char *spec)
 {
     struct master *m = c->ctl->m;
     struct control_buf b = {0};
-    char words[CONTROL_LINE_MAX + 1], err[256];
+    char words[CONTROL_LINE_MAX + 1];
+    char err[256] = "a canary needs steered traffic";
     int steered = 0;
 
     snprintf(words, sizeof(words), "%s", spec);
@@ -341,15 +342,12 @@ request_roll_canary(struct conn *c, const char *spec)
             *p = ' ';
     for (size_t i = 0; i < m->plan->nls; i++)
         steered |= m->plan->ls[i]->steer != NULL;
-    if (canary_parse_steps(words, m->roll_steps, CANARY_MAX_STEPS,
-                           &m->roll_nsteps, err, sizeof(err)) < 0 || !steered) {
-        m->roll_nsteps = 0;
-        control_buf_printf(&b, "error: --canary: %s\n",
-                           steered ? err : "a canary needs steered traffic");
-        answer_buf(c, &b);
+    if (steered && rollout_roll_canary(m, words, err, sizeof(err)) == 0) {
+        request_roll(c);
         return;
     }
-    request_roll(c);
+    control_buf_printf(&b, "error: --canary: %s\n", err);
+    answer_buf(c, &b);
 }
 
 static void

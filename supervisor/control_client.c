@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
@@ -71,6 +72,8 @@ struct exchange {
     int drawn;    /* one is on the terminal */
     int ended;
     int connected;
+    int refused; /* the peer is neither root nor the caller's user */
+    const char *path;
     int send_rc, rc; /* 0 or a libuv error */
     char chunk[4096];
 };
@@ -155,6 +158,36 @@ on_sent(uv_write_t *req, int status)
         x->send_rc = status;
 }
 
+/*
+ * Whoever answers on the path is believed: its answer is printed, a roll
+ * or stop is taken as done. Anyone who could bind the path first (a
+ * directory others may write, a master gone) could answer instead, so the
+ * peer must run as root or as the caller's own user, as the master does.
+ * Says why on stderr when it does not.
+ */
+static int
+peer_refused(struct exchange *x)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+
+    if (uv_fileno((uv_handle_t *)&x->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        fprintf(stderr, "handoff: %s: cannot tell who serves it: %s\n", x->path,
+                strerror(errno));
+        return x->refused = 1;
+    }
+    if (cred.uid == 0 || cred.uid == getuid() || cred.uid == geteuid())
+        return 0;
+    fprintf(stderr,
+            "handoff: %s: refused: the process serving it (pid %d) "
+            "runs as uid %u, neither root nor you (uid %u): not a handoff "
+            "master to trust\n",
+            x->path, (int)cred.pid, (unsigned)cred.uid, (unsigned)getuid());
+    return x->refused = 1;
+}
+
 static void
 on_connected(uv_connect_t *req, int status)
 {
@@ -165,6 +198,10 @@ on_connected(uv_connect_t *req, int status)
         return;
     if (status < 0) {
         exchange_end(x, status);
+        return;
+    }
+    if (peer_refused(x)) {
+        exchange_end(x, UV_EACCES);
         return;
     }
     x->connected = 1;
@@ -204,6 +241,7 @@ exchange_run(struct exchange *x, const char *path, uint64_t timeout_ms)
     }
     if (timeout_ms > 0)
         uv_timer_start(&x->timer, on_timeout, timeout_ms, 0);
+    x->path = path;
     uv_pipe_connect(&x->connect, &x->pipe, path, on_connected);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
@@ -430,6 +468,10 @@ control_client(int argc, char **argv)
     rc = exchange_run(&x, path, timeout_ms);
     if (x.drawn)
         fputc('\n', stderr); /* the last progress line stays */
+    if (x.refused) {
+        free(b.s);
+        return 1; /* said why */
+    }
     if (!x.connected) {
         fprintf(stderr, "handoff: %s: cannot connect: %s (is handoff running "
                 "with control = %s?)\n", path,

@@ -71,6 +71,7 @@ struct worker {
     struct channel *chan;
     struct probe *probe;
     int exec_report;       /* spawn's report pipe until the exec is known */
+    int exec_step, exec_err; /* what failed before the exec (spawn.h) */
     uv_poll_t *exec_poll;  /* watches it */
     int stopping_notified; /* sent STOPPING=1 */
     uint64_t drain_ns;     /* when its group got the drain signal, or 0 */
@@ -84,6 +85,7 @@ struct slot {
     uint64_t backoff_ms;
     uv_timer_t *restart_timer;
     int retired; /* removed by SIGTTOU: not restarted */
+    int lost;    /* exited while kept, restart wanted: when traffic returns */
     unsigned restarts; /* how many times its process was restarted */
 };
 

@@ -34,11 +34,24 @@ struct guard {
     const char *spec;  /* after "kind:" */
     char full[600];    /* the spec as configured, for the log */
     long failures_max;
-    double ratio; /* 0: no latency comparison */
-    unsigned fails;   /* in a row, of the newer one */
-    unsigned slow;    /* latency verdicts against it in a row */
+    uint64_t interval; /* guard_interval, ms */
+    double ratio;      /* 0: no latency comparison */
+    unsigned fails;    /* in a row, of the newer one */
+    unsigned slow;     /* latency verdicts against it in a row */
     struct side cur, prev;
 };
+
+/* guard_latency judges a canary against the generation serving the rest:
+ * once promoted, the new one has every client and the kept one none, and
+ * their times no longer compare versions (handoff.conf(5)). */
+static int
+judging_latency(const struct guard *gd)
+{
+    const struct gen *g = gd->m->starting;
+
+    return gd->ratio > 0 && g != NULL && g->id == gd->cur.gen &&
+           g->state == GEN_CANARY;
+}
 
 static void
 rollback(struct guard *gd, enum rollout_cause cause, const char *why)
@@ -83,7 +96,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     }
     if (ok)
         gd->fails = 0;
-    if (!ok || gd->ratio <= 0)
+    if (!ok || !judging_latency(gd))
         return;
     /* Slower is judged like a failure: guard_failures verdicts in a row,
      * each over a full window, so that a moment of noise on a busy host
@@ -133,7 +146,7 @@ probe_side(struct guard *gd, struct side *s)
 
     if (s->att != NULL) {
         if (gd->kind == PROBE_EXEC)
-            return; /* still running: it has until it ends */
+            return; /* still running: its own timeout judges it */
         probe_cancel(s->att);
         s->att = NULL;
         on_verdict(s, 0, 0, "err=no answer within guard_interval");
@@ -146,13 +159,12 @@ probe_side(struct guard *gd, struct side *s)
             pid = g->slots[i].w->child.pid;
     if (readiness_expand(gd->spec, pid, s->gen, target, sizeof(target)) < 0)
         return;
-    s->att = probe_start(gd->m, gd->kind, target,
-                         gd->kind == PROBE_EXEC || g == NULL
-                             ? 0 : traffic_probe_port(gd->m, g),
-                         gd->kind == PROBE_EXEC
-                             ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
-                             : NULL,
-                         on_verdict, s);
+    s->att = probe_start(
+        gd->m, gd->kind, target,
+        gd->kind == PROBE_EXEC || g == NULL ? 0 : traffic_probe_port(gd->m, g),
+        gd->kind == PROBE_EXEC ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
+                               : NULL,
+        probe_exec_timeout(gd->interval), on_verdict, s);
 }
 
 static void
@@ -164,7 +176,7 @@ on_tick(uv_timer_t *t)
         return;
     /* The previous one first: the newer one's verdict may roll back, and
      * a rollback frees the guard. */
-    if (gd->ratio > 0)
+    if (judging_latency(gd))
         probe_side(gd, &gd->prev);
     probe_side(gd, &gd->cur);
 }
@@ -188,6 +200,7 @@ guard_start(struct master *m, struct gen *g, struct gen *prev)
     gd->cur = (struct side){.gd = gd, .gen = g->id};
     gd->prev = (struct side){.gd = gd, .gen = prev ? prev->id : 0};
     gd->timer = handle_timer(m->loop, gd);
+    gd->interval = c->guard_interval;
     if (gd->timer == NULL) {
         free(gd);
         return NULL;

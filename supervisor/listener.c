@@ -2,18 +2,105 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "steer.h"
+
+#ifndef SIOCUNIXFILE
+#define SIOCUNIXFILE 0x89E0 /* linux/un.h: SIOCPROTOPRIVATE + 0 */
+#endif
+
+int
+listener_peek(const char *path, int follow, dev_t *dev, ino_t *ino)
+{
+    struct open_how how = {.flags =
+                               O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW),
+                           .resolve = RESOLVE_CACHED};
+    struct statx stx;
+    int fd, rc;
+
+    fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    if (fd < 0)
+        return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
+    /* The inode's number needs no call to its file system, and DONT_SYNC
+     * asks none (FUSE, NFS) to refresh the rest. */
+    rc = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx);
+    if (rc < 0)
+        rc = -errno;
+    close(fd);
+    if (rc < 0)
+        return rc;
+    *dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    *ino = stx.stx_ino;
+    return 0;
+}
+
+/*
+ * The directory of the unix socket file path, an O_PATH descriptor, with
+ * *base its name in it; walked from the kernel's cache only, and only if
+ * still on dev, the file system the socket was made on: the directory may
+ * be a worker's user's, who could mount a FUSE file system over it that
+ * never answers, or rename its way to one. Returns the descriptor, -EXDEV,
+ * -EAGAIN (not cached), -EOPNOTSUPP (before Linux 5.12) or -errno.
+ */
+static int
+open_parent(const char *path, dev_t dev, const char **base)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *slash = strrchr(path, '/');
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                           .resolve = RESOLVE_CACHED};
+    struct statx stx;
+    int fd;
+
+    if (slash == NULL)
+        return -EINVAL; /* addr_parse() takes absolute paths only */
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+             path);
+    *base = slash + 1;
+    fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof(how));
+    if (fd < 0)
+        return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
+    /* Not fstat(): a FUSE file system would be asked, and may not answer. */
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_INO, &stx) <
+            0 ||
+        makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev) {
+        close(fd);
+        return -EXDEV;
+    }
+    return fd;
+}
+
+/* Whether the socket file path (made on dev) is gone: 1, 0 when it is
+ * there or cannot be told without waiting on a file system. */
+static int
+file_gone(const char *path, dev_t dev)
+{
+    struct stat st;
+    const char *base;
+    int dir = open_parent(path, dev, &base), gone;
+
+    if (dir == -EOPNOTSUPP)
+        return lstat(path, &st) < 0 && errno == ENOENT;
+    if (dir < 0)
+        return dir == -ENOENT; /* its directory gone too: said at bind() */
+    gone = fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+    close(dir);
+    return gone;
+}
 
 /* A unix socket file that exists: remove it if nobody listens there. */
 static int
@@ -30,10 +117,14 @@ clear_stale(const struct listen_conf *lc, char *err, size_t errlen)
                  lc->address);
         return -EEXIST;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: a blocking connect() waits for room in a full accept
+     * queue, which whoever listens there may keep full for good. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     rc = connect(fd, (const struct sockaddr *)sun, lc->addr.len);
+    if (rc < 0 && errno == EAGAIN)
+        rc = 0; /* a server that listens, busy */
     close(fd);
     if (rc == 0) {
         snprintf(err, errlen, "%s: %s is in use by a running server",
@@ -79,14 +170,45 @@ open_steered(const struct listen_conf *lc, struct listener *l, char *err,
     return 1;
 }
 
-/* Bind fd to unix path a: the file made with mode (-1: the umask's) and
- * owner. Returns 0, or -1 with errno and *what the call that failed. */
+/*
+ * An O_PATH descriptor of the file fd was just bound to, at path: the
+ * kernel names it (SIOCUNIXFILE, where it has it, to root), as whoever may
+ * write the directory may have replaced the file by now. Elsewhere, the
+ * file at path if it is a socket of ours with no other name. Returns it
+ * or -errno.
+ */
+static int
+bound_file(int fd, const char *path)
+{
+    struct stat st;
+    int file = ioctl(fd, SIOCUNIXFILE);
+
+    if (file >= 0)
+        return file;
+    file = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (file < 0)
+        return -errno;
+    if (fstat(file, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_uid == geteuid() && st.st_nlink == 1)
+        return file;
+    close(file);
+    return -EEXIST;
+}
+
+/*
+ * Bind fd to unix path a: the file made with mode (-1: the umask's) and
+ * owner; *dev and *ino get its identity. Nothing after bind() goes by the
+ * path, which a link may lead elsewhere by then: mode is set by the umask
+ * at bind(), owner through a descriptor of the file itself. Returns 0, or
+ * -1 with errno and *what the call that failed.
+ */
 static int
 bind_unix(int fd, const struct addr *a, long mode, uid_t uid, gid_t gid,
-          const char **what)
+          dev_t *dev, ino_t *ino, const char **what)
 {
     const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
-    int rc;
+    struct stat st;
+    int rc, file, e;
 
     *what = "bind";
     if (mode >= 0) {
@@ -94,19 +216,36 @@ bind_unix(int fd, const struct addr *a, long mode, uid_t uid, gid_t gid,
         mode_t old = umask((mode_t)(~mode & 0777));
         rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
         umask(old);
-        if (rc == 0 && chmod(path, (mode_t)mode) < 0)
-            return -1;
     } else {
         rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
     }
     if (rc < 0)
         return -1;
-    *what = "chown";
-    /* lchown: the path is the socket just bound, and never a link followed
-     * elsewhere. Owned by root and mode for a moment: never wider. */
-    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(path, uid, gid) < 0)
+    *what = "open";
+    if ((file = bound_file(fd, path)) < 0) {
+        errno = -file;
         return -1;
-    return 0;
+    }
+    *what = "chown";
+    /* Owned by root and mode for a moment: never wider. */
+    rc = (uid != (uid_t)-1 || gid != (gid_t)-1)
+             ? fchownat(file, "", uid, gid, AT_EMPTY_PATH)
+             : 0;
+    if (rc == 0 && mode > 0777) {
+        /* Bits the umask cannot give (a socket has no use for them). */
+        char proc[32];
+        *what = "chmod";
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file);
+        rc = chmod(proc, (mode_t)mode);
+    }
+    if (rc == 0 && (rc = fstat(file, &st)) == 0) {
+        *dev = st.st_dev;
+        *ino = st.st_ino;
+    }
+    e = errno;
+    close(file);
+    errno = e;
+    return rc < 0 ? -1 : 0;
 }
 
 int
@@ -157,7 +296,8 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
         goto fail;
     if (family == AF_UNIX) {
-        if (bind_unix(fd, &lc->addr, lc->mode, lc->uid, lc->gid, &what) < 0)
+        if (bind_unix(fd, &lc->addr, lc->mode, lc->uid, lc->gid, &l->dev,
+                      &l->ino, &what) < 0)
             goto fail;
     } else {
         what = "bind";
@@ -170,15 +310,8 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
     l->bound.len = sizeof(l->bound.ss);
     if (getsockname(fd, (struct sockaddr *)&l->bound.ss, &l->bound.len) < 0)
         goto fail;
-    if (family == AF_UNIX) {
-        /* getsockname() may trim the path's length: keep the configured one. */
-        struct stat st;
-        l->bound = lc->addr;
-        if (stat(((const struct sockaddr_un *)&lc->addr.ss)->sun_path, &st) == 0) {
-            l->dev = st.st_dev;
-            l->ino = st.st_ino;
-        }
-    }
+    if (family == AF_UNIX)
+        l->bound = lc->addr; /* getsockname() may trim the path's length */
     addr_format((struct sockaddr *)&l->bound.ss, l->bound.len, l->bound_text,
                 sizeof(l->bound_text));
     l->fd = fd;
@@ -268,31 +401,32 @@ listener_restore(struct listener *l)
 {
     const char *path = ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
     const char *what;
-    struct stat st;
-    int fd, *lost, e;
+    dev_t dev;
+    ino_t ino;
+    int fd;
 
     if (l->ino == 0 || l->fd < 0)
         return 0;
-    if (lstat(path, &st) == 0 || errno != ENOENT)
-        return 0; /* there, or not ours to judge (EACCES...) */
-    lost = realloc(l->lost, (l->nlost + 1) * sizeof(*lost));
-    if (lost == NULL)
-        return -ENOMEM;
-    l->lost = lost;
+    if (!file_gone(path, l->dev))
+        return 0; /* there, or not ours to judge (EACCES, EXDEV...) */
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
                              (l->nonblocking ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return -errno;
-    if (bind_unix(fd, &l->addr, l->mode, l->uid, l->gid, &what) < 0 ||
-        listen(fd, (int)l->backlog) < 0 || stat(path, &st) < 0) {
-        e = errno;
+    if (bind_unix(fd, &l->addr, l->mode, l->uid, l->gid, &dev, &ino, &what) <
+            0 ||
+        listen(fd, (int)l->backlog) < 0) {
+        int e = errno;
         close(fd);
         return -e;
     }
-    l->lost[l->nlost++] = l->fd;
+    /* The workers that accept from the old socket hold it: the master's
+     * copy would only keep it, and what queues there, alive for nothing
+     * (one descriptor more per removal). */
+    close(l->fd);
     l->fd = fd;
-    l->dev = st.st_dev;
-    l->ino = st.st_ino;
+    l->dev = dev;
+    l->ino = ino;
     return 1;
 }
 
@@ -309,17 +443,25 @@ listener_unref(struct listener *l)
     if (l == NULL || --l->refs > 0)
         return;
     if (l->ino != 0) {
+        /* The file only if it is still the one made, in its directory. */
         const char *path =
             ((const struct sockaddr_un *)&l->addr.ss)->sun_path;
+        const char *base;
         struct stat st;
-        if (stat(path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
-            unlink(path);
+        int dir = open_parent(path, l->dev, &base);
+        if (dir == -EOPNOTSUPP) {
+            if (lstat(path, &st) == 0 && st.st_dev == l->dev &&
+                st.st_ino == l->ino)
+                unlink(path);
+        } else if (dir >= 0) {
+            if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                st.st_ino == l->ino)
+                unlinkat(dir, base, 0);
+            close(dir);
+        }
     }
     steer_close(l->steer);
     if (l->fd >= 0)
         close(l->fd);
-    for (size_t i = 0; i < l->nlost; i++)
-        close(l->lost[i]);
-    free(l->lost);
     free(l);
 }

@@ -22,8 +22,6 @@ struct listener {
     long mode;      /* unix: as configured, to make the file again */
     uid_t uid;
     gid_t gid;
-    int *lost;      /* unix: sockets whose file vanished, still lent out */
-    size_t nlost;
     unsigned pass;  /* plan_each_listener's: seen in this pass */
 };
 
@@ -66,11 +64,21 @@ int listener_set_backlog(struct listener *l, long backlog);
  * A unix listener whose socket file vanished (a program the shim does not
  * reach removed it) cannot be reached: a socket file cannot be linked
  * again. Make a new socket at the path (same mode and owner) and lend it
- * from now on; the old one stays open, for the generations that accept
- * from it, until l is closed. Returns 1 when it did, 0 when the file is
- * there (or l is not a unix listener), or -errno.
+ * from now on; the master closes its copy of the old one, which lives on
+ * in the workers that accept from it. Returns 1 when it did, 0 when the
+ * file is there (or l is not a unix listener), or -errno.
  */
 int listener_restore(struct listener *l);
+
+/*
+ * The device and inode of the file at path (a link followed only with
+ * follow), without blocking: only what the kernel has cached is walked
+ * (RESOLVE_CACHED) and no file system is asked for attributes, so that a
+ * path in a FUSE mount that does not answer, or on a dead NFS server,
+ * cannot hold the master's loop. Returns 0; -EAGAIN when the lookup would
+ * need I/O; -EOPNOTSUPP on kernels before 5.12; or -errno (-ENOENT...).
+ */
+int listener_peek(const char *path, int follow, dev_t *dev, ino_t *ino);
 
 struct listener *listener_ref(struct listener *l);
 

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "master.h"
 
@@ -28,6 +29,11 @@ main(int argc, char **argv)
      * command of that name runs as handoff -- status. */
     if (argc > 1 && control_is_command(argv[1]))
         return control_client(argc - 1, argv + 1);
+    /* Nothing said: what to say, rather than the first thing missing. */
+    if (argc < 2) {
+        config_usage(stderr);
+        return EXIT_USAGE;
+    }
 
     if (config_args_parse(argc, argv, &args, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
@@ -61,6 +67,9 @@ main(int argc, char **argv)
     if ((code = log_open()) < 0)
         log_event(LOG_WARN, "log_blocking", "error=%s",
                   log_q(strerror(-code)));
+    /* Before any listener opens; workers get the soft limit back. */
+    if ((code = fdlimit_raise_nofile()) < 0)
+        log_event(LOG_WARN, "nofile_limit", "error=%s", log_q(strerror(-code)));
     code = master_run(&args, cfg);
     config_args_free(&args);
     return code;

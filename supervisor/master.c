@@ -198,8 +198,8 @@ spawn_slots(struct master *m, struct gen *g)
  * restart = never or on-failure: g, the active generation, has no process
  * left and none to restart. The service has ended, with its last status.
  */
-static void
-service_ended(struct master *m, struct gen *g)
+void
+master_service_ended(struct master *m, struct gen *g)
 {
     log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
     m->exit_code = g->exit_code;
@@ -247,7 +247,7 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
     }
     if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
         /* Its last process exited during the roll: nothing serves now. */
-        service_ended(m, m->active);
+        master_service_ended(m, m->active);
         return;
     }
     master_roll_finished(m);
@@ -597,8 +597,8 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
  * even be forked (no fd, no memory, no process left) is tried again with
  * the restart backoff: no exit will ever come to bring it back.
  */
-static void
-start_slot(struct master *m, struct gen *g, size_t slot)
+void
+master_start_slot(struct master *m, struct gen *g, size_t slot)
 {
     int rc = worker_start(m, g, slot);
 
@@ -622,7 +622,7 @@ on_restart_timer(uv_timer_t *t)
             g->slots[i].restart_timer = NULL;
             if (g->state == GEN_ACTIVE && !g->master->stopping &&
                 !g->slots[i].retired && g->slots[i].w == NULL)
-                start_slot(g->master, g, i);
+                master_start_slot(g->master, g, i);
             return;
         }
 }
@@ -670,11 +670,12 @@ master_on_worker_exit(struct child *c, int status)
     /* Exiting before asking is normal for a bad configuration: the hint
      * is for a program that shim_bypassed already flagged. */
     int silent = g->bypassed && never_asked(g, w);
-    char desc[64];
+    char desc[64], execerr[400];
 
     /* Its exec's report first, if the exit came before it: the log tells
      * spawn or exec_failed, then exit. */
     worker_exec_report(w, 1);
+    worker_exec_error(w, execerr, sizeof(execerr));
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),
@@ -691,23 +692,22 @@ master_on_worker_exit(struct child *c, int status)
 
     switch (g->state) {
     case GEN_STARTING: {
-        char why[512];
+        char why[1024];
         if (g->slots[slot].retired)
             break; /* SIGTTOU's: not a failure of the roll */
-        snprintf(why, sizeof(why), "worker exited before it was ready (%s)%s%s",
-                 desc, silent ? BYPASS_HINT : "",
-                 m->active != NULL && WIFEXITED(status) &&
-                         WEXITSTATUS(status) == 0 ? BESIDE_HINT : "");
+        snprintf(
+            why, sizeof(why), "worker exited before it was ready (%s)%s%s%s%s",
+            desc, execerr[0] ? ": " : "", execerr, silent ? BYPASS_HINT : "",
+            m->active != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                ? BESIDE_HINT
+                : "");
         fail_roll(m, g, GEV_WORKER_EXIT, why, code);
         break;
     }
     case GEN_CANARY:
     case GEN_ACTIVE:
-        if (rollout_worker_exit(m, g, desc)) {
-            if (g->live == 0)
-                master_gen_done(m, g);
-            break;
-        }
+        if (rollout_worker_exit(m, g, slot, desc))
+            break; /* rolled back: g drains */
         if (g->state == GEN_CANARY)
             break; /* its slot is not restarted */
         master_set_state(g, GEV_WORKER_EXIT);
@@ -715,15 +715,18 @@ master_on_worker_exit(struct child *c, int status)
             wants_restart(g->plan->cfg->restart, status)) {
             schedule_restart(m, g, slot, ran_ms);
         } else if (!gen_has_future(g) && m->starting == NULL) {
-            service_ended(m, g); /* during a roll, its outcome decides */
+            master_service_ended(m, g); /* in a roll, its outcome decides */
             return;
         }
         break;
     case GEN_DRAINING:
     case GEN_FAILED:
-    case GEN_KEPT:
         if (g->live == 0)
             master_gen_done(m, g);
+        break;
+    case GEN_KEPT:
+        rollout_kept_exit(m, g, slot,
+                          wants_restart(g->plan->cfg->restart, status));
         break;
     case GEN_DONE:
         break;
@@ -752,7 +755,9 @@ master_reload(struct master *m)
     char err[CONFIG_ERRLEN];
     struct config *cfg;
     struct plan *p, *live[MASTER_MAX_PLANS];
+    const char *keys[3];
     size_t nlive;
+    int nkeys;
 
     if (m->stopping)
         return;
@@ -767,13 +772,16 @@ master_reload(struct master *m)
                   log_q(m->args->file), log_q(err));
         return;
     }
+    nkeys = config_keep_start_keys(m->plan->cfg, cfg, keys, 3);
     if (plan_new(cfg, live, nlive, &p, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
         config_free(cfg);
         return;
     }
-    traffic_reloaded(m, cfg);
+    for (int i = 0; i < nkeys; i++)
+        log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
+                  log_q("read at start only: restart handoff to apply it"));
     log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
     plan_unref(m->next_plan);
     m->next_plan = p;
@@ -937,7 +945,7 @@ master_scale(struct master *m, int delta)
         log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
                   c->processes);
         if (delta > 0) {
-            start_slot(m, g, (size_t)i);
+            master_start_slot(m, g, (size_t)i);
             continue;
         }
         handle_close(g->slots[i].restart_timer);

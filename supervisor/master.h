@@ -89,6 +89,8 @@ int master_set_state(struct gen *g, enum gen_event e); /* logs; -1: refused */
 void master_promote(struct master *m, struct gen *g); /* every client to g */
 void master_gen_done(struct master *m, struct gen *g); /* its last process left */
 void master_restore(struct master *m, struct gen *kept); /* active again */
+void master_start_slot(struct master *m, struct gen *g, size_t slot);
+void master_service_ended(struct master *m, struct gen *g); /* none left */
 void master_roll_finished(struct master *m);          /* start a queued roll */
 
 /* The plans something still uses (active, reloaded, every generation's;

@@ -574,6 +574,38 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         answer(c, r);
 }
 
+/*
+ * c, still reading its request, is closed and its memory and timer serve t,
+ * just accepted: a flood of idle connections then costs the loop an accept
+ * and a close per connection, nothing allocated or freed but t itself. The
+ * loop must keep up with a client that connects in a loop, whose connects
+ * the kernel completes without it: one it falls 4096 behind has its SYN
+ * dropped and waits a second (under ASan the allocations took twice as long
+ * as the client's connect).
+ */
+static void
+mconn_reuse(struct mconn *c, uv_tcp_t *t)
+{
+    struct metrics *mt = c->mt;
+
+    handle_close(c->tcp); /* reading only: no request of it is pending */
+    for (struct mconn **pp = &mt->conns; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    c->tcp = t;
+    t->data = c;
+    c->state = M_READING;
+    c->eof = 0;
+    c->len = 0;
+    c->next = mt->conns; /* the newest now */
+    mt->conns = c;
+    uv_timer_start(c->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
+    if (uv_read_start((uv_stream_t *)t, on_alloc, on_read) < 0)
+        mconn_close(c);
+}
+
 /* The connection waiting longest for its request (the list is newest
  * first), or NULL when every one is being answered. */
 static struct mconn *
@@ -608,7 +640,8 @@ on_connection(uv_stream_t *server, int status)
          * newest 64, and a real scraper, whose request comes at once, is
          * answered whatever the flood does. */
         mt->m->metrics_data.refused++;
-        mconn_close(c);
+        mconn_reuse(c, t);
+        return;
     }
     if (mt->nconns >= METRICS_MAX_CONNS ||
         (c = calloc(1, sizeof(*c))) == NULL) {
@@ -661,7 +694,8 @@ metrics_open(struct master *m, const char *address, char *err, size_t errlen)
     uv_tcp_init(m->loop, mt->server);
     mt->server->data = mt;
     if ((rc = uv_tcp_bind(mt->server, (struct sockaddr *)&a.ss, 0)) < 0 ||
-        (rc = uv_listen((uv_stream_t *)mt->server, 128, on_connection)) < 0) {
+        (rc = uv_listen((uv_stream_t *)mt->server, METRICS_BACKLOG,
+                        on_connection)) < 0) {
         snprintf(err, errlen, "metrics %s: %s", address, uv_strerror(rc));
         handle_close(mt->server);
         free(mt);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fdlimit.h"
 #include "log.h"
 
 struct plan *
@@ -99,6 +100,12 @@ plan_new(struct config *cfg, struct plan *const *old, size_t nold,
             continue;
         }
         rc = listener_open(lc, &p->ls[p->nls], err, errlen);
+        if (rc == -EMFILE) { /* name the limit, and what would do */
+            int n = snprintf(err, errlen, "%s: %s: ", lc->name, lc->address);
+            if (n > 0 && (size_t)n < errlen)
+                fdlimit_nofile_explain(err + n, errlen - (size_t)n,
+                                       cfg->nlisten);
+        }
         if (rc < 0) {
             plan_free_partial(p);
             return rc;

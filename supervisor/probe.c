@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "handle.h"
+#include "log.h"
 #include "master.h"
 #include "readiness.h"
 #include "spawn.h"
@@ -20,6 +22,8 @@ struct probe_attempt {
     uv_connect_t conn;
     uv_write_t wr;
     struct child exec; /* PROBE_EXEC, registered with the reaper */
+    uv_timer_t *timer; /* PROBE_EXEC: its timeout */
+    uint64_t timeout_ms;
     struct master *m;
     enum probe_kind kind;
     probe_cb *cb;
@@ -43,8 +47,12 @@ release(struct probe_attempt *a)
     if (a->kind == PROBE_EXEC) {
         if (a->exec.pid > 0) {
             reap_remove(&a->m->reaper, &a->exec);
-            kill(a->exec.pid, SIGKILL); /* reaped as an orphan */
+            /* The whole group: a shell's own children (the sleep of
+             * sh -c 'sleep 1000') would outlive it. Each is reaped as an
+             * orphan: the master is their subreaper. */
+            kill(-a->exec.pid, SIGKILL);
         }
+        handle_close(a->timer);
         free(a);
         return;
     }
@@ -63,8 +71,6 @@ verdict(struct probe_attempt *a, int ok, const char *what)
     uint64_t us = (uv_hrtime() - a->t0) / 1000;
 
     a->cb = NULL;
-    if (a->kind == PROBE_EXEC)
-        a->exec.pid = 0; /* exited: nothing to kill */
     release(a);
     if (cb != NULL)
         cb(arg, ok, us, what);
@@ -200,8 +206,26 @@ on_exec_exit(struct child *c, int status)
         (struct probe_attempt *)((char *)c - offsetof(struct probe_attempt, exec));
     char what[32];
 
+    /* What it left running in its group goes with it (release kills the
+     * group): a check is over when its command is. The group outlives its
+     * leader's reaping while a member lives, so its number is not reused. */
     snprintf(what, sizeof(what), "exit=%d", reap_exit_code(status));
     verdict(a, WIFEXITED(status) && WEXITSTATUS(status) == 0, what);
+}
+
+static void
+on_exec_timeout(uv_timer_t *t)
+{
+    struct probe_attempt *a = t->data;
+    char what[48];
+
+    if (a == NULL)
+        return;
+    log_event(LOG_WARN, "probe_timeout", "pid=%d timeout_ms=%llu",
+              (int)a->exec.pid, (unsigned long long)a->timeout_ms);
+    snprintf(what, sizeof(what), "err=timeout after %llums",
+             (unsigned long long)a->timeout_ms);
+    verdict(a, 0, what); /* kills its process group */
 }
 
 static struct probe_attempt *
@@ -217,20 +241,39 @@ start_exec(struct probe_attempt *a, const char *target, char **env)
     o.chan_fd = -1;
     o.uid = (uid_t)-1;
     o.gid = (gid_t)-1;
+    /* A group of its own, killed whole at its timeout or cancel; and gone
+     * with a master killed by SIGKILL, like a worker. */
+    o.own_pgroup = 1;
+    o.die_with_parent = 1;
+    a->timer = handle_timer(a->m->loop, a);
+    if (a->timer == NULL) {
+        free(a);
+        return NULL;
+    }
     /* Its exec is not waited for: one that fails exits 127, a failure. */
     spawn_process(&o, &a->exec.pid, NULL);
     if (a->exec.pid <= 0) {
+        handle_close(a->timer);
         free(a);
         return NULL;
     }
     a->exec.on_exit = on_exec_exit;
     reap_add(&a->m->reaper, &a->exec);
+    uv_timer_start(a->timer, on_exec_timeout, a->timeout_ms, 0);
     return a;
+}
+
+uint64_t
+probe_exec_timeout(uint64_t interval_ms)
+{
+    return interval_ms > PROBE_EXEC_MIN_TIMEOUT_MS ? interval_ms
+                                                   : PROBE_EXEC_MIN_TIMEOUT_MS;
 }
 
 struct probe_attempt *
 probe_start(struct master *m, enum probe_kind kind, const char *target,
-            unsigned sport, char **env, probe_cb *cb, void *arg)
+            unsigned sport, char **env, uint64_t timeout_ms, probe_cb *cb,
+            void *arg)
 {
     struct probe_attempt *a = calloc(1, sizeof(*a));
 
@@ -241,6 +284,7 @@ probe_start(struct master *m, enum probe_kind kind, const char *target,
     a->cb = cb;
     a->arg = arg;
     a->t0 = uv_hrtime();
+    a->timeout_ms = timeout_ms;
     return kind == PROBE_EXEC ? start_exec(a, target, env)
                               : start_connect(a, target, sport);
 }

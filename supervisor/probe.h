@@ -18,14 +18,27 @@ struct probe_attempt;
  * One attempt at target (HOST:PORT, http://URL or a shell command), from
  * source port sport (0: any; a steered listener sends a probe port's
  * connection to that port's generation). env is the command's environment
- * (NULL: the master's). cb runs once, at the verdict, unless the attempt
- * is cancelled first. NULL: nothing could be started, cb never runs.
+ * (NULL: the master's). A command runs in a process group of its own; one
+ * still running after timeout_ms fails ("err=timeout after Nms") and its
+ * group is killed, as it is when the command exits or the attempt is
+ * cancelled: nothing it started outlives it. A connection's timeout is its
+ * caller's (the next try). cb runs once, at the verdict, unless the
+ * attempt is cancelled first. NULL: nothing could be started, cb never
+ * runs.
  */
 struct probe_attempt *probe_start(struct master *m, enum probe_kind kind,
                                   const char *target, unsigned sport,
-                                  char **env, probe_cb *cb, void *arg);
+                                  char **env, uint64_t timeout_ms, probe_cb *cb,
+                                  void *arg);
 
-/* No verdict wanted any more: a connection is reset, a command killed. */
+/* A command's timeout for checks tried every interval_ms: the interval, but
+ * at least PROBE_EXEC_MIN_TIMEOUT_MS, as a shell and its command take
+ * milliseconds to start where a connection on loopback takes microseconds. */
+#define PROBE_EXEC_MIN_TIMEOUT_MS 1000
+uint64_t probe_exec_timeout(uint64_t interval_ms);
+
+/* No verdict wanted any more: a connection is reset, a command and its
+ * process group killed. */
 void probe_cancel(struct probe_attempt *a);
 
 #endif

@@ -49,16 +49,19 @@ on_tick(uv_timer_t *t)
     }
     if (p->att != NULL) {
         if (kind == READY_EXEC)
-            return; /* the last one is still running: wait for it */
+            return;           /* still running: its own timeout judges it */
         probe_cancel(p->att); /* no answer within the interval: again */
     }
     /* From a source port of the generation's probe block: a steered
      * listener sends it to this generation's socket, and only it. */
-    p->att = probe_start(p->m, kind == READY_EXEC ? PROBE_EXEC
-                               : kind == READY_HTTP ? PROBE_HTTP : PROBE_TCP,
-                         p->target,
-                         kind == READY_EXEC ? 0 : traffic_probe_port(p->m, p->w->gen),
-                         NULL, on_verdict, p);
+    p->att = probe_start(
+        p->m,
+        kind == READY_EXEC   ? PROBE_EXEC
+        : kind == READY_HTTP ? PROBE_HTTP
+                             : PROBE_TCP,
+        p->target, kind == READY_EXEC ? 0 : traffic_probe_port(p->m, p->w->gen),
+        NULL, probe_exec_timeout(p->w->gen->plan->cfg->ready_interval),
+        on_verdict, p);
 }
 
 int

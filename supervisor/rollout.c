@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "canary.h"
 #include "control.h"
 #include "drain.h"
 #include "guard.h"
 #include "handle.h"
 #include "log.h"
 #include "master.h"
+#include "scale.h"
 #include "sdnotify.h"
 #include "traffic.h"
 
@@ -75,6 +77,37 @@ rollout_ready(struct master *m, struct gen *g)
     return 1;
 }
 
+/*
+ * The kept generation serves again: at the size asked for meanwhile
+ * (SIGTTIN and SIGTTOU set its configuration's processes when it is the
+ * active one's too), with the processes it lost while kept started again
+ * (no restart runs for a kept generation).
+ */
+static void
+restore_size(struct master *m, struct gen *kept)
+{
+    const struct config *c = kept->plan->cfg;
+    size_t want = (size_t)c->processes, had = scale_count(kept);
+    long i;
+
+    while (scale_count(kept) > want && (i = scale_victim(kept)) >= 0) {
+        kept->slots[i].retired = 1;
+        if (kept->slots[i].w != NULL)
+            drain_worker(kept->slots[i].w, c->drain_signal);
+    }
+    while (scale_count(kept) < want && (i = scale_grow(kept)) >= 0)
+        master_start_slot(m, kept, (size_t)i);
+    for (size_t k = 0; k < kept->nslots; k++) {
+        struct slot *s = &kept->slots[k];
+        if (s->lost && !s->retired && s->w == NULL)
+            master_start_slot(m, kept, k);
+        s->lost = 0;
+    }
+    if (scale_count(kept) != had)
+        log_event(LOG_INFO, "scale", "gen=%u processes=%zu reason=restored",
+                  kept->id, scale_count(kept));
+}
+
 static void
 end_keep(struct master *m, struct gen *kept, const char *why)
 {
@@ -94,6 +127,19 @@ on_keep_end(uv_timer_t *t)
 
     if (kept != NULL && kept->state == GEN_KEPT)
         end_keep(kept->master, kept, "keep_previous");
+}
+
+void
+rollout_kept_exit(struct master *m, struct gen *kept, size_t slot, int restart)
+{
+    kept->slots[slot].lost = restart && !kept->slots[slot].retired;
+    if (kept->live > 0)
+        return;
+    uv_timer_stop(kept->rollout_timer);
+    guard_stop(m->guard); /* it can return to nothing now */
+    m->guard = NULL;
+    log_event(LOG_WARN, "kept_end", "gen=%u reason=exited", kept->id);
+    master_gen_done(m, kept);
 }
 
 int
@@ -150,7 +196,10 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
         control_roll_ended(m, g, why);
         sdnotify_roll_ended(m, g, why);
         drain_retire(m, g);
-        master_roll_finished(m);
+        if (!m->stopping && !gen_has_future(m->active))
+            master_service_ended(m, m->active); /* its last exited meanwhile */
+        else
+            master_roll_finished(m);
         return 0;
     }
     kept = find_state(m, GEN_KEPT);
@@ -171,6 +220,8 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
     sdnotify_status(m, text);
+    control_roll_ended(m, g, text); /* its roll's outcome, for status */
+    restore_size(m, kept);
     drain_retire(m, g);
     return 0;
 }
@@ -195,11 +246,14 @@ rollout_promote(struct master *m)
 }
 
 int
-rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
+rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
+                    const char *desc)
 {
     char why[160];
 
-    if (g->state == GEN_CANARY) {
+    if (g->slots[slot].retired) {
+        return 0; /* SIGTTOU's: the operator's, not a crash */
+    } else if (g->state == GEN_CANARY) {
         snprintf(why, sizeof(why), "a process of the canary exited (%s)", desc);
     } else if (g->state == GEN_ACTIVE && find_state(m, GEN_KEPT) != NULL) {
         snprintf(why, sizeof(why), "a process exited during keep_previous (%s)",
@@ -207,7 +261,39 @@ rollout_worker_exit(struct master *m, struct gen *g, const char *desc)
     } else {
         return 0;
     }
-    return rollout_rollback(m, ROLLOUT_CRASH, why) == 0;
+    if (rollout_rollback(m, ROLLOUT_CRASH, why) < 0)
+        return 0;
+    if (g->live == 0)
+        master_gen_done(m, g);
+    return 1;
+}
+
+int
+rollout_roll_canary(struct master *m, const char *spec, char *err,
+                    size_t errlen)
+{
+    struct canary_step steps[CANARY_MAX_STEPS]; /* m's only once valid */
+    size_t n = 0;
+    int same;
+
+    if (canary_parse_steps(spec, steps, CANARY_MAX_STEPS, &n, err, errlen) < 0)
+        return -EINVAL;
+    same = m->roll_nsteps == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = steps[i].bps == m->roll_steps[i].bps &&
+               steps[i].ms == m->roll_steps[i].ms;
+    /* Queued rolls coalesce into one: another canary for it would replace
+     * the steps a waiting client asked for, behind its back. */
+    if (m->roll_nsteps != 0 && !same) {
+        snprintf(err, errlen,
+                 "the roll queued after generation %u already has another "
+                 "canary; ask again once it has started",
+                 m->starting ? m->starting->id : 0);
+        return -EBUSY;
+    }
+    memcpy(m->roll_steps, steps, n * sizeof(*steps));
+    m->roll_nsteps = n;
+    return 0;
 }
 
 void

@@ -50,9 +50,24 @@ int rollout_rollback(struct master *m, enum rollout_cause cause,
  * 0, or -ENOENT when neither is under way. */
 int rollout_promote(struct master *m);
 
-/* A process of g exited: during a canary, or while an older generation is
- * kept, that is a failed guard and rolls back. 1 if it did. */
-int rollout_worker_exit(struct master *m, struct gen *g, const char *desc);
+/* The process of g's slot exited: during a canary, or while an older
+ * generation is kept, that is a failed guard and rolls back (unless
+ * SIGTTOU retired the slot). 1 if it did; g may be gone then. */
+int rollout_worker_exit(struct master *m, struct gen *g, size_t slot,
+                        const char *desc);
+
+/* The process of a slot of the kept generation exited (restart: whether
+ * restart = wants another): started again if traffic returns to it; when
+ * it was the last, the keeping ends (nothing to return to), kept is freed. */
+void rollout_kept_exit(struct master *m, struct gen *kept, size_t slot,
+                       int restart);
+
+/* handoff roll --canary SPEC ("5%/30s 25%/2m"): its steps for the roll it
+ * starts or queues. -EINVAL for a bad spec, -EBUSY when the queued roll
+ * has other steps already (each client's roll keeps the canary it asked
+ * for); err says why, and nothing changed. */
+int rollout_roll_canary(struct master *m, const char *spec, char *err,
+                        size_t errlen);
 
 /* A new roll starts: a kept generation is retired first (at most one). */
 void rollout_roll_starting(struct master *m);

@@ -19,7 +19,10 @@ int rundir_make(char *dir, size_t dirlen, char *notify, size_t notifylen);
  * as (user, else the master's own): connect() needs write permission on
  * the socket, and the 0700 directory keeps everyone else out. A reload
  * may add or change user: each roll calls this for its own workers.
- * A socket not made yet is no error. Returns 0 or -errno.
+ * A socket not made yet is no error. No link is followed, as the workers'
+ * user may have replaced either: a dir that is no longer a directory is
+ * left alone (-ENOTDIR), and only a socket with no other name changes
+ * owner (else -ENOTSOCK, -EMLINK). Returns 0 or -errno.
  */
 int rundir_own(const char *dir, const char *notify, const struct config *c);
 

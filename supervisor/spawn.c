@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "fdlimit.h"
 
 int
 spawn_exec_code(int err)
@@ -47,7 +50,27 @@ struct child_args {
     const struct spawn_opts *o;
     int report;
     pid_t parent;
+    const struct rlimit *nofile; /* to set before exec, or NULL */
 };
+
+static const char *const step_names[] = {
+    [SPAWN_STEP_FDS] = "placing descriptors",
+    [SPAWN_STEP_PGROUP] = "process group",
+    [SPAWN_STEP_DIRECTORY] = "directory",
+    [SPAWN_STEP_IDENTITY] = "user and groups",
+    [SPAWN_STEP_PARENT] = "parent death signal",
+    [SPAWN_STEP_LIMITS] = "resource limits",
+    [SPAWN_STEP_PRELOAD] = "preloaded library",
+    [SPAWN_STEP_EXEC] = "exec",
+};
+
+const char *
+spawn_step_name(int step)
+{
+    if (step <= 0 || step >= (int)(sizeof(step_names) / sizeof(step_names[0])))
+        return "start";
+    return step_names[step];
+}
 
 /*
  * Only async-signal-safe calls from here to exec: the child of a clone that
@@ -60,7 +83,9 @@ child(void *arg)
     const struct spawn_opts *o = ((struct child_args *)arg)->o;
     int report = ((struct child_args *)arg)->report;
     pid_t parent = ((struct child_args *)arg)->parent;
-    int high = 3 + (int)o->nfds + 1, err;
+    const struct rlimit *nofile = ((struct child_args *)arg)->nofile;
+    int high = 3 + (int)o->nfds + 1, report_msg[2];
+    int step = SPAWN_STEP_FDS;
     int moved[SPAWN_MAX_FDS], chan = -1;
     struct sigaction sa;
     sigset_t none;
@@ -121,10 +146,13 @@ child(void *arg)
      * by the master after the clone, so that no signal to the group can
      * come before it exists.
      */
+    step = SPAWN_STEP_PGROUP;
     if (o->own_pgroup && setpgid(0, 0) < 0)
         goto fail;
+    step = SPAWN_STEP_DIRECTORY;
     if (o->directory != NULL && chdir(o->directory) < 0)
         goto fail;
+    step = SPAWN_STEP_IDENTITY;
     if (o->gid != (gid_t)-1) {
         if (syscall(SYS_setgroups, o->ngroups, o->groups) < 0 ||
             syscall(SYS_setresgid, o->gid, o->gid, o->gid) < 0)
@@ -141,6 +169,7 @@ child(void *arg)
      * ends, which is the master itself: it has one thread. A master gone
      * before the setting took is seen here as a new parent.
      */
+    step = SPAWN_STEP_PARENT;
     if (o->die_with_parent) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
             goto fail;
@@ -150,13 +179,27 @@ child(void *arg)
         }
     }
 
+    /* access() checks as the real user, which is the worker's now, every
+     * directory on the way included. */
+    step = SPAWN_STEP_PRELOAD;
+    if (o->preload != NULL && access(o->preload, R_OK) < 0)
+        goto fail;
+    /* The soft limit the master started with, not the one it raised to:
+     * a program that uses select() breaks above 1024 (fdlimit.h). Lowered
+     * here, after the descriptors above were placed. */
+    step = SPAWN_STEP_LIMITS;
+    if (nofile != NULL && setrlimit(RLIMIT_NOFILE, nofile) < 0)
+        goto fail;
+
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    step = SPAWN_STEP_EXEC;
     execvpe(o->argv[0], o->argv, o->envp);
 fail:
-    err = errno;
-    (void)!write(report, &err, sizeof(err));
-    _exit(spawn_exec_code(err));
+    report_msg[0] = step;
+    report_msg[1] = errno;
+    (void)!write(report, report_msg, sizeof(report_msg));
+    _exit(spawn_exec_code(report_msg[1]));
 }
 
 int
@@ -193,8 +236,9 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
      */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    p = clone(child, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
-              &(struct child_args){o, pipefd[1], getpid()});
+    p = clone(
+        child, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+        &(struct child_args){o, pipefd[1], getpid(), fdlimit_child_nofile()});
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pipefd[1] >= 0)
@@ -211,16 +255,23 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
 }
 
 int
-spawn_report(int fd)
+spawn_report(int fd, int *step)
 {
-    int err = 0;
+    int msg[2] = {0, 0};
     ssize_t n;
 
+    if (step != NULL)
+        *step = 0;
     do
-        n = read(fd, &err, sizeof(err));
+        n = read(fd, msg, sizeof(msg));
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return errno == EAGAIN ? -EAGAIN : 0;
-    /* The pipe closed by exec (0 bytes), or the errno of what failed. */
-    return n == (ssize_t)sizeof(err) ? -err : 0;
+    /* The pipe closed by exec (0 bytes), or the step and errno of what
+     * failed, in one write (atomic on a pipe). */
+    if (n != (ssize_t)sizeof(msg))
+        return 0;
+    if (step != NULL)
+        *step = msg[0];
+    return -msg[1];
 }

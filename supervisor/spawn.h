@@ -22,6 +22,10 @@ struct spawn_opts {
     size_t ngroups;
     int own_pgroup; /* lead a process group of its own (see spawn.c) */
     int die_with_parent; /* SIGKILL when the master dies (see spawn.c) */
+    /* A library the command preloads (the shim), or NULL: checked readable
+     * as the child's user before exec, as ld.so would only warn and run
+     * the command without it (SPAWN_STEP_PRELOAD). */
+    const char *preload;
 };
 
 /* Room an envp entry needs for LISTEN_PID=<pid>, filled in after fork(). */
@@ -34,14 +38,31 @@ struct spawn_opts {
  *
  * The exec is not waited for: with report not NULL, *report is the read end
  * of a pipe (close-on-exec, non-blocking) that a successful exec closes and
- * on which the child writes the errno of a step that failed (chdir, set*id,
- * exec). Read it with spawn_report() when it becomes readable, or once the
- * child has exited; then close it.
+ * on which the child writes the step that failed (chdir, set*id, exec...)
+ * and its errno. The soft RLIMIT_NOFILE the master started with is set
+ * back (fdlimit.h). Read it with spawn_report() when it becomes readable, or
+ * once the child has exited; then close it.
  */
 int spawn_process(const struct spawn_opts *o, pid_t *pid, int *report);
 
-/* What a report pipe says: 0 exec'd, -errno failed, -EAGAIN not yet. */
-int spawn_report(int fd);
+/* The step of a child's start that failed, reported with its errno. */
+enum spawn_step {
+    SPAWN_STEP_FDS = 1, /* EMFILE: the descriptor limit (fdlimit.h) */
+    SPAWN_STEP_PGROUP,
+    SPAWN_STEP_DIRECTORY,
+    SPAWN_STEP_IDENTITY,
+    SPAWN_STEP_PARENT,
+    SPAWN_STEP_LIMITS,
+    SPAWN_STEP_PRELOAD,
+    SPAWN_STEP_EXEC,
+};
+
+/* What a report pipe says: 0 exec'd, -errno failed (*step, if not NULL,
+ * the step that did: enum spawn_step), -EAGAIN not yet. */
+int spawn_report(int fd, int *step);
+
+/* "placing descriptors", "exec", ...: a step for messages. */
+const char *spawn_step_name(int step);
 
 /* Exit code of a child whose exec failed with err: 127 not found, 126 else. */
 int spawn_exec_code(int err);

@@ -54,7 +54,7 @@ status_text(const struct master *m, const struct status_last *last,
             struct control_buf *b)
 {
     const struct config *c = m->plan->cfg;
-    char t[32];
+    char t[32], guard[400]; /* as long as status_json's */
 
     control_buf_printf(b, "handoff %s, pid %d, up %s%s\n", PACKAGE_VERSION,
                        (int)getpid(),
@@ -76,9 +76,9 @@ status_text(const struct master *m, const struct status_last *last,
         }
         control_buf_printf(b, "\n");
     }
-    guard_describe(m->guard, t, sizeof(t));
-    if (t[0] != '\0')
-        control_buf_printf(b, "%s\n", t);
+    guard_describe(m->guard, guard, sizeof(guard));
+    if (guard[0] != '\0')
+        control_buf_printf(b, "%s\n", guard);
     for (const struct gen *g = m->gens; g; g = g->next) {
         char share[64];
         rollout_describe(m, g, share, sizeof(share));

@@ -22,7 +22,6 @@ steer_plan_init(struct steer_plan *p, unsigned lo, unsigned hi)
 {
     memset(p, 0, sizeof(*p));
     p->probe_lo = (uint16_t)lo;
-    p->probe_hi = (uint16_t)hi;
     p->probe_size = (uint16_t)(hi >= lo ? (hi - lo + 1) / STEER_PROBE_BLOCKS : 0);
 }
 

@@ -43,7 +43,6 @@ struct steer_plan {
     size_t n;
     uint16_t probe_lo;   /* first probe source port */
     uint16_t probe_size; /* ports per block */
-    uint16_t probe_hi;   /* the last port of the range configured */
     unsigned rot[STEER_PROBE_BLOCKS];
     unsigned next_block; /* blocks are handed out in turn */
     /* Clients that always reach the newest generation that may serve. */

@@ -181,15 +181,3 @@ traffic_probe_port(struct master *m, struct gen *g)
 {
     return steer_plan_probe_port(&m->steering, g->id);
 }
-
-void
-traffic_reloaded(const struct master *m, const struct config *cfg)
-{
-    const struct steer_plan *p = &m->steering;
-
-    if (cfg->probe_lo != p->probe_lo || cfg->probe_hi != p->probe_hi)
-        log_event(LOG_WARN, "reload_not_applied",
-                  "key=probe_ports running=%u-%u file=%u-%u reason=%s",
-                  p->probe_lo, p->probe_hi, cfg->probe_lo, cfg->probe_hi,
-                  log_q("read at start only: restart handoff to apply it"));
-}

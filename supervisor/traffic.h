@@ -6,7 +6,6 @@
 
 struct master;
 struct gen;
-struct config;
 
 /*
  * The master's plan (struct steer_plan in struct master) says which
@@ -41,10 +40,6 @@ int traffic_steered(const struct gen *g);
 
 /* Connections waiting in g's own accept queues. */
 int traffic_queued(const struct gen *g);
-
-/* A reload read cfg: say what of it steering does not apply (probe_ports
- * is read at start only: the blocks of live generations stay as they are). */
-void traffic_reloaded(const struct master *m, const struct config *cfg);
 
 /* The source port for g's next probe, 0 for any. */
 unsigned traffic_probe_port(struct master *m, struct gen *g);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "fdlimit.h"
 #include "handle.h"
 #include "log.h"
 #include "readiness.h"
@@ -22,19 +23,12 @@
 
 extern char **environ;
 
-/* Variables handoff sets: never passed through from the master's own. */
+/* Variables handoff sets (the list is config_check.c's, which refuses
+ * them in environment =): never passed through from the master's own. */
 static int
 ours(const char *kv)
 {
-    static const char *const names[] = {
-        "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=",
-        "HANDOFF_FD=", "HANDOFF_GENERATION=", "SERVER_STARTER_PORT=",
-        "EINHORN_FD_COUNT=", "EINHORN_FD_", "NGINX=", "GUNICORN_FD="};
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strncmp(kv, names[i], strlen(names[i])) == 0)
-            return 1;
-    return 0;
+    return config_env_reserved(kv);
 }
 
 static int
@@ -179,9 +173,15 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
             user_preload = *v + 11; /* the shim goes after the user's */
             continue;
         }
-        if (!ours(*v) && !overridden(*v, c->env))
+        if (!ours(*v) && !overridden(*v, c->env) &&
+            !overridden(*v, c->user_env))
             env_put(&e, strdup(*v));
     }
+    /* user = alice: alice's HOME, USER, LOGNAME and SHELL, as su and
+     * systemd's User= give, unless environment = sets them. */
+    for (char **u = c->user_env; u && *u; u++)
+        if (!overridden(*u, c->env))
+            env_put(&e, strdup(*u));
     if (preload != NULL)
         env_put(&e, user_preload && *user_preload
                         ? fmt("LD_PRELOAD=%s %s", user_preload, preload)
@@ -307,6 +307,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.ngroups = c->user ? (size_t)ngroups : 0;
     o.own_pgroup = 1;
     o.die_with_parent = 1;
+    o.preload = c->pass == PASS_SHIM ? m->shim_path : NULL;
 
     w->started_ns = master_now();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
@@ -362,7 +363,7 @@ worker_exec_report(struct worker *w, int exited)
 
     if (w->exec_report < 0)
         return;
-    rc = spawn_report(w->exec_report);
+    rc = spawn_report(w->exec_report, &w->exec_step);
     if (rc == -EAGAIN && !exited)
         return; /* woken early: nothing to read yet */
     handle_close(w->exec_poll);
@@ -370,15 +371,61 @@ worker_exec_report(struct worker *w, int exited)
     close(w->exec_report);
     w->exec_report = -1;
     if (rc < 0 && rc != -EAGAIN) {
-        log_event(LOG_ERROR, "exec_failed", "gen=%u pid=%d command=%s err=%s",
-                  g->id, (int)w->child.pid, log_q(g->plan->cfg->argv[0]),
-                  log_q(strerror(-rc)));
+        char why[512];
+        w->exec_err = -rc;
+        worker_exec_error(w, why, sizeof(why));
+        log_event(LOG_ERROR, "exec_failed",
+                  "gen=%u pid=%d command=%s err=%s step=%s reason=%s", g->id,
+                  (int)w->child.pid, log_q(g->plan->cfg->argv[0]),
+                  log_q(strerror(-rc)), log_q(spawn_step_name(w->exec_step)),
+                  log_q(why));
         return;
     }
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
               (int)w->child.pid, w->slot);
     if (!exited)
         readiness_start(g->master, w);
+}
+
+/* The name of the user workers run as: user =, or handoff's own. */
+static const char *
+user_name(const struct config *c, char *buf, size_t size)
+{
+    struct passwd *pw;
+
+    if (c->user != NULL)
+        return c->user;
+    pw = getpwuid(geteuid());
+    if (pw != NULL)
+        snprintf(buf, size, "%s", pw->pw_name);
+    else
+        snprintf(buf, size, "%u", (unsigned)geteuid());
+    return buf;
+}
+
+void
+worker_exec_error(const struct worker *w, char *buf, size_t size)
+{
+    const struct plan *p = w->gen->plan;
+    const char *cmd = p->cfg->argv[0];
+    char uname[64];
+
+    if (w->exec_err == 0) {
+        buf[0] = '\0';
+        return;
+    }
+    if (w->exec_step == SPAWN_STEP_FDS && w->exec_err == EMFILE)
+        fdlimit_nofile_explain(buf, size, p->nls);
+    else if (w->exec_step == SPAWN_STEP_PRELOAD)
+        snprintf(buf, size, "the shim %s is not readable by user %s (%s)",
+                 w->gen->master->shim_path,
+                 user_name(p->cfg, uname, sizeof(uname)),
+                 strerror(w->exec_err));
+    else if (w->exec_step == SPAWN_STEP_EXEC)
+        snprintf(buf, size, "cannot run %s: %s", cmd, strerror(w->exec_err));
+    else
+        snprintf(buf, size, "%s before running %s: %s",
+                 spawn_step_name(w->exec_step), cmd, strerror(w->exec_err));
 }
 
 /*

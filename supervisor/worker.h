@@ -30,6 +30,10 @@ void worker_remnants_close(struct master *m);
  */
 void worker_exec_report(struct worker *w, int exited);
 
+/* Why the worker's command could not be run, for roll_failed ("the shim
+ * PATH is not readable by user U (Permission denied)"); "" if it ran. */
+void worker_exec_error(const struct worker *w, char *buf, size_t size);
+
 /*
  * The exit code of handoff for its worker's last status, when the stop
  * came by stop_signal and the worker was drained with drain_signal: the

@@ -230,3 +230,31 @@ grep -q 'event=canary gen=2 old=1 step=1/1 share_bps=2000 for_ms=1000' "$LOG" ||
 grep -q 'event=canary gen=3 ' "$LOG" && fail "the canary of one roll applied to the next"
 ok "handoff roll --canary 20%/1s: one roll through that canary, the next without; a bad spec refused (exit 2, the flag named)"
 stop_handoff
+
+# 8. An exec guard that hangs: each run is killed with its process group
+# (the shell and its sleep) at its timeout and counts as a failure, so the
+# canary is rolled back and nothing is left running.
+HANG="sleep 1000.$$" # a marker no other process has
+trap 'for q in $(pgrep -fx "$HANG"); do kill -KILL "$q"; done; cleanup' EXIT
+# hung: how many processes of $HANG are alive, after a bounded wait for 0.
+hung() {
+    local n i
+    for i in $(seq 50); do
+        n=$(pgrep -cfx "$HANG")
+        [ "$n" -eq 0 ] && break
+        sleep 0.1
+    done
+    echo "$n"
+}
+p=$(free_port)
+start "$p" --canary "10%/8s" --guard-interval 200ms --guard-failures 2 \
+    --guard "exec:sh -c '$HANG'" -- python3 "$SERVER"
+timeout 60 "$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "a canary whose guard hangs: handoff roll exit $rc ($(cat "$T/roll"))"
+grep -q "guard exec:sh -c '$HANG' failed 2 times in a row (last: err=timeout" "$T/roll" ||
+    fail "handoff roll did not name the hung guard: $(cat "$T/roll")"
+n=$(hung)
+[ "$n" -eq 0 ] || fail "$n '$HANG' processes of the guard left running"
+ok "an exec guard that hangs: killed at its timeout, rolled back after 2 ($(cut -c1-120 "$T/roll")), no process left"
+stop_handoff

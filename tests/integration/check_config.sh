@@ -33,7 +33,7 @@ grep -q '^ready = http:http://127.0.0.1:8080/healthz$' "$T/url" ||
     fail "--ready http://URL printed as: $(grep '^ready' "$T/url")"
 sed 1d "$T/url" >"$T/url.conf"
 "$HANDOFF" -c "$T/url.conf" -t >"$T/url2" 2>&1 || fail "printed ready does not load back: $(cat "$T/url2")"
-printf '[listen a]\naddress = :1\n[worker]\ncommand = x\nready = http://[::1]:9/h\n' >"$T/url3.conf"
+printf '[listen a]\naddress = :1\n[worker]\ncommand = true\nready = http://[::1]:9/h\n' >"$T/url3.conf"
 "$HANDOFF" -c "$T/url3.conf" -t >"$T/url3" 2>&1 || fail "ready = http://URL in a file refused: $(cat "$T/url3")"
 ok "ready: a bare http:// URL, from a flag or a file, printed as http:URL"
 
@@ -78,8 +78,11 @@ bad "${W}drain_timeout = -1s" "$F:6: drain_timeout: bad duration" -t
 bad "${W}restart = sometimes" "$F:6: restart:" -t
 bad "${W}user = no-such-user-here" "user: no such user" -t
 bad "${W}group = no-such-group-here" "group: no such group" -t
-bad "${W}directory = /nonexistent" "directory \"/nonexistent\" is not a directory" -t
+bad "${W}directory = /nonexistent" "$F:6: directory: directory \"/nonexistent\": No such file or directory" -t
+bad "${W}directory = /etc/passwd" "$F:6: directory: directory \"/etc/passwd\" is not a directory" -t
 bad "${W}environment = 1BAD=x" "$F:6: environment: bad environment entry" -t
+# A NUL byte would cut the value short without a word.
+bad "${W}ready = delay:1s\0garbage" "^handoff: $F:6: a NUL byte" -t
 bad "${W}command = \"unterminated" "$F:6: command: unterminated" -t
 bad "[listen a]\naddress = 1.2.3:80\n[worker]\ncommand = x" "$F:2: address: bad IPv4" -t
 bad "[listen a]\naddress = ::1:80\n[worker]\ncommand = x" "$F:2: address: IPv6 addresses go in brackets" -t
@@ -130,8 +133,59 @@ bad "" "^handoff: -n: needs a value" -l :1 -n
 bad "" "^handoff: -e: bad environment entry" -l :1 --pass systemd -e NOEQ -t -- x
 bad "" "^handoff: --backlog: bad number" -l :1 --pass systemd --backlog -5 -t -- x
 bad "" "^handoff: -C: directory" -l :1 --pass systemd -C /nonexistent -t -- x
+# Messages that said something else than what is wrong.
+bad "" "^handoff: --control: \"/nonexistent/x.sock\": the directory /nonexistent: No such file" \
+    -l 127.0.0.1:0 --pass systemd --control /nonexistent/x.sock -- true
+bad "" "^handoff: --metrics: \"9480\": expected HOST:PORT, \\[IPV6\\]:PORT or :PORT \\(for every address: \":9480\"\\)" \
+    -l :1 --metrics 9480 -t -- true
+for spec in '%/1m' '.5%/1m' '1e1%/1m' '50.%/1m'; do
+    re=${spec//./\\.}
+    bad "" "^handoff: --canary: \"$re\": bad weight \"${re%%%*}\" \\(expected a percentage" \
+        -l :1 --canary "$spec" -t -- true
+done
+bad "[listen a]\naddress 127.0.0.1:8080\n[worker]\ncommand = x" "^handoff: $F:2: expected key = value: no '=' after \"address\"" -t
+bad "${W}processes: 3" "^handoff: $F:6: \"processes:\": expected key = value \\('=', not ':'\\)" -t
+bad "${W}drain_signal = SIGCHLD" "^handoff: $F:6: drain_signal: drain_signal cannot be SIGCHLD, SIGCONT, SIGURG" -t
+bad "" "^handoff: --drain-signal: drain_signal cannot be SIGCHLD, SIGCONT, SIGURG" -l :1 --drain-signal URG -t -- true
+bad "${W}environment = HANDOFF_FD=9" "^handoff: $F:6: environment: HANDOFF_FD: handoff sets it itself" -t
+bad "${W}environment = LISTEN_FDS=2" "^handoff: $F:6: environment: LISTEN_FDS: handoff sets it itself" -t
+bad "" "^handoff: -e: LD_PRELOAD: handoff sets it to load the shim" -l :1 -e LD_PRELOAD=/x.so -t -- true
+# -t finds the command as the worker's exec would, or says why not.
+bad "${W}command = /no/such/bin" "^handoff: $F:6: command: \"/no/such/bin\": No such file or directory" -t
+bad "" "^handoff: command: \"no-such-command-handoff\": not found in PATH \\(" -l :1 -t -- no-such-command-handoff
+bad "" "^handoff: command: \"/etc/passwd\": not an executable file" -l :1 -t -- /etc/passwd
+printf '#!/bin/sh\n' >"$T/run.sh"
+chmod 755 "$T/run.sh"
+bad "" "^handoff: command: \"/\./run.sh\": No such file" -l :1 -C / -t -- ./run.sh
 [ "$n" -ge 30 ] || fail "only $n bad cases"
 ok "$n bad configurations and command lines refused with exit 2 and a message naming the place"
+
+# What -t accepts: a relative command in directory =, LD_PRELOAD for a
+# worker without the shim, SIGWINCH (Apache's graceful stop).
+"$HANDOFF" -l :1 -C "$T" --drain-signal WINCH -t -- ./run.sh >"$T/out" 2>&1 ||
+    fail "a relative command in -C refused: $(cat "$T/out")"
+"$HANDOFF" -l :1 --pass systemd -e LD_PRELOAD=/x.so -t -- sh >"$T/out" 2>&1 ||
+    fail "LD_PRELOAD with pass = systemd refused: $(cat "$T/out")"
+ok "-t: a relative command in -C DIR, LD_PRELOAD without the shim, SIGWINCH accepted"
+
+# A path that is no regular file is refused at once, without reading it:
+# a FIFO would block the open, /dev/zero would be read for ever.
+mkfifo "$T/fifo"
+for f in "$T/fifo" /dev/zero "$T"; do
+    timeout 10 "$HANDOFF" -c "$f" -t >/dev/null 2>"$T/ferr"
+    rc=$?
+    [ "$rc" -eq 2 ] || fail "-c $f -t: exit $rc, expected 2 at once: $(head -c 300 "$T/ferr")"
+    grep -Eq "^handoff: $f: not a regular file \\((a FIFO|a character device|a directory)\\)" "$T/ferr" ||
+        fail "-c $f: message: $(head -c 300 "$T/ferr")"
+done
+# Nor one larger than 1 MiB.
+head -c 1048577 /dev/zero | tr '\0' ';' >"$T/big.conf"
+timeout 10 "$HANDOFF" -c "$T/big.conf" -t >/dev/null 2>"$T/ferr"
+rc=$?
+[ "$rc" -eq 2 ] || fail "a 1 MiB + 1 file: exit $rc, expected 2"
+grep -q "^handoff: $T/big.conf: too large (1048577 bytes, at most 1 MiB)" "$T/ferr" ||
+    fail "a 1 MiB + 1 file: message: $(head -c 300 "$T/ferr")"
+ok "-c FIFO, -c /dev/zero, -c DIR and a file over 1 MiB: refused at once, exit 2, the file named"
 
 # Refused means nothing started: no listener was bound.
 "$HANDOFF" -l 127.0.0.1:0 --pass systemd --drain-timeout x -- sleep 10 2>/dev/null

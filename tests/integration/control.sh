@@ -194,6 +194,27 @@ hc roll --timeout soon
     fail "roll --timeout soon: exit $RC: $ERR"
 hc status extra
 [ "$RC" -eq 2 ] || fail "status extra: exit $RC, expected 2"
+# handoff -h says every flag of the server (flag_keys[] of config.c) and
+# every command of the client with its own options.
+hc -h
+[ "$RC" -eq 0 ] || fail "handoff -h: exit $RC"
+missing=
+for f in $(sed -n '/^} flag_keys\[\] = {/,/^};/p' "$TOP_SRCDIR/supervisor/config.c" |
+           sed -n 's/^ *{"\([a-z-]*\)", .*/\1/p'); do
+    grep -q -- "--$f[] |=]" <<<"$OUT" || missing="$missing --$f"
+done
+for c in status roll promote rollback stop metrics; do
+    grep -Eq -- "handoff ([a-z]+ \| )*$c( |$)" <<<"$OUT" || missing="$missing $c"
+done
+grep -Eq -- "handoff status .*--watch \[--interval D\]" <<<"$OUT" || missing="$missing status --watch/--interval"
+grep -Eq -- "handoff roll .*--canary" <<<"$OUT" || missing="$missing roll --canary"
+[ -z "$missing" ] || fail "handoff -h does not mention:$missing"
+ok "handoff -h: every flag, and status --watch --interval, roll --canary, promote, rollback"
+
+# handoff alone: how to use it, not the first thing missing.
+hc
+[ "$RC" -eq 2 ] && echo "$ERR" | head -n 1 | grep -q '^usage: handoff ' ||
+    fail "handoff with no argument: exit $RC: $(echo "$ERR" | head -n 2)"
 HANDOFF_CONTROL="$CTL" hc status
 [ "$RC" -eq 0 ] || fail "HANDOFF_CONTROL: exit $RC: $ERR"
 printf '[handoff]\ncontrol = %s\n' "$CTL" >"$T/c.conf"
@@ -202,7 +223,7 @@ hc status -c "$T/c.conf"
 printf '[handoff]\ncontrol = none\n' >"$T/none.conf"
 hc status -c "$T/none.conf"
 [ "$RC" -eq 1 ] && echo "$ERR" | grep -q 'control = none' || fail "control = none: exit $RC: $ERR"
-ok "client: no socket -> 1 naming the path, bad usage -> 2, HANDOFF_CONTROL, -c FILE"
+ok "client: no socket -> 1 naming the path, bad usage -> 2, no argument -> usage, HANDOFF_CONTROL, -c FILE"
 
 # stop: answered, then the client returns once handoff has exited.
 hc stop --control "$CTL"
@@ -250,6 +271,36 @@ for line in open(sys.argv[1], "rb"):
 assert seen == ["caf\ufffd \"q\" \\ ok"], seen
 PY
 ok "a STATUS= that is not UTF-8: valid JSON in status --json and the log, U+FFFD for the byte"
+
+# C1 controls (U+0080-U+009F, or the bytes 0x80-0x9f alone) in a STATUS=:
+# U+009B is a CSI to a terminal, as ESC [ is. handoff status shows a
+# blank for each, as for C0, and keeps the rest of the text (UTF-8 included).
+cat >"$T/c1_worker.py" <<'EOF'
+import os, socket, time
+path = os.environ["NOTIFY_SOCKET"]
+if path.startswith("@"):
+    path = "\0" + path[1:]
+with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+    s.sendto(b'READY=1\nSTATUS=\xc3\xa9t\xc3\xa9 \xc2\x9b31mred \x9b31mraw \x1b[31mesc \xc2\x85nel \xe2\x82\xac', path)
+time.sleep(60)
+EOF
+start_handoff --control "$CTL" --pass systemd -l 127.0.0.1:0 -- python3 "$T/c1_worker.py"
+wait_log 'event=promote' 1
+hc status --control "$CTL"
+[ "$RC" -eq 0 ] || fail "status: exit $RC: $ERR"
+python3 - "$T/hc.out" <<'PY' || fail "C1 controls of a STATUS= reach the terminal: $(grep -a 'status "' "$T/hc.out" | od -c | head -n 8)"
+import re, sys
+out = open(sys.argv[1], "rb").read()
+line = [l for l in out.split(b"\n") if b'status "' in l][0]
+want = b'status "\xc3\xa9t\xc3\xa9  31mred  31mraw  [31mesc  nel \xe2\x82\xac"'
+assert line.endswith(want), line
+# Nothing a terminal takes for a control: no C0 but the line's end, no
+# C1 in UTF-8 (C2 80-9F) and no byte 0x80-0x9f outside a UTF-8 sequence.
+text = out.decode("utf-8")
+assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", text), text
+PY
+stop_handoff
+ok "a STATUS= with C1 controls (UTF-8 and raw): blanks in handoff status, UTF-8 text kept"
 
 # As PID 1 (a container) the default is /run/handoff.sock: here in a private
 # /run, reached through /proc/PID/root.

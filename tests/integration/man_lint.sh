@@ -11,7 +11,7 @@ set -u
 MAN="$TOP_SRCDIR/man"
 CONFIG_C="$TOP_SRCDIR/supervisor/config.c"
 CONTROL_C="$TOP_SRCDIR/supervisor/control_client.c"
-WORKER_C="$TOP_SRCDIR/supervisor/worker.c"
+CHECK_C="$TOP_SRCDIR/supervisor/config_check.c" # the variables worker.c sets
 MAKEFILE_AM="$TOP_SRCDIR/Makefile.am"
 PAGES="$MAN/handoff.8 $MAN/handoff.conf.5 $MAN/handoff-protocol.7 $MAN/handoff-shim.7"
 
@@ -45,8 +45,8 @@ read_vars=$(cat "$TOP_SRCDIR"/supervisor/*.c | grep -o 'getenv("[A-Z_]*")' |
     sed 's/getenv("\(.*\)")/\1/' | sort -u)
 file_keys=$(sed -n '/^static const struct key keys\[\] = {/,/^};/p' "$CONFIG_C" |
     sed -n 's/^ *{"[a-z]*", "\([a-z_]*\)".*/\1/p')
-worker_vars=$(sed -n '/^ours(/,/^}/p' "$WORKER_C" | grep -o '"[A-Z_]*=\{0,1\}"' |
-    tr -d '"=')
+worker_vars=$(sed -n '/^static const char \*const handoff_vars/,/^};/p' "$CHECK_C" |
+    grep -o '"[A-Z_]*=\{0,1\}"' | tr -d '"=')
 # The shim's exports: -export-symbols-regex '^(bind|listen|...)$$'
 shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1/p" \
     "$MAKEFILE_AM" | tr '|' '\n')
@@ -56,7 +56,7 @@ shim_exports=$(sed -n "s/.*-export-symbols-regex '^(\([a-z0-9_|]*\))\\$\\$'.*/\1
 [ -n "$other_long" ] || bad "no struct option literal found in config.c"
 [ -n "$client_long" ] || bad "no option of the client found in control_client.c"
 [ -n "$read_vars" ] || bad "no getenv() found in supervisor/*.c"
-[ -n "$worker_vars" ] || bad "no variable found in ours() of worker.c"
+[ -n "$worker_vars" ] || bad "no variable found in handoff_vars[] of config_check.c"
 [ -n "$shim_exports" ] || bad "no -export-symbols-regex '^(...)\$\$' found in Makefile.am"
 [ "$status" -eq 0 ] || exit 1
 
@@ -79,6 +79,28 @@ for s in $short_flags c l t h V; do
         bad "handoff.8 does not document -$s"
 done
 echo "checked $n short options of config.c against .Fl in handoff.8"
+
+# 2b. Every command of the client (control_is_command) is named in the
+# DESCRIPTION of handoff.8, where it says what the first argument does.
+commands=$(sed -n '/^control_is_command(/,/^}/p' "$CONTROL_C" | grep -o '"[a-z]*"' | tr -d '"')
+[ -n "$commands" ] || bad "no command found in control_is_command() of control_client.c"
+description=$(sed -n '/^\.Sh DESCRIPTION/,/^\.Ss /p' "$MAN/handoff.8")
+n=0
+for c in $commands; do
+    n=$((n + 1))
+    grep -q "^\.Cm $c\( \|\$\)" <<<"$description" ||
+        bad "handoff.8's DESCRIPTION does not name the command $c"
+done
+echo "checked $n client commands against handoff.8's DESCRIPTION"
+
+# 2c. The limits of canary.h are those handoff.conf.5 states.
+steps_max=$(sed -n 's/^#define CANARY_MAX_STEPS \([0-9]*\).*/\1/p' "$TOP_SRCDIR/supervisor/canary.h")
+cidrs_max=$(sed -n 's/^#define CANARY_MAX_CIDRS \([0-9]*\).*/\1/p' "$TOP_SRCDIR/supervisor/canary.h")
+[ -n "$steps_max" ] && [ -n "$cidrs_max" ] || bad "no CANARY_MAX_STEPS or CANARY_MAX_CIDRS in canary.h"
+grep -qi "at most $steps_max steps" "$MAN/handoff.conf.5" ||
+    bad "handoff.conf.5 does not say canary takes at most $steps_max steps"
+grep -qi "at most $cidrs_max networks" "$MAN/handoff.conf.5" ||
+    bad "handoff.conf.5 does not say canary_clients takes at most $cidrs_max networks"
 
 # 3. Every key of keys[] has an entry in handoff.conf.5's key lists.
 n=0
@@ -113,7 +135,7 @@ for v in $worker_vars; do
     grep -q "^\\.It Ev $v" "$MAN/handoff.8" ||
         bad "handoff.8 has no '.It Ev $v' entry"
 done
-echo "checked $n worker variables of worker.c against handoff.8"
+echo "checked $n worker variables (config_check.c handoff_vars) against handoff.8"
 
 # 5b. Every variable handoff reads (getenv) is named in handoff.8.
 n=0

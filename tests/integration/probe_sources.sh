@@ -111,7 +111,7 @@ wait_log 'event=promote gen=1 ' 1 30
 sed -i 's/^probe_ports = .*/probe_ports = 22000-22999/' "$T/h.conf"
 kill -HUP "$HPID"
 wait_log 'event=promote gen=2 ' 1 30
-grep -q 'event=reload_not_applied key=probe_ports running=21000-21999 file=22000-22999' "$LOG" ||
+grep -q 'event=reload_not_applied key=probe_ports ' "$LOG" ||
     fail "a reload changing probe_ports: nothing said"
 grep -q 'event=steer gen=2 probe_ports=21' "$LOG" || fail "gen 2's probe block is not in the running range"
 ok "a reload that changes probe_ports logs reload_not_applied and keeps the running range"

@@ -66,3 +66,26 @@ wait_log 'event=notify_ignored .*reason=not-a-worker' 1
 sleep 0.3
 [ "$(count 'event=promote gen=2 ')" -eq 0 ] || fail "READY=1 from a stranger promoted gen 2"
 ok "READY=1 from a process that is not a worker is ignored"
+
+# exec: a check that hangs is killed with its process group (the shell and
+# its sleep) at its timeout and counts as not ready: the roll fails at
+# ready_timeout and nothing of the check is left running.
+HANG="sleep 1000.$$" # a marker no other process has
+trap 'for q in $(pgrep -fx "$HANG"); do kill -KILL "$q"; done; cleanup' EXIT
+start_handoff --pass systemd --ready-interval 100ms --ready-timeout 4s \
+    --ready "exec:test %g = 1 || sh -c '$HANG'" \
+    -l 127.0.0.1:0 -- python3 "$SERVER" --no-notify
+wait_log 'event=promote gen=1 ' 1
+kill -USR2 "$HPID"
+wait_log 'event=roll_failed gen=2 .*not ready within ready_timeout' 1
+for _ in $(seq 50); do
+    n=$(pgrep -cfx "$HANG")
+    [ "$n" -eq 0 ] && break
+    sleep 0.1
+done
+[ "$n" -eq 0 ] || fail "$n '$HANG' processes of the check left running"
+timeouts=$(count 'event=probe_timeout ')
+[ "$timeouts" -ge 2 ] || fail "$timeouts runs of the hung check timed out within ready_timeout (4 s), expected 2 or more"
+get / | grep -q 'gen=1' || fail "gen 1 does not answer after the failed roll"
+ok "exec: a hung check is killed at its timeout ($timeouts times), the roll fails at ready_timeout, no process left"
+stop_handoff

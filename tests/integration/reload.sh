@@ -15,7 +15,7 @@ processes = $1
 CONF
 }
 write_conf 1
-start_handoff -c "$conf"
+start_handoff -c "$conf" --control "$T/ctl.sock"
 wait_log 'event=promote' 1
 load_start 8
 before=$(pid_serving)
@@ -28,6 +28,21 @@ sleep 0.5
 [ "$(pid_serving)" = "$before" ] || fail "another worker serves after a broken reload"
 kill -0 "$HPID" || fail "a broken file stopped handoff"
 ok "broken file on SIGHUP: logged, nothing changed"
+
+# The file replaced by a FIFO: the reload is refused at once, logged, and
+# the master goes on answering (an open() of the FIFO would block it).
+mv "$conf" "$conf.saved"
+mkfifo "$conf"
+kill -HUP "$HPID"
+hc status --control "$T/ctl.sock" --timeout 5s
+[ "$RC" -eq 0 ] || fail "status after a SIGHUP with a FIFO as the file: exit $RC: $ERR"
+wait_log 'event=reload_failed' 2 10
+grep -q "event=reload_failed .*error=\"$conf: not a regular file (a FIFO)\"" "$LOG" ||
+    fail "reload_failed does not say why: $(grep event=reload_failed "$LOG" | tail -n 1)"
+[ "$(count 'event=roll ')" -eq 1 ] || fail "a FIFO as the file started a roll"
+rm "$conf"
+mv "$conf.saved" "$conf"
+ok "FIFO as the file on SIGHUP: refused and logged, status still answers"
 
 write_conf 2
 kill -HUP "$HPID"
@@ -131,4 +146,34 @@ wait_log 'event=gone gen=3 ' 1 30
 fds_after=$(ls "/proc/$HPID/fd" | wc -l)
 [ "$fds_after" -eq "$fds_before" ] || fail "the master holds $fds_after fds, $fds_before before the reloads"
 ok "a listener removed and restored while its generation drains: its client served by gen 3, no socket left behind (master fds $fds_before -> $fds_after, a roll later)"
+stop_handoff
+
+# control, metrics and probe_ports are read at start only: a reload that
+# changes them rolls, and says, key by key, what it did not apply, at
+# every reload until a restart.
+cat >"$conf" <<CONF
+[handoff]
+control = $T/ctl.sock
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = python3 $SERVER
+pass = systemd
+CONF
+start_handoff -c "$conf"
+wait_log 'event=promote gen=1 ' 1
+sed -i "s|^control = .*|control = $T/ctl2.sock\\nmetrics = 127.0.0.1:0\\nprobe_ports = 20000-20999|" "$conf"
+for gen in 2 3; do
+    kill -HUP "$HPID"
+    wait_log "event=promote gen=$gen " 1
+    for key in control metrics probe_ports; do
+        [ "$(count "event=reload_not_applied key=$key ")" -eq $((gen - 1)) ] ||
+            fail "reload $((gen - 1)): $(count "event=reload_not_applied key=$key ") reload_not_applied for $key"
+    done
+done
+[ "$(count 'event=reload_not_applied ')" -eq 6 ] || fail "keys not applied: $(grep event=reload_not_applied "$LOG")"
+hc status --control "$T/ctl.sock" --timeout 5s
+[ "$RC" -eq 0 ] || fail "status on the control socket of the start: exit $RC: $ERR"
+[ ! -e "$T/ctl2.sock" ] || fail "the reload opened the new control socket"
+ok "reload changing control, metrics and probe_ports: rolled, each logged as not applied (twice in 2 reloads)"
 stop_handoff

@@ -49,8 +49,14 @@ steps_refused(void **state)
         {"5%/soon", "bad duration"},
         {"5/30s", "expected WEIGHT%/DURATION"},
         {"5%30s", "expected WEIGHT%/DURATION"},
-        {"x%/1s", "above 0%"},
-        {"1.234%/1s", "above 0%"},
+        /* Not a weight at all: the syntax is what is wrong, not the range. */
+        {"x%/1s", "bad weight \"x\" (expected a percentage"},
+        {"1.234%/1s", "at most two decimals"},
+        {"%/1m", "bad weight \"\" (expected a percentage"},
+        {".5%/1m", "bad weight \".5\" (expected a percentage"},
+        {"1e1%/1m", "bad weight \"1e1\" (expected a percentage"},
+        {"50.%/1m", "bad weight \"50.\" (expected a percentage"},
+        {"99999%/1m", "below 100%"},
         {"", "no canary step"},
     };
     struct canary_step st[CANARY_MAX_STEPS];

@@ -1330,6 +1330,64 @@ print_round_trips_words_ending_in_blanks_and_control_chars(void **state)
     config_free(c);
 }
 
+/*
+ * A reload's configuration changing keys read at start only: each named,
+ * and the running values put back, so that the next reload compares with
+ * what runs.
+ */
+static void
+start_only_keys_are_named_and_kept(void **state)
+{
+    const char *const a[] = {"-l", ":1", "--control", "/tmp/a.sock", "--",
+                             "true", NULL};
+    const char *const b[] = {"-l", ":1", "--control", "/tmp/b.sock",
+                             "--metrics", "127.0.0.1:0", "--probe-ports",
+                             "20000-20999", "--", "true", NULL};
+    struct config *running = load_ok(NULL, a), *next = load_ok(NULL, b);
+    const char *keys[3];
+
+    (void)state;
+    assert_int_equal(config_keep_start_keys(running, next, keys, 3), 3);
+    assert_string_equal(keys[0], "control");
+    assert_string_equal(keys[1], "metrics");
+    assert_string_equal(keys[2], "probe_ports");
+    assert_string_equal(next->control, "/tmp/a.sock");
+    assert_null(next->metrics);
+    assert_int_equal(next->probe_lo, running->probe_lo);
+    assert_int_equal(next->probe_hi, running->probe_hi);
+    /* Now the same: nothing to say. */
+    assert_int_equal(config_keep_start_keys(running, next, keys, 3), 0);
+    config_free(running);
+    config_free(next);
+}
+
+/* Lines inih would split at ':', or that lack their '=', are refused. */
+static void
+colon_and_missing_equals_are_refused(void **state)
+{
+    static const struct {
+        const char *text, *says;
+    } bad[] = {
+        {"[worker]\nprocesses: 3\n", "t.conf:2: \"processes:\": expected key = value"},
+        {"[listen a]\naddress 127.0.0.1:80\n", "t.conf:2: expected key = value: no '=' after \"address\""},
+        {"[listen a]\n  address\t127.0.0.1:80\n", "t.conf:2: expected key = value: no '=' after \"address\""},
+    };
+    char err[CONFIG_ERRLEN];
+    struct config *c;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(load(bad[i].text, NULL, &c, err), -EINVAL);
+        if (strstr(err, bad[i].says) == NULL)
+            fail_msg("\"%s\": said \"%s\", not \"%s\"", bad[i].text, err,
+                     bad[i].says);
+    }
+    /* ':' in a value, or in a comment, is no separator. */
+    config_free(load_ok("[listen a]\naddress = 127.0.0.1:80 ; a:b\n; x: y\n"
+                        "[worker]\ncommand = true\nready = tcp:127.0.0.1:80\n",
+                        NULL));
+}
+
 int
 main(void)
 {
@@ -1374,6 +1432,8 @@ main(void)
         cmocka_unit_test(print_round_trips_words_ending_in_blanks_and_control_chars),
         cmocka_unit_test(flag_values_a_file_cannot_hold_are_refused),
         cmocka_unit_test(listener_names_fit_a_section_header),
+        cmocka_unit_test(start_only_keys_are_named_and_kept),
+        cmocka_unit_test(colon_and_missing_equals_are_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1135,6 +1135,25 @@ notify_reads_status(void **state)
     assert_string_equal(m.status, "second");
 }
 
+/* C1 controls reach a terminal as C0 ones do: U+009B and a lone 0x9b are
+ * a CSI. Each is a blank; UTF-8 text and other bytes are kept. */
+static void
+notify_blanks_c1_controls(void **state)
+{
+    struct notify_msg m;
+
+    (void)state;
+    m = notify("STATUS=\xc3\xa9t\xc3\xa9 \xc2\x9b" "31m \x9b" "31m \xc2\x85 "
+               "\xe2\x82\xac \xc2\xa0 \xe9 \x80\x9f\x7f");
+    assert_string_equal(m.status, "\xc3\xa9t\xc3\xa9  31m  31m   "
+                                  "\xe2\x82\xac \xc2\xa0 \xe9   \x7f");
+    /* A sequence cut by the end is no sequence. */
+    m = notify("STATUS=ab\xc2");
+    assert_string_equal(m.status, "ab\xc2");
+    m = notify("STATUS=\xe2\x82");
+    assert_string_equal(m.status, "\xe2 ");
+}
+
 static void
 notify_truncates_long_status(void **state)
 {
@@ -1261,6 +1280,7 @@ main(void)
         cmocka_unit_test(q_results_live_for_eight_calls),
         cmocka_unit_test(notify_reads_ready),
         cmocka_unit_test(notify_reads_status),
+        cmocka_unit_test(notify_blanks_c1_controls),
         cmocka_unit_test(notify_truncates_long_status),
         cmocka_unit_test(notify_reads_stopping),
         cmocka_unit_test(notify_ignores_unknown_keys_and_other_values),

@@ -513,6 +513,39 @@ hello_without_listeners_gets_empty_list(void **state)
     assert_string_equal(proto_get(&r, "listeners"), "");
 }
 
+/*
+ * handoff-protocol(7): WELCOME's list holds at most 2,047 bytes of whole
+ * names (47 of 42 characters); one left out is still lent by name.
+ */
+static void
+hello_lists_whole_names_within_2047_bytes(void **state)
+{
+    static struct listener many[60];
+    static struct listener *ls[60];
+    struct plan p = {.ls = ls, .nls = 60, .refs = 1};
+    static struct proto_msg r;
+    const char *list;
+    size_t names = 1;
+    int fd;
+
+    (void)state;
+    for (int i = 0; i < 60; i++) {
+        char name[48];
+        snprintf(name, sizeof(name), "%02d%040d", i, 0);
+        make_listener(&many[i], name, "127.0.0.1:8080", 40 + i);
+        ls[i] = &many[i];
+    }
+    assert_true(ask(&p, PROTO_HELLO, 1, NULL, NULL, &r, &fd) > 0);
+    list = proto_get(&r, "listeners");
+    assert_true(strlen(list) <= 2047);
+    for (const char *c = list; *c; c++)
+        names += *c == ',';
+    assert_int_equal(names, 47);
+    assert_int_equal(strlen(list), 47 * 42 + 46);
+    assert_true(ask(&p, PROTO_GET, 2, "name", many[59].name, &r, &fd) > 0);
+    assert_int_equal(r.hdr.type, PROTO_SOCKET);
+}
+
 static void
 get_by_name_lends_the_socket(void **state)
 {
@@ -728,6 +761,7 @@ main(void)
         cmocka_unit_test_setup(hello_gets_welcome_with_listener_names,
                                setup_plan),
         cmocka_unit_test(hello_without_listeners_gets_empty_list),
+        cmocka_unit_test(hello_lists_whole_names_within_2047_bytes),
         cmocka_unit_test_setup(get_by_name_lends_the_socket, setup_plan),
         cmocka_unit_test_setup(get_by_address_matches_wildcard_listener,
                                setup_plan),

@@ -1,4 +1,5 @@
-/* test_shim.c: the shim's message handling and its per-process socket options. */
+/* test_shim.c: the shim's message handling, its per-process socket options
+ * and its record of the epoll sets holding a managed socket. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "epollset.h"
 #include "protocol.h"
 #include "sockopt.h"
 
@@ -368,6 +370,99 @@ carry_records_what_differs_from_a_fresh_socket(void **state)
     close(fresh);
 }
 
+
+/* What epollset_drop_fd asked to take out, in order. */
+static int dels[8][2], ndels;
+
+static void
+note_del(int ep, int fd)
+{
+    assert_true(ndels < (int)N(dels));
+    dels[ndels][0] = ep;
+    dels[ndels][1] = fd;
+    ndels++;
+}
+
+static void
+epoll_sets_hold_what_was_added_until_it_goes(void **state)
+{
+    struct epollset_entry e[8];
+    struct epollset t = {e, 0, 8, 0};
+
+    (void)state;
+    assert_false(epollset_holds(&t, 5));
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0); /* noted once */
+    assert_int_equal(t.n, 1);
+    assert_true(epollset_holds(&t, 5));
+    assert_false(epollset_holds(&t, 7)); /* the socket is not a set */
+    assert_false(epollset_holds(&t, 6));
+    epollset_del(&t, 6, 7); /* another set: nothing */
+    assert_true(epollset_holds(&t, 5));
+    epollset_del(&t, 5, 7);
+    assert_false(epollset_holds(&t, 5));
+    /* The set closes: it holds nothing, and its number may be reused. */
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    epollset_drop_set(&t, 5);
+    assert_false(epollset_holds(&t, 5));
+    assert_int_equal(t.n, 0);
+}
+
+static void
+epoll_sets_under_a_dup_are_the_same_set(void **state)
+{
+    struct epollset_entry e[8];
+    struct epollset t = {e, 0, 8, 0};
+
+    (void)state;
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    assert_true(epollset_holds(&t, 9));
+    /* Added through one number, seen through the other. */
+    assert_int_equal(epollset_add(&t, 9, 8, 100), 0);
+    epollset_del(&t, 5, 7);
+    assert_true(epollset_holds(&t, 5)); /* 8 is still in it */
+    epollset_del(&t, 5, 8);
+    assert_false(epollset_holds(&t, 9));
+    assert_false(epollset_holds(&t, 5));
+    /* Closing one number leaves the set to the other. */
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    epollset_drop_set(&t, 5);
+    assert_false(epollset_holds(&t, 5));
+    assert_true(epollset_holds(&t, 9));
+    /* A full table says so, for the caller to grow it. */
+    t.cap = t.n;
+    assert_int_equal(epollset_copy(&t, 9, 10), -ENOSPC);
+    assert_int_equal(epollset_add(&t, 11, 7, 100), -ENOSPC);
+}
+
+static void
+epoll_sets_drop_a_closed_socket_its_adder_added(void **state)
+{
+    struct epollset_entry e[8];
+    struct epollset t = {e, 0, 8, 0};
+
+    (void)state;
+    ndels = 0;
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0); /* the parent's */
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    assert_int_equal(epollset_add(&t, 6, 7, 200), 0); /* the child's */
+    assert_int_equal(epollset_add(&t, 6, 8, 200), 0);
+    /* The child (200) closes 7: out of its own set, once, not out of the
+     * parent's set, which the parent still waits on. */
+    epollset_drop_fd(&t, 7, 200, note_del);
+    assert_int_equal(ndels, 1);
+    assert_int_equal(dels[0][0], 6);
+    assert_int_equal(dels[0][1], 7);
+    assert_false(epollset_holds(&t, 5));
+    assert_false(epollset_holds(&t, 9));
+    assert_true(epollset_holds(&t, 6)); /* 8 */
+    epollset_drop_fd(&t, 8, 100, note_del);
+    assert_int_equal(ndels, 1);
+    assert_int_equal(t.n, 0);
+}
+
 int
 main(void)
 {
@@ -385,6 +480,9 @@ main(void)
         cmocka_unit_test(inherited_options),
         cmocka_unit_test(apply_sets_inherited_options_on_a_real_connection),
         cmocka_unit_test(carry_records_what_differs_from_a_fresh_socket),
+        cmocka_unit_test(epoll_sets_hold_what_was_added_until_it_goes),
+        cmocka_unit_test(epoll_sets_under_a_dup_are_the_same_set),
+        cmocka_unit_test(epoll_sets_drop_a_closed_socket_its_adder_added),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,53 @@
+/* fdlimit.c: raise the open-file limit; children get theirs back; EMFILE. */
+#include "fdlimit.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+/* Descriptors a listener may take during a roll: a socket for each of up to
+ * three generations (kept, active, starting) in the master, and two more
+ * in the child being started (moved out of the way, then placed at 3...). */
+#define FDLIMIT_PER_LISTENER 5
+#define FDLIMIT_FIXED 32 /* log, loop, control, metrics, notify, channels */
+
+static struct rlimit start;
+static int raised;
+
+int
+fdlimit_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (raised)
+        return 0; /* start keeps the limit the master started with */
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    start = rl;
+    if (rl.rlim_cur >= rl.rlim_max)
+        return 0;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    raised = 1;
+    return 1;
+}
+
+const struct rlimit *
+fdlimit_child_nofile(void)
+{
+    return raised ? &start : NULL;
+}
+
+void
+fdlimit_nofile_explain(char *buf, size_t size, size_t nlisteners)
+{
+    struct rlimit rl = {0, 0};
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    snprintf(buf, size,
+             "too many open files (RLIMIT_NOFILE %llu, hard limit "
+             "%llu): %zu listeners need up to about %zu descriptors during "
+             "a roll; raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+             nlisteners, nlisteners * FDLIMIT_PER_LISTENER + FDLIMIT_FIXED);
+}

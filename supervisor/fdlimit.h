@@ -1,0 +1,24 @@
+/* fdlimit.h: the open-file limit: the master's raised, its children's kept. */
+#ifndef HANDOFF_FDLIMIT_H
+#define HANDOFF_FDLIMIT_H
+
+#include <stddef.h>
+#include <sys/resource.h>
+
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard one, as systemd does for its
+ * services: each listener takes a descriptor per generation in the master,
+ * and more while a worker is started. Returns 1 if raised, 0 if it already
+ * was the hard one, -errno.
+ */
+int fdlimit_raise_nofile(void);
+
+/* The limit children get (the soft one the master started with), or NULL
+ * when it was not raised: programs that use select() break above 1024. */
+const struct rlimit *fdlimit_child_nofile(void);
+
+/* Put in buf why nlisteners could not be opened or passed on EMFILE: "too
+ * many open files (RLIMIT_NOFILE 300, hard 300): 600 listeners need ...". */
+void fdlimit_nofile_explain(char *buf, size_t size, size_t nlisteners);
+
+#endif

@@ -1,0 +1,79 @@
+/* test_fdlimit.c: the open-file limit raised, children's kept, EMFILE told. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "fdlimit.h"
+
+static void
+soft_at_hard_is_left_alone(void **state)
+{
+    struct rlimit rl;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = rl.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(fdlimit_raise_nofile(), 0);
+    assert_null(fdlimit_child_nofile());
+}
+
+static void
+soft_below_hard_is_raised_and_children_get_it_back(void **state)
+{
+    struct rlimit rl, now;
+    const struct rlimit *child;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max < 128)
+        skip();
+    rl.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    assert_int_equal(fdlimit_raise_nofile(), 1);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &now), 0);
+    assert_true(now.rlim_cur == rl.rlim_max);
+    child = fdlimit_child_nofile();
+    assert_non_null(child);
+    assert_true(child->rlim_cur == 64 && child->rlim_max == rl.rlim_max);
+    /* A second call keeps what the master started with. */
+    assert_int_equal(fdlimit_raise_nofile(), 0);
+    assert_true(fdlimit_child_nofile()->rlim_cur == 64);
+}
+
+static void
+emfile_names_the_limit_and_the_listeners(void **state)
+{
+    struct rlimit rl;
+    char buf[300], want[80];
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    fdlimit_nofile_explain(buf, sizeof(buf), 600);
+    snprintf(want, sizeof(want), "(RLIMIT_NOFILE %llu, hard limit %llu)",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+    assert_non_null(strstr(buf, "too many open files "));
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "600 listeners need"));
+    assert_non_null(strstr(buf, "ulimit -Hn"));
+    /* Cut to the buffer, never past it. */
+    fdlimit_nofile_explain(buf, 16, 600);
+    assert_int_equal(strlen(buf), 15);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(soft_at_hard_is_left_alone),
+        cmocka_unit_test(soft_below_hard_is_raised_and_children_get_it_back),
+        cmocka_unit_test(emfile_names_the_limit_and_the_listeners),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
