@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "steer.h"
 
 #define DEFAULT_BACKLOG 4096
 
@@ -187,8 +188,10 @@ config_new(void)
     c->drain_signal = SIGTERM;
     c->drain_timeout = 30000;
     c->drain_delay = 1000;
-    c->probe_lo = 61000; /* above the default ephemeral range, 32768-60999 */
-    c->probe_hi = 61999;
+    /* Below Linux's ephemeral ports (32768-60999) and those of macOS,
+     * Windows and FreeBSD (49152-65535); handoff.conf(5) says why. */
+    c->probe_lo = 23000;
+    c->probe_hi = 23999;
     c->restart = RESTART_ALWAYS;
     c->uid = (uid_t)-1;
     c->gid = (gid_t)-1;
@@ -911,6 +914,9 @@ validate(struct loader *ld)
         if ((key = canary_conf_check(&c->canary, shared, steered, msg,
                                      sizeof(msg))) != NULL)
             return error_at(ld, key, msg);
+        if (steered && steer_probe_ports_check(c->probe_lo, c->probe_hi, NULL,
+                                               msg, sizeof(msg)) < 0)
+            return error_at(ld, "probe_ports", msg);
     }
     return validate_user(ld);
 }

@@ -61,6 +61,7 @@ drain_gen(struct master *m, struct gen *g, uint64_t timeout_ms)
     int sig = g->plan->cfg->drain_signal;
 
     g->drain_ns = master_now();
+    traffic_drained(m, g); /* it stops accepting: route nothing more to it */
     for (size_t i = 0; i < g->nslots; i++) {
         struct slot *s = &g->slots[i];
         struct worker *w = s->w;

@@ -294,19 +294,44 @@ on_ready_timeout(uv_timer_t *t)
     fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
 }
 
+/* The program swap of g's promotion was refused: it fails; a canary's
+ * clients go back first to the generation that never stopped serving. */
+static void
+promote_failed(struct master *m, struct gen *g, int rc)
+{
+    char why[160];
+
+    snprintf(why, sizeof(why), "the steering program could not be attached "
+             "(%s): generation %u stays active", strerror(-rc),
+             m->active ? m->active->id : 0);
+    if (g->state == GEN_CANARY && m->active != NULL)
+        (void)traffic_promote(m, m->active);
+    fail_roll(m, g, g->state == GEN_CANARY ? GEV_ROLLBACK : GEV_READY_TIMEOUT,
+              why, 1);
+}
+
 void
 master_promote(struct master *m, struct gen *g)
 {
     struct gen *old = m->active;
     uint64_t swap_ns;
+    int rc;
 
     if (g->state == GEN_STARTING && rollout_ready(m, g))
         return; /* a canary first: promoted after its last step */
-    if (master_set_state(g, GEV_ALL_READY) < 0)
+    if (gen_transition(g->state, GEV_ALL_READY) < 0) {
+        (void)master_set_state(g, GEV_ALL_READY); /* says it is ignored */
         return;
+    }
     swap_ns = master_now();
-    traffic_promote(m, g); /* first: new connections go to g from now */
+    /* First: new connections go to g from now. A refused swap changes
+     * nothing: the old generation stays active and routed; g failed. */
+    if ((rc = traffic_promote(m, g)) < 0) {
+        promote_failed(m, g, rc);
+        return;
+    }
     swap_ns = master_now() - swap_ns;
+    master_set_state(g, GEV_ALL_READY);
     uv_timer_stop(g->timer);
     m->starting = NULL;
     m->active = g;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -115,6 +116,30 @@ steer_plan_probe_range(const struct steer_plan *p, unsigned gen, unsigned *lo,
     return -ENOENT;
 }
 
+int
+steer_probe_ports_check(unsigned lo, unsigned hi, const char *range_file,
+                        char *err, size_t errlen)
+{
+    const char *path =
+        range_file ? range_file : "/proc/sys/net/ipv4/ip_local_port_range";
+    FILE *f = fopen(path, "re");
+    unsigned elo, ehi;
+    int n;
+
+    if (f == NULL)
+        return 0;
+    n = fscanf(f, "%u %u", &elo, &ehi);
+    fclose(f);
+    if (n != 2 || lo > ehi || hi < elo)
+        return 0;
+    snprintf(err, errlen,
+             "%u-%u overlaps the kernel's ephemeral ports "
+             "%u-%u (%s): a local client's connection could be taken for "
+             "a probe; choose probe_ports outside them",
+             lo, hi, elo, ehi, path);
+    return -EINVAL;
+}
+
 /* --- the program --------------------------------------------------------- */
 
 unsigned
@@ -162,6 +187,16 @@ patch(struct prog *g, size_t at, int jf)
         g->in[at].jt = (uint8_t)d;
 }
 
+/* Whether any route of the plan has a probe block and a member here. */
+static int
+any_probes(const int *idx, const struct steer_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (idx[i] >= 0 && p->r[i].block >= 0 && p->probe_size > 0)
+            return 1;
+    return 0;
+}
+
 /* With the source port in A: each probe block returns its member. */
 static void
 emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
@@ -176,6 +211,68 @@ emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
         emit(g, BPF_JMP | BPF_JGE | BPF_K, 1, 0, lo + p->probe_size);
         emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
     }
+}
+
+/*
+ * Probe blocks route only the host's own connections: a client elsewhere
+ * chooses its source port, so a block alone would let it pick a starting,
+ * draining or kept generation. The host's own: a loopback source
+ * (127.0.0.0/8, ::1), or one equal to the destination (a probe of a
+ * managed address that is not loopback leaves from that address; the
+ * kernel drops such a source arriving from outside as a martian).
+ */
+static void
+emit_probe_gate(struct prog *g, const int *idx, const struct steer_plan *p,
+                int v6)
+{
+    size_t to_probes[2], not_lo[4], not_self[4], n_lo = 0, n_self = 0, n_tp = 0;
+
+    if (!any_probes(idx, p))
+        return;
+    if (!v6) {
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 12);
+        emit(g, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xff000000u);
+        to_probes[n_tp++] =
+            emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x7f000000u);
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 16);
+        emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 12);
+        not_self[n_self++] = emit(g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+    } else {
+        /* ::1 */
+        for (uint32_t w = 0; w < 4; w++) {
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            not_lo[n_lo] = emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, w == 3);
+            if (w == 3)
+                to_probes[n_tp++] = not_lo[n_lo];
+            n_lo++;
+        }
+        for (size_t j = 0; j < n_lo; j++)
+            patch(g, not_lo[j], 1);
+        /* the source is the destination: word by word */
+        for (uint32_t w = 0; w < 4; w++) {
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 24 + 4 * w);
+            emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+            emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+                 (uint32_t)SKF_NET_OFF + 8 + 4 * w);
+            not_self[n_self++] = emit(g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+        }
+    }
+    /* the host's own: the source port decides */
+    for (size_t j = 0; j < n_tp; j++)
+        patch(g, to_probes[j], 0);
+    if (!v6) {
+        emit(g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
+        emit(g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
+    } else {
+        emit(g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
+    }
+    emit_probes(g, idx, p);
+    /* no block of its port, or not the host's own: on to the address */
+    for (size_t j = 0; j < n_self; j++)
+        patch(g, not_self[j], 1);
 }
 
 /*
@@ -236,7 +333,7 @@ steer_compile(const struct steer_member *m, size_t n,
     int idx[STEER_MAX_GENS];
     unsigned total = 0, cum = 0;
     int dflt = -1, newest = -1;
-    size_t to_v6, not_v4, v4_done;
+    size_t to_v6, v4_done;
 
     /* Each route's member here, if it has one. */
     for (size_t i = 0; i < p->n; i++) {
@@ -272,21 +369,24 @@ steer_compile(const struct steer_member *m, size_t n,
     if (newest >= 0)
         *pinned |= 1u << newest;
 
+    /* The ethertype: IPv4, IPv6 (clients of either on a dual-stack group),
+     * else the default. The sections are long: reach them with ja, whose
+     * offset has 32 bits, not with a conditional jump's 8. */
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
-    to_v6 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x86dd);
-    not_v4 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x0800);
-    /* IPv4: the TCP source port after the IP header, then the address. */
-    patch(&g, not_v4, 0);
-    emit(&g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
-    emit(&g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
-    emit_probes(&g, idx, p);
+    emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 3, 0, 0x0800);
+    emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x86dd);
+    emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
+    to_v6 = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
+    /* IPv4: probes by the TCP source port after the IP header, then the
+     * address. */
+    emit_probe_gate(&g, idx, p, 0);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 12));
     emit_cidrs(&g, p, 0, newest);
     v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv6 (no extension headers before TCP): the four words xored. */
-    patch(&g, to_v6, 0);
-    emit(&g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
-    emit_probes(&g, idx, p);
+    if (to_v6 < g.cap)
+        g.in[to_v6].k = (uint32_t)(g.n - to_v6 - 1);
+    emit_probe_gate(&g, idx, p, 1);
     emit_cidrs(&g, p, 1, newest);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
     for (uint32_t off = 12; off <= 20; off += 4) {
@@ -315,8 +415,7 @@ steer_compile(const struct steer_member *m, size_t n,
              (uint32_t)((uint64_t)cum * STEER_SHARE_ALL / total));
         emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
     }
-    /* Not IP, or past every threshold. */
-    patch(&g, not_v4, 1);
+    /* Past every threshold. */
     emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
     if (g.overflow)
         return -E2BIG;
@@ -346,6 +445,15 @@ attach(struct steer *s, const struct steer_plan *p)
     if (rc < 0)
         return rc;
     s->pinned = pinned;
+    /* A member that gets probes must not move either: a probe whose SYN
+     * arrives in a close's window (one sent again, or processed late)
+     * would reach another generation and pass or fail its check for it. */
+    s->probed = 0;
+    for (size_t i = 0; i < p->n && p->probe_size > 0; i++)
+        if (p->r[i].block >= 0)
+            for (size_t j = 0; j < s->n; j++)
+                if (s->m[j].owner == STEER_GEN && s->m[j].gen == p->r[i].gen)
+                    s->probed |= 1u << j;
     s->swaps++;
     return 0;
 }
@@ -370,6 +478,16 @@ append(struct steer *s, enum steer_owner owner, unsigned gen)
     return 0;
 }
 
+/* Bit from of mask moves to bit to (from's member took to's place). */
+static unsigned
+move_bit(unsigned mask, size_t from, size_t to)
+{
+    unsigned had = mask & (1u << from);
+
+    mask &= ~(1u << from) & ~(1u << to);
+    return had ? mask | 1u << to : mask;
+}
+
 /* Member i leaves; the kernel puts the last one in its place. */
 static void
 remove_at(struct steer *s, size_t i)
@@ -377,32 +495,35 @@ remove_at(struct steer *s, size_t i)
     s->ops->close(s->m[i].fd);
     s->m[i] = s->m[s->n - 1];
     s->n--;
-    /* The last member's pin moves with it. */
-    if (s->pinned & (1u << s->n)) {
-        s->pinned &= ~(1u << s->n);
-        s->pinned |= 1u << i;
-    } else {
-        s->pinned &= ~(1u << i);
-    }
+    /* The last member's pins move with it. */
+    s->pinned = move_bit(s->pinned, s->n, i);
+    s->probed = move_bit(s->probed, s->n, i);
 }
 
 /*
- * Whether member i may change its index now: it gets no client under the
- * program in force. Probes are the master's own connections, made in the
- * same thread, so none is on its way while a group changes.
+ * Whether member i may change its index now: it gets no client and no
+ * probe under the program in force.
  */
 static int
 movable(const struct steer *s, size_t i)
 {
-    return !(s->pinned & (1u << i));
+    return !((s->pinned | s->probed) & (1u << i));
 }
 
-/* Whether every member but i gets clients under the program in force. */
+/*
+ * Whether closing i could let the last member move at once: the program in
+ * force then sends the last one's connections past the end, where the
+ * kernel picks any member by its own hash. Harmless only if every member
+ * but i gets clients anyway, and the last gets no probes unless it is the
+ * only member left (a probe must reach its own generation).
+ */
 static int
 all_pinned_but(const struct steer *s, size_t i)
 {
+    if ((s->probed & (1u << (s->n - 1))) && s->n > 2)
+        return 0;
     for (size_t j = 0; j < s->n; j++)
-        if (j != i && movable(s, j))
+        if (j != i && !(s->pinned & (1u << j)))
             return 0;
     return 1;
 }
@@ -501,6 +622,13 @@ steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen)
             break;
     if (i == s->n)
         return 0;
+    /* The plan no longer has gen, yet the program in force may still send
+     * it clients: as the default of a listener that the active plan lacks
+     * (a reload removed it; another restored it while gen lived). Route
+     * them by the plan first, or its socket could never leave. */
+    if (!movable(s, i) && s->n > 1 && steer_plan_find(p, gen) == NULL &&
+        (rc = attach(s, p)) < 0)
+        return rc;
     if (!movable(s, i) && s->n > 1)
         return -EBUSY; /* it still gets clients: the plan must change first */
     last = s->n - 1;

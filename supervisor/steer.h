@@ -28,7 +28,8 @@
 #define STEER_MAX_MEMBERS 16 /* sockets in a group, placeholders included */
 #define STEER_PROBE_BLOCKS 8 /* probe port blocks: one per generation probed */
 #define STEER_SHARE_ALL 10000 /* shares are basis points */
-#define STEER_MAX_INSNS 256
+/* The kernel refuses a longer program. */
+#define STEER_MAX_INSNS BPF_MAXINSNS
 
 struct steer_route {
     unsigned gen;
@@ -65,6 +66,16 @@ unsigned steer_plan_probe_port(struct steer_plan *p, unsigned gen);
 int steer_plan_probe_range(const struct steer_plan *p, unsigned gen,
                            unsigned *lo, unsigned *hi);
 
+/*
+ * Whether probe source ports lo..hi stay out of the kernel's ephemeral
+ * range, read from range_file (NULL: /proc/sys/net/ipv4/ip_local_port_range,
+ * this network namespace's): a local client's port there would be taken
+ * for a probe. 0, or -EINVAL with both ranges in err; a file that cannot
+ * be read checks nothing.
+ */
+int steer_probe_ports_check(unsigned lo, unsigned hi, const char *range_file,
+                            char *err, size_t errlen);
+
 /* The kernel's side of a group; the unit tests put a model in its place. */
 struct steer_ops {
     /* A TCP socket with SO_REUSEPORT bound to a (the real port is written
@@ -95,6 +106,7 @@ struct steer {
     struct steer_member m[STEER_MAX_MEMBERS]; /* the kernel's order */
     size_t n;
     unsigned pinned; /* bit i: member i gets clients under the last program */
+    unsigned probed; /* bit i: member i gets probes under it */
     unsigned swaps;  /* programs attached */
 };
 

@@ -7,27 +7,54 @@
 #include "log.h"
 #include "master.h"
 
+struct apply_ctx {
+    struct master *m;
+    int rc; /* the first group's refusal */
+};
+
 static void
 apply(struct listener *l, void *arg)
 {
-    struct master *m = arg;
+    struct apply_ctx *a = arg;
     int rc;
 
     if (l->steer == NULL)
         return;
-    if ((rc = steer_apply(l->steer, &m->steering)) < 0)
+    if ((rc = steer_apply(l->steer, &a->m->steering)) < 0) {
         log_event(LOG_ERROR, "steer_failed", "name=%s error=%s",
                   log_q(l->name), log_q(strerror(-rc)));
+        if (a->rc == 0)
+            a->rc = rc;
+    }
 }
 
 /* The plan in force, in every steered listener of a live plan, once. */
-static void
+static int
 apply_all(struct master *m)
 {
     struct plan *plans[MASTER_MAX_PLANS];
     size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
+    struct apply_ctx a = {m, 0};
 
-    plan_each_listener(plans, np, apply, m);
+    plan_each_listener(plans, np, apply, &a);
+    return a.rc;
+}
+
+/*
+ * The plan changed from before: every group follows it, or, when one
+ * refuses its program, every group goes back to before, so that where
+ * connections go and what the master believes stay one and the same.
+ */
+static int
+apply_or_undo(struct master *m, const struct steer_plan *before)
+{
+    int rc = apply_all(m);
+
+    if (rc < 0) {
+        m->steering = *before;
+        (void)apply_all(m); /* the groups that took the new program */
+    }
+    return rc;
 }
 
 int
@@ -64,17 +91,20 @@ set_clients(struct master *m, const struct gen *g)
     m->steering.ncidrs = c->nclients;
 }
 
-void
+int
 traffic_promote(struct master *m, struct gen *g)
 {
+    struct steer_plan before = m->steering;
+
     steer_plan_promote(&m->steering, g->id);
     set_clients(m, g);
-    apply_all(m);
+    return apply_or_undo(m, &before);
 }
 
-void
+int
 traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
 {
+    struct steer_plan before = m->steering;
     struct steer_route *n = steer_plan_find(&m->steering, g->id);
     struct steer_route *o = steer_plan_find(&m->steering, old->id);
 
@@ -87,7 +117,19 @@ traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
     if (o != NULL)
         o->share = STEER_SHARE_ALL - bps;
     set_clients(m, g);
-    apply_all(m);
+    return apply_or_undo(m, &before);
+}
+
+void
+traffic_drained(struct master *m, struct gen *g)
+{
+    struct steer_route *r = steer_plan_find(&m->steering, g->id);
+
+    if (m->stopping || r == NULL || (!r->serving && r->share == 0))
+        return;
+    r->serving = 0;
+    r->share = 0;
+    (void)apply_all(m); /* a group that refuses says so */
 }
 
 void

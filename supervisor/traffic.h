@@ -18,13 +18,19 @@ struct gen;
  * plan, reached by nothing but its probes. Returns 0 or -errno. */
 int traffic_join(struct master *m, struct gen *g);
 
-/* Every new connection to g: one program swap per group. */
-void traffic_promote(struct master *m, struct gen *g);
+/* Every new connection to g: one program swap per group. A group that
+ * refuses its program (-errno) leaves every group and the plan as before. */
+int traffic_promote(struct master *m, struct gen *g);
 
 /* A canary step: g gets bps of client addresses, old the rest, both
- * serving: one program swap per group. */
-void traffic_share(struct master *m, struct gen *g, struct gen *old,
-                   unsigned bps);
+ * serving: one program swap per group; on a refusal, as traffic_promote. */
+int traffic_share(struct master *m, struct gen *g, struct gen *old,
+                  unsigned bps);
+
+/* g is told to drain, and stops accepting: no group sends it a client any
+ * more, not even one that no other generation of the active plan serves
+ * (a listener a reload removed, where g was the default). */
+void traffic_drained(struct master *m, struct gen *g);
 
 /* g's processes are gone: its sockets leave their groups. */
 void traffic_leave(struct master *m, struct gen *g);

@@ -35,7 +35,7 @@ CONTENDERS = {
 HANDOFFS = ("handoff", "nghandoff")  # judged by the targets
 
 
-def steering(events, requests, probe_lo=61000, probe_hi=61999):
+def steering(events, requests, probe_lo=23000, probe_hi=23999):
     """Per promotion: promote (mono_us) -> the first request the new
     generation answered for a client (not from a probe port), in ms; and
     every swap_us logged."""

@@ -91,6 +91,63 @@ echo "$got" | grep -q "gen=3" || fail "the added listener is not served by gen 3
 ok "a second SIGHUP during a reload's roll adding a listener: applied (gen 3), the listener opened once"
 stop_handoff
 
+# A listener removed by a reload, then restored by the next while the
+# generation that served it still drains: the restored listener's clients
+# wait for the new generation rather than for the draining one (which no
+# longer accepts: they were reset at its exit, or queued for good when its
+# socket could not leave the group), and every socket of the old
+# generations is closed once they are gone.
+pb=$(free_port)
+both() {
+    cat >"$conf" <<CONF
+[listen b]
+address = 127.0.0.1:$pb
+[listen web]
+address = 127.0.0.1:0
+[worker]
+command = python3 $SERVER --bad-gens 3 --ready-after 6
+pass = systemd
+drain_timeout = 20s
+CONF
+}
+both
+mv "$LOG" "$T/second.log"
+start_handoff -c "$conf"
+wait_log 'event=promote gen=1 ' 1
+fds_before=$(ls "/proc/$HPID/fd" | wc -l)
+# gen 1 busy on b for 3.5 s: it lives on after its drain signal, and
+# exits before gen 3 is ready (6 s)
+curl -s --max-time 20 "http://127.0.0.1:$pb/slow?ms=3500" >"$T/slow.out" &
+slow=$!
+sleep 0.3
+sed -i '1,2d' "$conf" # b removed
+kill -HUP "$HPID"
+wait_log 'event=promote gen=2 ' 1 30
+both # b back, while gen 1 drains
+kill -HUP "$HPID"
+wait_log 'event=spawn gen=3 ' 1 30
+wait_log 'event=drain gen=1 ' 1 30
+# gen 1 no longer accepts; gen 3 accepts 6 s after it started
+curl -s --max-time 15 "http://127.0.0.1:$pb/" >"$T/b.out" 2>&1 &
+client=$!
+wait_log 'event=gone gen=1 ' 1 30
+wait_log 'event=promote gen=3 ' 1 30
+wait "$client"
+wait "$slow"
+grep -q 'gen=1' "$T/slow.out" || fail "the request in flight on b was lost: $(cat "$T/slow.out")"
+grep -q 'gen=3' "$T/b.out" ||
+    fail "a client of the restored listener, once gen 1 drained: '$(cat "$T/b.out")', not gen 3 ($(grep -E 'event=steer_failed' "$LOG" | tail -n 1))"
+wait_log 'event=gone gen=2 ' 1 30
+grep -q 'event=steer_failed' "$LOG" && fail "$(grep event=steer_failed "$LOG" | tail -n 1)"
+# A placeholder socket may stand until the next roll (handoff(8) TRAFFIC).
+kill -USR2 "$HPID"
+wait_log 'event=promote gen=4 ' 1 30
+wait_log 'event=gone gen=3 ' 1 30
+fds_after=$(ls "/proc/$HPID/fd" | wc -l)
+[ "$fds_after" -eq "$fds_before" ] || fail "the master holds $fds_after fds, $fds_before before the reloads"
+ok "a listener removed and restored while its generation drains: its client served by gen 3, no socket left behind (master fds $fds_before -> $fds_after, a roll later)"
+stop_handoff
+
 # control, metrics and probe_ports are read at start only: a reload that
 # changes them rolls, and says, key by key, what it did not apply, at
 # every reload until a restart.

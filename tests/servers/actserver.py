@@ -297,7 +297,7 @@ def main():
         GEN = os.environ.get("SERVER_STARTER_GENERATION", "?")
     if (a.bad_gens and GEN not in a.bad_gens.split(",")) or (
             a.bad_if and not os.path.exists(a.bad_if)):
-        a.ready_after = 0
+        a.ready_after = a.warm_up = 0
         a.never_ready = a.ignore_drain = a.no_drain = False
         a.exit_at_start = a.crash_after = a.sick_after = None
         a.delay_ms = 0
@@ -362,7 +362,9 @@ def main():
 
     if a.warm_up:
         WARM.clear()
-        threading.Timer(a.warm_up, warm).start()
+        t = threading.Timer(a.warm_up, warm)
+        t.daemon = True  # a drain during the warm-up is not held by it
+        t.start()
     else:
         warm()
     if chan is not None:

@@ -543,8 +543,8 @@ traffic_key_and_flag(void **state)
     c = load_ok("[listen web]\naddress = 127.0.0.1:8080\n"
                 "[worker]\ncommand = /bin/true\n", NULL);
     assert_int_equal(c->drain_delay, 1000);
-    assert_int_equal(c->probe_lo, 61000);
-    assert_int_equal(c->probe_hi, 61999);
+    assert_int_equal(c->probe_lo, 23000);
+    assert_int_equal(c->probe_hi, 23999);
     config_free(c);
 }
 

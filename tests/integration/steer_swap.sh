@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# steer_swap.sh: a steering program the kernel refuses at a promotion
+# changes nothing: the old generation stays active, routed and undrained,
+# the new one fails its roll, and the next roll works.
+. "$TOP_SRCDIR/tests/integration/lib.sh"
+need curl "${CC:-cc}"
+
+# 1. The largest program: 16 IPv6 canary_clients of /128 (the longest to
+# match) with three generations alive (the old one lingers 3 s after its
+# drain signal), rolls back to back: each program fits, each roll promotes.
+nets=$(for i in $(seq 1 16); do printf "2001:db8:%x::%x/128\n" "$i" "$i"; done | paste -sd " ")
+start_handoff --pass systemd --ready notify --drain-timeout 3s --drain-delay 100ms \
+    --canary-clients "$nets" -l 127.0.0.1:0 -l '[::1]:0' -- python3 "$SERVER" --ignore-drain
+wait_log 'event=promote gen=1 ' 1 30
+for i in 2 3 4 5; do roll_and_wait "$i"; done
+[ "$(count 'event=(roll_failed|steer_failed)')" -eq 0 ] ||
+    fail "16 IPv6 canary_clients, 3 generations: $(grep -E 'event=(roll_failed|steer_failed)' "$LOG" | head -n 2)"
+[ "$(count 'event=promote gen=5 ')" -eq 1 ] || fail "gen 5 was not promoted"
+grep -Eq 'event=roll gen=[0-9]+ ' "$LOG" && [ "$(awk '/event=roll gen=4 /{r=NR} /event=gone gen=2 /{g=NR} END{print (r && g && r < g)}' "$LOG")" = 1 ] ||
+    fail "gen 2 was gone before gen 4's roll: never three generations at once"
+case $(get /) in *gen=5) ;; *) fail "gen 5 does not answer" ;; esac
+stop_handoff
+mv "$LOG" "$T/big.log"
+ok "16 IPv6 canary_clients, three generations at once, 4 rolls back to back: every program attached, every roll promoted"
+
+# The kernel's refusal, on demand: setsockopt(SO_ATTACH_REUSEPORT_CBPF)
+# fails with ENOMEM while the file $ATTACH_FAIL_IF exists.
+cat >"$T/failattach.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int
+setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+    static int (*real)(int, int, int, const void *, socklen_t);
+    const char *f = getenv("ATTACH_FAIL_IF");
+
+    if (real == NULL)
+        real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+    if (level == SOL_SOCKET && name == 51 && f != NULL && access(f, F_OK) == 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return real(fd, level, name, v, len);
+}
+EOF
+"${CC:-cc}" -shared -fPIC -o "$T/failattach.so" "$T/failattach.c" -ldl ||
+    { echo "SKIP: cannot build the test library"; exit 77; }
+# 2. A refused swap. A sanitizer's runtime must come first: no preload under it.
+LD_PRELOAD="$T/failattach.so" "$HANDOFF" --version >/dev/null 2>&1 ||
+    { echo "SKIP: $HANDOFF does not run with LD_PRELOAD (sanitizers)"; exit 77; }
+
+export ATTACH_FAIL_IF="$T/fail"
+LD_PRELOAD="$T/failattach.so" start_handoff --pass systemd --ready notify \
+    -l 127.0.0.1:0 -- python3 "$SERVER" --bad-gens 2 --warm-up 1
+wait_log 'event=promote gen=1 ' 1 30
+body=$(get /)
+case $body in *gen=1) ;; *) fail "gen 1 does not answer: $body" ;; esac
+kill -USR2 "$HPID"
+wait_log 'event=spawn gen=2 ' 1 30
+touch "$T/fail" # gen 2 has joined; its promotion's swap is refused
+wait_log 'event=(promote|roll_failed) gen=2 ' 1 30
+rm -f "$T/fail"
+[ "$(count 'event=promote gen=2 ')" -eq 0 ] ||
+    fail "gen 2 was promoted although its program was refused"
+grep -q 'event=roll_failed gen=2 reason="the steering program could not be attached' "$LOG" ||
+    fail "no roll_failed naming the refused program"
+[ "$(count 'event=(retire|drain) gen=1 ')" -eq 0 ] ||
+    fail "gen 1 was retired although the program still routes to it"
+wait_log 'event=gone gen=2 ' 1 30
+n=0
+for _ in $(seq 20); do
+    case $(get /) in *gen=1) n=$((n + 1)) ;; esac
+done
+[ "$n" -eq 20 ] || fail "after the refused swap, $n of 20 requests answered by gen 1"
+ok "a refused program swap at promotion: gen 2 failed its roll, gen 1 stays active and answers 20 of 20"
+
+kill -USR2 "$HPID"
+wait_log 'event=promote gen=3 ' 1 30
+wait_log 'event=gone gen=1 ' 1 30
+case $(get /) in *gen=3) ;; *) fail "gen 3 does not answer after its promotion" ;; esac
+ok "the next roll promotes gen 3 and retires gen 1"
+stop_handoff
