@@ -35,7 +35,22 @@ fdlimit_raise_nofile(void)
 const struct rlimit *
 fdlimit_child_nofile(void)
 {
-    return raised ? &start : NULL;
+    static struct rlimit child;
+    struct rlimit now;
+
+    if (!raised)
+        return NULL;
+    child = start;
+    /* The hard limit as it is now: prlimit(1) may have lowered the
+     * master's since, and a worker of another user may not raise it again
+     * (EPERM: no worker would start any more), nor have a soft one above
+     * it (EINVAL). */
+    if (getrlimit(RLIMIT_NOFILE, &now) == 0) {
+        child.rlim_max = now.rlim_max;
+        if (child.rlim_cur > now.rlim_max)
+            child.rlim_cur = now.rlim_max;
+    }
+    return &child;
 }
 
 void

@@ -13,8 +13,9 @@
  */
 int fdlimit_raise_nofile(void);
 
-/* The limit children get (the soft one the master started with), or NULL
- * when it was not raised: programs that use select() break above 1024. */
+/* The limit children get (the soft one the master started with, under the
+ * hard one as it is now), or NULL when it was not raised: programs that use
+ * select() break above 1024. */
 const struct rlimit *fdlimit_child_nofile(void);
 
 /* Put in buf why nlisteners could not be opened or passed on EMFILE: "too

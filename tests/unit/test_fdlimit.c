@@ -67,6 +67,33 @@ emfile_names_the_limit_and_the_listeners(void **state)
     assert_int_equal(strlen(buf), 15);
 }
 
+/* The hard limit lowered since the start (prlimit(1) on the master): a
+ * child gets the hard one as it is now, as a worker of another user may
+ * not raise it (EPERM), and a soft one above it (EINVAL). Last: the hard
+ * limit cannot be raised again. */
+static void
+hard_lowered_since_is_the_childrens(void **state)
+{
+    struct rlimit rl;
+    const struct rlimit *child;
+
+    (void)state;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (fdlimit_child_nofile() == NULL || rl.rlim_max < 128)
+        skip();
+    rl.rlim_cur = rl.rlim_max = 100;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    child = fdlimit_child_nofile();
+    assert_non_null(child);
+    assert_int_equal(child->rlim_max, 100);
+    assert_int_equal(child->rlim_cur, 64); /* the start's soft one */
+    rl.rlim_cur = rl.rlim_max = 50;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    child = fdlimit_child_nofile();
+    assert_int_equal(child->rlim_max, 50);
+    assert_int_equal(child->rlim_cur, 50);
+}
+
 int
 main(void)
 {
@@ -74,6 +101,7 @@ main(void)
         cmocka_unit_test(soft_at_hard_is_left_alone),
         cmocka_unit_test(soft_below_hard_is_raised_and_children_get_it_back),
         cmocka_unit_test(emfile_names_the_limit_and_the_listeners),
+        cmocka_unit_test(hard_lowered_since_is_the_childrens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
