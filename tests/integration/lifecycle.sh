@@ -8,7 +8,7 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl
 CTL="$T/ctl"
-CASES=${CASES:-10 11 2 9 7 8 12 6}
+CASES=${CASES:-10 11 2 9 13 7 8 12 6}
 
 want() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -169,6 +169,27 @@ wait_exit
 [ "$STATUS" -eq 137 ] || fail "exit status $STATUS, not 137 (the last worker's SIGKILL)"
 grep -q 'event=no_worker_left gen=1' "$LOG" || fail "no event=no_worker_left"
 ok "restart = never: a canary rolled back with gen 1 gone: handoff exits 137 (event=no_worker_left)"
+fi
+
+# 13. restart = never: the active generation's last worker exits during a
+# canary, then the canary is promoted: with nothing left to return to, the
+# old generation is not kept, and a rollback is refused (it returned the
+# traffic to a generation without a process, and handoff served nothing).
+if want 13; then
+p=$(free_port)
+start "$p" --restart never --canary 50%/60s --keep-previous 60s -- python3 "$SERVER"
+timeout 60 "$HANDOFF" roll --control "$CTL" >"$T/a" 2>&1 &
+wait_log 'event=canary gen=2 ' 1 30
+kill -KILL $(pids_of 1)
+wait_log 'event=exit gen=1 ' 1 10
+hc promote --control "$CTL"
+[ "$RC" -eq 0 ] || fail "promote: $OUT $ERR"
+wait_log 'event=promote gen=2 ' 1 10
+hc rollback --control "$CTL"
+[ "$RC" -ne 0 ] || fail "a rollback to gen 1, which has no process left: '$OUT'; $("$HANDOFF" status --control "$CTL" | grep '^gen ' | tr '\n' ';')"
+curl -s "http://127.0.0.1:$p/" | grep -q 'gen=2' || fail "gen 2 does not answer after the refused rollback"
+ok "restart = never: gen 1 gone before the promotion is not kept; rollback refused ($ERR)"
+stop_handoff
 fi
 
 # 7. A kept generation that dies ends keep_previous: kept_end, its guard
