@@ -9,6 +9,9 @@
  * in the child being started (moved out of the way, then placed at 3...). */
 #define FDLIMIT_PER_LISTENER 5
 #define FDLIMIT_FIXED 32 /* log, loop, control, metrics, notify, channels */
+/* Room a child needs above what it is given to start at all: ld.so and its
+ * libraries, a few files. */
+#define FDLIMIT_CHILD_ROOM 64
 
 static struct rlimit start;
 static int raised;
@@ -33,12 +36,14 @@ fdlimit_raise_nofile(void)
 }
 
 const struct rlimit *
-fdlimit_child_nofile(void)
+fdlimit_child_nofile(size_t given)
 {
     static struct rlimit child;
     struct rlimit now;
 
-    if (!raised)
+    /* Descriptors up to given, and those it opens to start (ld.so's), would
+     * not fit under the start's limit: the child keeps the raised one. */
+    if (!raised || given + FDLIMIT_CHILD_ROOM > start.rlim_cur)
         return NULL;
     child = start;
     /* The hard limit as it is now: prlimit(1) may have lowered the

@@ -34,6 +34,23 @@ done
 ok "2 rolls with $N listeners; every worker sees the soft limit handoff started with (1024)"
 stop_handoff
 
+# More listeners than the soft limit handoff started with: a worker given
+# them keeps the raised limit, as under the start's it could not open one
+# descriptor more (ld.so could not even load its libraries: EMFILE).
+many=()
+for _ in $(seq 1100); do many+=(-l 127.0.0.1:0); done
+start_handoff --pass systemd --ready delay:200ms "${many[@]}" -- python3 -c '
+import os, resource, sys, time
+os.close(os.open("/dev/null", os.O_RDONLY))
+print("opened, soft limit %d" % resource.getrlimit(resource.RLIMIT_NOFILE)[0], file=sys.stderr, flush=True)
+time.sleep(1000)'
+wait_log 'event=(promote|roll_failed) gen=1 ' 1 60
+grep -q 'event=promote gen=1 ' "$LOG" ||
+    fail "1100 listeners under a soft limit of 1024: $(grep -Eo 'event=roll_failed gen=1 reason="[^"]*"' "$LOG"); $(grep -m1 'error while loading' "$LOG")"
+wait_log '^opened, soft limit ' 1 10
+ok "1100 listeners: the worker starts and opens a file ($(grep -o '^opened, soft limit [0-9]*' "$LOG"))"
+stop_handoff
+
 # A hard limit below what the listeners need: the error names the limit.
 (
     ulimit -n 300
