@@ -9,6 +9,9 @@
  * in the child being started (moved out of the way, then placed at 3...). */
 #define FDLIMIT_PER_LISTENER 5
 #define FDLIMIT_FIXED 32 /* log, loop, control, metrics, notify, channels */
+/* Room a child needs above what it is given to start at all: ld.so and its
+ * libraries, a few files. */
+#define FDLIMIT_CHILD_ROOM 64
 
 static struct rlimit start;
 static int raised;
@@ -33,9 +36,26 @@ fdlimit_raise_nofile(void)
 }
 
 const struct rlimit *
-fdlimit_child_nofile(void)
+fdlimit_child_nofile(size_t given)
 {
-    return raised ? &start : NULL;
+    static struct rlimit child;
+    struct rlimit now;
+
+    /* Descriptors up to given, and those it opens to start (ld.so's), would
+     * not fit under the start's limit: the child keeps the raised one. */
+    if (!raised || given + FDLIMIT_CHILD_ROOM > start.rlim_cur)
+        return NULL;
+    child = start;
+    /* The hard limit as it is now: prlimit(1) may have lowered the
+     * master's since, and a worker of another user may not raise it again
+     * (EPERM: no worker would start any more), nor have a soft one above
+     * it (EINVAL). */
+    if (getrlimit(RLIMIT_NOFILE, &now) == 0) {
+        child.rlim_max = now.rlim_max;
+        if (child.rlim_cur > now.rlim_max)
+            child.rlim_cur = now.rlim_max;
+    }
+    return &child;
 }
 
 void

@@ -13,9 +13,12 @@
  */
 int fdlimit_raise_nofile(void);
 
-/* The limit children get (the soft one the master started with), or NULL
- * when it was not raised: programs that use select() break above 1024. */
-const struct rlimit *fdlimit_child_nofile(void);
+/* The limit a child given descriptors 0 to given - 1 gets (the soft one
+ * the master started with, under the hard one as it is now): programs that
+ * use select() break above 1024. NULL, it keeps the master's: not raised,
+ * or given leaves too little room under the start's (no library could
+ * even be loaded). */
+const struct rlimit *fdlimit_child_nofile(size_t given);
 
 /* Put in buf why nlisteners could not be opened or passed on EMFILE: "too
  * many open files (RLIMIT_NOFILE 300, hard 300): 600 listeners need ...". */

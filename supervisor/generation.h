@@ -85,7 +85,7 @@ struct slot {
     uint64_t backoff_ms;
     uv_timer_t *restart_timer;
     int retired; /* removed by SIGTTOU: not restarted */
-    int lost;    /* exited while kept, restart wanted: when traffic returns */
+    int lost;    /* exited or due to restart while kept: when traffic returns */
     unsigned restarts; /* how many times its process was restarted */
 };
 

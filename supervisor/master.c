@@ -620,6 +620,8 @@ on_restart_timer(uv_timer_t *t)
         if (g->slots[i].restart_timer == t) {
             handle_close(t);
             g->slots[i].restart_timer = NULL;
+            if (g->state == GEN_KEPT && !g->slots[i].retired)
+                g->slots[i].lost = 1; /* started if traffic returns */
             if (g->state == GEN_ACTIVE && !g->master->stopping &&
                 !g->slots[i].retired && g->slots[i].w == NULL)
                 master_start_slot(g->master, g, i);

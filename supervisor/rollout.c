@@ -147,8 +147,10 @@ rollout_promoted(struct master *m, struct gen *g, struct gen *old)
 {
     uint64_t keep = g->plan->cfg->canary.keep_previous;
 
+    /* One with no process and none to restart (restart = never) is not
+     * kept: a rollback to it would serve nothing, and nothing would end. */
     if (keep == 0 || old == NULL || !traffic_steered(old) ||
-        master_set_state(old, GEV_KEEP) < 0) {
+        !gen_has_future(old) || master_set_state(old, GEV_KEEP) < 0) {
         guard_stop(m->guard); /* the canary, if any, is over */
         m->guard = NULL;
         return 0;

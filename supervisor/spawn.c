@@ -207,6 +207,7 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
 {
     sigset_t all, old;
     int pipefd[2] = {-1, -1}, err;
+    size_t given = 3 + o->nfds; /* what the child keeps open */
     pid_t p;
 
     *pid = -1;
@@ -234,11 +235,14 @@ spawn_process(const struct spawn_opts *o, pid_t *pid, int *report)
      * child's fd table, directory and signal handlers are its own copies.
      * No signal handler of the master may run in the child: all blocked.
      */
+    if (o->chan_fd >= 0 && (size_t)o->chan_target + 1 > given)
+        given = (size_t)o->chan_target + 1;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    p = clone(
-        child, child_stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
-        &(struct child_args){o, pipefd[1], getpid(), fdlimit_child_nofile()});
+    p = clone(child, child_stack + CHILD_STACK,
+              CLONE_VM | CLONE_VFORK | SIGCHLD,
+              &(struct child_args){o, pipefd[1], getpid(),
+                                   fdlimit_child_nofile(given)});
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pipefd[1] >= 0)

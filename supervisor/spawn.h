@@ -40,7 +40,8 @@ struct spawn_opts {
  * of a pipe (close-on-exec, non-blocking) that a successful exec closes and
  * on which the child writes the step that failed (chdir, set*id, exec...)
  * and its errno. The soft RLIMIT_NOFILE the master started with is set
- * back (fdlimit.h). Read it with spawn_report() when it becomes readable, or
+ * back, unless the descriptors given leave too little room under it
+ * (fdlimit.h). Read it with spawn_report() when it becomes readable, or
  * once the child has exited; then close it.
  */
 int spawn_process(const struct spawn_opts *o, pid_t *pid, int *report);

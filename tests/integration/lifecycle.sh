@@ -2,12 +2,13 @@
 # lifecycle.sh: the roll's states at their edges: queued rolls with their own
 # canary, status after a return to a kept generation, SIGTTOU during a canary
 # or keep_previous, a last worker gone before a rollback, a kept generation
-# that loses processes, guard_latency once the new one has every client.
+# that loses processes or whose restart falls due while it is kept,
+# guard_latency once the new one has every client.
 # CASES="10 11" runs only those (each case is numbered as in issue 18).
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl
 CTL="$T/ctl"
-CASES=${CASES:-10 11 2 9 7 8 6}
+CASES=${CASES:-10 11 2 9 13 7 8 12 6}
 
 want() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -170,6 +171,27 @@ grep -q 'event=no_worker_left gen=1' "$LOG" || fail "no event=no_worker_left"
 ok "restart = never: a canary rolled back with gen 1 gone: handoff exits 137 (event=no_worker_left)"
 fi
 
+# 13. restart = never: the active generation's last worker exits during a
+# canary, then the canary is promoted: with nothing left to return to, the
+# old generation is not kept, and a rollback is refused (it returned the
+# traffic to a generation without a process, and handoff served nothing).
+if want 13; then
+p=$(free_port)
+start "$p" --restart never --canary 50%/60s --keep-previous 60s -- python3 "$SERVER"
+timeout 60 "$HANDOFF" roll --control "$CTL" >"$T/a" 2>&1 &
+wait_log 'event=canary gen=2 ' 1 30
+kill -KILL $(pids_of 1)
+wait_log 'event=exit gen=1 ' 1 10
+hc promote --control "$CTL"
+[ "$RC" -eq 0 ] || fail "promote: $OUT $ERR"
+wait_log 'event=promote gen=2 ' 1 10
+hc rollback --control "$CTL"
+[ "$RC" -ne 0 ] || fail "a rollback to gen 1, which has no process left: '$OUT'; $("$HANDOFF" status --control "$CTL" | grep '^gen ' | tr '\n' ';')"
+curl -s "http://127.0.0.1:$p/" | grep -q 'gen=2' || fail "gen 2 does not answer after the refused rollback"
+ok "restart = never: gen 1 gone before the promotion is not kept; rollback refused ($ERR)"
+stop_handoff
+fi
+
 # 7. A kept generation that dies ends keep_previous: kept_end, its guard
 # stops, status shows no guard.
 if want 7; then
@@ -212,6 +234,40 @@ hc rollback --control "$CTL"
 until_json "len(g[1]['processes']) == 2 and all(x['ready'] for x in g[1]['processes'])" 15 ||
     fail "gen 1 has $(json "len(g[1]['processes'])") of 2 processes after the rollback"
 ok "a kept generation that lost one of 2 processes: back to 2 after the rollback"
+stop_handoff
+fi
+
+# 12. A restart of the previous generation still pending when the new one
+# is promoted falls due while it is kept, when nothing is started: after a
+# rollback, that process comes back too.
+if want 12; then
+p=$(free_port)
+start "$p" --processes 2 --keep-previous 60s --metrics 127.0.0.1:0 -- python3 "$SERVER"
+MPORT=$(grep -o 'event=metrics address=[^ ]*' "$LOG" | head -n1 | sed 's/.*://')
+restarting() {
+    curl -s "http://127.0.0.1:$MPORT/metrics" |
+        awk '/^handoff_generation_processes[{]generation="1",state="restarting"[}]/ { print $2 }'
+}
+slot0() { grep -Eo 'event=spawn gen=1 pid=[0-9]+ slot=0' "$LOG" | tail -n1 | grep -Eo 'pid=[0-9]+' | cut -d= -f2; }
+# Slot 0 crashes 7 times in a row: its restart backoff doubles from 100 ms
+# to 6.4 s, long enough for the roll below to promote gen 2 first.
+for i in 1 2 3 4 5 6 7; do
+    kill -KILL "$(slot0)"
+    wait_log 'event=restart gen=1 slot=0 ' "$i" 20
+    [ "$i" -lt 7 ] && wait_log 'event=spawn gen=1 .*slot=0' $((i + 1)) 20
+done
+grep -q 'event=restart gen=1 slot=0 delay_ms=6400' "$LOG" || fail "the last restart of slot 0: $(grep -o 'event=restart gen=1 .*' "$LOG" | tail -n1)"
+hc roll --control "$CTL"
+[ "$RC" -eq 0 ] || fail "roll: $OUT $ERR"
+wait_log 'event=kept gen=1 ' 1 10
+[ "$(restarting)" = 1 ] || fail "the restart fell due before gen 2 was promoted (restarting=$(restarting)): the case was not reached"
+for i in $(seq 150); do [ "$(restarting)" = 0 ] && break; sleep 0.1; done
+[ "$(restarting)" = 0 ] || fail "the restart of gen 1's slot 0 never fell due"
+hc rollback --control "$CTL"
+[ "$RC" -eq 0 ] || fail "rollback: $OUT $ERR"
+until_json "len(g[1]['processes']) == 2 and all(x['ready'] for x in g[1]['processes'])" 15 ||
+    fail "gen 1 has $(json "len(g[1]['processes'])") of 2 processes after the rollback (its restart fell due while kept)"
+ok "a kept generation whose restart fell due while kept: back to 2 processes after the rollback"
 stop_handoff
 fi
 

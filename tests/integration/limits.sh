@@ -34,6 +34,23 @@ done
 ok "2 rolls with $N listeners; every worker sees the soft limit handoff started with (1024)"
 stop_handoff
 
+# More listeners than the soft limit handoff started with: a worker given
+# them keeps the raised limit, as under the start's it could not open one
+# descriptor more (ld.so could not even load its libraries: EMFILE).
+many=()
+for _ in $(seq 1100); do many+=(-l 127.0.0.1:0); done
+start_handoff --pass systemd --ready delay:200ms "${many[@]}" -- python3 -c '
+import os, resource, sys, time
+os.close(os.open("/dev/null", os.O_RDONLY))
+print("opened, soft limit %d" % resource.getrlimit(resource.RLIMIT_NOFILE)[0], file=sys.stderr, flush=True)
+time.sleep(1000)'
+wait_log 'event=(promote|roll_failed) gen=1 ' 1 60
+grep -q 'event=promote gen=1 ' "$LOG" ||
+    fail "1100 listeners under a soft limit of 1024: $(grep -Eo 'event=roll_failed gen=1 reason="[^"]*"' "$LOG"); $(grep -m1 'error while loading' "$LOG")"
+wait_log '^opened, soft limit ' 1 10
+ok "1100 listeners: the worker starts and opens a file ($(grep -o '^opened, soft limit [0-9]*' "$LOG"))"
+stop_handoff
+
 # A hard limit below what the listeners need: the error names the limit.
 (
     ulimit -n 300
@@ -44,6 +61,25 @@ rc=$?
 grep -q '^handoff: .*too many open files (RLIMIT_NOFILE 300' "$T/low.err" ||
     fail "the error does not name the limit: $(grep -v 'event=listen ' "$T/low.err" | head -n 3)"
 ok "a hard limit of 300: $(grep '^handoff: ' "$T/low.err" | cut -c1-160)"
+
+# The hard limit lowered on the running master (prlimit --pid): a worker of
+# another user, who may not raise it again, still starts, under the hard
+# limit as it is now and with the soft one handoff started with.
+if [ "$(id -u)" -eq 0 ]; then
+    start_handoff -u nobody --pass systemd --ready delay:200ms -l 127.0.0.1:0 -- \
+        sh -c 'echo "limits=$(ulimit -Sn) $(ulimit -Hn) gen=$HANDOFF_GENERATION" >&2; exec sleep 1000'
+    wait_log 'event=(promote|roll_failed) gen=1 ' 1 60
+    grep -q 'event=promote gen=1 ' "$LOG" || fail "a worker of user nobody did not start: $(grep -E 'event=(exec_failed|roll_failed)' "$LOG")"
+    [ "$HARD" -gt 2048 ] || fail "the hard limit is $HARD, not above 2048"
+    prlimit --pid "$HPID" --nofile=2048:2048 || fail "prlimit --pid $HPID failed"
+    roll_and_wait 2
+    grep -q 'event=promote gen=2 ' "$LOG" ||
+        fail "a roll after the master's hard limit was lowered to 2048: $(grep -Eo 'event=roll_failed gen=2 reason="[^"]*"' "$LOG")"
+    lim=$(grep -o 'limits=.* gen=2' "$LOG")
+    [ "$lim" = "limits=1024 2048 gen=2" ] || fail "the worker of gen 2 says '$lim', want 'limits=1024 2048 gen=2' (soft, hard)"
+    ok "the master's hard limit lowered to 2048 (prlimit): gen 2 of user nobody promoted, its $lim"
+    stop_handoff
+fi
 
 # 450 listeners start under a hard limit of 1024, but a roll needs more (a
 # second socket each, and the new worker's copies): the roll fails naming
