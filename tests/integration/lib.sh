@@ -65,11 +65,29 @@ wait_log() {
 # (the kernel-chosen port of the first TCP listener). HANDOFF_TRAFFIC, if
 # set, is its --traffic (shared_mode.sh runs the roll tests with shared).
 start_handoff() {
+    local i alive
+    # A new file, not the old one truncated: a process of an earlier
+    # handoff that still holds the old log (a worker's child, a probe's)
+    # would write at its own offset past the new end, the gap reads as NUL
+    # bytes, and grep then takes the log for binary: it still counts
+    # (wait_log) but prints no match (-o): PORT empty, as seen once.
+    rm -f "$LOG"
     "$HANDOFF" ${HANDOFF_TRAFFIC:+--traffic "$HANDOFF_TRAFFIC"} "$@" >"$T/stdout" 2>"$LOG" &
     HPID=$!
     STARTED="$STARTED $HPID"
-    wait_log 'event"?[=:]"?(listen|listen_failed)[ "]' 1 10
-    PORT=$(grep -Eo 'event"?[=:]"?listen[ "].*address"?[=:]"?[^ ]*:[0-9]+' "$LOG" | head -n1 | grep -Eo '[0-9]+$')
+    PORT=
+    for i in $(seq 200); do
+        kill -0 "$HPID" 2>/dev/null && alive=1 || alive=
+        # Only a whole listen line counts: its last field is traffic=.
+        PORT=$(sed -nE 's/.*event"?[=:]"?listen[ "].*address"?[=:]"?[^ ]*:([0-9]+)"?[ ,]"?traffic"?[=:]"?(steered|shared).*/\1/p' "$LOG" | head -n1)
+        [ -n "$PORT" ] && return 0
+        # Every listener is logged before the first roll: none was TCP.
+        # Or one failed (the test looks at why), or handoff is gone.
+        grep -aEq 'event"?[=:]"?(roll|listen_failed)[ "]' "$LOG" && return 0
+        [ -n "$alive" ] || fail "handoff exited before it listened"
+        sleep 0.05
+    done
+    fail "no listen line in 10 s"
 }
 
 # stop_handoff: SIGTERM, wait (bounded); sets STATUS to its exit code.
