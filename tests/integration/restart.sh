@@ -12,7 +12,14 @@ kill -0 "$HPID" || fail "handoff exited because its worker crashed"
 grep -q 'event=exit gen=1 .*code=3' "$LOG" || fail "the crash's exit code was not logged"
 ok "crashing worker restarted with backoff: $delays ms"
 stop_handoff
-[ "$STATUS" -eq 0 ] || [ "$STATUS" -eq 3 ] || fail "unexpected exit status $STATUS"
+# 0: the worker stopped on SIGTERM; 3: the stop came during a backoff and
+# the last worker's crash is the status; 143: the stop met a worker just
+# restarted, before its SIGTERM handler was set (killed by the signal:
+# 128+15, as handoff(8) says).
+case $STATUS in
+0 | 3 | 143) ;;
+*) fail "unexpected exit status $STATUS" ;;
+esac
 
 # restart = never: the service ends when its worker ends, with its status.
 start_handoff --pass systemd --restart never -l 127.0.0.1:0 -- python3 "$SERVER" --crash-after 0.3
