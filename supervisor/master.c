@@ -294,18 +294,20 @@ on_ready_timeout(uv_timer_t *t)
     fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
 }
 
-/* The program swap of g's promotion was refused: it fails; a canary's
- * clients go back first to the generation that never stopped serving. */
-static void
-promote_failed(struct master *m, struct gen *g, int rc)
+void
+master_swap_failed(struct master *m, struct gen *g, int rc, const char *at)
 {
-    char why[160];
+    char why[200];
 
-    snprintf(why, sizeof(why), "the steering program could not be attached "
-             "(%s): generation %u stays active", strerror(-rc),
-             m->active ? m->active->id : 0);
-    if (g->state == GEN_CANARY && m->active != NULL)
-        (void)traffic_promote(m, m->active);
+    snprintf(why, sizeof(why),
+             "the steering program could not be attached (%s) at %s: "
+             "generation %u stays active",
+             strerror(-rc), at, m->active ? m->active->id : 0);
+    if (g->state == GEN_CANARY) {
+        rollout_stop(m); /* no next step, no guard on a failed canary */
+        if (m->active != NULL)
+            (void)traffic_promote(m, m->active);
+    }
     fail_roll(m, g, g->state == GEN_CANARY ? GEV_ROLLBACK : GEV_READY_TIMEOUT,
               why, 1);
 }
@@ -327,7 +329,7 @@ master_promote(struct master *m, struct gen *g)
     /* First: new connections go to g from now. A refused swap changes
      * nothing: the old generation stays active and routed; g failed. */
     if ((rc = traffic_promote(m, g)) < 0) {
-        promote_failed(m, g, rc);
+        master_swap_failed(m, g, rc, "promotion");
         return;
     }
     swap_ns = master_now() - swap_ns;

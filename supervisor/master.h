@@ -87,6 +87,11 @@ void master_on_worker_exit(struct child *c, int status);
 /* For rollout.c: the roll's steps, each as the roll does it. */
 int master_set_state(struct gen *g, enum gen_event e); /* logs; -1: refused */
 void master_promote(struct master *m, struct gen *g); /* every client to g */
+/* The program swap of g's promotion or canary step (at: "promotion",
+ * "canary step 2 of 3") was refused: g's roll fails; a canary's clients go
+ * back first to the generation that never stopped serving. */
+void master_swap_failed(struct master *m, struct gen *g, int rc,
+                        const char *at);
 void master_gen_done(struct master *m, struct gen *g); /* its last process left */
 void master_restore(struct master *m, struct gen *kept); /* active again */
 void master_start_slot(struct master *m, struct gen *g, size_t slot);

@@ -33,6 +33,7 @@ step(struct master *m, struct gen *g)
 {
     const struct canary_step *st;
     char text[160];
+    int rc;
 
     if (g->step >= g->nsteps) {
         log_event(LOG_INFO, "canary_done", "gen=%u steps=%zu", g->id, g->nsteps);
@@ -40,7 +41,15 @@ step(struct master *m, struct gen *g)
         return;
     }
     st = &g->steps[g->step];
-    traffic_share(m, g, m->active, st->bps);
+    /* A step the kernel refuses is not taken (traffic_share put the
+     * previous shares back): the canary fails and rolls back, as a refused
+     * promotion does, rather than go on with shares nobody asked for. */
+    if ((rc = traffic_share(m, g, m->active, st->bps)) < 0) {
+        snprintf(text, sizeof(text), "canary step %zu of %zu", g->step + 1,
+                 g->nsteps);
+        master_swap_failed(m, g, rc, text);
+        return;
+    }
     log_event(LOG_INFO, "canary", "gen=%u old=%u step=%zu/%zu share_bps=%u "
               "for_ms=%llu", g->id, m->active->id, g->step + 1, g->nsteps,
               st->bps, (unsigned long long)st->ms);

@@ -24,7 +24,8 @@ mv "$LOG" "$T/big.log"
 ok "16 IPv6 canary_clients, three generations at once, 4 rolls back to back: every program attached, every roll promoted"
 
 # The kernel's refusal, on demand: setsockopt(SO_ATTACH_REUSEPORT_CBPF)
-# fails with ENOMEM while the file $ATTACH_FAIL_IF exists.
+# fails with ENOMEM while the file $ATTACH_FAIL_IF exists (only once, the
+# file removed, when ATTACH_FAIL_ONCE is set).
 cat >"$T/failattach.c" <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -42,6 +43,8 @@ setsockopt(int fd, int level, int name, const void *v, socklen_t len)
     if (real == NULL)
         real = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
     if (level == SOL_SOCKET && name == 51 && f != NULL && access(f, F_OK) == 0) {
+        if (getenv("ATTACH_FAIL_ONCE") != NULL)
+            unlink(f); /* the next swap is taken */
         errno = ENOMEM;
         return -1;
     }
@@ -50,13 +53,16 @@ setsockopt(int fd, int level, int name, const void *v, socklen_t len)
 EOF
 "${CC:-cc}" -shared -fPIC -o "$T/failattach.so" "$T/failattach.c" -ldl ||
     { echo "SKIP: cannot build the test library"; exit 77; }
-# 2. A refused swap. A sanitizer's runtime must come first: no preload under it.
-LD_PRELOAD="$T/failattach.so" "$HANDOFF" --version >/dev/null 2>&1 ||
-    { echo "SKIP: $HANDOFF does not run with LD_PRELOAD (sanitizers)"; exit 77; }
+# 2. A refused swap. A sanitizer's runtime must come first in the preload,
+# which is for handoff alone: the workers run without it.
+PRELOAD="$(ldd "$HANDOFF" 2>/dev/null | grep -Eo '/[^ ]*lib[a-z]*san\.so[^ ]*' | paste -sd ' ') $T/failattach.so"
+PRELOAD=${PRELOAD# }
+LD_PRELOAD="$PRELOAD" "$HANDOFF" --version >/dev/null 2>&1 ||
+    { echo "SKIP: $HANDOFF does not run with LD_PRELOAD=$PRELOAD"; exit 77; }
 
 export ATTACH_FAIL_IF="$T/fail"
-LD_PRELOAD="$T/failattach.so" start_handoff --pass systemd --ready notify \
-    -l 127.0.0.1:0 -- python3 "$SERVER" --bad-gens 2 --warm-up 1
+LD_PRELOAD="$PRELOAD" start_handoff --pass systemd --ready notify \
+    -l 127.0.0.1:0 -- env -u LD_PRELOAD python3 "$SERVER" --bad-gens 2 --warm-up 1
 wait_log 'event=promote gen=1 ' 1 30
 body=$(get /)
 case $body in *gen=1) ;; *) fail "gen 1 does not answer: $body" ;; esac
@@ -84,4 +90,41 @@ wait_log 'event=promote gen=3 ' 1 30
 wait_log 'event=gone gen=1 ' 1 30
 case $(get /) in *gen=3) ;; *) fail "gen 3 does not answer after its promotion" ;; esac
 ok "the next roll promotes gen 3 and retires gen 1"
+stop_handoff
+
+# 3. A refused swap at a canary step: the canary fails and rolls back as a
+# refused promotion does. Step 1 (50%) holds 5 s, long enough to arm the
+# refusal once it is logged; step 2's swap (90%) is the one refused.
+mv "$LOG" "$T/promote.log"
+CTL="$T/ctl.sock"
+export ATTACH_FAIL_ONCE=1
+rm -f "$T/fail"
+LD_PRELOAD="$PRELOAD" start_handoff --pass systemd --ready notify \
+    --control "$CTL" -l 127.0.0.1:0 -- env -u LD_PRELOAD python3 "$SERVER"
+wait_log 'event=promote gen=1 ' 1 30
+"$HANDOFF" roll --canary "50%/5s 90%/5s" --control "$CTL" >"$T/roll.out" 2>&1 &
+roll=$!
+wait_log 'event=canary gen=2 .*step=1/2' 1 30
+touch "$T/fail"
+wait_log 'event=(promote|roll_failed|rollback) gen=2 ' 1 30
+for _ in $(seq 300); do kill -0 "$roll" 2>/dev/null || break; sleep 0.1; done
+wait "$roll"
+rc=$?
+[ ! -e "$T/fail" ] || fail "no program swap was refused after step 1"
+[ "$rc" -ne 0 ] || fail "handoff roll exited 0 although step 2 was refused: $(cat "$T/roll.out")"
+grep -q 'steering program could not be attached .*canary step 2 of 2' "$T/roll.out" ||
+    fail "handoff roll does not name the refused step: $(cat "$T/roll.out")"
+[ "$(count 'event=promote gen=2 ')" -eq 0 ] || fail "gen 2 was promoted although step 2 was refused"
+grep -q 'event=canary gen=2 .*step=2/2' "$LOG" && fail "step 2 was logged as taken although refused"
+st=$("$HANDOFF" status --control "$CTL")
+echo "$st" | grep -q 'gen 1: active.*share=100.00%' || fail "status after the refused step: $st"
+echo "$st" | grep -Eq 'gen 2: (canary|active)' && fail "gen 2 still serves after the refused step: $st"
+n=0
+for _ in $(seq 20); do
+    case $(get /) in *gen=1) n=$((n + 1)) ;; esac
+done
+[ "$n" -eq 20 ] || fail "after the refused canary step, $n of 20 requests answered by gen 1"
+ok "a refused swap at canary step 2: handoff roll exit $rc ($(head -n 1 "$T/roll.out")), gen 1 active at 100% and answers 20 of 20"
+"$HANDOFF" roll --control "$CTL" | grep -q 'promoted gen=3' || fail "the next roll after the refused step"
+ok "the next roll promotes gen 3"
 stop_handoff
