@@ -121,6 +121,7 @@ static struct {
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
     int init;               /* 0: not yet, 1: under way, 2: done */
+    pid_t owner;  /* whose tables these are: a vfork child shares them */
     int lock;     /* the tables and counters above; see lock_take() */
     int chanlock; /* one request and its reply on chan at a time */
     sigset_t forkmask; /* the forking thread's mask, under lock */
@@ -192,6 +193,7 @@ fork_child(void)
     sigset_t old = shim.forkmask;
 
     __atomic_store_n(&shim.chanlock, 0, __ATOMIC_RELEASE);
+    shim.owner = getpid();
     lock_drop(&shim.lock, &old);
 }
 
@@ -363,6 +365,7 @@ shim_setup(void)
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
+    shim.owner = getpid();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -1250,8 +1253,10 @@ close(int fd)
  * close_range() and closefrom(): each number in the range is forgotten
  * first, as on close(), or a later file taking it would pass for a
  * managed socket or an epoll set. Not with CLOSE_RANGE_CLOEXEC (nothing
- * closes yet) nor CLOSE_RANGE_UNSHARE: the caller's descriptors are then
- * its own while these tables may still be another's (after vfork).
+ * closes yet) nor CLOSE_RANGE_UNSHARE (the caller's descriptors become its
+ * own, not its threads'), nor in a vfork child (posix_spawn, Python's
+ * subprocess), which closes its descriptors in its parent's memory: the
+ * tables are the parent's, whose descriptors stay open.
  */
 static void
 forget_range(unsigned lo, unsigned hi)
@@ -1260,6 +1265,8 @@ forget_range(unsigned lo, unsigned hi)
     struct fdtab *t;
     sigset_t old;
 
+    if (getpid() != shim.owner)
+        return;
     if (chan >= 0 && (unsigned)chan >= lo && (unsigned)chan <= hi)
         retire_chan(chan);
     lock_take(&shim.lock, &old);

@@ -4,7 +4,8 @@
 # a dup() of it (made before or after the socket was added, or while the
 # set was empty), or in a forked child; a set without the socket does not,
 # nor does a file that took the number of an epoll fd close_range() or
-# closefrom() closed.
+# closefrom() closed. A helper spawned (vfork, close_range in the child)
+# takes nothing away from the process.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl python3
 
@@ -12,7 +13,7 @@ need curl python3
 # then takes the connection epoll reports. Before that it waits 1 s on an
 # epoll fd whose set holds a pipe, polled the same way: warm-up.
 cat >"$T/server.py" <<'PY'
-import ctypes, os, select, socket, sys
+import ctypes, os, select, socket, subprocess, sys
 port, way = int(sys.argv[1]), sys.argv[2]
 libc = ctypes.CDLL(None, use_errno=True)
 class pollfd(ctypes.Structure):
@@ -68,6 +69,10 @@ if way.endswith("readd"):  # emptied, then filled through the other number
 if way.endswith("fork") and os.fork() > 0:
     os.wait()
     sys.exit(0)
+if way.endswith("spawn"):
+    # The child closes its fds (close_range) in this process's memory
+    # (vfork): the socket and the set stay this process's.
+    subprocess.run(["true"], check=True)
 while True:
     wait(fd, -1)
     for _ in ep.poll(0):
@@ -82,7 +87,7 @@ while True:
 PY
 
 for way in poll ppoll select ppoll-dup poll-fork ppoll-dupfirst ppoll-readd \
-    poll-closerange poll-closefrom; do
+    poll-closerange poll-closefrom ppoll-spawn; do
     PORT=$(free_port)
     start_handoff --ready-timeout 10s -l "127.0.0.1:$PORT" -- \
         python3 "$T/server.py" "$PORT" "$way"
