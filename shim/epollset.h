@@ -11,11 +11,17 @@
  * serving loop, which ready = listen waits for. A wait on the set's fd
  * itself counts too (EventMachine, under thin, ppoll()s its epoll fd).
  *
- * One entry per (epoll fd number, socket fd number). The numbers that name
- * one set (dup() of the epoll fd) share a set id, so that a removal through
- * one number is seen through the others. pid is the process that added the
- * socket: a forked child inherits the table and the sets, and must not take
- * its parent's registrations out.
+ * A set has an id, given when epoll_create made it (or, for an epoll fd
+ * the shim did not see made, when a socket is first added through it), and
+ * every number naming it (dup() of the epoll fd) shares that id from then
+ * on, empty or not: a socket added or taken out through one number is seen
+ * through the others. The kernel gives no cheap way to tell two epoll fds
+ * apart (they share one anonymous inode), hence the table.
+ *
+ * Two kinds of entry share one array: a name (ep >= 0, fd < 0: the number
+ * ep names set) and a registration (ep < 0, fd >= 0: socket fd is in set,
+ * added by pid). pid matters after fork: a child inherits the table and
+ * the sets, and must not take its parent's registrations out.
  */
 struct epollset_entry {
     int ep, fd;
@@ -30,6 +36,11 @@ struct epollset {
     unsigned next_set;
 };
 
+/* epoll_create gave ep: a new, empty set. 0, or -ENOSPC when the table is
+ * full (grow it and call again; until then ep is unknown, as if made
+ * behind the shim's back). */
+int epollset_open(struct epollset *t, int ep);
+
 /* fd was added to the set at ep by pid: 0, or -ENOSPC when the table is
  * full (grow it and call again). Already noted: nothing changes. */
 int epollset_add(struct epollset *t, int ep, int fd, pid_t pid);
@@ -41,18 +52,22 @@ void epollset_del(struct epollset *t, int ep, int fd);
 int epollset_holds(const struct epollset *t, int ep);
 
 /*
- * fd, a socket, closes: forget its entries. del is called once per set it
- * was in that pid added it to (with an epoll fd number naming the set), to
- * take it out while fd still names the socket.
+ * fd, a socket, closes: forget its registrations. del is called once per
+ * set it was in that pid added it to (with an epoll fd number naming the
+ * set), to take it out while fd still names the socket.
  */
 void epollset_drop_fd(struct epollset *t, int fd, pid_t pid,
                       void (*del)(int ep, int fd));
 
-/* The epoll fd ep closes (or another file takes its number). */
+/* The number ep stops naming its set (close, or another file takes the
+ * number); the set's registrations go with its last number. */
 void epollset_drop_set(struct epollset *t, int ep);
 
-/* to is now a copy of epoll fd from (dup): the same set, the same entries.
- * -ENOSPC when the table is full, with part of them copied. */
+/* Every number from lo to hi closes (close_range, closefrom). */
+void epollset_drop_range(struct epollset *t, unsigned lo, unsigned hi);
+
+/* to is now a copy of epoll fd from (dup): another name of the same set.
+ * -ENOSPC when the table is full (to is then unknown). */
 int epollset_copy(struct epollset *t, int from, int to);
 
 #endif

@@ -87,7 +87,11 @@ static struct {
     int (*epoll_wait)(int, struct epoll_event *, int, int);
     int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
     int (*epoll_ctl)(int, int, int, struct epoll_event *);
+    int (*epoll_create)(int);
+    int (*epoll_create1)(int);
     int (*close)(int);
+    int (*close_range)(unsigned, unsigned, int);
+    void (*closefrom)(int);
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
     int (*dup)(int);
@@ -117,6 +121,7 @@ static struct {
     uint32_t next_id;
     volatile int *reported; /* shared with forked children */
     int init;               /* 0: not yet, 1: under way, 2: done */
+    pid_t owner;  /* whose tables these are: a vfork child shares them */
     int lock;     /* the tables and counters above; see lock_take() */
     int chanlock; /* one request and its reply on chan at a time */
     sigset_t forkmask; /* the forking thread's mask, under lock */
@@ -188,6 +193,7 @@ fork_child(void)
     sigset_t old = shim.forkmask;
 
     __atomic_store_n(&shim.chanlock, 0, __ATOMIC_RELEASE);
+    shim.owner = getpid();
     lock_drop(&shim.lock, &old);
 }
 
@@ -329,7 +335,11 @@ shim_setup(void)
     shim.epoll_wait = dlsym(RTLD_NEXT, "epoll_wait");
     shim.select = dlsym(RTLD_NEXT, "select");
     shim.epoll_ctl = dlsym(RTLD_NEXT, "epoll_ctl");
+    shim.epoll_create = dlsym(RTLD_NEXT, "epoll_create");
+    shim.epoll_create1 = dlsym(RTLD_NEXT, "epoll_create1");
     shim.close = dlsym(RTLD_NEXT, "close");
+    shim.close_range = dlsym(RTLD_NEXT, "close_range");
+    shim.closefrom = dlsym(RTLD_NEXT, "closefrom");
     shim.dup2 = dlsym(RTLD_NEXT, "dup2");
     shim.dup3 = dlsym(RTLD_NEXT, "dup3");
     shim.dup = dlsym(RTLD_NEXT, "dup");
@@ -355,6 +365,7 @@ shim_setup(void)
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shim.reported == MAP_FAILED)
         shim.reported = NULL;
+    shim.owner = getpid();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -987,8 +998,8 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
  * timer) after listen() is still the server warming up, and reporting
  * READY then would send it clients it cannot serve yet. An epoll set
  * holds a managed socket when this process (or its parent before fork)
- * added one to it through epoll_ctl, under this fd number or another
- * that dup() gave it.
+ * added one to it through epoll_ctl, under any number naming the set
+ * (see epollset.h).
  */
 static int
 epolls_managed(int ep)
@@ -1097,6 +1108,41 @@ epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
     return rc;
 }
 
+/* epoll_create made ep: a new set, under every copy of ep from now on. */
+static int
+epoll_made(int ep)
+{
+    int save = errno, rc = 0;
+    sigset_t old;
+
+    if (ep < 0)
+        return ep;
+    lock_take(&shim.lock, &old);
+    while ((rc = epollset_open(&shim.eps, ep)) == -ENOSPC && eps_grow() == 0)
+        ;
+    lock_drop(&shim.lock, &old);
+    if (rc < 0)
+        say("handoff-shim: no memory to note epoll fd %d; a wait on a copy "
+            "made before a socket is added to it will not count\n",
+            ep);
+    errno = save;
+    return ep;
+}
+
+int
+epoll_create(int size)
+{
+    SHIM_READY();
+    return epoll_made(shim.epoll_create(size));
+}
+
+int
+epoll_create1(int flags)
+{
+    SHIM_READY();
+    return epoll_made(shim.epoll_create1(flags));
+}
+
 /* Takes fd out of the set at ep, for unmanage(). */
 static void
 epoll_del(int ep, int fd)
@@ -1134,8 +1180,7 @@ forget_fd(int fd)
         unmanage(fd);
         return;
     }
-    /* An epoll fd closing takes its registrations with it (the set lives
-     * on under the numbers dup() gave it). */
+    /* An epoll fd's number goes; the set lives on under its copies. */
     epollset_drop_set(&shim.eps, fd);
 }
 
@@ -1202,6 +1247,54 @@ close(int fd)
     }
     return shim.close(fd);
 }
+
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+/*
+ * close_range() and closefrom(): each number in the range is forgotten
+ * first, as on close(), or a later file taking it would pass for a
+ * managed socket or an epoll set. Not with CLOSE_RANGE_CLOEXEC (nothing
+ * closes yet) nor CLOSE_RANGE_UNSHARE (the caller's descriptors become its
+ * own, not its threads'), nor in a vfork child (posix_spawn, Python's
+ * subprocess), which closes its descriptors in its parent's memory: the
+ * tables are the parent's, whose descriptors stay open.
+ */
+static void
+forget_range(unsigned lo, unsigned hi)
+{
+    int chan = __atomic_load_n(&shim.chan, __ATOMIC_RELAXED);
+    struct fdtab *t;
+    sigset_t old;
+
+    if (getpid() != shim.owner)
+        return;
+    if (chan >= 0 && (unsigned)chan >= lo && (unsigned)chan <= hi)
+        retire_chan(chan);
+    lock_take(&shim.lock, &old);
+    for (unsigned fd = lo;
+         (t = shim.fds) != NULL && fd < (unsigned)t->cap && fd <= hi; fd++)
+        if (managed((int)fd))
+            unmanage((int)fd);
+    epollset_drop_range(&shim.eps, lo, hi);
+    lock_drop(&shim.lock, &old);
+}
+
+int
+close_range(unsigned lo, unsigned hi, int flags)
+{
+    SHIM_READY();
+    if (lo <= hi && flags == 0)
+        forget_range(lo, hi);
+    return shim.close_range(lo, hi, flags);
+}
+
+void
+closefrom(int lo)
+{
+    SHIM_READY();
+    forget_range(lo > 0 ? (unsigned)lo : 0, ~0U);
+    shim.closefrom(lo);
+}
+#endif
 
 int
 dup(int old)

@@ -131,11 +131,14 @@ PY
 ok "no master: bind fails with ECONNREFUSED and says so on stderr"
 
 # A worker that closes the shared socket without taking it out of its epoll
-# set gets no more events for it (the master still holds it open).
+# set gets no more events for it (the master still holds it open), whether
+# by close() or by close_range() (os.closerange, closefrom...).
+for how in close close_range; do
+rm -f "$T/events" "$T/events.closed"
 PORT=$(free_port)
 start_handoff -l "127.0.0.1:$PORT" -- python3 -c '
-import select, signal, socket, sys, time
-port, out = int(sys.argv[1]), sys.argv[2]
+import ctypes, select, signal, socket, sys, time
+port, out, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port))
@@ -146,14 +149,18 @@ asked = []
 signal.signal(signal.SIGUSR1, lambda *a: asked.append(1))
 while not asked:
     ep.poll(0.1)
-s.close()  # no unregister: the habit of many servers
+if how == "close":
+    s.close()  # no unregister: the habit of many servers
+else:
+    ctypes.CDLL(None).close_range(s.fileno(), s.fileno(), 0)
+    s.detach()
 open(out + ".closed", "w").close()
 time.sleep(0.5)
 n, end = 0, time.time() + 1
 while time.time() < end:
     n += len(ep.poll(0.1))
 open(out, "w").write(str(n))
-time.sleep(30)' "$PORT" "$T/events"
+time.sleep(30)' "$PORT" "$T/events" "$how"
 wait_log 'event=promote' 1
 kill -USR1 "$HPID"
 for _ in $(seq 100); do [ -e "$T/events.closed" ] && break; sleep 0.05; done
@@ -161,9 +168,10 @@ python3 -c 'import socket,sys,time; c=socket.create_connection(("127.0.0.1", int
 CLIENT=$!
 for _ in $(seq 100); do [ -s "$T/events" ] && break; sleep 0.05; done
 wait "$CLIENT"
-[ "$(cat "$T/events")" = 0 ] || fail "closed socket still reported $(cat "$T/events") epoll events"
-ok "close() of the shared socket takes it out of the process's epoll set: 0 events with a connection queued"
+[ "$(cat "$T/events")" = 0 ] || fail "$how: closed socket still reported $(cat "$T/events") epoll events"
+ok "$how() of the shared socket takes it out of the process's epoll set: 0 events with a connection queued"
 stop_handoff
+done
 
 # A program the shim cannot reach never asks for its socket: the log says
 # what to do instead.

@@ -393,7 +393,7 @@ epoll_sets_hold_what_was_added_until_it_goes(void **state)
     assert_false(epollset_holds(&t, 5));
     assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
     assert_int_equal(epollset_add(&t, 5, 7, 100), 0); /* noted once */
-    assert_int_equal(t.n, 1);
+    assert_int_equal(t.n, 2); /* the name 5, the registration of 7 */
     assert_true(epollset_holds(&t, 5));
     assert_false(epollset_holds(&t, 7)); /* the socket is not a set */
     assert_false(epollset_holds(&t, 6));
@@ -449,6 +449,7 @@ epoll_sets_drop_a_closed_socket_its_adder_added(void **state)
     assert_int_equal(epollset_copy(&t, 5, 9), 0);
     assert_int_equal(epollset_add(&t, 6, 7, 200), 0); /* the child's */
     assert_int_equal(epollset_add(&t, 6, 8, 200), 0);
+    assert_true(epollset_holds(&t, 9));
     /* The child (200) closes 7: out of its own set, once, not out of the
      * parent's set, which the parent still waits on. */
     epollset_drop_fd(&t, 7, 200, note_del);
@@ -460,7 +461,86 @@ epoll_sets_drop_a_closed_socket_its_adder_added(void **state)
     assert_true(epollset_holds(&t, 6)); /* 8 */
     epollset_drop_fd(&t, 8, 100, note_del);
     assert_int_equal(ndels, 1);
+    assert_int_equal(t.n, 3); /* the names 5, 9 and 6 stay */
+}
+
+static void
+epoll_sets_are_one_set_from_their_creation(void **state)
+{
+    struct epollset_entry e[8];
+    struct epollset t = {e, 0, 8, 0};
+
+    (void)state;
+    /* A copy made while the set is empty sees what is added later. */
+    assert_int_equal(epollset_open(&t, 5), 0);
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    assert_false(epollset_holds(&t, 9));
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    assert_true(epollset_holds(&t, 9));
+    /* Emptied, then filled through the other number: still one set. */
+    epollset_del(&t, 9, 7);
+    assert_false(epollset_holds(&t, 5));
+    assert_int_equal(epollset_add(&t, 9, 7, 100), 0);
+    assert_true(epollset_holds(&t, 5));
+    /* Another set is another id, even when it holds the same socket. */
+    assert_int_equal(epollset_open(&t, 6), 0);
+    assert_false(epollset_holds(&t, 6));
+    epollset_del(&t, 6, 7);
+    assert_true(epollset_holds(&t, 5));
+    /* A number epoll_create gives again names the new set only: the old
+     * one, closed behind the table's back, is gone from it. */
+    assert_int_equal(epollset_open(&t, 9), 0);
+    assert_false(epollset_holds(&t, 9));
+    assert_true(epollset_holds(&t, 5));
+    /* A dup of an unknown number, or onto a set's number, names nothing. */
+    assert_int_equal(epollset_copy(&t, 3, 6), 0);
+    assert_false(epollset_holds(&t, 6));
+    epollset_add(&t, 6, 8, 100);
+    assert_true(epollset_holds(&t, 6)); /* known from its first add */
+    /* The last number of a set goes: its registrations go with it. */
+    epollset_drop_set(&t, 5);
+    epollset_drop_set(&t, 6);
+    epollset_drop_set(&t, 9);
     assert_int_equal(t.n, 0);
+    /* A full table: the new set's number is unknown, so a wait on it
+     * does not count, and it is never taken for another set. */
+    assert_int_equal(epollset_add(&t, 6, 8, 100), 0);
+    t.cap = t.n;
+    assert_int_equal(epollset_open(&t, 5), -ENOSPC);
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    assert_false(epollset_holds(&t, 5));
+    assert_false(epollset_holds(&t, 9));
+    assert_true(epollset_holds(&t, 6));
+}
+
+static void
+epoll_sets_close_range_forgets_the_numbers_in_it(void **state)
+{
+    struct epollset_entry e[8];
+    struct epollset t = {e, 0, 8, 0};
+
+    (void)state;
+    assert_int_equal(epollset_add(&t, 5, 7, 100), 0);
+    assert_int_equal(epollset_copy(&t, 5, 9), 0);
+    assert_int_equal(epollset_add(&t, 12, 8, 100), 0);
+    assert_int_equal(epollset_open(&t, 20), 0);
+    /* 9 goes, 5 keeps the set. */
+    epollset_drop_range(&t, 6, 10);
+    assert_false(epollset_holds(&t, 9));
+    assert_true(epollset_holds(&t, 5));
+    assert_true(epollset_holds(&t, 12));
+    /* Everything from 5 up, as closefrom(5). */
+    epollset_drop_range(&t, 5, ~0U);
+    assert_false(epollset_holds(&t, 5));
+    assert_false(epollset_holds(&t, 12));
+    assert_int_equal(t.n, 0);
+    /* A file now at 9 is not the set: what is added through a new copy
+     * of 5 elsewhere does not reach it. */
+    assert_int_equal(epollset_open(&t, 5), 0);
+    assert_int_equal(epollset_copy(&t, 5, 11), 0);
+    assert_int_equal(epollset_add(&t, 11, 7, 100), 0);
+    assert_false(epollset_holds(&t, 9));
+    assert_true(epollset_holds(&t, 5));
 }
 
 int
@@ -483,6 +563,8 @@ main(void)
         cmocka_unit_test(epoll_sets_hold_what_was_added_until_it_goes),
         cmocka_unit_test(epoll_sets_under_a_dup_are_the_same_set),
         cmocka_unit_test(epoll_sets_drop_a_closed_socket_its_adder_added),
+        cmocka_unit_test(epoll_sets_are_one_set_from_their_creation),
+        cmocka_unit_test(epoll_sets_close_range_forgets_the_numbers_in_it),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
