@@ -210,6 +210,9 @@ for t in [threading.Thread(target=client) for _ in range(4)]:
     t.start()
 PY
     LOOPS="$LOOPS $!"
+    # Started once its first request is done: the load spans what follows.
+    for _ in $(seq 200); do [ -s "$T/$2.out" ] && return 0; sleep 0.05; done
+    fail "no request to $1 done in 10 s"
 }
 # The load from here: a SIGKILLed worker loses the request it was
 # answering, which no supervisor can save.
@@ -246,7 +249,8 @@ python3 - "$LOG" "$T/pa.out" "$T/pb.out" <<'PY' || fail "reloads under load: a r
 import collections, re, sys
 log = open(sys.argv[1]).read()
 mono = lambda ev: int(re.search(ev + r" .*mono_us=(\d+)", log).group(1)) / 1e6
-p3, p4, d3 = mono("event=promote gen=3"), mono("event=promote gen=4"), mono("event=drain gen=3")
+p2, p3, p4 = mono("event=promote gen=2"), mono("event=promote gen=3"), mono("event=promote gen=4")
+d3 = mono("event=drain gen=3")
 rows = lambda f: [(float(a), float(b), w) for a, b, w in (l.split() for l in open(f))]
 pa, pb = rows(sys.argv[2]), rows(sys.argv[3])
 bad = [r for r in pa if r[0] < p4 and r[2] != "200"] + [r for r in pb if r[2] != "200"]
@@ -257,7 +261,8 @@ print(f"port a: {sum(t0 < p4 for t0, _, _ in pa)} before its removal (all 200 ex
       f"after the promotion {late(p4, d3)}, after gen 3's drain {late(d3, 1e18)};",
       f"port b: {len(pb)} ({sum(t0 < p4 for t0, _, _ in pb)} before the promotion)")
 # A load that did not span both reloads shows nothing.
-spans = any(p3 < t0 < p4 for t0, _, _ in pa) and any(t0 > p4 for t0, _, _ in pb)
+spans = (any(t0 < p2 for t0, _, _ in pa) and any(p3 < t0 < p4 for t0, _, _ in pa) and
+         any(t0 < p4 for t0, _, _ in pb) and any(t0 > d3 for t0, _, _ in pb))
 sys.exit(0 if spans and not bad else 1)
 PY
 ok "reloads adding, moving and removing a listener: each served by the active generation, none failed on a listener that stayed; the old port refused once its generation was gone"
