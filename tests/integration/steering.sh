@@ -139,7 +139,8 @@ stop_handoff
 
 # 5. Processes added (SIGTTIN) or restarted join their generation's socket;
 # reloads that add, move and remove a listener keep every listener served
-# by the active generation, under load, none failed.
+# by the active generation, under load: none failed on a listener that
+# stays, and the removed one's port refuses once its generation left.
 mv "$LOG" "$T/clients.log"
 WORKER="${BUILD:-$(dirname "$HANDOFF")}/examples/listenfds-server"
 [ -x "$WORKER" ] || make -C "$(dirname "$WORKER")/.." -s examples/listenfds-server >/dev/null 2>&1 ||
