@@ -65,7 +65,7 @@ wait_log() {
 # (the kernel-chosen port of the first TCP listener). HANDOFF_TRAFFIC, if
 # set, is its --traffic (shared_mode.sh runs the roll tests with shared).
 start_handoff() {
-    local i alive
+    local i alive done
     # A new file, not the old one truncated: a process of an earlier
     # handoff that still holds the old log (a worker's child, a probe's)
     # would write at its own offset past the new end, the gap reads as NUL
@@ -78,12 +78,16 @@ start_handoff() {
     PORT=
     for i in $(seq 200); do
         kill -0 "$HPID" 2>/dev/null && alive=1 || alive=
+        # Every listener is logged before the first roll: once a roll (or
+        # a failed listener) is seen, every listen line is there, so look
+        # for it first and read the port after.
+        done=
+        grep -aEq 'event"?[=:]"?(roll|listen_failed)[ "]' "$LOG" && done=1
         # Only a whole listen line counts: its last field is traffic=.
         PORT=$(sed -nE 's/.*event"?[=:]"?listen[ "].*address"?[=:]"?[^ ]*:([0-9]+)"?[ ,]"?traffic"?[=:]"?(steered|shared).*/\1/p' "$LOG" | head -n1)
         [ -n "$PORT" ] && return 0
-        # Every listener is logged before the first roll: none was TCP.
-        # Or one failed (the test looks at why), or handoff is gone.
-        grep -aEq 'event"?[=:]"?(roll|listen_failed)[ "]' "$LOG" && return 0
+        # None was TCP, or one failed (the test looks at why).
+        [ -n "$done" ] && return 0
         [ -n "$alive" ] || fail "handoff exited before it listened"
         sleep 0.05
     done
