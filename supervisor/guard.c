@@ -218,8 +218,20 @@ on_tick(uv_timer_t *t)
     gd->ticks++;
     /* The previous one first: the newer one's verdict may roll back, and
      * a rollback frees the guard. */
-    if (judging_latency(gd))
+    if (judging_latency(gd)) {
+        /* A pair starts together or not at all: while either is still
+         * waiting for its answer, the other does not start alone (its
+         * newer time would replace the one the slow side's answer is to
+         * be paired with). Each waiting one's timeout still runs. */
+        if (gd->prev.att != NULL || gd->cur.att != NULL) {
+            if (gd->prev.att != NULL)
+                probe_side(gd, &gd->prev);
+            if (gd->cur.att != NULL)
+                probe_side(gd, &gd->cur);
+            return;
+        }
         probe_side(gd, &gd->prev);
+    }
     probe_side(gd, &gd->cur);
 }
 
