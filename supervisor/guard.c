@@ -17,12 +17,15 @@
 
 extern char **environ;
 
-/* One generation's side: its attempt under way and its recent times. */
+/* One generation's side: its attempt under way and its last time. */
 struct side {
     struct guard *gd;
     unsigned gen;
     struct probe_attempt *att;
-    struct latency times; /* of passed probes */
+    uint64_t started;          /* uv_now at att's start */
+    unsigned long tick;        /* the tick att (or the last pass) belongs to */
+    unsigned long passed_tick; /* the tick of the last pass, 0: none unpaired */
+    uint64_t passed_us;
     unsigned long probes, passed;
     char last[64];
 };
@@ -37,7 +40,10 @@ struct guard {
     uint64_t interval; /* guard_interval, ms */
     double ratio;      /* 0: no latency comparison */
     unsigned fails;    /* in a row, of the newer one */
+    uint64_t timeout;  /* ms an attempt may take: probe_exec_timeout() */
     unsigned slow;     /* latency verdicts against it in a row */
+    unsigned long ticks;
+    struct latency pairs; /* this tick's times of both, once both passed */
     struct side cur, prev;
 };
 
@@ -64,6 +70,46 @@ rollback(struct guard *gd, enum rollout_cause cause, const char *why)
     rollout_rollback(m, cause, why);
 }
 
+/* Once both generations passed the probes of one tick, their times are a
+ * pair (taken together, under the same load); each 20 pairs a verdict.
+ * Slower is judged like a failure: guard_failures verdicts in a row, each
+ * over 20 pairs of its own. It may roll back: nothing of gd after it. */
+static void
+judge_pair(struct guard *gd)
+{
+    struct latency *l = &gd->pairs;
+    char why[300];
+
+    if (!judging_latency(gd) || gd->cur.passed_tick == 0 ||
+        gd->cur.passed_tick != gd->prev.passed_tick)
+        return;
+    gd->cur.passed_tick = gd->prev.passed_tick = 0;
+    if (!latency_add(l, gd->cur.passed_us, gd->prev.passed_us, gd->ratio))
+        return;
+    log_event(LOG_DEBUG, "guard_latency",
+              "gen=%u p95_us=%llu previous=%u "
+              "p95_us=%llu slower_pairs=%u/%d slower=%d",
+              gd->cur.gen, (unsigned long long)l->p95_cur, gd->prev.gen,
+              (unsigned long long)l->p95_prev, l->cur_slower, LATENCY_WINDOW,
+              l->slower);
+    if (!l->slower) {
+        gd->slow = 0;
+        return;
+    }
+    snprintf(
+        why, sizeof(why),
+        "guard_latency: p95 of gen %u %.1fms > %.2f x gen "
+        "%u's %.1fms, slower in %u of %d paired probes (%u of %ld in a row)",
+        gd->cur.gen, (double)l->p95_cur / 1000, gd->ratio, gd->prev.gen,
+        (double)l->p95_prev / 1000, l->cur_slower, LATENCY_WINDOW, gd->slow + 1,
+        gd->failures_max);
+    if (++gd->slow < (unsigned)gd->failures_max) {
+        control_roll_progress(gd->m, why);
+        return;
+    }
+    rollback(gd, ROLLOUT_LATENCY, why);
+}
+
 static void
 on_verdict(void *arg, int ok, uint64_t us, const char *what)
 {
@@ -77,12 +123,14 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
              what, (double)us / 1000);
     log_event(LOG_DEBUG, "guard", "gen=%u ok=%d %s us=%llu", s->gen, ok, what,
               (unsigned long long)us);
-    if (ok) {
+    s->passed_tick = ok ? s->tick : 0;
+    s->passed_us = us;
+    if (ok)
         s->passed++;
-        latency_add(&s->times, us);
-    }
-    if (s != &gd->cur)
+    if (s != &gd->cur) {
+        judge_pair(gd);
         return;
+    }
     if (!ok) {
         snprintf(why, sizeof(why), "guard on gen %u failed: %.60s (%u of %ld in a row)",
                  s->gen, what, gd->fails + 1, gd->failures_max);
@@ -96,25 +144,8 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     }
     if (ok)
         gd->fails = 0;
-    if (!ok || !judging_latency(gd))
-        return;
-    /* Slower is judged like a failure: guard_failures verdicts in a row,
-     * each over a full window, so that a moment of noise on a busy host
-     * does not roll a good version back. */
-    if (!latency_slower(&gd->cur.times, &gd->prev.times, gd->ratio)) {
-        gd->slow = 0;
-        return;
-    }
-    snprintf(why, sizeof(why), "guard_latency: p95 of gen %u %.1fms > %.2f x gen "
-             "%u's %.1fms (last %d probes each, %u of %ld in a row)", gd->cur.gen,
-             (double)latency_p95(&gd->cur.times) / 1000, gd->ratio, gd->prev.gen,
-             (double)latency_p95(&gd->prev.times) / 1000, LATENCY_WINDOW,
-             gd->slow + 1, gd->failures_max);
-    if (++gd->slow < (unsigned)gd->failures_max) {
-        control_roll_progress(gd->m, why);
-        return;
-    }
-    rollback(gd, ROLLOUT_LATENCY, why);
+    if (ok)
+        judge_pair(gd);
 }
 
 /* The environment of an exec: guard: the master's and the generations. */
@@ -139,17 +170,25 @@ exec_env(const struct guard *gd, char *buf, size_t size, char **v, size_t cap)
 static void
 probe_side(struct guard *gd, struct side *s)
 {
-    char target[600], envbuf[128];
+    char target[600], envbuf[128], what[64];
     char *env[512];
     struct gen *g;
     pid_t pid = 0;
 
     if (s->att != NULL) {
-        if (gd->kind == PROBE_EXEC)
-            return; /* still running: its own timeout judges it */
+        /* A command's own timer judges it; a connection gets as long, not
+         * just guard_interval: a probe slower than a short interval on a
+         * busy host is a latency, for guard_latency to judge, not a
+         * failure (a version 60 ms slower, probed every 100 ms, was rolled
+         * back as "no answer" in 2 of 6 runs). */
+        if (gd->kind == PROBE_EXEC ||
+            uv_now(gd->m->loop) - s->started < gd->timeout)
+            return;
         probe_cancel(s->att);
         s->att = NULL;
-        on_verdict(s, 0, 0, "err=no answer within guard_interval");
+        snprintf(what, sizeof(what), "err=no answer within %llums",
+                 (unsigned long long)gd->timeout);
+        on_verdict(s, 0, 0, what);
         return; /* that may have rolled back: the next tick probes */
     }
     for (g = gd->m->gens; g && g->id != s->gen; g = g->next)
@@ -159,12 +198,14 @@ probe_side(struct guard *gd, struct side *s)
             pid = g->slots[i].w->child.pid;
     if (readiness_expand(gd->spec, pid, s->gen, target, sizeof(target)) < 0)
         return;
+    s->tick = gd->ticks;
+    s->started = uv_now(gd->m->loop);
     s->att = probe_start(
         gd->m, gd->kind, target,
         gd->kind == PROBE_EXEC || g == NULL ? 0 : traffic_probe_port(gd->m, g),
         gd->kind == PROBE_EXEC ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
                                : NULL,
-        probe_exec_timeout(gd->interval), on_verdict, s);
+        gd->timeout, on_verdict, s);
 }
 
 static void
@@ -174,10 +215,23 @@ on_tick(uv_timer_t *t)
 
     if (gd == NULL)
         return;
+    gd->ticks++;
     /* The previous one first: the newer one's verdict may roll back, and
      * a rollback frees the guard. */
-    if (judging_latency(gd))
+    if (judging_latency(gd)) {
+        /* A pair starts together or not at all: while either is still
+         * waiting for its answer, the other does not start alone (its
+         * newer time would replace the one the slow side's answer is to
+         * be paired with). Each waiting one's timeout still runs. */
+        if (gd->prev.att != NULL || gd->cur.att != NULL) {
+            if (gd->prev.att != NULL)
+                probe_side(gd, &gd->prev);
+            if (gd->cur.att != NULL)
+                probe_side(gd, &gd->cur);
+            return;
+        }
         probe_side(gd, &gd->prev);
+    }
     probe_side(gd, &gd->cur);
 }
 
@@ -201,6 +255,7 @@ guard_start(struct master *m, struct gen *g, struct gen *prev)
     gd->prev = (struct side){.gd = gd, .gen = prev ? prev->id : 0};
     gd->timer = handle_timer(m->loop, gd);
     gd->interval = c->guard_interval;
+    gd->timeout = probe_exec_timeout(gd->interval);
     if (gd->timer == NULL) {
         free(gd);
         return NULL;

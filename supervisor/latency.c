@@ -1,42 +1,44 @@
-/* latency.c: a window of recent probe times, its 95th percentile, and when one window counts as slower than another. */
+/* latency.c: windows of paired probe times (new and previous generation) and when one counts as slower. */
 #include "latency.h"
 
 #include <string.h>
 
-void
-latency_add(struct latency *l, uint64_t us)
-{
-    l->us[l->next] = us;
-    l->next = (l->next + 1) % LATENCY_WINDOW;
-    if (l->n < LATENCY_WINDOW)
-        l->n++;
-}
-
 uint64_t
-latency_p95(const struct latency *l)
+latency_p95(const uint64_t *us, size_t n)
 {
     uint64_t v[LATENCY_WINDOW], t;
 
-    if (l->n == 0)
+    if (n == 0)
         return 0;
-    memcpy(v, l->us, l->n * sizeof(v[0]));
-    for (size_t i = 1; i < l->n; i++) /* insertion sort: at most 20 */
+    if (n > LATENCY_WINDOW)
+        n = LATENCY_WINDOW;
+    memcpy(v, us, n * sizeof(v[0]));
+    for (size_t i = 1; i < n; i++) /* insertion sort: at most 20 */
         for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
             t = v[j];
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
-    return v[(l->n * 95 + 99) / 100 - 1]; /* nearest rank: ceil(0.95 n) */
+    return v[(n * 95 + 99) / 100 - 1]; /* nearest rank: ceil(0.95 n) */
 }
 
 int
-latency_slower(const struct latency *a, const struct latency *b, double ratio)
+latency_add(struct latency *l, uint64_t cur_us, uint64_t prev_us, double ratio)
 {
-    uint64_t pa, pb;
+    unsigned slower = 0;
 
-    if (a->n < LATENCY_WINDOW || b->n < LATENCY_WINDOW)
+    l->cur[l->n] = cur_us;
+    l->prev[l->n] = prev_us;
+    if (++l->n < LATENCY_WINDOW)
         return 0;
-    pa = latency_p95(a);
-    pb = latency_p95(b);
-    return (double)pa > ratio * (double)pb && pa > pb + LATENCY_FLOOR_US;
+    for (size_t i = 0; i < LATENCY_WINDOW; i++)
+        slower += l->cur[i] > l->prev[i];
+    l->cur_slower = slower;
+    l->p95_cur = latency_p95(l->cur, LATENCY_WINDOW);
+    l->p95_prev = latency_p95(l->prev, LATENCY_WINDOW);
+    l->slower = (double)l->p95_cur > ratio * (double)l->p95_prev &&
+                l->p95_cur > l->p95_prev + LATENCY_FLOOR_US &&
+                2 * slower > LATENCY_WINDOW;
+    l->n = 0; /* the next verdict shares no sample with this one */
+    return 1;
 }

@@ -149,12 +149,15 @@ ok "a canary crashing 3 s in: rolled back, handoff roll exit 1 ($(head -c 120 "$
 stop_handoff
 
 # 3. guard_latency: a version 60 ms slower is rolled back; one as fast as
-# the old is not, over 5 canaries.
+# the old is not, over 5 canaries. A verdict takes 20 fresh pairs of probes
+# (2 s at 100 ms, up to 4 s on a loaded host), and 3 in a row roll back:
+# canaries of 10 s give the equal versions the 3 verdicts that could roll
+# them back; the slower one gets 30 s to be found (it ends at its rollback).
 p=$(free_port)
-start "$p" --canary "10%/4s" --guard "http://127.0.0.1:$p/health" \
+start "$p" --canary "10%/10s" --guard "http://127.0.0.1:$p/health" \
     --guard-latency 1.2 --guard-interval 100ms \
     -- python3 "$SERVER" --bad-gens 2 --delay-ms 60
-"$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 && fail "a 60 ms slower canary was promoted"
+"$HANDOFF" roll --canary "10%/30s" --control "$CTL" >"$T/roll" 2>&1 && fail "a 60 ms slower canary was promoted"
 grep -q 'guard_latency: p95' "$T/roll" || fail "not rolled back for latency: $(cat "$T/roll")"
 for i in 3 4 5 6 7; do
     "$HANDOFF" roll --control "$CTL" >"$T/roll.$i" 2>&1 ||
