@@ -753,7 +753,7 @@ master_live_plans(struct master *m, struct plan **out, size_t cap)
     return n;
 }
 
-void
+static void
 master_reload(struct master *m)
 {
     char err[CONFIG_ERRLEN];
@@ -894,7 +894,8 @@ finish(struct master *m)
     m->finished = 1;
     handle_close(m->stop_timer);
     m->stop_timer = NULL;
-    signals_stop(m);
+    signals_stop(m->signals);
+    m->signals = NULL;
     notify_close(m->notify);
     m->notify = NULL;
     uv_stop(m->loop);
@@ -916,7 +917,7 @@ maybe_finish(struct master *m)
     finish(m);
 }
 
-void
+static void
 master_reap(struct master *m)
 {
     reap_all(&m->reaper);
@@ -927,7 +928,7 @@ master_reap(struct master *m)
     maybe_finish(m);
 }
 
-void
+static void
 master_scale(struct master *m, int delta)
 {
     struct gen *gs[2];
@@ -963,7 +964,7 @@ master_scale(struct master *m, int delta)
         master_promote(m, m->starting);
 }
 
-void
+static void
 master_forward(struct master *m, int sig)
 {
     struct gen *g = m->active;
@@ -974,6 +975,26 @@ master_forward(struct master *m, int sig)
         if (g->slots[i].w != NULL && worker_signal(g->slots[i].w, sig) == 0)
             log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
+}
+
+/* What signals.c was told: each signal's action, as signals.h lists them. */
+static void
+on_signal(void *arg, enum signal_action act, int sig)
+{
+    struct master *m = arg;
+
+    if (act == SIGACT_ROLL)
+        master_roll(m, "SIGUSR2");
+    else if (act == SIGACT_RELOAD)
+        master_reload(m);
+    else if (act == SIGACT_STOP)
+        master_stop(m, sig);
+    else if (act == SIGACT_MORE || act == SIGACT_FEWER)
+        master_scale(m, act == SIGACT_MORE ? +1 : -1);
+    else if (act == SIGACT_REAP)
+        master_reap(m);
+    else if (act == SIGACT_FORWARD)
+        master_forward(m, sig);
 }
 
 /* --- start and end -------------------------------------------------------- */
@@ -1007,7 +1028,7 @@ master_run(const struct config_args *args, struct config *cfg)
               "processes=%ld", (int)getpid(), PACKAGE_VERSION,
               config_pass_name(cfg->pass), config_ready_name(cfg->ready),
               cfg->processes);
-    if (signals_start(&m) < 0) {
+    if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot install signal handlers\n");
         goto out;
@@ -1061,7 +1082,7 @@ out:
     control_close(&m);
     metrics_close(&m);
     sdnotify_close(m.sdnotify);
-    signals_stop(&m);
+    signals_stop(m.signals);
     notify_close(m.notify);
     handle_close(m.stop_timer);
     while (m.gens != NULL)

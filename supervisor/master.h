@@ -19,6 +19,7 @@ struct metrics;
 struct guard;
 struct remnant;
 struct sdnotify;
+struct signals;
 
 struct master {
     uv_loop_t *loop;
@@ -48,7 +49,7 @@ struct master {
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
     char shim_path[PATH_MAX];
-    uv_signal_t *signals[32];
+    struct signals *signals; /* handoff's own (signals.h) */
     unsigned rolls_ok, rolls_failed;
     unsigned restarts;         /* of workers of active generations */
     uint64_t started_ns;       /* when handoff started */
@@ -67,13 +68,9 @@ struct master {
 /* The whole life of the master; returns handoff's exit code. */
 int master_run(const struct config_args *args, struct config *cfg);
 
-/* Events from signals. */
+/* Events from signals and the control socket. */
 void master_roll(struct master *m, const char *why);
-void master_reload(struct master *m);
 void master_stop(struct master *m, int sig);
-void master_scale(struct master *m, int delta);
-void master_forward(struct master *m, int sig);
-void master_reap(struct master *m);
 
 /* Events from readiness checks, the control channel and NOTIFY_SOCKET. */
 void master_worker_ready(struct master *m, struct worker *w,

@@ -26,7 +26,6 @@ supervisor/notify.c
 supervisor/probe.c
 supervisor/readiness.h
 supervisor/sdnotify.c
-supervisor/signals.c
 "
 # Files that name struct master or call master_* without including
 # master.h (a forward declaration, gen->master, a header of the above, or
@@ -47,7 +46,6 @@ supervisor/notify.h
 supervisor/probe.h
 supervisor/readiness.c
 supervisor/sdnotify.h
-supervisor/signals.h
 "
 
 status=0
