@@ -566,11 +566,13 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
         master_promote(m, g);
 }
 
-void
-master_notify(struct master *m, pid_t pid, int ready, int stopping,
-              const char *status)
+/* What a process said on NOTIFY_SOCKET (notify.c). */
+static void
+on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
 {
+    struct master *m = arg;
     struct worker *w = attribute(m, pid);
+    const char *status = nm->has_status ? nm->status : NULL;
 
     if (w == NULL) {
         log_event(LOG_WARN, "notify_ignored", "pid=%d reason=not-a-worker",
@@ -582,7 +584,7 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
         log_event(LOG_INFO, "status", "gen=%u pid=%d status=%s", w->gen->id,
                   (int)w->child.pid, log_q(status));
     }
-    if (stopping && !w->stopping_notified) {
+    if (nm->stopping && !w->stopping_notified) {
         w->stopping_notified = 1;
         log_event(LOG_INFO, "stopping", "gen=%u pid=%d", w->gen->id,
                   (int)w->child.pid);
@@ -590,7 +592,7 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
             fail_roll(m, w->gen, GEV_WORKER_EXIT, "worker sent STOPPING=1", 1);
         return;
     }
-    if (ready)
+    if (nm->ready)
         master_worker_ready(m, w, READY_NOTIFY);
 }
 
@@ -1064,7 +1066,8 @@ master_run(const struct config_args *args, struct config *cfg)
     }
     if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
                     sizeof(m.notify_path)) < 0 ||
-        (rc = notify_open(&m, m.notify_path, &m.notify)) < 0) {
+        (rc = notify_open(&loop, m.notify_path, on_notify, &m,
+                          &m.notify)) < 0) {
         fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
                 m.rundir[0] ? m.rundir : "/run or /tmp");
         m.exit_code = 1;

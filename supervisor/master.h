@@ -72,11 +72,9 @@ int master_run(const struct config_args *args, struct config *cfg);
 void master_roll(struct master *m, const char *why);
 void master_stop(struct master *m, int sig);
 
-/* Events from readiness checks, the control channel and NOTIFY_SOCKET. */
+/* Events from readiness checks and the control channel. */
 void master_worker_ready(struct master *m, struct worker *w,
                          enum ready_kind via);
-void master_notify(struct master *m, pid_t pid, int ready, int stopping,
-                   const char *status);
 
 /* The reaper's callback for a worker (its struct child comes first). */
 void master_on_worker_exit(struct child *c, int status);

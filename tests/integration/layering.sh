@@ -22,7 +22,6 @@ supervisor/status.c
 supervisor/traffic.c
 supervisor/worker.h
 supervisor/channel.h
-supervisor/notify.c
 supervisor/probe.c
 supervisor/readiness.h
 supervisor/sdnotify.c
@@ -42,7 +41,6 @@ supervisor/status.h
 supervisor/traffic.h
 supervisor/worker.c
 supervisor/channel.c
-supervisor/notify.h
 supervisor/probe.h
 supervisor/readiness.c
 supervisor/sdnotify.h
