@@ -234,7 +234,8 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
               g->id, log_q(why), ms_since(g->started_ns),
               m->active ? "" : " first=1");
     control_roll_ended(m, g, why);
-    sdnotify_roll_ended(m, g, why);
+    sdnotify_roll_ended(m->sdnotify, m->active ? m->active->id : 0,
+                        m->active ? m->active->live : 0, g->id, why);
     drain_gen(m, g, g->plan->cfg->drain_timeout);
     if (m->active != NULL)
         own_rundir(m, m->active->plan->cfg); /* back to those still serving */
@@ -349,7 +350,7 @@ master_promote(struct master *m, struct gen *g)
               (unsigned long long)(swap_ns / 1000));
     metrics_observe_roll(m, (double)(master_now() - (m->roll_ns ? m->roll_ns : g->started_ns)) / 1e9);
     control_roll_ended(m, g, NULL);
-    sdnotify_roll_ended(m, g, NULL);
+    sdnotify_roll_ended(m->sdnotify, g->id, g->live, g->id, NULL);
     /* The cap: a generation still draining from an earlier roll goes now;
      * one still emptying its queue drains once that is done (a queue
      * killed would be reset) and drain_timeout bounds that. */
@@ -474,7 +475,8 @@ start_roll(struct master *m)
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
     drain_cap_failed(m, g);
-    sdnotify_roll_started(m, g);
+    sdnotify_roll_started(m->sdnotify, m->active ? m->active->id : 0,
+                          m->active ? m->active->live : 0, g->id);
     warn_bypass(g);
     own_rundir(m, p->cfg);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
@@ -869,7 +871,7 @@ master_stop(struct master *m, int sig)
               sig ? parse_signal_name(sig) : "none",
               (unsigned long long)m->plan->cfg->stop_timeout);
     control_stopping(m);
-    sdnotify_stopping(m);
+    sdnotify_stopping(m->sdnotify);
     m->stop_timer = handle_timer(m->loop, m);
     if (m->stop_timer != NULL)
         uv_timer_start(m->stop_timer, on_stop_timeout,

@@ -24,7 +24,6 @@ supervisor/worker.h
 supervisor/channel.h
 supervisor/probe.c
 supervisor/readiness.h
-supervisor/sdnotify.c
 "
 # Files that name struct master or call master_* without including
 # master.h (a forward declaration, gen->master, a header of the above, or
@@ -43,7 +42,6 @@ supervisor/worker.c
 supervisor/channel.c
 supervisor/probe.h
 supervisor/readiness.c
-supervisor/sdnotify.h
 "
 
 status=0
