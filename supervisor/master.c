@@ -1014,6 +1014,7 @@ master_run(const struct config_args *args, struct config *cfg)
     memset(&m, 0, sizeof(m));
     m.args = args;
     m.loop = &loop;
+    m.probes = (struct probe_host){&loop, &m.reaper};
     if (uv_loop_init(&loop) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");

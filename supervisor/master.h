@@ -10,6 +10,7 @@
 #include "listener.h"
 #include "metrics.h"
 #include "plan.h"
+#include "probe.h"
 #include "reap.h"
 #include "rollout.h"
 #include "steer.h"
@@ -45,6 +46,7 @@ struct master {
     uv_timer_t *path_timer;  /* looks for unix socket files that vanished */
     int delay_sig;
     struct reaper reaper;
+    struct probe_host probes; /* the loop and the reaper, for probe.h */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];

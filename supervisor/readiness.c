@@ -55,7 +55,7 @@ on_tick(uv_timer_t *t)
     /* From a source port of the generation's probe block: a steered
      * listener sends it to this generation's socket, and only it. */
     p->att = probe_start(
-        p->m,
+        &p->m->probes,
         kind == READY_EXEC   ? PROBE_EXEC
         : kind == READY_HTTP ? PROBE_HTTP
                              : PROBE_TCP,

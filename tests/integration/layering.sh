@@ -22,7 +22,6 @@ supervisor/status.c
 supervisor/traffic.c
 supervisor/worker.h
 supervisor/channel.h
-supervisor/probe.c
 supervisor/readiness.h
 "
 # Files that name struct master or call master_* without including
@@ -40,7 +39,6 @@ supervisor/status.h
 supervisor/traffic.h
 supervisor/worker.c
 supervisor/channel.c
-supervisor/probe.h
 supervisor/readiness.c
 "
 
