@@ -568,6 +568,19 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
         master_promote(m, g);
 }
 
+/* For readiness.h: a check passed; the source port of g's probes. */
+static void
+on_ready(void *arg, struct worker *w, enum ready_kind via)
+{
+    master_worker_ready(arg, w, via);
+}
+
+static unsigned
+probe_port(void *arg, struct gen *g)
+{
+    return traffic_probe_port(arg, g);
+}
+
 /* What a process said on NOTIFY_SOCKET (notify.c). */
 static void
 on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
@@ -1015,6 +1028,7 @@ master_run(const struct config_args *args, struct config *cfg)
     m.args = args;
     m.loop = &loop;
     m.probes = (struct probe_host){&loop, &m.reaper};
+    m.readiness = (struct readiness_ctx){&m.probes, probe_port, on_ready, &m};
     if (uv_loop_init(&loop) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");

@@ -11,6 +11,7 @@
 #include "metrics.h"
 #include "plan.h"
 #include "probe.h"
+#include "readiness.h"
 #include "reap.h"
 #include "rollout.h"
 #include "steer.h"
@@ -46,7 +47,8 @@ struct master {
     uv_timer_t *path_timer;  /* looks for unix socket files that vanished */
     int delay_sig;
     struct reaper reaper;
-    struct probe_host probes; /* the loop and the reaper, for probe.h */
+    struct probe_host probes;       /* the loop and the reaper, for probe.h */
+    struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];

@@ -384,7 +384,7 @@ worker_exec_report(struct worker *w, int exited)
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
               (int)w->child.pid, w->slot);
     if (!exited)
-        readiness_start(g->master, w);
+        readiness_start(&g->master->readiness, w);
 }
 
 /* The name of the user workers run as: user =, or handoff's own. */

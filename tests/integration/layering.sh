@@ -22,7 +22,6 @@ supervisor/status.c
 supervisor/traffic.c
 supervisor/worker.h
 supervisor/channel.h
-supervisor/readiness.h
 "
 # Files that name struct master or call master_* without including
 # master.h (a forward declaration, gen->master, a header of the above, or
@@ -39,7 +38,6 @@ supervisor/status.h
 supervisor/traffic.h
 supervisor/worker.c
 supervisor/channel.c
-supervisor/readiness.c
 "
 
 status=0
