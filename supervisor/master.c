@@ -536,7 +536,7 @@ attribute(struct master *m, pid_t pid)
     return NULL;
 }
 
-void
+static void
 master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
 {
     struct gen *g = w->gen;
@@ -568,7 +568,8 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
         master_promote(m, g);
 }
 
-/* For readiness.h: a check passed; the source port of g's probes. */
+/* For readiness.h and channel.h: a check passed, a worker sent READY; the
+ * source port of g's probes. */
 static void
 on_ready(void *arg, struct worker *w, enum ready_kind via)
 {
@@ -1029,6 +1030,7 @@ master_run(const struct config_args *args, struct config *cfg)
     m.loop = &loop;
     m.probes = (struct probe_host){&loop, &m.reaper};
     m.readiness = (struct readiness_ctx){&m.probes, probe_port, on_ready, &m};
+    m.channels = (struct channel_ctx){&loop, on_ready, &m};
     if (uv_loop_init(&loop) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");

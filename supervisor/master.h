@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <uv.h>
 
+#include "channel.h"
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
@@ -49,6 +50,7 @@ struct master {
     struct reaper reaper;
     struct probe_host probes;       /* the loop and the reaper, for probe.h */
     struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
+    struct channel_ctx channels;    /* for their control channels */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
@@ -75,10 +77,6 @@ int master_run(const struct config_args *args, struct config *cfg);
 /* Events from signals and the control socket. */
 void master_roll(struct master *m, const char *why);
 void master_stop(struct master *m, int sig);
-
-/* Events from readiness checks and the control channel. */
-void master_worker_ready(struct master *m, struct worker *w,
-                         enum ready_kind via);
 
 /* The reaper's callback for a worker (its struct child comes first). */
 void master_on_worker_exit(struct child *c, int status);

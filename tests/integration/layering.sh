@@ -21,7 +21,6 @@ supervisor/rollout.c
 supervisor/status.c
 supervisor/traffic.c
 supervisor/worker.h
-supervisor/channel.h
 "
 # Files that name struct master or call master_* without including
 # master.h (a forward declaration, gen->master, a header of the above, or
@@ -37,7 +36,6 @@ supervisor/rollout.h
 supervisor/status.h
 supervisor/traffic.h
 supervisor/worker.c
-supervisor/channel.c
 "
 
 status=0
