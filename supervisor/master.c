@@ -536,9 +536,11 @@ attribute(struct master *m, pid_t pid)
     return NULL;
 }
 
+/* A check passed, or w said it is ready (readiness.h, channel.h, notify). */
 static void
-master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
+master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
 {
+    struct master *m = arg;
     struct gen *g = w->gen;
 
     if (via != g->plan->cfg->ready) {
@@ -568,14 +570,7 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
         master_promote(m, g);
 }
 
-/* For readiness.h and channel.h: a check passed, a worker sent READY; the
- * source port of g's probes. */
-static void
-on_ready(void *arg, struct worker *w, enum ready_kind via)
-{
-    master_worker_ready(arg, w, via);
-}
-
+/* For readiness.h: the source port of g's probes. */
 static unsigned
 probe_port(void *arg, struct gen *g)
 {
@@ -995,7 +990,7 @@ master_forward(struct master *m, int sig)
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
 }
 
-/* What signals.c was told: each signal's action, as signals.h lists them. */
+/* A signal handoff got (signals.c), by the action signals.h gives it. */
 static void
 on_signal(void *arg, enum signal_action act, int sig)
 {
@@ -1029,8 +1024,9 @@ master_run(const struct config_args *args, struct config *cfg)
     m.args = args;
     m.loop = &loop;
     m.probes = (struct probe_host){&loop, &m.reaper};
-    m.readiness = (struct readiness_ctx){&m.probes, probe_port, on_ready, &m};
-    m.channels = (struct channel_ctx){&loop, on_ready, &m};
+    m.readiness =
+        (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
+    m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
     if (uv_loop_init(&loop) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");
