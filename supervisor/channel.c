@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "generation.h"
 #include "handle.h"
 #include "log.h"
 
@@ -187,7 +188,7 @@ on_readable(uv_poll_t *h, int status, int events)
             continue;
         }
         if (msg.hdr.type == PROTO_READY) {
-            master_worker_ready(c->m, c->w, READY_LISTEN);
+            c->cc.ready(c->cc.ctx, c->w, READY_LISTEN);
             continue;
         }
         rc = channel_answer(c->w->gen->plan, c->w->gen->id, &msg, reply,
@@ -204,7 +205,7 @@ on_readable(uv_poll_t *h, int status, int events)
 }
 
 int
-channel_open(struct master *m, struct worker *w, int *child_end)
+channel_open(const struct channel_ctx *cc, struct worker *w, int *child_end)
 {
     struct channel *c = calloc(1, sizeof(*c));
     int sv[2];
@@ -224,9 +225,9 @@ channel_open(struct master *m, struct worker *w, int *child_end)
             fcntl(sv[1], F_SETFL, fl & ~O_NONBLOCK);
     }
     c->fd = sv[0];
-    c->m = m;
+    c->cc = *cc;
     c->w = w;
-    c->poll = handle_poll(m->loop, c->fd, c);
+    c->poll = handle_poll(cc->loop, c->fd, c);
     if (c->poll == NULL || uv_poll_start(c->poll, UV_READABLE, on_readable) < 0) {
         handle_close(c->poll);
         close(sv[0]);

@@ -2,22 +2,37 @@
 #ifndef HANDOFF_CHANNEL_H
 #define HANDOFF_CHANNEL_H
 
-#include "master.h"
+#include <uv.h>
+
+#include "config.h"
+#include "plan.h"
 #include "../shim/protocol.h"
+
+struct worker;
+
+/* What the channels are given by their owner (master.c), and tell it. */
+struct channel_ctx {
+    uv_loop_t *loop;
+    /* w sent READY (via READY_LISTEN). */
+    void (*ready)(void *ctx, struct worker *w, enum ready_kind via);
+    void *ctx;
+};
 
 struct channel {
     int fd;
     uv_poll_t *poll;
-    struct master *m;
+    struct channel_ctx cc;
     struct worker *w;
     unsigned long requests;
 };
 
 /*
- * Make the socketpair for w: the master keeps one end (polled), the other,
- * returned in *child_end (close-on-exec), goes to the worker at spawn.
+ * Make the socketpair for w: the master keeps one end (polled on
+ * cc->loop), the other, returned in *child_end (close-on-exec), goes to
+ * the worker at spawn.
  */
-int channel_open(struct master *m, struct worker *w, int *child_end);
+int channel_open(const struct channel_ctx *cc, struct worker *w,
+                 int *child_end);
 void channel_close(struct channel *c);
 
 /*

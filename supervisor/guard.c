@@ -201,7 +201,7 @@ probe_side(struct guard *gd, struct side *s)
     s->tick = gd->ticks;
     s->started = uv_now(gd->m->loop);
     s->att = probe_start(
-        gd->m, gd->kind, target,
+        &gd->m->probes, gd->kind, target,
         gd->kind == PROBE_EXEC || g == NULL ? 0 : traffic_probe_port(gd->m, g),
         gd->kind == PROBE_EXEC ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
                                : NULL,

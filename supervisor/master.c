@@ -234,7 +234,8 @@ fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
               g->id, log_q(why), ms_since(g->started_ns),
               m->active ? "" : " first=1");
     control_roll_ended(m, g, why);
-    sdnotify_roll_ended(m, g, why);
+    sdnotify_roll_ended(m->sdnotify, m->active ? m->active->id : 0,
+                        m->active ? m->active->live : 0, g->id, why);
     drain_gen(m, g, g->plan->cfg->drain_timeout);
     if (m->active != NULL)
         own_rundir(m, m->active->plan->cfg); /* back to those still serving */
@@ -349,7 +350,7 @@ master_promote(struct master *m, struct gen *g)
               (unsigned long long)(swap_ns / 1000));
     metrics_observe_roll(m, (double)(master_now() - (m->roll_ns ? m->roll_ns : g->started_ns)) / 1e9);
     control_roll_ended(m, g, NULL);
-    sdnotify_roll_ended(m, g, NULL);
+    sdnotify_roll_ended(m->sdnotify, g->id, g->live, g->id, NULL);
     /* The cap: a generation still draining from an earlier roll goes now;
      * one still emptying its queue drains once that is done (a queue
      * killed would be reset) and drain_timeout bounds that. */
@@ -474,7 +475,8 @@ start_roll(struct master *m)
     log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
               g->nslots, config_ready_name(p->cfg->ready));
     drain_cap_failed(m, g);
-    sdnotify_roll_started(m, g);
+    sdnotify_roll_started(m->sdnotify, m->active ? m->active->id : 0,
+                          m->active ? m->active->live : 0, g->id);
     warn_bypass(g);
     own_rundir(m, p->cfg);
     uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
@@ -534,9 +536,11 @@ attribute(struct master *m, pid_t pid)
     return NULL;
 }
 
-void
-master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
+/* A check passed, or w said it is ready (readiness.h, channel.h, notify). */
+static void
+master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
 {
+    struct master *m = arg;
     struct gen *g = w->gen;
 
     if (via != g->plan->cfg->ready) {
@@ -566,11 +570,20 @@ master_worker_ready(struct master *m, struct worker *w, enum ready_kind via)
         master_promote(m, g);
 }
 
-void
-master_notify(struct master *m, pid_t pid, int ready, int stopping,
-              const char *status)
+/* For readiness.h: the source port of g's probes. */
+static unsigned
+probe_port(void *arg, struct gen *g)
 {
+    return traffic_probe_port(arg, g);
+}
+
+/* What a process said on NOTIFY_SOCKET (notify.c). */
+static void
+on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
+{
+    struct master *m = arg;
     struct worker *w = attribute(m, pid);
+    const char *status = nm->has_status ? nm->status : NULL;
 
     if (w == NULL) {
         log_event(LOG_WARN, "notify_ignored", "pid=%d reason=not-a-worker",
@@ -582,7 +595,7 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
         log_event(LOG_INFO, "status", "gen=%u pid=%d status=%s", w->gen->id,
                   (int)w->child.pid, log_q(status));
     }
-    if (stopping && !w->stopping_notified) {
+    if (nm->stopping && !w->stopping_notified) {
         w->stopping_notified = 1;
         log_event(LOG_INFO, "stopping", "gen=%u pid=%d", w->gen->id,
                   (int)w->child.pid);
@@ -590,7 +603,7 @@ master_notify(struct master *m, pid_t pid, int ready, int stopping,
             fail_roll(m, w->gen, GEV_WORKER_EXIT, "worker sent STOPPING=1", 1);
         return;
     }
-    if (ready)
+    if (nm->ready)
         master_worker_ready(m, w, READY_NOTIFY);
 }
 
@@ -753,7 +766,7 @@ master_live_plans(struct master *m, struct plan **out, size_t cap)
     return n;
 }
 
-void
+static void
 master_reload(struct master *m)
 {
     char err[CONFIG_ERRLEN];
@@ -867,7 +880,7 @@ master_stop(struct master *m, int sig)
               sig ? parse_signal_name(sig) : "none",
               (unsigned long long)m->plan->cfg->stop_timeout);
     control_stopping(m);
-    sdnotify_stopping(m);
+    sdnotify_stopping(m->sdnotify);
     m->stop_timer = handle_timer(m->loop, m);
     if (m->stop_timer != NULL)
         uv_timer_start(m->stop_timer, on_stop_timeout,
@@ -894,7 +907,8 @@ finish(struct master *m)
     m->finished = 1;
     handle_close(m->stop_timer);
     m->stop_timer = NULL;
-    signals_stop(m);
+    signals_stop(m->signals);
+    m->signals = NULL;
     notify_close(m->notify);
     m->notify = NULL;
     uv_stop(m->loop);
@@ -916,7 +930,7 @@ maybe_finish(struct master *m)
     finish(m);
 }
 
-void
+static void
 master_reap(struct master *m)
 {
     reap_all(&m->reaper);
@@ -927,7 +941,7 @@ master_reap(struct master *m)
     maybe_finish(m);
 }
 
-void
+static void
 master_scale(struct master *m, int delta)
 {
     struct gen *gs[2];
@@ -963,7 +977,7 @@ master_scale(struct master *m, int delta)
         master_promote(m, m->starting);
 }
 
-void
+static void
 master_forward(struct master *m, int sig)
 {
     struct gen *g = m->active;
@@ -974,6 +988,26 @@ master_forward(struct master *m, int sig)
         if (g->slots[i].w != NULL && worker_signal(g->slots[i].w, sig) == 0)
             log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
+}
+
+/* A signal handoff got (signals.c), by the action signals.h gives it. */
+static void
+on_signal(void *arg, enum signal_action act, int sig)
+{
+    struct master *m = arg;
+
+    if (act == SIGACT_ROLL)
+        master_roll(m, "SIGUSR2");
+    else if (act == SIGACT_RELOAD)
+        master_reload(m);
+    else if (act == SIGACT_STOP)
+        master_stop(m, sig);
+    else if (act == SIGACT_MORE || act == SIGACT_FEWER)
+        master_scale(m, act == SIGACT_MORE ? +1 : -1);
+    else if (act == SIGACT_REAP)
+        master_reap(m);
+    else if (act == SIGACT_FORWARD)
+        master_forward(m, sig);
 }
 
 /* --- start and end -------------------------------------------------------- */
@@ -989,6 +1023,10 @@ master_run(const struct config_args *args, struct config *cfg)
     memset(&m, 0, sizeof(m));
     m.args = args;
     m.loop = &loop;
+    m.probes = (struct probe_host){&loop, &m.reaper};
+    m.readiness =
+        (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
+    m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
     if (uv_loop_init(&loop) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");
@@ -1007,7 +1045,7 @@ master_run(const struct config_args *args, struct config *cfg)
               "processes=%ld", (int)getpid(), PACKAGE_VERSION,
               config_pass_name(cfg->pass), config_ready_name(cfg->ready),
               cfg->processes);
-    if (signals_start(&m) < 0) {
+    if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot install signal handlers\n");
         goto out;
@@ -1043,7 +1081,8 @@ master_run(const struct config_args *args, struct config *cfg)
     }
     if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
                     sizeof(m.notify_path)) < 0 ||
-        (rc = notify_open(&m, m.notify_path, &m.notify)) < 0) {
+        (rc = notify_open(&loop, m.notify_path, on_notify, &m,
+                          &m.notify)) < 0) {
         fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
                 m.rundir[0] ? m.rundir : "/run or /tmp");
         m.exit_code = 1;
@@ -1061,7 +1100,7 @@ out:
     control_close(&m);
     metrics_close(&m);
     sdnotify_close(m.sdnotify);
-    signals_stop(&m);
+    signals_stop(m.signals);
     notify_close(m.notify);
     handle_close(m.stop_timer);
     while (m.gens != NULL)

@@ -5,11 +5,14 @@
 #include <limits.h>
 #include <uv.h>
 
+#include "channel.h"
 #include "config.h"
 #include "generation.h"
 #include "listener.h"
 #include "metrics.h"
 #include "plan.h"
+#include "probe.h"
+#include "readiness.h"
 #include "reap.h"
 #include "rollout.h"
 #include "steer.h"
@@ -19,6 +22,7 @@ struct metrics;
 struct guard;
 struct remnant;
 struct sdnotify;
+struct signals;
 
 struct master {
     uv_loop_t *loop;
@@ -44,11 +48,14 @@ struct master {
     uv_timer_t *path_timer;  /* looks for unix socket files that vanished */
     int delay_sig;
     struct reaper reaper;
+    struct probe_host probes;       /* the loop and the reaper, for probe.h */
+    struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
+    struct channel_ctx channels;    /* for their control channels */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
     char shim_path[PATH_MAX];
-    uv_signal_t *signals[32];
+    struct signals *signals; /* handoff's own (signals.h) */
     unsigned rolls_ok, rolls_failed;
     unsigned restarts;         /* of workers of active generations */
     uint64_t started_ns;       /* when handoff started */
@@ -67,19 +74,9 @@ struct master {
 /* The whole life of the master; returns handoff's exit code. */
 int master_run(const struct config_args *args, struct config *cfg);
 
-/* Events from signals. */
+/* Events from signals and the control socket. */
 void master_roll(struct master *m, const char *why);
-void master_reload(struct master *m);
 void master_stop(struct master *m, int sig);
-void master_scale(struct master *m, int delta);
-void master_forward(struct master *m, int sig);
-void master_reap(struct master *m);
-
-/* Events from readiness checks, the control channel and NOTIFY_SOCKET. */
-void master_worker_ready(struct master *m, struct worker *w,
-                         enum ready_kind via);
-void master_notify(struct master *m, pid_t pid, int ready, int stopping,
-                   const char *status);
 
 /* The reaper's callback for a worker (its struct child comes first). */
 void master_on_worker_exit(struct child *c, int status);

@@ -10,12 +10,12 @@
 
 #include "handle.h"
 #include "log.h"
-#include "master.h"
 
 struct notify {
     int fd;
     uv_poll_t *poll;
-    struct master *m;
+    notify_cb *cb;
+    void *ctx;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -68,13 +68,13 @@ on_readable(uv_poll_t *h, int status, int events)
             continue;
         }
         notify_parse(buf, (size_t)r, &nm);
-        master_notify(n->m, cred->pid, nm.ready, nm.stopping,
-                      nm.has_status ? nm.status : NULL);
+        n->cb(n->ctx, cred->pid, &nm);
     }
 }
 
 int
-notify_open(struct master *m, const char *path, struct notify **out)
+notify_open(uv_loop_t *loop, const char *path, notify_cb *cb, void *ctx,
+            struct notify **out)
 {
     struct notify *n = calloc(1, sizeof(*n));
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -88,7 +88,8 @@ notify_open(struct master *m, const char *path, struct notify **out)
     }
     strcpy(sun.sun_path, path);
     strcpy(n->path, path);
-    n->m = m;
+    n->cb = cb;
+    n->ctx = ctx;
     n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (n->fd < 0)
         goto fail;
@@ -97,7 +98,7 @@ notify_open(struct master *m, const char *path, struct notify **out)
     unlink(path);
     if (bind(n->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
         goto fail;
-    n->poll = handle_poll(m->loop, n->fd, n);
+    n->poll = handle_poll(loop, n->fd, n);
     if (n->poll == NULL) {
         errno = ENOMEM;
         goto fail;

@@ -11,8 +11,8 @@
 
 #include "handle.h"
 #include "log.h"
-#include "master.h"
 #include "readiness.h"
+#include "reap.h"
 #include "spawn.h"
 
 extern char **environ;
@@ -24,7 +24,7 @@ struct probe_attempt {
     struct child exec; /* PROBE_EXEC, registered with the reaper */
     uv_timer_t *timer; /* PROBE_EXEC: its timeout */
     uint64_t timeout_ms;
-    struct master *m;
+    struct probe_host host;
     enum probe_kind kind;
     probe_cb *cb;
     void *arg;
@@ -46,7 +46,7 @@ release(struct probe_attempt *a)
 {
     if (a->kind == PROBE_EXEC) {
         if (a->exec.pid > 0) {
-            reap_remove(&a->m->reaper, &a->exec);
+            reap_remove(a->host.reaper, &a->exec);
             /* The whole group: a shell's own children (the sleep of
              * sh -c 'sleep 1000') would outlive it. Each is reaped as an
              * orphan: the master is their subreaper. */
@@ -174,7 +174,7 @@ start_connect(struct probe_attempt *a, const char *target, unsigned sport)
     }
     if (addr_parse(hostport, &dst, NULL, 0) < 0 || addr_family(&dst) == AF_UNIX)
         goto fail;
-    uv_tcp_init(a->m->loop, &a->tcp);
+    uv_tcp_init(a->host.loop, &a->tcp);
     a->tcp.data = a;
     a->conn.data = a;
     if (sport != 0) {
@@ -245,7 +245,7 @@ start_exec(struct probe_attempt *a, const char *target, char **env)
      * with a master killed by SIGKILL, like a worker. */
     o.own_pgroup = 1;
     o.die_with_parent = 1;
-    a->timer = handle_timer(a->m->loop, a);
+    a->timer = handle_timer(a->host.loop, a);
     if (a->timer == NULL) {
         free(a);
         return NULL;
@@ -258,7 +258,7 @@ start_exec(struct probe_attempt *a, const char *target, char **env)
         return NULL;
     }
     a->exec.on_exit = on_exec_exit;
-    reap_add(&a->m->reaper, &a->exec);
+    reap_add(a->host.reaper, &a->exec);
     uv_timer_start(a->timer, on_exec_timeout, a->timeout_ms, 0);
     return a;
 }
@@ -271,15 +271,15 @@ probe_exec_timeout(uint64_t interval_ms)
 }
 
 struct probe_attempt *
-probe_start(struct master *m, enum probe_kind kind, const char *target,
-            unsigned sport, char **env, uint64_t timeout_ms, probe_cb *cb,
-            void *arg)
+probe_start(const struct probe_host *host, enum probe_kind kind,
+            const char *target, unsigned sport, char **env, uint64_t timeout_ms,
+            probe_cb *cb, void *arg)
 {
     struct probe_attempt *a = calloc(1, sizeof(*a));
 
     if (a == NULL)
         return NULL;
-    a->m = m;
+    a->host = *host;
     a->kind = kind;
     a->cb = cb;
     a->arg = arg;

@@ -3,8 +3,15 @@
 #define HANDOFF_PROBE_H
 
 #include <stdint.h>
+#include <uv.h>
 
-struct master;
+struct reaper;
+
+/* Where attempts run: the loop, and the reaper that waits for commands. */
+struct probe_host {
+    uv_loop_t *loop;
+    struct reaper *reaper;
+};
 
 enum probe_kind { PROBE_TCP, PROBE_HTTP, PROBE_EXEC };
 
@@ -15,21 +22,21 @@ typedef void probe_cb(void *arg, int ok, uint64_t us, const char *what);
 struct probe_attempt;
 
 /*
- * One attempt at target (HOST:PORT, http://URL or a shell command), from
- * source port sport (0: any; a steered listener sends a probe port's
- * connection to that port's generation). env is the command's environment
- * (NULL: the master's). A command runs in a process group of its own; one
- * still running after timeout_ms fails ("err=timeout after Nms") and its
- * group is killed, as it is when the command exits or the attempt is
- * cancelled: nothing it started outlives it. A connection's timeout is its
- * caller's (the next try). cb runs once, at the verdict, unless the
- * attempt is cancelled first. NULL: nothing could be started, cb never
- * runs.
+ * One attempt at target (HOST:PORT, http://URL or a shell command) on
+ * host's loop, from source port sport (0: any; a steered listener sends a
+ * probe port's connection to that port's generation). env is the command's
+ * environment (NULL: the master's). A command runs in a process group of
+ * its own; one still running after timeout_ms fails ("err=timeout after
+ * Nms") and its group is killed, as it is when the command exits or the
+ * attempt is cancelled: nothing it started outlives it. A connection's
+ * timeout is its caller's (the next try). cb runs once, at the verdict,
+ * unless the attempt is cancelled first. NULL: nothing could be started,
+ * cb never runs.
  */
-struct probe_attempt *probe_start(struct master *m, enum probe_kind kind,
-                                  const char *target, unsigned sport,
-                                  char **env, uint64_t timeout_ms, probe_cb *cb,
-                                  void *arg);
+struct probe_attempt *probe_start(const struct probe_host *host,
+                                  enum probe_kind kind, const char *target,
+                                  unsigned sport, char **env,
+                                  uint64_t timeout_ms, probe_cb *cb, void *arg);
 
 /* A command's timeout for checks tried every interval_ms: the interval, but
  * at least PROBE_EXEC_MIN_TIMEOUT_MS, as a shell and its command take

@@ -4,14 +4,14 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "generation.h"
 #include "handle.h"
 #include "log.h"
+#include "plan.h"
 #include "probe.h"
-#include "traffic.h"
-
 
 struct probe {
-    struct master *m;
+    struct readiness_ctx rc;
     struct worker *w;
     uv_timer_t *timer;
     struct probe_attempt *att; /* the attempt under way, if any */
@@ -30,7 +30,7 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
     log_event(LOG_DEBUG, "probe", "gen=%u pid=%d target=%s %s", w->gen->id,
               (int)w->child.pid, log_q(p->target), what);
     if (ok)
-        master_worker_ready(p->m, w, w->gen->plan->cfg->ready);
+        p->rc.ready(p->rc.ctx, w, w->gen->plan->cfg->ready);
 }
 
 static void
@@ -44,7 +44,7 @@ on_tick(uv_timer_t *t)
     kind = p->w->gen->plan->cfg->ready;
     p->tries++;
     if (kind == READY_DELAY) {
-        master_worker_ready(p->m, p->w, kind);
+        p->rc.ready(p->rc.ctx, p->w, kind);
         return;
     }
     if (p->att != NULL) {
@@ -55,17 +55,18 @@ on_tick(uv_timer_t *t)
     /* From a source port of the generation's probe block: a steered
      * listener sends it to this generation's socket, and only it. */
     p->att = probe_start(
-        p->m,
+        p->rc.probes,
         kind == READY_EXEC   ? PROBE_EXEC
         : kind == READY_HTTP ? PROBE_HTTP
                              : PROBE_TCP,
-        p->target, kind == READY_EXEC ? 0 : traffic_probe_port(p->m, p->w->gen),
-        NULL, probe_exec_timeout(p->w->gen->plan->cfg->ready_interval),
-        on_verdict, p);
+        p->target,
+        kind == READY_EXEC ? 0 : p->rc.probe_port(p->rc.ctx, p->w->gen), NULL,
+        probe_exec_timeout(p->w->gen->plan->cfg->ready_interval), on_verdict,
+        p);
 }
 
 int
-readiness_start(struct master *m, struct worker *w)
+readiness_start(const struct readiness_ctx *rc, struct worker *w)
 {
     const struct config *c = w->gen->plan->cfg;
     struct probe *p;
@@ -76,7 +77,7 @@ readiness_start(struct master *m, struct worker *w)
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return -ENOMEM;
-    p->m = m;
+    p->rc = *rc;
     p->w = w;
     if (c->ready_arg != NULL &&
         readiness_expand(c->ready_arg, w->child.pid, w->gen->id, p->target,
@@ -84,7 +85,7 @@ readiness_start(struct master *m, struct worker *w)
         free(p);
         return -ENOSPC;
     }
-    p->timer = handle_timer(m->loop, p);
+    p->timer = handle_timer(rc->probes->loop, p);
     if (p->timer == NULL) {
         free(p);
         return -ENOMEM;

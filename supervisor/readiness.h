@@ -5,14 +5,28 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "master.h"
+#include "config.h"
+
+struct gen;
+struct probe_host;
+struct worker;
+
+/* What the checks are given by their owner (master.c), and tell it. */
+struct readiness_ctx {
+    const struct probe_host *probes; /* where probes run (probe.h) */
+    /* The source port of g's probes (traffic.h), 0 for any. */
+    unsigned (*probe_port)(void *ctx, struct gen *g);
+    /* w passed its check, of kind via. */
+    void (*ready)(void *ctx, struct worker *w, enum ready_kind via);
+    void *ctx;
+};
 
 /*
  * listen and notify wait for the worker to say so (control channel,
  * NOTIFY_SOCKET); delay waits; tcp, http and exec probe every
- * ready_interval. A passed check calls master_worker_ready().
+ * ready_interval. A passed check calls rc->ready.
  */
-int readiness_start(struct master *m, struct worker *w);
+int readiness_start(const struct readiness_ctx *rc, struct worker *w);
 void readiness_stop(struct worker *w);
 
 /* Expand %p (pid), %g (generation) and %% in in; -ENOSPC if out is small. */

@@ -56,7 +56,7 @@ step(struct master *m, struct gen *g)
     snprintf(text, sizeof(text), "canary: generation %u gets %u.%02u%% of "
              "client addresses (step %zu of %zu)", g->id, st->bps / 100,
              st->bps % 100, g->step + 1, g->nsteps);
-    sdnotify_status(m, text);
+    sdnotify_status(m->sdnotify, text);
     control_roll_progress(m, text);
     uv_timer_start(g->rollout_timer, on_step, st->ms, 0);
 }
@@ -205,7 +205,8 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
                   rollout_cause_name(cause), log_q(why),
                   (unsigned long long)(master_now() / 1000));
         control_roll_ended(m, g, why);
-        sdnotify_roll_ended(m, g, why);
+        sdnotify_roll_ended(m->sdnotify, m->active->id, m->active->live, g->id,
+                            why);
         drain_retire(m, g);
         if (!m->stopping && !gen_has_future(m->active))
             master_service_ended(m, m->active); /* its last exited meanwhile */
@@ -230,7 +231,7 @@ rollout_rollback(struct master *m, enum rollout_cause cause, const char *why)
               (unsigned long long)(master_now() / 1000));
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
-    sdnotify_status(m, text);
+    sdnotify_status(m->sdnotify, text);
     control_roll_ended(m, g, text); /* its roll's outcome, for status */
     restore_size(m, kept);
     drain_retire(m, g);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "master.h"
 
 struct sdnotify {
     int fd;
@@ -100,74 +99,73 @@ send_text(struct sdnotify *n, const char *text)
 
 /* "gen 3 active, 2 processes" or "no active generation". */
 static void
-active_text(const struct master *m, char *buf, size_t size)
+active_text(unsigned active, size_t live, char *buf, size_t size)
 {
-    const struct gen *a = m->active;
-
-    if (a == NULL)
+    if (active == 0)
         snprintf(buf, size, "no active generation");
     else
-        snprintf(buf, size, "gen %u active, %zu process%s", a->id, a->live,
-                 a->live == 1 ? "" : "es");
+        snprintf(buf, size, "gen %u active, %zu process%s", active, live,
+                 live == 1 ? "" : "es");
 }
 
 void
-sdnotify_roll_started(struct master *m, const struct gen *g)
+sdnotify_roll_started(struct sdnotify *n, unsigned active, size_t live,
+                      unsigned gen)
 {
-    char text[512], active[64];
+    char text[512], atext[64];
     struct timespec ts;
 
-    if (m->sdnotify == NULL)
+    if (n == NULL)
         return;
-    if (m->active == NULL) {
-        snprintf(text, sizeof(text), "STATUS=starting gen %u", g->id);
-        send_text(m->sdnotify, text);
+    if (active == 0) {
+        snprintf(text, sizeof(text), "STATUS=starting gen %u", gen);
+        send_text(n, text);
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    active_text(m, active, sizeof(active));
+    active_text(active, live, atext, sizeof(atext));
     snprintf(text, sizeof(text), "RELOADING=1\nMONOTONIC_USEC=%llu\n"
              "STATUS=%s; rolling to gen %u",
              (unsigned long long)ts.tv_sec * 1000000ULL +
                  (unsigned long long)ts.tv_nsec / 1000ULL,
-             active, g->id);
-    send_text(m->sdnotify, text);
+             atext, gen);
+    send_text(n, text);
 }
 
 void
-sdnotify_roll_ended(struct master *m, const struct gen *g, const char *why)
+sdnotify_roll_ended(struct sdnotify *n, unsigned active, size_t live,
+                    unsigned gen, const char *why)
 {
-    char text[512], active[64];
+    char text[512], atext[64];
 
-    if (m->sdnotify == NULL)
+    if (n == NULL)
         return;
-    active_text(m, active, sizeof(active));
+    active_text(active, live, atext, sizeof(atext));
     if (why == NULL)
         snprintf(text, sizeof(text), "READY=1\nSTATUS=%s; last roll "
-                 "promoted", active);
-    else if (m->active != NULL)
+                 "promoted", atext);
+    else if (active != 0)
         snprintf(text, sizeof(text), "READY=1\nSTATUS=%s; last roll failed "
-                 "(gen %u: %.300s)", active, g->id, why);
+                 "(gen %u: %.300s)", atext, gen, why);
     else /* generation 1: handoff stops next, it was never ready */
-        snprintf(text, sizeof(text), "STATUS=gen %u failed: %.300s", g->id,
-                 why);
-    send_text(m->sdnotify, text);
+        snprintf(text, sizeof(text), "STATUS=gen %u failed: %.300s", gen, why);
+    send_text(n, text);
 }
 
 void
-sdnotify_stopping(struct master *m)
+sdnotify_stopping(struct sdnotify *n)
 {
-    if (m->sdnotify != NULL)
-        send_text(m->sdnotify, "STOPPING=1\nSTATUS=stopping");
+    if (n != NULL)
+        send_text(n, "STOPPING=1\nSTATUS=stopping");
 }
 
 void
-sdnotify_status(struct master *m, const char *status)
+sdnotify_status(struct sdnotify *n, const char *status)
 {
     char text[320];
 
-    if (m->sdnotify == NULL)
+    if (n == NULL)
         return;
     snprintf(text, sizeof(text), "STATUS=%.300s", status);
-    send_text(m->sdnotify, text);
+    send_text(n, text);
 }

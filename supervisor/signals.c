@@ -7,7 +7,12 @@
 #include <string.h>
 
 #include "handle.h"
-#include "master.h"
+
+struct signals {
+    signals_cb *cb;
+    void *ctx;
+    uv_signal_t *h[32];
+};
 
 enum signal_action
 signals_action(int sig)
@@ -48,40 +53,23 @@ signals_action(int sig)
 static void
 on_signal(uv_signal_t *h, int sig)
 {
-    struct master *m = h->data;
+    struct signals *s = h->data;
 
-    switch (signals_action(sig)) {
-    case SIGACT_ROLL:
-        master_roll(m, "SIGUSR2");
-        break;
-    case SIGACT_RELOAD:
-        master_reload(m);
-        break;
-    case SIGACT_STOP:
-        master_stop(m, sig);
-        break;
-    case SIGACT_MORE:
-        master_scale(m, +1);
-        break;
-    case SIGACT_FEWER:
-        master_scale(m, -1);
-        break;
-    case SIGACT_REAP:
-        master_reap(m);
-        break;
-    case SIGACT_FORWARD:
-        master_forward(m, sig);
-        break;
-    case SIGACT_NONE:
-        break;
-    }
+    if (s != NULL)
+        s->cb(s->ctx, signals_action(sig), sig);
 }
 
 int
-signals_start(struct master *m)
+signals_start(uv_loop_t *loop, signals_cb *cb, void *ctx, struct signals **out)
 {
+    struct signals *s = calloc(1, sizeof(*s));
     sigset_t none;
 
+    *out = NULL;
+    if (s == NULL)
+        return -ENOMEM;
+    s->cb = cb;
+    s->ctx = ctx;
     /* A mask inherited from whoever started handoff (a wrapper that blocked
      * SIGTERM or SIGCHLD, say) would leave rolls, stops and reaping waiting
      * forever: libuv's handlers only run for signals that are delivered. */
@@ -94,24 +82,28 @@ signals_start(struct master *m)
         if (signals_action(sig) == SIGACT_NONE)
             continue;
         h = malloc(sizeof(*h));
-        if (h == NULL)
+        if (h == NULL) {
+            signals_stop(s);
             return -ENOMEM;
-        uv_signal_init(m->loop, h);
-        h->data = m;
+        }
+        uv_signal_init(loop, h);
+        h->data = s;
         if (uv_signal_start(h, on_signal, sig) < 0) {
             free(h);
             continue;
         }
-        m->signals[sig] = h;
+        s->h[sig] = h;
     }
+    *out = s;
     return 0;
 }
 
 void
-signals_stop(struct master *m)
+signals_stop(struct signals *s)
 {
-    for (int sig = 1; sig < 32; sig++) {
-        handle_close(m->signals[sig]);
-        m->signals[sig] = NULL;
-    }
+    if (s == NULL)
+        return;
+    for (int sig = 1; sig < 32; sig++)
+        handle_close(s->h[sig]);
+    free(s);
 }

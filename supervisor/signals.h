@@ -2,7 +2,7 @@
 #ifndef HANDOFF_SIGNALS_H
 #define HANDOFF_SIGNALS_H
 
-struct master;
+#include <uv.h>
 
 enum signal_action {
     SIGACT_NONE,    /* not handled: default or ignored */
@@ -18,8 +18,15 @@ enum signal_action {
 /* The action for sig (1-31). */
 enum signal_action signals_action(int sig);
 
-/* Install a uv_signal handler for every signal with an action. */
-int signals_start(struct master *m);
-void signals_stop(struct master *m);
+/* Told each signal handoff gets, with its action; ctx is the caller's. */
+typedef void signals_cb(void *ctx, enum signal_action act, int sig);
+
+struct signals;
+
+/* Install a uv_signal handler on loop for every signal with an action.
+ * Returns 0 or -ENOMEM (*out then NULL, nothing left installed). */
+int signals_start(uv_loop_t *loop, signals_cb *cb, void *ctx,
+                  struct signals **out);
+void signals_stop(struct signals *s); /* NULL is fine */
 
 #endif

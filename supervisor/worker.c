@@ -268,7 +268,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     w->slot = slot;
     w->state = W_STARTING;
     w->exec_report = -1;
-    rc = channel_open(m, w, &child_end);
+    rc = channel_open(&m->channels, w, &child_end);
     if (rc < 0) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
                   slot, log_q(strerror(-rc)));
@@ -384,7 +384,7 @@ worker_exec_report(struct worker *w, int exited)
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
               (int)w->child.pid, w->slot);
     if (!exited)
-        readiness_start(g->master, w);
+        readiness_start(&g->master->readiness, w);
 }
 
 /* The name of the user workers run as: user =, or handoff's own. */
