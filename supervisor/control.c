@@ -169,7 +169,7 @@ struct conn {
     uv_pipe_t *pipe;
     uv_timer_t *timer; /* the request, then the answer, must not dawdle */
     enum conn_state state;
-    unsigned roll_gen; /* C_ROLL_WAIT: the generation its roll starts */
+    unsigned client;   /* C_ROLL_WAIT: its name for the roll's answer */
     int progress;      /* it asked for progress lines while it waits */
     pid_t pid;
     uid_t uid;
@@ -187,6 +187,7 @@ struct control {
     ino_t ino;
     struct conn *conns;
     size_t nconns;
+    unsigned clients; /* the last client name given */
     struct status_last last; /* the last roll's outcome, for status */
 };
 
@@ -277,23 +278,18 @@ answer_buf(struct conn *c, struct control_buf *b)
     free(b->s);
 }
 
-static unsigned long long
-ms_since(uint64_t ns)
-{
-    return (unsigned long long)((master_now() - ns) / 1000000);
-}
-
 static void
-roll_answer(struct conn *c, const struct gen *g, const char *why)
+roll_answer(struct conn *c, unsigned gen, const char *why,
+            unsigned long long roll_ms)
 {
     struct control_buf b = {0};
 
     if (why == NULL) {
-        control_buf_printf(&b, "promoted gen=%u roll_ms=%llu\n", g->id,
-                           ms_since(g->started_ns));
+        control_buf_printf(&b, "promoted gen=%u roll_ms=%llu\n", gen,
+                           roll_ms);
     } else {
-        if (g != NULL)
-            control_buf_printf(&b, "failed gen=%u reason=", g->id);
+        if (gen != 0)
+            control_buf_printf(&b, "failed gen=%u reason=", gen);
         else
             control_buf_printf(&b, "failed reason=");
         control_buf_quote(&b, why);
@@ -302,34 +298,34 @@ roll_answer(struct conn *c, const struct gen *g, const char *why)
     answer_buf(c, &b);
 }
 
+/*
+ * A roll, started now or queued behind the one in progress; the client
+ * waits for its end, with the steps it asked for (steps NULL: the file's
+ * canary). The answer may come before master_request_roll() returns, and
+ * free c.
+ */
 static void
-request_roll(struct conn *c)
+request_roll(struct conn *c, const struct canary_step *steps, size_t n)
 {
-    struct master *m = c->ctl->m;
+    struct control *ctl = c->ctl;
 
-    if (m->stopping || m->delay_timer != NULL) {
-        roll_answer(c, NULL, "stopping");
-        return;
-    }
-    /*
-     * The roll this starts, or queues behind the one in progress, is the
-     * next generation made: rolls never overlap, and a queued roll starts
-     * as soon as the current one ends. It may end before master_roll()
-     * returns, and answer (and free) c.
-     */
     c->state = C_ROLL_WAIT;
-    c->roll_gen = m->next_id + 1;
-    master_roll(m, "control");
+    if (++ctl->clients == 0 || ctl->clients == (unsigned)-1)
+        ctl->clients = 1;
+    c->client = ctl->clients;
+    master_request_roll(ctl->m, c->client, steps, n);
 }
 
-/* roll canary=5%/30s,25%/2m: that canary for the next roll started. */
+/* roll canary=5%/30s,25%/2m: that canary for the roll it asks for. */
 static void
 request_roll_canary(struct conn *c, const char *spec)
 {
     struct master *m = c->ctl->m;
     struct control_buf b = {0};
+    struct canary_step steps[CANARY_MAX_STEPS];
     char words[CONTROL_LINE_MAX + 1];
     char err[256] = "a canary needs steered traffic";
+    size_t n = 0;
     int steered = 0;
 
     snprintf(words, sizeof(words), "%s", spec);
@@ -342,8 +338,9 @@ request_roll_canary(struct conn *c, const char *spec)
             *p = ' ';
     for (size_t i = 0; i < m->plan->nls; i++)
         steered |= m->plan->ls[i]->steer != NULL;
-    if (steered && rollout_roll_canary(m, words, err, sizeof(err)) == 0) {
-        request_roll(c);
+    if (steered && canary_parse_steps(words, steps, CANARY_MAX_STEPS, &n, err,
+                                      sizeof(err)) == 0) {
+        request_roll(c, steps, n);
         return;
     }
     control_buf_printf(&b, "error: --canary: %s\n", err);
@@ -356,17 +353,16 @@ request_rollout(struct conn *c, enum control_request r)
     struct master *m = c->ctl->m;
     struct control_buf b = {0};
     unsigned from = m->starting ? m->starting->id : m->active ? m->active->id : 0;
+    unsigned gen = 0;
 
     if (r == CONTROL_PROMOTE) {
-        unsigned g = m->starting ? m->starting->id : 0;
-        if (rollout_promote(m) == 0)
-            control_buf_printf(&b, "promoted gen=%u\n", g ? g : m->active->id);
+        if (master_request_promote(m, &gen) == 0)
+            control_buf_printf(&b, "promoted gen=%u\n", gen);
         else
             control_buf_printf(&b, "error: nothing to promote: no canary under "
                                "way and no generation kept\n");
-    } else if (rollout_rollback(m, ROLLOUT_OPERATOR, "handoff rollback") == 0) {
-        control_buf_printf(&b, "rolled back gen=%u to=%u\n", from,
-                           m->active ? m->active->id : 0);
+    } else if (master_request_rollback(m, &gen) == 0) {
+        control_buf_printf(&b, "rolled back gen=%u to=%u\n", from, gen);
     } else {
         control_buf_printf(&b, "error: nothing to return to: no canary under "
                            "way and no generation kept (keep_previous)\n");
@@ -410,7 +406,7 @@ handle_line(struct conn *c)
         return;
     case CONTROL_ROLL:
         c->progress = strstr(c->line, "progress") != NULL;
-        request_roll(c);
+        request_roll(c, NULL, 0);
         return;
     case CONTROL_STOP:
         request_stop(c);
@@ -723,23 +719,33 @@ control_close(struct master *m)
 }
 
 void
-control_roll_ended(struct master *m, const struct gen *g, const char *why)
+control_roll_ended(struct master *m, unsigned gen, int ok, const char *why,
+                   unsigned long long roll_ms)
 {
     struct control *ctl = m->control;
-    struct conn *c, *next;
 
     if (ctl == NULL)
         return;
-    ctl->last.outcome = why == NULL ? 1 : -1;
-    ctl->last.gen = g->id;
-    ctl->last.ms = ms_since(g->started_ns);
+    ctl->last.outcome = ok ? 1 : -1;
+    ctl->last.gen = gen;
+    ctl->last.ms = roll_ms;
     snprintf(ctl->last.reason, sizeof(ctl->last.reason), "%s",
              why ? why : "");
-    for (c = ctl->conns; c; c = next) {
-        next = c->next; /* answering may free c */
-        if (c->state == C_ROLL_WAIT && c->roll_gen <= g->id)
-            roll_answer(c, g, why);
-    }
+}
+
+void
+control_roll_answer(struct master *m, unsigned client, unsigned gen, int ok,
+                    const char *why, unsigned long long roll_ms)
+{
+    struct control *ctl = m->control;
+
+    if (ctl == NULL)
+        return;
+    for (struct conn *c = ctl->conns; c; c = c->next)
+        if (c->state == C_ROLL_WAIT && c->client == client) {
+            roll_answer(c, gen, ok == 1 ? NULL : why, roll_ms);
+            return; /* c may be gone */
+        }
 }
 
 void
@@ -755,19 +761,4 @@ control_roll_progress(struct master *m, const char *text)
     for (struct conn *c = ctl->conns; c; c = c->next)
         if (c->state == C_ROLL_WAIT && c->progress)
             answer(c, line, (size_t)n, 0);
-}
-
-void
-control_stopping(struct master *m)
-{
-    struct control *ctl = m->control;
-    struct conn *c, *next;
-
-    if (ctl == NULL)
-        return;
-    for (c = ctl->conns; c; c = next) {
-        next = c->next;
-        if (c->state == C_ROLL_WAIT)
-            roll_answer(c, NULL, "stopping");
-    }
 }

@@ -86,13 +86,15 @@ int control_open(struct master *m, const char *configured, char *err,
  * connection until the process exits. */
 void control_close(struct master *m);
 
-/* From the roll (master.c): g was promoted (why NULL) or failed. */
-void control_roll_ended(struct master *m, const struct gen *g,
-                        const char *why);
+/* From the roll (master.c): gen's roll was promoted (ok) or failed (why),
+ * roll_ms after it began: what status says of the last roll. */
+void control_roll_ended(struct master *m, unsigned gen, int ok,
+                        const char *why, unsigned long long roll_ms);
+/* The answer to the roll client asked for (master_request_roll). */
+void control_roll_answer(struct master *m, unsigned client, unsigned gen,
+                         int ok, const char *why, unsigned long long roll_ms);
 /* From the roll: a line for the clients waiting with progress. */
 void control_roll_progress(struct master *m, const char *text);
-/* From master_stop(): rolls still awaited will not end. */
-void control_stopping(struct master *m);
 
 /* Is word ("status", "roll", "stop", "metrics"...) a client subcommand? */
 int control_is_command(const char *word);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "log.h"
+#include "parse.h"
+
 /* What one event may do, besides the action list. */
 struct ctx {
     struct deploy *d;
@@ -56,6 +59,20 @@ say(struct ctx *x, enum deploy_level level, const char *event, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(a->text, sizeof(a->text), fmt, ap);
     va_end(ap);
+}
+
+/* A roll ended: the outcome status and the service manager report. */
+static void
+ended(struct ctx *x, unsigned gen, int ok, const char *text)
+{
+    struct deploy *d = x->d;
+    struct deploy_action *a = act(x, DA_ENDED, gen);
+
+    d->last_outcome = ok ? 1 : -1;
+    d->last_gen = gen;
+    snprintf(d->last_reason, sizeof(d->last_reason), "%s", ok ? "" : text);
+    a->ok = ok;
+    snprintf(a->text, sizeof(a->text), "%s", text);
 }
 
 static void
@@ -428,11 +445,9 @@ fail_roll(struct ctx *x, struct deploy_gen *g, enum gen_event e,
     if (d->starting == id)
         d->starting = 0;
     d->rolls_failed++;
-    d->last_outcome = -1;
-    d->last_gen = id;
-    snprintf(d->last_reason, sizeof(d->last_reason), "%s", why);
-    say(x, DL_ERROR, "roll_failed", "gen=%u reason=\"%s\" roll_ms=%llu%s", id,
-        why, (unsigned long long)(x->now - g->started),
+    ended(x, id, 0, why);
+    say(x, DL_ERROR, "roll_failed", "gen=%u reason=%s roll_ms=%llu%s", id,
+        log_q(why), (unsigned long long)(x->now - g->started),
         d->active ? "" : " first=1");
     answer_waiters(x, id, 0, why);
     drain_gen(x, g, g->conf.drain_timeout); /* may free g */
@@ -534,9 +549,7 @@ promoted(struct ctx *x, struct deploy_gen *g)
     d->route_canary = 0;
     set_plan(x, g);
     d->rolls_ok++;
-    d->last_outcome = 1;
-    d->last_gen = g->id;
-    d->last_reason[0] = '\0';
+    ended(x, g->id, 1, "");
     say(x, DL_INFO, "promote", "gen=%u old=%u roll_ms=%llu", g->id,
         old ? old->id : 0, (unsigned long long)(x->now - g->started));
     snprintf(text, sizeof(text), "promoted gen=%u", g->id);
@@ -647,14 +660,13 @@ start_roll(struct ctx *x, const struct deploy_roll *r)
         kept->keep_at = 0;
         guard(x, 0, 0, 0);
         if (set_state(x, kept, GEV_SUPERSEDED) == 0) {
-            say(x, DL_INFO, "kept_end", "gen=%u reason=new roll", kept->id);
+            say(x, DL_INFO, "kept_end", "gen=%u reason=%s", kept->id,
+                log_q("new roll"));
             retire(x, kept);
         }
     }
     if ((i = free_entry(d)) < 0) {
-        say(x, DL_ERROR, "roll_failed",
-            "reason=\"%d generations still "
-            "drain\"",
+        say(x, DL_ERROR, "roll_failed", "reason=\"%d generations still drain\"",
             DEPLOY_MAX_GENS);
         for (size_t k = 0; k < r->nclients; k++)
             answer(x, r->clients[k], 0, 0, "too many generations drain");
@@ -689,7 +701,8 @@ start_roll(struct ctx *x, const struct deploy_roll *r)
         d->waiters[d->nwaiters].client = r->clients[k];
         d->waiters[d->nwaiters++].gen = g->id;
     }
-    say(x, DL_INFO, "roll", "gen=%u processes=%zu", g->id, g->nslots);
+    say(x, DL_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id, g->nslots,
+        g->conf.ready);
     /* A generation that failed a roll before and still drains is killed:
      * retries never pile up. */
     for (size_t k = 0; k < DEPLOY_MAX_GENS; k++) {
@@ -739,7 +752,8 @@ roll(struct ctx *x, const struct deploy_event *ev)
         return;
     }
     if (d->delay_at != 0) {
-        say(x, DL_INFO, "roll_ignored", "reason=%s during=stop_delay", why);
+        say(x, DL_INFO, "roll_ignored", "reason=%s during=stop_delay",
+            log_q(why));
         answer(x, ev->client, -1, 0, "stopping");
         return;
     }
@@ -775,7 +789,7 @@ roll(struct ctx *x, const struct deploy_event *ev)
         return;
     }
     say(x, DL_INFO, "roll_queued", "during=%u reason=%s queued=%zu",
-        d->starting, why, d->nqueue);
+        d->starting, log_q(why), d->nqueue);
 }
 
 /* --- rollback, promote, keep ---------------------------------------------- */
@@ -838,13 +852,10 @@ rollback(struct ctx *x, enum deploy_cause cause, const char *why)
         d->starting = 0;
         d->rolls_failed++;
         d->rollbacks[cause]++;
-        d->last_outcome = -1;
-        d->last_gen = g->id;
-        snprintf(d->last_reason, sizeof(d->last_reason), "%s", why);
+        ended(x, g->id, 0, why);
         say(x, DL_WARN, "rollback",
-            "gen=%u to=%u during=canary guard=%s "
-            "reason=\"%s\"",
-            g->id, d->active, deploy_cause_name(cause), why);
+            "gen=%u to=%u during=canary guard=%s reason=%s", g->id, d->active,
+            deploy_cause_name(cause), log_q(why));
         answer_waiters(x, g->id, 0, why);
         retire(x, g);
         a = deploy_gen(d, d->active);
@@ -868,17 +879,14 @@ rollback(struct ctx *x, enum deploy_cause cause, const char *why)
     set_plan(x, kept);
     d->rollbacks[cause]++;
     say(x, DL_WARN, "rollback",
-        "gen=%u to=%u during=keep_previous guard=%s "
-        "reason=\"%s\"",
-        g->id, kept->id, deploy_cause_name(cause), why);
+        "gen=%u to=%u during=keep_previous guard=%s reason=%s", g->id, kept->id,
+        deploy_cause_name(cause), log_q(why));
     snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
              g->id, kept->id, why);
     progress(x, text);
     /* Its roll's outcome, for status: the generation serving is the kept
      * one, and "promoted" would say otherwise. */
-    d->last_outcome = -1;
-    d->last_gen = g->id;
-    snprintf(d->last_reason, sizeof(d->last_reason), "%s", text);
+    ended(x, g->id, 0, text);
     (void)restore_size(x, kept);
     retire(x, g);
     return 0;
@@ -891,7 +899,7 @@ end_keep(struct ctx *x, struct deploy_gen *kept, const char *why)
     guard(x, 0, 0, 0);
     if (set_state(x, kept, GEV_SUPERSEDED) < 0)
         return;
-    say(x, DL_INFO, "kept_end", "gen=%u reason=%s", kept->id, why);
+    say(x, DL_INFO, "kept_end", "gen=%u reason=%s", kept->id, log_q(why));
     retire(x, kept);
 }
 
@@ -905,7 +913,7 @@ promote_request(struct ctx *x, unsigned client)
     if (g != NULL && g->state == GEN_CANARY && d->pending == DP_NONE) {
         g->step_at = 0;
         say(x, DL_INFO, "canary_done", "gen=%u steps=%zu/%zu reason=%s", g->id,
-            g->step + 1, g->nsteps, "handoff promote");
+            g->step + 1, g->nsteps, log_q("handoff promote"));
         snprintf(text, sizeof(text), "promoted gen=%u", g->id);
         answer(x, client, 1, g->id, text);
         ask_promote(x, g);
@@ -1086,8 +1094,8 @@ spawn_failed(struct ctx *x, const struct deploy_event *ev)
         return;
     /* One that could not even be forked is tried again with the restart
      * backoff: no exit will ever come to bring it back. */
-    say(x, DL_ERROR, "restart_failed", "gen=%u slot=%zu error=\"%s\"", g->id,
-        ev->slot, err);
+    say(x, DL_ERROR, "restart_failed", "gen=%u slot=%zu error=%s", g->id,
+        ev->slot, log_q(err));
     if (g->state == GEN_KEPT)
         g->slots[ev->slot].lost = 1;
     else
@@ -1215,7 +1223,8 @@ stop_now(struct ctx *x, int sig)
             answer(x, d->queue[i].clients[k], 0, 0, "stopping");
     d->nqueue = 0;
     d->have_next = 0;
-    say(x, DL_INFO, "stop", "signal=%d timeout_ms=%llu", sig,
+    say(x, DL_INFO, "stop", "signal=%s timeout_ms=%llu",
+        sig ? parse_signal_name(sig) : "none",
         (unsigned long long)d->conf.stop_timeout);
     answer_waiters(x, 0, 0, "stopping");
     act(x, DA_STOPPING, 0);
@@ -1240,7 +1249,8 @@ stop(struct ctx *x, int sig)
 
     if (d->stopping) {
         if (sig != 0)
-            say(x, DL_INFO, "stop_pending", "signal=%d", sig);
+            say(x, DL_INFO, "stop_pending", "signal=%s",
+                parse_signal_name(sig));
         return;
     }
     if (d->delay_at == 0 && sig != 0 && d->conf.stop_delay > 0 &&
@@ -1249,8 +1259,8 @@ stop(struct ctx *x, int sig)
          * this instance is going: keep serving it. */
         d->delay_sig = sig;
         d->delay_at = x->now + d->conf.stop_delay;
-        say(x, DL_INFO, "stop_delay", "signal=%d delay_ms=%llu", sig,
-            (unsigned long long)d->conf.stop_delay);
+        say(x, DL_INFO, "stop_delay", "signal=%s delay_ms=%llu",
+            parse_signal_name(sig), (unsigned long long)d->conf.stop_delay);
         return;
     }
     /* The delay ran out, or a second signal: stop now. */
@@ -1328,6 +1338,7 @@ ready_timeout(struct ctx *x, struct deploy_gen *g)
 static int
 one_due(struct ctx *x)
 {
+    struct deploy_action *a;
     struct deploy *d = x->d;
     uint64_t now = x->now;
 
@@ -1336,12 +1347,14 @@ one_due(struct ctx *x)
         return 1;
     }
     if (due(d->grace_at, now)) {
+        /* The stop's last word: what the SIGKILL round left does not hold
+         * it. */
         d->grace_at = 0;
         say(x, DL_WARN, "stop_abandoned", "grace_ms=%d", DEPLOY_STOP_GRACE_MS);
-        if (!d->finished) {
-            d->finished = 1;
-            act(x, DA_EXIT, 0)->code = d->exit_code;
-        }
+        d->finished = 1;
+        a = act(x, DA_EXIT, 0);
+        a->code = d->exit_code;
+        a->ok = 1; /* now, whatever is left */
         return 1;
     }
     if (due(d->stop_at, now)) {
@@ -1370,8 +1383,7 @@ one_due(struct ctx *x)
             return 1;
         }
         if (due(retire_due(g), now)) {
-            say(x, DL_INFO, "retired", "gen=%u queue_empty=%d retire_ms=%llu",
-                g->id, g->queue_empty,
+            say(x, DL_INFO, "retired", "gen=%u retire_ms=%llu", g->id,
                 (unsigned long long)(now - g->retire_at));
             drain_gen(x, g, g->conf.drain_timeout);
             return 1;

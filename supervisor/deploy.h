@@ -216,11 +216,13 @@ enum deploy_action_kind {
     DA_ANSWER,       /* to a control client: ok (1 promoted, 0 failed, -1
                         refused), gen, text */
     DA_PROGRESS,     /* a line for clients waiting for a roll, and status */
+    DA_ENDED,        /* gen's roll ended: ok (promoted) or not, text why */
     DA_LOG,          /* level, event name, text */
     DA_STOPPING,     /* the stop began: tell those who wait */
     DA_KILL_ORPHANS, /* stop_timeout: SIGKILL to every process left */
-    DA_EXIT,         /* nothing left: exit with code (once orphans are gone) */
-    DA_TIMER,        /* the next deadline: at (0: none) */
+    DA_EXIT,  /* nothing left: exit with code once orphans are gone, or at
+                 once (ok: the stop's grace ran out) */
+    DA_TIMER, /* the next deadline: at (0: none) */
 };
 
 enum deploy_steer { DS_PROMOTE, DS_SHARE, DS_DRAINED };

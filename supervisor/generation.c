@@ -70,23 +70,3 @@ gen_all_ready(const struct gen *g)
     }
     return want > 0 && ready == want;
 }
-
-int
-gen_has_future(const struct gen *g)
-{
-    if (g->live > 0)
-        return 1;
-    for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].restart_timer != NULL)
-            return 1;
-    return 0;
-}
-
-int
-gen_capped_failed(const struct gen *d, const struct gen *g)
-{
-    /* A rolled-back canary still accepting what it holds is spared: its
-     * queue would be reset (drain_ns is set once it is signalled). */
-    return d != g && d->state == GEN_FAILED && d->live > 0 && !d->killed &&
-           d->drain_ns != 0;
-}

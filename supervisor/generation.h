@@ -79,51 +79,36 @@ struct worker {
     char status[128];      /* last STATUS= */
 };
 
-/* A place for one process in a generation; a restarted process reuses it. */
+/* A place for one process in a generation; a restarted process reuses it.
+ * Its decisions are the deployment core's (deploy.h); these mirror them. */
 struct slot {
     struct worker *w;
-    uint64_t backoff_ms;
-    uv_timer_t *restart_timer;
-    int retired; /* removed by SIGTTOU: not restarted */
-    int lost;    /* exited or due to restart while kept: when traffic returns */
+    int retired;       /* removed by SIGTTOU: not restarted */
+    int restarting;    /* a restart is due */
     unsigned restarts; /* how many times its process was restarted */
 };
 
 struct gen {
     unsigned id;
-    enum gen_state state;
+    enum gen_state state; /* the core's, mirrored */
     struct master *master;
     struct plan *plan;
     struct slot *slots;
     size_t nslots;
-    size_t live;  /* processes running */
-    size_t nready;
-    uv_timer_t *timer; /* ready_timeout, then drain_timeout */
+    size_t live;       /* processes running */
+    uv_timer_t *timer; /* retiring: looks at its accept queues */
     uint64_t started_ns;
-    uint64_t drain_ns;  /* drain_signal sent */
-    uint64_t retire_ns; /* steered: no new connection since */
-    int killed; /* SIGKILL sent */
+    int killed;   /* SIGKILL sent */
     int bypassed; /* the command cannot load the shim (reach.h) */
+    int join_failed; /* its sockets could not be made: nothing starts */
     struct canary_step steps[CANARY_MAX_STEPS]; /* its canary, if any */
     size_t nsteps;
-    size_t step;      /* GEN_CANARY: the canary step it is at */
-    uv_timer_t *rollout_timer; /* a canary step's end, keep_previous's */
-    int exit_code; /* handoff's code for the last process that exited */
+    size_t step; /* GEN_CANARY: the canary step it is at */
     struct gen *next;
 };
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
 int gen_all_ready(const struct gen *g);
-/* Whether a process of g still runs or is about to be restarted. */
-int gen_has_future(const struct gen *g);
-/*
- * Whether the drain cap kills d as a roll of g starts: d failed its own
- * roll, still has processes draining (signalled: a rolled-back canary
- * emptying its queue is not yet) and was not killed yet. A failed
- * generation never served (steered) and is retried by rolls that may
- * follow each other fast: only the newest may linger for drain_timeout.
- */
-int gen_capped_failed(const struct gen *d, const struct gen *g);
 
 #endif

@@ -67,7 +67,7 @@ rollback(struct guard *gd, enum rollout_cause cause, const char *why)
     /* The guard is freed by the rollback: nothing of it after this. */
     log_event(LOG_WARN, "guard_failed", "gen=%u guard=%s reason=%s",
               gd->cur.gen, log_q(gd->full), log_q(why));
-    rollout_rollback(m, cause, why);
+    master_guard_failed(m, gd->cur.gen, cause, why);
 }
 
 /* Once both generations passed the probes of one tick, their times are a

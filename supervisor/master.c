@@ -1,35 +1,19 @@
-/* master.c: the master: generations' lifecycle, the roll, restarts, stop. */
+/* master.c: the shell around the deployment core: libuv callbacks in as events,
+ * the core's actions carried out. */
 
 /*
- * The roll, in order (DESIGN.md "The roll, step by step"):
+ * Every decision of the roll (DESIGN.md "The roll, step by step") is the
+ * deployment core's (deploy.h): which generation starts, when it is
+ * promoted, kept, rolled back, drained or killed, which process restarts
+ * and when handoff exits. This file turns what happens (signals, exits,
+ * readiness, timers, control requests) into the core's events, and does
+ * what the core asks: start a worker, signal or kill a generation, swap a
+ * steering program, answer a client, log. It holds what the core may not:
+ * the workers' processes, fds and handles, the plans and their listeners.
  *
- * 1. The listeners in the plan are opened once, at start or when a reload
- *    adds one, and never closed while a generation uses them: the kernel's
- *    accept queue outlives every roll. A steered listener is a group of
- *    sockets, one per generation (traffic.h).
- * 2. master_roll() (SIGUSR2) starts a generation (start_roll): it joins
- *    its listeners' groups (traffic_join), every slot gets a worker
- *    (worker_start), with its generation's sockets, a control channel and
- *    NOTIFY_SOCKET, and its readiness check starts; a timer runs for
- *    ready_timeout. A generation that failed a roll before and still
- *    drains is killed now (drain_cap_failed): retries never pile up.
- * 3. master_worker_ready() counts ready workers; when every slot is ready
- *    the generation goes through its canary, if any (rollout.h), and is
- *    promoted (master_promote).
- * 4. master_promote() swaps every new connection to it, makes it active,
- *    and retires the previous generation (drain_retire: its queue, then
- *    drain_signal, drain_timeout, SIGKILL) unless keep_previous keeps it;
- *    a generation still draining from an earlier roll is killed (the cap).
- * 5. A worker that exits before it is ready, or the ready timer, fails the
- *    roll (fail_roll): the new generation, which no client reached when
- *    steered, is drained and the active one never notices. Only the first
- *    generation has nothing to fall back to: its failure stops handoff
- *    with the worker's exit code.
- * 6. A roll asked for during a roll sets roll_pending; master_roll_finished()
- *    starts it once the current one is promoted or failed.
- *
- * Every state change of a generation goes through master_set_state(), which asks
- * gen_transition() and logs it.
+ * One timer stands for every deadline of the core. A program swap that can
+ * fail is answered at once (DEV_STEERED); a worker that cannot even be
+ * forked is reported once the actions of its event are all carried out.
  */
 #include "master.h"
 
@@ -39,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "control.h"
 #include "drain.h"
+#include "guard.h"
 #include "handle.h"
 #include "log.h"
 #include "metrics.h"
@@ -53,30 +37,31 @@
 #include "parse.h"
 #include "proc.h"
 #include "reach.h"
-#include "rollout.h"
 #include "readiness.h"
 #include "rundir.h"
-#include "scale.h"
 #include "sdnotify.h"
 #include "signals.h"
 #include "traffic.h"
 #include "worker.h"
 
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 30000
-#define HEALTHY_MS 60000
-#define STOP_GRACE_MS 1000 /* after stop_timeout's SIGKILL, at most */
 #define PATH_CHECK_MS 2000 /* how often unix socket files are looked for */
+#define RETIRE_POLL_MS 5   /* how often a retiring generation's queue is */
+#define SYNC_CLIENT ((unsigned)-1) /* a request answered before it returns */
+#define MAX_WAITING 64             /* events that came while acting */
 
-static void schedule_restart(struct master *m, struct gen *g, size_t slot,
-                             uint64_t ran_ms);
-static void maybe_finish(struct master *m);
-static void start_roll(struct master *m);
+static void feed(struct master *m, const struct deploy_event *ev);
+static void finish(struct master *m);
 
 uint64_t
 master_now(void)
 {
     return uv_hrtime();
+}
+
+static uint64_t
+now_ms(void)
+{
+    return master_now() / 1000000;
 }
 
 static unsigned long long
@@ -85,56 +70,85 @@ ms_since(uint64_t ns)
     return (unsigned long long)((master_now() - ns) / 1000000);
 }
 
-/*
- * Now on the monotonic clock (uv_hrtime's, CLOCK_MONOTONIC), in µs: the
- * log's ts has 1 ms resolution, too coarse to time readiness -> promote ->
- * drain, which take microseconds. Workers can read the same clock.
- */
-static unsigned long long
-mono_us(void)
+/* --- plans ---------------------------------------------------------------- */
+
+/* The plan the core calls id: a reloaded one, the active one, or one a
+ * generation still runs. */
+static struct plan *
+plan_find(struct master *m, unsigned id)
 {
-    return (unsigned long long)(master_now() / 1000);
+    if (m->next_plan != NULL && m->next_plan->id == id)
+        return m->next_plan;
+    if (m->plan != NULL && m->plan->id == id)
+        return m->plan;
+    for (struct gen *g = m->gens; g; g = g->next)
+        if (g->plan->id == id)
+            return g->plan;
+    return NULL;
 }
 
-/* --- generations ------------------------------------------------------ */
-
-int
-master_set_state(struct gen *g, enum gen_event e)
+size_t
+master_live_plans(struct master *m, struct plan **out, size_t cap)
 {
-    int next = gen_transition(g->state, e);
+    size_t n = 0;
 
-    if (next < 0) {
-        log_event(LOG_DEBUG, "transition_ignored", "gen=%u state=%s on=%s",
-                  g->id, gen_state_name(g->state), gen_event_name(e));
-        return -1;
-    }
-    if ((enum gen_state)next != g->state)
-        log_event(LOG_DEBUG, "transition", "gen=%u from=%s to=%s on=%s",
-                  g->id, gen_state_name(g->state),
-                  gen_state_name((enum gen_state)next), gen_event_name(e));
-    g->state = (enum gen_state)next;
-    return 0;
+    out[n++] = m->plan;
+    out[n++] = m->next_plan;
+    for (struct gen *g = m->gens; g && n < cap; g = g->next)
+        out[n++] = g->plan;
+    return n;
+}
+
+/* NOTIFY_SOCKET is for one user's workers: c's, which a reload may change. */
+static void
+own_rundir(struct master *m, const struct config *c)
+{
+    int rc = rundir_own(m->rundir, m->notify_path, c);
+
+    if (rc < 0)
+        log_event(LOG_WARN, "rundir", "path=%s error=%s", log_q(m->rundir),
+                  log_q(strerror(-rc)));
+}
+
+/* Between rolls the active generation accepts only from the socket whose
+ * file is gone: a roll brings one that accepts from the new socket. */
+static void
+on_path_check(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    if (!m->stopping && plan_restore_paths(m->plan, "check") > 0)
+        master_roll(m, "unix_path_lost");
+}
+
+/* --- generations: what the shell holds for each -------------------------- */
+
+static struct gen *
+gen_find(struct master *m, unsigned id)
+{
+    for (struct gen *g = m->gens; g && id != 0; g = g->next)
+        if (g->id == id)
+            return g;
+    return NULL;
 }
 
 static struct gen *
-gen_new(struct master *m, struct plan *p)
+gen_new(struct master *m, unsigned id, struct plan *p)
 {
     struct gen *g = calloc(1, sizeof(*g));
 
     if (g == NULL)
         return NULL;
     g->nslots = (size_t)p->cfg->processes;
-    g->slots = calloc(g->nslots, sizeof(*g->slots));
+    g->slots = calloc(g->nslots ? g->nslots : 1, sizeof(*g->slots));
     g->timer = handle_timer(m->loop, g);
-    g->rollout_timer = handle_timer(m->loop, g);
-    if (g->slots == NULL || g->timer == NULL || g->rollout_timer == NULL) {
+    if (g->slots == NULL || g->timer == NULL) {
         handle_close(g->timer);
-        handle_close(g->rollout_timer);
         free(g->slots);
         free(g);
         return NULL;
     }
-    g->id = ++m->next_id;
+    g->id = id;
     g->master = m;
     g->plan = plan_ref(p);
     g->state = GEN_STARTING;
@@ -153,241 +167,88 @@ gen_free(struct master *m, struct gen *g)
             *pp = g->next;
             break;
         }
-    for (size_t i = 0; i < g->nslots; i++) {
-        handle_close(g->slots[i].restart_timer);
+    if (m->active == g)
+        m->active = NULL;
+    if (m->starting == g)
+        m->starting = NULL;
+    for (size_t i = 0; i < g->nslots; i++)
         worker_free(g->slots[i].w); /* none left running by now */
-    }
     handle_close(g->timer);
-    handle_close(g->rollout_timer);
     plan_unref(g->plan);
     free(g->slots);
     free(g);
 }
 
-/* The last process of a draining or failed generation is gone. */
-void
-master_gen_done(struct master *m, struct gen *g)
-{
-    if (master_set_state(g, GEV_ALL_EXITED) < 0)
-        return;
-    log_event(LOG_INFO, "gone", "gen=%u drain_ms=%llu", g->id,
-              g->drain_ns ? ms_since(g->drain_ns) : 0ULL);
-    if (m->active == g)
-        m->active = NULL;
-    gen_free(m, g);
-}
-
-/*
- * Start every slot of g. A worker that cannot even be forked (no fd, no
- * memory) stops here with its error: nothing would exit to report it.
- */
+/* Room for slot i, which SIGTTIN or a restored size may have added. */
 static int
-spawn_slots(struct master *m, struct gen *g)
+gen_reserve(struct gen *g, size_t n)
 {
-    for (size_t i = 0; i < g->nslots; i++) {
-        int rc = worker_start(m, g, i);
-        if (rc < 0 && g->slots[i].w == NULL)
-            return rc;
-    }
+    struct slot *s;
+
+    if (n <= g->nslots)
+        return 0;
+    if ((s = realloc(g->slots, n * sizeof(*s))) == NULL)
+        return -ENOMEM;
+    memset(&s[g->nslots], 0, (n - g->nslots) * sizeof(*s));
+    g->slots = s;
+    g->nslots = n;
     return 0;
 }
 
-/* --- the roll ----------------------------------------------------------- */
+/* The core's state, copied where status, metrics, traffic and guard read
+ * it. */
+static void
+sync_mirrors(struct master *m)
+{
+    const struct deploy *d = &m->d;
 
-/*
- * restart = never or on-failure: g, the active generation, has no process
- * left and none to restart. The service has ended, with its last status.
+    m->active = gen_find(m, d->active);
+    m->starting = gen_find(m, d->starting);
+    m->stopping = d->stopping;
+    m->rolls_ok = d->rolls_ok;
+    m->rolls_failed = d->rolls_failed;
+    m->restarts = d->restarts;
+    for (int c = 0; c < ROLLOUT_NCAUSES; c++)
+        m->rollbacks[c] = d->rollbacks[c];
+    for (struct gen *g = m->gens; g; g = g->next) {
+        const struct deploy_gen *cg = deploy_gen_c(d, g->id);
+
+        if (cg == NULL)
+            continue;
+        g->state = cg->state;
+        g->live = cg->live;
+        g->killed = cg->killed;
+        g->step = cg->step;
+        g->nsteps = cg->nsteps;
+        for (size_t i = 0; i < cg->nsteps; i++) {
+            g->steps[i].bps = cg->steps[i].bps;
+            g->steps[i].ms = cg->steps[i].ms;
+        }
+        /* What later rolls of its plan start (SIGTTIN, SIGTTOU). */
+        g->plan->cfg->processes = (long)cg->conf.processes;
+        if (gen_reserve(g, cg->nslots) < 0)
+            continue;
+        for (size_t i = 0; i < cg->nslots; i++) {
+            g->slots[i].retired = cg->slots[i].retired;
+            g->slots[i].restarting = cg->slots[i].restart_at != 0;
+            g->slots[i].restarts = cg->slots[i].restarts;
+        }
+    }
+}
+
+/* --- carrying the core's actions out ---------------------------------------
  */
-void
-master_service_ended(struct master *m, struct gen *g)
-{
-    log_event(LOG_INFO, "no_worker_left", "gen=%u", g->id);
-    m->exit_code = g->exit_code;
-    m->have_exit_code = 1;
-    m->active = NULL;
-    master_set_state(g, GEV_ALL_EXITED);
-    gen_free(m, g);
-    master_stop(m, 0);
-}
 
-/* NOTIFY_SOCKET is for one user's workers: c's, which a reload may change. */
-static void
-own_rundir(struct master *m, const struct config *c)
-{
-    int rc = rundir_own(m->rundir, m->notify_path, c);
-
-    if (rc < 0)
-        log_event(LOG_WARN, "rundir", "path=%s error=%s", log_q(m->rundir),
-                  log_q(strerror(-rc)));
-}
-
-static void
-fail_roll(struct master *m, struct gen *g, enum gen_event e, const char *why,
-          int code)
-{
-    if (master_set_state(g, e) < 0)
-        return;
-    if (m->starting == g)
-        m->starting = NULL;
-    m->rolls_failed++;
-    log_event(LOG_ERROR, "roll_failed", "gen=%u reason=%s roll_ms=%llu%s",
-              g->id, log_q(why), ms_since(g->started_ns),
-              m->active ? "" : " first=1");
-    control_roll_ended(m, g, why);
-    sdnotify_roll_ended(m->sdnotify, m->active ? m->active->id : 0,
-                        m->active ? m->active->live : 0, g->id, why);
-    drain_gen(m, g, g->plan->cfg->drain_timeout);
-    if (m->active != NULL)
-        own_rundir(m, m->active->plan->cfg); /* back to those still serving */
-    if (m->active == NULL && !m->stopping) {
-        /* The first generation: nothing to fall back to. */
-        m->exit_code = code;
-        m->have_exit_code = 1;
-        master_stop(m, 0);
-        return;
-    }
-    if (m->active != NULL && !m->stopping && !gen_has_future(m->active)) {
-        /* Its last process exited during the roll: nothing serves now. */
-        master_service_ended(m, m->active);
-        return;
-    }
-    master_roll_finished(m);
-}
-
-#define BYPASS_HINT "; a worker never asked for a managed address: a static, " \
-                    "Go or setuid program bypasses LD_PRELOAD, use pass = " \
-                    "systemd or inherit"
+#define BYPASS_HINT                                                            \
+    "; a worker never asked for a managed address: a static, Go or setuid "    \
+    "program bypasses LD_PRELOAD, use pass = systemd or inherit"
 
 /* A new version that exits 0 beside a running one: Apache with one PidFile
  * for every generation ("httpd (pid N) already running"). */
-#define BESIDE_HINT "; a new version that exits 0 before it is ready is " \
-                    "probably refusing to run beside the old one: a pid " \
-                    "file or a lock; give each generation its own, e.g. " \
-                    "with HANDOFF_GENERATION"
-
-/* Whether a worker of a shim generation never asked for a socket. */
-static int
-never_asked(const struct gen *g, const struct worker *w)
-{
-    return g->plan->cfg->pass == PASS_SHIM &&
-           (w->chan == NULL || w->chan->requests == 0);
-}
-
-static void
-on_ready_timeout(uv_timer_t *t)
-{
-    struct gen *g = t->data;
-    char why[256];
-    int silent = 0;
-
-    if (g == NULL || g->state != GEN_STARTING)
-        return;
-    /* A shim worker that never asked for a socket did not load the shim. */
-    for (size_t i = 0; i < g->nslots; i++) {
-        struct worker *w = g->slots[i].w;
-        if (w != NULL && w->state == W_STARTING && never_asked(g, w))
-            silent = 1;
-    }
-    snprintf(why, sizeof(why), "not ready within ready_timeout (%zu of %zu "
-             "ready, ready = %s)%s", gen_count_state(g, W_READY), g->nslots,
-             config_ready_name(g->plan->cfg->ready),
-             silent ? BYPASS_HINT : "");
-    fail_roll(g->master, g, GEV_READY_TIMEOUT, why, 1);
-}
-
-void
-master_swap_failed(struct master *m, struct gen *g, int rc, const char *at)
-{
-    char why[200];
-
-    snprintf(why, sizeof(why),
-             "the steering program could not be attached (%s) at %s: "
-             "generation %u stays active",
-             strerror(-rc), at, m->active ? m->active->id : 0);
-    if (g->state == GEN_CANARY) {
-        rollout_stop(m); /* no next step, no guard on a failed canary */
-        if (m->active != NULL)
-            (void)traffic_promote(m, m->active);
-    }
-    fail_roll(m, g, g->state == GEN_CANARY ? GEV_ROLLBACK : GEV_READY_TIMEOUT,
-              why, 1);
-}
-
-void
-master_promote(struct master *m, struct gen *g)
-{
-    struct gen *old = m->active;
-    uint64_t swap_ns;
-    int rc;
-
-    if (g->state == GEN_STARTING && rollout_ready(m, g))
-        return; /* a canary first: promoted after its last step */
-    if (gen_transition(g->state, GEV_ALL_READY) < 0) {
-        (void)master_set_state(g, GEV_ALL_READY); /* says it is ignored */
-        return;
-    }
-    swap_ns = master_now();
-    /* First: new connections go to g from now. A refused swap changes
-     * nothing: the old generation stays active and routed; g failed. */
-    if ((rc = traffic_promote(m, g)) < 0) {
-        master_swap_failed(m, g, rc, "promotion");
-        return;
-    }
-    swap_ns = master_now() - swap_ns;
-    master_set_state(g, GEV_ALL_READY);
-    uv_timer_stop(g->timer);
-    m->starting = NULL;
-    m->active = g;
-    if (m->plan != g->plan) {
-        plan_unref(m->plan);
-        m->plan = plan_ref(g->plan);
-        log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
-    }
-    m->rolls_ok++;
-    log_event(LOG_INFO, "promote", "gen=%u old=%u roll_ms=%llu mono_us=%llu "
-              "swap_us=%llu", g->id, old ? old->id : 0,
-              ms_since(m->roll_ns ? m->roll_ns : g->started_ns), mono_us(),
-              (unsigned long long)(swap_ns / 1000));
-    metrics_observe_roll(m, (double)(master_now() - (m->roll_ns ? m->roll_ns : g->started_ns)) / 1e9);
-    control_roll_ended(m, g, NULL);
-    sdnotify_roll_ended(m->sdnotify, g->id, g->live, g->id, NULL);
-    /* The cap: a generation still draining from an earlier roll goes now;
-     * one still emptying its queue drains once that is done (a queue
-     * killed would be reset) and drain_timeout bounds that. */
-    for (struct gen *d = m->gens, *next; d; d = next) {
-        next = d->next; /* drain_gen() may free d */
-        if (d != g && d != old && d->state == GEN_DRAINING && !d->killed) {
-            if (d->drain_ns == 0 && traffic_queued(d) == 0)
-                drain_gen(m, d, d->plan->cfg->drain_timeout);
-            else if (d->drain_ns != 0)
-                drain_kill(d, "drain_cap");
-        }
-    }
-    if (!rollout_promoted(m, g, old) && old != NULL &&
-        master_set_state(old, GEV_SUPERSEDED) == 0)
-        drain_retire(m, old);
-    master_roll_finished(m);
-}
-
-void
-master_restore(struct master *m, struct gen *kept)
-{
-    m->active = kept;
-    if (m->plan != kept->plan) {
-        plan_unref(m->plan);
-        m->plan = plan_ref(kept->plan);
-        log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
-    }
-}
-
-void
-master_roll_finished(struct master *m)
-{
-    if (m->roll_pending && !m->stopping && m->starting == NULL) {
-        m->roll_pending = 0;
-        start_roll(m);
-    }
-}
+#define BESIDE_HINT                                                            \
+    "; a new version that exits 0 before it is ready is probably refusing "    \
+    "to run beside the old one: a pid file or a lock; give each generation "   \
+    "its own, e.g. with HANDOFF_GENERATION"
 
 /* Say at once when the shim cannot reach the command (see reach.h). */
 static void
@@ -402,368 +263,444 @@ warn_bypass(struct gen *g)
                        c->gid != (gid_t)-1 ? c->gid : getegid(), why,
                        sizeof(why)) > 0) {
         g->bypassed = 1;
-        log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s",
-                  g->id, log_q(why),
+        log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s", g->id,
+                  log_q(why),
                   log_q("LD_PRELOAD cannot reach it: use pass = systemd or "
                         "inherit"));
     }
 }
 
-/*
- * A unix socket file removed behind the shim's back (by a static binary,
- * an rm from outside) leaves its listener unreachable: every connect()
- * fails with ENOENT. The file cannot be linked to the socket again, so a
- * new socket is made at the path (listener_restore()) and lent from then
- * on. Returns how many were made.
- */
+/* Whether a worker of a shim generation never asked for a socket. */
 static int
-restore_paths(struct plan *p, const char *when)
+never_asked(const struct gen *g, const struct worker *w)
 {
-    int n = 0, rc;
+    return g->plan->cfg->pass == PASS_SHIM &&
+           (w->chan == NULL || w->chan->requests == 0);
+}
 
-    for (size_t i = 0; p != NULL && i < p->nls; i++) {
-        struct listener *l = p->ls[i];
+/* Events that came while actions were carried out, taken after them. */
+struct waiting {
+    struct deploy_event ev;
+    char text[256];
+    char hint[512];
+};
+static struct waiting waiting[MAX_WAITING];
+static size_t nwaiting;
 
-        if ((rc = listener_restore(l)) == 0)
-            continue;
-        if (rc > 0)
-            n++;
-        log_event(rc > 0 ? LOG_WARN : LOG_ERROR, "unix_path_lost",
-                  "name=%s address=%s found=%s action=%s%s%s", log_q(l->name),
-                  log_q(l->bound_text), when,
-                  rc > 0 ? "new_socket" : "none",
-                  rc > 0 ? "" : " error=", rc > 0 ? "" : log_q(strerror(-rc)));
+static void
+wait_event(const struct deploy_event *ev)
+{
+    struct waiting *w;
+
+    if (nwaiting == MAX_WAITING) {
+        log_event(LOG_ERROR, "event_dropped", "kind=%d gen=%u", (int)ev->kind,
+                  ev->gen);
+        return;
     }
-    return n;
-}
-
-/* Between rolls the active generation accepts only from the socket whose
- * file is gone: a roll brings one that accepts from the new socket. */
-static void
-on_path_check(uv_timer_t *t)
-{
-    struct master *m = t->data;
-
-    if (!m->stopping && restore_paths(m->plan, "check") > 0)
-        master_roll(m, "unix_path_lost");
+    w = &waiting[nwaiting++];
+    w->ev = *ev;
+    snprintf(w->text, sizeof(w->text), "%s", ev->text ? ev->text : "");
+    snprintf(w->hint, sizeof(w->hint), "%s", ev->hint ? ev->hint : "");
+    w->ev.text = ev->text ? w->text : NULL;
+    w->ev.hint = ev->hint ? w->hint : NULL;
 }
 
 static void
-start_roll(struct master *m)
+spawn_failed(struct gen *g, size_t slot, int rc)
 {
-    struct plan *p = m->next_plan ? m->next_plan : plan_ref(m->plan);
+    struct deploy_event ev = {.kind = DEV_SPAWN_FAILED,
+                              .gen = g->id,
+                              .slot = slot,
+                              .text = strerror(-rc)};
+
+    wait_event(&ev);
+}
+
+static void
+on_retire_tick(uv_timer_t *t)
+{
+    struct gen *g = t->data;
+    const struct deploy_gen *cg;
+
+    if (g == NULL)
+        return;
+    cg = deploy_gen_c(&g->master->d, g->id);
+    if (cg == NULL || cg->retire_at == 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    if (traffic_queued(g) == 0) {
+        uv_timer_stop(t);
+        feed(g->master,
+             &(struct deploy_event){.kind = DEV_QUEUE_EMPTY, .gen = g->id});
+    }
+}
+
+/* The core's log line, with what only the shell knows of it. */
+static void
+act_log(struct master *m, const struct deploy_action *a)
+{
+    static const enum log_level levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN,
+                                            LOG_ERROR};
+    enum log_level level = levels[a->level];
+    unsigned long long mono = (unsigned long long)(master_now() / 1000);
+    unsigned gen = 0;
+    struct gen *g;
+
+    if (!log_enabled(level))
+        return;
+    if (strcmp(a->event, "promote") == 0)
+        log_event(level, a->event, "%s mono_us=%llu swap_us=%llu", a->text,
+                  mono, (unsigned long long)m->swap_us);
+    else if (strcmp(a->event, "rollback") == 0)
+        log_event(level, a->event, "%s mono_us=%llu", a->text, mono);
+    else if ((strcmp(a->event, "retire") == 0 ||
+              strcmp(a->event, "retired") == 0) &&
+             sscanf(a->text, "gen=%u", &gen) == 1 &&
+             (g = gen_find(m, gen)) != NULL)
+        log_event(level, a->event, "%s queued=%d", a->text, traffic_queued(g));
+    else
+        log_event(level, a->event, "%s", a->text);
+}
+
+static void
+act_steer(struct master *m, const struct deploy_action *a, struct gen *g)
+{
+    uint64_t t0 = master_now();
+    int rc = 0;
+
+    switch (a->steer) {
+    case DS_PROMOTE:
+        rc = g != NULL ? traffic_promote(m, g) : -ENOENT;
+        m->swap_us = (master_now() - t0) / 1000;
+        break;
+    case DS_SHARE:
+        rc = g != NULL ? traffic_share(m, g, gen_find(m, m->d.active), a->bps)
+                       : -ENOENT;
+        break;
+    case DS_DRAINED:
+        if (g != NULL)
+            traffic_drained(m, g);
+        return;
+    }
+    if (m->d.pending != DP_NONE) {
+        /* Answered before anything else: the core waits for it. */
+        struct deploy_event ev = {.kind = DEV_STEERED, .err = rc};
+        /* Its actions follow in the same list. */
+        (void)deploy_event(&m->d, &ev, now_ms(), m->out);
+    } else if (rc < 0) {
+        log_event(LOG_ERROR, "steer_failed", "gen=%u error=%s", g ? g->id : 0,
+                  log_q(strerror(-rc)));
+    }
+}
+
+static void
+act_join(struct master *m, const struct deploy_action *a)
+{
+    const struct deploy_gen *cg = deploy_gen_c(&m->d, a->gen);
+    struct plan *p = cg ? plan_find(m, cg->conf.plan) : NULL;
     struct gen *g;
     int rc;
 
-    m->next_plan = NULL;
-    /* The new generation is lent the new socket: no roll more needed. */
-    restore_paths(p, "roll");
-    m->roll_ns = master_now();
-    rollout_roll_starting(m);
-    g = gen_new(m, p);
-    plan_unref(p); /* the generation holds it now */
-    if (g == NULL) {
-        log_event(LOG_ERROR, "roll_failed", "reason=%s", "out of memory");
+    if (p == NULL || (g = gen_new(m, a->gen, p)) == NULL) {
+        wait_event(&(struct deploy_event){.kind = DEV_SPAWN_FAILED,
+                                          .gen = a->gen,
+                                          .slot = DEPLOY_ALL_SLOTS,
+                                          .text = "out of memory"});
         return;
     }
+    if (p == m->next_plan) {
+        plan_unref(m->next_plan); /* the generation holds it now */
+        m->next_plan = NULL;
+    }
+    /* The new generation is lent the new socket: no roll more needed. */
+    plan_restore_paths(p, "roll");
     m->starting = g;
-    /* This roll's canary: handoff roll --canary's, else the file's. */
-    g->nsteps = m->roll_nsteps ? m->roll_nsteps : p->cfg->canary.nsteps;
-    memcpy(g->steps, m->roll_nsteps ? m->roll_steps : p->cfg->canary.steps,
-           sizeof(g->steps));
-    m->roll_nsteps = 0;
-    log_event(LOG_INFO, "roll", "gen=%u processes=%zu ready=%s", g->id,
-              g->nslots, config_ready_name(p->cfg->ready));
-    drain_cap_failed(m, g);
-    sdnotify_roll_started(m->sdnotify, m->active ? m->active->id : 0,
-                          m->active ? m->active->live : 0, g->id);
+    {
+        const struct deploy_gen *ag = deploy_gen_c(&m->d, m->d.active);
+        sdnotify_roll_started(m->sdnotify, m->d.active, ag ? ag->live : 0,
+                              g->id);
+    }
     warn_bypass(g);
     own_rundir(m, p->cfg);
-    uv_timer_start(g->timer, on_ready_timeout, p->cfg->ready_timeout, 0);
-    if ((rc = traffic_join(m, g)) == 0)
-        rc = spawn_slots(m, g);
-    if (rc < 0) {
-        /* Like a new worker that exits before it is ready: the roll fails
-         * whole, and the active generation keeps its every process. */
-        char why[128];
-        snprintf(why, sizeof(why), "cannot start a worker: %s", strerror(-rc));
-        fail_roll(m, g, GEV_WORKER_EXIT, why, 1);
+    if ((rc = traffic_join(m, g)) < 0) {
+        g->join_failed = 1;
+        spawn_failed(g, DEPLOY_ALL_SLOTS, rc);
     }
 }
+
+static void
+act_spawn(struct master *m, const struct deploy_action *a, struct gen *g)
+{
+    int rc;
+
+    if (g == NULL || gen_reserve(g, a->slot + 1) < 0) {
+        if (g != NULL)
+            spawn_failed(g, a->slot, -ENOMEM);
+        return;
+    }
+    if (g->join_failed) {
+        spawn_failed(g, a->slot, -ENOTCONN);
+        return;
+    }
+    /* One that could not even be forked (no fd, no memory, no process
+     * left) is reported: no exit will ever come for it. */
+    rc = worker_start(m, g, a->slot);
+    if (rc < 0 && g->slots[a->slot].w == NULL)
+        spawn_failed(g, a->slot, rc);
+}
+
+static void
+act_ended(struct master *m, const struct deploy_action *a, struct gen *g)
+{
+    uint64_t since = g ? g->started_ns : master_now();
+
+    control_roll_ended(m, a->gen, a->ok, a->ok ? NULL : a->text,
+                       ms_since(since));
+    {
+        const struct deploy_gen *ag = deploy_gen_c(&m->d, m->d.active);
+        sdnotify_roll_ended(m->sdnotify, m->d.active, ag ? ag->live : 0, a->gen,
+                            a->ok ? NULL : a->text);
+    }
+    if (a->ok)
+        metrics_observe_roll(m, (double)(master_now() - since) / 1e9);
+    else if (m->plan != NULL)
+        own_rundir(m, m->plan->cfg); /* back to those still serving */
+}
+
+static void
+act_plan(struct master *m, struct gen *g)
+{
+    if (g == NULL || m->plan == g->plan)
+        return;
+    plan_unref(m->plan);
+    m->plan = plan_ref(g->plan);
+    log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
+}
+
+static void
+act(struct master *m, const struct deploy_action *a)
+{
+    struct gen *g = gen_find(m, a->gen);
+
+    switch (a->kind) {
+    case DA_JOIN:
+        act_join(m, a);
+        break;
+    case DA_SPAWN:
+        act_spawn(m, a, g);
+        break;
+    case DA_SIGNAL:
+        if (g != NULL && a->slot < g->nslots && g->slots[a->slot].w != NULL)
+            drain_worker(g->slots[a->slot].w, a->sig);
+        break;
+    case DA_KILL:
+        if (g != NULL)
+            drain_kill(g, a->text);
+        break;
+    case DA_STEER:
+        act_steer(m, a, g);
+        break;
+    case DA_RETIRE:
+        if (g != NULL)
+            uv_timer_start(g->timer, on_retire_tick, RETIRE_POLL_MS,
+                           RETIRE_POLL_MS);
+        break;
+    case DA_GONE:
+        if (g != NULL)
+            gen_free(m, g);
+        break;
+    case DA_PLAN:
+        act_plan(m, g);
+        break;
+    case DA_GUARD:
+        guard_stop(m->guard);
+        m->guard = NULL;
+        if (g != NULL && gen_find(m, a->prev) != NULL) {
+            sync_mirrors(m); /* the guard reads the states */
+            m->guard = guard_start(m, g, gen_find(m, a->prev));
+        }
+        break;
+    case DA_ANSWER:
+        if (a->client == SYNC_CLIENT) {
+            m->sync_ok = a->ok;
+            m->sync_gen = a->gen;
+        } else {
+            control_roll_answer(m, a->client, a->gen, a->ok, a->text,
+                                g ? ms_since(g->started_ns) : 0);
+        }
+        break;
+    case DA_PROGRESS:
+        sdnotify_status(m->sdnotify, a->text);
+        control_roll_progress(m, a->text);
+        break;
+    case DA_ENDED:
+        act_ended(m, a, g);
+        break;
+    case DA_LOG:
+        act_log(m, a);
+        break;
+    case DA_STOPPING:
+        m->stopping = 1; /* traffic.c keeps the routes from now on */
+        sdnotify_stopping(m->sdnotify);
+        plan_unref(m->next_plan);
+        m->next_plan = NULL;
+        break;
+    case DA_KILL_ORPHANS:
+        proc_kill_children(SIGKILL);
+        m->orphans_killed = 1;
+        break;
+    case DA_EXIT:
+        m->exit_code = a->code;
+        m->gens_gone = 1;
+        if (a->ok)
+            finish(m);
+        break;
+    case DA_TIMER:
+        break;
+    }
+}
+
+static void
+maybe_finish(struct master *m)
+{
+    if (!m->gens_gone || m->finished)
+        return;
+    if (reap_any_left()) {
+        /* Workers are gone; what they left behind gets the same chance. */
+        if (!m->orphans_termed) {
+            m->orphans_termed = 1;
+            proc_kill_children(SIGTERM);
+        }
+        return;
+    }
+    finish(m);
+}
+
+static void on_core_timer(uv_timer_t *t);
+
+static void
+arm_timer(struct master *m)
+{
+    uint64_t at = deploy_next_deadline(&m->d), now = now_ms();
+
+    if (m->core_timer == NULL || m->finished)
+        return;
+    if (at == 0)
+        uv_timer_stop(m->core_timer);
+    else
+        uv_timer_start(m->core_timer, on_core_timer, at > now ? at - now : 0,
+                       0);
+}
+
+/* One event to the core, and everything it asks for carried out; events
+ * that come meanwhile (a spawn that failed) are taken after. */
+static void
+feed(struct master *m, const struct deploy_event *ev)
+{
+    if (m->running || m->finished) {
+        if (!m->finished)
+            wait_event(ev);
+        return;
+    }
+    m->running = 1;
+    for (;;) {
+        m->out->n = 0;
+        m->out->overflow = 0;
+        if (deploy_event(&m->d, ev, now_ms(), m->out) < 0)
+            log_event(LOG_ERROR, "event_refused", "kind=%d", (int)ev->kind);
+        for (size_t i = 0; i < m->out->n && !m->finished; i++)
+            act(m, &m->out->a[i]);
+        if (m->out->overflow)
+            log_event(LOG_ERROR, "actions_dropped", "kind=%d", (int)ev->kind);
+        sync_mirrors(m);
+        if (nwaiting == 0 || m->finished)
+            break;
+        /* The next one that waited; ev points into the table until then. */
+        static struct waiting cur;
+        cur = waiting[0];
+        memmove(&waiting[0], &waiting[1], --nwaiting * sizeof(waiting[0]));
+        cur.ev.text = cur.ev.text ? cur.text : NULL;
+        cur.ev.hint = cur.ev.hint ? cur.hint : NULL;
+        ev = &cur.ev;
+    }
+    m->running = 0;
+    arm_timer(m);
+    if (m->gens_gone)
+        maybe_finish(m);
+}
+
+static void
+on_core_timer(uv_timer_t *t)
+{
+    struct master *m = t->data;
+
+    /* The ready timeout's reason names shim workers that never asked. */
+    for (struct gen *g = m->gens; g; g = g->next)
+        for (size_t i = 0; g->state == GEN_STARTING && i < g->nslots; i++)
+            if (g->slots[i].w != NULL && !never_asked(g, g->slots[i].w))
+                feed(m, &(struct deploy_event){
+                            .kind = DEV_ASKED, .gen = g->id, .slot = i});
+    feed(m, &(struct deploy_event){.kind = DEV_TICK});
+}
+
+/* --- events --------------------------------------------------------------- */
 
 void
 master_roll(struct master *m, const char *why)
 {
-    if (m->stopping)
-        return;
-    if (m->delay_timer != NULL) {
-        log_event(LOG_INFO, "roll_ignored", "reason=%s during=stop_delay", why);
-        return;
-    }
-    if (m->starting != NULL) {
-        m->roll_pending = 1;
-        log_event(LOG_INFO, "roll_queued", "during=%u reason=%s",
-                  m->starting->id, why);
-        return;
-    }
-    start_roll(m);
+    feed(m, &(struct deploy_event){.kind = DEV_ROLL, .text = why});
 }
 
-/* --- workers ------------------------------------------------------------ */
-
-static struct worker *
-find_worker(struct master *m, pid_t pid)
-{
-    for (struct gen *g = m->gens; g; g = g->next)
-        for (size_t i = 0; i < g->nslots; i++)
-            if (g->slots[i].w && g->slots[i].w->child.pid == pid)
-                return g->slots[i].w;
-    return NULL;
-}
-
-/* The worker pid is, or descends from (a pre-forking server's child). */
-static struct worker *
-attribute(struct master *m, pid_t pid)
-{
-    pid_t self = getpid();
-
-    for (int depth = 0; pid > 1 && pid != self && depth < 16; depth++) {
-        struct worker *w = find_worker(m, pid);
-        if (w != NULL)
-            return w;
-        pid = proc_parent_of(pid);
-    }
-    return NULL;
-}
-
-/* A check passed, or w said it is ready (readiness.h, channel.h, notify). */
-static void
-master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
-{
-    struct master *m = arg;
-    struct gen *g = w->gen;
-
-    if (via != g->plan->cfg->ready) {
-        log_event(LOG_DEBUG, "ready_ignored", "gen=%u pid=%d via=%s ready=%s",
-                  g->id, (int)w->child.pid, config_ready_name(via),
-                  config_ready_name(g->plan->cfg->ready));
-        return;
-    }
-    if (w->state != W_STARTING)
-        return;
-    w->state = W_READY;
-    w->ready_ns = master_now();
-    readiness_stop(w);
-    metrics_observe_ready(m, (double)(w->ready_ns - w->started_ns) / 1e9);
-    log_event(LOG_INFO, "ready", "gen=%u pid=%d via=%s ready_ms=%llu "
-              "mono_us=%llu", g->id, (int)w->child.pid,
-              config_ready_name(via),
-              (unsigned long long)((w->ready_ns - w->started_ns) / 1000000),
-              (unsigned long long)(w->ready_ns / 1000));
-    {
-        char text[96];
-        snprintf(text, sizeof(text), "gen %u: pid %d ready, %zu of %zu",
-                 g->id, (int)w->child.pid, gen_count_state(g, W_READY), g->nslots);
-        control_roll_progress(m, text);
-    }
-    if (g->state == GEN_STARTING && gen_all_ready(g))
-        master_promote(m, g);
-}
-
-/* For readiness.h: the source port of g's probes. */
-static unsigned
-probe_port(void *arg, struct gen *g)
-{
-    return traffic_probe_port(arg, g);
-}
-
-/* What a process said on NOTIFY_SOCKET (notify.c). */
-static void
-on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
-{
-    struct master *m = arg;
-    struct worker *w = attribute(m, pid);
-    const char *status = nm->has_status ? nm->status : NULL;
-
-    if (w == NULL) {
-        log_event(LOG_WARN, "notify_ignored", "pid=%d reason=not-a-worker",
-                  (int)pid);
-        return;
-    }
-    if (status != NULL && strcmp(status, w->status) != 0) {
-        snprintf(w->status, sizeof(w->status), "%s", status);
-        log_event(LOG_INFO, "status", "gen=%u pid=%d status=%s", w->gen->id,
-                  (int)w->child.pid, log_q(status));
-    }
-    if (nm->stopping && !w->stopping_notified) {
-        w->stopping_notified = 1;
-        log_event(LOG_INFO, "stopping", "gen=%u pid=%d", w->gen->id,
-                  (int)w->child.pid);
-        if (w->gen->state == GEN_STARTING)
-            fail_roll(m, w->gen, GEV_WORKER_EXIT, "worker sent STOPPING=1", 1);
-        return;
-    }
-    if (nm->ready)
-        master_worker_ready(m, w, READY_NOTIFY);
-}
-
-/*
- * Start the worker of a slot of the active generation. One that could not
- * even be forked (no fd, no memory, no process left) is tried again with
- * the restart backoff: no exit will ever come to bring it back.
- */
 void
-master_start_slot(struct master *m, struct gen *g, size_t slot)
+master_request_roll(struct master *m, unsigned client,
+                    const struct canary_step *steps, size_t nsteps)
 {
-    int rc = worker_start(m, g, slot);
+    struct deploy_step s[DEPLOY_MAX_STEPS];
+    struct deploy_event ev = {
+        .kind = DEV_ROLL, .client = client, .text = "control"};
 
-    if (rc < 0 && g->slots[slot].w == NULL) {
-        log_event(LOG_ERROR, "restart_failed", "gen=%u slot=%zu error=%s",
-                  g->id, slot, log_q(strerror(-rc)));
-        schedule_restart(m, g, slot, 0);
-    }
-}
-
-static void
-on_restart_timer(uv_timer_t *t)
-{
-    struct gen *g = t->data;
-
-    if (g == NULL)
-        return;
-    for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].restart_timer == t) {
-            handle_close(t);
-            g->slots[i].restart_timer = NULL;
-            if (g->state == GEN_KEPT && !g->slots[i].retired)
-                g->slots[i].lost = 1; /* started if traffic returns */
-            if (g->state == GEN_ACTIVE && !g->master->stopping &&
-                !g->slots[i].retired && g->slots[i].w == NULL)
-                master_start_slot(g->master, g, i);
-            return;
+    if (steps != NULL) {
+        for (size_t i = 0; i < nsteps && i < DEPLOY_MAX_STEPS; i++) {
+            s[i].bps = steps[i].bps;
+            s[i].ms = steps[i].ms;
         }
+        ev.steps = s;
+        ev.nsteps = nsteps;
+    }
+    feed(m, &ev);
 }
 
 static int
-wants_restart(enum restart_mode r, int status)
+sync_request(struct master *m, enum deploy_event_kind kind, unsigned *gen)
 {
-    if (r == RESTART_ALWAYS)
-        return 1;
-    if (r == RESTART_ON_FAILURE)
-        return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    return 0;
+    m->sync_ok = -1;
+    m->sync_gen = 0;
+    feed(m, &(struct deploy_event){.kind = kind, .client = SYNC_CLIENT});
+    *gen = m->sync_gen;
+    return m->sync_ok == 1 ? 0 : -ENOENT;
 }
 
-static void
-schedule_restart(struct master *m, struct gen *g, size_t slot, uint64_t ran_ms)
+int
+master_request_promote(struct master *m, unsigned *gen)
 {
-    struct slot *s = &g->slots[slot];
-    uint64_t delay;
+    return sync_request(m, DEV_PROMOTE, gen);
+}
 
-    if (ran_ms >= HEALTHY_MS || s->backoff_ms == 0)
-        s->backoff_ms = BACKOFF_FIRST_MS;
-    delay = s->backoff_ms;
-    s->backoff_ms = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
-    if (s->restart_timer == NULL)
-        s->restart_timer = handle_timer(m->loop, g);
-    if (s->restart_timer == NULL)
-        return;
-    s->restarts++;
-    m->restarts++;
-    log_event(LOG_INFO, "restart", "gen=%u slot=%zu delay_ms=%llu", g->id,
-              slot, (unsigned long long)delay);
-    uv_timer_start(s->restart_timer, on_restart_timer, delay, 0);
+int
+master_request_rollback(struct master *m, unsigned *gen)
+{
+    return sync_request(m, DEV_ROLLBACK, gen);
 }
 
 void
-master_on_worker_exit(struct child *c, int status)
+master_guard_failed(struct master *m, unsigned gen, enum rollout_cause cause,
+                    const char *why)
 {
-    struct worker *w = (struct worker *)c; /* child is its first member */
-    struct gen *g = w->gen;
-    struct master *m = g->master;
-    uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
-    int code = reap_exit_code(status);
-    size_t slot = w->slot;
-    /* Exiting before asking is normal for a bad configuration: the hint
-     * is for a program that shim_bypassed already flagged. */
-    int silent = g->bypassed && never_asked(g, w);
-    char desc[64], execerr[400];
-
-    /* Its exec's report first, if the exit came before it: the log tells
-     * spawn or exec_failed, then exit. */
-    worker_exec_report(w, 1);
-    worker_exec_error(w, execerr, sizeof(execerr));
-    log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
-              "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
-              reap_describe(status, desc, sizeof(desc)),
-              (unsigned long long)ran_ms);
-    metrics_observe_drain(m, w);
-    w->state = W_EXITED;
-    g->slots[slot].w = NULL;
-    g->live--;
-    g->exit_code = code;
-    worker_free(w);
-    if (m->stopping && g == m->stop_gen && !m->have_exit_code)
-        m->exit_code = worker_stop_code(status, g->plan->cfg->drain_signal,
-                                        m->stop_sig);
-
-    switch (g->state) {
-    case GEN_STARTING: {
-        char why[1024];
-        if (g->slots[slot].retired)
-            break; /* SIGTTOU's: not a failure of the roll */
-        snprintf(
-            why, sizeof(why), "worker exited before it was ready (%s)%s%s%s%s",
-            desc, execerr[0] ? ": " : "", execerr, silent ? BYPASS_HINT : "",
-            m->active != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0
-                ? BESIDE_HINT
-                : "");
-        fail_roll(m, g, GEV_WORKER_EXIT, why, code);
-        break;
-    }
-    case GEN_CANARY:
-    case GEN_ACTIVE:
-        if (rollout_worker_exit(m, g, slot, desc))
-            break; /* rolled back: g drains */
-        if (g->state == GEN_CANARY)
-            break; /* its slot is not restarted */
-        master_set_state(g, GEV_WORKER_EXIT);
-        if (!g->slots[slot].retired &&
-            wants_restart(g->plan->cfg->restart, status)) {
-            schedule_restart(m, g, slot, ran_ms);
-        } else if (!gen_has_future(g) && m->starting == NULL) {
-            master_service_ended(m, g); /* in a roll, its outcome decides */
-            return;
-        }
-        break;
-    case GEN_DRAINING:
-    case GEN_FAILED:
-        if (g->live == 0)
-            master_gen_done(m, g);
-        break;
-    case GEN_KEPT:
-        rollout_kept_exit(m, g, slot,
-                          wants_restart(g->plan->cfg->restart, status));
-        break;
-    case GEN_DONE:
-        break;
-    }
-    if (m->stopping)
-        maybe_finish(m);
-}
-
-/* --- signals ------------------------------------------------------------ */
-
-size_t
-master_live_plans(struct master *m, struct plan **out, size_t cap)
-{
-    size_t n = 0;
-
-    out[n++] = m->plan;
-    out[n++] = m->next_plan;
-    for (struct gen *g = m->gens; g && n < cap; g = g->next)
-        out[n++] = g->plan;
-    return n;
+    feed(m, &(struct deploy_event){.kind = DEV_GUARD_FAILED,
+                                   .gen = gen,
+                                   .cause = (enum deploy_cause)cause,
+                                   .text = why});
 }
 
 static void
@@ -772,6 +709,7 @@ master_reload(struct master *m)
     char err[CONFIG_ERRLEN];
     struct config *cfg;
     struct plan *p, *live[MASTER_MAX_PLANS];
+    struct deploy_conf c;
     const char *keys[3];
     size_t nlive;
     int nkeys;
@@ -800,181 +738,24 @@ master_reload(struct master *m)
         log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
                   log_q("read at start only: restart handoff to apply it"));
     log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
+    p->id = ++m->next_plan_id;
     plan_unref(m->next_plan);
     m->next_plan = p;
-    master_roll(m, "SIGHUP");
-}
-
-static void finish(struct master *m);
-
-/* The stop's last word: what the SIGKILL round left does not hold it. */
-static void
-on_stop_grace(uv_timer_t *t)
-{
-    struct master *m = t->data;
-
-    if (m == NULL || m->finished)
-        return;
-    log_event(LOG_WARN, "stop_abandoned", "grace_ms=%d", STOP_GRACE_MS);
-    finish(m);
-}
-
-static void
-on_stop_timeout(uv_timer_t *t)
-{
-    struct master *m = t->data;
-
-    if (m == NULL)
-        return;
-    log_event(LOG_WARN, "stop_timeout", "action=SIGKILL");
-    for (struct gen *g = m->gens; g; g = g->next)
-        drain_kill(g, "stop_timeout");
-    proc_kill_children(SIGKILL);
-    m->orphans_killed = 1;
-    uv_timer_start(t, on_stop_grace, STOP_GRACE_MS, 0);
-}
-
-static void
-on_stop_delay(uv_timer_t *t)
-{
-    struct master *m = t->data;
-
-    master_stop(m, m->delay_sig);
+    plan_conf(p, &c);
+    feed(m, &(struct deploy_event){
+                .kind = DEV_RELOAD, .conf = &c, .text = "SIGHUP"});
 }
 
 void
 master_stop(struct master *m, int sig)
 {
-    struct gen *g, *next;
-
-    if (m->stopping) {
-        if (sig != 0)
-            log_event(LOG_INFO, "stop_pending", "signal=%s",
-                      parse_signal_name(sig));
-        return;
-    }
-    if (m->delay_timer != NULL) {
-        /* The delay ran out, or a second signal: stop now. */
-        handle_close(m->delay_timer);
-        m->delay_timer = NULL;
-    } else if (sig != 0 && m->plan->cfg->stop_delay > 0 && m->active != NULL &&
-               (m->delay_timer = handle_timer(m->loop, m)) != NULL) {
-        /* A load balancer still sends traffic for a while after it was told
-         * this instance is going: keep serving it. */
-        m->delay_sig = sig;
-        log_event(LOG_INFO, "stop_delay", "signal=%s delay_ms=%llu",
-                  parse_signal_name(sig),
-                  (unsigned long long)m->plan->cfg->stop_delay);
-        uv_timer_start(m->delay_timer, on_stop_delay, m->plan->cfg->stop_delay, 0);
-        return;
-    }
-    m->stopping = 1;
-    rollout_stop(m);
-    m->stop_sig = sig;
-    /* Generation 1 still starting is all there is: its status counts. */
-    m->stop_gen = m->active ? m->active : m->starting;
-    m->roll_pending = 0;
-    plan_unref(m->next_plan);
-    m->next_plan = NULL;
-    log_event(LOG_INFO, "stop", "signal=%s timeout_ms=%llu",
-              sig ? parse_signal_name(sig) : "none",
-              (unsigned long long)m->plan->cfg->stop_timeout);
-    control_stopping(m);
-    sdnotify_stopping(m->sdnotify);
-    m->stop_timer = handle_timer(m->loop, m);
-    if (m->stop_timer != NULL)
-        uv_timer_start(m->stop_timer, on_stop_timeout,
-                       m->plan->cfg->stop_timeout, 0);
-    for (g = m->gens; g; g = next) {
-        next = g->next; /* drain_gen() may free g */
-        if (g->state == GEN_STARTING || g->state == GEN_ACTIVE ||
-            g->state == GEN_CANARY || g->state == GEN_KEPT) {
-            if (m->starting == g)
-                m->starting = NULL;
-            master_set_state(g, GEV_STOP);
-            drain_gen(m, g, m->plan->cfg->stop_timeout);
-        }
-    }
-    maybe_finish(m);
-}
-
-static void
-finish(struct master *m)
-{
-    log_event(LOG_INFO, "exit_master", "code=%d rolls=%u failed_rolls=%u "
-              "orphans_reaped=%lu", m->exit_code, m->rolls_ok,
-              m->rolls_failed, m->reaper.orphans);
-    m->finished = 1;
-    handle_close(m->stop_timer);
-    m->stop_timer = NULL;
-    signals_stop(m->signals);
-    m->signals = NULL;
-    notify_close(m->notify);
-    m->notify = NULL;
-    uv_stop(m->loop);
-}
-
-static void
-maybe_finish(struct master *m)
-{
-    if (!m->stopping || m->finished || m->gens != NULL)
-        return;
-    if (reap_any_left()) {
-        /* Workers are gone; what they left behind gets the same chance. */
-        if (!m->orphans_termed) {
-            m->orphans_termed = 1;
-            proc_kill_children(SIGTERM);
-        }
-        return;
-    }
-    finish(m);
-}
-
-static void
-master_reap(struct master *m)
-{
-    reap_all(&m->reaper);
-    /* After stop_timeout, an orphan re-parented since (its parent just
-     * died) gets SIGKILL at once, or the stop would wait for it. */
-    if (m->orphans_killed && !m->finished)
-        proc_kill_children(SIGKILL);
-    maybe_finish(m);
+    feed(m, &(struct deploy_event){.kind = DEV_STOP, .sig = sig});
 }
 
 static void
 master_scale(struct master *m, int delta)
 {
-    struct gen *gs[2];
-    size_t n = scale_targets(m->active, m->starting, gs);
-
-    for (size_t k = 0; k < n && !m->stopping; k++) {
-        struct gen *g = gs[k];
-        struct config *c = g->plan->cfg;
-        long i = delta > 0 ? scale_grow(g) : scale_victim(g);
-
-        if (i < 0) {
-            log_event(LOG_INFO, "scale", "gen=%u processes=%zu action=none "
-                      "reason=%s", g->id, scale_count(g),
-                      i == -ENOENT ? "minimum" : "out-of-memory");
-            continue;
-        }
-        g->slots[i].retired = delta < 0;
-        c->processes = (long)scale_count(g); /* what later rolls start */
-        log_event(LOG_INFO, "scale", "gen=%u processes=%ld", g->id,
-                  c->processes);
-        if (delta > 0) {
-            master_start_slot(m, g, (size_t)i);
-            continue;
-        }
-        handle_close(g->slots[i].restart_timer);
-        g->slots[i].restart_timer = NULL;
-        if (g->slots[i].w != NULL)
-            drain_worker(g->slots[i].w, c->drain_signal);
-    }
-    /* The slot just retired may be all the starting generation waited for. */
-    if (m->starting != NULL && m->starting->state == GEN_STARTING &&
-        gen_all_ready(m->starting))
-        master_promote(m, m->starting);
+    feed(m, &(struct deploy_event){.kind = DEV_SCALE, .delta = delta});
 }
 
 static void
@@ -988,6 +769,17 @@ master_forward(struct master *m, int sig)
         if (g->slots[i].w != NULL && worker_signal(g->slots[i].w, sig) == 0)
             log_event(LOG_DEBUG, "forward", "gen=%u pid=%d signal=%s", g->id,
                       (int)g->slots[i].w->child.pid, parse_signal_name(sig));
+}
+
+static void
+master_reap(struct master *m)
+{
+    reap_all(&m->reaper);
+    /* After stop_timeout, an orphan re-parented since (its parent just
+     * died) gets SIGKILL at once, or the stop would wait for it. */
+    if (m->orphans_killed && !m->finished)
+        proc_kill_children(SIGKILL);
+    maybe_finish(m);
 }
 
 /* A signal handoff got (signals.c), by the action signals.h gives it. */
@@ -1010,12 +802,142 @@ on_signal(void *arg, enum signal_action act, int sig)
         master_forward(m, sig);
 }
 
+/* --- workers -------------------------------------------------------------- */
+
+/* A check passed, or w said it is ready (readiness.h, channel.h, notify). */
+static void
+master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
+{
+    struct master *m = arg;
+    struct gen *g = w->gen;
+    char text[96];
+
+    if (via != g->plan->cfg->ready) {
+        log_event(LOG_DEBUG, "ready_ignored", "gen=%u pid=%d via=%s ready=%s",
+                  g->id, (int)w->child.pid, config_ready_name(via),
+                  config_ready_name(g->plan->cfg->ready));
+        return;
+    }
+    if (w->state != W_STARTING)
+        return;
+    w->state = W_READY;
+    w->ready_ns = master_now();
+    readiness_stop(w);
+    metrics_observe_ready(m, (double)(w->ready_ns - w->started_ns) / 1e9);
+    log_event(LOG_INFO, "ready",
+              "gen=%u pid=%d via=%s ready_ms=%llu "
+              "mono_us=%llu",
+              g->id, (int)w->child.pid, config_ready_name(via),
+              (unsigned long long)((w->ready_ns - w->started_ns) / 1000000),
+              (unsigned long long)(w->ready_ns / 1000));
+    snprintf(text, sizeof(text), "gen %u: pid %d ready, %zu of %zu", g->id,
+             (int)w->child.pid, gen_count_state(g, W_READY), g->nslots);
+    control_roll_progress(m, text);
+    feed(m, &(struct deploy_event){
+                .kind = DEV_READY, .gen = g->id, .slot = w->slot});
+}
+
+/* For readiness.h: the source port of g's probes. */
+static unsigned
+probe_port(void *arg, struct gen *g)
+{
+    return traffic_probe_port(arg, g);
+}
+
+/* What a process said on NOTIFY_SOCKET (notify.c). */
+static void
+on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
+{
+    struct master *m = arg;
+    struct worker *w = worker_of_pid(m->gens, pid);
+    const char *status = nm->has_status ? nm->status : NULL;
+
+    if (w == NULL) {
+        log_event(LOG_WARN, "notify_ignored", "pid=%d reason=not-a-worker",
+                  (int)pid);
+        return;
+    }
+    if (status != NULL && strcmp(status, w->status) != 0) {
+        snprintf(w->status, sizeof(w->status), "%s", status);
+        log_event(LOG_INFO, "status", "gen=%u pid=%d status=%s", w->gen->id,
+                  (int)w->child.pid, log_q(status));
+    }
+    if (nm->stopping && !w->stopping_notified) {
+        w->stopping_notified = 1;
+        log_event(LOG_INFO, "stopping", "gen=%u pid=%d", w->gen->id,
+                  (int)w->child.pid);
+        feed(m, &(struct deploy_event){
+                    .kind = DEV_STOPPING, .gen = w->gen->id, .slot = w->slot});
+        return;
+    }
+    if (nm->ready)
+        master_worker_ready(m, w, READY_NOTIFY);
+}
+
+void
+master_on_worker_exit(struct child *c, int status)
+{
+    struct worker *w = (struct worker *)c; /* child is its first member */
+    struct gen *g = w->gen;
+    struct master *m = g->master;
+    uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
+    size_t slot = w->slot;
+    /* Exiting before asking is normal for a bad configuration: the hint
+     * is for a program that shim_bypassed already flagged. */
+    int silent = g->bypassed && never_asked(g, w);
+    char desc[64], execerr[400], hint[1024];
+
+    /* Its exec's report first, if the exit came before it: the log tells
+     * spawn or exec_failed, then exit. */
+    worker_exec_report(w, 1);
+    worker_exec_error(w, execerr, sizeof(execerr));
+    log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
+              "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
+              reap_describe(status, desc, sizeof(desc)),
+              (unsigned long long)ran_ms);
+    metrics_observe_drain(m, w);
+    w->state = W_EXITED;
+    g->slots[slot].w = NULL;
+    worker_free(w);
+    snprintf(hint, sizeof(hint), "%s%s%s%s", execerr[0] ? ": " : "", execerr,
+             silent ? BYPASS_HINT : "",
+             m->active != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                 ? BESIDE_HINT
+                 : "");
+    feed(m, &(struct deploy_event){.kind = DEV_EXITED,
+                                   .gen = g->id,
+                                   .slot = slot,
+                                   .status = status,
+                                   .text = desc,
+                                   .hint = hint});
+}
+
 /* --- start and end -------------------------------------------------------- */
+
+static void
+finish(struct master *m)
+{
+    if (m->finished)
+        return;
+    log_event(LOG_INFO, "exit_master",
+              "code=%d rolls=%u failed_rolls=%u "
+              "orphans_reaped=%lu",
+              m->exit_code, m->rolls_ok, m->rolls_failed, m->reaper.orphans);
+    m->finished = 1;
+    handle_close(m->core_timer);
+    m->core_timer = NULL;
+    signals_stop(m->signals);
+    m->signals = NULL;
+    notify_close(m->notify);
+    m->notify = NULL;
+    uv_stop(m->loop);
+}
 
 int
 master_run(const struct config_args *args, struct config *cfg)
 {
     struct master m;
+    struct deploy_conf c;
     uv_loop_t loop;
     char err[CONFIG_ERRLEN];
     int rc;
@@ -1027,7 +949,10 @@ master_run(const struct config_args *args, struct config *cfg)
     m.readiness =
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
-    if (uv_loop_init(&loop) < 0) {
+    deploy_init(&m.d);
+    if ((m.out = calloc(1, sizeof(*m.out))) == NULL ||
+        uv_loop_init(&loop) < 0) {
+        free(m.out);
         config_free(cfg);
         fprintf(stderr, "handoff: cannot start the event loop\n");
         return 1;
@@ -1041,10 +966,11 @@ master_run(const struct config_args *args, struct config *cfg)
                   log_q(strerror(-rc)));
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
-    log_event(LOG_INFO, "start", "pid=%d version=%s pass=%s ready=%s "
-              "processes=%ld", (int)getpid(), PACKAGE_VERSION,
-              config_pass_name(cfg->pass), config_ready_name(cfg->ready),
-              cfg->processes);
+    log_event(LOG_INFO, "start",
+              "pid=%d version=%s pass=%s ready=%s "
+              "processes=%ld",
+              (int)getpid(), PACKAGE_VERSION, config_pass_name(cfg->pass),
+              config_ready_name(cfg->ready), cfg->processes);
     if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot install signal handlers\n");
@@ -1052,8 +978,10 @@ master_run(const struct config_args *args, struct config *cfg)
     }
     if (worker_find_shim(m.shim_path, sizeof(m.shim_path)) < 0 &&
         cfg->pass == PASS_SHIM) {
-        fprintf(stderr, "handoff: pass = shim: %s is missing; use pass = "
-                        "systemd, inherit or protocol\n", m.shim_path);
+        fprintf(stderr,
+                "handoff: pass = shim: %s is missing; use pass = "
+                "systemd, inherit or protocol\n",
+                m.shim_path);
         config_free(cfg);
         m.exit_code = 2;
         goto out;
@@ -1079,10 +1007,11 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 1;
         goto out;
     }
+    m.plan->id = ++m.next_plan_id;
     if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
                     sizeof(m.notify_path)) < 0 ||
-        (rc = notify_open(&loop, m.notify_path, on_notify, &m,
-                          &m.notify)) < 0) {
+        (rc = notify_open(&loop, m.notify_path, on_notify, &m, &m.notify)) <
+            0) {
         fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
                 m.rundir[0] ? m.rundir : "/run or /tmp");
         m.exit_code = 1;
@@ -1093,16 +1022,21 @@ master_run(const struct config_args *args, struct config *cfg)
                        PATH_CHECK_MS);
         uv_unref((uv_handle_t *)m.path_timer);
     }
-    start_roll(&m); /* which hands the rundir to its workers' user */
-    uv_run(&loop, UV_RUN_DEFAULT);
+    m.core_timer = handle_timer(&loop, &m);
+    plan_conf(m.plan, &c);
+    /* The first roll hands the rundir to its workers' user. */
+    feed(&m, &(struct deploy_event){.kind = DEV_START, .conf = &c});
+    if (!m.finished)
+        uv_run(&loop, UV_RUN_DEFAULT);
 out:
     handle_close(m.path_timer);
+    handle_close(m.core_timer);
     control_close(&m);
     metrics_close(&m);
     sdnotify_close(m.sdnotify);
     signals_stop(m.signals);
     notify_close(m.notify);
-    handle_close(m.stop_timer);
+    guard_stop(m.guard);
     while (m.gens != NULL)
         gen_free(&m, m.gens);
     worker_remnants_close(&m);
@@ -1111,6 +1045,8 @@ out:
     if (m.rundir[0] != '\0')
         rmdir(m.rundir);
     log_detach();
+    deploy_free(&m.d);
+    free(m.out);
     /* Let libuv run the close callbacks that free the handles. */
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

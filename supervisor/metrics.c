@@ -206,7 +206,7 @@ generations(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
         size_t restarting = 0;
         for (size_t i = 0; i < g->nslots; i++)
             restarting += g->slots[i].w == NULL &&
-                          g->slots[i].restart_timer != NULL;
+                          g->slots[i].restarting;
         for (enum worker_state s = W_STARTING; s <= W_STOPPING; s++)
             control_buf_printf(b, "handoff_generation_processes{generation="
                                "\"%u\",state=\"%s\"} %zu\n", g->id,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy.h"
 #include "fdlimit.h"
 #include "log.h"
 
@@ -64,8 +65,8 @@ plan_update(struct listener *l, const struct listen_conf *lc)
         listener_set_backlog(l, lc->backlog);
     if (l->nonblocking != lc->nonblocking &&
         (rc = listener_set_nonblocking(l, lc->nonblocking)) < 0)
-        log_event(LOG_WARN, "listen_failed", "name=%s error=%s",
-                  log_q(l->name), log_q(strerror(-rc)));
+        log_event(LOG_WARN, "listen_failed", "name=%s error=%s", log_q(l->name),
+                  log_q(strerror(-rc)));
 }
 
 int
@@ -87,9 +88,10 @@ plan_new(struct config *cfg, struct plan *const *old, size_t nold,
 
         if (l != NULL && l->traffic != lc->traffic &&
             addr_family(&l->addr) != AF_UNIX) {
-            snprintf(err, errlen, "%s: %s: traffic cannot change from %s to "
-                     "%s while the socket is open: restart handoff", lc->name,
-                     lc->address, l->traffic ? "shared" : "steered",
+            snprintf(err, errlen,
+                     "%s: %s: traffic cannot change from %s to "
+                     "%s while the socket is open: restart handoff",
+                     lc->name, lc->address, l->traffic ? "shared" : "steered",
                      lc->traffic ? "shared" : "steered");
             plan_free_partial(p);
             return -EINVAL;
@@ -138,4 +140,70 @@ plan_each_listener(struct plan *const *plans, size_t n,
             l->pass = pass;
             f(l, arg);
         }
+}
+
+int
+plan_steered(const struct plan *p)
+{
+    for (size_t i = 0; i < p->nls; i++)
+        if (p->ls[i]->steer != NULL)
+            return 1;
+    return 0;
+}
+
+/* What the core needs of plan p. */
+void
+plan_conf(const struct plan *p, struct deploy_conf *c)
+{
+    const struct config *cfg = p->cfg;
+
+    memset(c, 0, sizeof(*c));
+    c->plan = p->id;
+    c->processes = (unsigned)cfg->processes;
+    c->restart = cfg->restart == RESTART_ALWAYS ? DEPLOY_RESTART_ALWAYS
+                 : cfg->restart == RESTART_ON_FAILURE
+                     ? DEPLOY_RESTART_ON_FAILURE
+                     : DEPLOY_RESTART_NEVER;
+    c->steered = plan_steered(p);
+    c->drain_signal = cfg->drain_signal;
+    c->ready_timeout = cfg->ready_timeout;
+    c->drain_timeout = cfg->drain_timeout;
+    c->drain_delay = cfg->drain_delay;
+    c->stop_timeout = cfg->stop_timeout;
+    c->stop_delay = cfg->stop_delay;
+    c->keep_previous = cfg->canary.keep_previous;
+    c->shim = cfg->pass == PASS_SHIM;
+    snprintf(c->ready, sizeof(c->ready), "%s", config_ready_name(cfg->ready));
+    c->nsteps = cfg->canary.nsteps;
+    for (size_t i = 0; i < c->nsteps && i < DEPLOY_MAX_STEPS; i++) {
+        c->steps[i].bps = cfg->canary.steps[i].bps;
+        c->steps[i].ms = cfg->canary.steps[i].ms;
+    }
+}
+
+/*
+ * A unix socket file removed behind the shim's back (by a static binary,
+ * an rm from outside) leaves its listener unreachable: every connect()
+ * fails with ENOENT. The file cannot be linked to the socket again, so a
+ * new socket is made at the path (listener_restore()) and lent from then
+ * on. Returns how many were made.
+ */
+int
+plan_restore_paths(struct plan *p, const char *when)
+{
+    int n = 0, rc;
+
+    for (size_t i = 0; p != NULL && i < p->nls; i++) {
+        struct listener *l = p->ls[i];
+
+        if ((rc = listener_restore(l)) == 0)
+            continue;
+        if (rc > 0)
+            n++;
+        log_event(rc > 0 ? LOG_WARN : LOG_ERROR, "unix_path_lost",
+                  "name=%s address=%s found=%s action=%s%s%s", log_q(l->name),
+                  log_q(l->bound_text), when, rc > 0 ? "new_socket" : "none",
+                  rc > 0 ? "" : " error=", rc > 0 ? "" : log_q(strerror(-rc)));
+    }
+    return n;
 }

@@ -12,6 +12,7 @@ struct plan {
     struct listener **ls;
     size_t nls;
     int refs;
+    unsigned id; /* the deployment core's name for it */
 };
 
 struct plan *plan_ref(struct plan *p);
@@ -30,5 +31,18 @@ int plan_new(struct config *cfg, struct plan *const *old, size_t nold,
  * however many of the plans share it, in one pass of O(listeners). */
 void plan_each_listener(struct plan *const *plans, size_t n,
                         void (*f)(struct listener *, void *), void *arg);
+
+struct deploy_conf;
+
+/* Whether p has a steered listener: its generations get sockets of their
+ * own. */
+int plan_steered(const struct plan *p);
+
+/* What the deployment core needs of p (deploy.h). */
+void plan_conf(const struct plan *p, struct deploy_conf *c);
+
+/* Unix socket files of p's listeners removed from outside: a new socket
+ * for each (listener_restore), logged with when. Returns how many. */
+int plan_restore_paths(struct plan *p, const char *when);
 
 #endif

@@ -91,7 +91,7 @@ status_text(const struct master *m, const struct status_last *last,
             const struct slot *s = &g->slots[i];
             const struct worker *w = s->w;
             if (w == NULL) {
-                if (s->restart_timer != NULL)
+                if (s->restarting)
                     control_buf_printf(b, "  slot %zu: restarting, "
                                        "restarts %u\n", i, s->restarts);
                 continue;
@@ -134,7 +134,7 @@ processes_json(const struct gen *g)
         const struct slot *s = &g->slots[i];
         const struct worker *w = s->w;
 
-        if (w == NULL && s->restart_timer == NULL)
+        if (w == NULL && !s->restarting)
             continue; /* retired */
         if (json_array_append_new(a, json_pack("{s:o,s:I,s:s,s:b,s:o,s:I,s:o}",
                 "pid", int_or_null(w != NULL, w ? w->child.pid : 0),

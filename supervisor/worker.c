@@ -18,6 +18,7 @@
 #include "fdlimit.h"
 #include "handle.h"
 #include "log.h"
+#include "proc.h"
 #include "readiness.h"
 #include "spawn.h"
 
@@ -588,4 +589,28 @@ worker_free(struct worker *w)
     if (w->exec_report >= 0)
         close(w->exec_report);
     free(w);
+}
+
+static struct worker *
+find_worker(struct gen *gens, pid_t pid)
+{
+    for (struct gen *g = gens; g; g = g->next)
+        for (size_t i = 0; i < g->nslots; i++)
+            if (g->slots[i].w && g->slots[i].w->child.pid == pid)
+                return g->slots[i].w;
+    return NULL;
+}
+
+struct worker *
+worker_of_pid(struct gen *gens, pid_t pid)
+{
+    pid_t self = getpid();
+
+    for (int depth = 0; pid > 1 && pid != self && depth < 16; depth++) {
+        struct worker *w = find_worker(gens, pid);
+        if (w != NULL)
+            return w;
+        pid = proc_parent_of(pid);
+    }
+    return NULL;
 }

@@ -58,4 +58,8 @@ char **worker_env(char **base, const struct plan *p, unsigned gen_id,
 int worker_find_shim(char *path, size_t size);
 void worker_env_free(char **env);
 
+/* The worker pid is, or descends from (a pre-forking server's child), among
+ * the generations gens; NULL if none. */
+struct worker *worker_of_pid(struct gen *gens, pid_t pid);
+
 #endif

@@ -28,7 +28,6 @@ supervisor/worker.h
 NAMERS="
 supervisor/master.h
 supervisor/control.h
-supervisor/drain.h
 supervisor/generation.h
 supervisor/guard.h
 supervisor/metrics.h

@@ -346,7 +346,9 @@ run_actions(struct world *w, size_t from)
             w->answer_gen[a.client - 1] = a.ok == 1 ? a.gen : 0;
             break;
         case DA_EXIT:
-            if (w->exited)
+            /* Once when nothing is left; the grace's end may follow, for
+             * the master to stop waiting for orphans. */
+            if (w->exited && !a.ok)
                 broken(w, "exit twice");
             w->exited = 1;
             w->exit_code = a.code;

@@ -256,78 +256,6 @@ no_slots_is_not_ready(void **state)
     assert_false(gen_all_ready(&f.g));
 }
 
-/* --- gen_has_future ------------------------------------------------------ */
-
-static void
-future_while_a_process_runs_or_a_restart_waits(void **state)
-{
-    struct fixture f;
-
-    build(&f, 2, (int[]){W_READY, -1}, NULL);
-    f.g.live = 1;
-    assert_true(gen_has_future(&f.g));
-    /* Its process gone, a restart timer pending: it comes back. */
-    build(&f, 1, (int[]){-1}, NULL);
-    f.slots[0].restart_timer = (uv_timer_t *)&f; /* only compared to NULL */
-    assert_true(gen_has_future(&f.g));
-}
-
-static void
-no_future_when_nothing_runs_or_waits(void **state)
-{
-    struct fixture f;
-
-    /* restart = never after the last exit: the service has ended, even
-     * while a roll starts (fail_roll then stops handoff). */
-    build(&f, 2, (int[]){-1, -1}, (int[]){0, 1});
-    assert_false(gen_has_future(&f.g));
-    build(&f, 0, NULL, NULL);
-    assert_false(gen_has_future(&f.g));
-}
-
-/* --- gen_capped_failed --------------------------------------------------- */
-
-static void
-cap_kills_an_older_failed_generation_still_draining(void **state)
-{
-    struct fixture old, f;
-
-    build(&old, 1, (int[]){W_STOPPING}, NULL);
-    old.g.state = GEN_FAILED;
-    old.g.live = 1;
-    build(&f, 1, (int[]){W_STARTING}, NULL);
-    f.g.id = 2;
-    /* A rolled-back canary emptying its queue, not signalled yet: spared. */
-    assert_false(gen_capped_failed(&old.g, &f.g));
-    old.g.drain_ns = 1;
-    assert_true(gen_capped_failed(&old.g, &f.g));
-    /* Killed already, or gone: nothing more to do. */
-    old.g.killed = 1;
-    assert_false(gen_capped_failed(&old.g, &f.g));
-    old.g.killed = 0;
-    old.g.live = 0;
-    assert_false(gen_capped_failed(&old.g, &f.g));
-}
-
-static void
-cap_spares_the_new_generation_and_every_other_state(void **state)
-{
-    struct fixture d, f;
-
-    build(&f, 1, (int[]){W_STARTING}, NULL);
-    f.g.state = GEN_FAILED;
-    f.g.live = 1;
-    assert_false(gen_capped_failed(&f.g, &f.g));
-    build(&d, 1, (int[]){W_READY}, NULL);
-    d.g.live = 1;
-    d.g.drain_ns = 1;
-    /* Draining generations have their own cap, at promotion. */
-    for (int s = GEN_STARTING; s <= GEN_KEPT; s++) {
-        d.g.state = (enum gen_state)s;
-        assert_int_equal(gen_capped_failed(&d.g, &f.g), s == GEN_FAILED);
-    }
-}
-
 /* --- signals_action ------------------------------------------------------ */
 
 static void
@@ -480,10 +408,6 @@ main(void)
         cmocka_unit_test(retired_slots_are_not_waited_for),
         cmocka_unit_test(retired_ready_worker_does_not_stand_in_for_another),
         cmocka_unit_test(no_slots_is_not_ready),
-        cmocka_unit_test(future_while_a_process_runs_or_a_restart_waits),
-        cmocka_unit_test(no_future_when_nothing_runs_or_waits),
-        cmocka_unit_test(cap_kills_an_older_failed_generation_still_draining),
-        cmocka_unit_test(cap_spares_the_new_generation_and_every_other_state),
         cmocka_unit_test(signal_actions_for_every_signal),
         cmocka_unit_test(signals_a_server_uses_are_forwarded),
         cmocka_unit_test(signal_action_outside_range_is_none),
