@@ -175,6 +175,9 @@ master_gen_done(struct master *m, struct gen *g)
     if (m->active == g)
         m->active = NULL;
     gen_free(m, g);
+    /* During a stop, the last generation may end with no exit to reap (one
+     * retired with no process left, by its timer): that ends the stop too. */
+    maybe_finish(m);
 }
 
 /*
