@@ -195,7 +195,12 @@ hc rollback --control "$CTL"
 [ "$RC" -ne 0 ] || fail "a rollback to gen 1, which has no process left: '$OUT'; $("$HANDOFF" status --control "$CTL" | grep '^gen ' | tr '\n' ';')"
 curl -s "http://127.0.0.1:$p/" | grep -q 'gen=2' || fail "gen 2 does not answer after the refused rollback"
 ok "restart = never: gen 1 gone before the promotion is not kept; rollback refused ($ERR)"
+# The stop ends once gen 2 is gone: gen 1, retired with no process left,
+# holds nothing (it held the stop until stop_timeout, 30 s, then SIGKILL).
 stop_handoff
+[ "$(count 'event=stop_timeout ')" -eq 0 ] ||
+    fail "the stop waited for stop_timeout with nothing running: $(grep -E 'event=(stop|gone|retired|stop_timeout|stop_abandoned) ' "$LOG" | cut -d' ' -f1,3- | tr '\n' ';')"
+ok "the stop after it ends with gen 2: $(grep -Eo 'event=gone gen=2 [^ ]*' "$LOG"), no stop_timeout"
 fi
 
 # 7. A kept generation that dies ends keep_previous: kept_end, its guard

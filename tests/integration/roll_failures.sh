@@ -72,8 +72,10 @@ stop_handoff
 # Rolls retried in a loop, of a version that is never ready and ignores
 # its drain signal: each failed generation would linger for drain_timeout
 # (30 s here). The cap: a new roll kills an older failed generation still
-# draining, so failed processes never pile up.
-start_handoff --pass systemd --ready-timeout 1s --drain-timeout 30s -l 127.0.0.1:0 -- \
+# draining, so failed processes never pile up. The newest failed one is
+# still there at the end and ignores the stop's SIGTERM too: stop_timeout
+# 2 s (not the default 30 s) bounds the stop, which is not judged here.
+start_handoff --pass systemd --ready-timeout 1s --drain-timeout 30s --stop-timeout 2s -l 127.0.0.1:0 -- \
     python3 "$SERVER" --bad-gens 2,3,4 --never-ready --ignore-drain
 wait_log 'event=promote gen=1 ' 1
 first=$(pid_serving)

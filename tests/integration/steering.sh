@@ -5,18 +5,18 @@
 need hey curl
 
 # warm_rolls TRAFFIC READY [SERVER ARGS...]: 5 rolls under load of a server
-# that accepts at once and answers 503 for 2 s; sets FAILED and REQS.
+# that accepts at once and answers 503 for 1 s; sets FAILED and REQS.
 warm_rolls() {
     local traffic=$1 ready=$2 p
     shift 2
     p=$(free_port)
     start_handoff --traffic "$traffic" --pass systemd --ready "${ready//PORT/$p}" \
         --ready-interval 100ms --drain-timeout 5s -l "127.0.0.1:$p" \
-        -- python3 "$SERVER" --warm-up 2 "$@"
-    wait_log 'event=promote ' 1 30
+        -- python3 "$SERVER" --warm-up 1 "$@"
     # The first generation has nothing to wait behind: clients start once
-    # it serves.
-    sleep 2.2
+    # it serves, which its promotion says (READY=1, or the probe's 200,
+    # come only after the warm-up).
+    wait_log 'event=promote ' 1 30
     load_start 8
     for i in 2 3 4 5 6; do roll_and_wait "$i"; done
     load_stop
@@ -96,10 +96,12 @@ mv "$LOG" "$T/retire.log"
 p=$(free_port)
 start_handoff --pass systemd --ready notify --drain-timeout 10s -l "127.0.0.1:$p" \
     -- python3 "$SERVER" --warm-up 1
+# Promoted on READY=1, which comes after the warm-up: it serves.
 wait_log 'event=promote ' 1 30
-sleep 1.2
-python3 "$TOP_SRCDIR/tests/servers/manyclients.py" --port "$p" --seconds 14 \
-    --threads 6 --sources 2000 --out "$T/clients.out" &
+# The clients run until the third roll's old generation is gone (and
+# until each of the 2,000 sources was used).
+python3 "$TOP_SRCDIR/tests/servers/manyclients.py" --port "$p" --seconds 60 \
+    --stop "$T/clients.stop" --threads 6 --sources 2000 --out "$T/clients.out" &
 clients=$!
 for i in 2 3 4; do
     # A request that keeps the generation about to be superseded busy:
@@ -109,6 +111,7 @@ for i in 2 3 4; do
     roll_and_wait "$i"
 done
 wait_log 'event=gone gen=3 ' 1 30
+touch "$T/clients.stop"
 wait "$clients"
 python3 - "$LOG" "$T/clients.out" <<'PY' || fail "a client reached a generation it should not have"
 import re, sys

@@ -8,12 +8,13 @@ master's mono_us), its source, the status and the generation that
 answered ("gen=N" in the body), or the error. Every source is used
 once first (in a shuffled order), then at random: a loaded machine makes
 fewer connections, and a check of "2,000 addresses" must still see them
-all. Runs --seconds and until each source was used, at most --seconds
-plus 30 s.
+all. Runs --seconds (or until the file --stop names exists, if sooner)
+and until each source was used, at most --seconds plus 30 s.
 
-  manyclients.py --port P --seconds S [--threads N] [--sources N] --out FILE
+  manyclients.py --port P --seconds S [--stop FILE] [--threads N] [--sources N] --out FILE
 """
 import argparse
+import os
 import random
 import re
 import socket
@@ -53,6 +54,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--seconds", type=float, required=True)
+    ap.add_argument("--stop", help="stop once this file exists")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--sources", type=int, default=2000)
     ap.add_argument("--out", required=True)
@@ -74,7 +76,8 @@ def main():
             now = time.monotonic()
             with lock:
                 src = first.pop() if first else None
-            if (src is None and now >= end) or now >= cap:
+            done = now >= end or (a.stop and os.path.exists(a.stop))
+            if (src is None and done) or now >= cap:
                 break
             line = one(src or rnd.choice(sources), a.port)
             with lock:

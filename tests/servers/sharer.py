@@ -14,6 +14,13 @@ O_NONBLOCK set on its socket) for the traps.
 
 Takes its socket from LISTEN_FDS, or binds 127.0.0.1:argv[1] itself (the
 shim's case).
+
+For a readiness check bounded by the overlap it needs: once its mode and
+option are set, a generation creates argv[2].set.N; the previous one,
+after its first accept() (or EAGAIN) that began once that file existed,
+and after it looked at its socket's flags, creates argv[2].after.N-1. A
+new generation ready once that file exists has overlapped the previous one
+by at least one accept().
 """
 import fcntl
 import os
@@ -44,8 +51,22 @@ nonblocking = gen % 2 == 0
 s.setblocking(not nonblocking)
 if not nonblocking and fcntl.fcntl(s, fcntl.F_GETFL) & os.O_NONBLOCK:
     note("view=nonblocking")
+open(f"{out}.set.{gen}", "w").close()
 
 stopping, seen_conn, saw_nonblocking = False, False, False
+told_next = False
+
+
+def next_set():
+    """Whether the next generation has set its mode (checked before an
+    accept()'s outcome is looked at, so that the look comes after it)."""
+    return not told_next and os.path.exists(f"{out}.set.{gen + 1}")
+
+
+def tell_next():
+    global told_next
+    told_next = True
+    open(f"{out}.after.{gen}", "w").close()
 
 
 # Drain without losing a connection: a handler that exited could run
@@ -84,19 +105,27 @@ while True:
         if stopping:
             sys.exit(0)
         select.select([s], [], [], 0.2)
+        after = next_set()
         try:
             c, _ = s.accept()
         except BlockingIOError:
+            if after:
+                tell_next()
             continue
     else:
+        after = next_set()
         try:
             c, _ = s.accept()
         except BlockingIOError:
             note("EAGAIN")
+            if after:
+                tell_next()
             sys.exit(1)
         # Whether an accept() then fails depends on the queue being empty
         # at that moment; the flag another generation set shows at once.
         if not saw_nonblocking and fcntl.fcntl(s, fcntl.F_GETFL) & os.O_NONBLOCK:
             saw_nonblocking = True
             note("view=nonblocking")
+    if after:
+        tell_next()
     serve(c)
