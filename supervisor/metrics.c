@@ -13,7 +13,6 @@
 #include "handle.h"
 #include "log.h"
 #include "master.h"
-#include "rollout.h"
 
 /* --- observations ---------------------------------------------------------- */
 
@@ -339,9 +338,9 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     family(b, "handoff_rollbacks_total", "counter",
            "Rollbacks of new connections to the previous generation, by what "
            "caused them.");
-    for (enum rollout_cause c = 0; c < ROLLOUT_NCAUSES; c++)
+    for (enum deploy_cause c = 0; c < DEPLOY_NCAUSES; c++)
         control_buf_printf(b, "handoff_rollbacks_total{guard=\"%s\"} %u\n",
-                           rollout_cause_name(c), m->rollbacks[c]);
+                           deploy_cause_name(c), m->rollbacks[c]);
     family(b, "handoff_restarts_total", "counter",
            "Restarts of worker processes of active generations.");
     control_buf_printf(b, "handoff_restarts_total %u\n", m->restarts);
