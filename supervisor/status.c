@@ -14,7 +14,7 @@
 static unsigned long long
 ms_since(uint64_t ns)
 {
-    return (unsigned long long)((master_now() - ns) / 1000000);
+    return (unsigned long long)((uv_hrtime() - ns) / 1000000);
 }
 
 /* "850ms", "12.3s", "4m05s", "2h07m": an uptime for people. */

@@ -313,7 +313,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.die_with_parent = 1;
     o.preload = c->pass == PASS_SHIM ? m->shim_path : NULL;
 
-    w->started_ns = master_now();
+    w->started_ns = uv_hrtime();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
     close(child_end);
     worker_env_free(env);
@@ -464,7 +464,7 @@ worker_kill(struct worker *w, int sig)
         return 0;
     }
     if (w->drain_ns == 0)
-        w->drain_ns = master_now();
+        w->drain_ns = uv_hrtime();
     /* A stopped process acts on no signal but SIGKILL until it continues
      * (a worker that read the terminal from the background, say). */
     if (sig != SIGCONT)
@@ -529,7 +529,7 @@ remnant_watch(struct worker *w)
     const struct config *c = g->plan->cfg;
     uint64_t timeout = m->stopping ? m->plan->cfg->stop_timeout
                                    : c->drain_timeout;
-    uint64_t now = master_now(), from = w->drain_ns ? w->drain_ns : now;
+    uint64_t now = uv_hrtime(), from = w->drain_ns ? w->drain_ns : now;
     uint64_t deadline = from + timeout * 1000000, delay;
     struct remnant *r;
 
