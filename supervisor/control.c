@@ -22,7 +22,6 @@
 #include "master.h"
 #include "metrics.h"
 #include "parse.h"
-#include "rollout.h"
 #include "status.h"
 
 /* --- answers: pure helpers ------------------------------------------------ */

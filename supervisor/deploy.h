@@ -117,6 +117,9 @@ struct deploy_waiter {
     unsigned gen;
 };
 
+/* What caused a rollback: the guard label of handoff_rollbacks_total and of
+ * the log's event=rollback. A small fixed set, so that an operator can
+ * alert on each; a new value is a new series for every dashboard. */
 enum deploy_cause {
     DEPLOY_CRASH,
     DEPLOY_PROBE,

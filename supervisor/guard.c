@@ -1,19 +1,17 @@
-/* guard.c: probe a canary (and its predecessor) every guard_interval; roll back on failures or slowness. */
+/* guard.c: probe a canary (and its predecessor) every guard_interval; roll back
+ * on failures or slowness. */
 #include "guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "control.h"
 #include "handle.h"
+#include "canary.h"
 #include "latency.h"
 #include "log.h"
-#include "master.h"
 #include "probe.h"
 #include "readiness.h"
-#include "rollout.h"
-#include "traffic.h"
 
 extern char **environ;
 
@@ -31,11 +29,12 @@ struct side {
 };
 
 struct guard {
-    struct master *m;
+    const struct guard_ctx *ctx;
+    int latency; /* judging latency: a canary against the rest */
     uv_timer_t *timer;
     enum probe_kind kind;
-    const char *spec;  /* after "kind:" */
-    char full[600];    /* the spec as configured, for the log */
+    const char *spec; /* after "kind:" */
+    char full[600];   /* the spec as configured, for the log */
     long failures_max;
     uint64_t interval; /* guard_interval, ms */
     double ratio;      /* 0: no latency comparison */
@@ -53,21 +52,18 @@ struct guard {
 static int
 judging_latency(const struct guard *gd)
 {
-    const struct gen *g = gd->m->starting;
-
-    return gd->ratio > 0 && g != NULL && g->id == gd->cur.gen &&
-           g->state == GEN_CANARY;
+    return gd->ratio > 0 && gd->latency;
 }
 
 static void
-rollback(struct guard *gd, enum rollout_cause cause, const char *why)
+rollback(struct guard *gd, enum deploy_cause cause, const char *why)
 {
-    struct master *m = gd->m;
+    const struct guard_ctx *ctx = gd->ctx;
 
     /* The guard is freed by the rollback: nothing of it after this. */
     log_event(LOG_WARN, "guard_failed", "gen=%u guard=%s reason=%s",
               gd->cur.gen, log_q(gd->full), log_q(why));
-    master_guard_failed(m, gd->cur.gen, cause, why);
+    ctx->failed(ctx->arg, gd->cur.gen, cause, why);
 }
 
 /* Once both generations passed the probes of one tick, their times are a
@@ -104,10 +100,10 @@ judge_pair(struct guard *gd)
         (double)l->p95_prev / 1000, l->cur_slower, LATENCY_WINDOW, gd->slow + 1,
         gd->failures_max);
     if (++gd->slow < (unsigned)gd->failures_max) {
-        control_roll_progress(gd->m, why);
+        gd->ctx->progress(gd->ctx->arg, why);
         return;
     }
-    rollback(gd, ROLLOUT_LATENCY, why);
+    rollback(gd, DEPLOY_LATENCY, why);
 }
 
 static void
@@ -132,14 +128,16 @@ on_verdict(void *arg, int ok, uint64_t us, const char *what)
         return;
     }
     if (!ok) {
-        snprintf(why, sizeof(why), "guard on gen %u failed: %.60s (%u of %ld in a row)",
-                 s->gen, what, gd->fails + 1, gd->failures_max);
-        control_roll_progress(gd->m, why);
+        snprintf(why, sizeof(why),
+                 "guard on gen %u failed: %.60s (%u of %ld in a row)", s->gen,
+                 what, gd->fails + 1, gd->failures_max);
+        gd->ctx->progress(gd->ctx->arg, why);
     }
     if (!ok && ++gd->fails >= (unsigned)gd->failures_max) {
-        snprintf(why, sizeof(why), "guard %.200s failed %u times in a row (last: %.60s)",
+        snprintf(why, sizeof(why),
+                 "guard %.200s failed %u times in a row (last: %.60s)",
                  gd->full, gd->fails, what);
-        rollback(gd, ROLLOUT_PROBE, why);
+        rollback(gd, DEPLOY_PROBE, why);
         return;
     }
     if (ok)
@@ -160,8 +158,8 @@ exec_env(const struct guard *gd, char *buf, size_t size, char **v, size_t cap)
             v[n++] = *e;
     o = snprintf(buf, size, "HANDOFF_GUARD_GENERATION=%u", gd->cur.gen);
     v[n++] = buf;
-    snprintf(buf + o + 1, size - (size_t)o - 1,
-             "HANDOFF_GUARD_PREVIOUS=%u", gd->prev.gen);
+    snprintf(buf + o + 1, size - (size_t)o - 1, "HANDOFF_GUARD_PREVIOUS=%u",
+             gd->prev.gen);
     v[n++] = buf + o + 1;
     v[n] = NULL;
     return v;
@@ -172,8 +170,8 @@ probe_side(struct guard *gd, struct side *s)
 {
     char target[600], envbuf[128], what[64];
     char *env[512];
-    struct gen *g;
-    pid_t pid = 0;
+    const struct guard_ctx *ctx = gd->ctx;
+    pid_t pid;
 
     if (s->att != NULL) {
         /* A command's own timer judges it; a connection gets as long, not
@@ -182,7 +180,7 @@ probe_side(struct guard *gd, struct side *s)
          * failure (a version 60 ms slower, probed every 100 ms, was rolled
          * back as "no answer" in 2 of 6 runs). */
         if (gd->kind == PROBE_EXEC ||
-            uv_now(gd->m->loop) - s->started < gd->timeout)
+            uv_now(ctx->loop) - s->started < gd->timeout)
             return;
         probe_cancel(s->att);
         s->att = NULL;
@@ -191,18 +189,14 @@ probe_side(struct guard *gd, struct side *s)
         on_verdict(s, 0, 0, what);
         return; /* that may have rolled back: the next tick probes */
     }
-    for (g = gd->m->gens; g && g->id != s->gen; g = g->next)
-        ;
-    for (size_t i = 0; g && i < g->nslots && pid == 0; i++)
-        if (g->slots[i].w != NULL)
-            pid = g->slots[i].w->child.pid;
+    pid = ctx->pid_of(ctx->arg, s->gen);
     if (readiness_expand(gd->spec, pid, s->gen, target, sizeof(target)) < 0)
         return;
     s->tick = gd->ticks;
-    s->started = uv_now(gd->m->loop);
+    s->started = uv_now(ctx->loop);
     s->att = probe_start(
-        &gd->m->probes, gd->kind, target,
-        gd->kind == PROBE_EXEC || g == NULL ? 0 : traffic_probe_port(gd->m, g),
+        ctx->probes, gd->kind, target,
+        gd->kind == PROBE_EXEC ? 0 : ctx->probe_port(ctx->arg, s->gen),
         gd->kind == PROBE_EXEC ? exec_env(gd, envbuf, sizeof(envbuf), env, 512)
                                : NULL,
         gd->timeout, on_verdict, s);
@@ -236,36 +230,52 @@ on_tick(uv_timer_t *t)
 }
 
 struct guard *
-guard_start(struct master *m, struct gen *g, struct gen *prev)
+guard_start(const struct guard_ctx *ctx, const struct canary_conf *c,
+            unsigned gen, unsigned prev, int latency)
 {
-    const struct canary_conf *c = &g->plan->cfg->canary;
     struct guard *gd;
 
     if (c->guard == NULL || (gd = calloc(1, sizeof(*gd))) == NULL)
         return NULL;
-    gd->m = m;
+    gd->ctx = ctx;
+    gd->latency = latency;
     snprintf(gd->full, sizeof(gd->full), "%s", c->guard);
-    gd->kind = strncmp(c->guard, "exec:", 5) == 0   ? PROBE_EXEC
+    gd->kind = strncmp(c->guard, "exec:", 5) == 0  ? PROBE_EXEC
                : strncmp(c->guard, "tcp:", 4) == 0 ? PROBE_TCP
                                                    : PROBE_HTTP;
     gd->spec = gd->full + (gd->kind == PROBE_TCP ? 4 : 5);
     gd->failures_max = c->guard_failures;
     gd->ratio = c->guard_latency;
-    gd->cur = (struct side){.gd = gd, .gen = g->id};
-    gd->prev = (struct side){.gd = gd, .gen = prev ? prev->id : 0};
-    gd->timer = handle_timer(m->loop, gd);
+    gd->cur = (struct side){.gd = gd, .gen = gen};
+    gd->prev = (struct side){.gd = gd, .gen = prev};
+    gd->timer = handle_timer(ctx->loop, gd);
     gd->interval = c->guard_interval;
     gd->timeout = probe_exec_timeout(gd->interval);
     if (gd->timer == NULL) {
         free(gd);
         return NULL;
     }
-    log_event(LOG_INFO, "guard_start", "gen=%u previous=%u guard=%s "
-              "interval_ms=%llu failures=%ld latency_ratio=%.2f", g->id,
-              gd->prev.gen, log_q(gd->full),
-              (unsigned long long)c->guard_interval, gd->failures_max, gd->ratio);
+    log_event(LOG_INFO, "guard_start",
+              "gen=%u previous=%u guard=%s "
+              "interval_ms=%llu failures=%ld latency_ratio=%.2f",
+              gen, gd->prev.gen, log_q(gd->full),
+              (unsigned long long)c->guard_interval, gd->failures_max,
+              gd->ratio);
     uv_timer_start(gd->timer, on_tick, c->guard_interval, c->guard_interval);
     return gd;
+}
+
+int
+guard_watches(const struct guard *gd, unsigned gen, unsigned prev)
+{
+    return gd != NULL && gd->cur.gen == gen && gd->prev.gen == prev;
+}
+
+void
+guard_judge_latency(struct guard *gd, int on)
+{
+    if (gd != NULL)
+        gd->latency = on;
 }
 
 void
@@ -276,8 +286,8 @@ guard_stop(struct guard *gd)
     handle_close(gd->timer);
     probe_cancel(gd->cur.att);
     probe_cancel(gd->prev.att);
-    log_event(LOG_INFO, "guard_stop", "gen=%u probes=%lu passed=%lu", gd->cur.gen,
-              gd->cur.probes, gd->cur.passed);
+    log_event(LOG_INFO, "guard_stop", "gen=%u probes=%lu passed=%lu",
+              gd->cur.gen, gd->cur.probes, gd->cur.passed);
     free(gd);
 }
 
@@ -288,9 +298,12 @@ guard_describe(const struct guard *gd, char *buf, size_t size)
         buf[0] = '\0';
         return;
     }
-    snprintf(buf, size, "guard gen=%u %s (%lu of %lu passed, %u failed in a "
-             "row)%s%s", gd->cur.gen, gd->cur.last[0] ? gd->cur.last : "none yet",
+    snprintf(buf, size,
+             "guard gen=%u %s (%lu of %lu passed, %u failed in a "
+             "row)%s%s",
+             gd->cur.gen, gd->cur.last[0] ? gd->cur.last : "none yet",
              gd->cur.passed, gd->cur.probes, gd->fails,
              gd->ratio > 0 ? "; previous: " : "",
-             gd->ratio > 0 ? (gd->prev.last[0] ? gd->prev.last : "none yet") : "");
+             gd->ratio > 0 ? (gd->prev.last[0] ? gd->prev.last : "none yet")
+                           : "");
 }

@@ -23,12 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "control.h"
-#include "drain.h"
 #include "guard.h"
 #include "handle.h"
 #include "log.h"
@@ -36,7 +34,6 @@
 #include "notify.h"
 #include "parse.h"
 #include "proc.h"
-#include "reach.h"
 #include "readiness.h"
 #include "rundir.h"
 #include "sdnotify.h"
@@ -85,6 +82,13 @@ plan_find(struct master *m, unsigned id)
         if (g->plan->id == id)
             return g->plan;
     return NULL;
+}
+
+/* For traffic.h: the plans whose steered listeners follow the plan. */
+static size_t
+live_plans(void *arg, struct plan **out, size_t cap)
+{
+    return master_live_plans(arg, out, cap);
 }
 
 size_t
@@ -161,7 +165,7 @@ gen_new(struct master *m, unsigned id, struct plan *p)
 static void
 gen_free(struct master *m, struct gen *g)
 {
-    traffic_leave(m, g);
+    traffic_leave(&m->traffic, g, m->stopping);
     for (struct gen **pp = &m->gens; *pp; pp = &(*pp)->next)
         if (*pp == g) {
             *pp = g->next;
@@ -208,7 +212,7 @@ sync_mirrors(struct master *m)
     m->rolls_ok = d->rolls_ok;
     m->rolls_failed = d->rolls_failed;
     m->restarts = d->restarts;
-    for (int c = 0; c < ROLLOUT_NCAUSES; c++)
+    for (int c = 0; c < DEPLOY_NCAUSES; c++)
         m->rollbacks[c] = d->rollbacks[c];
     for (struct gen *g = m->gens; g; g = g->next) {
         const struct deploy_gen *cg = deploy_gen_c(d, g->id);
@@ -238,45 +242,6 @@ sync_mirrors(struct master *m)
 
 /* --- carrying the core's actions out ---------------------------------------
  */
-
-#define BYPASS_HINT                                                            \
-    "; a worker never asked for a managed address: a static, Go or setuid "    \
-    "program bypasses LD_PRELOAD, use pass = systemd or inherit"
-
-/* A new version that exits 0 beside a running one: Apache with one PidFile
- * for every generation ("httpd (pid N) already running"). */
-#define BESIDE_HINT                                                            \
-    "; a new version that exits 0 before it is ready is probably refusing "    \
-    "to run beside the old one: a pid file or a lock; give each generation "   \
-    "its own, e.g. with HANDOFF_GENERATION"
-
-/* Say at once when the shim cannot reach the command (see reach.h). */
-static void
-warn_bypass(struct gen *g)
-{
-    const struct config *c = g->plan->cfg;
-    char why[512];
-
-    if (c->pass == PASS_SHIM &&
-        reach_bypasses(c->argv[0], getenv("PATH"),
-                       c->uid != (uid_t)-1 ? c->uid : geteuid(),
-                       c->gid != (gid_t)-1 ? c->gid : getegid(), why,
-                       sizeof(why)) > 0) {
-        g->bypassed = 1;
-        log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s", g->id,
-                  log_q(why),
-                  log_q("LD_PRELOAD cannot reach it: use pass = systemd or "
-                        "inherit"));
-    }
-}
-
-/* Whether a worker of a shim generation never asked for a socket. */
-static int
-never_asked(const struct gen *g, const struct worker *w)
-{
-    return g->plan->cfg->pass == PASS_SHIM &&
-           (w->chan == NULL || w->chan->requests == 0);
-}
 
 /* Events that came while actions were carried out, taken after them. */
 struct waiting {
@@ -371,16 +336,16 @@ act_steer(struct master *m, const struct deploy_action *a, struct gen *g)
 
     switch (a->steer) {
     case DS_PROMOTE:
-        rc = g != NULL ? traffic_promote(m, g) : -ENOENT;
+        rc = g != NULL ? traffic_promote(&m->traffic, g) : -ENOENT;
         m->swap_us = (master_now() - t0) / 1000;
         break;
     case DS_SHARE:
-        rc = g != NULL ? traffic_share(m, g, gen_find(m, m->d.active), a->bps)
+        rc = g != NULL ? traffic_share(&m->traffic, g, gen_find(m, m->d.active), a->bps)
                        : -ENOENT;
         break;
     case DS_DRAINED:
         if (g != NULL)
-            traffic_drained(m, g);
+            traffic_drained(&m->traffic, g, m->stopping);
         return;
     }
     if (m->d.pending != DP_NONE) {
@@ -421,9 +386,9 @@ act_join(struct master *m, const struct deploy_action *a)
         sdnotify_roll_started(m->sdnotify, m->d.active, ag ? ag->live : 0,
                               g->id);
     }
-    warn_bypass(g);
+    worker_check_reach(g);
     own_rundir(m, p->cfg);
-    if ((rc = traffic_join(m, g)) < 0) {
+    if ((rc = traffic_join(&m->traffic, g)) < 0) {
         g->join_failed = 1;
         spawn_failed(g, DEPLOY_ALL_SLOTS, rc);
     }
@@ -492,11 +457,11 @@ act(struct master *m, const struct deploy_action *a)
         break;
     case DA_SIGNAL:
         if (g != NULL && a->slot < g->nslots && g->slots[a->slot].w != NULL)
-            drain_worker(g->slots[a->slot].w, a->sig);
+            worker_drain(g->slots[a->slot].w, a->sig);
         break;
     case DA_KILL:
         if (g != NULL)
-            drain_kill(g, a->text);
+            worker_kill_all(g, a->text);
         break;
     case DA_STEER:
         act_steer(m, a, g);
@@ -514,12 +479,15 @@ act(struct master *m, const struct deploy_action *a)
         act_plan(m, g);
         break;
     case DA_GUARD:
+        if (guard_watches(m->guard, a->gen, a->prev)) {
+            guard_judge_latency(m->guard, a->latency); /* the canary ended */
+            break;
+        }
         guard_stop(m->guard);
         m->guard = NULL;
-        if (g != NULL && gen_find(m, a->prev) != NULL) {
-            sync_mirrors(m); /* the guard reads the states */
-            m->guard = guard_start(m, g, gen_find(m, a->prev));
-        }
+        if (g != NULL && gen_find(m, a->prev) != NULL)
+            m->guard = guard_start(&m->guards, &g->plan->cfg->canary, a->gen,
+                                   a->prev, a->latency);
         break;
     case DA_ANSWER:
         if (a->client == SYNC_CLIENT) {
@@ -638,7 +606,7 @@ on_core_timer(uv_timer_t *t)
     /* The ready timeout's reason names shim workers that never asked. */
     for (struct gen *g = m->gens; g; g = g->next)
         for (size_t i = 0; g->state == GEN_STARTING && i < g->nslots; i++)
-            if (g->slots[i].w != NULL && !never_asked(g, g->slots[i].w))
+            if (g->slots[i].w != NULL && !worker_never_asked(g->slots[i].w))
                 feed(m, &(struct deploy_event){
                             .kind = DEV_ASKED, .gen = g->id, .slot = i});
     feed(m, &(struct deploy_event){.kind = DEV_TICK});
@@ -693,14 +661,42 @@ master_request_rollback(struct master *m, unsigned *gen)
     return sync_request(m, DEV_ROLLBACK, gen);
 }
 
-void
-master_guard_failed(struct master *m, unsigned gen, enum rollout_cause cause,
-                    const char *why)
+/* The guard of gen judged it failed (guard.h): a rollback. */
+static void
+guard_failed(void *arg, unsigned gen, enum deploy_cause cause, const char *why)
 {
-    feed(m, &(struct deploy_event){.kind = DEV_GUARD_FAILED,
-                                   .gen = gen,
-                                   .cause = (enum deploy_cause)cause,
-                                   .text = why});
+    feed(arg, &(struct deploy_event){.kind = DEV_GUARD_FAILED,
+                                     .gen = gen,
+                                     .cause = cause,
+                                     .text = why});
+}
+
+/* For the guard: a line for the clients waiting with progress. */
+static void
+guard_progress(void *arg, const char *text)
+{
+    control_roll_progress(arg, text);
+}
+
+/* For the guard: the first process of gen, for %p in its spec. */
+static pid_t
+guard_pid(void *arg, unsigned gen)
+{
+    struct gen *g = gen_find(arg, gen);
+
+    for (size_t i = 0; g != NULL && i < g->nslots; i++)
+        if (g->slots[i].w != NULL)
+            return g->slots[i].w->child.pid;
+    return 0;
+}
+
+/* For the guard: the source port of gen's probes. */
+static unsigned
+guard_port(void *arg, unsigned gen)
+{
+    struct gen *g = gen_find(arg, gen);
+
+    return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g) : 0;
 }
 
 static void
@@ -841,7 +837,7 @@ master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
 static unsigned
 probe_port(void *arg, struct gen *g)
 {
-    return traffic_probe_port(arg, g);
+    return traffic_probe_port(&((struct master *)arg)->traffic, g);
 }
 
 /* What a process said on NOTIFY_SOCKET (notify.c). */
@@ -882,15 +878,12 @@ master_on_worker_exit(struct child *c, int status)
     struct master *m = g->master;
     uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
     size_t slot = w->slot;
-    /* Exiting before asking is normal for a bad configuration: the hint
-     * is for a program that shim_bypassed already flagged. */
-    int silent = g->bypassed && never_asked(g, w);
-    char desc[64], execerr[400], hint[1024];
+    char desc[64], hint[1024];
 
     /* Its exec's report first, if the exit came before it: the log tells
      * spawn or exec_failed, then exit. */
     worker_exec_report(w, 1);
-    worker_exec_error(w, execerr, sizeof(execerr));
+    worker_exit_hint(w, status, m->active != NULL, hint, sizeof(hint));
     log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),
@@ -899,11 +892,6 @@ master_on_worker_exit(struct child *c, int status)
     w->state = W_EXITED;
     g->slots[slot].w = NULL;
     worker_free(w);
-    snprintf(hint, sizeof(hint), "%s%s%s%s", execerr[0] ? ": " : "", execerr,
-             silent ? BYPASS_HINT : "",
-             m->active != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0
-                 ? BESIDE_HINT
-                 : "");
     feed(m, &(struct deploy_event){.kind = DEV_EXITED,
                                    .gen = g->id,
                                    .slot = slot,
@@ -949,6 +937,10 @@ master_run(const struct config_args *args, struct config *cfg)
     m.readiness =
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
+    m.traffic = (struct traffic){&m.steering, live_plans, &m};
+    m.guards =
+        (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
+                           guard_progress, guard_failed, &m};
     deploy_init(&m.d);
     if ((m.out = calloc(1, sizeof(*m.out))) == NULL ||
         uv_loop_init(&loop) < 0) {

@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "config.h"
 #include "deploy.h"
+#include "guard.h"
 #include "generation.h"
 #include "listener.h"
 #include "metrics.h"
@@ -15,8 +16,8 @@
 #include "probe.h"
 #include "readiness.h"
 #include "reap.h"
-#include "rollout.h"
 #include "steer.h"
+#include "traffic.h"
 
 struct control;
 struct metrics;
@@ -42,7 +43,7 @@ struct master {
     int stopping;
     unsigned rolls_ok, rolls_failed;
     unsigned restarts;         /* of workers of active generations */
-    unsigned rollbacks[ROLLOUT_NCAUSES]; /* by cause (rollout.h) */
+    unsigned rollbacks[DEPLOY_NCAUSES]; /* by cause (deploy.h) */
     /* The end. */
     int gens_gone;             /* the core said so: exit once orphans are */
     int finished;
@@ -54,6 +55,7 @@ struct master {
     struct probe_host probes;       /* the loop and the reaper, for probe.h */
     struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
     struct channel_ctx channels;    /* for their control channels */
+    struct guard_ctx guards;        /* for the guard (guard.h) */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
@@ -67,6 +69,7 @@ struct master {
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
     struct remnant *remnants;  /* exited workers' groups left (worker.c) */
     struct steer_plan steering; /* who gets new connections (traffic.h) */
+    struct traffic traffic;     /* what traffic.c works on */
     struct guard *guard;        /* during a canary or keep_previous */
     struct metrics *metrics;          /* the HTTP endpoint, or NULL */
     struct metrics_data metrics_data; /* observations (metrics.h) */
@@ -90,10 +93,6 @@ void master_request_roll(struct master *m, unsigned client,
  * or -ENOENT when there is nothing to do. */
 int master_request_promote(struct master *m, unsigned *gen);
 int master_request_rollback(struct master *m, unsigned *gen);
-
-/* The guard of gen judged it failed: a rollback, counted under cause. */
-void master_guard_failed(struct master *m, unsigned gen,
-                         enum rollout_cause cause, const char *why);
 
 /* The plans something still uses (active, reloaded, every generation's;
  * NULLs included), at most cap in out. Returns how many. */

@@ -13,7 +13,6 @@
 #include "handle.h"
 #include "log.h"
 #include "master.h"
-#include "rollout.h"
 
 /* --- observations ---------------------------------------------------------- */
 
@@ -53,7 +52,7 @@ metrics_observe_drain(struct master *m, const struct worker *w)
 {
     if (w->drain_ns != 0)
         metrics_hist_observe(&m->metrics_data.drain,
-                             (double)(master_now() - w->drain_ns) / 1e9);
+                             (double)(uv_hrtime() - w->drain_ns) / 1e9);
 }
 
 /* --- /proc ----------------------------------------------------------------- */
@@ -328,7 +327,7 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     control_buf_printf(b, "\"} 1\n");
     family(b, "handoff_uptime_seconds", "gauge", "Time since handoff started.");
     control_buf_printf(b, "handoff_uptime_seconds %.3f\n",
-                       (double)(master_now() - m->started_ns) / 1e9);
+                       (double)(uv_hrtime() - m->started_ns) / 1e9);
     family(b, "handoff_rolls_total", "counter",
            "Rolls by outcome (the first generation's start included).");
     control_buf_printf(b, "handoff_rolls_total{outcome=\"promoted\"} %u\n"
@@ -339,9 +338,9 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     family(b, "handoff_rollbacks_total", "counter",
            "Rollbacks of new connections to the previous generation, by what "
            "caused them.");
-    for (enum rollout_cause c = 0; c < ROLLOUT_NCAUSES; c++)
+    for (enum deploy_cause c = 0; c < DEPLOY_NCAUSES; c++)
         control_buf_printf(b, "handoff_rollbacks_total{guard=\"%s\"} %u\n",
-                           rollout_cause_name(c), m->rollbacks[c]);
+                           deploy_cause_name(c), m->rollbacks[c]);
     family(b, "handoff_restarts_total", "counter",
            "Restarts of worker processes of active generations.");
     control_buf_printf(b, "handoff_restarts_total %u\n", m->restarts);

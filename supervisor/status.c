@@ -10,12 +10,11 @@
 #include "guard.h"
 #include "log.h"
 #include "master.h"
-#include "rollout.h"
 
 static unsigned long long
 ms_since(uint64_t ns)
 {
-    return (unsigned long long)((master_now() - ns) / 1000000);
+    return (unsigned long long)((uv_hrtime() - ns) / 1000000);
 }
 
 /* "850ms", "12.3s", "4m05s", "2h07m": an uptime for people. */
@@ -47,6 +46,25 @@ ready_text(const struct config *c)
 {
     return c->ready_set && c->ready_spec ? c->ready_spec
                                          : config_ready_name(c->ready);
+}
+
+/* "share=5.00% step=1/2" or "share=0% kept" or "" for g. */
+static void
+share_text(const struct master *m, const struct gen *g, char *buf,
+                 size_t size)
+{
+    const struct steer_route *r = steer_plan_find(&m->steering, g->id);
+    unsigned share = r ? r->share : 0;
+
+    if (g->state == GEN_CANARY)
+        snprintf(buf, size, "share=%u.%02u%% step=%zu/%zu", share / 100,
+                 share % 100, g->step + 1, g->nsteps);
+    else if (g->state == GEN_KEPT)
+        snprintf(buf, size, "share=0%% kept");
+    else if (r != NULL)
+        snprintf(buf, size, "share=%u.%02u%%", share / 100, share % 100);
+    else
+        buf[0] = '\0';
 }
 
 void
@@ -81,7 +99,7 @@ status_text(const struct master *m, const struct status_last *last,
         control_buf_printf(b, "%s\n", guard);
     for (const struct gen *g = m->gens; g; g = g->next) {
         char share[64];
-        rollout_describe(m, g, share, sizeof(share));
+        share_text(m, g, share, sizeof(share));
         control_buf_printf(b, "gen %u: %s, %zu process%s, up %s%s%s\n", g->id,
                            gen_state_name(g->state), g->live,
                            g->live == 1 ? "" : "es",
@@ -175,7 +193,7 @@ status_json(const struct master *m, const struct status_last *last,
             gens = NULL;
         }
     }
-    for (size_t i = 0; i < ROLLOUT_NCAUSES; i++)
+    for (size_t i = 0; i < DEPLOY_NCAUSES; i++)
         rollbacks += m->rollbacks[i];
     guard_describe(m->guard, gtext, sizeof(gtext));
     /* json_pack takes each o's reference, also when it fails (a NULL o

@@ -1,14 +1,16 @@
-/* traffic.c: keep every steered listener's reuseport group in step with the master's plan. */
+/* traffic.c: keep every steered listener's reuseport group in step with the
+ * master's plan. */
 #include "traffic.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "log.h"
-#include "master.h"
+#include "generation.h"
+#include "plan.h"
 
 struct apply_ctx {
-    struct master *m;
+    struct steer_plan *sp;
     int rc; /* the first group's refusal */
 };
 
@@ -20,9 +22,9 @@ apply(struct listener *l, void *arg)
 
     if (l->steer == NULL)
         return;
-    if ((rc = steer_apply(l->steer, &a->m->steering)) < 0) {
-        log_event(LOG_ERROR, "steer_failed", "name=%s error=%s",
-                  log_q(l->name), log_q(strerror(-rc)));
+    if ((rc = steer_apply(l->steer, a->sp)) < 0) {
+        log_event(LOG_ERROR, "steer_failed", "name=%s error=%s", log_q(l->name),
+                  log_q(strerror(-rc)));
         if (a->rc == 0)
             a->rc = rc;
     }
@@ -30,11 +32,11 @@ apply(struct listener *l, void *arg)
 
 /* The plan in force, in every steered listener of a live plan, once. */
 static int
-apply_all(struct master *m)
+apply_all(struct traffic *t)
 {
-    struct plan *plans[MASTER_MAX_PLANS];
-    size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
-    struct apply_ctx a = {m, 0};
+    struct plan *plans[TRAFFIC_MAX_PLANS];
+    size_t np = t->plans(t->arg, plans, TRAFFIC_MAX_PLANS);
+    struct apply_ctx a = {t->sp, 0};
 
     plan_each_listener(plans, np, apply, &a);
     return a.rc;
@@ -46,108 +48,106 @@ apply_all(struct master *m)
  * connections go and what the master believes stay one and the same.
  */
 static int
-apply_or_undo(struct master *m, const struct steer_plan *before)
+apply_or_undo(struct traffic *t, const struct steer_plan *before)
 {
-    int rc = apply_all(m);
+    int rc = apply_all(t);
 
     if (rc < 0) {
-        m->steering = *before;
-        (void)apply_all(m); /* the groups that took the new program */
+        *t->sp = *before;
+        (void)apply_all(t); /* the groups that took the new program */
     }
     return rc;
 }
 
 int
-traffic_join(struct master *m, struct gen *g)
+traffic_join(struct traffic *t, struct gen *g)
 {
     unsigned lo, hi;
     int rc;
 
     if (!traffic_steered(g))
         return 0;
-    if ((rc = steer_plan_add(&m->steering, g->id)) < 0)
+    if ((rc = steer_plan_add(t->sp, g->id)) < 0)
         return rc;
     for (size_t i = 0; i < g->plan->nls; i++) {
         struct listener *l = g->plan->ls[i];
-        if (l->steer != NULL &&
-            (rc = steer_join(l->steer, &m->steering, g->id)) < 0) {
+        if (l->steer != NULL && (rc = steer_join(l->steer, t->sp, g->id)) < 0) {
             log_event(LOG_ERROR, "steer_failed", "gen=%u name=%s error=%s",
                       g->id, log_q(l->name), log_q(strerror(-rc)));
             return rc;
         }
     }
-    if (steer_plan_probe_range(&m->steering, g->id, &lo, &hi) == 0)
+    if (steer_plan_probe_range(t->sp, g->id, &lo, &hi) == 0)
         log_event(LOG_INFO, "steer", "gen=%u probe_ports=%u-%u", g->id, lo, hi);
     return 0;
 }
 
 /* canary_clients, as the newest configuration says. */
 static void
-set_clients(struct master *m, const struct gen *g)
+set_clients(struct traffic *t, const struct gen *g)
 {
     const struct canary_conf *c = &g->plan->cfg->canary;
 
-    memcpy(m->steering.cidrs, c->clients, sizeof(m->steering.cidrs));
-    m->steering.ncidrs = c->nclients;
+    memcpy(t->sp->cidrs, c->clients, sizeof(t->sp->cidrs));
+    t->sp->ncidrs = c->nclients;
 }
 
 int
-traffic_promote(struct master *m, struct gen *g)
+traffic_promote(struct traffic *t, struct gen *g)
 {
-    struct steer_plan before = m->steering;
+    struct steer_plan before = *t->sp;
 
-    steer_plan_promote(&m->steering, g->id);
-    set_clients(m, g);
-    return apply_or_undo(m, &before);
+    steer_plan_promote(t->sp, g->id);
+    set_clients(t, g);
+    return apply_or_undo(t, &before);
 }
 
 int
-traffic_share(struct master *m, struct gen *g, struct gen *old, unsigned bps)
+traffic_share(struct traffic *t, struct gen *g, struct gen *old, unsigned bps)
 {
-    struct steer_plan before = m->steering;
-    struct steer_route *n = steer_plan_find(&m->steering, g->id);
-    struct steer_route *o = steer_plan_find(&m->steering, old->id);
+    struct steer_plan before = *t->sp;
+    struct steer_route *n = steer_plan_find(t->sp, g->id);
+    struct steer_route *o = steer_plan_find(t->sp, old->id);
 
-    for (size_t i = 0; i < m->steering.n; i++)
-        m->steering.r[i].share = 0;
+    for (size_t i = 0; i < t->sp->n; i++)
+        t->sp->r[i].share = 0;
     if (n != NULL) {
         n->share = bps;
         n->serving = 1;
     }
     if (o != NULL)
         o->share = STEER_SHARE_ALL - bps;
-    set_clients(m, g);
-    return apply_or_undo(m, &before);
+    set_clients(t, g);
+    return apply_or_undo(t, &before);
 }
 
 void
-traffic_drained(struct master *m, struct gen *g)
+traffic_drained(struct traffic *t, struct gen *g, int stopping)
 {
-    struct steer_route *r = steer_plan_find(&m->steering, g->id);
+    struct steer_route *r = steer_plan_find(t->sp, g->id);
 
-    if (m->stopping || r == NULL || (!r->serving && r->share == 0))
+    if (stopping || r == NULL || (!r->serving && r->share == 0))
         return;
     r->serving = 0;
     r->share = 0;
-    (void)apply_all(m); /* a group that refuses says so */
+    (void)apply_all(t); /* a group that refuses says so */
 }
 
 void
-traffic_leave(struct master *m, struct gen *g)
+traffic_leave(struct traffic *t, struct gen *g, int stopping)
 {
     int rc;
 
-    if (steer_plan_find(&m->steering, g->id) == NULL)
+    if (steer_plan_find(t->sp, g->id) == NULL)
         return;
-    steer_plan_remove(&m->steering, g->id);
+    steer_plan_remove(t->sp, g->id);
     /* Stopping, the active generation's socket may still get connections
      * (they wait for the exit): it closes with its listener, at the end. */
-    if (m->stopping)
+    if (stopping)
         return;
     for (size_t i = 0; i < g->plan->nls; i++) {
         struct listener *l = g->plan->ls[i];
-        if (l->steer != NULL &&
-            (rc = steer_leave(l->steer, &m->steering, g->id)) < 0)
+        if (l->steer != NULL && (rc = steer_leave(l->steer, t->sp, g->id)) < 0)
             log_event(LOG_WARN, "steer_failed", "gen=%u name=%s error=%s",
                       g->id, log_q(l->name), log_q(strerror(-rc)));
     }
@@ -177,7 +177,7 @@ traffic_queued(const struct gen *g)
 }
 
 unsigned
-traffic_probe_port(struct master *m, struct gen *g)
+traffic_probe_port(struct traffic *t, struct gen *g)
 {
-    return steer_plan_probe_port(&m->steering, g->id);
+    return steer_plan_probe_port(t->sp, g->id);
 }

@@ -15,10 +15,13 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "deploy.h"
 #include "fdlimit.h"
 #include "handle.h"
 #include "log.h"
+#include "parse.h"
 #include "proc.h"
+#include "reach.h"
 #include "readiness.h"
 #include "spawn.h"
 
@@ -310,7 +313,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.die_with_parent = 1;
     o.preload = c->pass == PASS_SHIM ? m->shim_path : NULL;
 
-    w->started_ns = master_now();
+    w->started_ns = uv_hrtime();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
     close(child_end);
     worker_env_free(env);
@@ -461,7 +464,7 @@ worker_kill(struct worker *w, int sig)
         return 0;
     }
     if (w->drain_ns == 0)
-        w->drain_ns = master_now();
+        w->drain_ns = uv_hrtime();
     /* A stopped process acts on no signal but SIGKILL until it continues
      * (a worker that read the terminal from the background, say). */
     if (sig != SIGCONT)
@@ -526,7 +529,7 @@ remnant_watch(struct worker *w)
     const struct config *c = g->plan->cfg;
     uint64_t timeout = m->stopping ? m->plan->cfg->stop_timeout
                                    : c->drain_timeout;
-    uint64_t now = master_now(), from = w->drain_ns ? w->drain_ns : now;
+    uint64_t now = uv_hrtime(), from = w->drain_ns ? w->drain_ns : now;
     uint64_t deadline = from + timeout * 1000000, delay;
     struct remnant *r;
 
@@ -613,4 +616,81 @@ worker_of_pid(struct gen *gens, pid_t pid)
         pid = proc_parent_of(pid);
     }
     return NULL;
+}
+
+void
+worker_kill_all(struct gen *g, const char *why)
+{
+    for (size_t i = 0; i < g->nslots; i++) {
+        struct worker *w = g->slots[i].w;
+        if (w != NULL && worker_kill(w, SIGKILL) == 0)
+            log_event(LOG_WARN, "kill", "gen=%u pid=%d reason=%s", g->id,
+                      (int)w->child.pid, why);
+    }
+    g->killed = 1;
+}
+
+void
+worker_drain(struct worker *w, int sig)
+{
+    unsigned long long t;
+
+    readiness_stop(w);
+    w->state = W_STOPPING;
+    /* Taken before kill(): the signal may wake the worker, which can run
+     * before the master does again on a busy machine. */
+    t = (unsigned long long)(uv_hrtime() / 1000); /* mono_us */
+    if (worker_kill(w, sig) == 0)
+        log_event(LOG_INFO, "drain", "gen=%u pid=%d signal=%s mono_us=%llu",
+                  w->gen->id, (int)w->child.pid, parse_signal_name(sig), t);
+}
+
+/* A new version that exits 0 beside a running one: Apache with one PidFile
+ * for every generation ("httpd (pid N) already running"). */
+#define BESIDE_HINT                                                          \
+    "; a new version that exits 0 before it is ready is probably refusing " \
+    "to run beside the old one: a pid file or a lock; give each generation " \
+    "its own, e.g. with HANDOFF_GENERATION"
+
+int
+worker_never_asked(const struct worker *w)
+{
+    return w->gen->plan->cfg->pass == PASS_SHIM &&
+           (w->chan == NULL || w->chan->requests == 0);
+}
+
+void
+worker_exit_hint(const struct worker *w, int status, int beside, char *buf,
+                 size_t size)
+{
+    char execerr[400];
+
+    worker_exec_error(w, execerr, sizeof(execerr));
+    /* Exiting before asking is normal for a bad configuration: the hint
+     * is for a program that shim_bypassed already flagged. */
+    snprintf(buf, size, "%s%s%s%s", execerr[0] ? ": " : "", execerr,
+             w->gen->bypassed && worker_never_asked(w) ? DEPLOY_BYPASS_HINT
+                                                       : "",
+             beside && WIFEXITED(status) && WEXITSTATUS(status) == 0
+                 ? BESIDE_HINT
+                 : "");
+}
+
+void
+worker_check_reach(struct gen *g)
+{
+    const struct config *c = g->plan->cfg;
+    char why[512];
+
+    if (c->pass == PASS_SHIM &&
+        reach_bypasses(c->argv[0], getenv("PATH"),
+                       c->uid != (uid_t)-1 ? c->uid : geteuid(),
+                       c->gid != (gid_t)-1 ? c->gid : getegid(), why,
+                       sizeof(why)) > 0) {
+        g->bypassed = 1;
+        log_event(LOG_WARN, "shim_bypassed", "gen=%u reason=%s hint=%s", g->id,
+                  log_q(why),
+                  log_q("LD_PRELOAD cannot reach it: use pass = systemd or "
+                        "inherit"));
+    }
 }

@@ -62,4 +62,23 @@ void worker_env_free(char **env);
  * the generations gens; NULL if none. */
 struct worker *worker_of_pid(struct gen *gens, pid_t pid);
 
+/* Ask one worker to finish its requests and exit (sig: drain_signal),
+ * logged with the time it was sent. */
+void worker_drain(struct worker *w, int sig);
+
+/* SIGKILL to every process of g, logged with why. */
+void worker_kill_all(struct gen *g, const char *why);
+
+/* Whether w, of a shim generation, never asked for a socket. */
+int worker_never_asked(const struct worker *w);
+
+/* What a roll's reason adds to "worker exited before it was ready": why
+ * its command could not be run, that it bypasses the shim, or (beside: a
+ * generation serves) that it refuses to run beside the old one. */
+void worker_exit_hint(const struct worker *w, int status, int beside, char *buf,
+                      size_t size);
+
+/* Say at once when the shim cannot reach g's command (reach.h). */
+void worker_check_reach(struct gen *g);
+
 #endif

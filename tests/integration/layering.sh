@@ -14,12 +14,8 @@ INCLUDERS="
 supervisor/main.c
 supervisor/master.c
 supervisor/control.c
-supervisor/drain.c
-supervisor/guard.c
 supervisor/metrics.c
-supervisor/rollout.c
 supervisor/status.c
-supervisor/traffic.c
 supervisor/worker.h
 "
 # Files that name struct master or call master_* without including
@@ -29,11 +25,8 @@ NAMERS="
 supervisor/master.h
 supervisor/control.h
 supervisor/generation.h
-supervisor/guard.h
 supervisor/metrics.h
-supervisor/rollout.h
 supervisor/status.h
-supervisor/traffic.h
 supervisor/worker.c
 "
 

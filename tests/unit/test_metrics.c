@@ -141,8 +141,8 @@ the_text_follows_the_masters_state(void **state)
     m.rolls_ok = 2;
     m.rolls_failed = 1;
     m.restarts = 1;
-    m.rollbacks[ROLLOUT_CRASH] = 3;
-    m.rollbacks[ROLLOUT_OPERATOR] = 1;
+    m.rollbacks[DEPLOY_CRASH] = 3;
+    m.rollbacks[DEPLOY_OPERATOR] = 1;
     w1.child.pid = 100;
     w2.child.pid = 101;
     w1.gen = w2.gen = &g3;
