@@ -180,6 +180,7 @@ struct conn {
 
 struct control {
     struct master *m;
+    const struct control_ops *ops;
     uv_pipe_t *server;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     dev_t dev; /* of the socket file made, so that only it is unlinked */
@@ -300,7 +301,7 @@ roll_answer(struct conn *c, unsigned gen, const char *why,
 /*
  * A roll, started now or queued behind the one in progress; the client
  * waits for its end, with the steps it asked for (steps NULL: the file's
- * canary). The answer may come before master_request_roll() returns, and
+ * canary). The answer may come before ops->roll() returns, and
  * free c.
  */
 static void
@@ -312,7 +313,7 @@ request_roll(struct conn *c, const struct canary_step *steps, size_t n)
     if (++ctl->clients == 0 || ctl->clients == (unsigned)-1)
         ctl->clients = 1;
     c->client = ctl->clients;
-    master_request_roll(ctl->m, c->client, steps, n);
+    ctl->ops->roll(ctl->ops->arg, c->client, steps, n);
 }
 
 /* roll canary=5%/30s,25%/2m: that canary for the roll it asks for. */
@@ -350,17 +351,18 @@ static void
 request_rollout(struct conn *c, enum control_request r)
 {
     struct master *m = c->ctl->m;
+    const struct control_ops *ops = c->ctl->ops;
     struct control_buf b = {0};
     unsigned from = m->starting ? m->starting->id : m->active ? m->active->id : 0;
     unsigned gen = 0;
 
     if (r == CONTROL_PROMOTE) {
-        if (master_request_promote(m, &gen) == 0)
+        if (ops->promote(ops->arg, &gen) == 0)
             control_buf_printf(&b, "promoted gen=%u\n", gen);
         else
             control_buf_printf(&b, "error: nothing to promote: no canary under "
                                "way and no generation kept\n");
-    } else if (master_request_rollback(m, &gen) == 0) {
+    } else if (ops->rollback(ops->arg, &gen) == 0) {
         control_buf_printf(&b, "rolled back gen=%u to=%u\n", from, gen);
     } else {
         control_buf_printf(&b, "error: nothing to return to: no canary under "
@@ -372,11 +374,9 @@ request_rollout(struct conn *c, enum control_request r)
 static void
 request_stop(struct conn *c)
 {
-    struct master *m = c->ctl->m;
-
     c->state = C_STOP_WAIT;
     answer_str(c, "stopping\n", 0);
-    master_stop(m, SIGTERM); /* what SIGTERM does, stop_delay included */
+    c->ctl->ops->stop(c->ctl->ops->arg, SIGTERM); /* stop_delay included */
 }
 
 static void
@@ -618,8 +618,8 @@ listen_on(struct control *ctl, const char *path)
 }
 
 int
-control_open(struct master *m, const char *configured, char *err,
-             size_t errlen)
+control_open(struct master *m, const struct control_ops *ops,
+             const char *configured, char *err, size_t errlen)
 {
     int implicit, rc;
     const char *path = control_path(configured, getpid() == 1, &implicit);
@@ -659,6 +659,7 @@ control_open(struct master *m, const char *configured, char *err,
         return -ENOMEM;
     }
     ctl->m = m;
+    ctl->ops = ops;
     strcpy(ctl->path, path);
     rc = listen_on(ctl, path);
     if (rc < 0) {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct master;
+struct canary_step;
 struct gen;
 
 /*
@@ -34,9 +35,10 @@ struct gen;
  * Refusals are one line that starts with "error: ".
  */
 #define CONTROL_DEFAULT_PATH "/run/handoff.sock" /* when handoff is PID 1 */
-#define CONTROL_MAX_CONNS 16          /* at once; more get "error: busy" */
-#define CONTROL_LINE_MAX 256          /* bytes of a request, newline excluded */
-#define CONTROL_LINE_TIMEOUT_MS 5000  /* to send the request, to read a reply */
+#define CONTROL_MAX_CONNS 16         /* at once; more get "error: busy" */
+#define CONTROL_LINE_MAX 256         /* bytes of a request, newline excluded */
+#define CONTROL_LINE_TIMEOUT_MS 5000 /* to send the request, to read a reply   \
+                                      */
 
 enum control_request {
     CONTROL_UNKNOWN,
@@ -79,8 +81,21 @@ const char *control_path(const char *configured, int pid1, int *implicit);
  * when a live process answers on the path. A PID 1 default that cannot be
  * made (read-only or missing /run) is only logged.
  */
-int control_open(struct master *m, const char *configured, char *err,
-                 size_t errlen);
+/* What a client asks the master for (master.c supplies them): a roll for
+ * client (answered by control_roll_answer), with steps of its own unless
+ * steps is NULL; promote and rollback: 0 and the generation serving after
+ * it, or -ENOENT; a stop as by sig. */
+struct control_ops {
+    void (*roll)(void *arg, unsigned client, const struct canary_step *steps,
+                 size_t nsteps);
+    int (*promote)(void *arg, unsigned *gen);
+    int (*rollback)(void *arg, unsigned *gen);
+    void (*stop)(void *arg, int sig);
+    void *arg;
+};
+
+int control_open(struct master *m, const struct control_ops *ops,
+                 const char *configured, char *err, size_t errlen);
 
 /* Stop listening and unlink the socket; "stop" clients keep their
  * connection until the process exits. */
@@ -88,9 +103,9 @@ void control_close(struct master *m);
 
 /* From the roll (master.c): gen's roll was promoted (ok) or failed (why),
  * roll_ms after it began: what status says of the last roll. */
-void control_roll_ended(struct master *m, unsigned gen, int ok,
-                        const char *why, unsigned long long roll_ms);
-/* The answer to the roll client asked for (master_request_roll). */
+void control_roll_ended(struct master *m, unsigned gen, int ok, const char *why,
+                        unsigned long long roll_ms);
+/* The answer to the roll client asked for (control_ops.roll). */
 void control_roll_answer(struct master *m, unsigned client, unsigned gen,
                          int ok, const char *why, unsigned long long roll_ms);
 /* From the roll: a line for the clients waiting with progress. */

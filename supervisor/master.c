@@ -47,6 +47,7 @@
 #define MAX_WAITING 64             /* events that came while acting */
 
 static void feed(struct master *m, const struct deploy_event *ev);
+static void master_roll(struct master *m, const char *why);
 static void finish(struct master *m);
 
 uint64_t
@@ -84,16 +85,13 @@ plan_find(struct master *m, unsigned id)
     return NULL;
 }
 
-/* For traffic.h: the plans whose steered listeners follow the plan. */
+/* The plans something still uses (active, reloaded, every generation's;
+ * NULLs included), at most cap in out: those whose steered listeners
+ * follow the steering plan (traffic.h). Returns how many. */
 static size_t
 live_plans(void *arg, struct plan **out, size_t cap)
 {
-    return master_live_plans(arg, out, cap);
-}
-
-size_t
-master_live_plans(struct master *m, struct plan **out, size_t cap)
-{
+    struct master *m = arg;
     size_t n = 0;
 
     out[n++] = m->plan;
@@ -340,7 +338,8 @@ act_steer(struct master *m, const struct deploy_action *a, struct gen *g)
         m->swap_us = (master_now() - t0) / 1000;
         break;
     case DS_SHARE:
-        rc = g != NULL ? traffic_share(&m->traffic, g, gen_find(m, m->d.active), a->bps)
+        rc = g != NULL ? traffic_share(&m->traffic, g, gen_find(m, m->d.active),
+                                       a->bps)
                        : -ENOENT;
         break;
     case DS_DRAINED:
@@ -614,15 +613,15 @@ on_core_timer(uv_timer_t *t)
 
 /* --- events --------------------------------------------------------------- */
 
-void
+static void
 master_roll(struct master *m, const char *why)
 {
     feed(m, &(struct deploy_event){.kind = DEV_ROLL, .text = why});
 }
 
-void
-master_request_roll(struct master *m, unsigned client,
-                    const struct canary_step *steps, size_t nsteps)
+static void
+request_roll(void *arg, unsigned client, const struct canary_step *steps,
+             size_t nsteps)
 {
     struct deploy_step s[DEPLOY_MAX_STEPS];
     struct deploy_event ev = {
@@ -636,7 +635,7 @@ master_request_roll(struct master *m, unsigned client,
         ev.steps = s;
         ev.nsteps = nsteps;
     }
-    feed(m, &ev);
+    feed(arg, &ev);
 }
 
 static int
@@ -649,16 +648,16 @@ sync_request(struct master *m, enum deploy_event_kind kind, unsigned *gen)
     return m->sync_ok == 1 ? 0 : -ENOENT;
 }
 
-int
-master_request_promote(struct master *m, unsigned *gen)
+static int
+request_promote(void *arg, unsigned *gen)
 {
-    return sync_request(m, DEV_PROMOTE, gen);
+    return sync_request(arg, DEV_PROMOTE, gen);
 }
 
-int
-master_request_rollback(struct master *m, unsigned *gen)
+static int
+request_rollback(void *arg, unsigned *gen)
 {
-    return sync_request(m, DEV_ROLLBACK, gen);
+    return sync_request(arg, DEV_ROLLBACK, gen);
 }
 
 /* The guard of gen judged it failed (guard.h): a rollback. */
@@ -696,7 +695,8 @@ guard_port(void *arg, unsigned gen)
 {
     struct gen *g = gen_find(arg, gen);
 
-    return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g) : 0;
+    return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g)
+                     : 0;
 }
 
 static void
@@ -704,7 +704,7 @@ master_reload(struct master *m)
 {
     char err[CONFIG_ERRLEN];
     struct config *cfg;
-    struct plan *p, *live[MASTER_MAX_PLANS];
+    struct plan *p, *live[TRAFFIC_MAX_PLANS];
     struct deploy_conf c;
     const char *keys[3];
     size_t nlive;
@@ -712,7 +712,7 @@ master_reload(struct master *m)
 
     if (m->stopping)
         return;
-    nlive = master_live_plans(m, live, MASTER_MAX_PLANS);
+    nlive = live_plans(m, live, TRAFFIC_MAX_PLANS);
     if (m->args->file == NULL) {
         log_event(LOG_INFO, "reload", "file=none action=roll");
         master_roll(m, "SIGHUP");
@@ -742,8 +742,8 @@ master_reload(struct master *m)
                 .kind = DEV_RELOAD, .conf = &c, .text = "SIGHUP"});
 }
 
-void
-master_stop(struct master *m, int sig)
+static void
+master_stop(void *m, int sig)
 {
     feed(m, &(struct deploy_event){.kind = DEV_STOP, .sig = sig});
 }
@@ -938,6 +938,8 @@ master_run(const struct config_args *args, struct config *cfg)
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
     m.traffic = (struct traffic){&m.steering, live_plans, &m};
+    m.control_ops = (struct control_ops){request_roll, request_promote,
+                                         request_rollback, master_stop, &m};
     m.guards =
         (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
                            guard_progress, guard_failed, &m};
@@ -978,7 +980,7 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 2;
         goto out;
     }
-    if (control_open(&m, cfg->control, err, sizeof(err)) < 0) {
+    if (control_open(&m, &m.control_ops, cfg->control, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
         log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
         config_free(cfg);

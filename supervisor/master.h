@@ -7,6 +7,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "control.h"
 #include "deploy.h"
 #include "guard.h"
 #include "generation.h"
@@ -56,6 +57,7 @@ struct master {
     struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
     struct channel_ctx channels;    /* for their control channels */
     struct guard_ctx guards;        /* for the guard (guard.h) */
+    struct control_ops control_ops; /* for the control socket */
     struct notify *notify;
     char notify_path[PATH_MAX];
     char rundir[PATH_MAX];
@@ -78,26 +80,8 @@ struct master {
 /* The whole life of the master; returns handoff's exit code. */
 int master_run(const struct config_args *args, struct config *cfg);
 
-/* Events from signals and the control socket. */
-void master_roll(struct master *m, const char *why);
-void master_stop(struct master *m, int sig);
-
 /* The reaper's callback for a worker (its struct child comes first). */
 void master_on_worker_exit(struct child *c, int status);
-
-/* From the control socket: a roll for client (answered through
- * control_roll_answer), with steps of its own when steps is not NULL. */
-void master_request_roll(struct master *m, unsigned client,
-                         const struct canary_step *steps, size_t nsteps);
-/* handoff promote and rollback: 0 and the generation serving after it,
- * or -ENOENT when there is nothing to do. */
-int master_request_promote(struct master *m, unsigned *gen);
-int master_request_rollback(struct master *m, unsigned *gen);
-
-/* The plans something still uses (active, reloaded, every generation's;
- * NULLs included), at most cap in out. Returns how many. */
-#define MASTER_MAX_PLANS 66
-size_t master_live_plans(struct master *m, struct plan **out, size_t cap);
 
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);

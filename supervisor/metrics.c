@@ -303,8 +303,10 @@ queue_lines(struct listener *l, void *arg)
 static void
 listeners(struct master *m, struct control_buf *b)
 {
-    struct plan *plans[MASTER_MAX_PLANS];
-    size_t np = master_live_plans(m, plans, MASTER_MAX_PLANS);
+    struct plan *plans[TRAFFIC_MAX_PLANS];
+    size_t np = m->traffic.plans == NULL
+                    ? 0
+                    : m->traffic.plans(m->traffic.arg, plans, TRAFFIC_MAX_PLANS);
     struct lines x = {m, b};
 
     family(b, "handoff_listener_backlog", "gauge",
