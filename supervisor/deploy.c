@@ -3,7 +3,6 @@
 #include "deploy.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "reap.h"
 
 /* What one event may do, besides the action list. */
 struct ctx {
@@ -139,8 +139,8 @@ find_state(struct deploy *d, enum gen_state s)
     return NULL;
 }
 
-size_t
-deploy_count(const struct deploy_gen *g, enum deploy_wstate w)
+static size_t
+count(const struct deploy_gen *g, enum deploy_wstate w)
 {
     size_t n = 0;
 
@@ -157,18 +157,6 @@ deploy_size(const struct deploy_gen *g)
     for (size_t i = 0; i < g->nslots; i++)
         n += !g->slots[i].retired;
     return n;
-}
-
-unsigned
-deploy_share(const struct deploy *d, unsigned gen)
-{
-    if (gen == 0)
-        return 0;
-    if (gen == d->route_canary)
-        return d->route_bps;
-    if (gen == d->route_main)
-        return 10000 - (d->route_canary ? d->route_bps : 0);
-    return 0;
 }
 
 const char *
@@ -200,9 +188,8 @@ all_ready(const struct deploy_gen *g)
     return want > 0 && ready == want;
 }
 
-/* Whether a process of g still runs or is about to be restarted. */
-static int
-has_future(const struct deploy_gen *g)
+int
+deploy_has_future(const struct deploy_gen *g)
 {
     if (g->live > 0)
         return 1;
@@ -220,16 +207,6 @@ wants_restart(enum deploy_restart r, int status)
     if (r == DEPLOY_RESTART_ON_FAILURE)
         return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return 0;
-}
-
-static int
-exit_code(int status)
-{
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return 1;
 }
 
 /* --- generations ---------------------------------------------------------- */
@@ -390,7 +367,7 @@ static void
 retire(struct ctx *x, struct deploy_gen *g)
 {
     /* Shared, or nothing left to accept with: drained at once. */
-    if (!g->conf.steered || !has_future(g)) {
+    if (!g->conf.steered || !deploy_has_future(g)) {
         drain_gen(x, g, g->conf.drain_timeout);
         return;
     }
@@ -459,7 +436,7 @@ fail_roll(struct ctx *x, struct deploy_gen *g, enum gen_event e,
         stop_now(x, 0);
         return;
     }
-    if (a != NULL && !d->stopping && !has_future(a)) {
+    if (a != NULL && !d->stopping && !deploy_has_future(a)) {
         /* Its last process exited during the roll: nothing serves now. */
         service_ended(x, a);
         return;
@@ -518,7 +495,7 @@ supersede(struct ctx *x, struct deploy_gen *g, struct deploy_gen *old)
         guard(x, 0, 0, 0);
         return;
     }
-    if (keep == 0 || !old->conf.steered || !has_future(old) ||
+    if (keep == 0 || !old->conf.steered || !deploy_has_future(old) ||
         set_state(x, old, GEV_KEEP) < 0) {
         guard(x, 0, 0, 0); /* the canary, if any, is over */
         if (set_state(x, old, GEV_SUPERSEDED) == 0)
@@ -859,7 +836,7 @@ rollback(struct ctx *x, enum deploy_cause cause, const char *why)
         answer_waiters(x, g->id, 0, why);
         retire(x, g);
         a = deploy_gen(d, d->active);
-        if (!d->stopping && a != NULL && !has_future(a))
+        if (!d->stopping && a != NULL && !deploy_has_future(a))
             service_ended(x, a); /* its last exited meanwhile */
         else
             roll_finished(x);
@@ -985,7 +962,7 @@ exited(struct ctx *x, const struct deploy_event *ev)
     struct deploy_slot *s;
     const char *desc = ev->text ? ev->text : "exited";
     uint64_t ran;
-    int code = exit_code(ev->status);
+    int code = reap_exit_code(ev->status);
     char why[400];
 
     if (g == NULL || ev->slot >= g->nslots || g->slots[ev->slot].w == DW_EMPTY)
@@ -996,13 +973,8 @@ exited(struct ctx *x, const struct deploy_event *ev)
     g->live--;
     g->exit_code = code;
     if (d->stopping && g->id == d->stop_gen && !d->have_exit_code)
-        /* Ctrl-C used to reach the worker itself, which died of SIGINT:
-         * 130, what a shell expects. A worker that dies of the drain that
-         * SIGINT became says the same. */
-        d->exit_code = d->stop_sig == SIGINT && WIFSIGNALED(ev->status) &&
-                               WTERMSIG(ev->status) == g->conf.drain_signal
-                           ? 128 + SIGINT
-                           : code;
+        d->exit_code =
+            reap_stop_code(ev->status, g->conf.drain_signal, d->stop_sig);
 
     switch (g->state) {
     case GEN_STARTING:
@@ -1023,7 +995,7 @@ exited(struct ctx *x, const struct deploy_event *ev)
             break;
         }
         s->ended = !s->retired;
-        if (!has_future(g) && d->starting == 0 && !d->stopping)
+        if (!deploy_has_future(g) && d->starting == 0 && !d->stopping)
             service_ended(x, g); /* in a roll, its outcome decides */
         break;
     case GEN_DRAINING:
@@ -1329,7 +1301,7 @@ ready_timeout(struct ctx *x, struct deploy_gen *g)
     snprintf(why, sizeof(why),
              "not ready within ready_timeout (%zu of %zu "
              "ready, ready = %s)%s",
-             deploy_count(g, DW_READY), g->nslots, g->conf.ready,
+             count(g, DW_READY), g->nslots, g->conf.ready,
              silent ? DEPLOY_BYPASS_HINT : "");
     fail_roll(x, g, GEV_READY_TIMEOUT, why, 1);
 }
@@ -1413,7 +1385,7 @@ one_due(struct ctx *x)
                 s->w == DW_EMPTY)
                 spawn(x, g, k);
             else if ((g->state == GEN_DRAINING || g->state == GEN_FAILED) &&
-                     !has_future(g))
+                     !deploy_has_future(g))
                 drain_gen(x, g, g->conf.drain_timeout); /* and gone */
             return 1;
         }
@@ -1494,9 +1466,9 @@ deploy_event(struct deploy *d, const struct deploy_event *ev, uint64_t now,
             g->queue_empty = 1;
         break;
     case DEV_GUARD_FAILED:
-        if (d->guard_cur != 0 && d->guard_cur == ev->gen &&
-            rollback(&x, ev->cause, ev->text ? ev->text : "guard") == 0)
-            break;
+        /* A verdict of a guard since stopped is no longer anyone's. */
+        if (d->guard_cur != 0 && d->guard_cur == ev->gen)
+            (void)rollback(&x, ev->cause, ev->text ? ev->text : "guard");
         break;
     case DEV_STEERED:
         steered(&x, ev->err);

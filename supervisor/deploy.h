@@ -271,10 +271,9 @@ uint64_t deploy_next_deadline(const struct deploy *d);
 /* Lookups for the master and status. */
 struct deploy_gen *deploy_gen(struct deploy *d, unsigned id);
 const struct deploy_gen *deploy_gen_c(const struct deploy *d, unsigned id);
-size_t deploy_count(const struct deploy_gen *g, enum deploy_wstate w);
 size_t deploy_size(const struct deploy_gen *g); /* slots not retired */
-/* The share of clients of gen, in 1/100 %: what the routes give it. */
-unsigned deploy_share(const struct deploy *d, unsigned gen);
+/* Whether a process of g still runs or is about to be restarted. */
+int deploy_has_future(const struct deploy_gen *g);
 const char *deploy_cause_name(enum deploy_cause c);
 
 #endif

@@ -597,17 +597,37 @@ feed(struct master *m, const struct deploy_event *ev)
         maybe_finish(m);
 }
 
+/*
+ * The ready timeout's reason names shim workers that never asked: the core
+ * hears of a worker's first request here, once per slot. One at a time: a
+ * deadline due may end a generation under the walk.
+ */
+static int
+feed_asked(struct master *m)
+{
+    for (struct gen *g = m->gens; g; g = g->next) {
+        const struct deploy_gen *cg = deploy_gen_c(&m->d, g->id);
+
+        for (size_t i = 0;
+             cg && cg->state == GEN_STARTING && i < g->nslots && i < cg->nslots;
+             i++)
+            if (g->slots[i].w != NULL && !cg->slots[i].asked &&
+                !worker_never_asked(g->slots[i].w)) {
+                feed(m, &(struct deploy_event){
+                            .kind = DEV_ASKED, .gen = g->id, .slot = i});
+                return 1;
+            }
+    }
+    return 0;
+}
+
 static void
 on_core_timer(uv_timer_t *t)
 {
     struct master *m = t->data;
 
-    /* The ready timeout's reason names shim workers that never asked. */
-    for (struct gen *g = m->gens; g; g = g->next)
-        for (size_t i = 0; g->state == GEN_STARTING && i < g->nslots; i++)
-            if (g->slots[i].w != NULL && !worker_never_asked(g->slots[i].w))
-                feed(m, &(struct deploy_event){
-                            .kind = DEV_ASKED, .gen = g->id, .slot = i});
+    while (!m->finished && feed_asked(m))
+        ;
     feed(m, &(struct deploy_event){.kind = DEV_TICK});
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -84,4 +85,17 @@ reap_describe(int status, char *buf, unsigned long size)
     else
         snprintf(buf, size, "status=%d", status);
     return buf;
+}
+
+int
+reap_stop_code(int status, int drain_signal, int stop_signal)
+{
+    /* Ctrl-C used to reach the worker itself, which died of SIGINT: 130,
+     * what a shell expects of an interrupted program. It now reaches
+     * handoff alone, which drains: a worker that dies of that drain says
+     * the same. */
+    if (stop_signal == SIGINT && WIFSIGNALED(status) &&
+        WTERMSIG(status) == drain_signal)
+        return 128 + SIGINT;
+    return reap_exit_code(status);
 }

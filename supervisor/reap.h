@@ -33,6 +33,14 @@ int reap_any_left(void);
 /* Wait status as a process exit code, 128+N for signal N (as tini does). */
 int reap_exit_code(int status);
 
+/*
+ * The exit code of handoff for its worker's last status, when the stop
+ * came by stop_signal and the worker was drained with drain_signal: the
+ * worker's own (128+N for signal N), except 130 for a worker drained after
+ * a SIGINT, as if the terminal's SIGINT had reached it.
+ */
+int reap_stop_code(int status, int drain_signal, int stop_signal);
+
 /* "code=N" or "signal=SIGNAME" for logs. */
 const char *reap_describe(int status, char *buf, unsigned long size);
 

@@ -566,19 +566,6 @@ worker_remnants_close(struct master *m)
         remnant_free(m->remnants);
 }
 
-int
-worker_stop_code(int status, int drain_signal, int stop_signal)
-{
-    /* Ctrl-C used to reach the worker itself, which died of SIGINT: 130,
-     * what a shell expects of an interrupted program. It now reaches
-     * handoff alone, which drains: a worker that dies of that drain says
-     * the same. */
-    if (stop_signal == SIGINT && WIFSIGNALED(status) &&
-        WTERMSIG(status) == drain_signal)
-        return 128 + SIGINT;
-    return reap_exit_code(status);
-}
-
 void
 worker_free(struct worker *w)
 {

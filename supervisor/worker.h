@@ -35,14 +35,6 @@ void worker_exec_report(struct worker *w, int exited);
 void worker_exec_error(const struct worker *w, char *buf, size_t size);
 
 /*
- * The exit code of handoff for its worker's last status, when the stop
- * came by stop_signal and the worker was drained with drain_signal: the
- * worker's own (128+N for signal N), except 130 for a worker drained after
- * a SIGINT, as if the terminal's SIGINT had reached it.
- */
-int worker_stop_code(int status, int drain_signal, int stop_signal);
-
-/*
  * Release what a worker holds once it has exited. What is left of its
  * process group (its own children) is drained if it was not, and killed
  * at the deadline the worker had.

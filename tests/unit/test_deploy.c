@@ -574,17 +574,6 @@ serving(enum gen_state s)
     return s == GEN_ACTIVE || s == GEN_CANARY;
 }
 
-static int
-has_future(const struct deploy_gen *g)
-{
-    if (g->live > 0)
-        return 1;
-    for (size_t i = 0; i < g->nslots; i++)
-        if (g->slots[i].restart_at != 0)
-            return 1;
-    return 0;
-}
-
 /*
  * The invariants, each with why it matters:
  *  I1 the kernel routes clients only to a generation that is ready and
@@ -703,7 +692,7 @@ check(struct world *w)
     /* I6 */
     if (!d->stopping) {
         const struct deploy_gen *a = deploy_gen_c(d, d->active);
-        if (d->starting == 0 && (a == NULL || !has_future(a)))
+        if (d->starting == 0 && (a == NULL || !deploy_has_future(a)))
             broken(w, "I6 nothing serves and nothing starts");
     } else {
         if (w->stop_began == 0) {

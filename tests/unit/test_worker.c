@@ -150,12 +150,12 @@ static void
 stop_code_after_ctrl_c_is_130(void **state)
 {
     (void)state;
-    assert_int_equal(worker_stop_code(SIGTERM, SIGTERM, SIGINT), 130);
-    assert_int_equal(worker_stop_code(SIGQUIT, SIGQUIT, SIGINT), 130);
-    assert_int_equal(worker_stop_code(SIGTERM, SIGTERM, SIGTERM), 143);
-    assert_int_equal(worker_stop_code(SIGKILL, SIGTERM, SIGINT), 137);
-    assert_int_equal(worker_stop_code(7 << 8, SIGTERM, SIGINT), 7);
-    assert_int_equal(worker_stop_code(0, SIGTERM, SIGINT), 0);
+    assert_int_equal(reap_stop_code(SIGTERM, SIGTERM, SIGINT), 130);
+    assert_int_equal(reap_stop_code(SIGQUIT, SIGQUIT, SIGINT), 130);
+    assert_int_equal(reap_stop_code(SIGTERM, SIGTERM, SIGTERM), 143);
+    assert_int_equal(reap_stop_code(SIGKILL, SIGTERM, SIGINT), 137);
+    assert_int_equal(reap_stop_code(7 << 8, SIGTERM, SIGINT), 7);
+    assert_int_equal(reap_stop_code(0, SIGTERM, SIGINT), 0);
 }
 
 int
