@@ -19,7 +19,6 @@
 #include "guard.h"
 #include "handle.h"
 #include "log.h"
-#include "master.h"
 #include "metrics.h"
 #include "parse.h"
 #include "status.h"
@@ -179,7 +178,7 @@ struct conn {
 };
 
 struct control {
-    struct master *m;
+    uv_loop_t *loop;
     const struct control_ops *ops;
     uv_pipe_t *server;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -188,7 +187,6 @@ struct control {
     struct conn *conns;
     size_t nconns;
     unsigned clients; /* the last client name given */
-    struct status_last last; /* the last roll's outcome, for status */
 };
 
 /* An answer being written; the connection may be gone when it ends. */
@@ -320,8 +318,8 @@ request_roll(struct conn *c, const struct canary_step *steps, size_t n)
 static void
 request_roll_canary(struct conn *c, const char *spec)
 {
-    struct master *m = c->ctl->m;
     struct control_buf b = {0};
+    struct view v;
     struct canary_step steps[CANARY_MAX_STEPS];
     char words[CONTROL_LINE_MAX + 1];
     char err[256] = "a canary needs steered traffic";
@@ -336,8 +334,10 @@ request_roll_canary(struct conn *c, const char *spec)
     for (char *p = words; *p; p++)
         if (*p == ',')
             *p = ' ';
-    for (size_t i = 0; i < m->plan->nls; i++)
-        steered |= m->plan->ls[i]->steer != NULL;
+    if (c->ctl->ops->view(c->ctl->ops->arg, &v) == 0) {
+        steered = v.steered;
+        view_free(&v);
+    }
     if (steered && canary_parse_steps(words, steps, CANARY_MAX_STEPS, &n, err,
                                       sizeof(err)) == 0) {
         request_roll(c, steps, n);
@@ -350,11 +350,15 @@ request_roll_canary(struct conn *c, const char *spec)
 static void
 request_rollout(struct conn *c, enum control_request r)
 {
-    struct master *m = c->ctl->m;
     const struct control_ops *ops = c->ctl->ops;
     struct control_buf b = {0};
-    unsigned from = m->starting ? m->starting->id : m->active ? m->active->id : 0;
-    unsigned gen = 0;
+    unsigned from = 0, gen = 0;
+    struct view v;
+
+    if (ops->view(ops->arg, &v) == 0) {
+        from = v.starting ? v.starting : v.active;
+        view_free(&v);
+    }
 
     if (r == CONTROL_PROMOTE) {
         if (ops->promote(ops->arg, &gen) == 0)
@@ -367,6 +371,28 @@ request_rollout(struct conn *c, enum control_request r)
     } else {
         control_buf_printf(&b, "error: nothing to return to: no canary under "
                            "way and no generation kept (keep_previous)\n");
+    }
+    answer_buf(c, &b);
+}
+
+/* status, status json, metrics: the deployment as it is now. */
+static void
+request_view(struct conn *c, enum control_request r)
+{
+    const struct control_ops *ops = c->ctl->ops;
+    struct control_buf b = {0};
+    struct view v;
+
+    if (ops->view(ops->arg, &v) < 0) {
+        b.failed = 1;
+    } else {
+        if (r == CONTROL_STATUS)
+            status_text(&v, &b);
+        else if (r == CONTROL_STATUS_JSON)
+            status_json(&v, &b);
+        else
+            metrics_render(&v, &b, metrics_proc_read);
+        view_free(&v);
     }
     answer_buf(c, &b);
 }
@@ -396,12 +422,9 @@ handle_line(struct conn *c)
               (int)c->pid, (int)c->uid);
     switch (r) {
     case CONTROL_STATUS:
-        status_text(c->ctl->m, &c->ctl->last, &b);
-        answer_buf(c, &b);
-        return;
     case CONTROL_STATUS_JSON:
-        status_json(c->ctl->m, &c->ctl->last, &b);
-        answer_buf(c, &b);
+    case CONTROL_METRICS:
+        request_view(c, r);
         return;
     case CONTROL_ROLL:
         c->progress = strstr(c->line, "progress") != NULL;
@@ -416,10 +439,6 @@ handle_line(struct conn *c)
         return;
     case CONTROL_ROLL_CANARY:
         request_roll_canary(c, c->line + 12);
-        return;
-    case CONTROL_METRICS:
-        metrics_render(c->ctl->m, &b, metrics_proc_read);
-        answer_buf(c, &b);
         return;
     case CONTROL_UNKNOWN:
         break;
@@ -512,7 +531,7 @@ on_connection(uv_stream_t *server, int status)
 
     if (ctl == NULL || status < 0 || (p = malloc(sizeof(*p))) == NULL)
         return;
-    uv_pipe_init(ctl->m->loop, p, 0);
+    uv_pipe_init(ctl->loop, p, 0);
     p->data = NULL;
     if (uv_accept(server, (uv_stream_t *)p) < 0) {
         handle_close(p);
@@ -536,7 +555,7 @@ on_connection(uv_stream_t *server, int status)
         return;
     }
     c = calloc(1, sizeof(*c));
-    if (c == NULL || (c->timer = handle_timer(ctl->m->loop, c)) == NULL) {
+    if (c == NULL || (c->timer = handle_timer(ctl->loop, c)) == NULL) {
         free(c);
         refuse(p, "error: out of memory\n");
         return;
@@ -598,7 +617,7 @@ listen_on(struct control *ctl, const char *path)
     struct stat st;
     int rc;
 
-    uv_pipe_init(ctl->m->loop, ctl->server, 0);
+    uv_pipe_init(ctl->loop, ctl->server, 0);
     ctl->server->data = ctl;
     /* Created 0600 rather than chmod()ed after: never open to others. */
     old = umask(0177);
@@ -618,15 +637,16 @@ listen_on(struct control *ctl, const char *path)
 }
 
 int
-control_open(struct master *m, const struct control_ops *ops,
-             const char *configured, char *err, size_t errlen)
+control_open(uv_loop_t *loop, const struct control_ops *ops,
+             const char *configured, struct control **out, char *err,
+             size_t errlen)
 {
     int implicit, rc;
     const char *path = control_path(configured, getpid() == 1, &implicit);
     struct control *ctl;
     pid_t pid;
 
-    m->control = NULL;
+    *out = NULL;
     if (path == NULL)
         return 0;
     if (strlen(path) >= sizeof(ctl->path)) {
@@ -658,7 +678,7 @@ control_open(struct master *m, const struct control_ops *ops,
         snprintf(err, errlen, "control %s: out of memory", path);
         return -ENOMEM;
     }
-    ctl->m = m;
+    ctl->loop = loop;
     ctl->ops = ops;
     strcpy(ctl->path, path);
     rc = listen_on(ctl, path);
@@ -678,14 +698,13 @@ control_open(struct master *m, const struct control_ops *ops,
         return rc;
     }
     log_event(LOG_INFO, "control", "path=%s", log_q(path));
-    m->control = ctl;
+    *out = ctl;
     return 0;
 }
 
 void
-control_close(struct master *m)
+control_close(struct control *ctl)
 {
-    struct control *ctl = m->control;
     struct stat st;
 
     if (ctl == NULL)
@@ -715,30 +734,12 @@ control_close(struct master *m)
         st.st_ino == ctl->ino)
         unlink(ctl->path);
     free(ctl);
-    m->control = NULL;
 }
 
 void
-control_roll_ended(struct master *m, unsigned gen, int ok, const char *why,
-                   unsigned long long roll_ms)
+control_roll_answer(struct control *ctl, unsigned client, unsigned gen,
+                    int ok, const char *why, unsigned long long roll_ms)
 {
-    struct control *ctl = m->control;
-
-    if (ctl == NULL)
-        return;
-    ctl->last.outcome = ok ? 1 : -1;
-    ctl->last.gen = gen;
-    ctl->last.ms = roll_ms;
-    snprintf(ctl->last.reason, sizeof(ctl->last.reason), "%s",
-             why ? why : "");
-}
-
-void
-control_roll_answer(struct master *m, unsigned client, unsigned gen, int ok,
-                    const char *why, unsigned long long roll_ms)
-{
-    struct control *ctl = m->control;
-
     if (ctl == NULL)
         return;
     for (struct conn *c = ctl->conns; c; c = c->next)
@@ -749,10 +750,8 @@ control_roll_answer(struct master *m, unsigned client, unsigned gen, int ok,
 }
 
 void
-control_roll_progress(struct master *m, const char *text)
-{
-    struct control *ctl = m->control;
-    char line[CONTROL_LINE_MAX + 16];
+control_roll_progress(struct control *ctl, const char *text)
+{    char line[CONTROL_LINE_MAX + 16];
     int n;
 
     if (ctl == NULL)

@@ -4,10 +4,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
-struct master;
+#include "view.h"
+
 struct canary_step;
-struct gen;
+struct control;
 
 /*
  * The line protocol, over a SOCK_STREAM unix socket (handoff(8), CONTROL
@@ -76,7 +78,7 @@ const char *control_path(const char *configured, int pid1, int *implicit);
 
 /*
  * Listen on the control socket for configured (see control_path), mode
- * 0600, replacing a stale socket file; sets m->control (NULL: none).
+ * 0600, replacing a stale socket file; sets *out (NULL: none).
  * Returns 0, or -errno with a message in err: among others -EADDRINUSE
  * when a live process answers on the path. A PID 1 default that cannot be
  * made (read-only or missing /run) is only logged.
@@ -84,32 +86,31 @@ const char *control_path(const char *configured, int pid1, int *implicit);
 /* What a client asks the master for (master.c supplies them): a roll for
  * client (answered by control_roll_answer), with steps of its own unless
  * steps is NULL; promote and rollback: 0 and the generation serving after
- * it, or -ENOENT; a stop as by sig. */
+ * it, or -ENOENT; a stop as by sig; the deployment as it is now, for
+ * status and metrics (view.h). */
 struct control_ops {
     void (*roll)(void *arg, unsigned client, const struct canary_step *steps,
                  size_t nsteps);
     int (*promote)(void *arg, unsigned *gen);
     int (*rollback)(void *arg, unsigned *gen);
     void (*stop)(void *arg, int sig);
+    view_fn *view;
     void *arg;
 };
 
-int control_open(struct master *m, const struct control_ops *ops,
-                 const char *configured, char *err, size_t errlen);
+int control_open(uv_loop_t *loop, const struct control_ops *ops,
+                 const char *configured, struct control **out, char *err,
+                 size_t errlen);
 
 /* Stop listening and unlink the socket; "stop" clients keep their
- * connection until the process exits. */
-void control_close(struct master *m);
+ * connection until the process exits. NULL: nothing. */
+void control_close(struct control *ctl);
 
-/* From the roll (master.c): gen's roll was promoted (ok) or failed (why),
- * roll_ms after it began: what status says of the last roll. */
-void control_roll_ended(struct master *m, unsigned gen, int ok, const char *why,
-                        unsigned long long roll_ms);
 /* The answer to the roll client asked for (control_ops.roll). */
-void control_roll_answer(struct master *m, unsigned client, unsigned gen,
+void control_roll_answer(struct control *ctl, unsigned client, unsigned gen,
                          int ok, const char *why, unsigned long long roll_ms);
 /* From the roll: a line for the clients waiting with progress. */
-void control_roll_progress(struct master *m, const char *text);
+void control_roll_progress(struct control *ctl, const char *text);
 
 /* Is word ("status", "roll", "stop", "metrics"...) a client subcommand? */
 int control_is_command(const char *word);

@@ -1,6 +1,10 @@
 /* generation.c: the generation lifecycle as one transition table. */
 #include "generation.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 static const char *const state_names[] = {"starting", "active", "draining",
                                           "failed", "done", "canary", "kept"};
 static const char *const event_names[] = {
@@ -69,4 +73,28 @@ gen_all_ready(const struct gen *g)
             ready++;
     }
     return want > 0 && ready == want;
+}
+
+struct gen *
+gen_find(struct gen *list, unsigned id)
+{
+    for (struct gen *g = list; g && id != 0; g = g->next)
+        if (g->id == id)
+            return g;
+    return NULL;
+}
+
+int
+gen_reserve(struct gen *g, size_t n)
+{
+    struct slot *s;
+
+    if (n <= g->nslots)
+        return 0;
+    if ((s = realloc(g->slots, n * sizeof(*s))) == NULL)
+        return -ENOMEM;
+    memset(&s[g->nslots], 0, (n - g->nslots) * sizeof(*s));
+    g->slots = s;
+    g->nslots = n;
+    return 0;
 }

@@ -83,9 +83,7 @@ struct worker {
  * Its decisions are the deployment core's (deploy.h); these mirror them. */
 struct slot {
     struct worker *w;
-    int retired;       /* removed by SIGTTOU: not restarted */
-    int restarting;    /* a restart is due */
-    unsigned restarts; /* how many times its process was restarted */
+    int retired; /* removed by SIGTTOU: not restarted */
 };
 
 struct gen {
@@ -95,20 +93,21 @@ struct gen {
     struct plan *plan;
     struct slot *slots;
     size_t nslots;
-    size_t live;       /* processes running */
     uv_timer_t *timer; /* retiring: looks at its accept queues */
     uint64_t started_ns;
     int killed;   /* SIGKILL sent */
     int bypassed; /* the command cannot load the shim (reach.h) */
     int join_failed; /* its sockets could not be made: nothing starts */
-    struct canary_step steps[CANARY_MAX_STEPS]; /* its canary, if any */
-    size_t nsteps;
-    size_t step; /* GEN_CANARY: the canary step it is at */
     struct gen *next;
 };
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
 int gen_all_ready(const struct gen *g);
+/* The generation id in list, or NULL (id 0: none). */
+struct gen *gen_find(struct gen *list, unsigned id);
+/* Room for n slots, which SIGTTIN or a restored size may have added: the
+ * new ones empty. 0 or -ENOMEM (g unchanged). */
+int gen_reserve(struct gen *g, size_t n);
 
 #endif

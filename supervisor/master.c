@@ -126,15 +126,6 @@ on_path_check(uv_timer_t *t)
 /* --- generations: what the shell holds for each -------------------------- */
 
 static struct gen *
-gen_find(struct master *m, unsigned id)
-{
-    for (struct gen *g = m->gens; g && id != 0; g = g->next)
-        if (g->id == id)
-            return g;
-    return NULL;
-}
-
-static struct gen *
 gen_new(struct master *m, unsigned id, struct plan *p)
 {
     struct gen *g = calloc(1, sizeof(*g));
@@ -181,60 +172,43 @@ gen_free(struct master *m, struct gen *g)
     free(g);
 }
 
-/* Room for slot i, which SIGTTIN or a restored size may have added. */
+/* The deployment now, for status and metrics (view.h). */
 static int
-gen_reserve(struct gen *g, size_t n)
+master_view(void *arg, struct view *v)
 {
-    struct slot *s;
+    struct master *m = arg;
+    struct plan *plans[TRAFFIC_MAX_PLANS];
+    struct view_shell sh = {m->gens, plans,
+                            live_plans(m, plans, TRAFFIC_MAX_PLANS),
+                            m->plan->cfg, m->guard, &m->metrics_data,
+                            ms_since(m->started_ns), m->last_ms};
 
-    if (n <= g->nslots)
-        return 0;
-    if ((s = realloc(g->slots, n * sizeof(*s))) == NULL)
-        return -ENOMEM;
-    memset(&s[g->nslots], 0, (n - g->nslots) * sizeof(*s));
-    g->slots = s;
-    g->nslots = n;
-    return 0;
+    return view_take(v, &m->d, now_ms(), &sh);
 }
 
-/* The core's state, copied where status, metrics, traffic and guard read
- * it. */
+/* The core's state, copied where traffic, the guard and the workers'
+ * handling read it. */
 static void
 sync_mirrors(struct master *m)
 {
     const struct deploy *d = &m->d;
 
-    m->active = gen_find(m, d->active);
-    m->starting = gen_find(m, d->starting);
+    m->active = gen_find(m->gens, d->active);
+    m->starting = gen_find(m->gens, d->starting);
     m->stopping = d->stopping;
-    m->rolls_ok = d->rolls_ok;
-    m->rolls_failed = d->rolls_failed;
-    m->restarts = d->restarts;
-    for (int c = 0; c < DEPLOY_NCAUSES; c++)
-        m->rollbacks[c] = d->rollbacks[c];
     for (struct gen *g = m->gens; g; g = g->next) {
         const struct deploy_gen *cg = deploy_gen_c(d, g->id);
 
         if (cg == NULL)
             continue;
         g->state = cg->state;
-        g->live = cg->live;
         g->killed = cg->killed;
-        g->step = cg->step;
-        g->nsteps = cg->nsteps;
-        for (size_t i = 0; i < cg->nsteps; i++) {
-            g->steps[i].bps = cg->steps[i].bps;
-            g->steps[i].ms = cg->steps[i].ms;
-        }
         /* What later rolls of its plan start (SIGTTIN, SIGTTOU). */
         g->plan->cfg->processes = (long)cg->conf.processes;
         if (gen_reserve(g, cg->nslots) < 0)
             continue;
-        for (size_t i = 0; i < cg->nslots; i++) {
+        for (size_t i = 0; i < cg->nslots; i++)
             g->slots[i].retired = cg->slots[i].retired;
-            g->slots[i].restarting = cg->slots[i].restart_at != 0;
-            g->slots[i].restarts = cg->slots[i].restarts;
-        }
     }
 }
 
@@ -320,7 +294,7 @@ act_log(struct master *m, const struct deploy_action *a)
     else if ((strcmp(a->event, "retire") == 0 ||
               strcmp(a->event, "retired") == 0) &&
              sscanf(a->text, "gen=%u", &gen) == 1 &&
-             (g = gen_find(m, gen)) != NULL)
+             (g = gen_find(m->gens, gen)) != NULL)
         log_event(level, a->event, "%s queued=%d", a->text, traffic_queued(g));
     else
         log_event(level, a->event, "%s", a->text);
@@ -338,7 +312,8 @@ act_steer(struct master *m, const struct deploy_action *a, struct gen *g)
         m->swap_us = (master_now() - t0) / 1000;
         break;
     case DS_SHARE:
-        rc = g != NULL ? traffic_share(&m->traffic, g, gen_find(m, m->d.active),
+        rc = g != NULL ? traffic_share(&m->traffic, g,
+                                       gen_find(m->gens, m->d.active),
                                        a->bps)
                        : -ENOENT;
         break;
@@ -419,15 +394,15 @@ act_ended(struct master *m, const struct deploy_action *a, struct gen *g)
 {
     uint64_t since = g ? g->started_ns : master_now();
 
-    control_roll_ended(m, a->gen, a->ok, a->ok ? NULL : a->text,
-                       ms_since(since));
+    m->last_ms = ms_since(since);
     {
         const struct deploy_gen *ag = deploy_gen_c(&m->d, m->d.active);
         sdnotify_roll_ended(m->sdnotify, m->d.active, ag ? ag->live : 0, a->gen,
                             a->ok ? NULL : a->text);
     }
     if (a->ok)
-        metrics_observe_roll(m, (double)(master_now() - since) / 1e9);
+        metrics_hist_observe(&m->metrics_data.roll,
+                             (double)(master_now() - since) / 1e9);
     else if (m->plan != NULL)
         own_rundir(m, m->plan->cfg); /* back to those still serving */
 }
@@ -445,7 +420,7 @@ act_plan(struct master *m, struct gen *g)
 static void
 act(struct master *m, const struct deploy_action *a)
 {
-    struct gen *g = gen_find(m, a->gen);
+    struct gen *g = gen_find(m->gens, a->gen);
 
     switch (a->kind) {
     case DA_JOIN:
@@ -484,7 +459,7 @@ act(struct master *m, const struct deploy_action *a)
         }
         guard_stop(m->guard);
         m->guard = NULL;
-        if (g != NULL && gen_find(m, a->prev) != NULL)
+        if (g != NULL && gen_find(m->gens, a->prev) != NULL)
             m->guard = guard_start(&m->guards, &g->plan->cfg->canary, a->gen,
                                    a->prev, a->latency);
         break;
@@ -493,13 +468,13 @@ act(struct master *m, const struct deploy_action *a)
             m->sync_ok = a->ok;
             m->sync_gen = a->gen;
         } else {
-            control_roll_answer(m, a->client, a->gen, a->ok, a->text,
+            control_roll_answer(m->control, a->client, a->gen, a->ok, a->text,
                                 g ? ms_since(g->started_ns) : 0);
         }
         break;
     case DA_PROGRESS:
         sdnotify_status(m->sdnotify, a->text);
-        control_roll_progress(m, a->text);
+        control_roll_progress(m->control, a->text);
         break;
     case DA_ENDED:
         act_ended(m, a, g);
@@ -694,14 +669,14 @@ guard_failed(void *arg, unsigned gen, enum deploy_cause cause, const char *why)
 static void
 guard_progress(void *arg, const char *text)
 {
-    control_roll_progress(arg, text);
+    control_roll_progress(((struct master *)arg)->control, text);
 }
 
 /* For the guard: the first process of gen, for %p in its spec. */
 static pid_t
 guard_pid(void *arg, unsigned gen)
 {
-    struct gen *g = gen_find(arg, gen);
+    struct gen *g = gen_find(((struct master *)arg)->gens, gen);
 
     for (size_t i = 0; g != NULL && i < g->nslots; i++)
         if (g->slots[i].w != NULL)
@@ -713,7 +688,7 @@ guard_pid(void *arg, unsigned gen)
 static unsigned
 guard_port(void *arg, unsigned gen)
 {
-    struct gen *g = gen_find(arg, gen);
+    struct gen *g = gen_find(((struct master *)arg)->gens, gen);
 
     return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g)
                      : 0;
@@ -839,7 +814,8 @@ master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
     w->state = W_READY;
     w->ready_ns = master_now();
     readiness_stop(w);
-    metrics_observe_ready(m, (double)(w->ready_ns - w->started_ns) / 1e9);
+    metrics_hist_observe(&m->metrics_data.ready,
+                         (double)(w->ready_ns - w->started_ns) / 1e9);
     log_event(LOG_INFO, "ready",
               "gen=%u pid=%d via=%s ready_ms=%llu "
               "mono_us=%llu",
@@ -848,7 +824,7 @@ master_worker_ready(void *arg, struct worker *w, enum ready_kind via)
               (unsigned long long)(w->ready_ns / 1000));
     snprintf(text, sizeof(text), "gen %u: pid %d ready, %zu of %zu", g->id,
              (int)w->child.pid, gen_count_state(g, W_READY), g->nslots);
-    control_roll_progress(m, text);
+    control_roll_progress(m->control, text);
     feed(m, &(struct deploy_event){
                 .kind = DEV_READY, .gen = g->id, .slot = w->slot});
 }
@@ -908,7 +884,7 @@ master_on_worker_exit(struct child *c, int status)
               "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
               reap_describe(status, desc, sizeof(desc)),
               (unsigned long long)ran_ms);
-    metrics_observe_drain(m, w);
+    metrics_observe_drain(&m->metrics_data, w->drain_ns);
     w->state = W_EXITED;
     g->slots[slot].w = NULL;
     worker_free(w);
@@ -930,7 +906,7 @@ finish(struct master *m)
     log_event(LOG_INFO, "exit_master",
               "code=%d rolls=%u failed_rolls=%u "
               "orphans_reaped=%lu",
-              m->exit_code, m->rolls_ok, m->rolls_failed, m->reaper.orphans);
+              m->exit_code, m->d.rolls_ok, m->d.rolls_failed, m->reaper.orphans);
     m->finished = 1;
     handle_close(m->core_timer);
     m->core_timer = NULL;
@@ -958,8 +934,9 @@ master_run(const struct config_args *args, struct config *cfg)
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
     m.traffic = (struct traffic){&m.steering, live_plans, &m};
-    m.control_ops = (struct control_ops){request_roll, request_promote,
-                                         request_rollback, master_stop, &m};
+    m.control_ops = (struct control_ops){request_roll,     request_promote,
+                                         request_rollback, master_stop,
+                                         master_view,      &m};
     m.guards =
         (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
                            guard_progress, guard_failed, &m};
@@ -1000,14 +977,16 @@ master_run(const struct config_args *args, struct config *cfg)
         m.exit_code = 2;
         goto out;
     }
-    if (control_open(&m, &m.control_ops, cfg->control, err, sizeof(err)) < 0) {
+    if (control_open(&loop, &m.control_ops, cfg->control, &m.control, err,
+                     sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
         log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
         config_free(cfg);
         m.exit_code = 1;
         goto out;
     }
-    if (metrics_open(&m, cfg->metrics, err, sizeof(err)) < 0) {
+    if (metrics_open(&loop, cfg->metrics, master_view, &m, &m.metrics_data,
+                     &m.metrics, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
         config_free(cfg);
         m.exit_code = 1;
@@ -1045,8 +1024,8 @@ master_run(const struct config_args *args, struct config *cfg)
 out:
     handle_close(m.path_timer);
     handle_close(m.core_timer);
-    control_close(&m);
-    metrics_close(&m);
+    control_close(m.control);
+    metrics_close(m.metrics);
     sdnotify_close(m.sdnotify);
     signals_stop(m.signals);
     notify_close(m.notify);

@@ -42,9 +42,7 @@ struct master {
     struct gen *active;
     struct gen *starting;
     int stopping;
-    unsigned rolls_ok, rolls_failed;
-    unsigned restarts;         /* of workers of active generations */
-    unsigned rollbacks[DEPLOY_NCAUSES]; /* by cause (deploy.h) */
+    unsigned long long last_ms; /* the last roll's duration, for status */
     /* The end. */
     int gens_gone;             /* the core said so: exit once orphans are */
     int finished;

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "control.h"
 #include "handle.h"
 #include "log.h"
-#include "master.h"
+#include "steer.h"
+#include "view.h"
 
 /* --- observations ---------------------------------------------------------- */
 
@@ -36,23 +38,10 @@ metrics_hist_observe(struct metrics_hist *h, double seconds)
 }
 
 void
-metrics_observe_ready(struct master *m, double seconds)
+metrics_observe_drain(struct metrics_data *d, uint64_t drain_ns)
 {
-    metrics_hist_observe(&m->metrics_data.ready, seconds);
-}
-
-void
-metrics_observe_roll(struct master *m, double seconds)
-{
-    metrics_hist_observe(&m->metrics_data.roll, seconds);
-}
-
-void
-metrics_observe_drain(struct master *m, const struct worker *w)
-{
-    if (w->drain_ns != 0)
-        metrics_hist_observe(&m->metrics_data.drain,
-                             (double)(uv_hrtime() - w->drain_ns) / 1e9);
+    if (drain_ns != 0)
+        metrics_hist_observe(&d->drain, (double)(uv_hrtime() - drain_ns) / 1e9);
 }
 
 /* --- /proc ----------------------------------------------------------------- */
@@ -166,161 +155,115 @@ histogram(struct control_buf *b, const char *name, const char *help,
                        (unsigned long long)h->count);
 }
 
-static const char *
-worker_state_label(enum worker_state s)
-{
-    static const char *const names[] = {"starting", "ready", "stopping"};
-
-    return (unsigned)s < 3 ? names[s] : "exited";
-}
-
 static void
-generations(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
+generations(const struct view *v, struct control_buf *b, metrics_proc_fn *proc)
 {
     static const enum gen_state states[] = {
         GEN_STARTING, GEN_CANARY, GEN_ACTIVE, GEN_KEPT,
         GEN_DRAINING, GEN_FAILED, GEN_DONE,
     };
-    const struct gen *g;
+    static const enum deploy_wstate ws[] = {DW_STARTING, DW_READY, DW_STOPPING,
+                                            DW_EMPTY};
+    const struct view_gen *g;
 
     family(b, "handoff_generation_state", "gauge",
            "1 for the state the generation is in.");
-    for (g = m->gens; g; g = g->next)
+    for (g = v->gens; g < v->gens + v->ngens; g++)
         for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
             control_buf_printf(b, "handoff_generation_state{generation=\"%u\","
                                "state=\"%s\"} %d\n", g->id,
                                gen_state_name(states[i]), g->state == states[i]);
     family(b, "handoff_generation_share_ratio", "gauge",
            "The generation's share of new connections (steered traffic).");
-    for (g = m->gens; g; g = g->next) {
-        const struct steer_route *r = steer_plan_find(&m->steering, g->id);
-        if (r != NULL)
+    for (g = v->gens; g < v->gens + v->ngens; g++)
+        if (g->routed)
             control_buf_printf(b, "handoff_generation_share_ratio{generation="
                                "\"%u\"} %g\n", g->id,
-                               (double)r->share / STEER_SHARE_ALL);
-    }
+                               (double)g->share_bps / STEER_SHARE_ALL);
     family(b, "handoff_generation_processes", "gauge",
            "The generation's worker processes by state.");
-    for (g = m->gens; g; g = g->next) {
-        size_t restarting = 0;
-        for (size_t i = 0; i < g->nslots; i++)
-            restarting += g->slots[i].w == NULL &&
-                          g->slots[i].restarting;
-        for (enum worker_state s = W_STARTING; s <= W_STOPPING; s++)
+    for (g = v->gens; g < v->gens + v->ngens; g++)
+        for (size_t k = 0; k < sizeof(ws) / sizeof(ws[0]); k++) {
+            struct view_proc one = {.w = ws[k]};
+            size_t n = 0;
+
+            for (size_t i = 0; i < g->nprocs; i++)
+                n += g->procs[i].w == ws[k];
             control_buf_printf(b, "handoff_generation_processes{generation="
                                "\"%u\",state=\"%s\"} %zu\n", g->id,
-                               worker_state_label(s), gen_count_state(g, s));
-        control_buf_printf(b, "handoff_generation_processes{generation=\"%u\","
-                           "state=\"restarting\"} %zu\n", g->id, restarting);
-    }
+                               view_proc_state(&one), n);
+        }
     family(b, "handoff_generation_restarts_total", "counter",
            "Restarts of the generation's worker processes.");
-    for (g = m->gens; g; g = g->next) {
-        unsigned n = 0;
-        for (size_t i = 0; i < g->nslots; i++)
-            n += g->slots[i].restarts;
+    for (g = v->gens; g < v->gens + v->ngens; g++)
         control_buf_printf(b, "handoff_generation_restarts_total{generation="
-                           "\"%u\"} %u\n", g->id, n);
-    }
+                           "\"%u\"} %u\n", g->id, g->restarts);
     if (proc == NULL)
         return;
+    /* One pass over /proc, two families. */
     {
-        /* One pass over /proc, two families: sums kept per generation. */
-        size_t ngen = 0, k = 0;
-        for (g = m->gens; g; g = g->next)
-            ngen++;
-        struct metrics_proc *sums = calloc(ngen ? ngen : 1, sizeof(*sums));
-        if (sums == NULL) {
-            b->failed = 1;
-            return;
-        }
-        for (g = m->gens; g; g = g->next, k++)
-            for (size_t i = 0; i < g->nslots; i++) {
-                const struct worker *w = g->slots[i].w;
+        struct metrics_proc sums[DEPLOY_MAX_GENS] = {{0}};
+
+        for (size_t k = 0; k < v->ngens; k++)
+            for (size_t i = 0; i < v->gens[k].nprocs; i++) {
                 struct metrics_proc p;
-                if (w != NULL && w->child.pid > 0 &&
-                    proc(w->child.pid, &p) == 0) {
+                pid_t pid = v->gens[k].procs[i].pid;
+
+                if (pid > 0 && proc(pid, &p) == 0) {
                     sums[k].rss_bytes += p.rss_bytes;
                     sums[k].cpu_seconds += p.cpu_seconds;
                 }
             }
         family(b, "handoff_generation_resident_memory_bytes", "gauge",
                "Resident memory of the generation's worker processes.");
-        for (g = m->gens, k = 0; g; g = g->next, k++)
+        for (size_t k = 0; k < v->ngens; k++)
             control_buf_printf(b, "handoff_generation_resident_memory_bytes{"
-                               "generation=\"%u\"} %llu\n", g->id,
+                               "generation=\"%u\"} %llu\n", v->gens[k].id,
                                (unsigned long long)sums[k].rss_bytes);
         family(b, "handoff_generation_cpu_seconds_total", "counter",
                "CPU time of the generation's worker processes now running.");
-        for (g = m->gens, k = 0; g; g = g->next, k++)
+        for (size_t k = 0; k < v->ngens; k++)
             control_buf_printf(b, "handoff_generation_cpu_seconds_total{"
-                               "generation=\"%u\"} %.2f\n", g->id,
+                               "generation=\"%u\"} %.2f\n", v->gens[k].id,
                                sums[k].cpu_seconds);
-        free(sums);
     }
-}
-
-struct lines {
-    struct master *m;
-    struct control_buf *b;
-};
-
-static void
-backlog_line(struct listener *l, void *arg)
-{
-    struct lines *x = arg;
-
-    control_buf_printf(x->b, "handoff_listener_backlog{listener=\"");
-    label(x->b, l->name);
-    control_buf_printf(x->b, "\"} %ld\n", l->backlog);
 }
 
 /* Steered: a socket per generation; shared: one queue for all. */
 static void
-queue_lines(struct listener *l, void *arg)
+listeners(const struct view *v, struct control_buf *b)
 {
-    struct lines *x = arg;
-    int q;
-
-    if (l->steer == NULL) {
-        if ((q = listener_queued(l, 0)) < 0)
-            return;
-        control_buf_printf(x->b, "handoff_listener_queue_length{listener=\"");
-        label(x->b, l->name);
-        control_buf_printf(x->b, "\",generation=\"all\"} %d\n", q);
-        return;
-    }
-    for (const struct gen *g = x->m->gens; g; g = g->next) {
-        if ((q = listener_queued(l, g->id)) < 0)
-            continue;
-        control_buf_printf(x->b, "handoff_listener_queue_length{listener=\"");
-        label(x->b, l->name);
-        control_buf_printf(x->b, "\",generation=\"%u\"} %d\n", g->id, q);
-    }
-}
-
-/* Every listener of the live plans, once. */
-static void
-listeners(struct master *m, struct control_buf *b)
-{
-    struct plan *plans[TRAFFIC_MAX_PLANS];
-    size_t np = m->traffic.plans == NULL
-                    ? 0
-                    : m->traffic.plans(m->traffic.arg, plans, TRAFFIC_MAX_PLANS);
-    struct lines x = {m, b};
-
     family(b, "handoff_listener_backlog", "gauge",
            "The listen backlog of the listener's sockets.");
-    plan_each_listener(plans, np, backlog_line, &x);
+    for (size_t i = 0; i < v->nlisteners; i++) {
+        control_buf_printf(b, "handoff_listener_backlog{listener=\"");
+        label(b, v->listeners[i].name);
+        control_buf_printf(b, "\"} %ld\n", v->listeners[i].backlog);
+    }
     family(b, "handoff_listener_queue_length", "gauge",
            "Connections waiting in the accept queue (generation \"all\": "
            "a shared socket).");
-    plan_each_listener(plans, np, queue_lines, &x);
+    for (size_t i = 0; i < v->nlisteners; i++)
+        for (size_t k = 0; k < v->listeners[i].nqueues; k++) {
+            const struct view_queue *q = &v->listeners[i].queues[k];
+
+            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
+            label(b, v->listeners[i].name);
+            if (q->gen == 0)
+                control_buf_printf(b, "\",generation=\"all\"} %d\n",
+                                   q->length);
+            else
+                control_buf_printf(b, "\",generation=\"%u\"} %d\n", q->gen,
+                                   q->length);
+        }
 }
 
 void
-metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
+metrics_render(const struct view *v, struct control_buf *b,
+               metrics_proc_fn *proc)
 {
+    static const struct metrics_data none;
+    const struct metrics_data *data = v->data ? v->data : &none;
     struct metrics_proc self;
 
     family(b, "handoff_build_info", "gauge", "handoff's version.");
@@ -329,12 +272,12 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
     control_buf_printf(b, "\"} 1\n");
     family(b, "handoff_uptime_seconds", "gauge", "Time since handoff started.");
     control_buf_printf(b, "handoff_uptime_seconds %.3f\n",
-                       (double)(uv_hrtime() - m->started_ns) / 1e9);
+                       (double)v->uptime_ms / 1e3);
     family(b, "handoff_rolls_total", "counter",
            "Rolls by outcome (the first generation's start included).");
     control_buf_printf(b, "handoff_rolls_total{outcome=\"promoted\"} %u\n"
                        "handoff_rolls_total{outcome=\"failed\"} %u\n",
-                       m->rolls_ok, m->rolls_failed);
+                       v->rolls_ok, v->rolls_failed);
     /* Every cause, 0 included: rate() and increase() need the series
      * before its first rollback, not from it. */
     family(b, "handoff_rollbacks_total", "counter",
@@ -342,22 +285,22 @@ metrics_render(struct master *m, struct control_buf *b, metrics_proc_fn *proc)
            "caused them.");
     for (enum deploy_cause c = 0; c < DEPLOY_NCAUSES; c++)
         control_buf_printf(b, "handoff_rollbacks_total{guard=\"%s\"} %u\n",
-                           deploy_cause_name(c), m->rollbacks[c]);
+                           deploy_cause_name(c), v->rollbacks[c]);
     family(b, "handoff_restarts_total", "counter",
            "Restarts of worker processes of active generations.");
-    control_buf_printf(b, "handoff_restarts_total %u\n", m->restarts);
+    control_buf_printf(b, "handoff_restarts_total %u\n", v->restarts);
     histogram(b, "handoff_ready_seconds",
-              "From a worker's start to its readiness.", &m->metrics_data.ready);
+              "From a worker's start to its readiness.", &data->ready);
     histogram(b, "handoff_roll_seconds",
-              "From a roll asked for to its promotion.", &m->metrics_data.roll);
+              "From a roll asked for to its promotion.", &data->roll);
     histogram(b, "handoff_drain_seconds",
-              "From a worker's drain signal to its exit.", &m->metrics_data.drain);
-    generations(m, b, proc);
-    listeners(m, b);
+              "From a worker's drain signal to its exit.", &data->drain);
+    generations(v, b, proc);
+    listeners(v, b);
     family(b, "handoff_metrics_refused_total", "counter",
            "Metrics connections closed over the bound of 64 (the oldest idle first).");
     control_buf_printf(b, "handoff_metrics_refused_total %llu\n",
-                       (unsigned long long)m->metrics_data.refused);
+                       (unsigned long long)data->refused);
     if (proc == NULL || proc(0, &self) < 0)
         return;
     family(b, "process_resident_memory_bytes", "gauge",
@@ -395,7 +338,9 @@ struct mconn {
 };
 
 struct metrics {
-    struct master *m;
+    view_fn *view;
+    void *arg;
+    struct metrics_data *data;
     uv_tcp_t *server;
     struct mconn *conns;
     size_t nconns;
@@ -517,7 +462,14 @@ answer(struct mconn *c, enum metrics_http r)
     struct control_buf b = {0};
 
     if (r == METRICS_HTTP_GET || r == METRICS_HTTP_HEAD) {
-        metrics_render(c->mt->m, &b, metrics_proc_read);
+        struct view v;
+
+        if (c->mt->view(c->mt->arg, &v) < 0) {
+            b.failed = 1; /* v holds nothing then */
+        } else {
+            metrics_render(&v, &b, metrics_proc_read);
+            view_free(&v);
+        }
         if (!b.failed)
             respond(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
                     b.s ? b.s : "", b.len, r == METRICS_HTTP_HEAD);
@@ -640,14 +592,14 @@ on_connection(uv_stream_t *server, int status)
          * A flood of idle connections (a slowloris) then holds only the
          * newest 64, and a real scraper, whose request comes at once, is
          * answered whatever the flood does. */
-        mt->m->metrics_data.refused++;
+        mt->data->refused++;
         mconn_reuse(c, t);
         return;
     }
     if (mt->nconns >= METRICS_MAX_CONNS ||
         (c = calloc(1, sizeof(*c))) == NULL) {
         /* Closed at once: 64 answers being written, or no memory. */
-        mt->m->metrics_data.refused++;
+        mt->data->refused++;
         handle_close(t);
         return;
     }
@@ -668,7 +620,9 @@ on_connection(uv_stream_t *server, int status)
 }
 
 int
-metrics_open(struct master *m, const char *address, char *err, size_t errlen)
+metrics_open(uv_loop_t *loop, const char *address, view_fn *view, void *arg,
+             struct metrics_data *data, struct metrics **out, char *err,
+             size_t errlen)
 {
     struct metrics *mt;
     struct addr a;
@@ -676,7 +630,7 @@ metrics_open(struct master *m, const char *address, char *err, size_t errlen)
     int len = sizeof(ss), rc;
     char text[ADDR_STRLEN];
 
-    m->metrics = NULL;
+    *out = NULL;
     if (address == NULL || strcmp(address, "none") == 0)
         return 0;
     if (addr_parse(address, &a, err, errlen) < 0)
@@ -691,8 +645,10 @@ metrics_open(struct master *m, const char *address, char *err, size_t errlen)
         snprintf(err, errlen, "metrics %s: out of memory", address);
         return -ENOMEM;
     }
-    mt->m = m;
-    uv_tcp_init(m->loop, mt->server);
+    mt->view = view;
+    mt->arg = arg;
+    mt->data = data;
+    uv_tcp_init(loop, mt->server);
     mt->server->data = mt;
     if ((rc = uv_tcp_bind(mt->server, (struct sockaddr *)&a.ss, 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)mt->server, METRICS_BACKLOG,
@@ -707,20 +663,17 @@ metrics_open(struct master *m, const char *address, char *err, size_t errlen)
                     sizeof(text)) < 0)
         snprintf(text, sizeof(text), "%s", address);
     log_event(LOG_INFO, "metrics", "address=%s", log_q(text));
-    m->metrics = mt;
+    *out = mt;
     return 0;
 }
 
 void
-metrics_close(struct master *m)
+metrics_close(struct metrics *mt)
 {
-    struct metrics *mt = m->metrics;
-
     if (mt == NULL)
         return;
     while (mt->conns != NULL)
         mconn_close(mt->conns);
     handle_close(mt->server);
     free(mt);
-    m->metrics = NULL;
 }

@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <uv.h>
 
-struct master;
-struct worker;
+#include "view.h"
+
 struct control_buf;
 
 /*
@@ -39,7 +40,7 @@ struct metrics_hist {
     double sum;
 };
 
-/* What the master records as things happen (struct master holds it). */
+/* What the master records as things happen (the shell holds it). */
 struct metrics_data {
     struct metrics_hist ready; /* a worker's start to ready */
     struct metrics_hist roll;  /* a roll asked for to promotion */
@@ -49,11 +50,8 @@ struct metrics_data {
 
 void metrics_hist_observe(struct metrics_hist *h, double seconds);
 
-/* The hooks of master.c: one call each, where the thing happens. */
-void metrics_observe_ready(struct master *m, double seconds);
-void metrics_observe_roll(struct master *m, double seconds);
-/* A worker exits: counted if it had been asked to drain. */
-void metrics_observe_drain(struct master *m, const struct worker *w);
+/* A worker drained since drain_ns (0: never asked to drain) exits. */
+void metrics_observe_drain(struct metrics_data *d, uint64_t drain_ns);
 
 /* A process's resources; pid 0 is the master itself. */
 struct metrics_proc {
@@ -66,10 +64,11 @@ typedef int metrics_proc_fn(pid_t pid, struct metrics_proc *out);
 metrics_proc_fn metrics_proc_read;
 
 /*
- * The text exposition format 0.0.4 of m's state into b: a pure function
- * of m but for proc (NULL: no process metrics), for tests to drive.
+ * The text exposition format 0.0.4 of the deployment v into b: a pure
+ * function of v but for proc (NULL: no process metrics), for tests to
+ * drive.
  */
-void metrics_render(struct master *m, struct control_buf *b,
+void metrics_render(const struct view *v, struct control_buf *b,
                     metrics_proc_fn *proc);
 
 /* What a request (the bytes received so far) asks for. */
@@ -88,10 +87,14 @@ enum metrics_http metrics_http_parse(const char *buf, size_t len);
 
 /*
  * Serve GET /metrics on address (HOST:PORT or [V6]:PORT; NULL or "none":
- * no endpoint). Returns 0 or -errno with a message in err.
+ * no endpoint, *out NULL) from the views view(arg) takes; refused
+ * connections are counted in data. Returns 0 or -errno with a message in
+ * err.
  */
-int metrics_open(struct master *m, const char *address, char *err,
-                 size_t errlen);
-void metrics_close(struct master *m);
+struct metrics;
+int metrics_open(uv_loop_t *loop, const char *address, view_fn *view,
+                 void *arg, struct metrics_data *data, struct metrics **out,
+                 char *err, size_t errlen);
+void metrics_close(struct metrics *mt);
 
 #endif

@@ -327,7 +327,6 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     w->child.on_exit = master_on_worker_exit;
     reap_add(&m->reaper, &w->child);
     g->slots[slot].w = w;
-    g->live++;
     /* The exec is reported through the loop: a roll of many processes
      * starts them all without waiting for each to load its program. */
     w->exec_poll = handle_poll(m->loop, w->exec_report, w);

@@ -13,9 +13,6 @@ cd "$TOP_SRCDIR" || exit 99
 INCLUDERS="
 supervisor/main.c
 supervisor/master.c
-supervisor/control.c
-supervisor/metrics.c
-supervisor/status.c
 supervisor/worker.h
 "
 # Files that name struct master or call master_* without including
@@ -23,10 +20,7 @@ supervisor/worker.h
 # master.h itself). This list must only shrink too.
 NAMERS="
 supervisor/master.h
-supervisor/control.h
 supervisor/generation.h
-supervisor/metrics.h
-supervisor/status.h
 supervisor/worker.c
 "
 

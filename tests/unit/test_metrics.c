@@ -1,4 +1,4 @@
-/* test_metrics.c: the metrics text of a master's state, and the HTTP request parser. */
+/* test_metrics.c: the metrics text of a deployment's view, and the HTTP request parser. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "control.h"
-#include "master.h"
 #include "metrics.h"
+#include "view.h"
 
 static enum metrics_http
 parse(const char *s)
@@ -127,35 +127,27 @@ expect(const char *text, const char *line)
 }
 
 static void
-the_text_follows_the_masters_state(void **state)
+the_text_follows_the_deployments_view(void **state)
 {
-    struct master m;
-    struct worker w1 = {.state = W_READY}, w2 = {.state = W_STARTING};
-    struct slot slots[3] = {{.w = &w1, .restarts = 1}, {.w = &w2}, {0}};
-    struct gen g3 = {.id = 3, .state = GEN_ACTIVE, .slots = slots, .nslots = 3};
-    struct gen g2 = {.id = 2, .state = GEN_DRAINING};
+    struct view_proc p3[2] = {{.slot = 0, .w = DW_READY, .pid = 100},
+                              {.slot = 1, .w = DW_STARTING, .pid = 101}};
+    struct metrics_data data = {0};
+    struct view v = {
+        .rolls_ok = 2, .rolls_failed = 1, .restarts = 1,
+        .rollbacks = {[DEPLOY_CRASH] = 3, [DEPLOY_OPERATOR] = 1},
+        .ngens = 2,
+        .gens = {{.id = 3, .state = GEN_ACTIVE, .routed = 1,
+                  .share_bps = 10000, .restarts = 1, .procs = p3, .nprocs = 2},
+                 {.id = 2, .state = GEN_DRAINING}},
+        .data = &data,
+    };
     struct control_buf b = {0};
 
-    memset(&m, 0, sizeof(m));
-    m.started_ns = master_now();
-    m.rolls_ok = 2;
-    m.rolls_failed = 1;
-    m.restarts = 1;
-    m.rollbacks[DEPLOY_CRASH] = 3;
-    m.rollbacks[DEPLOY_OPERATOR] = 1;
-    w1.child.pid = 100;
-    w2.child.pid = 101;
-    w1.gen = w2.gen = &g3;
-    g3.next = &g2;
-    m.gens = &g3;
-    steer_plan_init(&m.steering, 60000, 60999);
-    assert_int_equal(steer_plan_add(&m.steering, 3), 0);
-    steer_plan_promote(&m.steering, 3);
-    metrics_observe_roll(&m, 0.3);
-    metrics_observe_roll(&m, 7);
-    metrics_observe_ready(&m, 0.02);
-
-    metrics_render(&m, &b, fake_proc);
+    (void)state;
+    metrics_hist_observe(&data.roll, 0.3);
+    metrics_hist_observe(&data.roll, 7);
+    metrics_hist_observe(&data.ready, 0.02);
+    metrics_render(&v, &b, fake_proc);
     assert_false(b.failed);
     expect(b.s, "handoff_build_info{version=\"" PACKAGE_VERSION "\"} 1");
     expect(b.s, "handoff_rolls_total{outcome=\"promoted\"} 2");
@@ -199,7 +191,7 @@ the_text_follows_the_masters_state(void **state)
 
     /* Without /proc: no process metrics at all. */
     memset(&b, 0, sizeof(b));
-    metrics_render(&m, &b, NULL);
+    metrics_render(&v, &b, NULL);
     assert_null(strstr(b.s, "process_resident_memory_bytes"));
     assert_null(strstr(b.s, "handoff_generation_cpu_seconds_total"));
     free(b.s);
@@ -225,7 +217,7 @@ main(void)
         cmocka_unit_test(requests_split_across_reads_wait_for_the_blank_line),
         cmocka_unit_test(oversized_requests_are_refused),
         cmocka_unit_test(histograms_count_into_buckets),
-        cmocka_unit_test(the_text_follows_the_masters_state),
+        cmocka_unit_test(the_text_follows_the_deployments_view),
         cmocka_unit_test(proc_reads_the_master_itself),
     };
 
