@@ -56,14 +56,15 @@ const char *gen_event_name(enum gen_event e);
 enum worker_state { W_STARTING, W_READY, W_STOPPING, W_EXITED };
 
 struct plan;
-struct master;
 struct gen;
 struct probe;
 struct channel;
+struct worker_ctx;
 
 struct worker {
     struct child child; /* registered with the reaper while it runs */
     struct gen *gen;
+    struct worker_ctx *ctx; /* what started it (worker.h) */
     size_t slot;
     enum worker_state state;
     uint64_t started_ns;
@@ -89,7 +90,6 @@ struct slot {
 struct gen {
     unsigned id;
     enum gen_state state; /* the core's, mirrored */
-    struct master *master;
     struct plan *plan;
     struct slot *slots;
     size_t nslots;

@@ -142,7 +142,6 @@ gen_new(struct master *m, unsigned id, struct plan *p)
         return NULL;
     }
     g->id = id;
-    g->master = m;
     g->plan = plan_ref(p);
     g->state = GEN_STARTING;
     g->started_ns = master_now();
@@ -257,19 +256,19 @@ static void
 on_retire_tick(uv_timer_t *t)
 {
     struct gen *g = t->data;
+    struct master *m = t->loop->data;
     const struct deploy_gen *cg;
 
     if (g == NULL)
         return;
-    cg = deploy_gen_c(&g->master->d, g->id);
+    cg = deploy_gen_c(&m->d, g->id);
     if (cg == NULL || cg->retire_at == 0) {
         uv_timer_stop(t);
         return;
     }
     if (traffic_queued(g) == 0) {
         uv_timer_stop(t);
-        feed(g->master,
-             &(struct deploy_event){.kind = DEV_QUEUE_EMPTY, .gen = g->id});
+        feed(m, &(struct deploy_event){.kind = DEV_QUEUE_EMPTY, .gen = g->id});
     }
 }
 
@@ -384,7 +383,7 @@ act_spawn(struct master *m, const struct deploy_action *a, struct gen *g)
     }
     /* One that could not even be forked (no fd, no memory, no process
      * left) is reported: no exit will ever come for it. */
-    rc = worker_start(m, g, a->slot);
+    rc = worker_start(&m->workers, g, a->slot);
     if (rc < 0 && g->slots[a->slot].w == NULL)
         spawn_failed(g, a->slot, rc);
 }
@@ -866,27 +865,17 @@ on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
         master_worker_ready(m, w, READY_NOTIFY);
 }
 
-void
-master_on_worker_exit(struct child *c, int status)
+/* For worker.h: w's main process exited (logged, and w out of its slot). */
+static void
+worker_exited(void *arg, struct worker *w, int status, const char *desc)
 {
-    struct worker *w = (struct worker *)c; /* child is its first member */
+    struct master *m = arg;
     struct gen *g = w->gen;
-    struct master *m = g->master;
-    uint64_t ran_ms = (master_now() - w->started_ns) / 1000000;
     size_t slot = w->slot;
-    char desc[64], hint[1024];
+    char hint[1024];
 
-    /* Its exec's report first, if the exit came before it: the log tells
-     * spawn or exec_failed, then exit. */
-    worker_exec_report(w, 1);
     worker_exit_hint(w, status, m->active != NULL, hint, sizeof(hint));
-    log_event(g->state == GEN_ACTIVE && !m->stopping ? LOG_WARN : LOG_INFO,
-              "exit", "gen=%u pid=%d %s ran_ms=%llu", g->id, (int)c->pid,
-              reap_describe(status, desc, sizeof(desc)),
-              (unsigned long long)ran_ms);
     metrics_observe_drain(&m->metrics_data, w->drain_ns);
-    w->state = W_EXITED;
-    g->slots[slot].w = NULL;
     worker_free(w);
     feed(m, &(struct deploy_event){.kind = DEV_EXITED,
                                    .gen = g->id,
@@ -894,6 +883,16 @@ master_on_worker_exit(struct child *c, int status)
                                    .status = status,
                                    .text = desc,
                                    .hint = hint});
+}
+
+/* For worker.h: once stopping, exited workers' groups get stop_timeout. */
+static int
+stopping(void *arg, uint64_t *stop_ms)
+{
+    struct master *m = arg;
+
+    *stop_ms = m->stopping ? m->plan->cfg->stop_timeout : 0;
+    return m->stopping;
 }
 
 /* --- start and end -------------------------------------------------------- */
@@ -933,6 +932,9 @@ master_run(const struct config_args *args, struct config *cfg)
     m.readiness =
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
+    m.workers = (struct worker_ctx){
+        &loop,       &m.reaper,     &m.channels, &m.readiness, m.notify_path,
+        m.shim_path, worker_exited, stopping,    &m,           NULL};
     m.traffic = (struct traffic){&m.steering, live_plans, &m};
     m.control_ops = (struct control_ops){request_roll,     request_promote,
                                          request_rollback, master_stop,
@@ -1032,7 +1034,7 @@ out:
     guard_stop(m.guard);
     while (m.gens != NULL)
         gen_free(&m, m.gens);
-    worker_remnants_close(&m);
+    worker_remnants_close(&m.workers);
     plan_unref(m.next_plan);
     plan_unref(m.plan);
     if (m.rundir[0] != '\0')

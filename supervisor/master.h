@@ -19,11 +19,11 @@
 #include "reap.h"
 #include "steer.h"
 #include "traffic.h"
+#include "worker.h"
 
 struct control;
 struct metrics;
 struct guard;
-struct remnant;
 struct sdnotify;
 struct signals;
 
@@ -54,6 +54,7 @@ struct master {
     struct probe_host probes;       /* the loop and the reaper, for probe.h */
     struct readiness_ctx readiness; /* for workers' checks (readiness.h) */
     struct channel_ctx channels;    /* for their control channels */
+    struct worker_ctx workers;      /* for starting them (worker.h) */
     struct guard_ctx guards;        /* for the guard (guard.h) */
     struct control_ops control_ops; /* for the control socket */
     struct notify *notify;
@@ -67,7 +68,6 @@ struct master {
     unsigned sync_gen;
     struct control *control;   /* the control socket, or NULL */
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
-    struct remnant *remnants;  /* exited workers' groups left (worker.c) */
     struct steer_plan steering; /* who gets new connections (traffic.h) */
     struct traffic traffic;     /* what traffic.c works on */
     struct guard *guard;        /* during a canary or keep_previous */
@@ -77,9 +77,6 @@ struct master {
 
 /* The whole life of the master; returns handoff's exit code. */
 int master_run(const struct config_args *args, struct config *cfg);
-
-/* The reaper's callback for a worker (its struct child comes first). */
-void master_on_worker_exit(struct child *c, int status);
 
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);

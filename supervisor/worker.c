@@ -251,8 +251,31 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
 
 static void on_exec_report(uv_poll_t *h, int status, int events);
 
+/* The reaper's callback (the child comes first in struct worker): the exit
+ * is logged, then goes to the worker's owner. */
+static void
+on_child_exit(struct child *c, int status)
+{
+    struct worker *w = (struct worker *)c;
+    struct worker_ctx *wc = w->ctx;
+    uint64_t ran_ms = (uv_hrtime() - w->started_ns) / 1000000, stop_ms;
+    int serving = w->gen->state == GEN_ACTIVE;
+    char desc[64];
+
+    /* Its exec's report first, if the exit came before it: the log tells
+     * spawn or exec_failed, then exit. */
+    worker_exec_report(w, 1);
+    log_event(serving && !wc->stopping(wc->ctx, &stop_ms) ? LOG_WARN : LOG_INFO,
+              "exit", "gen=%u pid=%d %s ran_ms=%llu", w->gen->id, (int)c->pid,
+              reap_describe(status, desc, sizeof(desc)),
+              (unsigned long long)ran_ms);
+    w->state = W_EXITED;
+    w->gen->slots[w->slot].w = NULL;
+    wc->exited(wc->ctx, w, status, desc);
+}
+
 int
-worker_start(struct master *m, struct gen *g, size_t slot)
+worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
 {
     const struct plan *p = g->plan;
     const struct config *c = p->cfg;
@@ -269,18 +292,19 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     if (w == NULL)
         return -ENOMEM;
     w->gen = g;
+    w->ctx = wc;
     w->slot = slot;
     w->state = W_STARTING;
     w->exec_report = -1;
-    rc = channel_open(&m->channels, w, &child_end);
+    rc = channel_open(wc->channels, w, &child_end);
     if (rc < 0) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
                   slot, log_q(strerror(-rc)));
         free(w);
         return rc;
     }
-    env = worker_env(environ, p, g->id, m->notify_path, chan_target,
-                     c->pass == PASS_SHIM ? m->shim_path : NULL, &lpid);
+    env = worker_env(environ, p, g->id, wc->notify_path, chan_target,
+                     c->pass == PASS_SHIM ? wc->shim_path : NULL, &lpid);
     if (env == NULL) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
                   slot, log_q(strerror(ENOMEM)));
@@ -311,7 +335,7 @@ worker_start(struct master *m, struct gen *g, size_t slot)
     o.ngroups = c->user ? (size_t)ngroups : 0;
     o.own_pgroup = 1;
     o.die_with_parent = 1;
-    o.preload = c->pass == PASS_SHIM ? m->shim_path : NULL;
+    o.preload = c->pass == PASS_SHIM ? wc->shim_path : NULL;
 
     w->started_ns = uv_hrtime();
     rc = spawn_process(&o, &w->child.pid, &w->exec_report);
@@ -324,12 +348,12 @@ worker_start(struct master *m, struct gen *g, size_t slot)
         free(w);
         return rc;
     }
-    w->child.on_exit = master_on_worker_exit;
-    reap_add(&m->reaper, &w->child);
+    w->child.on_exit = on_child_exit;
+    reap_add(wc->reaper, &w->child);
     g->slots[slot].w = w;
     /* The exec is reported through the loop: a roll of many processes
      * starts them all without waiting for each to load its program. */
-    w->exec_poll = handle_poll(m->loop, w->exec_report, w);
+    w->exec_poll = handle_poll(wc->loop, w->exec_report, w);
     if (w->exec_poll == NULL ||
         uv_poll_start(w->exec_poll, UV_READABLE, on_exec_report) < 0) {
         /* No watch: wait for this one exec, as there is no other way. */
@@ -387,7 +411,7 @@ worker_exec_report(struct worker *w, int exited)
     log_event(LOG_INFO, "spawn", "gen=%u pid=%d slot=%zu", g->id,
               (int)w->child.pid, w->slot);
     if (!exited)
-        readiness_start(&g->master->readiness, w);
+        readiness_start(w->ctx->readiness, w);
 }
 
 /* The name of the user workers run as: user =, or handoff's own. */
@@ -421,8 +445,7 @@ worker_exec_error(const struct worker *w, char *buf, size_t size)
         fdlimit_nofile_explain(buf, size, p->nls);
     else if (w->exec_step == SPAWN_STEP_PRELOAD)
         snprintf(buf, size, "the shim %s is not readable by user %s (%s)",
-                 w->gen->master->shim_path,
-                 user_name(p->cfg, uname, sizeof(uname)),
+                 w->ctx->shim_path, user_name(p->cfg, uname, sizeof(uname)),
                  strerror(w->exec_err));
     else if (w->exec_step == SPAWN_STEP_EXEC)
         snprintf(buf, size, "cannot run %s: %s", cmd, strerror(w->exec_err));
@@ -490,14 +513,14 @@ struct remnant {
     pid_t pgid;
     unsigned gen_id;
     uv_timer_t *timer;
-    struct master *m;
+    struct worker_ctx *wc;
     struct remnant *next;
 };
 
 static void
 remnant_free(struct remnant *r)
 {
-    for (struct remnant **p = &r->m->remnants; *p; p = &(*p)->next)
+    for (struct remnant **p = &r->wc->remnants; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
             break;
@@ -510,13 +533,15 @@ static void
 on_remnant_deadline(uv_timer_t *t)
 {
     struct remnant *r = t->data;
+    uint64_t stop_ms;
 
     if (r == NULL)
         return;
     if (kill(-r->pgid, SIGKILL) == 0)
         log_event(LOG_WARN, "kill", "gen=%u pgid=%d reason=%s", r->gen_id,
-                  (int)r->pgid, r->m->stopping ? "stop_timeout"
-                                               : "drain_timeout");
+                  (int)r->pgid,
+                  r->wc->stopping(r->wc->ctx, &stop_ms) ? "stop_timeout"
+                                                        : "drain_timeout");
     remnant_free(r);
 }
 
@@ -524,24 +549,24 @@ static void
 remnant_watch(struct worker *w)
 {
     struct gen *g = w->gen;
-    struct master *m = g->master;
+    struct worker_ctx *wc = w->ctx;
     const struct config *c = g->plan->cfg;
-    uint64_t timeout = m->stopping ? m->plan->cfg->stop_timeout
-                                   : c->drain_timeout;
+    uint64_t stop_ms, timeout, deadline, delay;
     uint64_t now = uv_hrtime(), from = w->drain_ns ? w->drain_ns : now;
-    uint64_t deadline = from + timeout * 1000000, delay;
     struct remnant *r;
 
     /* Nobody left. While anyone is, the kernel keeps the number for the
      * group: no new process can take it. */
     if (kill(-w->child.pid, 0) < 0)
         return;
+    timeout = wc->stopping(wc->ctx, &stop_ms) ? stop_ms : c->drain_timeout;
+    deadline = from + timeout * 1000000;
     if (w->drain_ns == 0 && !w->killed)
         kill(-w->child.pid, c->drain_signal);
     delay = w->killed || deadline <= now ? 0 : (deadline - now) / 1000000;
     r = calloc(1, sizeof(*r));
     if (r != NULL)
-        r->timer = handle_timer(m->loop, r);
+        r->timer = handle_timer(wc->loop, r);
     if (r == NULL || r->timer == NULL) {
         /* No way to wait: the deadline is now. */
         free(r);
@@ -550,19 +575,19 @@ remnant_watch(struct worker *w)
     }
     r->pgid = w->child.pid;
     r->gen_id = g->id;
-    r->m = m;
-    r->next = m->remnants;
-    m->remnants = r;
+    r->wc = wc;
+    r->next = wc->remnants;
+    wc->remnants = r;
     log_event(LOG_INFO, "remnant", "gen=%u pgid=%d kill_in_ms=%llu", g->id,
               (int)r->pgid, (unsigned long long)delay);
     uv_timer_start(r->timer, on_remnant_deadline, delay, 0);
 }
 
 void
-worker_remnants_close(struct master *m)
+worker_remnants_close(struct worker_ctx *wc)
 {
-    while (m->remnants != NULL)
-        remnant_free(m->remnants);
+    while (wc->remnants != NULL)
+        remnant_free(wc->remnants);
 }
 
 void

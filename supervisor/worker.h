@@ -2,15 +2,47 @@
 #ifndef HANDOFF_WORKER_H
 #define HANDOFF_WORKER_H
 
-#include "master.h"
+#include <stdint.h>
+#include <uv.h>
+
+#include "channel.h"
+#include "generation.h"
+#include "plan.h"
+#include "readiness.h"
+#include "reap.h"
+
+struct remnant;
+
+/*
+ * What workers start with and report to, filled once by their owner: the
+ * loop, what watches them, and a callback for their exits. Their module
+ * reaches nothing else of the owner's.
+ */
+struct worker_ctx {
+    uv_loop_t *loop;
+    struct reaper *reaper;                 /* reports their exits */
+    const struct channel_ctx *channels;    /* for their control channels */
+    const struct readiness_ctx *readiness; /* for their readiness checks */
+    const char *notify_path;               /* their NOTIFY_SOCKET */
+    const char *shim_path;                 /* LD_PRELOAD for pass = shim */
+    /* w's main process exited with status: logged (desc says how, as
+     * reap_describe does), w is W_EXITED and out of its slot; the callee
+     * frees it (worker_free). */
+    void (*exited)(void *ctx, struct worker *w, int status, const char *desc);
+    /* Whether handoff is stopping; if so, its stop_timeout in *stop_ms (by
+     * which what is left of an exited worker's group is killed). */
+    int (*stopping)(void *ctx, uint64_t *stop_ms);
+    void *ctx;
+    struct remnant *remnants; /* exited workers' groups left (worker.c) */
+};
 
 /*
  * Start a worker in slot of g: fds and variables for g's pass mode, a
  * control channel, NOTIFY_SOCKET, then its readiness check. Returns 0, or
  * -errno when fork or exec failed (the worker, if forked, is still
- * registered and its exit is reported as usual).
+ * registered and its exit is reported as usual, through wc->exited).
  */
-int worker_start(struct master *m, struct gen *g, size_t slot);
+int worker_start(struct worker_ctx *wc, struct gen *g, size_t slot);
 
 /*
  * Send sig to a running worker's process group: its drain (then SIGCONT,
@@ -21,8 +53,8 @@ int worker_kill(struct worker *w, int sig);
 /* Send sig to the worker's main process alone (a forwarded signal). */
 int worker_signal(struct worker *w, int sig);
 
-/* Forget what is left of exited workers' groups (at the master's end). */
-void worker_remnants_close(struct master *m);
+/* Forget what is left of exited workers' groups (at the owner's end). */
+void worker_remnants_close(struct worker_ctx *wc);
 
 /*
  * Read what the worker's exec came to, if not known yet: log spawn (and,

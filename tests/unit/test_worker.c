@@ -13,7 +13,6 @@
 /* Not "config.h": the build directory's autoconf header has that name. */
 #include "../../supervisor/config.h"
 #include "listener.h"
-#include "master.h"
 #include "worker.h"
 
 /* Two TCP listeners and a unix one, as a [listen NAME] section makes them. */
