@@ -353,25 +353,21 @@ request_rollout(struct conn *c, enum control_request r)
     const struct control_ops *ops = c->ctl->ops;
     struct control_buf b = {0};
     unsigned from = 0, gen = 0;
+    char why[240] = "refused";
     struct view v;
 
     if (ops->view(ops->arg, &v) == 0) {
         from = v.starting ? v.starting : v.active;
         view_free(&v);
     }
-
-    if (r == CONTROL_PROMOTE) {
-        if (ops->promote(ops->arg, &gen) == 0)
-            control_buf_printf(&b, "promoted gen=%u\n", gen);
-        else
-            control_buf_printf(&b, "error: nothing to promote: no canary under "
-                               "way and no generation kept\n");
-    } else if (ops->rollback(ops->arg, &gen) == 0) {
+    if (r == CONTROL_PROMOTE && ops->promote(ops->arg, &gen, why,
+                                             sizeof(why)) == 0)
+        control_buf_printf(&b, "promoted gen=%u\n", gen);
+    else if (r == CONTROL_ROLLBACK &&
+             ops->rollback(ops->arg, &gen, why, sizeof(why)) == 0)
         control_buf_printf(&b, "rolled back gen=%u to=%u\n", from, gen);
-    } else {
-        control_buf_printf(&b, "error: nothing to return to: no canary under "
-                           "way and no generation kept (keep_previous)\n");
-    }
+    else
+        control_buf_printf(&b, "error: %s\n", why);
     answer_buf(c, &b);
 }
 

@@ -86,13 +86,13 @@ const char *control_path(const char *configured, int pid1, int *implicit);
 /* What a client asks the master for (master.c supplies them): a roll for
  * client (answered by control_roll_answer), with steps of its own unless
  * steps is NULL; promote and rollback: 0 and the generation serving after
- * it, or -ENOENT; a stop as by sig; the deployment as it is now, for
+ * it, or -ENOENT and why; a stop as by sig; the deployment as it is now, for
  * status and metrics (view.h). */
 struct control_ops {
     void (*roll)(void *arg, unsigned client, const struct canary_step *steps,
                  size_t nsteps);
-    int (*promote)(void *arg, unsigned *gen);
-    int (*rollback)(void *arg, unsigned *gen);
+    int (*promote)(void *arg, unsigned *gen, char *why, size_t len);
+    int (*rollback)(void *arg, unsigned *gen, char *why, size_t len);
     void (*stop)(void *arg, int sig);
     view_fn *view;
     void *arg;

@@ -573,6 +573,11 @@ swap_failed(struct ctx *x, struct deploy_gen *g, int err, const char *at)
               why, 1);
 }
 
+static void rolled_back(struct ctx *x, struct deploy_gen *g,
+                        struct deploy_gen *to);
+static void rollback_failed(struct ctx *x, struct deploy_gen *g,
+                            struct deploy_gen *to, int err);
+
 static void
 steered(struct ctx *x, int err)
 {
@@ -585,11 +590,36 @@ steered(struct ctx *x, int err)
     d->pending_gen = 0;
     if (g == NULL || p == DP_NONE)
         return;
-    if (p == DP_PROMOTE) {
+    if (p == DP_ROLLBACK) {
+        struct deploy_gen *from = deploy_gen(d, d->rb.gen);
+
+        if (from == NULL)
+            return;
         if (err < 0)
-            swap_failed(x, g, err, "promotion");
+            rollback_failed(x, from, g, err);
         else
-            promoted(x, g);
+            rolled_back(x, from, g);
+        return;
+    }
+    if (p == DP_PROMOTE) {
+        unsigned client = d->pending_client;
+
+        d->pending_client = 0;
+        if (err < 0) {
+            snprintf(text, sizeof(text),
+                     "the steering program could not be attached (%s): "
+                     "generation %u stays active",
+                     strerror(-err), d->active);
+            if (client != 0)
+                answer(x, client, -1, 0, text);
+            swap_failed(x, g, err, "promotion");
+            return;
+        }
+        promoted(x, g);
+        if (client != 0) {
+            snprintf(text, sizeof(text), "promoted gen=%u", g->id);
+            answer(x, client, 1, g->id, text);
+        }
         return;
     }
     if (err < 0) {
@@ -810,63 +840,142 @@ restore_size(struct ctx *x, struct deploy_gen *kept)
     return 0;
 }
 
-static int
-rollback(struct ctx *x, enum deploy_cause cause, const char *why)
+/* The swap of a rollback worked: g, the canary or the generation promoted
+ * while to was kept, gives way to to. */
+static void
+rolled_back(struct ctx *x, struct deploy_gen *g, struct deploy_gen *to)
 {
     struct deploy *d = x->d;
-    struct deploy_gen *g = deploy_gen(d, d->starting), *kept, *a;
+    struct deploy_rollback *rb = &d->rb;
+    unsigned client = rb->client;
+    struct deploy_gen *a;
     char text[200];
 
-    if (g != NULL && g->state == GEN_CANARY && d->active != 0) {
-        /* One swap: every new connection to the generation that never
-         * stopped serving; the canary keeps what it holds, then drains. */
-        steer(x, DS_PROMOTE, d->active, 0);
-        d->route_main = d->active;
-        d->route_canary = 0;
+    rb->client = 0;
+
+    d->route_main = to->id;
+    d->route_canary = 0;
+    guard(x, 0, 0, 0);
+    d->rollbacks[rb->cause]++;
+    if (g->state == GEN_CANARY) {
+        /* Every new connection to the generation that never stopped
+         * serving; the canary keeps what it holds, then drains. */
         g->step_at = 0;
         set_state(x, g, GEV_ROLLBACK);
-        guard(x, 0, 0, 0);
         d->starting = 0;
         d->rolls_failed++;
-        d->rollbacks[cause]++;
-        ended(x, g->id, 0, why);
+        ended(x, g->id, 0, rb->why);
         say(x, DL_WARN, "rollback",
-            "gen=%u to=%u during=canary guard=%s reason=%s", g->id, d->active,
-            deploy_cause_name(cause), log_q(why));
-        answer_waiters(x, g->id, 0, why);
+            "gen=%u to=%u during=canary guard=%s reason=%s", g->id, to->id,
+            deploy_cause_name(rb->cause), log_q(rb->why));
+        answer_waiters(x, g->id, 0, rb->why);
         retire(x, g);
         a = deploy_gen(d, d->active);
         if (!d->stopping && a != NULL && !deploy_has_future(a))
             service_ended(x, a); /* its last exited meanwhile */
         else
             roll_finished(x);
-        return 0;
+    } else {
+        to->keep_at = 0;
+        set_state(x, to, GEV_RESTORE);
+        set_state(x, g, GEV_ROLLBACK);
+        d->active = to->id;
+        set_plan(x, to);
+        say(x, DL_WARN, "rollback",
+            "gen=%u to=%u during=keep_previous guard=%s reason=%s", g->id,
+            to->id, deploy_cause_name(rb->cause), log_q(rb->why));
+        snprintf(text, sizeof(text),
+                 "rolled back from generation %u to %u: %.100s", g->id, to->id,
+                 rb->why);
+        progress(x, text);
+        /* Its roll's outcome, for status: the generation serving is the
+         * kept one, and "promoted" would say otherwise. */
+        ended(x, g->id, 0, text);
+        (void)restore_size(x, to);
+        retire(x, g);
     }
-    kept = find_state(d, GEN_KEPT);
-    if (kept == NULL || (g = deploy_gen(d, d->active)) == NULL)
+    if (client != 0)
+        answer(x, client, 1, d->active, "rolled back");
+    if (g->id != 0 && g->live == 0 && g->state == GEN_FAILED)
+        gen_done(x, g);
+}
+
+/* From whom to whom a rollback now goes: a canary back to the active
+ * generation, or the active one back to the kept one. -ENOENT: none. */
+static int
+rollback_pair(struct deploy *d, struct deploy_gen **from,
+              struct deploy_gen **to)
+{
+    struct deploy_gen *g = deploy_gen(d, d->starting);
+
+    if (g != NULL && g->state == GEN_CANARY && d->active != 0) {
+        *from = g;
+        *to = deploy_gen(d, d->active);
+    } else {
+        *from = deploy_gen(d, d->active);
+        *to = find_state(d, GEN_KEPT);
+    }
+    return *from != NULL && *to != NULL ? 0 : -ENOENT;
+}
+
+/* Traffic back to the previous generation: one swap asked for, and nothing
+ * changes until it worked (rolled_back, rollback_failed). client, if any,
+ * is answered then. -ENOENT: nothing to roll back to. */
+static int
+rollback(struct ctx *x, enum deploy_cause cause, const char *why,
+         unsigned client)
+{
+    struct deploy *d = x->d;
+    struct deploy_gen *g, *to;
+
+    if (rollback_pair(d, &g, &to) < 0)
         return -ENOENT;
-    steer(x, DS_PROMOTE, kept->id, 0);
-    d->route_main = kept->id;
-    d->route_canary = 0;
-    kept->keep_at = 0;
-    guard(x, 0, 0, 0);
-    set_state(x, kept, GEV_RESTORE);
-    set_state(x, g, GEV_ROLLBACK);
-    d->active = kept->id;
-    set_plan(x, kept);
-    d->rollbacks[cause]++;
-    say(x, DL_WARN, "rollback",
-        "gen=%u to=%u during=keep_previous guard=%s reason=%s", g->id, kept->id,
-        deploy_cause_name(cause), log_q(why));
-    snprintf(text, sizeof(text), "rolled back from generation %u to %u: %.100s",
-             g->id, kept->id, why);
-    progress(x, text);
-    /* Its roll's outcome, for status: the generation serving is the kept
-     * one, and "promoted" would say otherwise. */
-    ended(x, g->id, 0, text);
-    (void)restore_size(x, kept);
-    retire(x, g);
+    memset(&d->rb, 0, sizeof(d->rb));
+    d->rb.gen = g->id;
+    d->rb.cause = cause;
+    d->rb.client = client;
+    snprintf(d->rb.why, sizeof(d->rb.why), "%s", why);
+    d->pending = DP_ROLLBACK;
+    d->pending_gen = to->id;
+    steer(x, DS_PROMOTE, to->id, 0);
     return 0;
+}
+
+static void not_rolled_back(struct ctx *x, struct deploy_gen *g, size_t slot,
+                            int status, uint64_t ran);
+
+/*
+ * The kernel kept the program it had: g keeps its share and its state.
+ * The operator is told; a guard's or a crash's rollback is tried again
+ * (the canary holds its step meanwhile), and a crashed slot of an active
+ * generation is restarted as if no rollback had been asked for.
+ */
+static void
+rollback_failed(struct ctx *x, struct deploy_gen *g, struct deploy_gen *to,
+                int err)
+{
+    struct deploy_rollback *rb = &x->d->rb;
+    char text[240];
+
+    snprintf(text, sizeof(text),
+             "the steering program could not be attached (%s): generation %u "
+             "keeps its share",
+             strerror(-err), g->id);
+    say(x, DL_ERROR, "rollback_failed", "gen=%u to=%u guard=%s error=%s%s",
+        g->id, to->id, deploy_cause_name(rb->cause), log_q(strerror(-err)),
+        rb->cause != DEPLOY_OPERATOR ? " retry_ms=1000" : "");
+    if (rb->client != 0)
+        answer(x, rb->client, -1, 0, text);
+    rb->client = 0;
+    if (rb->cause != DEPLOY_OPERATOR) {
+        rb->retry_at = x->now + DEPLOY_ROLLBACK_RETRY_MS;
+        if (g->state == GEN_CANARY)
+            g->step_at = 0;
+    }
+    if (rb->crashed) {
+        rb->crashed = 0;
+        not_rolled_back(x, g, rb->slot, rb->status, rb->ran);
+    }
 }
 
 static void
@@ -887,13 +996,20 @@ promote_request(struct ctx *x, unsigned client)
     struct deploy_gen *g = deploy_gen(d, d->starting), *kept;
     char text[64];
 
+    d->rb.retry_at = 0; /* the operator's word over a guard's */
+
     if (g != NULL && g->state == GEN_CANARY && d->pending == DP_NONE) {
+        if (!deploy_has_future(g)) {
+            /* Its processes exited and a rollback's swap failed. */
+            answer(x, client, -1, 0,
+                   "nothing to promote: the canary has no process left");
+            return;
+        }
         g->step_at = 0;
         say(x, DL_INFO, "canary_done", "gen=%u steps=%zu/%zu reason=%s", g->id,
             g->step + 1, g->nsteps, log_q("handoff promote"));
-        snprintf(text, sizeof(text), "promoted gen=%u", g->id);
-        answer(x, client, 1, g->id, text);
         ask_promote(x, g);
+        d->pending_client = client; /* answered once the swap is */
         return;
     }
     if ((kept = find_state(d, GEN_KEPT)) != NULL) {
@@ -912,8 +1028,9 @@ promote_request(struct ctx *x, unsigned client)
  * retired the slot). 1 if it rolled back. */
 static int
 crash_rollback(struct ctx *x, struct deploy_gen *g, size_t slot,
-               const char *desc)
+               const char *desc, int status, uint64_t ran)
 {
+    struct deploy_rollback *rb = &x->d->rb;
     char why[160];
 
     if (g->slots[slot].retired)
@@ -925,10 +1042,12 @@ crash_rollback(struct ctx *x, struct deploy_gen *g, size_t slot,
                  desc);
     else
         return 0;
-    if (rollback(x, DEPLOY_CRASH, why) < 0)
+    if (rollback(x, DEPLOY_CRASH, why, 0) < 0)
         return 0;
-    if (g->id != 0 && g->live == 0 && g->state == GEN_FAILED)
-        gen_done(x, g);
+    rb->crashed = 1;
+    rb->slot = slot;
+    rb->status = status;
+    rb->ran = ran;
     return 1;
 }
 
@@ -953,6 +1072,27 @@ schedule_restart(struct ctx *x, struct deploy_gen *g, size_t i, uint64_t ran)
 }
 
 static void maybe_finish(struct ctx *x);
+
+/* The process of g's slot exited, and no rollback took g's traffic (none
+ * to go back to, or its swap failed): it restarts as restart = says, or
+ * the service has ended. */
+static void
+not_rolled_back(struct ctx *x, struct deploy_gen *g, size_t slot, int status,
+                uint64_t ran)
+{
+    struct deploy *d = x->d;
+    struct deploy_slot *s = &g->slots[slot];
+
+    if ((g->state != GEN_ACTIVE && g->state != GEN_CANARY) || s->w != DW_EMPTY)
+        return;
+    if (!s->retired && wants_restart(g->conf.restart, status)) {
+        schedule_restart(x, g, slot, ran);
+        return;
+    }
+    s->ended = !s->retired;
+    if (!deploy_has_future(g) && d->starting == 0 && !d->stopping)
+        service_ended(x, g); /* in a roll, its outcome decides */
+}
 
 static void
 exited(struct ctx *x, const struct deploy_event *ev)
@@ -986,17 +1126,9 @@ exited(struct ctx *x, const struct deploy_event *ev)
         break;
     case GEN_CANARY:
     case GEN_ACTIVE:
-        if (crash_rollback(x, g, ev->slot, desc))
-            break; /* rolled back: g drains */
-        if (g->state == GEN_CANARY)
-            break; /* its slot is not restarted */
-        if (!s->retired && wants_restart(g->conf.restart, ev->status)) {
-            schedule_restart(x, g, ev->slot, ran);
-            break;
-        }
-        s->ended = !s->retired;
-        if (!deploy_has_future(g) && d->starting == 0 && !d->stopping)
-            service_ended(x, g); /* in a roll, its outcome decides */
+        if (crash_rollback(x, g, ev->slot, desc, ev->status, ran))
+            break; /* decided once the rollback's swap is answered */
+        not_rolled_back(x, g, ev->slot, ev->status, ran);
         break;
     case GEN_DRAINING:
     case GEN_FAILED:
@@ -1185,7 +1317,17 @@ stop_now(struct ctx *x, int sig)
 
     d->delay_at = 0;
     d->stopping = 1;
+    /* A swap's answer no longer matters: who waits for it is told. */
+    if (d->pending == DP_ROLLBACK && d->rb.client != 0) {
+        answer(x, d->rb.client, 0, 0, "stopping");
+        d->rb.client = 0;
+    }
+    if (d->pending == DP_PROMOTE && d->pending_client != 0) {
+        answer(x, d->pending_client, 0, 0, "stopping");
+        d->pending_client = 0;
+    }
     d->pending = DP_NONE;
+    d->rb.retry_at = 0;
     guard(x, 0, 0, 0);
     d->stop_sig = sig;
     /* Generation 1 still starting is all there is: its status counts. */
@@ -1266,6 +1408,7 @@ deploy_next_deadline(const struct deploy *d)
     t = earliest(t, d->delay_at);
     t = earliest(t, d->stop_at);
     t = earliest(t, d->grace_at);
+    t = earliest(t, d->rb.retry_at);
     for (size_t i = 0; i < DEPLOY_MAX_GENS; i++) {
         const struct deploy_gen *g = &d->gens[i];
         if (g->id == 0)
@@ -1329,6 +1472,17 @@ one_due(struct ctx *x)
         a->ok = 1; /* now, whatever is left */
         return 1;
     }
+    if (due(d->rb.retry_at, now)) {
+        /* Again, if the generation it was for still has the traffic. */
+        struct deploy_gen *from, *to;
+        char why[sizeof(d->rb.why)];
+
+        d->rb.retry_at = 0;
+        memcpy(why, d->rb.why, sizeof(why));
+        if (rollback_pair(d, &from, &to) == 0 && from->id == d->rb.gen)
+            (void)rollback(x, d->rb.cause, why, 0);
+        return 1;
+    }
     if (due(d->stop_at, now)) {
         d->stop_at = 0;
         say(x, DL_WARN, "stop_timeout", "action=SIGKILL");
@@ -1381,8 +1535,9 @@ one_due(struct ctx *x)
             s->restart_at = 0;
             if (g->state == GEN_KEPT && !s->retired)
                 s->lost = 1; /* started if traffic returns */
-            if (g->state == GEN_ACTIVE && !d->stopping && !s->retired &&
-                s->w == DW_EMPTY)
+            /* A canary's, after a rollback whose swap failed. */
+            if ((g->state == GEN_ACTIVE || g->state == GEN_CANARY) &&
+                !d->stopping && !s->retired && s->w == DW_EMPTY)
                 spawn(x, g, k);
             else if ((g->state == GEN_DRAINING || g->state == GEN_FAILED) &&
                      !deploy_has_future(g))
@@ -1468,7 +1623,7 @@ deploy_event(struct deploy *d, const struct deploy_event *ev, uint64_t now,
     case DEV_GUARD_FAILED:
         /* A verdict of a guard since stopped is no longer anyone's. */
         if (d->guard_cur != 0 && d->guard_cur == ev->gen)
-            (void)rollback(&x, ev->cause, ev->text ? ev->text : "guard");
+            (void)rollback(&x, ev->cause, ev->text ? ev->text : "guard", 0);
         break;
     case DEV_STEERED:
         steered(&x, ev->err);
@@ -1477,10 +1632,10 @@ deploy_event(struct deploy *d, const struct deploy_event *ev, uint64_t now,
         promote_request(&x, ev->client);
         break;
     case DEV_ROLLBACK:
-        if (rollback(&x, DEPLOY_OPERATOR, "handoff rollback") == 0)
-            answer(&x, ev->client, 1, d->active, "rolled back");
-        else
-            answer(&x, ev->client, -1, 0, "nothing to roll back to");
+        if (rollback(&x, DEPLOY_OPERATOR, "handoff rollback", ev->client) < 0)
+            answer(&x, ev->client, -1, 0,
+                   "nothing to return to: no canary under way and no "
+                   "generation kept (keep_previous)");
         break;
     }
     /* Whatever fell due meanwhile, in order, unless a swap is awaited. */

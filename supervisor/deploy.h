@@ -34,6 +34,7 @@
 #define DEPLOY_BACKOFF_MAX_MS 30000
 #define DEPLOY_HEALTHY_MS 60000 /* ran this long: backoff starts over */
 #define DEPLOY_STOP_GRACE_MS 1000
+#define DEPLOY_ROLLBACK_RETRY_MS 1000 /* a guard's rollback whose swap failed */
 #define DEPLOY_ALL_SLOTS ((size_t)-1)
 
 #define DEPLOY_BYPASS_HINT                                                     \
@@ -129,7 +130,22 @@ enum deploy_cause {
 };
 
 /* A program swap asked for and not answered yet. */
-enum deploy_pending { DP_NONE, DP_PROMOTE, DP_STEP };
+enum deploy_pending { DP_NONE, DP_PROMOTE, DP_STEP, DP_ROLLBACK };
+
+/* A rollback asked for (DP_ROLLBACK), or to be tried again: what it is
+ * from, why, and who waits for it. A crash's slot is decided once the
+ * swap is answered: drained with its generation, or restarted. */
+struct deploy_rollback {
+    unsigned gen; /* rolled back from */
+    enum deploy_cause cause;
+    unsigned client;
+    uint64_t retry_at;
+    int crashed; /* the crash of gen's slot caused it: */
+    size_t slot;
+    int status;
+    uint64_t ran;
+    char why[200];
+};
 
 struct deploy {
     struct deploy_gen gens[DEPLOY_MAX_GENS]; /* in no order */
@@ -148,6 +164,8 @@ struct deploy {
     unsigned route_main, route_canary, route_bps;
     enum deploy_pending pending;
     unsigned pending_gen;
+    unsigned pending_client; /* a promote request waiting for the swap */
+    struct deploy_rollback rb;
     unsigned guard_cur, guard_prev; /* the guard's generations, 0: none */
     int guard_latency;              /* judging latency (a canary only) */
     /* The stop. */

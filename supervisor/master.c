@@ -466,6 +466,8 @@ act(struct master *m, const struct deploy_action *a)
         if (a->client == SYNC_CLIENT) {
             m->sync_ok = a->ok;
             m->sync_gen = a->gen;
+            if (m->sync_why != NULL)
+                snprintf(m->sync_why, m->sync_len, "%s", a->text);
         } else {
             control_roll_answer(m->control, a->client, a->gen, a->ok, a->text,
                                 g ? ms_since(g->started_ns) : 0);
@@ -633,25 +635,29 @@ request_roll(void *arg, unsigned client, const struct canary_step *steps,
 }
 
 static int
-sync_request(struct master *m, enum deploy_event_kind kind, unsigned *gen)
+sync_request(struct master *m, enum deploy_event_kind kind, unsigned *gen,
+             char *why, size_t len)
 {
     m->sync_ok = -1;
     m->sync_gen = 0;
+    m->sync_why = why;
+    m->sync_len = len;
     feed(m, &(struct deploy_event){.kind = kind, .client = SYNC_CLIENT});
+    m->sync_why = NULL;
     *gen = m->sync_gen;
     return m->sync_ok == 1 ? 0 : -ENOENT;
 }
 
 static int
-request_promote(void *arg, unsigned *gen)
+request_promote(void *arg, unsigned *gen, char *why, size_t len)
 {
-    return sync_request(arg, DEV_PROMOTE, gen);
+    return sync_request(arg, DEV_PROMOTE, gen, why, len);
 }
 
 static int
-request_rollback(void *arg, unsigned *gen)
+request_rollback(void *arg, unsigned *gen, char *why, size_t len)
 {
-    return sync_request(arg, DEV_ROLLBACK, gen);
+    return sync_request(arg, DEV_ROLLBACK, gen, why, len);
 }
 
 /* The guard of gen judged it failed (guard.h): a rollback. */

@@ -66,6 +66,8 @@ struct master {
     uint64_t swap_us;          /* the last promotion's program swap */
     int sync_ok;               /* a promote or rollback request's answer */
     unsigned sync_gen;
+    char *sync_why;            /* and its text, if refused */
+    size_t sync_len;
     struct control *control;   /* the control socket, or NULL */
     struct sdnotify *sdnotify; /* handoff's own NOTIFY_SOCKET, or NULL */
     struct steer_plan steering; /* who gets new connections (traffic.h) */

@@ -130,3 +130,40 @@ ok "a refused swap at canary step 2: handoff roll exit $rc ($(head -n 1 "$T/roll
 "$HANDOFF" roll --control "$CTL" | grep -q 'promoted gen=3' || fail "the next roll after the refused step"
 ok "the next roll promotes gen 3"
 stop_handoff
+
+# 4. A refused swap at a rollback changes nothing either: the canary keeps
+# its share and its state, handoff rollback exits 1 naming the refusal; once
+# the kernel takes programs again, the rollback works. The canary's one
+# step holds 60 s: only the rollbacks end it.
+mv "$LOG" "$T/step.log"
+unset ATTACH_FAIL_ONCE
+rm -f "$T/fail" "$CTL"
+LD_PRELOAD="$PRELOAD" start_handoff --pass systemd --ready notify \
+    --control "$CTL" -l 127.0.0.1:0 -- env -u LD_PRELOAD python3 "$SERVER"
+wait_log 'event=promote gen=1 ' 1 30
+"$HANDOFF" roll --canary "50%/60s" --control "$CTL" >"$T/roll.out" 2>&1 &
+roll=$!
+wait_log 'event=canary gen=2 .*step=1/1' 1 30
+touch "$T/fail"
+out=$("$HANDOFF" rollback --control "$CTL" 2>&1) && rc=0 || rc=$?
+[ "$rc" -eq 1 ] || fail "handoff rollback exit $rc with the swap refused: $out"
+echo "$out" | grep -q 'steering program could not be attached' ||
+    fail "handoff rollback does not name the refusal: $out"
+grep -q 'event=rollback_failed gen=2 to=1 guard=operator' "$LOG" || fail "no rollback_failed logged"
+[ "$(count 'event=rollback gen=2 ')" -eq 0 ] || fail "a rollback was logged although its swap was refused"
+st=$("$HANDOFF" status --control "$CTL")
+echo "$st" | grep -q 'gen 2: canary.*share=50.00% step=1/1' || fail "status after the refused rollback: $st"
+kill -0 "$roll" 2>/dev/null || fail "handoff roll ended at the refused rollback: $(cat "$T/roll.out")"
+ok "a refused swap at a rollback: handoff rollback exit 1 ($out), gen 2 still a canary at 50%"
+rm -f "$T/fail"
+out=$("$HANDOFF" rollback --control "$CTL" 2>&1) || fail "handoff rollback once programs attach again: $out"
+echo "$out" | grep -q 'rolled back gen=2 to=1' || fail "handoff rollback: $out"
+for _ in $(seq 300); do kill -0 "$roll" 2>/dev/null || break; sleep 0.1; done
+wait "$roll" && fail "handoff roll exited 0 although its canary was rolled back: $(cat "$T/roll.out")"
+n=0
+for _ in $(seq 20); do
+    case $(get /) in *gen=1) n=$((n + 1)) ;; esac
+done
+[ "$n" -eq 20 ] || fail "after the rollback, $n of 20 requests answered by gen 1"
+ok "the rollback once the kernel takes the program: $out, gen 1 answers 20 of 20"
+stop_handoff

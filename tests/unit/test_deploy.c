@@ -1156,6 +1156,67 @@ defect24_failed_swap_changes_nothing(void **state)
     deploy_free(&fw.d);
 }
 
+/* A rollback's swap that fails changes nothing either: the canary keeps
+ * its share and its state, the guard's rollback is tried again a second
+ * later (the canary held at its step), the operator is told it failed; a
+ * promotion is answered only once its swap worked. */
+static void
+failed_rollback_and_promote_swaps_change_nothing(void **state)
+{
+    struct deploy_conf c;
+    struct deploy_gen *g;
+
+    (void)state;
+    fixed_conf(&c);
+    c.nsteps = 1;
+    c.steps[0] = (struct deploy_step){1000, 5000};
+    fixed_start(&c);
+    advance(&fw, 500);
+    apply(&fw, &(struct move){M_ROLL, 0, 0});
+    advance(&fw, 500);
+    assert_int_equal(deploy_gen(&fw.d, 2)->state, GEN_CANARY);
+    assert_int_equal(fw.canary, 2);
+    /* The operator's rollback: refused, nothing changed, not retried. */
+    apply(&fw, &(struct move){M_FAILSWAP, 0, 0});
+    apply(&fw, &(struct move){M_ROLLBACK, 0, 0});
+    assert_int_equal(fw.answers[0], 1);
+    assert_int_equal(fw.answer_gen[0], 0);
+    g = deploy_gen(&fw.d, 2);
+    assert_int_equal(g->state, GEN_CANARY);
+    assert_int_not_equal(g->step_at, 0);
+    assert_int_equal(fw.canary, 2);
+    assert_int_equal(fw.d.route_canary, 2);
+    assert_int_equal(fw.d.rollbacks[DEPLOY_OPERATOR], 0);
+    assert_int_equal(fw.d.rb.retry_at, 0);
+    /* The guard's: the canary holds its step, tried again 1 s later. */
+    apply(&fw, &(struct move){M_FAILSWAP, 0, 0});
+    apply(&fw, &(struct move){M_GUARD, 1, 0});
+    assert_int_equal(g->state, GEN_CANARY);
+    assert_int_equal(g->step_at, 0);
+    assert_int_equal(fw.canary, 2);
+    assert_int_equal(fw.d.rollbacks[DEPLOY_PROBE], 0);
+    assert_int_not_equal(fw.d.rb.retry_at, 0);
+    advance(&fw, DEPLOY_ROLLBACK_RETRY_MS);
+    assert_int_equal(fw.canary, 0);
+    assert_int_equal(fw.main, 1);
+    assert_int_equal(fw.d.rollbacks[DEPLOY_PROBE], 1);
+    assert_int_not_equal(deploy_gen_c(&fw.d, 2) ? deploy_gen_c(&fw.d, 2)->state
+                                                : GEN_DONE,
+                         GEN_CANARY);
+    /* A promotion whose swap fails is answered as failed. */
+    apply(&fw, &(struct move){M_ROLL, 0, 0});
+    advance(&fw, 500);
+    assert_int_equal(deploy_gen(&fw.d, 3)->state, GEN_CANARY);
+    apply(&fw, &(struct move){M_FAILSWAP, 0, 0});
+    apply(&fw, &(struct move){M_PROMOTE, 0, 0});
+    assert_int_equal(fw.answers[1], 1);
+    assert_int_equal(fw.answer_gen[1], 0);
+    assert_int_equal(fw.d.active, 1);
+    assert_int_equal(fw.main, 1);
+    assert_string_equal(fw.why, "");
+    deploy_free(&fw.d);
+}
+
 /* Defect 6: during keep_previous the guard does not judge latency. */
 static void
 defect6_no_latency_verdict_while_kept(void **state)
@@ -1222,6 +1283,7 @@ main(void)
         cmocka_unit_test(defect9_rollback_to_nothing_stops),
         cmocka_unit_test(defect10_queued_rolls_keep_their_steps),
         cmocka_unit_test(defect24_failed_swap_changes_nothing),
+        cmocka_unit_test(failed_rollback_and_promote_swaps_change_nothing),
         cmocka_unit_test(found_sequences_replay),
         cmocka_unit_test(random_sequences_keep_every_invariant),
     };
