@@ -58,23 +58,6 @@ gen_count_state(const struct gen *g, enum worker_state s)
     return n;
 }
 
-int
-gen_all_ready(const struct gen *g)
-{
-    size_t want = 0, ready = 0;
-
-    /* Only live slots count: a retired slot's worker, even one still
-     * ready, must not stand in for a live slot that is not. */
-    for (size_t i = 0; i < g->nslots; i++) {
-        if (g->slots[i].retired)
-            continue;
-        want++;
-        if (g->slots[i].w != NULL && g->slots[i].w->state == W_READY)
-            ready++;
-    }
-    return want > 0 && ready == want;
-}
-
 struct gen *
 gen_find(struct gen *list, unsigned id)
 {

@@ -103,7 +103,6 @@ struct gen {
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
-int gen_all_ready(const struct gen *g);
 /* The generation id in list, or NULL (id 0: none). */
 struct gen *gen_find(struct gen *list, unsigned id);
 /* Room for n slots, which SIGTTIN or a restored size may have added: the

@@ -147,7 +147,7 @@ state_and_event_names(void **state)
     assert_string_equal(gen_event_name((enum gen_event)-1), "?");
 }
 
-/* --- gen_count_state / gen_all_ready ------------------------------------- */
+/* --- gen_count_state ----------------------------------------------------- */
 
 /* A generation of n slots; state[i] < 0 leaves slot i without a worker. */
 struct fixture {
@@ -193,67 +193,6 @@ count_state_of_empty_generation_is_zero(void **state)
 
     build(&f, 0, NULL, NULL);
     assert_int_equal(gen_count_state(&f.g, W_READY), 0);
-}
-
-static void
-all_ready_when_every_slot_is_ready(void **state)
-{
-    struct fixture f;
-
-    build(&f, 3, (int[]){W_READY, W_READY, W_READY}, NULL);
-    assert_true(gen_all_ready(&f.g));
-    build(&f, 1, (int[]){W_READY}, NULL);
-    assert_true(gen_all_ready(&f.g));
-}
-
-static void
-not_ready_while_one_is_starting_or_missing(void **state)
-{
-    struct fixture f;
-
-    build(&f, 3, (int[]){W_READY, W_STARTING, W_READY}, NULL);
-    assert_false(gen_all_ready(&f.g));
-    /* A slot whose worker exited and waits for its restart. */
-    build(&f, 2, (int[]){W_READY, -1}, NULL);
-    assert_false(gen_all_ready(&f.g));
-    build(&f, 2, (int[]){W_READY, W_EXITED}, NULL);
-    assert_false(gen_all_ready(&f.g));
-    build(&f, 2, (int[]){W_READY, W_STOPPING}, NULL);
-    assert_false(gen_all_ready(&f.g));
-}
-
-static void
-retired_slots_are_not_waited_for(void **state)
-{
-    struct fixture f;
-
-    build(&f, 3, (int[]){W_READY, -1, W_READY}, (int[]){0, 1, 0});
-    assert_true(gen_all_ready(&f.g));
-    build(&f, 3, (int[]){W_READY, W_STOPPING, W_READY}, (int[]){0, 1, 0});
-    assert_true(gen_all_ready(&f.g));
-    build(&f, 3, (int[]){W_READY, W_STARTING, -1}, (int[]){0, 0, 1});
-    assert_false(gen_all_ready(&f.g));
-}
-
-static void
-retired_ready_worker_does_not_stand_in_for_another(void **state)
-{
-    struct fixture f;
-
-    /* Two ready, one of them retired: the live slot still starts. */
-    build(&f, 3, (int[]){W_READY, W_READY, W_STARTING}, (int[]){1, 0, 0});
-    assert_false(gen_all_ready(&f.g));
-}
-
-static void
-no_slots_is_not_ready(void **state)
-{
-    struct fixture f;
-
-    build(&f, 0, NULL, NULL);
-    assert_false(gen_all_ready(&f.g));
-    build(&f, 2, (int[]){-1, -1}, (int[]){1, 1});
-    assert_false(gen_all_ready(&f.g));
 }
 
 /* --- signals_action ------------------------------------------------------ */
@@ -403,11 +342,6 @@ main(void)
         cmocka_unit_test(state_and_event_names),
         cmocka_unit_test(count_state_counts_workers_in_slots),
         cmocka_unit_test(count_state_of_empty_generation_is_zero),
-        cmocka_unit_test(all_ready_when_every_slot_is_ready),
-        cmocka_unit_test(not_ready_while_one_is_starting_or_missing),
-        cmocka_unit_test(retired_slots_are_not_waited_for),
-        cmocka_unit_test(retired_ready_worker_does_not_stand_in_for_another),
-        cmocka_unit_test(no_slots_is_not_ready),
         cmocka_unit_test(signal_actions_for_every_signal),
         cmocka_unit_test(signals_a_server_uses_are_forwarded),
         cmocka_unit_test(signal_action_outside_range_is_none),

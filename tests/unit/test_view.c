@@ -54,6 +54,22 @@ fake_proc(void *arg, unsigned gen, size_t slot, struct view_proc *p)
         snprintf(p->status, sizeof(p->status), "warming \"caches\"");
 }
 
+/* A steered plan of n processes, restarted always. */
+static void
+plan(struct deploy_conf *c, unsigned n)
+{
+    memset(c, 0, sizeof(*c));
+    c->plan = 1;
+    c->processes = n;
+    c->restart = DEPLOY_RESTART_ALWAYS;
+    c->steered = 1;
+    c->drain_signal = SIGTERM;
+    c->ready_timeout = 60000;
+    c->drain_timeout = 1000;
+    c->stop_timeout = 1000;
+    snprintf(c->ready, sizeof(c->ready), "listen");
+}
+
 /*
  * Generation 1 active with 2 processes, one of which crashed and waits for
  * its restart; generation 2 a canary at 10% of its first of two steps.
@@ -63,19 +79,10 @@ canary_with_a_restart(void)
 {
     struct deploy_conf c;
 
-    memset(&c, 0, sizeof(c));
-    c.plan = 1;
-    c.processes = 2;
-    c.restart = DEPLOY_RESTART_ALWAYS;
-    c.steered = 1;
-    c.drain_signal = SIGTERM;
-    c.ready_timeout = 60000;
-    c.drain_timeout = 1000;
-    c.stop_timeout = 1000;
+    plan(&c, 2);
     c.nsteps = 2;
     c.steps[0] = (struct deploy_step){1000, 60000};
     c.steps[1] = (struct deploy_step){5000, 60000};
-    snprintf(c.ready, sizeof(c.ready), "listen");
     deploy_init(&d);
     feed(1000, (struct deploy_event){.kind = DEV_START, .conf = &c});
     ready(1100, 1, 0);
@@ -188,8 +195,7 @@ status_says_what_the_view_holds(void **state)
 }
 
 /* Promoted with keep_previous: the kept generation is in the group with no
- * client; after the roll's end the old one is gone from the view once the
- * core says so. */
+ * client, and status says so. */
 static void
 a_kept_generation_has_no_share(void **state)
 {
@@ -198,17 +204,8 @@ a_kept_generation_has_no_share(void **state)
     struct control_buf b = {0};
 
     (void)state;
-    memset(&c, 0, sizeof(c));
-    c.plan = 1;
-    c.processes = 1;
-    c.restart = DEPLOY_RESTART_ALWAYS;
-    c.steered = 1;
-    c.drain_signal = SIGTERM;
-    c.ready_timeout = 60000;
-    c.drain_timeout = 1000;
-    c.stop_timeout = 1000;
+    plan(&c, 1);
     c.keep_previous = 10000;
-    snprintf(c.ready, sizeof(c.ready), "listen");
     deploy_init(&d);
     feed(1000, (struct deploy_event){.kind = DEV_START, .conf = &c});
     ready(1100, 1, 0);
