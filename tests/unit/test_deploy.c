@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "deploy.h"
+#include "state.h"
 
 /*
  * A world around the core: processes that start, get ready, exit when told
@@ -54,7 +55,8 @@ struct move {
 #define MAX_MOVES 600
 #define MAX_PROCS 256
 #define MAX_CLIENTS 1024
-#define KILL_MS 5 /* a SIGKILLed process is reaped within it */
+#define KILL_MS 5        /* a SIGKILLed process is reaped within it */
+#define UPGRADE_ONE_IN 8 /* sequences with an upgrade (I11) */
 
 struct proc {
     unsigned gen;
@@ -378,6 +380,38 @@ feed(struct world *w, const struct deploy_event *ev)
     run_actions(w, from);
 }
 
+/* Upgrades in the sequences so far (I11). */
+static unsigned long upgrades;
+
+/* I11: an upgrade now; the world goes on with the core read back. */
+static void
+upgrade(struct world *w)
+{
+    struct deploy e;
+    char err[256] = "", *text;
+    json_t *doc = state_write(&w->d), *parsed = NULL, *again = NULL;
+
+    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text != NULL)
+        parsed = json_loads(text, 0, NULL);
+    if (parsed == NULL) {
+        broken(w, "I11 the state was not written");
+    } else if (state_read(&e, parsed, err, sizeof(err)) < 0) {
+        broken(w, "I11 the state written is not read back: %s", err);
+    } else {
+        again = state_write(&e);
+        if (!json_equal(doc, again))
+            broken(w, "I11 the state read back writes another document");
+        deploy_free(&w->d);
+        w->d = e;
+        upgrades++;
+    }
+    json_decref(doc);
+    json_decref(parsed);
+    json_decref(again);
+    free(text);
+}
+
 static void
 event(struct world *w, struct deploy_event ev)
 {
@@ -599,7 +633,11 @@ serving(enum gen_state s)
  *  I9 the books balance: processes the core counts are the world's, each
  *     state has the generation the core names for it;
  * I10 an exit handoff asked for (a drain, SIGTTOU, a kill) is never
- *     judged a crash: rollbacks{guard="crash"} counts the server's own.
+ *     judged a crash: rollbacks{guard="crash"} counts the server's own;
+ * I11 the state handoff upgrade carries is the whole state: in one
+ *     sequence in UPGRADE_ONE_IN, between two moves the seed picks, the
+ *     core is written (state.h) and read back, the copy writes the same
+ *     document, and the sequence goes on with the copy.
  */
 static void
 check(struct world *w)
@@ -773,9 +811,15 @@ world_init(struct world *w, unsigned seed)
 static int
 run(struct world *w, unsigned seed, const struct move *mv, size_t n)
 {
+    size_t upgrade_at = seed % UPGRADE_ONE_IN == 0
+                            ? seed / UPGRADE_ONE_IN % (n + 1)
+                            : (size_t)-1;
+
     world_init(w, seed);
     for (size_t i = 0; i < n && !w->why[0] && !w->exited; i++) {
         unsigned before = w->d.active;
+        if (i == upgrade_at)
+            upgrade(w);
         apply(w, &mv[i]);
         check_restored(w, before);
     }
@@ -918,9 +962,9 @@ random_sequences_keep_every_invariant(void **state)
         for (unsigned k = 0; k < NSEEN; k++)
             seen[k] += (w.seen >> k) & 1;
     }
-    printf("# %lu sequences, %lu events, every invariant held after each; "
-           "sequences with:",
-           count, events);
+    printf("# %lu sequences, %lu events, %lu upgrades, every invariant held "
+           "after each; sequences with:",
+           count, events, upgrades);
     for (unsigned k = 0; k < NSEEN; k++)
         printf(" %s %lu", seen_names[k], seen[k]);
     printf("\n");
