@@ -45,4 +45,23 @@ int state_read(struct deploy *d, const json_t *doc, char *err, size_t errlen);
 int state_read_deploy(struct deploy *d, const json_t *o, char *err,
                       size_t errlen);
 
+/* For the modules that read their own part of a document (worker_state.c):
+ * where the reader is ("deploy.gens[1].slots[0]") and its first fault,
+ * which later faults do not overwrite. */
+struct state_rd {
+    char path[96];
+    char *err;
+    size_t errlen;
+    int failed;
+    int nomem;
+};
+void state_fault(struct state_rd *r, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* o[key], an integer in lo..hi (0, and a fault, when it is not). */
+long long state_get(struct state_rd *r, const json_t *o, const char *key,
+                    long long lo, long long hi);
+/* o[key], a string shorter than size, into buf. */
+void state_text(struct state_rd *r, const json_t *o, const char *key,
+                char *buf, size_t size);
+
 #endif

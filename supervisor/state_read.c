@@ -1,4 +1,5 @@
-/* state_read.c: the deployment core's state read back from the JSON an earlier image wrote, every field checked before it is used. */
+/* state_read.c: the deployment core's state read back from the JSON an earlier
+ * image wrote, every field checked before it is used. */
 #include "state.h"
 
 #include <errno.h>
@@ -7,17 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Where the reader is ("deploy.gens[1].slots[0]") and the first fault. */
-struct rd {
-    char path[96];
-    char *err;
-    size_t errlen;
-    int failed;
-    int nomem;
-};
-
-static void
-fault(struct rd *r, const char *key, const char *fmt, ...)
+void
+state_fault(struct state_rd *r, const char *key, const char *fmt, ...)
 {
     va_list ap;
     char what[160];
@@ -32,20 +24,20 @@ fault(struct rd *r, const char *key, const char *fmt, ...)
              what);
 }
 
-/* o[key], an integer in lo..hi (0 when it is not). */
-static long long
-get(struct rd *r, const json_t *o, const char *key, long long lo, long long hi)
+long long
+state_get(struct state_rd *r, const json_t *o, const char *key, long long lo,
+          long long hi)
 {
     const json_t *v = json_object_get(o, key);
     long long n;
 
     if (!json_is_integer(v)) {
-        fault(r, key, v == NULL ? "missing" : "not an integer");
+        state_fault(r, key, v == NULL ? "missing" : "not an integer");
         return 0;
     }
     n = (long long)json_integer_value(v);
     if (n < lo || n > hi) {
-        fault(r, key, "%lld is not one of %lld..%lld", n, lo, hi);
+        state_fault(r, key, "%lld is not one of %lld..%lld", n, lo, hi);
         return 0;
     }
     return n;
@@ -56,34 +48,35 @@ get(struct rd *r, const json_t *o, const char *key, long long lo, long long hi)
 #define SIG 64
 
 static unsigned
-id(struct rd *r, const json_t *o, const char *key)
+id(struct state_rd *r, const json_t *o, const char *key)
 {
-    return (unsigned)get(r, o, key, 0, U32);
+    return (unsigned)state_get(r, o, key, 0, U32);
 }
 
 static uint64_t
-ms(struct rd *r, const json_t *o, const char *key)
+ms(struct state_rd *r, const json_t *o, const char *key)
 {
-    return (uint64_t)get(r, o, key, 0, TIME);
+    return (uint64_t)state_get(r, o, key, 0, TIME);
 }
 
 static int
-flag(struct rd *r, const json_t *o, const char *key)
+flag(struct state_rd *r, const json_t *o, const char *key)
 {
-    return (int)get(r, o, key, 0, 1);
+    return (int)state_get(r, o, key, 0, 1);
 }
 
-static void
-text(struct rd *r, const json_t *o, const char *key, char *buf, size_t size)
+void
+state_text(struct state_rd *r, const json_t *o, const char *key, char *buf,
+           size_t size)
 {
     const json_t *v = json_object_get(o, key);
 
     if (!json_is_string(v)) {
-        fault(r, key, v == NULL ? "missing" : "not a string");
+        state_fault(r, key, v == NULL ? "missing" : "not a string");
         return;
     }
     if (json_string_length(v) >= size) {
-        fault(r, key, "longer than %zu bytes", size - 1);
+        state_fault(r, key, "longer than %zu bytes", size - 1);
         return;
     }
     memcpy(buf, json_string_value(v), json_string_length(v) + 1);
@@ -91,17 +84,19 @@ text(struct rd *r, const json_t *o, const char *key, char *buf, size_t size)
 
 /* o[key], an array of at most max entries. */
 static const json_t *
-array(struct rd *r, const json_t *o, const char *key, size_t max, size_t *n)
+array(struct state_rd *r, const json_t *o, const char *key, size_t max,
+      size_t *n)
 {
     const json_t *a = json_object_get(o, key);
 
     *n = 0;
     if (!json_is_array(a)) {
-        fault(r, key, a == NULL ? "missing" : "not an array");
+        state_fault(r, key, a == NULL ? "missing" : "not an array");
         return NULL;
     }
     if (json_array_size(a) > max) {
-        fault(r, key, "%zu entries, at most %zu", json_array_size(a), max);
+        state_fault(r, key, "%zu entries, at most %zu", json_array_size(a),
+                    max);
         return NULL;
     }
     *n = json_array_size(a);
@@ -109,31 +104,33 @@ array(struct rd *r, const json_t *o, const char *key, size_t max, size_t *n)
 }
 
 static const json_t *
-object(struct rd *r, const json_t *o, const char *key)
+object(struct state_rd *r, const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
 
     if (!json_is_object(v))
-        fault(r, key, v == NULL ? "missing" : "not an object");
+        state_fault(r, key, v == NULL ? "missing" : "not an object");
     return json_is_object(v) ? v : NULL;
 }
 
 /* An entry [a, b] of two integers in 0..U32 and 0..TIME. */
 static void
-pair(struct rd *r, const json_t *v, const char *key, unsigned *a, uint64_t *b)
+pair(struct state_rd *r, const json_t *v, const char *key, unsigned *a,
+     uint64_t *b)
 {
     json_int_t x, y;
 
     if (!json_is_array(v) || json_array_size(v) != 2 ||
         !json_is_integer(json_array_get(v, 0)) ||
         !json_is_integer(json_array_get(v, 1))) {
-        fault(r, key, "not a pair of integers");
+        state_fault(r, key, "not a pair of integers");
         return;
     }
     x = json_integer_value(json_array_get(v, 0));
     y = json_integer_value(json_array_get(v, 1));
     if (x < 0 || x > U32 || y < 0) {
-        fault(r, key, "[%lld, %lld] out of range", (long long)x, (long long)y);
+        state_fault(r, key, "[%lld, %lld] out of range", (long long)x,
+                    (long long)y);
         return;
     }
     *a = (unsigned)x;
@@ -141,20 +138,21 @@ pair(struct rd *r, const json_t *v, const char *key, unsigned *a, uint64_t *b)
 }
 
 static void
-steps(struct rd *r, const json_t *o, const char *key, struct deploy_step *s,
-      size_t *n)
+steps(struct state_rd *r, const json_t *o, const char *key,
+      struct deploy_step *s, size_t *n)
 {
     const json_t *a = array(r, o, key, DEPLOY_MAX_STEPS, n);
 
     for (size_t i = 0; a != NULL && i < *n; i++) {
         pair(r, json_array_get(a, i), key, &s[i].bps, &s[i].ms);
         if (s[i].bps > 10000)
-            fault(r, key, "a share of %u basis points", s[i].bps);
+            state_fault(r, key, "a share of %u basis points", s[i].bps);
     }
 }
 
 static void
-conf(struct rd *r, const json_t *o, const char *key, struct deploy_conf *c)
+conf(struct state_rd *r, const json_t *o, const char *key,
+     struct deploy_conf *c)
 {
     const json_t *v = object(r, o, key);
     size_t len = strlen(r->path);
@@ -163,11 +161,11 @@ conf(struct rd *r, const json_t *o, const char *key, struct deploy_conf *c)
         return;
     snprintf(r->path + len, sizeof(r->path) - len, ".%s", key);
     c->plan = id(r, v, "plan");
-    c->processes = (unsigned)get(r, v, "processes", 0, STATE_MAX_SLOTS);
-    c->restart =
-        (enum deploy_restart)get(r, v, "restart", 0, DEPLOY_RESTART_NEVER);
+    c->processes = (unsigned)state_get(r, v, "processes", 0, STATE_MAX_SLOTS);
+    c->restart = (enum deploy_restart)state_get(r, v, "restart", 0,
+                                                DEPLOY_RESTART_NEVER);
     c->steered = flag(r, v, "steered");
-    c->drain_signal = (int)get(r, v, "drain_signal", 0, SIG);
+    c->drain_signal = (int)state_get(r, v, "drain_signal", 0, SIG);
     c->ready_timeout = ms(r, v, "ready_timeout");
     c->drain_timeout = ms(r, v, "drain_timeout");
     c->drain_delay = ms(r, v, "drain_delay");
@@ -175,15 +173,15 @@ conf(struct rd *r, const json_t *o, const char *key, struct deploy_conf *c)
     c->stop_delay = ms(r, v, "stop_delay");
     c->keep_previous = ms(r, v, "keep_previous");
     c->shim = flag(r, v, "shim");
-    text(r, v, "ready", c->ready, sizeof(c->ready));
+    state_text(r, v, "ready", c->ready, sizeof(c->ready));
     steps(r, v, "steps", c->steps, &c->nsteps);
     r->path[len] = '\0';
 }
 
 static void
-slot(struct rd *r, const json_t *v, struct deploy_slot *s)
+slot(struct state_rd *r, const json_t *v, struct deploy_slot *s)
 {
-    s->w = (enum deploy_wstate)get(r, v, "w", DW_EMPTY, DW_STOPPING);
+    s->w = (enum deploy_wstate)state_get(r, v, "w", DW_EMPTY, DW_STOPPING);
     s->started = ms(r, v, "started");
     s->backoff_ms = ms(r, v, "backoff_ms");
     s->restart_at = ms(r, v, "restart_at");
@@ -191,22 +189,22 @@ slot(struct rd *r, const json_t *v, struct deploy_slot *s)
     s->lost = flag(r, v, "lost");
     s->asked = flag(r, v, "asked");
     s->ended = flag(r, v, "ended");
-    s->restarts = (unsigned)get(r, v, "restarts", 0, U32);
+    s->restarts = (unsigned)state_get(r, v, "restarts", 0, U32);
 }
 
 static void
-gen(struct rd *r, const json_t *v, struct deploy_gen *g)
+gen(struct state_rd *r, const json_t *v, struct deploy_gen *g)
 {
     const json_t *a;
     size_t n, live = 0;
 
-    g->id = (unsigned)get(r, v, "id", 1, U32);
-    g->state = (enum gen_state)get(r, v, "state", GEN_STARTING, GEN_KEPT);
+    g->id = (unsigned)state_get(r, v, "id", 1, U32);
+    g->state = (enum gen_state)state_get(r, v, "state", GEN_STARTING, GEN_KEPT);
     conf(r, v, "conf", &g->conf);
     a = array(r, v, "slots", STATE_MAX_SLOTS, &n);
     if (a != NULL && n > 0 &&
         (g->slots = calloc(n, sizeof(*g->slots))) == NULL) {
-        fault(r, "slots", "out of memory");
+        state_fault(r, "slots", "out of memory");
         r->nomem = 1;
     }
     for (size_t i = 0; g->slots != NULL && i < n && !r->failed; i++) {
@@ -218,9 +216,10 @@ gen(struct rd *r, const json_t *v, struct deploy_gen *g)
         r->path[len] = '\0';
     }
     g->nslots = g->slots != NULL ? n : 0;
-    g->live = (size_t)get(r, v, "live", 0, STATE_MAX_SLOTS);
+    g->live = (size_t)state_get(r, v, "live", 0, STATE_MAX_SLOTS);
     if (!r->failed && g->live != live)
-        fault(r, "live", "%zu, but %zu slots have a process", g->live, live);
+        state_fault(r, "live", "%zu, but %zu slots have a process", g->live,
+                    live);
     g->started = ms(r, v, "started");
     g->ready_at = ms(r, v, "ready_at");
     g->retire_at = ms(r, v, "retire_at");
@@ -230,16 +229,16 @@ gen(struct rd *r, const json_t *v, struct deploy_gen *g)
     g->killed = flag(r, v, "killed");
     steps(r, v, "steps", g->steps, &g->nsteps);
     /* At nsteps once the last step has ended. */
-    g->step = (size_t)get(r, v, "step", 0, DEPLOY_MAX_STEPS);
+    g->step = (size_t)state_get(r, v, "step", 0, DEPLOY_MAX_STEPS);
     if (!r->failed && g->step > g->nsteps)
-        fault(r, "step", "%zu of %zu steps", g->step, g->nsteps);
+        state_fault(r, "step", "%zu of %zu steps", g->step, g->nsteps);
     g->step_at = ms(r, v, "step_at");
     g->keep_at = ms(r, v, "keep_at");
-    g->exit_code = (int)get(r, v, "exit_code", 0, 255);
+    g->exit_code = (int)state_get(r, v, "exit_code", 0, 255);
 }
 
 static void
-roll(struct rd *r, const json_t *v, struct deploy_roll *q)
+roll(struct state_rd *r, const json_t *v, struct deploy_roll *q)
 {
     const json_t *a;
 
@@ -251,34 +250,35 @@ roll(struct rd *r, const json_t *v, struct deploy_roll *q)
 
         if (!json_is_integer(c) || json_integer_value(c) < 1 ||
             json_integer_value(c) > U32)
-            fault(r, "clients", "entry %zu is not a client", i);
+            state_fault(r, "clients", "entry %zu is not a client", i);
         else
             q->clients[i] = (unsigned)json_integer_value(c);
     }
 }
 
 static void
-rollback(struct rd *r, const json_t *o, struct deploy_rollback *rb)
+rollback(struct state_rd *r, const json_t *o, struct deploy_rollback *rb)
 {
     const json_t *v = object(r, o, "rb");
 
     if (v == NULL)
         return;
     rb->gen = id(r, v, "gen");
-    rb->cause = (enum deploy_cause)get(r, v, "cause", 0, DEPLOY_NCAUSES - 1);
+    rb->cause =
+        (enum deploy_cause)state_get(r, v, "cause", 0, DEPLOY_NCAUSES - 1);
     rb->client = id(r, v, "client");
     rb->retry_at = ms(r, v, "retry_at");
     rb->crashed = flag(r, v, "crashed");
-    rb->slot = (size_t)get(r, v, "slot", 0, STATE_MAX_SLOTS);
-    rb->status = (int)get(r, v, "status", 0, 0xffff);
+    rb->slot = (size_t)state_get(r, v, "slot", 0, STATE_MAX_SLOTS);
+    rb->status = (int)state_get(r, v, "status", 0, 0xffff);
     rb->ran = ms(r, v, "ran");
-    text(r, v, "why", rb->why, sizeof(rb->why));
+    state_text(r, v, "why", rb->why, sizeof(rb->why));
 }
 
 /* What the entries read say of each other: unique ids below next_id, the
  * generations named elsewhere alive. */
 static void
-consistent(struct rd *r, const struct deploy *d)
+consistent(struct state_rd *r, const struct deploy *d)
 {
     const unsigned named[] = {d->active,       d->starting,  d->route_main,
                               d->route_canary, d->guard_cur, d->guard_prev,
@@ -293,28 +293,30 @@ consistent(struct rd *r, const struct deploy *d)
         if (gid == 0)
             continue;
         if (gid > d->next_id)
-            fault(r, "gens", "generation %u above next_id %u", gid, d->next_id);
+            state_fault(r, "gens", "generation %u above next_id %u", gid,
+                        d->next_id);
         for (size_t k = i + 1; k < DEPLOY_MAX_GENS; k++)
             if (d->gens[k].id == gid)
-                fault(r, "gens", "generation %u twice", gid);
+                state_fault(r, "gens", "generation %u twice", gid);
     }
     for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
         if (named[i] != 0 && deploy_gen_c(d, named[i]) == NULL)
-            fault(r, names[i], "generation %u is not among gens", named[i]);
+            state_fault(r, names[i], "generation %u is not among gens",
+                        named[i]);
     if (d->pending != DP_NONE && d->pending_gen == 0)
-        fault(r, "pending", "a swap awaited for no generation");
+        state_fault(r, "pending", "a swap awaited for no generation");
 }
 
 int
 state_read_deploy(struct deploy *d, const json_t *o, char *err, size_t errlen)
 {
-    struct rd r = {.path = "deploy", .err = err, .errlen = errlen};
+    struct state_rd r = {.path = "deploy", .err = err, .errlen = errlen};
     const json_t *a;
     size_t n;
 
     deploy_init(d);
     if (!json_is_object(o)) {
-        fault(&r, "", "not an object");
+        state_fault(&r, "", "not an object");
         return -EINVAL;
     }
     a = array(&r, o, "gens", DEPLOY_MAX_GENS, &n);
@@ -344,9 +346,9 @@ state_read_deploy(struct deploy *d, const json_t *o, char *err, size_t errlen)
     d->have_next = flag(&r, o, "have_next");
     d->route_main = id(&r, o, "route_main");
     d->route_canary = id(&r, o, "route_canary");
-    d->route_bps = (unsigned)get(&r, o, "route_bps", 0, 10000);
+    d->route_bps = (unsigned)state_get(&r, o, "route_bps", 0, 10000);
     d->pending =
-        (enum deploy_pending)get(&r, o, "pending", DP_NONE, DP_ROLLBACK);
+        (enum deploy_pending)state_get(&r, o, "pending", DP_NONE, DP_ROLLBACK);
     d->pending_gen = id(&r, o, "pending_gen");
     d->pending_client = id(&r, o, "pending_client");
     rollback(&r, o, &d->rb);
@@ -355,32 +357,32 @@ state_read_deploy(struct deploy *d, const json_t *o, char *err, size_t errlen)
     d->guard_latency = flag(&r, o, "guard_latency");
     d->stopping = flag(&r, o, "stopping");
     d->finished = flag(&r, o, "finished");
-    d->stop_sig = (int)get(&r, o, "stop_sig", 0, SIG);
+    d->stop_sig = (int)state_get(&r, o, "stop_sig", 0, SIG);
     d->stop_gen = id(&r, o, "stop_gen");
     d->delay_at = ms(&r, o, "delay_at");
-    d->delay_sig = (int)get(&r, o, "delay_sig", 0, SIG);
+    d->delay_sig = (int)state_get(&r, o, "delay_sig", 0, SIG);
     d->stop_at = ms(&r, o, "stop_at");
     d->grace_at = ms(&r, o, "grace_at");
-    d->exit_code = (int)get(&r, o, "exit_code", 0, 255);
+    d->exit_code = (int)state_get(&r, o, "exit_code", 0, 255);
     d->have_exit_code = flag(&r, o, "have_exit_code");
-    d->rolls_ok = (unsigned)get(&r, o, "rolls_ok", 0, U32);
-    d->rolls_failed = (unsigned)get(&r, o, "rolls_failed", 0, U32);
-    d->restarts = (unsigned)get(&r, o, "restarts", 0, U32);
+    d->rolls_ok = (unsigned)state_get(&r, o, "rolls_ok", 0, U32);
+    d->rolls_failed = (unsigned)state_get(&r, o, "rolls_failed", 0, U32);
+    d->restarts = (unsigned)state_get(&r, o, "restarts", 0, U32);
     a = array(&r, o, "rollbacks", DEPLOY_NCAUSES, &n);
     if (a != NULL && n != DEPLOY_NCAUSES)
-        fault(&r, "rollbacks", "%zu causes, not %d", n, DEPLOY_NCAUSES);
+        state_fault(&r, "rollbacks", "%zu causes, not %d", n, DEPLOY_NCAUSES);
     for (size_t i = 0; a != NULL && i < n; i++) {
         const json_t *c = json_array_get(a, i);
 
         if (!json_is_integer(c) || json_integer_value(c) < 0 ||
             json_integer_value(c) > U32)
-            fault(&r, "rollbacks", "entry %zu is not a count", i);
+            state_fault(&r, "rollbacks", "entry %zu is not a count", i);
         else
             d->rollbacks[i] = (unsigned)json_integer_value(c);
     }
-    d->last_outcome = (int)get(&r, o, "last_outcome", -1, 1);
+    d->last_outcome = (int)state_get(&r, o, "last_outcome", -1, 1);
     d->last_gen = id(&r, o, "last_gen");
-    text(&r, o, "last_reason", d->last_reason, sizeof(d->last_reason));
+    state_text(&r, o, "last_reason", d->last_reason, sizeof(d->last_reason));
     d->timer_at = ms(&r, o, "timer_at");
     if (!r.failed)
         consistent(&r, d);
