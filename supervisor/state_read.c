@@ -1,5 +1,4 @@
-/* state_read.c: the deployment core's state read back from the JSON an earlier
- * image wrote, every field checked before it is used. */
+/* state_read.c: the deployment core's state read back from the JSON an earlier image wrote, every field checked before it is used. */
 #include "state.h"
 
 #include <errno.h>
