@@ -204,6 +204,24 @@ on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
+/* c (taken: freed on failure) watches fd for w. 0 or -ENOMEM. */
+static int
+attach(struct channel *c, const struct channel_ctx *cc, struct worker *w,
+       int fd)
+{
+    c->fd = fd;
+    c->cc = *cc;
+    c->w = w;
+    c->poll = handle_poll(cc->loop, c->fd, c);
+    if (c->poll == NULL || uv_poll_start(c->poll, UV_READABLE, on_readable) < 0) {
+        handle_close(c->poll);
+        free(c);
+        return -ENOMEM;
+    }
+    w->chan = c;
+    return 0;
+}
+
 int
 channel_open(const struct channel_ctx *cc, struct worker *w, int *child_end)
 {
@@ -224,20 +242,36 @@ channel_open(const struct channel_ctx *cc, struct worker *w, int *child_end)
         if (fl >= 0)
             fcntl(sv[1], F_SETFL, fl & ~O_NONBLOCK);
     }
-    c->fd = sv[0];
-    c->cc = *cc;
-    c->w = w;
-    c->poll = handle_poll(cc->loop, c->fd, c);
-    if (c->poll == NULL || uv_poll_start(c->poll, UV_READABLE, on_readable) < 0) {
-        handle_close(c->poll);
+    if (attach(c, cc, w, sv[0]) < 0) {
         close(sv[0]);
         close(sv[1]);
-        free(c);
         return -ENOMEM;
     }
-    w->chan = c;
     *child_end = sv[1];
     return 0;
+}
+
+int
+channel_adopt(const struct channel_ctx *cc, struct worker *w, int fd,
+              unsigned long requests)
+{
+    struct channel *c;
+    int type = 0, domain = 0, fl;
+    socklen_t len = sizeof(type), dlen = sizeof(domain);
+
+    /* The fd an earlier image named: its own end of a channel, nothing
+     * else a worker could have put at that number. */
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0 ||
+        type != SOCK_SEQPACKET || domain != AF_UNIX)
+        return -EBADF;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return -ENOMEM;
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if ((fl = fcntl(fd, F_GETFL)) >= 0)
+        (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    c->requests = requests;
+    return attach(c, cc, w, fd);
 }
 
 void

@@ -35,6 +35,12 @@ int channel_open(const struct channel_ctx *cc, struct worker *w,
                  int *child_end);
 void channel_close(struct channel *c);
 
+/* After handoff upgrade: watch fd, the master's end of w's channel that the
+ * earlier image named, with its count of requests. -EBADF: fd is not such
+ * an end; -ENOMEM. */
+int channel_adopt(const struct channel_ctx *cc, struct worker *w, int fd,
+                  unsigned long requests);
+
 /*
  * Answer one decoded request from w: fill reply (and *fd to lend, or -1).
  * Returns the reply's length, 0 for no reply. Pure but for the lookups, so

@@ -275,6 +275,20 @@ on_child_exit(struct child *c, int status)
 }
 
 int
+worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w)
+{
+    if (w->slot >= g->nslots || g->slots[w->slot].w != NULL)
+        return -EEXIST;
+    w->gen = g;
+    w->ctx = wc;
+    w->exec_report = -1;
+    w->child.on_exit = on_child_exit;
+    reap_add(wc->reaper, &w->child);
+    g->slots[w->slot].w = w;
+    return 0;
+}
+
+int
 worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
 {
     const struct plan *p = g->plan;

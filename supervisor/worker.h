@@ -45,6 +45,13 @@ struct worker_ctx {
 int worker_start(struct worker_ctx *wc, struct gen *g, size_t slot);
 
 /*
+ * After handoff upgrade: w, a process of the earlier image (its pid, slot,
+ * times and channel filled in: worker_state.c), is g's again and its exit
+ * reported as any worker's. -EEXIST: its slot is taken or out of g.
+ */
+int worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w);
+
+/*
  * Send sig to a running worker's process group: its drain (then SIGCONT,
  * so that a stopped process acts on it) or SIGKILL. Returns 0 or -errno.
  */
