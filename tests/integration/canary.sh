@@ -169,9 +169,11 @@ for i in 3 4 5 6 7; do
         kill -0 "$rl" 2>/dev/null || break
         sleep 0.05
     done
-    if [ "$(count "event=guard_latency gen=$i ")" -ge 3 ]; then
-        "$HANDOFF" promote --control "$CTL" >"$T/promote.$i" 2>&1 ||
-            fail "handoff promote of gen $i: $(cat "$T/promote.$i")"
+    # A rollback at the third verdict races the promote: the roll says which.
+    if [ "$(count "event=guard_latency gen=$i ")" -ge 3 ] &&
+        ! "$HANDOFF" promote --control "$CTL" >"$T/promote.$i" 2>&1; then
+        wait "$rl" || fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
+        fail "handoff promote of gen $i: $(cat "$T/promote.$i")"
     fi
     wait "$rl" || fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
     [ "$(count "event=guard_latency gen=$i ")" -ge 3 ] ||
