@@ -151,19 +151,35 @@ stop_handoff
 # 3. guard_latency: a version 60 ms slower is rolled back; one as fast as
 # the old is not, over 5 canaries. A verdict takes 20 fresh pairs of probes
 # (2 s at 100 ms, up to 4 s on a loaded host), and 3 in a row roll back:
-# canaries of 10 s give the equal versions the 3 verdicts that could roll
-# them back; the slower one gets 30 s to be found (it ends at its rollback).
+# each equal version is promoted by hand once its third verdict is logged
+# (debug), so it has had the 3 that could roll it back, however slow the
+# host; the slower one gets 30 s to be found (it ends at its rollback).
 p=$(free_port)
-start "$p" --canary "10%/10s" --guard "http://127.0.0.1:$p/health" \
-    --guard-latency 1.2 --guard-interval 100ms \
+start "$p" --canary "10%/120s" --guard "http://127.0.0.1:$p/health" \
+    --guard-latency 1.2 --guard-interval 100ms --log-level debug \
     -- python3 "$SERVER" --bad-gens 2 --delay-ms 60
 "$HANDOFF" roll --canary "10%/30s" --control "$CTL" >"$T/roll" 2>&1 && fail "a 60 ms slower canary was promoted"
 grep -q 'guard_latency: p95' "$T/roll" || fail "not rolled back for latency: $(cat "$T/roll")"
 for i in 3 4 5 6 7; do
-    "$HANDOFF" roll --control "$CTL" >"$T/roll.$i" 2>&1 ||
-        fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
+    "$HANDOFF" roll --control "$CTL" >"$T/roll.$i" 2>&1 &
+    rl=$!
+    # Until its third verdict, or the roll's end (a rollback), 60 s at most.
+    for _ in $(seq 1200); do
+        [ "$(count "event=guard_latency gen=$i ")" -ge 3 ] && break
+        kill -0 "$rl" 2>/dev/null || break
+        sleep 0.05
+    done
+    # A rollback at the third verdict races the promote: the roll says which.
+    if [ "$(count "event=guard_latency gen=$i ")" -ge 3 ] &&
+        ! "$HANDOFF" promote --control "$CTL" >"$T/promote.$i" 2>&1; then
+        wait "$rl" || fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
+        fail "handoff promote of gen $i: $(cat "$T/promote.$i")"
+    fi
+    wait "$rl" || fail "false rollback of an equally fast version (roll $i): $(cat "$T/roll.$i")"
+    [ "$(count "event=guard_latency gen=$i ")" -ge 3 ] ||
+        fail "gen $i promoted after $(count "event=guard_latency gen=$i ") latency verdicts, not 3"
 done
-ok "guard_latency 1.2: the 60 ms slower version rolled back ($(grep -Eo 'p95 of gen 2 [0-9.]+ms > [0-9.]+ x gen 1.s [0-9.]+ms' "$T/roll")); 5 equally fast canaries promoted"
+ok "guard_latency 1.2: the 60 ms slower version rolled back ($(grep -Eo 'p95 of gen 2 [0-9.]+ms > [0-9.]+ x gen 1.s [0-9.]+ms' "$T/roll")); 5 equally fast canaries promoted, each after $(for i in 3 4 5 6 7; do count "event=guard_latency gen=$i "; done | paste -sd/) latency verdicts"
 stop_handoff
 
 # 4. An exec guard that fails from its second run: rolled back after

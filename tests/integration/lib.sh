@@ -115,11 +115,27 @@ get() { curl -s --max-time 10 "http://127.0.0.1:$PORT${1:-/}"; }
 # pid_serving: the pid of the worker that answers.
 pid_serving() { get / | sed -n 's/^pid=\([0-9]*\).*/\1/p'; }
 
-# load_start [CONCURRENCY]: hey, a new connection per request, in the background.
+# load_start [CONCURRENCY]: hey, a new connection per request, in the
+# background; returns once answers flow (or after 10 s, or if hey is gone:
+# load_stop and the test's checks judge what it saw). /proc/PID/io tells:
+# hey has written a request's worth (64 bytes; its runtime alone writes a
+# few) and read 64 bytes more since a look that saw it.
 load_start() {
+    local k v r w prev= end=$((SECONDS + 10))
     hey -z 300s -c "${1:-8}" -disable-keepalive "http://127.0.0.1:$PORT/" >"$T/hey.out" 2>&1 &
     HEYPID=$!
-    sleep 0.5
+    while [ "$SECONDS" -lt "$end" ]; do
+        r= w=
+        while read -r k v; do
+            case $k in rchar:) r=$v ;; wchar:) w=$v ;; esac
+        done 2>/dev/null <"/proc/$HEYPID/io" || break
+        [ -n "$r" ] && [ -n "$w" ] || break
+        if [ "$w" -ge 64 ]; then
+            [ -n "$prev" ] && [ "$r" -ge $((prev + 64)) ] && return 0
+            prev=$r
+        fi
+        sleep 0.025
+    done
 }
 
 # load_stop: stop hey; sets REQS, OK200, FAILED, SLOWEST (seconds).
