@@ -562,12 +562,20 @@ swap_failed(struct ctx *x, struct deploy_gen *g, int err, const char *at)
              "generation %u stays active",
              strerror(-err), at, d->active);
     if (g->state == GEN_CANARY) {
-        guard(x, 0, 0, 0); /* no next step, no guard on a failed canary */
-        if (d->active != 0) {
+        g->step_at = 0; /* no next step */
+        if (d->active != 0 && d->route_canary == g->id) {
+            /* The step before gave it clients: they go back first, in a
+             * swap awaited like a rollback's; the roll fails then. */
+            memset(&d->rb, 0, sizeof(d->rb));
+            d->rb.gen = g->id;
+            d->rb.step_failed = 1;
+            snprintf(d->rb.why, sizeof(d->rb.why), "%s", why);
+            d->pending = DP_ROLLBACK;
+            d->pending_gen = d->active;
             steer(x, DS_PROMOTE, d->active, 0);
-            d->route_main = d->active;
-            d->route_canary = 0;
+            return; /* its guard watches on meanwhile */
         }
+        guard(x, 0, 0, 0); /* no guard on a failed canary */
     }
     fail_roll(x, g, g->state == GEN_CANARY ? GEV_ROLLBACK : GEV_READY_TIMEOUT,
               why, 1);
@@ -595,10 +603,17 @@ steered(struct ctx *x, int err)
 
         if (from == NULL)
             return;
-        if (err < 0)
+        if (err < 0) {
             rollback_failed(x, from, g, err);
-        else
+        } else if (d->rb.step_failed) {
+            d->rb.step_failed = 0;
+            d->route_main = g->id;
+            d->route_canary = 0;
+            guard(x, 0, 0, 0);
+            fail_roll(x, from, GEV_ROLLBACK, d->rb.why, 1);
+        } else {
             rolled_back(x, from, g);
+        }
         return;
     }
     if (p == DP_PROMOTE) {
@@ -962,12 +977,14 @@ rollback_failed(struct ctx *x, struct deploy_gen *g, struct deploy_gen *to,
              "keeps its share",
              strerror(-err), g->id);
     say(x, DL_ERROR, "rollback_failed", "gen=%u to=%u guard=%s error=%s%s",
-        g->id, to->id, deploy_cause_name(rb->cause), log_q(strerror(-err)),
-        rb->cause != DEPLOY_OPERATOR ? " retry_ms=1000" : "");
+        g->id, to->id, rb->step_failed ? "none" : deploy_cause_name(rb->cause),
+        log_q(strerror(-err)),
+        rb->cause != DEPLOY_OPERATOR || rb->step_failed ? " retry_ms=1000"
+                                                        : "");
     if (rb->client != 0)
         answer(x, rb->client, -1, 0, text);
     rb->client = 0;
-    if (rb->cause != DEPLOY_OPERATOR) {
+    if (rb->cause != DEPLOY_OPERATOR || rb->step_failed) {
         rb->retry_at = x->now + DEPLOY_ROLLBACK_RETRY_MS;
         if (g->state == GEN_CANARY)
             g->step_at = 0;
@@ -1479,8 +1496,15 @@ one_due(struct ctx *x)
 
         d->rb.retry_at = 0;
         memcpy(why, d->rb.why, sizeof(why));
-        if (rollback_pair(d, &from, &to) == 0 && from->id == d->rb.gen)
+        if (rollback_pair(d, &from, &to) < 0 || from->id != d->rb.gen)
+            return 1;
+        if (d->rb.step_failed) {
+            d->pending = DP_ROLLBACK; /* the same swap back, asked again */
+            d->pending_gen = to->id;
+            steer(x, DS_PROMOTE, to->id, 0);
+        } else {
             (void)rollback(x, d->rb.cause, why, 0);
+        }
         return 1;
     }
     if (due(d->stop_at, now)) {

@@ -144,6 +144,8 @@ struct deploy_rollback {
     size_t slot;
     int status;
     uint64_t ran;
+    int step_failed; /* a canary step's swap was refused: the roll fails
+                        once the clients of the step before are back */
     char why[200];
 };
 

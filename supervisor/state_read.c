@@ -271,6 +271,7 @@ rollback(struct state_rd *r, const json_t *o, struct deploy_rollback *rb)
     rb->slot = (size_t)state_get(r, v, "slot", 0, STATE_MAX_SLOTS);
     rb->status = (int)state_get(r, v, "status", 0, 0xffff);
     rb->ran = ms(r, v, "ran");
+    rb->step_failed = flag(r, v, "step_failed");
     state_text(r, v, "why", rb->why, sizeof(rb->why));
 }
 

@@ -153,13 +153,14 @@ roll(const struct deploy_roll *r)
 static json_t *
 rollback(const struct deploy_rollback *rb)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "gen",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "gen",
                      (json_int_t)rb->gen, "cause", (json_int_t)rb->cause,
                      "client", (json_int_t)rb->client, "retry_at",
                      (json_int_t)rb->retry_at, "crashed",
                      (json_int_t)rb->crashed, "slot", (json_int_t)rb->slot,
                      "status", (json_int_t)rb->status, "ran",
-                     (json_int_t)rb->ran, "why", text(rb->why));
+                     (json_int_t)rb->ran, "step_failed",
+                     (json_int_t)rb->step_failed, "why", text(rb->why));
 }
 
 json_t *

@@ -37,7 +37,7 @@ enum op {
     M_ROLLBACK, /* handoff rollback */
     M_STOPPING, /* a: which starting process sends STOPPING=1 */
     M_QEMPTY,   /* every retiring generation's queue is empty */
-    M_FAILSWAP, /* the next swap that can fail, fails */
+    M_FAILSWAP, /* the next swap that can fail fails (a: and the one after) */
     M_FAILSPAWN, /* the next spawn fails */
     M_NOPS
 };
@@ -287,7 +287,7 @@ run_actions(struct world *w, size_t from)
                 /* A swap that can fail: answered before anything else. */
                 int err = 0;
                 if (w->fail_swap) {
-                    w->fail_swap = 0;
+                    w->fail_swap--;
                     err = -E2BIG;
                 } else if (a.steer == DS_PROMOTE) {
                     w->main = a.gen;
@@ -587,7 +587,7 @@ apply(struct world *w, const struct move *m)
             }
         return;
     case M_FAILSWAP:
-        w->fail_swap = 1;
+        w->fail_swap = 1 + (int)(m->a % 2);
         return;
     case M_FAILSPAWN:
         w->fail_spawn = 1;
@@ -879,7 +879,7 @@ generate(unsigned seed, struct move *mv, size_t max)
         else if (r < 45)
             m = (struct move){M_QEMPTY, 0, 0};
         else if (r < 47)
-            m = (struct move){M_FAILSWAP, 0, 0};
+            m = (struct move){M_FAILSWAP, rnd(&s) % 2, 0};
         else if (r < 49)
             m = (struct move){M_FAILSPAWN, 0, 0};
         mv[i] = m;
@@ -1261,6 +1261,45 @@ failed_rollback_and_promote_swaps_change_nothing(void **state)
     deploy_free(&fw.d);
 }
 
+/* A canary step's swap refused, and the swap back to the step before
+ * refused too: the canary keeps that step's share and its state until the
+ * swap back works (tried again every second); then its roll fails. */
+static void
+failed_step_and_failed_swap_back_change_nothing(void **state)
+{
+    struct deploy_conf c;
+    struct deploy_gen *g;
+
+    (void)state;
+    fixed_conf(&c);
+    c.nsteps = 2;
+    c.steps[0] = (struct deploy_step){1000, 1000};
+    c.steps[1] = (struct deploy_step){5000, 1000};
+    fixed_start(&c);
+    advance(&fw, 500);
+    apply(&fw, &(struct move){M_ROLL, 0, 0});
+    advance(&fw, 500);
+    g = deploy_gen(&fw.d, 2);
+    assert_int_equal(g->state, GEN_CANARY);
+    assert_int_equal(fw.bps, 1000);
+    apply(&fw, &(struct move){M_FAILSWAP, 1, 0}); /* two refusals */
+    advance(&fw, 1000);                           /* step 2 is due */
+    assert_int_equal(g->state, GEN_CANARY);
+    assert_int_equal(fw.canary, 2);
+    assert_int_equal(fw.bps, 1000); /* step 1's share, as the kernel has it */
+    assert_int_equal(fw.d.route_canary, 2);
+    assert_int_equal(fw.d.route_bps, 1000);
+    assert_int_equal(fw.d.rolls_failed, 0);
+    assert_int_not_equal(fw.d.rb.retry_at, 0);
+    advance(&fw, DEPLOY_ROLLBACK_RETRY_MS);
+    assert_int_equal(fw.canary, 0);
+    assert_int_equal(fw.main, 1);
+    assert_int_equal(fw.d.rolls_failed, 1);
+    assert_int_equal(fw.d.active, 1);
+    assert_string_equal(fw.why, "");
+    deploy_free(&fw.d);
+}
+
 /* Defect 6: during keep_previous the guard does not judge latency. */
 static void
 defect6_no_latency_verdict_while_kept(void **state)
@@ -1328,6 +1367,7 @@ main(void)
         cmocka_unit_test(defect10_queued_rolls_keep_their_steps),
         cmocka_unit_test(defect24_failed_swap_changes_nothing),
         cmocka_unit_test(failed_rollback_and_promote_swaps_change_nothing),
+        cmocka_unit_test(failed_step_and_failed_swap_back_change_nothing),
         cmocka_unit_test(found_sequences_replay),
         cmocka_unit_test(random_sequences_keep_every_invariant),
     };

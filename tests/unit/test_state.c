@@ -242,12 +242,12 @@ every_field_is_carried(void **state)
 {
     (void)state;
 #if UINTPTR_MAX == UINT64_MAX
-    assert_int_equal(sizeof(struct deploy), 14824);
+    assert_int_equal(sizeof(struct deploy), 14832);
     assert_int_equal(sizeof(struct deploy_gen), 744);
     assert_int_equal(sizeof(struct deploy_slot), 56);
     assert_int_equal(sizeof(struct deploy_conf), 360);
     assert_int_equal(sizeof(struct deploy_roll), 344);
-    assert_int_equal(sizeof(struct deploy_rollback), 256);
+    assert_int_equal(sizeof(struct deploy_rollback), 264);
     assert_int_equal(sizeof(struct deploy_waiter), 8);
     assert_int_equal(sizeof(struct deploy_step), 16);
 #else
