@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "listener.h"
@@ -77,43 +78,66 @@ cloexec(int fd)
 }
 
 /* A client connects to l's port; the index of the fd in fds[0..n) whose
- * queue got it (accepted and closed), waiting at most 5 s. */
+ * queue got it (accepted and closed), waiting at most 5 s; -1 on a fault
+ * (no assertion: the image started by steered_across_exec uses it too). */
 static int
-landed(const struct listener *l, const int *fds, size_t n)
+which(const struct listener *l, const int *fds, size_t n)
 {
     struct pollfd p[STEER_MAX_MEMBERS + 1];
     struct addr a = l->bound;
     int c = socket(addr_family(&a), SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
 
-    assert_true(c >= 0);
-    assert_int_equal(connect(c, (struct sockaddr *)&a.ss, a.len), 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&a.ss, a.len) < 0)
+        goto out;
     for (size_t i = 0; i < n; i++)
         p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-    assert_true(poll(p, n, 5000) > 0);
+    if (poll(p, n, 5000) <= 0)
+        goto out;
     for (size_t i = 0; i < n; i++)
         if (p[i].revents & POLLIN) {
             int s = accept4(fds[i], NULL, NULL, SOCK_CLOEXEC);
-            assert_true(s >= 0);
+            if (s < 0 || got != -1) { /* one connection, one queue */
+                got = -2;
+                break;
+            }
             close(s);
-            assert_int_equal(got, -1); /* one connection, one queue */
             got = (int)i;
         }
-    close(c);
-    return got;
+out:
+    if (c >= 0)
+        close(c);
+    return got < 0 ? -1 : got;
 }
 
-/* The generation whose socket in group s got a new connection. */
+static int
+landed(const struct listener *l, const int *fds, size_t n)
+{
+    int i = which(l, fds, n);
+
+    assert_true(i >= 0);
+    return i;
+}
+
+/* The generation whose socket in group s got a new connection (0: none). */
 static unsigned
-gen_landed(const struct listener *l, const struct steer *s)
+gen_of(const struct listener *l, const struct steer *s)
 {
     int fds[STEER_MAX_MEMBERS];
     int i;
 
     for (size_t j = 0; j < s->n; j++)
         fds[j] = s->m[j].fd;
-    i = landed(l, fds, s->n);
-    assert_true(i >= 0);
-    return s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+    i = which(l, fds, s->n);
+    return i >= 0 && s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+}
+
+static unsigned
+gen_landed(const struct listener *l, const struct steer *s)
+{
+    unsigned g = gen_of(l, s);
+
+    assert_true(g != 0);
+    return g;
 }
 
 /* A steered listener with generations 1, 2, 3 and every client sent to 2. */
@@ -192,6 +216,90 @@ steered_round_trip(void **state)
     json_decref(doc);
     drop(new);
     listener_unref(old);
+}
+
+/*
+ * What the image an upgrade executes does with the document (argv[2]):
+ * adopt the group, see a client reach gen 2, promote gen 3 through the
+ * adopted group, see clients reach it. The exit status says how far it
+ * got: 0 all; 2 adopt refused (the reason on stderr); 3, 4, 5 the step.
+ */
+static int
+adopt_after_exec(const char *text)
+{
+    json_t *doc = json_loads(text, 0, NULL);
+    struct listener *l = NULL;
+    struct steer_plan p;
+    char err[256] = "";
+    int rc = 0;
+
+    if (doc == NULL || listener_state_adopt(doc, &l, err, sizeof(err)) != 0) {
+        fprintf(stderr, "adopt: %s\n", err);
+        json_decref(doc);
+        return 2;
+    }
+    json_decref(doc);
+    if (gen_of(l, l->steer) != 2)
+        rc = 3;
+    steer_plan_init(&p, 0, 0); /* the plan the master carries, rebuilt */
+    for (unsigned g = 1; g <= 3; g++)
+        steer_plan_add(&p, g);
+    steer_plan_promote(&p, 3);
+    if (rc == 0 && steer_apply(l->steer, &p) != 0)
+        rc = 4;
+    for (int t = 0; t < 5 && rc == 0; t++)
+        if (gen_of(l, l->steer) != 3)
+            rc = 5;
+    drop(l); /* not listener_unref: its shutdown() would take the sockets
+              * from the test's group too */
+    return rc;
+}
+
+/* This binary executed again in a child, the document in its arguments,
+ * the group's descriptors kept across (keep) or not: its exit status. */
+static int
+exec_child(struct listener *l, const char *doc, int keep)
+{
+    int status;
+    pid_t pid;
+
+    if (keep)
+        assert_int_equal(listener_state_inherit(l, 1), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_listener_state", "--adopt", doc,
+              (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(listener_state_inherit(l, 0), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/*
+ * A real execve: the new image finds the group's descriptors by the
+ * numbers the document names, in the kernel's order, and steers with
+ * them; without listener_state_inherit the exec closed them, and the
+ * adoption is refused.
+ */
+static void
+steered_across_exec(void **state)
+{
+    struct steer_plan p;
+    struct listener *l = three_gens(&p);
+    json_t *doc = listener_state_write(l);
+    char *text = json_dumps(doc, JSON_COMPACT);
+
+    (void)state;
+    assert_non_null(text);
+    assert_int_equal(exec_child(l, text, 0), 2);
+    assert_int_equal(gen_landed(l, l->steer), 2); /* nothing changed */
+    assert_int_equal(exec_child(l, text, 1), 0);
+    free(text);
+    json_decref(doc);
+    listener_unref(l);
 }
 
 static void
@@ -457,10 +565,11 @@ every_field_is_carried(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steered_round_trip),
+        cmocka_unit_test(steered_across_exec),
         cmocka_unit_test(shared_round_trip),
         cmocka_unit_test(unix_round_trip),
         cmocka_unit_test(inherit_both_ways),
@@ -475,5 +584,7 @@ main(void)
         cmocka_unit_test(every_field_is_carried),
     };
 
+    if (argc == 3 && strcmp(argv[1], "--adopt") == 0)
+        return adopt_after_exec(argv[2]);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
