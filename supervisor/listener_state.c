@@ -1,0 +1,504 @@
+/* listener_state.c: listeners written as JSON before an upgrade's exec, and
+ * taken over by the new image from the same descriptors, each checked first. */
+#include "listener_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "steer.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+/* --- writing ---------------------------------------------------------------
+ */
+
+/* o[key] = v; the first failure is kept in *failed. */
+static void
+put(json_t *o, const char *key, json_t *v, int *failed)
+{
+    if (v == NULL || json_object_set_new(o, key, v) < 0)
+        *failed = 1;
+}
+
+static json_t *
+num(long long v)
+{
+    return json_integer((json_int_t)v);
+}
+
+/* A 64-bit unsigned value, as decimal text: beyond a JSON integer's reach. */
+static json_t *
+u64(uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    return json_string(buf);
+}
+
+/* The socket behind fd (0: not known). */
+static uint64_t
+cookie(int fd)
+{
+    uint64_t c = 0;
+    socklen_t len = sizeof(c);
+
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
+        return 0;
+    return c;
+}
+
+static json_t *
+address(const struct addr *a)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *b = (const unsigned char *)&a->ss;
+    char buf[2 * sizeof(a->ss) + 1];
+    size_t len = a->len < sizeof(a->ss) ? a->len : sizeof(a->ss);
+
+    for (size_t i = 0; i < len; i++) {
+        buf[2 * i] = hex[b[i] >> 4];
+        buf[2 * i + 1] = hex[b[i] & 15];
+    }
+    buf[2 * len] = '\0';
+    return json_pack("{s:I,s:s}", "len", (json_int_t)a->len, "sockaddr", buf);
+}
+
+static json_t *
+group(const struct steer *s)
+{
+    json_t *o = json_object(), *m = json_array();
+    int f = o == NULL || m == NULL;
+
+    for (size_t i = 0; !f && i < s->n; i++)
+        if (json_array_append_new(m, json_pack("{s:i,s:o,s:i,s:I}", "fd",
+                                               s->m[i].fd, "cookie",
+                                               u64(cookie(s->m[i].fd)), "owner",
+                                               (int)s->m[i].owner, "gen",
+                                               (json_int_t)s->m[i].gen)) < 0)
+            f = 1;
+    if (f) {
+        json_decref(o);
+        json_decref(m);
+        return NULL;
+    }
+    put(o, "addr", address(&s->addr), &f);
+    put(o, "backlog", num(s->backlog), &f);
+    put(o, "nonblocking", num(s->nonblocking), &f);
+    put(o, "members", m, &f);
+    put(o, "pinned", num(s->pinned), &f);
+    put(o, "probed", num(s->probed), &f);
+    put(o, "swaps", num(s->swaps), &f);
+    if (f) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *
+listener_state_write(const struct listener *l)
+{
+    json_t *o = json_object();
+    int f = o == NULL;
+
+    if (f)
+        return NULL;
+    put(o, "name", json_string(l->name), &f);
+    put(o, "addr", address(&l->addr), &f);
+    put(o, "bound", address(&l->bound), &f);
+    put(o, "bound_text", json_string(l->bound_text), &f);
+    put(o, "fd", num(l->fd), &f);
+    put(o, "cookie", u64(cookie(l->fd)), &f);
+    put(o, "backlog", num(l->backlog), &f);
+    put(o, "nonblocking", num(l->nonblocking), &f);
+    put(o, "traffic", num(l->traffic), &f);
+    put(o, "dev", u64((uint64_t)l->dev), &f);
+    put(o, "ino", u64((uint64_t)l->ino), &f);
+    put(o, "mode", num(l->mode), &f);
+    put(o, "uid", num((long long)l->uid), &f);
+    put(o, "gid", num((long long)l->gid), &f);
+    put(o, "steer", l->steer != NULL ? group(l->steer) : json_null(), &f);
+    if (f) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* --- handing the descriptors on --------------------------------------------
+ */
+
+/* FD_CLOEXEC of fd set (keep = 0) or cleared (keep = 1); its old flags in
+ * *was. 0 or -errno. */
+static int
+set_keep(int fd, int keep, int *was)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    if (fl < 0)
+        return -errno;
+    *was = fl;
+    if (fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+int
+listener_state_inherit(const struct listener *l, int on)
+{
+    int fds[STEER_MAX_MEMBERS + 1], was[STEER_MAX_MEMBERS + 1];
+    size_t n = 0, done;
+    int rc = 0;
+
+    if (l->fd >= 0)
+        fds[n++] = l->fd;
+    for (size_t i = 0; l->steer != NULL && i < l->steer->n; i++)
+        fds[n++] = l->steer->m[i].fd;
+    for (done = 0; done < n && rc == 0; done++)
+        rc = set_keep(fds[done], on, &was[done]);
+    if (rc < 0) /* all or none: put back those already changed */
+        for (size_t i = 0; i + 1 < done; i++)
+            fcntl(fds[i], F_SETFD, was[i]);
+    return rc;
+}
+
+/* --- reading ------------------------------------------------------------- */
+
+/* Where the reader is ("steer.members[1]") and the first fault. */
+struct rd {
+    const char *name; /* the listener's, once read */
+    char path[48];
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static void
+fault(struct rd *r, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    char what[200];
+
+    if (r->failed)
+        return;
+    r->failed = 1;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    snprintf(r->err, r->errlen, "listener %s: %s%s%s: %s",
+             r->name != NULL ? r->name : "?", r->path,
+             r->path[0] && key[0] ? "." : "", key, what);
+}
+
+/* o[key], an integer in lo..hi (0 when it is not). */
+static long long
+get(struct rd *r, const json_t *o, const char *key, long long lo, long long hi)
+{
+    const json_t *v = json_object_get(o, key);
+    long long n;
+
+    if (!json_is_integer(v)) {
+        fault(r, key, v == NULL ? "missing" : "not an integer");
+        return 0;
+    }
+    n = (long long)json_integer_value(v);
+    if (n < lo || n > hi) {
+        fault(r, key, "%lld is not one of %lld..%lld", n, lo, hi);
+        return 0;
+    }
+    return n;
+}
+
+#define U32 0xffffffffLL
+#define FD_MAX 0x7fffffffLL
+
+static void
+text(struct rd *r, const json_t *o, const char *key, char *buf, size_t size)
+{
+    const json_t *v = json_object_get(o, key);
+
+    if (!json_is_string(v)) {
+        fault(r, key, v == NULL ? "missing" : "not a string");
+        return;
+    }
+    if (json_string_length(v) >= size) {
+        fault(r, key, "longer than %zu bytes", size - 1);
+        return;
+    }
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+}
+
+static uint64_t
+get_u64(struct rd *r, const json_t *o, const char *key)
+{
+    char buf[24], *end;
+    unsigned long long v;
+
+    buf[0] = '\0';
+    text(r, o, key, buf, sizeof(buf));
+    if (r->failed)
+        return 0;
+    errno = 0;
+    v = strtoull(buf, &end, 10);
+    if (buf[0] < '0' || buf[0] > '9' || *end != '\0' || errno != 0) {
+        fault(r, key, "\"%s\" is not a 64-bit unsigned number", buf);
+        return 0;
+    }
+    return (uint64_t)v;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static void
+get_addr(struct rd *r, const json_t *o, const char *key, struct addr *a)
+{
+    const json_t *v = json_object_get(o, key), *s;
+    const char *hex;
+    size_t len;
+
+    memset(a, 0, sizeof(*a));
+    if (!json_is_object(v)) {
+        fault(r, key, v == NULL ? "missing" : "not an object");
+        return;
+    }
+    len = (size_t)get(r, v, "len", 0, sizeof(a->ss));
+    s = json_object_get(v, "sockaddr");
+    if (r->failed)
+        return;
+    if (!json_is_string(s) || json_string_length(s) != 2 * len) {
+        fault(r, key, "sockaddr: not %zu bytes in hex", len);
+        return;
+    }
+    hex = json_string_value(s);
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            fault(r, key, "sockaddr: not hex");
+            return;
+        }
+        ((unsigned char *)&a->ss)[i] = (unsigned char)(hi << 4 | lo);
+    }
+    a->len = (socklen_t)len;
+    if (len < sizeof(sa_family_t) ||
+        (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6 &&
+         a->ss.ss_family != AF_UNIX))
+        fault(r, key, "not an IPv4, IPv6 or unix address");
+}
+
+/*
+ * Whether fd is the socket the document says: open, a socket, listening,
+ * bound to a, the socket of that cookie (0: not checked), blocking as
+ * recorded, with SO_REUSEPORT when reuseport. 0, or -EINVAL and the fault
+ * in r under key.
+ */
+static int
+check_fd(struct rd *r, const char *key, int fd, const struct addr *a,
+         uint64_t want, int nonblocking, int reuseport)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(int);
+    char text[ADDR_STRLEN], bound[ADDR_STRLEN];
+    struct stat st;
+    int on = 0, fl;
+    uint64_t c;
+
+    if ((fl = fcntl(fd, F_GETFL)) < 0) {
+        fault(r, key, "fd %d is not open", fd);
+        return -EINVAL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        fault(r, key, "fd %d is not a socket", fd);
+        return -EINVAL;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+        fault(r, key, "fd %d is not listening", fd);
+        return -EINVAL;
+    }
+    len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        fault(r, key, "fd %d: getsockname: %s", fd, strerror(errno));
+        return -EINVAL;
+    }
+    if (!addr_equal(a, (const struct sockaddr *)&ss, len)) {
+        if (addr_format((struct sockaddr *)&ss, len, text, sizeof(text)) < 0)
+            snprintf(text, sizeof(text), "an address of family %d",
+                     ss.ss_family);
+        if (addr_format((const struct sockaddr *)&a->ss, a->len, bound,
+                        sizeof(bound)) < 0)
+            snprintf(bound, sizeof(bound), "?");
+        fault(r, key, "fd %d is bound to %s, not %s", fd, text, bound);
+        return -EINVAL;
+    }
+    if ((c = cookie(fd)) != want && want != 0) {
+        fault(r, key,
+              "fd %d is another socket than the one recorded (cookie %" PRIu64
+              ", not %" PRIu64 ")",
+              fd, c, want);
+        return -EINVAL;
+    }
+    if (!(fl & O_NONBLOCK) != !nonblocking) {
+        fault(r, key, "fd %d is %sblocking, recorded %sblocking", fd,
+              fl & O_NONBLOCK ? "non-" : "", nonblocking ? "non-" : "");
+        return -EINVAL;
+    }
+    len = sizeof(on);
+    on = 0;
+    if (reuseport &&
+        (getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, &len) < 0 || !on)) {
+        fault(r, key, "fd %d has no SO_REUSEPORT: not of a group", fd);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static struct steer *
+read_group(struct rd *r, const json_t *o, const struct listener *l)
+{
+    struct steer *s = calloc(1, sizeof(*s));
+    const json_t *m;
+    uint64_t cookies[STEER_MAX_MEMBERS];
+    size_t n;
+
+    if (s == NULL)
+        return NULL;
+    snprintf(r->path, sizeof(r->path), "steer");
+    get_addr(r, o, "addr", &s->addr);
+    s->backlog = (long)get(r, o, "backlog", 0, FD_MAX);
+    s->nonblocking = (int)get(r, o, "nonblocking", 0, 1);
+    s->pinned = (unsigned)get(r, o, "pinned", 0, U32);
+    s->probed = (unsigned)get(r, o, "probed", 0, U32);
+    s->swaps = (unsigned)get(r, o, "swaps", 0, U32);
+    s->ops = &steer_kernel; /* as listener_open's groups */
+    m = json_object_get(o, "members");
+    if (!r->failed && !json_is_array(m))
+        fault(r, "members", m == NULL ? "missing" : "not an array");
+    else if (!r->failed && json_array_size(m) > STEER_MAX_MEMBERS)
+        fault(r, "members", "%zu entries, at most %d", json_array_size(m),
+              STEER_MAX_MEMBERS);
+    n = r->failed ? 0 : json_array_size(m);
+    if (!r->failed && (s->addr.len != l->bound.len ||
+                       memcmp(&s->addr.ss, &l->bound.ss, s->addr.len) != 0))
+        fault(r, "addr", "not the listener's bound address");
+    for (size_t i = 0; i < n && !r->failed; i++) {
+        const json_t *e = json_array_get(m, i);
+        struct steer_member *sm = &s->m[i];
+
+        snprintf(r->path, sizeof(r->path), "steer.members[%zu]", i);
+        if (!json_is_object(e)) {
+            fault(r, "", "not an object");
+            break;
+        }
+        sm->fd = (int)get(r, e, "fd", 0, FD_MAX);
+        cookies[i] = get_u64(r, e, "cookie");
+        sm->owner = (enum steer_owner)get(r, e, "owner", STEER_RESERVED,
+                                          STEER_PLACEHOLDER);
+        sm->gen = (unsigned)get(r, e, "gen", 0, U32);
+        for (size_t j = 0; j < i && !r->failed; j++)
+            if (s->m[j].fd == sm->fd)
+                fault(r, "fd", "%d is member %zu's too", sm->fd, j);
+        for (size_t j = 0; j < i && !r->failed; j++)
+            if (sm->owner == STEER_GEN && s->m[j].owner == STEER_GEN &&
+                s->m[j].gen == sm->gen)
+                fault(r, "gen", "%u is member %zu's too", sm->gen, j);
+        for (size_t j = 0; j < i && !r->failed; j++)
+            if (cookies[i] != 0 && cookies[j] == cookies[i])
+                fault(r, "cookie", "member %zu's socket too", j);
+        if (!r->failed)
+            check_fd(r, "", sm->fd, &s->addr, cookies[i], s->nonblocking, 1);
+        s->n = i + 1;
+    }
+    if (r->failed) {
+        free(s); /* not steer_close: the descriptors are not ours */
+        return NULL;
+    }
+    return s;
+}
+
+int
+listener_state_adopt(const json_t *o, struct listener **out, char *err,
+                     size_t errlen)
+{
+    struct rd r = {.err = err, .errlen = errlen};
+    struct listener *l;
+    const json_t *g;
+    uint64_t want;
+    int rc;
+
+    *out = NULL;
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "listener ?: not an object");
+        return -EINVAL;
+    }
+    if ((l = calloc(1, sizeof(*l))) == NULL)
+        return -ENOMEM;
+    text(&r, o, "name", l->name, sizeof(l->name));
+    if (!r.failed)
+        r.name = l->name;
+    get_addr(&r, o, "addr", &l->addr);
+    get_addr(&r, o, "bound", &l->bound);
+    text(&r, o, "bound_text", l->bound_text, sizeof(l->bound_text));
+    l->fd = (int)get(&r, o, "fd", -1, FD_MAX);
+    want = get_u64(&r, o, "cookie");
+    l->backlog = (long)get(&r, o, "backlog", 0, FD_MAX);
+    l->nonblocking = (int)get(&r, o, "nonblocking", 0, 1);
+    l->traffic = (int)get(&r, o, "traffic", TRAFFIC_STEERED, TRAFFIC_SHARED);
+    l->dev = (dev_t)get_u64(&r, o, "dev");
+    l->ino = (ino_t)get_u64(&r, o, "ino");
+    l->mode = (long)get(&r, o, "mode", -1, U32);
+    l->uid = (uid_t)get(&r, o, "uid", 0, U32);
+    l->gid = (gid_t)get(&r, o, "gid", 0, U32);
+    l->refs = 1;
+    g = json_object_get(o, "steer");
+    if (!r.failed && g == NULL)
+        fault(&r, "steer", "missing");
+    else if (!r.failed && !json_is_null(g) && !json_is_object(g))
+        fault(&r, "steer", "neither null nor an object");
+    else if (!r.failed && (l->fd >= 0) == json_is_object(g))
+        fault(&r, "fd",
+              json_is_object(g) ? "%d with a group: not -1"
+                                : "%d without a group",
+              l->fd);
+    if (!r.failed && l->fd >= 0)
+        check_fd(&r, "fd", l->fd, &l->bound, want, l->nonblocking, 0);
+    if (!r.failed && json_is_object(g)) {
+        l->steer = read_group(&r, g, l);
+        if (l->steer == NULL && !r.failed) {
+            free(l);
+            return -ENOMEM;
+        }
+    }
+    if (r.failed) {
+        free(l);
+        return -EINVAL;
+    }
+    /* Ours from now on: no worker spawned later inherits them by chance. */
+    if ((rc = listener_state_inherit(l, 0)) < 0) {
+        snprintf(err, errlen, "listener %s: FD_CLOEXEC: %s", l->name,
+                 strerror(-rc));
+        free(l->steer);
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
