@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "source.h"
 #include "steer.h"
 
 #define DEFAULT_BACKLOG 4096
@@ -976,26 +977,10 @@ int
 config_load(const struct config_args *args, struct config **out, char *err,
             size_t errlen)
 {
-    FILE *f = NULL;
-    char *text = NULL;
+    char *text;
     size_t len;
-    int rc;
+    int rc = source_load(args, out, &text, &len, err, errlen);
 
-    if (args->file != NULL) {
-        if ((rc = config_file_read(args->file, &text, &len, err, errlen)) < 0)
-            return rc;
-        if (len == 0) /* fmemopen() takes no empty buffer */
-            text[len++] = '\n';
-        if ((f = fmemopen(text, len, "r")) == NULL) {
-            rc = -errno;
-            snprintf(err, errlen, "%s: %s", args->file, strerror(-rc));
-            free(text);
-            return rc;
-        }
-    }
-    rc = config_load_stream(f, args->file, args, out, err, errlen);
-    if (f != NULL)
-        fclose(f);
     free(text);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "master.h"
+#include "source.h"
 
 #define EXIT_USAGE 2
 
@@ -19,7 +20,8 @@ main(int argc, char **argv)
 {
     struct config_args args;
     struct config *cfg;
-    char err[CONFIG_ERRLEN];
+    char err[CONFIG_ERRLEN], *source;
+    size_t len;
     int code;
 
     /* Nothing the master inherited may reach a worker by accident. */
@@ -50,7 +52,7 @@ main(int argc, char **argv)
         config_args_free(&args);
         return 0;
     }
-    if (config_load(&args, &cfg, err, sizeof(err)) < 0) {
+    if (source_load(&args, &cfg, &source, &len, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
         config_args_free(&args);
         return EXIT_USAGE;
@@ -60,6 +62,7 @@ main(int argc, char **argv)
                args.file ? " in " : "", args.file ? args.file : "");
         config_print(cfg, stdout);
         config_free(cfg);
+        free(source);
         config_args_free(&args);
         return 0;
     }
@@ -70,7 +73,7 @@ main(int argc, char **argv)
     /* Before any listener opens; workers get the soft limit back. */
     if ((code = fdlimit_raise_nofile()) < 0)
         log_event(LOG_WARN, "nofile_limit", "error=%s", log_q(strerror(-code)));
-    code = master_run(&args, cfg);
+    code = master_run(&args, cfg, source, len);
     config_args_free(&args);
     return code;
 }

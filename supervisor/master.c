@@ -38,6 +38,7 @@
 #include "rundir.h"
 #include "sdnotify.h"
 #include "signals.h"
+#include "source.h"
 #include "traffic.h"
 #include "worker.h"
 
@@ -707,7 +708,8 @@ master_reload(struct master *m)
     struct plan *p, *live[TRAFFIC_MAX_PLANS];
     struct deploy_conf c;
     const char *keys[3];
-    size_t nlive;
+    size_t nlive, len;
+    char *text;
     int nkeys;
 
     if (m->stopping)
@@ -718,7 +720,7 @@ master_reload(struct master *m)
         master_roll(m, "SIGHUP");
         return;
     }
-    if (config_load(m->args, &cfg, err, sizeof(err)) < 0) {
+    if (source_load(m->args, &cfg, &text, &len, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
         return;
@@ -728,8 +730,10 @@ master_reload(struct master *m)
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
         config_free(cfg);
+        free(text);
         return;
     }
+    plan_set_source(p, text, len);
     for (int i = 0; i < nkeys; i++)
         log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
                   log_q("read at start only: restart handoff to apply it"));
@@ -923,7 +927,8 @@ finish(struct master *m)
 }
 
 int
-master_run(const struct config_args *args, struct config *cfg)
+master_run(const struct config_args *args, struct config *cfg, char *source,
+           size_t len)
 {
     struct master m;
     struct deploy_conf c;
@@ -953,6 +958,7 @@ master_run(const struct config_args *args, struct config *cfg)
         uv_loop_init(&loop) < 0) {
         free(m.out);
         config_free(cfg);
+        free(source);
         fprintf(stderr, "handoff: cannot start the event loop\n");
         return 1;
     }
@@ -1009,6 +1015,8 @@ master_run(const struct config_args *args, struct config *cfg)
         goto out;
     }
     m.plan->id = ++m.next_plan_id;
+    plan_set_source(m.plan, source, len);
+    source = NULL;
     if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
                     sizeof(m.notify_path)) < 0 ||
         (rc = notify_open(&loop, m.notify_path, on_notify, &m, &m.notify)) <
@@ -1043,6 +1051,7 @@ out:
     worker_remnants_close(&m.workers);
     plan_unref(m.next_plan);
     plan_unref(m.plan);
+    free(source); /* unless the first plan took it */
     if (m.rundir[0] != '\0')
         rmdir(m.rundir);
     log_detach();

@@ -77,8 +77,10 @@ struct master {
     struct metrics_data metrics_data; /* observations (metrics.h) */
 };
 
-/* The whole life of the master; returns handoff's exit code. */
-int master_run(const struct config_args *args, struct config *cfg);
+/* The whole life of the master, which takes cfg and source, the file's
+ * len bytes it was read from (source_load); returns the exit code. */
+int master_run(const struct config_args *args, struct config *cfg, char *source,
+               size_t len);
 
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);

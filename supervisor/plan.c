@@ -26,7 +26,16 @@ plan_unref(struct plan *p)
         listener_unref(p->ls[i]);
     free(p->ls);
     config_free(p->cfg);
+    free(p->source);
     free(p);
+}
+
+void
+plan_set_source(struct plan *p, char *text, size_t len)
+{
+    free(p->source);
+    p->source = text;
+    p->source_len = len;
 }
 
 static void

@@ -9,6 +9,10 @@
 
 struct plan {
     struct config *cfg;
+    /* The file's bytes cfg was read from (source.h), or NULL. A reload's
+     * cfg differs from them in the start-only keys (config_keep_start_keys). */
+    char *source;
+    size_t source_len;
     struct listener **ls;
     size_t nls;
     int refs;
@@ -26,6 +30,10 @@ void plan_unref(struct plan *p);
  */
 int plan_new(struct config *cfg, struct plan *const *old, size_t nold,
              struct plan **out, char *err, size_t errlen);
+
+/* p takes text, the len bytes cfg was read from (source_load), freed
+ * with p. */
+void plan_set_source(struct plan *p, char *text, size_t len);
 
 /* f(l, arg) once for each listener of plans[0..n) (NULL plans skipped),
  * however many of the plans share it, in one pass of O(listeners). */
