@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "state.h"
 #include "steer.h"
 
 #ifndef SO_COOKIE
@@ -22,20 +23,6 @@
 
 /* --- writing ---------------------------------------------------------------
  */
-
-/* o[key] = v; the first failure is kept in *failed. */
-static void
-put(json_t *o, const char *key, json_t *v, int *failed)
-{
-    if (v == NULL || json_object_set_new(o, key, v) < 0)
-        *failed = 1;
-}
-
-static json_t *
-num(long long v)
-{
-    return json_integer((json_int_t)v);
-}
 
 /* A 64-bit unsigned value, as decimal text: beyond a JSON integer's reach. */
 static json_t *
@@ -93,13 +80,13 @@ group(const struct steer *s)
         json_decref(m);
         return NULL;
     }
-    put(o, "addr", address(&s->addr), &f);
-    put(o, "backlog", num(s->backlog), &f);
-    put(o, "nonblocking", num(s->nonblocking), &f);
-    put(o, "members", m, &f);
-    put(o, "pinned", num(s->pinned), &f);
-    put(o, "probed", num(s->probed), &f);
-    put(o, "swaps", num(s->swaps), &f);
+    state_put(o, "addr", address(&s->addr), &f);
+    state_put(o, "backlog", state_num(s->backlog), &f);
+    state_put(o, "nonblocking", state_num(s->nonblocking), &f);
+    state_put(o, "members", m, &f);
+    state_put(o, "pinned", state_num(s->pinned), &f);
+    state_put(o, "probed", state_num(s->probed), &f);
+    state_put(o, "swaps", state_num(s->swaps), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -115,21 +102,21 @@ listener_state_write(const struct listener *l)
 
     if (f)
         return NULL;
-    put(o, "name", json_string(l->name), &f);
-    put(o, "addr", address(&l->addr), &f);
-    put(o, "bound", address(&l->bound), &f);
-    put(o, "bound_text", json_string(l->bound_text), &f);
-    put(o, "fd", num(l->fd), &f);
-    put(o, "cookie", u64(cookie(l->fd)), &f);
-    put(o, "backlog", num(l->backlog), &f);
-    put(o, "nonblocking", num(l->nonblocking), &f);
-    put(o, "traffic", num(l->traffic), &f);
-    put(o, "dev", u64((uint64_t)l->dev), &f);
-    put(o, "ino", u64((uint64_t)l->ino), &f);
-    put(o, "mode", num(l->mode), &f);
-    put(o, "uid", num((long long)l->uid), &f);
-    put(o, "gid", num((long long)l->gid), &f);
-    put(o, "steer", l->steer != NULL ? group(l->steer) : json_null(), &f);
+    state_put(o, "name", json_string(l->name), &f);
+    state_put(o, "addr", address(&l->addr), &f);
+    state_put(o, "bound", address(&l->bound), &f);
+    state_put(o, "bound_text", json_string(l->bound_text), &f);
+    state_put(o, "fd", state_num(l->fd), &f);
+    state_put(o, "cookie", u64(cookie(l->fd)), &f);
+    state_put(o, "backlog", state_num(l->backlog), &f);
+    state_put(o, "nonblocking", state_num(l->nonblocking), &f);
+    state_put(o, "traffic", state_num(l->traffic), &f);
+    state_put(o, "dev", u64((uint64_t)l->dev), &f);
+    state_put(o, "ino", u64((uint64_t)l->ino), &f);
+    state_put(o, "mode", state_num(l->mode), &f);
+    state_put(o, "uid", state_num((long long)l->uid), &f);
+    state_put(o, "gid", state_num((long long)l->gid), &f);
+    state_put(o, "steer", l->steer != NULL ? group(l->steer) : json_null(), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -176,84 +163,23 @@ listener_state_inherit(const struct listener *l, int on)
 
 /* --- reading ------------------------------------------------------------- */
 
-/* Where the reader is ("steer.members[1]") and the first fault. */
-struct rd {
-    const char *name; /* the listener's, once read */
-    char path[48];
-    char *err;
-    size_t errlen;
-    int failed;
-};
-
-static void
-fault(struct rd *r, const char *key, const char *fmt, ...)
-{
-    va_list ap;
-    char what[200];
-
-    if (r->failed)
-        return;
-    r->failed = 1;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    snprintf(r->err, r->errlen, "listener %s: %s%s%s: %s",
-             r->name != NULL ? r->name : "?", r->path,
-             r->path[0] && key[0] ? "." : "", key, what);
-}
-
-/* o[key], an integer in lo..hi (0 when it is not). */
-static long long
-get(struct rd *r, const json_t *o, const char *key, long long lo, long long hi)
-{
-    const json_t *v = json_object_get(o, key);
-    long long n;
-
-    if (!json_is_integer(v)) {
-        fault(r, key, v == NULL ? "missing" : "not an integer");
-        return 0;
-    }
-    n = (long long)json_integer_value(v);
-    if (n < lo || n > hi) {
-        fault(r, key, "%lld is not one of %lld..%lld", n, lo, hi);
-        return 0;
-    }
-    return n;
-}
-
 #define U32 0xffffffffLL
 #define FD_MAX 0x7fffffffLL
 
-static void
-text(struct rd *r, const json_t *o, const char *key, char *buf, size_t size)
-{
-    const json_t *v = json_object_get(o, key);
-
-    if (!json_is_string(v)) {
-        fault(r, key, v == NULL ? "missing" : "not a string");
-        return;
-    }
-    if (json_string_length(v) >= size) {
-        fault(r, key, "longer than %zu bytes", size - 1);
-        return;
-    }
-    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
-}
-
 static uint64_t
-get_u64(struct rd *r, const json_t *o, const char *key)
+get_u64(struct state_rd *r, const json_t *o, const char *key)
 {
     char buf[24], *end;
     unsigned long long v;
 
     buf[0] = '\0';
-    text(r, o, key, buf, sizeof(buf));
+    state_text(r, o, key, buf, sizeof(buf));
     if (r->failed)
         return 0;
     errno = 0;
     v = strtoull(buf, &end, 10);
     if (buf[0] < '0' || buf[0] > '9' || *end != '\0' || errno != 0) {
-        fault(r, key, "\"%s\" is not a 64-bit unsigned number", buf);
+        state_fault(r, key, "\"%s\" is not a 64-bit unsigned number", buf);
         return 0;
     }
     return (uint64_t)v;
@@ -270,7 +196,7 @@ hexval(char c)
 }
 
 static void
-get_addr(struct rd *r, const json_t *o, const char *key, struct addr *a)
+get_addr(struct state_rd *r, const json_t *o, const char *key, struct addr *a)
 {
     const json_t *v = json_object_get(o, key), *s;
     const char *hex;
@@ -278,22 +204,22 @@ get_addr(struct rd *r, const json_t *o, const char *key, struct addr *a)
 
     memset(a, 0, sizeof(*a));
     if (!json_is_object(v)) {
-        fault(r, key, v == NULL ? "missing" : "not an object");
+        state_fault(r, key, v == NULL ? "missing" : "not an object");
         return;
     }
-    len = (size_t)get(r, v, "len", 0, sizeof(a->ss));
+    len = (size_t)state_get(r, v, "len", 0, sizeof(a->ss));
     s = json_object_get(v, "sockaddr");
     if (r->failed)
         return;
     if (!json_is_string(s) || json_string_length(s) != 2 * len) {
-        fault(r, key, "sockaddr: not %zu bytes in hex", len);
+        state_fault(r, key, "sockaddr: not %zu bytes in hex", len);
         return;
     }
     hex = json_string_value(s);
     for (size_t i = 0; i < len; i++) {
         int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
-            fault(r, key, "sockaddr: not hex");
+            state_fault(r, key, "sockaddr: not hex");
             return;
         }
         ((unsigned char *)&a->ss)[i] = (unsigned char)(hi << 4 | lo);
@@ -302,7 +228,7 @@ get_addr(struct rd *r, const json_t *o, const char *key, struct addr *a)
     if (len < sizeof(sa_family_t) ||
         (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6 &&
          a->ss.ss_family != AF_UNIX))
-        fault(r, key, "not an IPv4, IPv6 or unix address");
+        state_fault(r, key, "not an IPv4, IPv6 or unix address");
 }
 
 /*
@@ -312,7 +238,7 @@ get_addr(struct rd *r, const json_t *o, const char *key, struct addr *a)
  * in r under key.
  */
 static int
-check_fd(struct rd *r, const char *key, int fd, const struct addr *a,
+check_fd(struct state_rd *r, const char *key, int fd, const struct addr *a,
          uint64_t want, int nonblocking, int reuseport)
 {
     struct sockaddr_storage ss;
@@ -323,20 +249,20 @@ check_fd(struct rd *r, const char *key, int fd, const struct addr *a,
     uint64_t c;
 
     if ((fl = fcntl(fd, F_GETFL)) < 0) {
-        fault(r, key, "fd %d is not open", fd);
+        state_fault(r, key, "fd %d is not open", fd);
         return -EINVAL;
     }
     if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-        fault(r, key, "fd %d is not a socket", fd);
+        state_fault(r, key, "fd %d is not a socket", fd);
         return -EINVAL;
     }
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
-        fault(r, key, "fd %d is not listening", fd);
+        state_fault(r, key, "fd %d is not listening", fd);
         return -EINVAL;
     }
     len = sizeof(ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-        fault(r, key, "fd %d: getsockname: %s", fd, strerror(errno));
+        state_fault(r, key, "fd %d: getsockname: %s", fd, strerror(errno));
         return -EINVAL;
     }
     if (!addr_equal(a, (const struct sockaddr *)&ss, len)) {
@@ -346,33 +272,34 @@ check_fd(struct rd *r, const char *key, int fd, const struct addr *a,
         if (addr_format((const struct sockaddr *)&a->ss, a->len, bound,
                         sizeof(bound)) < 0)
             snprintf(bound, sizeof(bound), "?");
-        fault(r, key, "fd %d is bound to %s, not %s", fd, text, bound);
+        state_fault(r, key, "fd %d is bound to %s, not %s", fd, text, bound);
         return -EINVAL;
     }
     if ((c = cookie(fd)) != want && want != 0) {
-        fault(r, key,
-              "fd %d is another socket than the one recorded (cookie %" PRIu64
-              ", not %" PRIu64 ")",
-              fd, c, want);
+        state_fault(
+            r, key,
+            "fd %d is another socket than the one recorded (cookie %" PRIu64
+            ", not %" PRIu64 ")",
+            fd, c, want);
         return -EINVAL;
     }
     if (!(fl & O_NONBLOCK) != !nonblocking) {
-        fault(r, key, "fd %d is %sblocking, recorded %sblocking", fd,
-              fl & O_NONBLOCK ? "non-" : "", nonblocking ? "non-" : "");
+        state_fault(r, key, "fd %d is %sblocking, recorded %sblocking", fd,
+                    fl & O_NONBLOCK ? "non-" : "", nonblocking ? "non-" : "");
         return -EINVAL;
     }
     len = sizeof(on);
     on = 0;
     if (reuseport &&
         (getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, &len) < 0 || !on)) {
-        fault(r, key, "fd %d has no SO_REUSEPORT: not of a group", fd);
+        state_fault(r, key, "fd %d has no SO_REUSEPORT: not of a group", fd);
         return -EINVAL;
     }
     return 0;
 }
 
 static struct steer *
-read_group(struct rd *r, const json_t *o, const struct listener *l)
+read_group(struct state_rd *r, const json_t *o, const struct listener *l)
 {
     struct steer *s = calloc(1, sizeof(*s));
     const json_t *m;
@@ -383,46 +310,46 @@ read_group(struct rd *r, const json_t *o, const struct listener *l)
         return NULL;
     snprintf(r->path, sizeof(r->path), "steer");
     get_addr(r, o, "addr", &s->addr);
-    s->backlog = (long)get(r, o, "backlog", 0, FD_MAX);
-    s->nonblocking = (int)get(r, o, "nonblocking", 0, 1);
-    s->pinned = (unsigned)get(r, o, "pinned", 0, U32);
-    s->probed = (unsigned)get(r, o, "probed", 0, U32);
-    s->swaps = (unsigned)get(r, o, "swaps", 0, U32);
+    s->backlog = (long)state_get(r, o, "backlog", 0, FD_MAX);
+    s->nonblocking = (int)state_get(r, o, "nonblocking", 0, 1);
+    s->pinned = (unsigned)state_get(r, o, "pinned", 0, U32);
+    s->probed = (unsigned)state_get(r, o, "probed", 0, U32);
+    s->swaps = (unsigned)state_get(r, o, "swaps", 0, U32);
     s->ops = &steer_kernel; /* as listener_open's groups */
     m = json_object_get(o, "members");
     if (!r->failed && !json_is_array(m))
-        fault(r, "members", m == NULL ? "missing" : "not an array");
+        state_fault(r, "members", m == NULL ? "missing" : "not an array");
     else if (!r->failed && json_array_size(m) > STEER_MAX_MEMBERS)
-        fault(r, "members", "%zu entries, at most %d", json_array_size(m),
-              STEER_MAX_MEMBERS);
+        state_fault(r, "members", "%zu entries, at most %d", json_array_size(m),
+                    STEER_MAX_MEMBERS);
     n = r->failed ? 0 : json_array_size(m);
     if (!r->failed && (s->addr.len != l->bound.len ||
                        memcmp(&s->addr.ss, &l->bound.ss, s->addr.len) != 0))
-        fault(r, "addr", "not the listener's bound address");
+        state_fault(r, "addr", "not the listener's bound address");
     for (size_t i = 0; i < n && !r->failed; i++) {
         const json_t *e = json_array_get(m, i);
         struct steer_member *sm = &s->m[i];
 
         snprintf(r->path, sizeof(r->path), "steer.members[%zu]", i);
         if (!json_is_object(e)) {
-            fault(r, "", "not an object");
+            state_fault(r, "", "not an object");
             break;
         }
-        sm->fd = (int)get(r, e, "fd", 0, FD_MAX);
+        sm->fd = (int)state_get(r, e, "fd", 0, FD_MAX);
         cookies[i] = get_u64(r, e, "cookie");
-        sm->owner = (enum steer_owner)get(r, e, "owner", STEER_RESERVED,
-                                          STEER_PLACEHOLDER);
-        sm->gen = (unsigned)get(r, e, "gen", 0, U32);
+        sm->owner = (enum steer_owner)state_get(r, e, "owner", STEER_RESERVED,
+                                                STEER_PLACEHOLDER);
+        sm->gen = (unsigned)state_get(r, e, "gen", 0, U32);
         for (size_t j = 0; j < i && !r->failed; j++)
             if (s->m[j].fd == sm->fd)
-                fault(r, "fd", "%d is member %zu's too", sm->fd, j);
+                state_fault(r, "fd", "%d is member %zu's too", sm->fd, j);
         for (size_t j = 0; j < i && !r->failed; j++)
             if (sm->owner == STEER_GEN && s->m[j].owner == STEER_GEN &&
                 s->m[j].gen == sm->gen)
-                fault(r, "gen", "%u is member %zu's too", sm->gen, j);
+                state_fault(r, "gen", "%u is member %zu's too", sm->gen, j);
         for (size_t j = 0; j < i && !r->failed; j++)
             if (cookies[i] != 0 && cookies[j] == cookies[i])
-                fault(r, "cookie", "member %zu's socket too", j);
+                state_fault(r, "cookie", "member %zu's socket too", j);
         if (!r->failed)
             check_fd(r, "", sm->fd, &s->addr, cookies[i], s->nonblocking, 1);
         s->n = i + 1;
@@ -438,7 +365,8 @@ int
 listener_state_adopt(const json_t *o, struct listener **out, char *err,
                      size_t errlen)
 {
-    struct rd r = {.err = err, .errlen = errlen};
+    struct state_rd r = {
+        .prefix = "listener ?: ", .err = err, .errlen = errlen};
     struct listener *l;
     const json_t *g;
     uint64_t want;
@@ -451,33 +379,34 @@ listener_state_adopt(const json_t *o, struct listener **out, char *err,
     }
     if ((l = calloc(1, sizeof(*l))) == NULL)
         return -ENOMEM;
-    text(&r, o, "name", l->name, sizeof(l->name));
+    state_text(&r, o, "name", l->name, sizeof(l->name));
     if (!r.failed)
-        r.name = l->name;
+        snprintf(r.prefix, sizeof(r.prefix), "listener %s: ", l->name);
     get_addr(&r, o, "addr", &l->addr);
     get_addr(&r, o, "bound", &l->bound);
-    text(&r, o, "bound_text", l->bound_text, sizeof(l->bound_text));
-    l->fd = (int)get(&r, o, "fd", -1, FD_MAX);
+    state_text(&r, o, "bound_text", l->bound_text, sizeof(l->bound_text));
+    l->fd = (int)state_get(&r, o, "fd", -1, FD_MAX);
     want = get_u64(&r, o, "cookie");
-    l->backlog = (long)get(&r, o, "backlog", 0, FD_MAX);
-    l->nonblocking = (int)get(&r, o, "nonblocking", 0, 1);
-    l->traffic = (int)get(&r, o, "traffic", TRAFFIC_STEERED, TRAFFIC_SHARED);
+    l->backlog = (long)state_get(&r, o, "backlog", 0, FD_MAX);
+    l->nonblocking = (int)state_get(&r, o, "nonblocking", 0, 1);
+    l->traffic =
+        (int)state_get(&r, o, "traffic", TRAFFIC_STEERED, TRAFFIC_SHARED);
     l->dev = (dev_t)get_u64(&r, o, "dev");
     l->ino = (ino_t)get_u64(&r, o, "ino");
-    l->mode = (long)get(&r, o, "mode", -1, U32);
-    l->uid = (uid_t)get(&r, o, "uid", 0, U32);
-    l->gid = (gid_t)get(&r, o, "gid", 0, U32);
+    l->mode = (long)state_get(&r, o, "mode", -1, U32);
+    l->uid = (uid_t)state_get(&r, o, "uid", 0, U32);
+    l->gid = (gid_t)state_get(&r, o, "gid", 0, U32);
     l->refs = 1;
     g = json_object_get(o, "steer");
     if (!r.failed && g == NULL)
-        fault(&r, "steer", "missing");
+        state_fault(&r, "steer", "missing");
     else if (!r.failed && !json_is_null(g) && !json_is_object(g))
-        fault(&r, "steer", "neither null nor an object");
+        state_fault(&r, "steer", "neither null nor an object");
     else if (!r.failed && (l->fd >= 0) == json_is_object(g))
-        fault(&r, "fd",
-              json_is_object(g) ? "%d with a group: not -1"
-                                : "%d without a group",
-              l->fd);
+        state_fault(&r, "fd",
+                    json_is_object(g) ? "%d with a group: not -1"
+                                      : "%d without a group",
+                    l->fd);
     if (!r.failed && l->fd >= 0)
         check_fd(&r, "fd", l->fd, &l->bound, want, l->nonblocking, 0);
     if (!r.failed && json_is_object(g)) {

@@ -49,6 +49,7 @@ int state_read_deploy(struct deploy *d, const json_t *o, char *err,
  * where the reader is ("deploy.gens[1].slots[0]") and its first fault,
  * which later faults do not overwrite. */
 struct state_rd {
+    char prefix[96]; /* before the path: "listener web: " */
     char path[96];
     char *err;
     size_t errlen;
@@ -60,6 +61,10 @@ void state_fault(struct state_rd *r, const char *key, const char *fmt, ...)
 /* o[key], an integer in lo..hi (0, and a fault, when it is not). */
 long long state_get(struct state_rd *r, const json_t *o, const char *key,
                     long long lo, long long hi);
+/* For the modules that write their own part: o[key] = v (taken), the
+ * first failure kept in *failed; an integer. */
+void state_put(json_t *o, const char *key, json_t *v, int *failed);
+json_t *state_num(long long v);
 /* o[key], a string shorter than size, into buf. */
 void state_text(struct state_rd *r, const json_t *o, const char *key,
                 char *buf, size_t size);

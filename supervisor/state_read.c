@@ -19,8 +19,8 @@ state_fault(struct state_rd *r, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    snprintf(r->err, r->errlen, "%s%s%s: %s", r->path, key[0] ? "." : "", key,
-             what);
+    snprintf(r->err, r->errlen, "%s%s%s%s: %s", r->prefix, r->path,
+             r->path[0] && key[0] ? "." : "", key, what);
 }
 
 long long

@@ -1,4 +1,5 @@
-/* state_write.c: the deployment core's state written as JSON, for the image that comes after an upgrade. */
+/* state_write.c: the deployment core's state written as JSON, for the image
+ * that comes after an upgrade. */
 #include "state.h"
 
 #include <string.h>
@@ -12,16 +13,15 @@
  * the first upgrade.
  */
 
-/* o[key] = v; the first failure is kept in *failed. */
-static void
-put(json_t *o, const char *key, json_t *v, int *failed)
+void
+state_put(json_t *o, const char *key, json_t *v, int *failed)
 {
     if (v == NULL || json_object_set_new(o, key, v) < 0)
         *failed = 1;
 }
 
-static json_t *
-num(long long v)
+json_t *
+state_num(long long v)
 {
     return json_integer((json_int_t)v);
 }
@@ -56,7 +56,7 @@ numbers(const unsigned *v, size_t n)
     json_t *a = json_array();
 
     for (size_t i = 0; a != NULL && i < n; i++)
-        if (json_array_append_new(a, num(v[i])) < 0) {
+        if (json_array_append_new(a, state_num(v[i])) < 0) {
             json_decref(a);
             a = NULL;
         }
@@ -71,20 +71,20 @@ conf(const struct deploy_conf *c)
 
     if (f)
         return NULL;
-    put(o, "plan", num(c->plan), &f);
-    put(o, "processes", num(c->processes), &f);
-    put(o, "restart", num(c->restart), &f);
-    put(o, "steered", num(c->steered), &f);
-    put(o, "drain_signal", num(c->drain_signal), &f);
-    put(o, "ready_timeout", num((long long)c->ready_timeout), &f);
-    put(o, "drain_timeout", num((long long)c->drain_timeout), &f);
-    put(o, "drain_delay", num((long long)c->drain_delay), &f);
-    put(o, "stop_timeout", num((long long)c->stop_timeout), &f);
-    put(o, "stop_delay", num((long long)c->stop_delay), &f);
-    put(o, "keep_previous", num((long long)c->keep_previous), &f);
-    put(o, "shim", num(c->shim), &f);
-    put(o, "ready", text(c->ready), &f);
-    put(o, "steps", steps(c->steps, c->nsteps), &f);
+    state_put(o, "plan", state_num(c->plan), &f);
+    state_put(o, "processes", state_num(c->processes), &f);
+    state_put(o, "restart", state_num(c->restart), &f);
+    state_put(o, "steered", state_num(c->steered), &f);
+    state_put(o, "drain_signal", state_num(c->drain_signal), &f);
+    state_put(o, "ready_timeout", state_num((long long)c->ready_timeout), &f);
+    state_put(o, "drain_timeout", state_num((long long)c->drain_timeout), &f);
+    state_put(o, "drain_delay", state_num((long long)c->drain_delay), &f);
+    state_put(o, "stop_timeout", state_num((long long)c->stop_timeout), &f);
+    state_put(o, "stop_delay", state_num((long long)c->stop_delay), &f);
+    state_put(o, "keep_previous", state_num((long long)c->keep_previous), &f);
+    state_put(o, "shim", state_num(c->shim), &f);
+    state_put(o, "ready", text(c->ready), &f);
+    state_put(o, "steps", steps(c->steps, c->nsteps), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -117,23 +117,23 @@ gen(const struct deploy_gen *g)
         json_decref(slots);
         return NULL;
     }
-    put(o, "id", num(g->id), &f);
-    put(o, "state", num(g->state), &f);
-    put(o, "conf", conf(&g->conf), &f);
-    put(o, "slots", slots, &f);
-    put(o, "live", num((long long)g->live), &f);
-    put(o, "started", num((long long)g->started), &f);
-    put(o, "ready_at", num((long long)g->ready_at), &f);
-    put(o, "retire_at", num((long long)g->retire_at), &f);
-    put(o, "queue_empty", num(g->queue_empty), &f);
-    put(o, "drain_at", num((long long)g->drain_at), &f);
-    put(o, "kill_at", num((long long)g->kill_at), &f);
-    put(o, "killed", num(g->killed), &f);
-    put(o, "steps", steps(g->steps, g->nsteps), &f);
-    put(o, "step", num((long long)g->step), &f);
-    put(o, "step_at", num((long long)g->step_at), &f);
-    put(o, "keep_at", num((long long)g->keep_at), &f);
-    put(o, "exit_code", num(g->exit_code), &f);
+    state_put(o, "id", state_num(g->id), &f);
+    state_put(o, "state", state_num(g->state), &f);
+    state_put(o, "conf", conf(&g->conf), &f);
+    state_put(o, "slots", slots, &f);
+    state_put(o, "live", state_num((long long)g->live), &f);
+    state_put(o, "started", state_num((long long)g->started), &f);
+    state_put(o, "ready_at", state_num((long long)g->ready_at), &f);
+    state_put(o, "retire_at", state_num((long long)g->retire_at), &f);
+    state_put(o, "queue_empty", state_num(g->queue_empty), &f);
+    state_put(o, "drain_at", state_num((long long)g->drain_at), &f);
+    state_put(o, "kill_at", state_num((long long)g->kill_at), &f);
+    state_put(o, "killed", state_num(g->killed), &f);
+    state_put(o, "steps", steps(g->steps, g->nsteps), &f);
+    state_put(o, "step", state_num((long long)g->step), &f);
+    state_put(o, "step_at", state_num((long long)g->step_at), &f);
+    state_put(o, "keep_at", state_num((long long)g->keep_at), &f);
+    state_put(o, "exit_code", state_num(g->exit_code), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -153,14 +153,13 @@ roll(const struct deploy_roll *r)
 static json_t *
 rollback(const struct deploy_rollback *rb)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "gen",
-                     (json_int_t)rb->gen, "cause", (json_int_t)rb->cause,
-                     "client", (json_int_t)rb->client, "retry_at",
-                     (json_int_t)rb->retry_at, "crashed",
-                     (json_int_t)rb->crashed, "slot", (json_int_t)rb->slot,
-                     "status", (json_int_t)rb->status, "ran",
-                     (json_int_t)rb->ran, "step_failed",
-                     (json_int_t)rb->step_failed, "why", text(rb->why));
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "gen", (json_int_t)rb->gen,
+        "cause", (json_int_t)rb->cause, "client", (json_int_t)rb->client,
+        "retry_at", (json_int_t)rb->retry_at, "crashed",
+        (json_int_t)rb->crashed, "slot", (json_int_t)rb->slot, "status",
+        (json_int_t)rb->status, "ran", (json_int_t)rb->ran, "step_failed",
+        (json_int_t)rb->step_failed, "why", text(rb->why));
 }
 
 json_t *
@@ -187,43 +186,43 @@ state_write_deploy(const struct deploy *d)
         json_decref(waiters);
         return NULL;
     }
-    put(o, "gens", gens, &f);
-    put(o, "queue", queue, &f);
-    put(o, "waiters", waiters, &f);
-    put(o, "next_id", num(d->next_id), &f);
-    put(o, "active", num(d->active), &f);
-    put(o, "starting", num(d->starting), &f);
-    put(o, "conf", conf(&d->conf), &f);
-    put(o, "next", conf(&d->next), &f);
-    put(o, "have_next", num(d->have_next), &f);
-    put(o, "route_main", num(d->route_main), &f);
-    put(o, "route_canary", num(d->route_canary), &f);
-    put(o, "route_bps", num(d->route_bps), &f);
-    put(o, "pending", num(d->pending), &f);
-    put(o, "pending_gen", num(d->pending_gen), &f);
-    put(o, "pending_client", num(d->pending_client), &f);
-    put(o, "rb", rollback(&d->rb), &f);
-    put(o, "guard_cur", num(d->guard_cur), &f);
-    put(o, "guard_prev", num(d->guard_prev), &f);
-    put(o, "guard_latency", num(d->guard_latency), &f);
-    put(o, "stopping", num(d->stopping), &f);
-    put(o, "finished", num(d->finished), &f);
-    put(o, "stop_sig", num(d->stop_sig), &f);
-    put(o, "stop_gen", num(d->stop_gen), &f);
-    put(o, "delay_at", num((long long)d->delay_at), &f);
-    put(o, "delay_sig", num(d->delay_sig), &f);
-    put(o, "stop_at", num((long long)d->stop_at), &f);
-    put(o, "grace_at", num((long long)d->grace_at), &f);
-    put(o, "exit_code", num(d->exit_code), &f);
-    put(o, "have_exit_code", num(d->have_exit_code), &f);
-    put(o, "rolls_ok", num(d->rolls_ok), &f);
-    put(o, "rolls_failed", num(d->rolls_failed), &f);
-    put(o, "restarts", num(d->restarts), &f);
-    put(o, "rollbacks", numbers(d->rollbacks, DEPLOY_NCAUSES), &f);
-    put(o, "last_outcome", num(d->last_outcome), &f);
-    put(o, "last_gen", num(d->last_gen), &f);
-    put(o, "last_reason", text(d->last_reason), &f);
-    put(o, "timer_at", num((long long)d->timer_at), &f);
+    state_put(o, "gens", gens, &f);
+    state_put(o, "queue", queue, &f);
+    state_put(o, "waiters", waiters, &f);
+    state_put(o, "next_id", state_num(d->next_id), &f);
+    state_put(o, "active", state_num(d->active), &f);
+    state_put(o, "starting", state_num(d->starting), &f);
+    state_put(o, "conf", conf(&d->conf), &f);
+    state_put(o, "next", conf(&d->next), &f);
+    state_put(o, "have_next", state_num(d->have_next), &f);
+    state_put(o, "route_main", state_num(d->route_main), &f);
+    state_put(o, "route_canary", state_num(d->route_canary), &f);
+    state_put(o, "route_bps", state_num(d->route_bps), &f);
+    state_put(o, "pending", state_num(d->pending), &f);
+    state_put(o, "pending_gen", state_num(d->pending_gen), &f);
+    state_put(o, "pending_client", state_num(d->pending_client), &f);
+    state_put(o, "rb", rollback(&d->rb), &f);
+    state_put(o, "guard_cur", state_num(d->guard_cur), &f);
+    state_put(o, "guard_prev", state_num(d->guard_prev), &f);
+    state_put(o, "guard_latency", state_num(d->guard_latency), &f);
+    state_put(o, "stopping", state_num(d->stopping), &f);
+    state_put(o, "finished", state_num(d->finished), &f);
+    state_put(o, "stop_sig", state_num(d->stop_sig), &f);
+    state_put(o, "stop_gen", state_num(d->stop_gen), &f);
+    state_put(o, "delay_at", state_num((long long)d->delay_at), &f);
+    state_put(o, "delay_sig", state_num(d->delay_sig), &f);
+    state_put(o, "stop_at", state_num((long long)d->stop_at), &f);
+    state_put(o, "grace_at", state_num((long long)d->grace_at), &f);
+    state_put(o, "exit_code", state_num(d->exit_code), &f);
+    state_put(o, "have_exit_code", state_num(d->have_exit_code), &f);
+    state_put(o, "rolls_ok", state_num(d->rolls_ok), &f);
+    state_put(o, "rolls_failed", state_num(d->rolls_failed), &f);
+    state_put(o, "restarts", state_num(d->restarts), &f);
+    state_put(o, "rollbacks", numbers(d->rollbacks, DEPLOY_NCAUSES), &f);
+    state_put(o, "last_outcome", state_num(d->last_outcome), &f);
+    state_put(o, "last_gen", state_num(d->last_gen), &f);
+    state_put(o, "last_reason", text(d->last_reason), &f);
+    state_put(o, "timer_at", state_num((long long)d->timer_at), &f);
     if (f) {
         json_decref(o);
         return NULL;
