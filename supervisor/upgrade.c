@@ -1,0 +1,314 @@
+/* upgrade.c: handoff replaces its own image with a new binary in the same process, the state handed over in a memfd. */
+#include "upgrade.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deploy.h"
+#include "state.h"
+
+extern char **environ;
+
+/* A memfd holding doc's text, at offset 0; -errno. */
+static int
+doc_fd(const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    size_t len, off = 0;
+    int fd, e;
+
+    if (text == NULL)
+        return -ENOMEM;
+    len = strlen(text);
+    if ((fd = memfd_create("handoff-state", MFD_CLOEXEC)) < 0) {
+        e = -errno;
+        free(text);
+        return e;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? -errno : -EIO;
+            free(text);
+            close(fd);
+            return e;
+        }
+        off += (size_t)n;
+    }
+    free(text);
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* The first line of what fd holds (the check's standard error), into buf. */
+static void
+first_line(int fd, char *buf, size_t size)
+{
+    ssize_t n;
+
+    buf[0] = '\0';
+    if (lseek(fd, 0, SEEK_SET) < 0 || (n = read(fd, buf, size - 1)) <= 0)
+        return;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * `binary --upgrade-check` with the document on its standard input: 0 if
+ * it exits 0 within timeout_ms. Waited for here, the master's loop held:
+ * the check is short, and its status must not reach the master's reaper.
+ */
+static int
+check(const char *binary, int docfd, uint64_t timeout_ms, char *why, size_t len)
+{
+    char *const argv[] = {(char *)binary, UPGRADE_CHECK_FLAG, NULL};
+    char said[200], yes[200];
+    int errfd = memfd_create("handoff-check", MFD_CLOEXEC), status = 0;
+    int outfd = memfd_create("handoff-check", MFD_CLOEXEC);
+    struct timespec tick = {0, 5000000};
+    uint64_t waited = 0;
+    pid_t pid, r = 0;
+
+    if (errfd < 0 || outfd < 0) {
+        int e = errno;
+        if (errfd >= 0)
+            close(errfd);
+        snprintf(why, len, "memfd: %s", strerror(e));
+        return -e;
+    }
+    if ((pid = fork()) < 0) {
+        int e = errno;
+        close(errfd);
+        close(outfd);
+        snprintf(why, len, "fork: %s", strerror(e));
+        return -e;
+    }
+    if (pid == 0) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (dup2(docfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errfd, 2) < 0)
+            _exit(126);
+        execve(binary, argv, environ);
+        dprintf(2, "cannot run %s: %s\n", binary, strerror(errno));
+        _exit(127);
+    }
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited < timeout_ms) {
+        nanosleep(&tick, NULL);
+        waited += 5;
+    }
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        close(errfd);
+        close(outfd);
+        snprintf(why, len, "%s %s did not answer within %llu ms", binary,
+                 UPGRADE_CHECK_FLAG, (unsigned long long)timeout_ms);
+        return -ETIMEDOUT;
+    }
+    first_line(errfd, said, sizeof(said));
+    first_line(outfd, yes, sizeof(yes));
+    close(errfd);
+    close(outfd);
+    /* Exit 0 is not enough: /bin/true exits 0. A handoff says so. */
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        strncmp(yes, UPGRADE_ACCEPTED, strlen(UPGRADE_ACCEPTED)) == 0)
+        return 0;
+    if (WIFSIGNALED(status))
+        snprintf(why, len, "%s refused the state: killed by signal %d%s%s",
+                 binary, WTERMSIG(status), said[0] ? ": " : "", said);
+    else if (WEXITSTATUS(status) == 0)
+        snprintf(why, len, "%s %s exits 0 without \"%s\": not handoff", binary,
+                 UPGRADE_CHECK_FLAG, UPGRADE_ACCEPTED);
+    else
+        snprintf(why, len, "%s refused the state (exit %d)%s%s", binary,
+                 WEXITSTATUS(status), said[0] ? ": " : "",
+                 said[0] ? said : "it says nothing: not handoff?");
+    return -EPROTO;
+}
+
+/* environ with NAME=fd in front (any earlier NAME left out); NULL: no
+ * memory. The strings are environ's but the first, which *first holds. */
+static char **
+env_with(int fd, char **first)
+{
+    size_t n = 0, k = 0, name = strlen(UPGRADE_FD_ENV);
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    if ((env = calloc(n + 2, sizeof(*env))) == NULL ||
+        asprintf(first, "%s=%d", UPGRADE_FD_ENV, fd) < 0) {
+        free(env);
+        return NULL;
+    }
+    env[k++] = *first;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], UPGRADE_FD_ENV, name) != 0 ||
+            environ[i][name] != '=')
+            env[k++] = environ[i];
+    return env;
+}
+
+int
+upgrade_exec(const struct upgrade_ops *ops, const char *binary,
+             char *const argv[], uint64_t timeout_ms, char *why, size_t len)
+{
+    struct stat st;
+    sigset_t all, was;
+    json_t *doc;
+    char **env, *var = NULL;
+    int fd, rc;
+
+    if (ops->busy(ops->arg, why, len))
+        return -EBUSY;
+    if (stat(binary, &st) < 0 || access(binary, X_OK) < 0) {
+        rc = -errno;
+        snprintf(why, len, "%s: %s", binary, strerror(-rc));
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, len, "%s: not a file", binary);
+        return -EACCES;
+    }
+    if ((doc = ops->write(ops->arg)) == NULL) {
+        snprintf(why, len, "the state could not be written: out of memory");
+        return -ENOMEM;
+    }
+    fd = doc_fd(doc);
+    json_decref(doc);
+    if (fd < 0) {
+        snprintf(why, len, "the state could not be written: %s", strerror(-fd));
+        return fd;
+    }
+    if ((rc = check(binary, fd, timeout_ms, why, len)) < 0) {
+        close(fd);
+        return rc;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0 || (env = env_with(fd, &var)) == NULL) {
+        close(fd);
+        snprintf(why, len, "out of memory");
+        return -ENOMEM;
+    }
+    /* From here to the new image's handlers, a signal waits: SIGCHLD, a
+     * SIGUSR2 or a SIGTERM sent meanwhile is taken then. */
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &was);
+    if ((rc = ops->inherit(ops->arg, 1)) == 0 && fcntl(fd, F_SETFD, 0) == 0) {
+        execve(binary, argv, env);
+        rc = -errno;
+        snprintf(why, len, "execve %s: %s", binary, strerror(-rc));
+        (void)ops->inherit(ops->arg, 0);
+    } else {
+        if (rc == 0)
+            rc = -errno;
+        snprintf(why, len, "the fds could not be handed over: %s",
+                 strerror(-rc));
+    }
+    sigprocmask(SIG_SETMASK, &was, NULL);
+    free(env);
+    free(var);
+    close(fd);
+    return rc;
+}
+
+json_t *
+upgrade_take(char *err, size_t len)
+{
+    const char *v = getenv(UPGRADE_FD_ENV);
+    json_error_t je;
+    json_t *doc;
+    char *end;
+    long fd;
+    FILE *f;
+
+    err[0] = '\0';
+    if (v == NULL)
+        return NULL;
+    errno = 0;
+    fd = strtol(v, &end, 10);
+    unsetenv(UPGRADE_FD_ENV);
+    if (*v == '\0' || *end != '\0' || errno != 0 || fd < 3 || fd > 1 << 20) {
+        snprintf(err, len, "%s=%s: not a descriptor", UPGRADE_FD_ENV, v);
+        return NULL;
+    }
+    if ((f = fdopen((int)fd, "r")) == NULL) {
+        snprintf(err, len, "%s=%ld: %s", UPGRADE_FD_ENV, fd, strerror(errno));
+        return NULL;
+    }
+    doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    if (doc == NULL)
+        snprintf(err, len, "the state handed over: line %d: %s", je.line,
+                 je.text);
+    return doc;
+}
+
+int
+upgrade_binary(const char *argv0, char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    char cwd[4096];
+
+    if (strchr(argv0, '/') != NULL) {
+        if (argv0[0] == '/')
+            return snprintf(out, size, "%s", argv0) < (int)size ? 0
+                                                                : -ENAMETOOLONG;
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return -errno;
+        return snprintf(out, size, "%s/%s", cwd, argv0) < (int)size
+                   ? 0
+                   : -ENAMETOOLONG;
+    }
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+
+        if (n > 0 &&
+            (size_t)snprintf(out, size, "%.*s/%s", (int)n, p, argv0) < size &&
+            access(out, X_OK) == 0)
+            return 0;
+        p += n + (p[n] == ':');
+    }
+    return -ENOENT;
+}
+
+int
+upgrade_check(FILE *in, FILE *out, FILE *err_out)
+{
+    struct deploy d;
+    json_error_t je;
+    json_t *doc = json_loadf(in, JSON_REJECT_DUPLICATES, &je);
+    char err[256];
+    int rc;
+
+    if (doc == NULL) {
+        fprintf(err_out, "handoff %s: the state: line %d: %s\n",
+                PACKAGE_VERSION, je.line, je.text);
+        return 1;
+    }
+    rc = state_read(&d, doc, err, sizeof(err));
+    deploy_free(&d);
+    json_decref(doc);
+    if (rc < 0) {
+        fprintf(err_out, "handoff %s: %s\n", PACKAGE_VERSION, err);
+        return 1;
+    }
+    fprintf(out, "%s%s\n", UPGRADE_ACCEPTED, PACKAGE_VERSION);
+    return 0;
+}
