@@ -130,9 +130,10 @@ check_bound(struct state_rd *r, int fd, const struct sock_want *w)
         unix_name((struct sockaddr_un *)&ss, len, have, sizeof(have));
         if (strcmp(have, w->path) == 0)
             return 0;
-        return fd_fault(r, fd, "is %s%s, not %s%s",
-                        have[0] ? "bound to " : "not bound", have,
-                        w->path[0] ? "bound to " : "unbound", w->path);
+        if (have[0] == '\0')
+            return fd_fault(r, fd, "is not bound (to %s)", w->path);
+        return fd_fault(r, fd, "is bound to %s, not %s", have,
+                        w->path[0] ? w->path : "unbound");
     }
     if (addr_equal(w->addr, (struct sockaddr *)&ss, len))
         return 0;

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -238,6 +240,95 @@ control_round_trip(void **state)
     control_unfix(&f); /* removes the file: dev and ino carried */
 }
 
+/*
+ * What the image an upgrade executes does with the document (argv[2]):
+ * adopt the control socket and serve the clients that connected while
+ * the exec ran until none is left (at most 5 s). The exit status: 0
+ * served; 2 adopt refused (the reason on stderr).
+ */
+static int
+adopt_after_exec(const char *text)
+{
+    json_t *doc = json_loads(text, 0, NULL);
+    struct control *ctl = NULL;
+    char err[256] = "";
+    uv_loop_t loop;
+
+    signal(SIGPIPE, SIG_IGN); /* as the master: a client gone is no death */
+    uv_loop_init(&loop);
+    if (doc == NULL || control_state_adopt(&loop, &new_ops, doc, &ctl, err,
+                                           sizeof(err)) != 0) {
+        fprintf(stderr, "adopt: %s\n", err);
+        json_decref(doc);
+        uv_loop_close(&loop);
+        return 2;
+    }
+    json_decref(doc);
+    for (int i = 0; i < 500; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (ctl->nconns == 0 && i > 0 && ctl->clients > 41)
+            break;
+        usleep(10000);
+    }
+    control_close(ctl); /* removes the socket file: the child's now */
+    uv_run(&loop, UV_RUN_DEFAULT); /* the handles' closing, nothing else */
+    uv_loop_close(&loop);
+    return 0;
+}
+
+/*
+ * A real execve: this binary again in a child, the document in its
+ * arguments. With the socket kept (control_state_inherit), a client that
+ * connected before the exec gets its status from the new image; without,
+ * the exec closed the socket and the adoption is refused by name.
+ */
+static void
+control_across_exec(void **state)
+{
+    struct cfix f;
+    char *text, buf[4096];
+    json_t *doc;
+    int status, c;
+    pid_t pid;
+
+    (void)state;
+    control_fix(&f);
+    f.ctl->clients = 41;
+    doc = control_state_write(f.ctl);
+    text = json_dumps(doc, JSON_COMPACT);
+    assert_non_null(text);
+    for (int keep = 0; keep <= 1; keep++) {
+        c = keep ? connect_unix(f.path) : -1;
+        if (keep)
+            assert_int_equal(send(c, "status\n", 7, MSG_NOSIGNAL), 7);
+        assert_int_equal(control_state_inherit(f.ctl, keep), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            execl("/proc/self/exe", "test_control_state", "--adopt", text,
+                  (char *)NULL);
+            _exit(127);
+        }
+        assert_int_equal(control_state_inherit(f.ctl, 0), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), keep ? 0 : 2);
+        if (keep) {
+            ssize_t n = recv(c, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+            assert_true(n > 0);
+            buf[n] = '\0';
+            must_contain(buf, ", pid 4242, up ");
+        }
+        if (keep)
+            close(c);
+    }
+    free(text);
+    json_decref(doc);
+    /* The test's own handle: the queue was served by the child. */
+    control_unfix(&f);
+}
+
 static void
 control_refused(struct cfix *f, json_t *doc, int fd, const char *want)
 {
@@ -290,8 +381,8 @@ control_refusals(void **state)
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/other", f.dir);
     assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
     assert_int_equal(listen(s, 1), 0);
-    snprintf(want, sizeof(want), "is bound to %s, not bound to %s",
-             sun.sun_path, f.path);
+    snprintf(want, sizeof(want), "is bound to %s, not %s", sun.sun_path,
+             f.path);
     control_refused(&f, doc, s, want);
     close(s);
     unlink(sun.sun_path);
@@ -554,10 +645,11 @@ every_field_is_carried(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(control_round_trip),
+        cmocka_unit_test(control_across_exec),
         cmocka_unit_test(control_refusals),
         cmocka_unit_test(metrics_round_trip),
         cmocka_unit_test(metrics_refusals),
@@ -565,5 +657,7 @@ main(void)
         cmocka_unit_test(every_field_is_carried),
     };
 
+    if (argc == 3 && strcmp(argv[1], "--adopt") == 0)
+        return adopt_after_exec(argv[2]);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,10 +272,15 @@ notify_refusals(void **state)
     s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     notify_refused(&f, doc, s, "is not a unix socket (IPv4)");
     close(s);
+    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    snprintf(want, sizeof(want), "notify: fd %d is not bound (to %s)", s,
+             f.path);
+    notify_refused(&f, doc, s, want);
+    close(s);
     snprintf(other, sizeof(other), "%s/other", f.dir);
     s = bound_dgram(other, 1);
-    snprintf(want, sizeof(want),
-             "notify: fd %d is bound to %s, not bound to %s", s, other, f.path);
+    snprintf(want, sizeof(want), "notify: fd %d is bound to %s, not %s", s,
+             other, f.path);
     notify_refused(&f, doc, s, want);
     /* At the path, but another socket: the file was replaced. */
     json_object_set_new(doc, "path", json_string(other));
