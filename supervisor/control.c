@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control_state.h"
 #include "guard.h"
 #include "handle.h"
 #include "log.h"
@@ -175,18 +176,6 @@ struct conn {
     char line[CONTROL_LINE_MAX + 1];
     char rbuf[512];
     struct conn *next;
-};
-
-struct control {
-    uv_loop_t *loop;
-    const struct control_ops *ops;
-    uv_pipe_t *server;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    dev_t dev; /* of the socket file made, so that only it is unlinked */
-    ino_t ino;
-    struct conn *conns;
-    size_t nconns;
-    unsigned clients; /* the last client name given */
 };
 
 /* An answer being written; the connection may be gone when it ends. */
@@ -630,6 +619,19 @@ listen_on(struct control *ctl, const char *path)
     if (rc < 0)
         unlink(path);
     return rc;
+}
+
+int
+control_serve(struct control *ctl, int fd)
+{
+    int rc;
+
+    uv_pipe_init(ctl->loop, ctl->server, 0);
+    ctl->server->data = ctl;
+    if ((rc = uv_pipe_open(ctl->server, fd)) < 0)
+        return rc;
+    return uv_listen((uv_stream_t *)ctl->server, CONTROL_MAX_CONNS,
+                     on_connection);
 }
 
 int

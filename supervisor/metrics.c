@@ -13,6 +13,7 @@
 #include "control.h"
 #include "handle.h"
 #include "log.h"
+#include "metrics_state.h"
 #include "steer.h"
 #include "view.h"
 
@@ -337,15 +338,6 @@ struct mconn {
     char req[METRICS_REQUEST_MAX];
 };
 
-struct metrics {
-    view_fn *view;
-    void *arg;
-    struct metrics_data *data;
-    uv_tcp_t *server;
-    struct mconn *conns;
-    size_t nconns;
-};
-
 struct mwrite {
     uv_write_t req;
     char data[];
@@ -617,6 +609,19 @@ on_connection(uv_stream_t *server, int status)
     uv_timer_start(c->timer, on_timeout, METRICS_TIMEOUT_MS, 0);
     if (uv_read_start((uv_stream_t *)t, on_alloc, on_read) < 0)
         mconn_close(c);
+}
+
+int
+metrics_serve(struct metrics *mt, uv_loop_t *loop, int fd)
+{
+    int rc;
+
+    uv_tcp_init(loop, mt->server);
+    mt->server->data = mt;
+    if ((rc = uv_tcp_open(mt->server, fd)) < 0)
+        return rc;
+    return uv_listen((uv_stream_t *)mt->server, METRICS_BACKLOG,
+                     on_connection);
 }
 
 int

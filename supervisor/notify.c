@@ -10,14 +10,7 @@
 
 #include "handle.h"
 #include "log.h"
-
-struct notify {
-    int fd;
-    uv_poll_t *poll;
-    notify_cb *cb;
-    void *ctx;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-};
+#include "notify_state.h"
 
 static void
 on_readable(uv_poll_t *h, int status, int events)
@@ -73,6 +66,16 @@ on_readable(uv_poll_t *h, int status, int events)
 }
 
 int
+notify_poll(uv_loop_t *loop, struct notify *n)
+{
+    n->poll = handle_poll(loop, n->fd, n);
+    if (n->poll == NULL)
+        return -ENOMEM;
+    uv_poll_start(n->poll, UV_READABLE, on_readable);
+    return 0;
+}
+
+int
 notify_open(uv_loop_t *loop, const char *path, notify_cb *cb, void *ctx,
             struct notify **out)
 {
@@ -98,12 +101,10 @@ notify_open(uv_loop_t *loop, const char *path, notify_cb *cb, void *ctx,
     unlink(path);
     if (bind(n->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
         goto fail;
-    n->poll = handle_poll(loop, n->fd, n);
-    if (n->poll == NULL) {
+    if (notify_poll(loop, n) < 0) {
         errno = ENOMEM;
         goto fail;
     }
-    uv_poll_start(n->poll, UV_READABLE, on_readable);
     *out = n;
     return 0;
 fail:

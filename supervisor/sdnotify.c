@@ -10,13 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-struct sdnotify {
-    int fd;
-    struct sockaddr_un sun;
-    socklen_t len;
-    int warned; /* a failed send is logged once */
-};
+#include "sdnotify_state.h"
 
 int
 sdnotify_address(const char *value, struct sockaddr_un *sun, socklen_t *len)

@@ -1,0 +1,68 @@
+/* control_state.h: the control socket as an upgrade carries it: its listening
+ * socket written by one image of handoff and adopted by the next. */
+#ifndef HANDOFF_CONTROL_STATE_H
+#define HANDOFF_CONTROL_STATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <uv.h>
+
+#include "control.h"
+
+struct conn;
+
+/* Here rather than in control.c, for control_state.c and its test. */
+struct control {
+    uv_loop_t *loop;
+    const struct control_ops *ops;
+    uv_pipe_t *server;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    dev_t dev; /* of the socket file made, so that only it is unlinked */
+    ino_t ino;
+    struct conn *conns;
+    size_t nconns;
+    unsigned clients; /* the last client name given */
+};
+
+/* Accept ctl's clients from the listening socket fd (ctl->loop and
+ * ctl->server set, the handle not yet initialised). 0 or a libuv error. */
+int control_serve(struct control *ctl, int fd);
+
+/*
+ * The object (part of the master's state document, whose version covers
+ * it), or null when there is no control socket:
+ *
+ *   {"fd": 9, "cookie": "4101", "path": "/run/handoff.sock",
+ *    "dev": "64768", "ino": "5521", "clients": 12}
+ *
+ * dev and ino are the socket file's that control_open made (mode 0600),
+ * so that only it is unlinked at the end; clients the last client name
+ * given, so that names stay unique across the exec (a roll's answer goes
+ * to a name). Not carried: the loop, the ops and the server handle (the
+ * adopting image gives its own), and the client connections: they are
+ * close-on-exec, and a client connected when the exec runs sees its
+ * connection end without an answer. The next step carries the one client
+ * that asked for the upgrade, which gets its answer from the new image.
+ */
+json_t *control_state_write(const struct control *ctl);
+
+/* Let the listening socket survive an execve (on = 1) or close on it again
+ * (on = 0). 0 or -errno; ctl NULL: 0. */
+int control_state_inherit(const struct control *ctl, int on);
+
+/*
+ * ctl rebuilt from o (null: *out NULL, 0) and the descriptor it names,
+ * checked first: open, a unix stream socket, listening, bound to the
+ * recorded path, the socket recorded; the file at path the one recorded
+ * (dev, ino), a socket of mode 0600. Then it accepts clients on loop
+ * served by ops, FD_CLOEXEC set again. Returns 0; -EINVAL with the fault
+ * in err ("control: fd 9 is not listening"), nothing adopted, nothing
+ * closed or changed; or -ENOMEM.
+ */
+int control_state_adopt(uv_loop_t *loop, const struct control_ops *ops,
+                        const json_t *o, struct control **out, char *err,
+                        size_t errlen);
+
+#endif
