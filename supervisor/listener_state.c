@@ -14,37 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sock_state.h"
 #include "state.h"
 #include "steer.h"
 
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
-
 /* --- writing ---------------------------------------------------------------
  */
-
-/* A 64-bit unsigned value, as decimal text: beyond a JSON integer's reach. */
-static json_t *
-u64(uint64_t v)
-{
-    char buf[24];
-
-    snprintf(buf, sizeof(buf), "%" PRIu64, v);
-    return json_string(buf);
-}
-
-/* The socket behind fd (0: not known). */
-static uint64_t
-cookie(int fd)
-{
-    uint64_t c = 0;
-    socklen_t len = sizeof(c);
-
-    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len) < 0)
-        return 0;
-    return c;
-}
 
 static json_t *
 address(const struct addr *a)
@@ -71,7 +46,7 @@ group(const struct steer *s)
     for (size_t i = 0; !f && i < s->n; i++)
         if (json_array_append_new(m, json_pack("{s:i,s:o,s:i,s:I}", "fd",
                                                s->m[i].fd, "cookie",
-                                               u64(cookie(s->m[i].fd)), "owner",
+                                               sock_state_u64(sock_state_cookie(s->m[i].fd)), "owner",
                                                (int)s->m[i].owner, "gen",
                                                (json_int_t)s->m[i].gen)) < 0)
             f = 1;
@@ -107,12 +82,12 @@ listener_state_write(const struct listener *l)
     state_put(o, "bound", address(&l->bound), &f);
     state_put(o, "bound_text", json_string(l->bound_text), &f);
     state_put(o, "fd", state_num(l->fd), &f);
-    state_put(o, "cookie", u64(cookie(l->fd)), &f);
+    state_put(o, "cookie", sock_state_u64(sock_state_cookie(l->fd)), &f);
     state_put(o, "backlog", state_num(l->backlog), &f);
     state_put(o, "nonblocking", state_num(l->nonblocking), &f);
     state_put(o, "traffic", state_num(l->traffic), &f);
-    state_put(o, "dev", u64((uint64_t)l->dev), &f);
-    state_put(o, "ino", u64((uint64_t)l->ino), &f);
+    state_put(o, "dev", sock_state_u64((uint64_t)l->dev), &f);
+    state_put(o, "ino", sock_state_u64((uint64_t)l->ino), &f);
     state_put(o, "mode", state_num(l->mode), &f);
     state_put(o, "uid", state_num((long long)l->uid), &f);
     state_put(o, "gid", state_num((long long)l->gid), &f);
@@ -165,25 +140,6 @@ listener_state_inherit(const struct listener *l, int on)
 
 #define U32 0xffffffffLL
 #define FD_MAX 0x7fffffffLL
-
-static uint64_t
-get_u64(struct state_rd *r, const json_t *o, const char *key)
-{
-    char buf[24], *end;
-    unsigned long long v;
-
-    buf[0] = '\0';
-    state_text(r, o, key, buf, sizeof(buf));
-    if (r->failed)
-        return 0;
-    errno = 0;
-    v = strtoull(buf, &end, 10);
-    if (buf[0] < '0' || buf[0] > '9' || *end != '\0' || errno != 0) {
-        state_fault(r, key, "\"%s\" is not a 64-bit unsigned number", buf);
-        return 0;
-    }
-    return (uint64_t)v;
-}
 
 static int
 hexval(char c)
@@ -275,7 +231,7 @@ check_fd(struct state_rd *r, const char *key, int fd, const struct addr *a,
         state_fault(r, key, "fd %d is bound to %s, not %s", fd, text, bound);
         return -EINVAL;
     }
-    if ((c = cookie(fd)) != want && want != 0) {
+    if ((c = sock_state_cookie(fd)) != want && want != 0) {
         state_fault(
             r, key,
             "fd %d is another socket than the one recorded (cookie %" PRIu64
@@ -336,7 +292,7 @@ read_group(struct state_rd *r, const json_t *o, const struct listener *l)
             break;
         }
         sm->fd = (int)state_get(r, e, "fd", 0, FD_MAX);
-        cookies[i] = get_u64(r, e, "cookie");
+        cookies[i] = sock_state_get_u64(r, e, "cookie");
         sm->owner = (enum steer_owner)state_get(r, e, "owner", STEER_RESERVED,
                                                 STEER_PLACEHOLDER);
         sm->gen = (unsigned)state_get(r, e, "gen", 0, U32);
@@ -386,13 +342,13 @@ listener_state_adopt(const json_t *o, struct listener **out, char *err,
     get_addr(&r, o, "bound", &l->bound);
     state_text(&r, o, "bound_text", l->bound_text, sizeof(l->bound_text));
     l->fd = (int)state_get(&r, o, "fd", -1, FD_MAX);
-    want = get_u64(&r, o, "cookie");
+    want = sock_state_get_u64(&r, o, "cookie");
     l->backlog = (long)state_get(&r, o, "backlog", 0, FD_MAX);
     l->nonblocking = (int)state_get(&r, o, "nonblocking", 0, 1);
     l->traffic =
         (int)state_get(&r, o, "traffic", TRAFFIC_STEERED, TRAFFIC_SHARED);
-    l->dev = (dev_t)get_u64(&r, o, "dev");
-    l->ino = (ino_t)get_u64(&r, o, "ino");
+    l->dev = (dev_t)sock_state_get_u64(&r, o, "dev");
+    l->ino = (ino_t)sock_state_get_u64(&r, o, "ino");
     l->mode = (long)state_get(&r, o, "mode", -1, U32);
     l->uid = (uid_t)state_get(&r, o, "uid", 0, U32);
     l->gid = (gid_t)state_get(&r, o, "gid", 0, U32);
