@@ -44,11 +44,11 @@ group(const struct steer *s)
     int f = o == NULL || m == NULL;
 
     for (size_t i = 0; !f && i < s->n; i++)
-        if (json_array_append_new(m, json_pack("{s:i,s:o,s:i,s:I}", "fd",
-                                               s->m[i].fd, "cookie",
-                                               sock_state_u64(sock_state_cookie(s->m[i].fd)), "owner",
-                                               (int)s->m[i].owner, "gen",
-                                               (json_int_t)s->m[i].gen)) < 0)
+        if (json_array_append_new(
+                m, json_pack("{s:i,s:o,s:i,s:I}", "fd", s->m[i].fd, "cookie",
+                             sock_state_u64(sock_state_cookie(s->m[i].fd)),
+                             "owner", (int)s->m[i].owner, "gen",
+                             (json_int_t)s->m[i].gen)) < 0)
             f = 1;
     if (f) {
         json_decref(o);
