@@ -71,35 +71,13 @@ ms_since(uint64_t ns)
 
 /* --- plans ---------------------------------------------------------------- */
 
-/* The plan the core calls id: a reloaded one, the active one, or one a
- * generation still runs. */
-static struct plan *
-plan_find(struct master *m, unsigned id)
-{
-    if (m->next_plan != NULL && m->next_plan->id == id)
-        return m->next_plan;
-    if (m->plan != NULL && m->plan->id == id)
-        return m->plan;
-    for (struct gen *g = m->gens; g; g = g->next)
-        if (g->plan->id == id)
-            return g->plan;
-    return NULL;
-}
-
 /* The plans something still uses (active, reloaded, every generation's;
  * NULLs included), at most cap in out: those whose steered listeners
  * follow the steering plan (traffic.h). Returns how many. */
 static size_t
 live_plans(void *arg, struct plan **out, size_t cap)
 {
-    struct master *m = arg;
-    size_t n = 0;
-
-    out[n++] = m->plan;
-    out[n++] = m->next_plan;
-    for (struct gen *g = m->gens; g && n < cap; g = g->next)
-        out[n++] = g->plan;
-    return n;
+    return gens_live_plans(&((struct master *)arg)->gens, out, cap);
 }
 
 /* NOTIFY_SOCKET is for one user's workers: c's, which a reload may change. */
@@ -120,56 +98,21 @@ on_path_check(uv_timer_t *t)
 {
     struct master *m = t->data;
 
-    if (!m->stopping && plan_restore_paths(m->plan, "check") > 0)
+    if (!m->stopping && plan_restore_paths(m->gens.plan, "check") > 0)
         master_roll(m, "unix_path_lost");
 }
 
 /* --- generations: what the shell holds for each -------------------------- */
 
-static struct gen *
-gen_new(struct master *m, unsigned id, struct plan *p)
-{
-    struct gen *g = calloc(1, sizeof(*g));
-
-    if (g == NULL)
-        return NULL;
-    g->nslots = (size_t)p->cfg->processes;
-    g->slots = calloc(g->nslots ? g->nslots : 1, sizeof(*g->slots));
-    g->timer = handle_timer(m->loop, g);
-    if (g->slots == NULL || g->timer == NULL) {
-        handle_close(g->timer);
-        free(g->slots);
-        free(g);
-        return NULL;
-    }
-    g->id = id;
-    g->plan = plan_ref(p);
-    g->state = GEN_STARTING;
-    g->started_ns = master_now();
-    g->next = m->gens;
-    m->gens = g;
-    return g;
-}
-
 static void
 gen_free(struct master *m, struct gen *g)
 {
     traffic_leave(&m->traffic, g, m->stopping);
-    for (struct gen **pp = &m->gens; *pp; pp = &(*pp)->next)
-        if (*pp == g) {
-            *pp = g->next;
-            break;
-        }
     if (m->active == g)
         m->active = NULL;
     if (m->starting == g)
         m->starting = NULL;
-    for (size_t i = 0; i < g->nslots; i++)
-        worker_free(g->slots[i].w); /* none left running by now */
-    handle_close(g->timer);
-    plan_unref(g->plan);
-    free(g->slots);
-    free(g);
+    gens_remove(&m->gens, g);
 }
 
 /* The deployment now, for status and metrics (view.h). */
@@ -178,10 +121,14 @@ master_view(void *arg, struct view *v)
 {
     struct master *m = arg;
     struct plan *plans[TRAFFIC_MAX_PLANS];
-    struct view_shell sh = {m->gens, plans,
+    struct view_shell sh = {m->gens.list,
+                            plans,
                             live_plans(m, plans, TRAFFIC_MAX_PLANS),
-                            m->plan->cfg, m->guard, &m->metrics_data,
-                            ms_since(m->started_ns), m->last_ms};
+                            m->gens.plan->cfg,
+                            m->guard,
+                            &m->metrics_data,
+                            ms_since(m->started_ns),
+                            m->last_ms};
 
     return view_take(v, &m->d, now_ms(), &sh);
 }
@@ -193,10 +140,10 @@ sync_mirrors(struct master *m)
 {
     const struct deploy *d = &m->d;
 
-    m->active = gen_find(m->gens, d->active);
-    m->starting = gen_find(m->gens, d->starting);
+    m->active = gen_find(m->gens.list, d->active);
+    m->starting = gen_find(m->gens.list, d->starting);
     m->stopping = d->stopping;
-    for (struct gen *g = m->gens; g; g = g->next) {
+    for (struct gen *g = m->gens.list; g; g = g->next) {
         const struct deploy_gen *cg = deploy_gen_c(d, g->id);
 
         if (cg == NULL)
@@ -294,7 +241,7 @@ act_log(struct master *m, const struct deploy_action *a)
     else if ((strcmp(a->event, "retire") == 0 ||
               strcmp(a->event, "retired") == 0) &&
              sscanf(a->text, "gen=%u", &gen) == 1 &&
-             (g = gen_find(m->gens, gen)) != NULL)
+             (g = gen_find(m->gens.list, gen)) != NULL)
         log_event(level, a->event, "%s queued=%d", a->text, traffic_queued(g));
     else
         log_event(level, a->event, "%s", a->text);
@@ -312,10 +259,10 @@ act_steer(struct master *m, const struct deploy_action *a, struct gen *g)
         m->swap_us = (master_now() - t0) / 1000;
         break;
     case DS_SHARE:
-        rc = g != NULL ? traffic_share(&m->traffic, g,
-                                       gen_find(m->gens, m->d.active),
-                                       a->bps)
-                       : -ENOENT;
+        rc = g != NULL
+                 ? traffic_share(&m->traffic, g,
+                                 gen_find(m->gens.list, m->d.active), a->bps)
+                 : -ENOENT;
         break;
     case DS_DRAINED:
         if (g != NULL)
@@ -337,20 +284,21 @@ static void
 act_join(struct master *m, const struct deploy_action *a)
 {
     const struct deploy_gen *cg = deploy_gen_c(&m->d, a->gen);
-    struct plan *p = cg ? plan_find(m, cg->conf.plan) : NULL;
+    struct plan *p = cg ? gens_plan(&m->gens, cg->conf.plan) : NULL;
     struct gen *g;
     int rc;
 
-    if (p == NULL || (g = gen_new(m, a->gen, p)) == NULL) {
+    if (p == NULL ||
+        (g = gens_add(&m->gens, m->loop, a->gen, p, master_now())) == NULL) {
         wait_event(&(struct deploy_event){.kind = DEV_SPAWN_FAILED,
                                           .gen = a->gen,
                                           .slot = DEPLOY_ALL_SLOTS,
                                           .text = "out of memory"});
         return;
     }
-    if (p == m->next_plan) {
-        plan_unref(m->next_plan); /* the generation holds it now */
-        m->next_plan = NULL;
+    if (p == m->gens.next) {
+        plan_unref(m->gens.next); /* the generation holds it now */
+        m->gens.next = NULL;
     }
     /* The new generation is lent the new socket: no roll more needed. */
     plan_restore_paths(p, "roll");
@@ -403,24 +351,24 @@ act_ended(struct master *m, const struct deploy_action *a, struct gen *g)
     if (a->ok)
         metrics_hist_observe(&m->metrics_data.roll,
                              (double)(master_now() - since) / 1e9);
-    else if (m->plan != NULL)
-        own_rundir(m, m->plan->cfg); /* back to those still serving */
+    else if (m->gens.plan != NULL)
+        own_rundir(m, m->gens.plan->cfg); /* back to those still serving */
 }
 
 static void
 act_plan(struct master *m, struct gen *g)
 {
-    if (g == NULL || m->plan == g->plan)
+    if (g == NULL || m->gens.plan == g->plan)
         return;
-    plan_unref(m->plan);
-    m->plan = plan_ref(g->plan);
-    log_setup(m->plan->cfg->log_level, m->plan->cfg->log_format);
+    plan_unref(m->gens.plan);
+    m->gens.plan = plan_ref(g->plan);
+    log_setup(m->gens.plan->cfg->log_level, m->gens.plan->cfg->log_format);
 }
 
 static void
 act(struct master *m, const struct deploy_action *a)
 {
-    struct gen *g = gen_find(m->gens, a->gen);
+    struct gen *g = gen_find(m->gens.list, a->gen);
 
     switch (a->kind) {
     case DA_JOIN:
@@ -459,7 +407,7 @@ act(struct master *m, const struct deploy_action *a)
         }
         guard_stop(m->guard);
         m->guard = NULL;
-        if (g != NULL && gen_find(m->gens, a->prev) != NULL)
+        if (g != NULL && gen_find(m->gens.list, a->prev) != NULL)
             m->guard = guard_start(&m->guards, &g->plan->cfg->canary, a->gen,
                                    a->prev, a->latency);
         break;
@@ -487,8 +435,8 @@ act(struct master *m, const struct deploy_action *a)
     case DA_STOPPING:
         m->stopping = 1; /* traffic.c keeps the routes from now on */
         sdnotify_stopping(m->sdnotify);
-        plan_unref(m->next_plan);
-        m->next_plan = NULL;
+        plan_unref(m->gens.next);
+        m->gens.next = NULL;
         break;
     case DA_KILL_ORPHANS:
         proc_kill_children(SIGKILL);
@@ -582,7 +530,7 @@ feed(struct master *m, const struct deploy_event *ev)
 static int
 feed_asked(struct master *m)
 {
-    for (struct gen *g = m->gens; g; g = g->next) {
+    for (struct gen *g = m->gens.list; g; g = g->next) {
         const struct deploy_gen *cg = deploy_gen_c(&m->d, g->id);
 
         for (size_t i = 0;
@@ -682,7 +630,7 @@ guard_progress(void *arg, const char *text)
 static pid_t
 guard_pid(void *arg, unsigned gen)
 {
-    struct gen *g = gen_find(((struct master *)arg)->gens, gen);
+    struct gen *g = gen_find(((struct master *)arg)->gens.list, gen);
 
     for (size_t i = 0; g != NULL && i < g->nslots; i++)
         if (g->slots[i].w != NULL)
@@ -694,7 +642,7 @@ guard_pid(void *arg, unsigned gen)
 static unsigned
 guard_port(void *arg, unsigned gen)
 {
-    struct gen *g = gen_find(((struct master *)arg)->gens, gen);
+    struct gen *g = gen_find(((struct master *)arg)->gens.list, gen);
 
     return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g)
                      : 0;
@@ -725,7 +673,7 @@ master_reload(struct master *m)
                   log_q(m->args->file), log_q(err));
         return;
     }
-    nkeys = config_keep_start_keys(m->plan->cfg, cfg, keys, 3);
+    nkeys = config_keep_start_keys(m->gens.plan->cfg, cfg, keys, 3);
     if (plan_new(cfg, live, nlive, &p, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
                   log_q(m->args->file), log_q(err));
@@ -738,9 +686,7 @@ master_reload(struct master *m)
         log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
                   log_q("read at start only: restart handoff to apply it"));
     log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
-    p->id = ++m->next_plan_id;
-    plan_unref(m->next_plan);
-    m->next_plan = p;
+    gens_set_next(&m->gens, p);
     plan_conf(p, &c);
     feed(m, &(struct deploy_event){
                 .kind = DEV_RELOAD, .conf = &c, .text = "SIGHUP"});
@@ -850,7 +796,7 @@ static void
 on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
 {
     struct master *m = arg;
-    struct worker *w = worker_of_pid(m->gens, pid);
+    struct worker *w = worker_of_pid(m->gens.list, pid);
     const char *status = nm->has_status ? nm->status : NULL;
 
     if (w == NULL) {
@@ -901,7 +847,7 @@ stopping(void *arg, uint64_t *stop_ms)
 {
     struct master *m = arg;
 
-    *stop_ms = m->stopping ? m->plan->cfg->stop_timeout : 0;
+    *stop_ms = m->stopping ? m->gens.plan->cfg->stop_timeout : 0;
     return m->stopping;
 }
 
@@ -1007,15 +953,15 @@ master_run(const struct config_args *args, struct config *cfg, char *source,
         goto out;
     }
     steer_plan_init(&m.steering, cfg->probe_lo, cfg->probe_hi);
-    if ((rc = plan_new(cfg, NULL, 0, &m.plan, err, sizeof(err))) < 0) {
+    if ((rc = plan_new(cfg, NULL, 0, &m.gens.plan, err, sizeof(err))) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: listen %s\n", err);
         log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));
         m.exit_code = 1;
         goto out;
     }
-    m.plan->id = ++m.next_plan_id;
-    plan_set_source(m.plan, source, len);
+    m.gens.plan->id = ++m.gens.next_id;
+    plan_set_source(m.gens.plan, source, len);
     source = NULL;
     if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
                     sizeof(m.notify_path)) < 0 ||
@@ -1032,7 +978,7 @@ master_run(const struct config_args *args, struct config *cfg, char *source,
         uv_unref((uv_handle_t *)m.path_timer);
     }
     m.core_timer = handle_timer(&loop, &m);
-    plan_conf(m.plan, &c);
+    plan_conf(m.gens.plan, &c);
     /* The first roll hands the rundir to its workers' user. */
     feed(&m, &(struct deploy_event){.kind = DEV_START, .conf = &c});
     if (!m.finished)
@@ -1046,11 +992,10 @@ out:
     signals_stop(m.signals);
     notify_close(m.notify);
     guard_stop(m.guard);
-    while (m.gens != NULL)
-        gen_free(&m, m.gens);
+    while (m.gens.list != NULL)
+        gen_free(&m, m.gens.list);
     worker_remnants_close(&m.workers);
-    plan_unref(m.next_plan);
-    plan_unref(m.plan);
+    gens_free(&m.gens);
     free(source); /* unless the first plan took it */
     if (m.rundir[0] != '\0')
         rmdir(m.rundir);

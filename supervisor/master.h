@@ -11,6 +11,7 @@
 #include "deploy.h"
 #include "guard.h"
 #include "generation.h"
+#include "gens.h"
 #include "listener.h"
 #include "metrics.h"
 #include "plan.h"
@@ -34,10 +35,7 @@ struct master {
     struct deploy_out *out;    /* the actions of the event being taken */
     int running;               /* carrying actions out (events wait) */
     uv_timer_t *core_timer;    /* at the core's next deadline */
-    struct plan *plan;         /* of the active generation */
-    struct plan *next_plan;    /* a reloaded plan waiting for its roll */
-    unsigned next_plan_id;
-    struct gen *gens;          /* newest first: what runs, with its handles */
+    struct gens gens;          /* what runs, with its handles, and the plans */
     /* Mirrors of the core's state, for the modules that read it. */
     struct gen *active;
     struct gen *starting;
