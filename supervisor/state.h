@@ -65,6 +65,12 @@ long long state_get(struct state_rd *r, const json_t *o, const char *key,
  * first failure kept in *failed; an integer. */
 void state_put(json_t *o, const char *key, json_t *v, int *failed);
 json_t *state_num(long long v);
+/* An array of the n integers v[0..n); NULL: no memory. */
+json_t *state_numbers(const unsigned *v, size_t n);
+/* o[key], an array of at most max entries, their count in *n (0, and a
+ * fault, when it is not). */
+const json_t *state_array(struct state_rd *r, const json_t *o, const char *key,
+                          size_t max, size_t *n);
 /* o[key], a string shorter than size, into buf. */
 void state_text(struct state_rd *r, const json_t *o, const char *key,
                 char *buf, size_t size);

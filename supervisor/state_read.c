@@ -81,10 +81,9 @@ state_text(struct state_rd *r, const json_t *o, const char *key, char *buf,
     memcpy(buf, json_string_value(v), json_string_length(v) + 1);
 }
 
-/* o[key], an array of at most max entries. */
-static const json_t *
-array(struct state_rd *r, const json_t *o, const char *key, size_t max,
-      size_t *n)
+const json_t *
+state_array(struct state_rd *r, const json_t *o, const char *key, size_t max,
+            size_t *n)
 {
     const json_t *a = json_object_get(o, key);
 
@@ -140,7 +139,7 @@ static void
 steps(struct state_rd *r, const json_t *o, const char *key,
       struct deploy_step *s, size_t *n)
 {
-    const json_t *a = array(r, o, key, DEPLOY_MAX_STEPS, n);
+    const json_t *a = state_array(r, o, key, DEPLOY_MAX_STEPS, n);
 
     for (size_t i = 0; a != NULL && i < *n; i++) {
         pair(r, json_array_get(a, i), key, &s[i].bps, &s[i].ms);
@@ -200,7 +199,7 @@ gen(struct state_rd *r, const json_t *v, struct deploy_gen *g)
     g->id = (unsigned)state_get(r, v, "id", 1, U32);
     g->state = (enum gen_state)state_get(r, v, "state", GEN_STARTING, GEN_KEPT);
     conf(r, v, "conf", &g->conf);
-    a = array(r, v, "slots", STATE_MAX_SLOTS, &n);
+    a = state_array(r, v, "slots", STATE_MAX_SLOTS, &n);
     if (a != NULL && n > 0 &&
         (g->slots = calloc(n, sizeof(*g->slots))) == NULL) {
         state_fault(r, "slots", "out of memory");
@@ -243,7 +242,7 @@ roll(struct state_rd *r, const json_t *v, struct deploy_roll *q)
 
     q->explicit_steps = flag(r, v, "explicit_steps");
     steps(r, v, "steps", q->steps, &q->nsteps);
-    a = array(r, v, "clients", DEPLOY_MAX_CLIENTS, &q->nclients);
+    a = state_array(r, v, "clients", DEPLOY_MAX_CLIENTS, &q->nclients);
     for (size_t i = 0; a != NULL && i < q->nclients; i++) {
         const json_t *c = json_array_get(a, i);
 
@@ -319,19 +318,19 @@ state_read_deploy(struct deploy *d, const json_t *o, char *err, size_t errlen)
         state_fault(&r, "", "not an object");
         return -EINVAL;
     }
-    a = array(&r, o, "gens", DEPLOY_MAX_GENS, &n);
+    a = state_array(&r, o, "gens", DEPLOY_MAX_GENS, &n);
     for (size_t i = 0; a != NULL && i < n && !r.failed; i++) {
         snprintf(r.path, sizeof(r.path), "deploy.gens[%zu]", i);
         gen(&r, json_array_get(a, i), &d->gens[i]);
     }
     snprintf(r.path, sizeof(r.path), "deploy");
-    a = array(&r, o, "queue", DEPLOY_MAX_QUEUE, &d->nqueue);
+    a = state_array(&r, o, "queue", DEPLOY_MAX_QUEUE, &d->nqueue);
     for (size_t i = 0; a != NULL && i < d->nqueue && !r.failed; i++) {
         snprintf(r.path, sizeof(r.path), "deploy.queue[%zu]", i);
         roll(&r, json_array_get(a, i), &d->queue[i]);
     }
     snprintf(r.path, sizeof(r.path), "deploy");
-    a = array(&r, o, "waiters", DEPLOY_MAX_CLIENTS, &d->nwaiters);
+    a = state_array(&r, o, "waiters", DEPLOY_MAX_CLIENTS, &d->nwaiters);
     for (size_t i = 0; a != NULL && i < d->nwaiters; i++) {
         uint64_t gid = 0;
 
@@ -368,7 +367,7 @@ state_read_deploy(struct deploy *d, const json_t *o, char *err, size_t errlen)
     d->rolls_ok = (unsigned)state_get(&r, o, "rolls_ok", 0, U32);
     d->rolls_failed = (unsigned)state_get(&r, o, "rolls_failed", 0, U32);
     d->restarts = (unsigned)state_get(&r, o, "restarts", 0, U32);
-    a = array(&r, o, "rollbacks", DEPLOY_NCAUSES, &n);
+    a = state_array(&r, o, "rollbacks", DEPLOY_NCAUSES, &n);
     if (a != NULL && n != DEPLOY_NCAUSES)
         state_fault(&r, "rollbacks", "%zu causes, not %d", n, DEPLOY_NCAUSES);
     for (size_t i = 0; a != NULL && i < n; i++) {

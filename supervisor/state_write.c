@@ -50,8 +50,8 @@ steps(const struct deploy_step *s, size_t n)
     return a;
 }
 
-static json_t *
-numbers(const unsigned *v, size_t n)
+json_t *
+state_numbers(const unsigned *v, size_t n)
 {
     json_t *a = json_array();
 
@@ -147,7 +147,7 @@ roll(const struct deploy_roll *r)
     return json_pack("{s:I,s:o,s:o}", "explicit_steps",
                      (json_int_t)r->explicit_steps, "steps",
                      steps(r->steps, r->nsteps), "clients",
-                     numbers(r->clients, r->nclients));
+                     state_numbers(r->clients, r->nclients));
 }
 
 static json_t *
@@ -218,7 +218,7 @@ state_write_deploy(const struct deploy *d)
     state_put(o, "rolls_ok", state_num(d->rolls_ok), &f);
     state_put(o, "rolls_failed", state_num(d->rolls_failed), &f);
     state_put(o, "restarts", state_num(d->restarts), &f);
-    state_put(o, "rollbacks", numbers(d->rollbacks, DEPLOY_NCAUSES), &f);
+    state_put(o, "rollbacks", state_numbers(d->rollbacks, DEPLOY_NCAUSES), &f);
     state_put(o, "last_outcome", state_num(d->last_outcome), &f);
     state_put(o, "last_gen", state_num(d->last_gen), &f);
     state_put(o, "last_reason", text(d->last_reason), &f);

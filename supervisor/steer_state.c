@@ -12,20 +12,6 @@
 
 /* --- writing ------------------------------------------------------------- */
 
-/* An array of the n integers v[0..n). */
-static json_t *
-numbers(const unsigned *v, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a != NULL && i < n; i++)
-        if (json_array_append_new(a, state_num(v[i])) < 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    return a;
-}
-
 static json_t *
 route(const struct steer_route *r)
 {
@@ -57,7 +43,7 @@ cidr(const struct canary_cidr *c)
     for (unsigned w = 0; w < 4; w++)
         words[w] = c->addr[w];
     state_put(o, "family", state_num(c->family), &f);
-    state_put(o, "addr", numbers(words, 4), &f);
+    state_put(o, "addr", state_numbers(words, 4), &f);
     state_put(o, "prefix", state_num(c->prefix), &f);
     if (f) {
         json_decref(o);
@@ -87,7 +73,7 @@ steer_state_write(const struct steer_plan *p)
     state_put(o, "r", r, &f);
     state_put(o, "probe_lo", state_num(p->probe_lo), &f);
     state_put(o, "probe_size", state_num(p->probe_size), &f);
-    state_put(o, "rot", numbers(p->rot, STEER_PROBE_BLOCKS), &f);
+    state_put(o, "rot", state_numbers(p->rot, STEER_PROBE_BLOCKS), &f);
     state_put(o, "next_block", state_num(p->next_block), &f);
     state_put(o, "cidrs", c, &f);
     if (f) {
@@ -108,21 +94,13 @@ array(struct state_rd *r, const json_t *o, const char *key, size_t max,
       int exact)
 {
     const json_t *a = json_object_get(o, key);
+    size_t n;
 
-    if (!json_is_array(a)) {
-        state_fault(r, key, a == NULL ? "missing" : "not an array");
-        return NULL;
-    }
-    if (exact && json_array_size(a) != max) {
+    if (exact && json_is_array(a) && json_array_size(a) != max) {
         state_fault(r, key, "%zu entries, not %zu", json_array_size(a), max);
         return NULL;
     }
-    if (json_array_size(a) > max) {
-        state_fault(r, key, "%zu entries, at most %zu", json_array_size(a),
-                    max);
-        return NULL;
-    }
-    return a;
+    return state_array(r, o, key, max, &n);
 }
 
 /* a[i] as an integer in lo..hi, named key[i]. */
