@@ -74,7 +74,8 @@ first_line(int fd, char *buf, size_t size)
  * the check is short, and its status must not reach the master's reaper.
  */
 static int
-check(const char *binary, int docfd, uint64_t timeout_ms, char *why, size_t len)
+check(const char *binary, int bin, int docfd, uint64_t timeout_ms, char *why,
+      size_t len)
 {
     char *const argv[] = {(char *)binary, UPGRADE_CHECK_FLAG, NULL};
     char said[200], yes[200];
@@ -105,7 +106,7 @@ check(const char *binary, int docfd, uint64_t timeout_ms, char *why, size_t len)
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (dup2(docfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errfd, 2) < 0)
             _exit(126);
-        execve(binary, argv, environ);
+        execveat(bin, "", argv, environ, AT_EMPTY_PATH);
         dprintf(2, "cannot run %s: %s\n", binary, strerror(errno));
         _exit(127);
     }
@@ -166,42 +167,66 @@ env_with(int fd, char **first)
     return env;
 }
 
+/*
+ * binary, opened once: the file checked is the file run, whatever replaces
+ * the path meanwhile (the check runs for up to timeout_ms). An fd, or
+ * -errno with why.
+ */
+static int
+open_binary(const char *binary, char *why, size_t len)
+{
+    struct stat st;
+    int bin = open(binary, O_PATH | O_CLOEXEC), rc;
+
+    if (bin < 0 || fstat(bin, &st) < 0) {
+        rc = -errno;
+        if (bin >= 0)
+            close(bin);
+        snprintf(why, len, "%s: %s", binary, strerror(-rc));
+        return rc;
+    }
+    rc = !S_ISREG(st.st_mode) ? -EISDIR : !(st.st_mode & 0111) ? -EACCES : 0;
+    if (rc < 0) {
+        close(bin);
+        snprintf(why, len, "%s: %s", binary,
+                 rc == -EISDIR ? "not a file" : strerror(-rc));
+        return -EACCES;
+    }
+    return bin;
+}
+
 int
 upgrade_exec(const struct upgrade_ops *ops, const char *binary,
              char *const argv[], uint64_t timeout_ms, char *why, size_t len)
 {
-    struct stat st;
     sigset_t all, was;
     json_t *doc;
     char **env, *var = NULL;
-    int fd, rc;
+    int fd, bin, rc;
 
     if (ops->busy(ops->arg, why, len))
         return -EBUSY;
-    if (stat(binary, &st) < 0 || access(binary, X_OK) < 0) {
-        rc = -errno;
-        snprintf(why, len, "%s: %s", binary, strerror(-rc));
-        return rc;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(why, len, "%s: not a file", binary);
-        return -EACCES;
-    }
+    if ((bin = open_binary(binary, why, len)) < 0)
+        return bin;
     if ((doc = ops->write(ops->arg)) == NULL) {
+        close(bin);
         snprintf(why, len, "the state could not be written: out of memory");
         return -ENOMEM;
     }
     fd = doc_fd(doc);
     json_decref(doc);
     if (fd < 0) {
+        close(bin);
         snprintf(why, len, "the state could not be written: %s", strerror(-fd));
         return fd;
     }
-    if ((rc = check(binary, fd, timeout_ms, why, len)) < 0) {
+    if ((rc = check(binary, bin, fd, timeout_ms, why, len)) < 0) {
+        close(bin);
         close(fd);
         return rc;
     }
     if (lseek(fd, 0, SEEK_SET) < 0 || (env = env_with(fd, &var)) == NULL) {
+        close(bin);
         close(fd);
         snprintf(why, len, "out of memory");
         return -ENOMEM;
@@ -211,7 +236,7 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &was);
     if ((rc = ops->inherit(ops->arg, 1)) == 0 && fcntl(fd, F_SETFD, 0) == 0) {
-        execve(binary, argv, env);
+        execveat(bin, "", argv, env, AT_EMPTY_PATH);
         rc = -errno;
         snprintf(why, len, "execve %s: %s", binary, strerror(-rc));
         (void)ops->inherit(ops->arg, 0);
@@ -224,6 +249,7 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
     sigprocmask(SIG_SETMASK, &was, NULL);
     free(env);
     free(var);
+    close(bin);
     close(fd);
     return rc;
 }
