@@ -1,6 +1,4 @@
-/* gens_state.c: the shell's table of generations and plans written before an
- * upgrade's exec, and rebuilt by the new image from the same listeners and
- * workers. */
+/* gens_state.c: the table of generations and plans across an upgrade's exec. */
 #include "gens_state.h"
 
 #include <errno.h>
@@ -18,8 +16,7 @@
 #define U32 0xffffffffLL
 #define PORT 65535
 
-/* --- what the table holds, each once -------------------------------------
- */
+/* --- what the table holds, each once ------------------------------------ */
 
 /* Pointers seen, in the order first seen. */
 struct seen {
@@ -585,6 +582,8 @@ wkey_cmp(const void *a, const void *b)
 static void
 unique(struct rd *d, struct wkey *k, size_t n, const char *key)
 {
+    if (n < 2)
+        return;
     qsort(k, n, sizeof(*k), wkey_cmp);
     for (size_t x = 1; x < n && !d->r.failed; x++)
         if (k[x].v == k[x - 1].v) {
@@ -904,6 +903,7 @@ gens_state_adopt(struct gens *t, const json_t *o, const struct gens_adopt *a,
 {
     struct rd d = {.r = {.prefix = "gens.", .err = err, .errlen = errlen}};
     struct listener **adopted = NULL;
+    struct gen *g;
     int rc;
 
     memset(t, 0, sizeof(*t));
@@ -929,15 +929,14 @@ gens_state_adopt(struct gens *t, const json_t *o, const struct gens_adopt *a,
     for (size_t i = d.nlist; i-- > 0;) /* oldest first: each at the head */
         if ((rc = build_gen(&d, t, i, a->loop)) < 0)
             goto fail;
-    for (struct gen *g = t->list; g; g = g->next) {
-        size_t i = 0;
-        for (struct gen *h = t->list; h != g; h = h->next)
-            i++;
+    /* t->list is in the object's order, newest first. */
+    g = t->list;
+    for (size_t i = 0; i < d.nlist; i++, g = g->next) {
+        const json_t *slots =
+            json_object_get(json_array_get(d.list, i), "slots");
+
         for (size_t j = 0; j < g->nslots; j++) {
-            const json_t *w = json_object_get(
-                json_array_get(
-                    json_object_get(json_array_get(d.list, i), "slots"), j),
-                "w");
+            const json_t *w = json_object_get(json_array_get(slots, j), "w");
             char where[64];
 
             if (json_is_null(w))

@@ -1,5 +1,4 @@
-/* gens_state.h: the shell's table of generations and plans as JSON, and the
- * same table rebuilt by the image an upgrade executes. */
+/* gens_state.h: the table of generations and plans as JSON, for upgrades. */
 #ifndef HANDOFF_GENS_STATE_H
 #define HANDOFF_GENS_STATE_H
 
@@ -42,6 +41,15 @@
  * holds the generations newest first; state is enum gen_state, w a worker
  * (worker_state.h) or null, its slot that of its entry.
  *
+ * Read back, everything is checked before anything is built: ids
+ * nonzero and unique (plans' at most next_id), every plan held by the
+ * table (active, next or a generation's) and every listener by a plan,
+ * listener indexes in range and each at most once in a plan, the
+ * configuration's sections as many as the plan's listeners, each with the
+ * configured address (port 0 included) of the listener at its place (not
+ * by name: a reload may have renamed a listener it kept), a worker's
+ * slot that of its entry, no pid or channel given to two workers.
+ *
  * Not carried, rebuilt by who holds them: the plans' and listeners'
  * reference counts, each generation's timer (gens_add makes it; starting
  * it is the caller's business) and the workers' links to their
@@ -53,8 +61,9 @@ json_t *gens_state_write(const struct gens *t);
 
 /*
  * Something under way that cannot be carried (a worker's exec report
- * pending, a readiness check in progress: worker_state_busy): 1 and why
- * in why; or 0.
+ * pending, a readiness check in progress: worker_state_busy), or a running
+ * control path or metrics address that is not UTF-8 (a JSON string is):
+ * 1 and why in why; or 0.
  */
 int gens_state_busy(const struct gens *t, char *why, size_t len);
 

@@ -1,6 +1,4 @@
-/* test_gens_state.c: a table of three generations over two plans that share a
- * listener, a reloaded plan and real workers, written and rebuilt as after an
- * upgrade's exec; every bad object refused with nothing adopted. */
+/* test_gens_state.c: generations, plans, workers rebuilt as after an exec. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -44,7 +42,7 @@ struct fixture {
     char printed[3][4096]; /* config_print of plans 1..3 as loaded */
 };
 
-/* --- the workers' owner --------------------------------------------------- */
+/* --- the workers' owner ------------------------------------------------- */
 
 static void
 ready(void *ctx, struct worker *w, enum ready_kind via)
@@ -448,14 +446,22 @@ nth(const struct gens *t, int n)
     return g;
 }
 
+/* l's shared socket, or the first of its group. */
+static int
+a_fd(const struct listener *l)
+{
+    if (l->steer != NULL)
+        return l->steer->n > 0 ? l->steer->m[0].fd : -1;
+    return l->fd;
+}
+
 static struct gens_adopt
 adopt_args(struct fixture *fx)
 {
     return (struct gens_adopt){&fx->loop, &fx->args, &fx->wc};
 }
 
-/* --- the round trip -------------------------------------------------------
- */
+/* --- the round trip ------------------------------------------------------ */
 
 static void
 round_trip_rebuilds_the_same_table(void **state)
@@ -471,7 +477,7 @@ round_trip_rebuilds_the_same_table(void **state)
     const char *src_a = o1->plan->source, *src_c = fx->t.next->source;
     char *copy_a, *copy_c;
     size_t len_a = o1->plan->source_len, len_c = fx->t.next->source_len;
-    int web_fd = listener_fd(o1->plan->ls[0], 1);
+    int web_fd = a_fd(o1->plan->ls[0]);
     char web_bound[ADDR_STRLEN], admin_bound[ADDR_STRLEN];
     json_t *o;
 
@@ -532,15 +538,17 @@ round_trip_rebuilds_the_same_table(void **state)
     api = t2.next->ls[0];
     assert_ptr_equal(t2.plan->ls[0], web);
     assert_ptr_equal(t2.next->ls[1], web);
+    assert_true(web_fd >= 0);
     assert_string_equal(web->bound_text, web_bound);
     assert_string_equal(admin->bound_text, admin_bound);
     assert_string_equal(api->name, "api");
-    assert_int_equal(listener_fd(web, 1), web_fd);
+    assert_int_equal(a_fd(web), web_fd);
     assert_int_equal(web->refs, 3);
     assert_int_equal(admin->refs, 1);
     assert_int_equal(api->refs, 1);
 
     /* the configurations: as loaded, not as the file now says */
+    assert_non_null(memchr(copy_a, 0xe9, len_a)); /* not UTF-8 */
     assert_int_equal(n1->plan->source_len, len_a);
     assert_memory_equal(n1->plan->source, copy_a, len_a);
     assert_int_equal(t2.next->source_len, len_c);
@@ -676,8 +684,7 @@ inherit_both_ways_and_all_or_nothing(void **state)
             fail_msg("fd %d left inheritable after a failure", fds[i]);
 }
 
-/* --- refusals -------------------------------------------------------------
- */
+/* --- refusals ------------------------------------------------------------ */
 
 /* The index in o's plans of plan id. */
 static size_t
@@ -893,6 +900,18 @@ check_reads_without_the_descriptors(void **state)
     json_object_set_new(c, "next", json_integer(8));
     assert_int_equal(gens_state_check(c, &fx->args, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "gens.next: 8 is not a plan's id"));
+    json_decref(c);
+
+    /* A plan nothing holds would be dropped, its listeners closed, as
+     * soon as it was adopted. */
+    c = json_deep_copy(o);
+    json_object_set_new(c, "next", json_integer(0));
+    assert_int_equal(gens_state_check(c, &fx->args, err, sizeof(err)), -EINVAL);
+    snprintf(want, sizeof(want),
+             "gens.plans[%zu].id: 3 is neither the active plan, the next one "
+             "nor a generation's",
+             plan_index(o, 3));
+    assert_string_equal(err, want);
     json_decref(c);
     json_decref(o);
 }
