@@ -885,6 +885,23 @@ check_reads_without_the_descriptors(void **state)
     assert_int_equal(nfds_open(), before);
     assert_int_equal(open_handles(&fx->loop), handles);
     assert_null(fx->reaper.children);
+    /* as handoff --upgrade-check runs it: a child that holds none of the
+     * listeners, channels or workers */
+    {
+        pid_t pid = fork();
+        int status;
+
+        if (pid == 0) {
+            for (int fd = 3; fd < 1024; fd++)
+                close(fd);
+            _exit(gens_state_check(o, &fx->args, err, sizeof(err)) == 0 ? 0
+                                                                        : 1);
+        }
+        assert_true(pid > 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
 
     c = json_deep_copy(o);
     json_object_set_new(json_array_get(at(c, "plans"), pb), "source",
