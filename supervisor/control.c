@@ -34,6 +34,8 @@ control_parse(const char *line)
 
     if (strncmp(line, "roll canary=", 12) == 0)
         return CONTROL_ROLL_CANARY; /* the spec is longer than a word */
+    if (strncmp(line, "upgrade", 7) == 0 && (line[7] == '\0' || line[7] == ' '))
+        return CONTROL_UPGRADE; /* a path is longer than a word */
     while (n < 3) {
         size_t len;
         line += strspn(line, " \t\r");
@@ -156,28 +158,6 @@ control_path(const char *configured, int pid1, int *implicit)
 
 /* --- the server ------------------------------------------------------------ */
 
-enum conn_state {
-    C_READING,   /* waiting for the request line */
-    C_ANSWERING, /* writing the answer; closed once it is written */
-    C_ROLL_WAIT, /* the roll it asked for has not ended yet */
-    C_STOP_WAIT, /* answered "stopping": open until the master exits */
-};
-
-struct conn {
-    struct control *ctl;
-    uv_pipe_t *pipe;
-    uv_timer_t *timer; /* the request, then the answer, must not dawdle */
-    enum conn_state state;
-    unsigned client;   /* C_ROLL_WAIT: its name for the roll's answer */
-    int progress;      /* it asked for progress lines while it waits */
-    pid_t pid;
-    uid_t uid;
-    size_t len;
-    char line[CONTROL_LINE_MAX + 1];
-    char rbuf[512];
-    struct conn *next;
-};
-
 /* An answer being written; the connection may be gone when it ends. */
 struct wreq {
     uv_write_t req;
@@ -196,6 +176,8 @@ conn_close(struct conn *c)
             break;
         }
     ctl->nconns--;
+    if (ctl->asker == c)
+        ctl->asker = NULL;
     handle_close(c->pipe);
     handle_close(c->timer);
     free(c);
@@ -382,6 +364,51 @@ request_view(struct conn *c, enum control_request r)
     answer_buf(c, &b);
 }
 
+/*
+ * upgrade [timeout=MS] [binary=PATH]: PATH is the rest of the line, blanks
+ * and all. The answer is control_upgraded()'s: from this image if it was
+ * refused, else from the new one, which c is carried to (control_state.h).
+ */
+static void
+request_upgrade(struct conn *c)
+{
+    const struct control_ops *ops = c->ctl->ops;
+    struct control_buf b = {0};
+    const char *p = c->line + 7, *binary = NULL;
+    unsigned long long timeout_ms = 0;
+    char *end;
+
+    while (*(p += strspn(p, " ")) != '\0' && binary == NULL) {
+        if (strncmp(p, "binary=", 7) == 0 && p[7] != '\0') {
+            binary = p + 7;
+        } else if (strncmp(p, "timeout=", 8) == 0 && p[8] >= '0' &&
+                   p[8] <= '9') {
+            errno = 0;
+            timeout_ms = strtoull(p + 8, &end, 10);
+            if (errno != 0 || (*end != ' ' && *end != '\0') ||
+                timeout_ms > 3600000)
+                break;
+            p = end;
+        } else {
+            break;
+        }
+    }
+    if (*p != '\0' && binary == NULL) {
+        control_buf_printf(&b, "error: upgrade: cannot read ");
+        control_buf_quote(&b, p);
+        control_buf_printf(&b, " (expected timeout=MS or binary=PATH)\n");
+        answer_buf(c, &b);
+        return;
+    }
+    if (c->ctl->asker != NULL) {
+        answer_str(c, "error: busy: an upgrade is under way\n", 1);
+        return;
+    }
+    c->state = C_UPGRADE;
+    c->ctl->asker = c;
+    ops->upgrade(ops->arg, binary, timeout_ms); /* control_upgraded() */
+}
+
 static void
 request_stop(struct conn *c)
 {
@@ -394,9 +421,9 @@ static void
 handle_line(struct conn *c)
 {
     enum control_request r = control_parse(c->line);
-    static const char *const names[] = {"unknown", "status", "status json",
-                                        "roll", "stop", "promote", "rollback",
-                                        "roll canary", "metrics"};
+    static const char *const names[] = {
+        "unknown", "status",   "status json", "roll",    "stop",
+        "promote", "rollback", "roll canary", "metrics", "upgrade"};
     struct control_buf b = {0};
 
     uv_read_stop((uv_stream_t *)c->pipe);
@@ -425,13 +452,16 @@ handle_line(struct conn *c)
     case CONTROL_ROLL_CANARY:
         request_roll_canary(c, c->line + 12);
         return;
+    case CONTROL_UPGRADE:
+        request_upgrade(c);
+        return;
     case CONTROL_UNKNOWN:
         break;
     }
     control_buf_printf(&b, "error: unknown command ");
     control_buf_quote(&b, c->line);
     control_buf_printf(&b, " (expected status, status json, roll, promote, "
-                       "rollback, metrics or stop)\n");
+                           "rollback, metrics, upgrade or stop)\n");
     answer_buf(c, &b);
 }
 
@@ -758,4 +788,65 @@ control_roll_progress(struct control *ctl, const char *text)
     for (struct conn *c = ctl->conns; c; c = c->next)
         if (c->state == C_ROLL_WAIT && c->progress)
             answer(c, line, (size_t)n, 0);
+}
+
+void
+control_upgraded(struct control *ctl, const char *line)
+{
+    struct conn *c = ctl != NULL ? ctl->asker : NULL;
+
+    if (c == NULL)
+        return;
+    ctl->asker = NULL;
+    answer_str(c, line, 1);
+}
+
+int
+control_busy(const struct control *ctl, char *why, size_t len)
+{
+    for (const struct conn *c = ctl ? ctl->conns : NULL; c; c = c->next)
+        if (uv_stream_get_write_queue_size((uv_stream_t *)c->pipe) > 0) {
+            snprintf(why, len,
+                     "an answer to control client pid %d is being written",
+                     (int)c->pid);
+            return 1;
+        }
+    return 0;
+}
+
+int
+control_conn_adopt(struct control *ctl, int fd, const struct conn *from)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL || (c->pipe = malloc(sizeof(*c->pipe))) == NULL) {
+        free(c);
+        return -ENOMEM;
+    }
+    if ((c->timer = handle_timer(ctl->loop, c)) == NULL) {
+        free(c->pipe);
+        free(c);
+        return -ENOMEM;
+    }
+    uv_pipe_init(ctl->loop, c->pipe, 0);
+    if ((rc = uv_pipe_open(c->pipe, fd)) < 0) {
+        handle_close(c->pipe);
+        handle_close(c->timer);
+        free(c);
+        return rc;
+    }
+    c->pipe->data = c;
+    c->ctl = ctl;
+    c->state = from->state;
+    c->client = from->client;
+    c->progress = from->progress;
+    c->pid = from->pid;
+    c->uid = from->uid;
+    c->next = ctl->conns;
+    ctl->conns = c;
+    ctl->nconns++;
+    if (c->state == C_UPGRADE)
+        ctl->asker = c;
+    return 0;
 }

@@ -32,6 +32,10 @@ struct control;
  *   metrics       Prometheus's text format, as GET /metrics (metrics.h)
  *   stop          stopping; then the connection stays open until the
  *                 master exits
+ *   upgrade [timeout=MS] [binary=PATH]   the master executes PATH (by
+ *                 default the binary it was started as, looked up again)
+ *                 in its own process, the state carried (upgrade.h); the
+ *                 new image answers: upgraded pid=N from=V1 to=V2 ms=T
  *   anything else error: unknown command "..."
  *
  * Refusals are one line that starts with "error: ".
@@ -52,6 +56,7 @@ enum control_request {
     CONTROL_ROLLBACK,
     CONTROL_ROLL_CANARY,
     CONTROL_METRICS,
+    CONTROL_UPGRADE,
 };
 
 /* What a request line (without its newline) asks for. */
@@ -94,6 +99,9 @@ struct control_ops {
     int (*promote)(void *arg, unsigned *gen, char *why, size_t len);
     int (*rollback)(void *arg, unsigned *gen, char *why, size_t len);
     void (*stop)(void *arg, int sig);
+    /* Execute binary (NULL: the default) in this process, its check bounded
+     * by timeout_ms (0: the default); answered by control_upgraded(). */
+    void (*upgrade)(void *arg, const char *binary, uint64_t timeout_ms);
     view_fn *view;
     void *arg;
 };
@@ -111,6 +119,15 @@ void control_roll_answer(struct control *ctl, unsigned client, unsigned gen,
                          int ok, const char *why, unsigned long long roll_ms);
 /* From the roll: a line for the clients waiting with progress. */
 void control_roll_progress(struct control *ctl, const char *text);
+
+/* The upgrade's answer to the client that asked for it ("error: ..." from
+ * the image that refused it, "upgraded ..." from the one that took over,
+ * the client carried by control_state.h); no client: nothing. */
+void control_upgraded(struct control *ctl, const char *line);
+
+/* Whether a control client's answer is still being written (an upgrade
+ * waits for it: the exec would cut it), 1 with why. */
+int control_busy(const struct control *ctl, char *why, size_t len);
 
 /* Is word ("status", "roll", "stop", "metrics"...) a client subcommand? */
 int control_is_command(const char *word);

@@ -16,17 +16,53 @@
 
 #include "config.h"
 #include "parse.h"
+#include "upgrade.h"
 #include "watch.h"
 
 #define EXIT_USAGE 2
 #define CLIENT_TIMEOUT_MS 30000
+#define UPGRADE_BUSY_MS 5000 /* how long a busy master is asked again */
 
 int
 control_is_command(const char *word)
 {
     return strcmp(word, "status") == 0 || strcmp(word, "roll") == 0 ||
            strcmp(word, "stop") == 0 || strcmp(word, "promote") == 0 ||
-           strcmp(word, "rollback") == 0 || strcmp(word, "metrics") == 0;
+           strcmp(word, "rollback") == 0 || strcmp(word, "metrics") == 0 ||
+           strcmp(word, "upgrade") == 0;
+}
+
+/*
+ * The request line of `handoff upgrade`: "upgrade [timeout=MS]
+ * [binary=PATH]", PATH made absolute here (the master's working directory
+ * is not the client's). -1 with why when it does not fit a line.
+ */
+static int
+upgrade_request(const char *binary, uint64_t timeout_ms, char *out, size_t size,
+                char *why, size_t len)
+{
+    char cwd[PATH_MAX] = "";
+    int n = snprintf(out, size, "upgrade");
+
+    if (timeout_ms > 0)
+        n += snprintf(out + n, size - (size_t)n, " timeout=%llu",
+                      (unsigned long long)timeout_ms);
+    if (binary != NULL && binary[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+        cwd[0] = '\0';
+    if (binary != NULL && (binary[0] == '\0' || strchr(binary, '\n'))) {
+        snprintf(why, len, "--binary: an empty path or one with a newline");
+        return -1;
+    }
+    if (binary != NULL)
+        n += snprintf(out + n, size - (size_t)n, " binary=%s%s%s", cwd,
+                      cwd[0] ? "/" : "", binary);
+    if (n + 1 >= (int)size || n + 1 > CONTROL_LINE_MAX) {
+        snprintf(why, len, "--binary: the path is too long for a request");
+        return -1;
+    }
+    out[n++] = '\n';
+    out[n] = '\0';
+    return 0;
 }
 
 static int
@@ -36,16 +72,20 @@ client_usage(const char *cmd, const char *why)
 
     if (why != NULL)
         fprintf(stderr, "handoff %s: %s\n", cmd, why);
-    fprintf(f,
-            "usage: handoff status [--json] [--watch [--interval D]] "
-            "[--control PATH | -c FILE]\n"
-            "                      [--timeout D]\n"
-            "       handoff roll [--canary SPEC] [--control PATH | -c FILE] [--timeout D]\n"
-            "       handoff promote | rollback [--control PATH | -c FILE] [--timeout D]\n"
-            "       handoff stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
-            "The socket: --control, else control = in FILE, else "
-            "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
-            ". See handoff(8), CONTROL SOCKET.\n");
+    fprintf(f, "usage: handoff status [--json] [--watch [--interval D]] "
+               "[--control PATH | -c FILE]\n"
+               "                      [--timeout D]\n"
+               "       handoff roll [--canary SPEC] [--control PATH | -c FILE] "
+               "[--timeout D]\n"
+               "       handoff promote | rollback [--control PATH | -c FILE] "
+               "[--timeout D]\n"
+               "       handoff stop | metrics [--control PATH | -c FILE] "
+               "[--timeout D]\n"
+               "       handoff upgrade [--binary PATH] [--control PATH | -c "
+               "FILE] [--timeout D]\n"
+               "The socket: --control, else control = in FILE, else "
+               "$HANDOFF_CONTROL,\nelse " CONTROL_DEFAULT_PATH
+               ". See handoff(8), CONTROL SOCKET.\n");
     return EXIT_USAGE;
 }
 
@@ -319,6 +359,10 @@ client_verdict(const char *cmd, const char *path, struct control_buf *b)
     }
     if (strcmp(cmd, "stop") == 0 && strcmp(s, "stopping\n") == 0)
         return 0;
+    if (strcmp(cmd, "upgrade") == 0 && strncmp(s, "upgraded ", 9) == 0) {
+        fputs(s, stdout);
+        return 0;
+    }
     if ((strcmp(cmd, "promote") == 0 && strncmp(s, "promoted ", 9) == 0) ||
         (strcmp(cmd, "rollback") == 0 && strncmp(s, "rolled back ", 12) == 0)) {
         fputs(s, stdout);
@@ -340,6 +384,7 @@ control_client(int argc, char **argv)
         {"canary", required_argument, NULL, 'K'},
         {"watch", no_argument, NULL, 'W'},
         {"interval", required_argument, NULL, 'I'},
+        {"binary", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -347,7 +392,9 @@ control_client(int argc, char **argv)
     uint64_t interval_ms = WATCH_INTERVAL_MS;
     int json = 0, timeout_set = 0, watch = 0, interval_set = 0, opt, rc;
     char pathbuf[PATH_MAX], err[CONFIG_ERRLEN];
-    const char *request, *canary = NULL;
+    const char *request, *canary = NULL, *binary = NULL;
+    char upgrade_req[CONTROL_LINE_MAX + 2];
+    uint64_t busy_until = 0;
     char canary_req[CONTROL_LINE_MAX + 2], progress_req[CONTROL_LINE_MAX + 16];
     struct control_buf b = {0};
     struct exchange x = {.cancel_fd = -1};
@@ -367,6 +414,9 @@ control_client(int argc, char **argv)
             break;
         case 'K':
             canary = optarg;
+            break;
+        case 'B':
+            binary = optarg;
             break;
         case 'T':
             err[0] = '\0';
@@ -410,6 +460,17 @@ control_client(int argc, char **argv)
         return client_usage(cmd, "--watch: only for status");
     if (interval_set && !watch)
         return client_usage(cmd, "--interval: only with --watch");
+    if (binary != NULL && strcmp(cmd, "upgrade") != 0)
+        return client_usage(cmd, "--binary: only for upgrade");
+    if (strcmp(cmd, "upgrade") == 0) {
+        if ((rc = upgrade_request(binary, timeout_set ? timeout_ms : 0,
+                                  upgrade_req, sizeof(upgrade_req), pathbuf,
+                                  sizeof(pathbuf))) < 0)
+            return client_usage(cmd, pathbuf);
+        /* The check's bound, then the exec and the new image's start. */
+        timeout_ms =
+            (timeout_set ? timeout_ms : UPGRADE_TIMEOUT_MS) + CLIENT_TIMEOUT_MS;
+    }
     if (canary != NULL) {
         struct canary_step steps[CANARY_MAX_STEPS];
         size_t n;
@@ -445,13 +506,13 @@ control_client(int argc, char **argv)
     if (watch)
         return watch_run(path, json, interval_ms, timeout_ms);
 
-    request = strcmp(cmd, "status") == 0 ? (json ? "status json\n"
-                                                  : "status\n")
+    request = strcmp(cmd, "status") == 0 ? (json ? "status json\n" : "status\n")
               : strcmp(cmd, "roll") == 0 ? (canary ? canary_req : "roll\n")
-              : strcmp(cmd, "promote") == 0 ? "promote\n"
+              : strcmp(cmd, "promote") == 0  ? "promote\n"
               : strcmp(cmd, "rollback") == 0 ? "rollback\n"
-              : strcmp(cmd, "metrics") == 0 ? "metrics\n"
-                                         : "stop\n";
+              : strcmp(cmd, "metrics") == 0  ? "metrics\n"
+              : strcmp(cmd, "upgrade") == 0  ? upgrade_req
+                                             : "stop\n";
     /* On a terminal, a roll shows how it goes: readiness, each canary
      * step, a guard's failures; elsewhere its one line of outcome. */
     if (strcmp(cmd, "roll") == 0 && isatty(STDERR_FILENO)) {
@@ -460,12 +521,25 @@ control_client(int argc, char **argv)
         request = progress_req;
         x.progress = 1;
     }
+again:
     x.request = uv_buf_init((char *)request, (unsigned)strlen(request));
     x.answer = &b;
     /* The master stops within stop_delay + stop_timeout: "stop" waits for
      * it after its answer unless --timeout bounds the whole. */
     x.until_line = strcmp(cmd, "stop") == 0 && !timeout_set;
     rc = exchange_run(&x, path, timeout_ms);
+    /* Busy with what an upgrade cannot carry (a probe under way): that
+     * ends within moments; asked again for a while. */
+    if (rc == 0 && b.s != NULL && strncmp(b.s, "error: busy: ", 13) == 0 &&
+        (busy_until == 0 || uv_hrtime() < busy_until)) {
+        if (busy_until == 0)
+            busy_until = uv_hrtime() + UPGRADE_BUSY_MS * 1000000ULL;
+        free(b.s);
+        b = (struct control_buf){0};
+        x = (struct exchange){.cancel_fd = -1};
+        usleep(20000);
+        goto again;
+    }
     if (x.drawn)
         fputc('\n', stderr); /* the last progress line stays */
     if (x.refused) {

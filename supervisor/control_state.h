@@ -11,9 +11,30 @@
 
 #include "control.h"
 
-struct conn;
-
 /* Here rather than in control.c, for control_state.c and its test. */
+enum conn_state {
+    C_READING,   /* waiting for the request line */
+    C_ANSWERING, /* writing the answer; closed once it is written */
+    C_ROLL_WAIT, /* the roll it asked for has not ended yet */
+    C_STOP_WAIT, /* answered "stopping": open until the master exits */
+    C_UPGRADE,   /* asked for an upgrade: answered by the image after it */
+};
+
+struct conn {
+    struct control *ctl;
+    uv_pipe_t *pipe;
+    uv_timer_t *timer; /* the request, then the answer, must not dawdle */
+    enum conn_state state;
+    unsigned client; /* C_ROLL_WAIT: its name for the roll's answer */
+    int progress;    /* it asked for progress lines while it waits */
+    pid_t pid;
+    uid_t uid;
+    size_t len;
+    char line[CONTROL_LINE_MAX + 1];
+    char rbuf[512];
+    struct conn *next;
+};
+
 struct control {
     uv_loop_t *loop;
     const struct control_ops *ops;
@@ -24,7 +45,12 @@ struct control {
     struct conn *conns;
     size_t nconns;
     unsigned clients; /* the last client name given */
+    struct conn *asker; /* C_UPGRADE: the one client asking for an upgrade */
 };
+
+/* A connection carried across an exec (state C_ROLL_WAIT or C_UPGRADE, as
+ * from says) served again from fd: 0, or -ENOMEM / a libuv error. */
+int control_conn_adopt(struct control *ctl, int fd, const struct conn *from);
 
 /* Accept ctl's clients from the listening socket fd (ctl->loop and
  * ctl->server set, the handle not yet initialised). 0 or a libuv error. */
@@ -35,16 +61,22 @@ int control_serve(struct control *ctl, int fd);
  * it), or null when there is no control socket:
  *
  *   {"fd": 9, "cookie": "4101", "path": "/run/handoff.sock",
- *    "dev": "64768", "ino": "5521", "clients": 12}
+ *    "dev": "64768", "ino": "5521", "clients": 12,
+ *    "conns": [{"fd": 11, "state": "roll", "client": 12, "progress": 1,
+ *               "pid": 4242, "uid": 0}, ...]}
  *
  * dev and ino are the socket file's that control_open made (mode 0600),
  * so that only it is unlinked at the end; clients the last client name
  * given, so that names stay unique across the exec (a roll's answer goes
- * to a name). Not carried: the loop, the ops and the server handle (the
- * adopting image gives its own), and the client connections: they are
- * close-on-exec, and a client connected when the exec runs sees its
- * connection end without an answer. The next step carries the one client
- * that asked for the upgrade, which gets its answer from the new image.
+ * to a name). conns are the clients that wait for an answer the new image
+ * gives: a roll's ("roll", under its name) and the upgrade's own
+ * ("upgrade"); each is checked on adoption to be a unix stream socket
+ * whose peer is the recorded process. Not carried: the loop, the ops and
+ * the server handle (the adopting image gives its own), and the other
+ * clients: their connections are close-on-exec, so that a client still
+ * sending its request, or reading an answer already written, sees its
+ * connection end (control_busy holds the upgrade while an answer is being
+ * written).
  */
 json_t *control_state_write(const struct control *ctl);
 

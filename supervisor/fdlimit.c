@@ -35,6 +35,22 @@ fdlimit_raise_nofile(void)
     return 1;
 }
 
+unsigned long long
+fdlimit_start_soft(void)
+{
+    return raised ? (unsigned long long)start.rlim_cur : 0;
+}
+
+void
+fdlimit_restore(unsigned long long soft)
+{
+    if (soft == 0 || getrlimit(RLIMIT_NOFILE, &start) < 0 ||
+        soft > start.rlim_max)
+        return;
+    start.rlim_cur = (rlim_t)soft;
+    raised = 1;
+}
+
 const struct rlimit *
 fdlimit_child_nofile(size_t given)
 {

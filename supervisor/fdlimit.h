@@ -13,6 +13,11 @@
  */
 int fdlimit_raise_nofile(void);
 
+/* The soft limit the master started with when it raised it, else 0: an
+ * upgrade carries it, and the image it starts takes it back with
+ * fdlimit_restore (its own start found the limit raised already). */
+unsigned long long fdlimit_start_soft(void);
+void fdlimit_restore(unsigned long long soft);
 /* The limit a child given descriptors 0 to given - 1 gets (the soft one
  * the master started with, under the hard one as it is now): programs that
  * use select() break above 1024. NULL, it keeps the master's: not raised,

@@ -2,6 +2,8 @@
  * on failures or slowness. */
 #include "guard.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "log.h"
 #include "probe.h"
 #include "readiness.h"
+#include "state.h"
 
 extern char **environ;
 
@@ -306,4 +309,105 @@ guard_describe(const struct guard *gd, char *buf, size_t size)
              gd->ratio > 0 ? "; previous: " : "",
              gd->ratio > 0 ? (gd->prev.last[0] ? gd->prev.last : "none yet")
                            : "");
+}
+
+int
+guard_busy(const struct guard *gd)
+{
+    return gd != NULL && (gd->cur.att != NULL || gd->prev.att != NULL);
+}
+
+static json_t *
+side_write(const struct side *s)
+{
+    return json_pack("{s:I,s:I,s:s}", "probes", (json_int_t)s->probes, "passed",
+                     (json_int_t)s->passed, "last", s->last);
+}
+
+json_t *
+guard_state_write(const struct guard *gd)
+{
+    json_t *o;
+    int f = 0;
+
+    if (gd == NULL)
+        return json_null();
+    if ((o = json_object()) == NULL)
+        return NULL;
+    state_put(o, "fails", state_num(gd->fails), &f);
+    state_put(o, "slow", state_num(gd->slow), &f);
+    state_put(o, "ticks", state_num((long long)gd->ticks), &f);
+    state_put(o, "cur", json_array(), &f);
+    state_put(o, "prev", json_array(), &f);
+    for (size_t i = 0; !f && i < gd->pairs.n; i++)
+        f = json_array_append_new(json_object_get(o, "cur"),
+                                  state_num((long long)gd->pairs.cur[i])) < 0 ||
+            json_array_append_new(json_object_get(o, "prev"),
+                                  state_num((long long)gd->pairs.prev[i])) < 0;
+    state_put(o, "sides",
+              json_pack("[o,o]", side_write(&gd->cur), side_write(&gd->prev)),
+              &f);
+    if (f) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
+guard_state_read(struct guard *gd, const json_t *o, char *err, size_t errlen)
+{
+    struct state_rd r = {.prefix = "guard: ", .err = err, .errlen = errlen};
+    struct side *sides[2] = {&gd->cur, &gd->prev};
+    unsigned long probes[2], passed[2];
+    char last[2][sizeof(gd->cur.last)];
+    uint64_t cur[LATENCY_WINDOW], prev[LATENCY_WINDOW];
+    const json_t *a, *b, *s;
+    unsigned fails, slow;
+    unsigned long ticks;
+    size_t n, m, ns;
+
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "guard: not an object");
+        return -EINVAL;
+    }
+    fails = (unsigned)state_get(&r, o, "fails", 0, 1000000);
+    slow = (unsigned)state_get(&r, o, "slow", 0, 1000000);
+    ticks = (unsigned long)state_get(&r, o, "ticks", 0, INT64_MAX);
+    a = state_array(&r, o, "cur", LATENCY_WINDOW - 1, &n);
+    b = state_array(&r, o, "prev", LATENCY_WINDOW - 1, &m);
+    if (!r.failed && n != m)
+        state_fault(&r, "prev", "%zu times for %zu", m, n);
+    for (size_t i = 0; !r.failed && i < n; i++) {
+        cur[i] = (uint64_t)json_integer_value(json_array_get(a, i));
+        prev[i] = (uint64_t)json_integer_value(json_array_get(b, i));
+        if (!json_is_integer(json_array_get(a, i)) ||
+            !json_is_integer(json_array_get(b, i)))
+            state_fault(&r, "cur", "[%zu] is not a time in us", i);
+    }
+    s = state_array(&r, o, "sides", 2, &ns);
+    if (!r.failed && ns != 2)
+        state_fault(&r, "sides", "not two sides");
+    for (size_t i = 0; !r.failed && i < 2; i++) {
+        snprintf(r.path, sizeof(r.path), "sides[%zu]", i);
+        probes[i] = (unsigned long)state_get(&r, json_array_get(s, i), "probes",
+                                             0, INT64_MAX);
+        passed[i] = (unsigned long)state_get(&r, json_array_get(s, i), "passed",
+                                             0, (long long)probes[i]);
+        state_text(&r, json_array_get(s, i), "last", last[i], sizeof(last[i]));
+    }
+    if (r.failed)
+        return -EINVAL;
+    gd->fails = fails;
+    gd->slow = slow;
+    gd->ticks = ticks;
+    gd->pairs.n = n;
+    memcpy(gd->pairs.cur, cur, n * sizeof(cur[0]));
+    memcpy(gd->pairs.prev, prev, n * sizeof(prev[0]));
+    for (size_t i = 0; i < 2; i++) {
+        sides[i]->probes = probes[i];
+        sides[i]->passed = passed[i];
+        memcpy(sides[i]->last, last[i], sizeof(last[i]));
+    }
+    return 0;
 }

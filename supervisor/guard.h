@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include <jansson.h>
+
 #include "deploy.h"
 
 struct canary_conf;
@@ -43,6 +45,21 @@ int guard_watches(const struct guard *gd, unsigned gen, unsigned prev);
 void guard_judge_latency(struct guard *gd, int on);
 void guard_stop(struct guard *gd);
 
+/* Whether a probe of gd is under way (an upgrade waits for it). */
+int guard_busy(const struct guard *gd);
+/*
+ * What an upgrade carries of gd (null for none): its failures and slower
+ * verdicts in a row, its ticks, the latency window's pairs and each side's
+ * counts and last result: {"fails": 1, "slow": 0, "ticks": 40, "cur":
+ * [1200, ...], "prev": [...], "sides": [{"probes", "passed", "last"} x2]}.
+ * The image that took over starts the guard the core names (DA_GUARD's
+ * generations) and gives it this back: its next verdict counts as before.
+ */
+json_t *guard_state_write(const struct guard *gd);
+/* gd's counts from o (written for the same generations): 0, or -EINVAL with
+ * the field at fault in err, gd unchanged. */
+int guard_state_read(struct guard *gd, const json_t *o, char *err,
+                     size_t errlen);
 /* The last results, for status: "guard ok 3.2ms, 12 probes" etc. */
 void guard_describe(const struct guard *gd, char *buf, size_t size);
 

@@ -189,8 +189,8 @@ get_addr(struct state_rd *r, const json_t *o, const char *key, struct addr *a)
 
 /*
  * Whether fd is the socket the document says: open, a socket, listening,
- * bound to a, the socket of that cookie (0: not checked), blocking as
- * recorded, with SO_REUSEPORT when reuseport. 0, or -EINVAL and the fault
+ * bound to a, the socket of that cookie (0: not checked), with
+ * SO_REUSEPORT when reuseport. 0, or -EINVAL and the fault
  * in r under key.
  */
 static int
@@ -239,11 +239,10 @@ check_fd(struct state_rd *r, const char *key, int fd, const struct addr *a,
             fd, c, want);
         return -EINVAL;
     }
-    if (!(fl & O_NONBLOCK) != !nonblocking) {
-        state_fault(r, key, "fd %d is %sblocking, recorded %sblocking", fd,
-                    fl & O_NONBLOCK ? "non-" : "", nonblocking ? "non-" : "");
-        return -EINVAL;
-    }
+    /* O_NONBLOCK is not checked: it belongs to the one open file the
+     * workers share, and a worker may set it (python's socket module
+     * does); nonblocking is what handoff set, as before the exec. */
+    (void)nonblocking;
     len = sizeof(on);
     on = 0;
     if (reuseport &&

@@ -47,7 +47,8 @@ int listener_state_inherit(const struct listener *l, int on);
 /*
  * A listener rebuilt from o and the descriptors it names, each checked
  * first: open, a socket, listening, bound to the recorded address, the
- * socket recorded (its cookie), blocking as recorded, and for a group's
+ * socket recorded (its cookie) (O_NONBLOCK not: a worker may set it on the
+ * open file it shares), and for a group's
  * members SO_REUSEPORT set and no descriptor twice. Adopted descriptors
  * get FD_CLOEXEC back. Returns 0; -EINVAL with the listener and the field
  * or member at fault named in err, nothing adopted, nothing closed or

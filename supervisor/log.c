@@ -424,6 +424,27 @@ log_detach(void)
     }
 }
 
+size_t
+log_held(const char **text, unsigned long *dropped)
+{
+    *text = out.buf;
+    *dropped = out.dropped;
+    return out.len;
+}
+
+void
+log_hold(const char *text, size_t n, unsigned long dropped)
+{
+    if (n > sizeof(out.buf) - out.len)
+        n = sizeof(out.buf) - out.len;
+    memmove(out.buf + n, out.buf, out.len);
+    memcpy(out.buf, text, n);
+    out.len += n;
+    out.dropped += dropped;
+    if (out.retry != NULL && out.len > 0)
+        uv_timer_start(out.retry, on_retry, LOG_RETRY_MS, LOG_RETRY_MS);
+}
+
 void
 log_event(enum log_level level, const char *event, const char *fmt, ...)
 {

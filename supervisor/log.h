@@ -52,4 +52,10 @@ struct json_t *log_json_string(const char *s, size_t n);
 
 const char *log_level_name(enum log_level level);
 
+/* Lines waiting for a slow reader, and how many were dropped: an upgrade
+ * carries them (log_held) and the image it starts writes them first
+ * (log_hold). */
+size_t log_held(const char **text, unsigned long *dropped);
+void log_hold(const char *text, size_t n, unsigned long dropped);
+
 #endif

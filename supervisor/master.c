@@ -18,6 +18,7 @@
 #include "master.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "carry.h"
 #include "channel.h"
 #include "control.h"
 #include "guard.h"
@@ -40,6 +42,8 @@
 #include "signals.h"
 #include "source.h"
 #include "traffic.h"
+#include "upgrade.h"
+#include "version.h"
 #include "worker.h"
 
 #define PATH_CHECK_MS 2000 /* how often unix socket files are looked for */
@@ -872,18 +876,210 @@ finish(struct master *m)
     uv_stop(m->loop);
 }
 
-int
-master_run(const struct config_args *args, struct config *cfg, char *source,
-           size_t len)
+/* --- handoff upgrade -------------------------------------------------------
+ */
+
+/* What carry.h is lent: where each part of the master's state lives. */
+static void
+carry_of(struct master *m, struct carry *c)
 {
-    struct master m;
+    *c = (struct carry){.loop = m->loop,
+                        .args = m->args,
+                        .argv = m->argv,
+                        .d = &m->d,
+                        .gens = &m->gens,
+                        .steering = &m->steering,
+                        .metrics_data = &m->metrics_data,
+                        .reaper = &m->reaper,
+                        .workers = &m->workers,
+                        .guard = &m->guard,
+                        .guards = &m->guards,
+                        .notify = &m->notify,
+                        .on_notify = on_notify,
+                        .notify_arg = m,
+                        .sdnotify = &m->sdnotify,
+                        .control = &m->control,
+                        .control_ops = &m->control_ops,
+                        .metrics = &m->metrics,
+                        .view = master_view,
+                        .view_arg = m,
+                        .rundir = m->rundir,
+                        .notify_path = m->notify_path,
+                        .started_ns = &m->started_ns,
+                        .last_ms = &m->last_ms,
+                        .swap_us = &m->swap_us};
+}
+
+/* An upgrade that did not happen: the asking client told why. */
+static void
+upgrade_refused(void *arg, int rc, const char *why)
+{
+    struct master *m = arg;
+    char line[1100];
+
+    if (rc == -EBUSY) {
+        /* Brief: the client asks again (handoff upgrade does). */
+        snprintf(line, sizeof(line), "error: busy: %s\n", why);
+        log_event(LOG_DEBUG, "upgrade_busy", "reason=%s", log_q(why));
+    } else {
+        snprintf(line, sizeof(line), "error: %s\n", why);
+        m->metrics_data.upgrades_refused++;
+        log_event(LOG_WARN, "upgrade_refused", "reason=%s", log_q(why));
+    }
+    control_upgraded(m->control, line);
+}
+
+/* The control request: the answer comes from upgrade_refused, or from the
+ * new image. */
+static void
+request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
+{
+    static struct upgrade_ops ops = {carry_busy, carry_write, carry_inherit,
+                                     NULL};
+    struct master *m = arg;
+    char path[PATH_MAX], why[PATH_MAX + 100];
+    int rc;
+
+    carry_of(m, &m->carry);
+    m->carry.asked_ns = master_now();
+    ops.arg = &m->carry;
+    if (binary == NULL &&
+        (rc = upgrade_binary(m->argv[0], path, sizeof(path))) < 0) {
+        snprintf(why, sizeof(why), "%s: the binary handoff was started as: %s",
+                 m->argv[0], strerror(-rc));
+        upgrade_refused(m, rc, why);
+        return;
+    }
+    binary = binary != NULL ? binary : path;
+    log_event(LOG_INFO, "upgrade_start", "binary=%s", log_q(binary));
+    rc = upgrade_start(m->loop, &ops, binary, m->argv,
+                       timeout_ms ? timeout_ms : UPGRADE_TIMEOUT_MS,
+                       upgrade_refused, m);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(-rc));
+        upgrade_refused(m, rc, why);
+    }
+}
+
+/*
+ * The state an earlier image handed over (carry.h), taken back: the same
+ * sockets, workers, generations and timers. Signals are still blocked
+ * from before the exec; the caller unblocks them once the loop can take
+ * them. 0, or -errno with why in err.
+ */
+static int
+resume(struct master *m, const json_t *doc, char *err, size_t len)
+{
+    struct carry c;
+    uint64_t asked_ns = 0, now = master_now();
+    char line[256];
+    const char *from = json_string_value(json_object_get(doc, "written_by"));
+    int rc;
+
+    carry_of(m, &c);
+    if ((rc = carry_adopt(&c, doc, &asked_ns, err, len)) < 0)
+        return rc;
+    log_setup(m->gens.plan->cfg->log_level, m->gens.plan->cfg->log_format);
+    sync_mirrors(m);
+    for (struct gen *g = m->gens.list; g; g = g->next) {
+        const struct deploy_gen *cg = deploy_gen_c(&m->d, g->id);
+
+        if (cg != NULL && cg->retire_at != 0)
+            uv_timer_start(g->timer, on_retire_tick, RETIRE_POLL_MS,
+                           RETIRE_POLL_MS);
+    }
+    arm_timer(m);
+    snprintf(line, sizeof(line), "upgraded pid=%d from=%s to=%s ms=%llu\n",
+             (int)getpid(), from ? from : "?", handoff_version,
+             (unsigned long long)(asked_ns && now > asked_ns
+                                      ? (now - asked_ns) / 1000000
+                                      : 0));
+    m->metrics_data.upgrades_ok++;
+    log_event(LOG_INFO, "upgrade", "pid=%d from=%s to=%s ms=%llu",
+              (int)getpid(), log_q(from ? from : "?"), log_q(handoff_version),
+              (unsigned long long)(asked_ns && now > asked_ns
+                                       ? (now - asked_ns) / 1000000
+                                       : 0));
+    control_upgraded(m->control, line);
+    return 0;
+}
+
+/* A fresh start: the sockets opened, the first generation asked for. */
+static int
+start(struct master *m, struct config *cfg, char **source, size_t len)
+{
     struct deploy_conf c;
-    uv_loop_t loop;
     char err[CONFIG_ERRLEN];
     int rc;
 
+    /* Before anything is started: no child may inherit NOTIFY_SOCKET. */
+    if ((rc = sdnotify_open(&m->sdnotify)) < 0)
+        log_event(LOG_WARN, "sdnotify_failed", "error=%s",
+                  log_q(strerror(-rc)));
+    log_event(LOG_INFO, "start",
+              "pid=%d version=%s pass=%s ready=%s "
+              "processes=%ld",
+              (int)getpid(), handoff_version, config_pass_name(cfg->pass),
+              config_ready_name(cfg->ready), cfg->processes);
+    if (worker_find_shim(m->shim_path, sizeof(m->shim_path)) < 0 &&
+        cfg->pass == PASS_SHIM) {
+        fprintf(stderr,
+                "handoff: pass = shim: %s is missing; use pass = "
+                "systemd, inherit or protocol\n",
+                m->shim_path);
+        config_free(cfg);
+        return 2;
+    }
+    if (control_open(m->loop, &m->control_ops, cfg->control, &m->control, err,
+                     sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
+        config_free(cfg);
+        return 1;
+    }
+    if (metrics_open(m->loop, cfg->metrics, master_view, m, &m->metrics_data,
+                     &m->metrics, err, sizeof(err)) < 0) {
+        fprintf(stderr, "handoff: %s\n", err);
+        config_free(cfg);
+        return 1;
+    }
+    steer_plan_init(&m->steering, cfg->probe_lo, cfg->probe_hi);
+    if ((rc = plan_new(cfg, NULL, 0, &m->gens.plan, err, sizeof(err))) < 0) {
+        config_free(cfg);
+        fprintf(stderr, "handoff: listen %s\n", err);
+        log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));
+        return 1;
+    }
+    m->gens.plan->id = ++m->gens.next_id;
+    plan_set_source(m->gens.plan, *source, len);
+    *source = NULL;
+    if (rundir_make(m->rundir, sizeof(m->rundir), m->notify_path,
+                    sizeof(m->notify_path)) < 0 ||
+        (rc = notify_open(m->loop, m->notify_path, on_notify, m, &m->notify)) <
+            0) {
+        fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
+                m->rundir[0] ? m->rundir : "/run or /tmp");
+        return 1;
+    }
+    m->core_timer = handle_timer(m->loop, m);
+    plan_conf(m->gens.plan, &c);
+    /* The first roll hands the rundir to its workers' user. */
+    feed(m, &(struct deploy_event){.kind = DEV_START, .conf = &c});
+    return 0;
+}
+
+int
+master_run(const struct config_args *args, char *const *argv,
+           struct config *cfg, char *source, size_t len, json_t *doc)
+{
+    struct master m;
+    uv_loop_t loop;
+    sigset_t none;
+    char err[1024];
+
     memset(&m, 0, sizeof(m));
     m.args = args;
+    m.argv = argv;
     m.loop = &loop;
     m.probes = (struct probe_host){&loop, &m.reaper};
     m.readiness =
@@ -893,9 +1089,13 @@ master_run(const struct config_args *args, struct config *cfg, char *source,
         &loop,       &m.reaper,     &m.channels, &m.readiness, m.notify_path,
         m.shim_path, worker_exited, stopping,    &m,           NULL};
     m.traffic = (struct traffic){&m.steering, live_plans, &m};
-    m.control_ops = (struct control_ops){request_roll,     request_promote,
-                                         request_rollback, master_stop,
-                                         master_view,      &m};
+    m.control_ops = (struct control_ops){request_roll,
+                                         request_promote,
+                                         request_rollback,
+                                         master_stop,
+                                         request_upgrade,
+                                         master_view,
+                                         &m};
     m.guards =
         (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
                            guard_progress, guard_failed, &m};
@@ -905,71 +1105,36 @@ master_run(const struct config_args *args, struct config *cfg, char *source,
         free(m.out);
         config_free(cfg);
         free(source);
+        json_decref(doc);
         fprintf(stderr, "handoff: cannot start the event loop\n");
         return 1;
     }
     loop.data = &m;
     log_attach(&loop);
     m.started_ns = master_now();
-    /* Before anything is started: no child may inherit NOTIFY_SOCKET. */
-    if ((rc = sdnotify_open(&m.sdnotify)) < 0)
-        log_event(LOG_WARN, "sdnotify_failed", "error=%s",
-                  log_q(strerror(-rc)));
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
-    log_event(LOG_INFO, "start",
-              "pid=%d version=%s pass=%s ready=%s "
-              "processes=%ld",
-              (int)getpid(), PACKAGE_VERSION, config_pass_name(cfg->pass),
-              config_ready_name(cfg->ready), cfg->processes);
     if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot install signal handlers\n");
         goto out;
     }
-    if (worker_find_shim(m.shim_path, sizeof(m.shim_path)) < 0 &&
-        cfg->pass == PASS_SHIM) {
-        fprintf(stderr,
-                "handoff: pass = shim: %s is missing; use pass = "
-                "systemd, inherit or protocol\n",
-                m.shim_path);
-        config_free(cfg);
-        m.exit_code = 2;
-        goto out;
-    }
-    if (control_open(&loop, &m.control_ops, cfg->control, &m.control, err,
-                     sizeof(err)) < 0) {
-        fprintf(stderr, "handoff: %s\n", err);
-        log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
-        config_free(cfg);
-        m.exit_code = 1;
-        goto out;
-    }
-    if (metrics_open(&loop, cfg->metrics, master_view, &m, &m.metrics_data,
-                     &m.metrics, err, sizeof(err)) < 0) {
-        fprintf(stderr, "handoff: %s\n", err);
-        config_free(cfg);
-        m.exit_code = 1;
-        goto out;
-    }
-    steer_plan_init(&m.steering, cfg->probe_lo, cfg->probe_hi);
-    if ((rc = plan_new(cfg, NULL, 0, &m.gens.plan, err, sizeof(err))) < 0) {
-        config_free(cfg);
-        fprintf(stderr, "handoff: listen %s\n", err);
-        log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));
-        m.exit_code = 1;
-        goto out;
-    }
-    m.gens.plan->id = ++m.gens.next_id;
-    plan_set_source(m.gens.plan, source, len);
-    source = NULL;
-    if (rundir_make(m.rundir, sizeof(m.rundir), m.notify_path,
-                    sizeof(m.notify_path)) < 0 ||
-        (rc = notify_open(&loop, m.notify_path, on_notify, &m, &m.notify)) <
-            0) {
-        fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
-                m.rundir[0] ? m.rundir : "/run or /tmp");
-        m.exit_code = 1;
+    if (doc != NULL) {
+        /* The handlers are in place: what came meanwhile is taken now. */
+        (void)worker_find_shim(m.shim_path, sizeof(m.shim_path));
+        m.core_timer = handle_timer(&loop, &m);
+        if (resume(&m, doc, err, sizeof(err)) < 0) {
+            fprintf(stderr, "handoff: the state handed over: %s\n", err);
+            log_event(LOG_ERROR, "upgrade_failed", "error=%s", log_q(err));
+            m.exit_code = 1;
+            goto out;
+        }
+        json_decref(doc);
+        doc = NULL;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        master_reap(&m); /* exits while the exec ran */
+    } else if ((m.exit_code = start(&m, cfg, &source, len)) != 0) {
         goto out;
     }
     if ((m.path_timer = handle_timer(&loop, &m)) != NULL) {
@@ -977,13 +1142,10 @@ master_run(const struct config_args *args, struct config *cfg, char *source,
                        PATH_CHECK_MS);
         uv_unref((uv_handle_t *)m.path_timer);
     }
-    m.core_timer = handle_timer(&loop, &m);
-    plan_conf(m.gens.plan, &c);
-    /* The first roll hands the rundir to its workers' user. */
-    feed(&m, &(struct deploy_event){.kind = DEV_START, .conf = &c});
     if (!m.finished)
         uv_run(&loop, UV_RUN_DEFAULT);
 out:
+    json_decref(doc);
     handle_close(m.path_timer);
     handle_close(m.core_timer);
     control_close(m.control);

@@ -3,8 +3,10 @@
 #define HANDOFF_MASTER_H
 
 #include <limits.h>
+#include <jansson.h>
 #include <uv.h>
 
+#include "carry.h"
 #include "channel.h"
 #include "config.h"
 #include "control.h"
@@ -31,6 +33,7 @@ struct signals;
 struct master {
     uv_loop_t *loop;
     const struct config_args *args;
+    char *const *argv;         /* as started: an upgrade's image gets them */
     struct deploy d;           /* every decision of the deployment */
     struct deploy_out *out;    /* the actions of the event being taken */
     int running;               /* carrying actions out (events wait) */
@@ -73,12 +76,15 @@ struct master {
     struct guard *guard;        /* during a canary or keep_previous */
     struct metrics *metrics;          /* the HTTP endpoint, or NULL */
     struct metrics_data metrics_data; /* observations (metrics.h) */
+    struct carry carry; /* what an upgrade under way is lent (carry.h) */
 };
 
 /* The whole life of the master, which takes cfg and source, the file's
- * len bytes it was read from (source_load); returns the exit code. */
-int master_run(const struct config_args *args, struct config *cfg, char *source,
-               size_t len);
+ * len bytes it was read from (source_load); returns the exit code. With
+ * resume (upgrade_take's document, taken), it goes on from the state an
+ * earlier image of handoff handed over instead (cfg and source NULL). */
+int master_run(const struct config_args *args, char *const *argv,
+               struct config *cfg, char *source, size_t len, json_t *resume);
 
 /* Monotonic time in nanoseconds. */
 uint64_t master_now(void);

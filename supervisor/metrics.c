@@ -16,6 +16,7 @@
 #include "metrics_state.h"
 #include "steer.h"
 #include "view.h"
+#include "version.h"
 
 /* --- observations ---------------------------------------------------------- */
 
@@ -269,7 +270,7 @@ metrics_render(const struct view *v, struct control_buf *b,
 
     family(b, "handoff_build_info", "gauge", "handoff's version.");
     control_buf_printf(b, "handoff_build_info{version=\"");
-    label(b, PACKAGE_VERSION);
+    label(b, handoff_version);
     control_buf_printf(b, "\"} 1\n");
     family(b, "handoff_uptime_seconds", "gauge", "Time since handoff started.");
     control_buf_printf(b, "handoff_uptime_seconds %.3f\n",
@@ -302,6 +303,13 @@ metrics_render(const struct view *v, struct control_buf *b,
            "Metrics connections closed over the bound of 64 (the oldest idle first).");
     control_buf_printf(b, "handoff_metrics_refused_total %llu\n",
                        (unsigned long long)data->refused);
+    family(b, "handoff_upgrades_total", "counter",
+           "handoff upgraded in place (handoff upgrade), by outcome.");
+    control_buf_printf(b,
+                       "handoff_upgrades_total{outcome=\"ok\"} %llu\n"
+                       "handoff_upgrades_total{outcome=\"refused\"} %llu\n",
+                       (unsigned long long)data->upgrades_ok,
+                       (unsigned long long)data->upgrades_refused);
     if (proc == NULL || proc(0, &self) < 0)
         return;
     family(b, "process_resident_memory_bytes", "gauge",

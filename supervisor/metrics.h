@@ -46,6 +46,8 @@ struct metrics_data {
     struct metrics_hist roll;  /* a roll asked for to promotion */
     struct metrics_hist drain; /* a worker's drain signal to its exit */
     uint64_t refused;          /* endpoint connections over the bound */
+    uint64_t upgrades_ok;      /* handoff upgrade: images executed */
+    uint64_t upgrades_refused; /* and refused, nothing changed */
 };
 
 void metrics_hist_observe(struct metrics_hist *h, double seconds);

@@ -154,6 +154,8 @@ metrics_state_write_data(const struct metrics_data *d)
     state_put(o, "roll", hist(&d->roll), &f);
     state_put(o, "drain", hist(&d->drain), &f);
     state_put(o, "refused", sock_state_u64(d->refused), &f);
+    state_put(o, "upgrades_ok", sock_state_u64(d->upgrades_ok), &f);
+    state_put(o, "upgrades_refused", sock_state_u64(d->upgrades_refused), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -214,6 +216,8 @@ metrics_state_read_data(const json_t *o, struct metrics_data *d, char *err,
     read_hist(&r, o, "roll", &n.roll);
     read_hist(&r, o, "drain", &n.drain);
     n.refused = sock_state_get_u64(&r, o, "refused");
+    n.upgrades_ok = sock_state_get_u64(&r, o, "upgrades_ok");
+    n.upgrades_refused = sock_state_get_u64(&r, o, "upgrades_refused");
     if (r.failed)
         return -EINVAL;
     *d = n;

@@ -59,7 +59,8 @@ int metrics_state_adopt(uv_loop_t *loop, const json_t *o, view_fn *view,
 /*
  * The counters and histograms (struct metrics_data), every field:
  *
- *   {"ready": H, "roll": H, "drain": H, "refused": 3}
+ *   {"ready": H, "roll": H, "drain": H, "refused": 3, "upgrades_ok": 2,
+ *    "upgrades_refused": 1}
  *   H = {"bucket": ["0", "2", ... 15 counts], "count": "7", "sum": 1.25}
  *
  * counts as decimal text (64-bit unsigned), sum a JSON real (written with

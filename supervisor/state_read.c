@@ -1,5 +1,6 @@
 /* state_read.c: the deployment core's state read back from the JSON an earlier image wrote, every field checked before it is used. */
 #include "state.h"
+#include "version.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -398,6 +399,7 @@ state_read(struct deploy *d, const json_t *doc, char *err, size_t errlen)
     const json_t *f = json_object_get(doc, "format");
     const json_t *v = json_object_get(doc, "version");
     json_int_t version;
+    int lo;
 
     deploy_init(d);
     if (!json_is_string(f) || strcmp(json_string_value(f), STATE_FORMAT) != 0) {
@@ -406,15 +408,20 @@ state_read(struct deploy *d, const json_t *doc, char *err, size_t errlen)
         return -EINVAL;
     }
     version = json_is_integer(v) ? json_integer_value(v) : -1;
-    if (version < 1 || version > STATE_VERSION) {
+    /* Its own format and the one before: an upgrade across one format
+     * change works both ways within it, a downgrade past it is refused. */
+    lo = handoff_state_version > 1 ? handoff_state_version - 1
+                                   : handoff_state_version;
+    if (version < lo || version > handoff_state_version) {
         const json_t *by = json_object_get(doc, "written_by");
 
         snprintf(err, errlen,
                  "state format %lld written by handoff %s: this handoff (%s) "
-                 "reads formats 1 to %d",
+                 "reads format %d%s%.0d",
                  (long long)version,
                  json_is_string(by) ? json_string_value(by) : "?",
-                 PACKAGE_VERSION, STATE_VERSION);
+                 handoff_version, lo, lo < handoff_state_version ? " and " : "",
+                 lo < handoff_state_version ? handoff_state_version : 0);
         return -EPROTONOSUPPORT;
     }
     return state_read_deploy(d, json_object_get(doc, "deploy"), err, errlen);

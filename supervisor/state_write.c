@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "version.h"
 
 /*
  * Every field of the core's structs is written here; state_read.c reads
@@ -234,6 +235,6 @@ json_t *
 state_write(const struct deploy *d)
 {
     return json_pack("{s:s,s:i,s:s,s:o}", "format", STATE_FORMAT, "version",
-                     STATE_VERSION, "written_by", PACKAGE_VERSION, "deploy",
-                     state_write_deploy(d));
+                     handoff_state_version, "written_by", handoff_version,
+                     "deploy", state_write_deploy(d));
 }

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "view.h"
+#include "version.h"
 
 /* "850ms", "12.3s", "4m05s", "2h07m": an uptime for people. */
 static const char *
@@ -46,7 +47,7 @@ status_text(const struct view *v, struct control_buf *b)
 {
     char t[32];
 
-    control_buf_printf(b, "handoff %s, pid %d, up %s%s\n", PACKAGE_VERSION,
+    control_buf_printf(b, "handoff %s, pid %d, up %s%s\n", handoff_version,
                        (int)v->pid, human_ms(v->uptime_ms, t, sizeof(t)),
                        v->stopping ? ", stopping" : "");
     control_buf_printf(b, "pass %s, ready %s\n", v->pass, v->ready);
@@ -163,7 +164,7 @@ status_json(const struct view *v, struct control_buf *b)
     /* json_pack takes each o's reference, also when it fails (a NULL o
      * fails it): no memory anywhere is one failed answer. */
     top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o}",
-        "pid", (int)v->pid, "version", PACKAGE_VERSION,
+        "pid", (int)v->pid, "version", handoff_version,
         "uptime_ms", (json_int_t)v->uptime_ms, "stopping", v->stopping != 0,
         "pass", v->pass, "ready", text_or_null(v->ready ? v->ready : ""),
         "processes", (json_int_t)v->processes,

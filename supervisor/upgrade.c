@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "carry.h"
+#include "handle.h"
 #include "deploy.h"
 #include "state.h"
+#include "version.h"
 
 extern char **environ;
 
@@ -138,8 +142,8 @@ check(const char *binary, int bin, int docfd, uint64_t timeout_ms, char *why,
         snprintf(why, len, "%s %s exits 0 without \"%s\": not handoff", binary,
                  UPGRADE_CHECK_FLAG, UPGRADE_ACCEPTED);
     else
-        snprintf(why, len, "%s refused the state (exit %d)%s%s", binary,
-                 WEXITSTATUS(status), said[0] ? ": " : "",
+        snprintf(why, len, "%s refused the state (exit %d): %s", binary,
+                 WEXITSTATUS(status),
                  said[0] ? said : "it says nothing: not handoff?");
     return -EPROTO;
 }
@@ -167,6 +171,21 @@ env_with(int fd, char **first)
     return env;
 }
 
+/* Whether the file bin (O_PATH) begins as an ELF executable does. */
+static int
+elf(int bin)
+{
+    char path[64], magic[4];
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", bin);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 1; /* unreadable but executable: its check decides */
+    ok = read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
+    close(fd);
+    return ok;
+}
+
 /*
  * binary, opened once: the file checked is the file run, whatever replaces
  * the path meanwhile (the check runs for up to timeout_ms). An fd, or
@@ -191,6 +210,14 @@ open_binary(const char *binary, char *why, size_t len)
         snprintf(why, len, "%s: %s", binary,
                  rc == -EISDIR ? "not a file" : strerror(-rc));
         return -EACCES;
+    }
+    /* handoff is a compiled program: a script (run by name through its
+     * interpreter, which an exec by fd cannot give it) is not. */
+    if (!elf(bin)) {
+        close(bin);
+        snprintf(why, len, "%s: not an ELF executable (a script?): not handoff",
+                 binary);
+        return -ENOEXEC;
     }
     return bin;
 }
@@ -252,6 +279,87 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
     close(bin);
     close(fd);
     return rc;
+}
+
+/* The one upgrade waiting for its turn of the loop (upgrade_start). */
+static struct pending {
+    uv_check_t *check;
+    uv_idle_t *idle; /* keeps the loop's poll from waiting meanwhile */
+    int turns;
+    sigset_t was;
+    const struct upgrade_ops *ops;
+    char binary[PATH_MAX];
+    char *const *argv;
+    uint64_t timeout_ms;
+    void (*done)(void *, int, const char *);
+    void *arg;
+} pending;
+
+static void
+on_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void
+on_check(uv_check_t *h)
+{
+    struct pending *p = &pending;
+    char why[1024] = "refused";
+    int rc;
+
+    (void)h;
+    /* The check phase after the poll that follows the block: the signals
+     * caught before it are in the handlers' hands now. */
+    if (++p->turns < 2)
+        return;
+    handle_close(p->check);
+    handle_close(p->idle);
+    p->check = NULL;
+    p->idle = NULL;
+    rc = upgrade_exec(p->ops, p->binary, p->argv, p->timeout_ms, why,
+                      sizeof(why));
+    sigprocmask(SIG_SETMASK, &p->was, NULL);
+    p->done(p->arg, rc, why);
+}
+
+int
+upgrade_start(uv_loop_t *loop, const struct upgrade_ops *ops,
+              const char *binary, char *const argv[], uint64_t timeout_ms,
+              void (*done)(void *arg, int rc, const char *why), void *arg)
+{
+    struct pending *p = &pending;
+    sigset_t all;
+
+    if (p->check != NULL)
+        return -EBUSY;
+    if (snprintf(p->binary, sizeof(p->binary), "%s", binary) >=
+        (int)sizeof(p->binary))
+        return -ENAMETOOLONG;
+    p->check = malloc(sizeof(*p->check));
+    p->idle = malloc(sizeof(*p->idle));
+    if (p->check == NULL || p->idle == NULL) {
+        free(p->check);
+        free(p->idle);
+        p->check = NULL;
+        p->idle = NULL;
+        return -ENOMEM;
+    }
+    uv_check_init(loop, p->check);
+    uv_idle_init(loop, p->idle);
+    p->check->data = NULL;
+    p->idle->data = NULL;
+    p->turns = 0;
+    p->ops = ops;
+    p->argv = argv;
+    p->timeout_ms = timeout_ms;
+    p->done = done;
+    p->arg = arg;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &p->was);
+    uv_check_start(p->check, on_check);
+    uv_idle_start(p->idle, on_idle);
+    return 0;
 }
 
 json_t *
@@ -317,24 +425,22 @@ upgrade_binary(const char *argv0, char *out, size_t size)
 int
 upgrade_check(FILE *in, FILE *out, FILE *err_out)
 {
-    struct deploy d;
     json_error_t je;
     json_t *doc = json_loadf(in, JSON_REJECT_DUPLICATES, &je);
-    char err[256];
+    char err[1024];
     int rc;
 
     if (doc == NULL) {
         fprintf(err_out, "handoff %s: the state: line %d: %s\n",
-                PACKAGE_VERSION, je.line, je.text);
+                handoff_version, je.line, je.text);
         return 1;
     }
-    rc = state_read(&d, doc, err, sizeof(err));
-    deploy_free(&d);
+    rc = carry_check(doc, err, sizeof(err));
     json_decref(doc);
     if (rc < 0) {
-        fprintf(err_out, "handoff %s: %s\n", PACKAGE_VERSION, err);
+        fprintf(err_out, "handoff %s: %s\n", handoff_version, err);
         return 1;
     }
-    fprintf(out, "%s%s\n", UPGRADE_ACCEPTED, PACKAGE_VERSION);
+    fprintf(out, "%s%s\n", UPGRADE_ACCEPTED, handoff_version);
     return 0;
 }

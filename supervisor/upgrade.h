@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <uv.h>
 
 /* The variable that names the fd of the state document in the new image. */
 #define UPGRADE_FD_ENV "HANDOFF_STATE_FD"
@@ -42,6 +43,20 @@ struct upgrade_ops {
 int upgrade_exec(const struct upgrade_ops *ops, const char *binary,
                  char *const argv[], uint64_t timeout_ms, char *why,
                  size_t len);
+
+/*
+ * upgrade_exec from the loop, so that no signal is lost: every signal is
+ * blocked now, and those the loop's handlers caught before (written to
+ * libuv's signal pipe, which the exec would close) are taken in one more
+ * turn of the loop; then upgrade_exec runs, and those that come after it
+ * wait in the kernel for the new image. If it is refused, done(arg, rc,
+ * why) after the signals are unblocked again (and taken). binary and argv
+ * are copied; ops must live until done. 0, or -EBUSY while one is under
+ * way, -ENOMEM.
+ */
+int upgrade_start(uv_loop_t *loop, const struct upgrade_ops *ops,
+                  const char *binary, char *const argv[], uint64_t timeout_ms,
+                  void (*done)(void *arg, int rc, const char *why), void *arg);
 
 /*
  * In the image that starts: the document the earlier one handed over

@@ -596,6 +596,8 @@ metrics_data_round_trip(void **state)
         metrics_hist_observe(&d.drain, 400.0 + i); /* above every bound */
     }
     d.refused = UINT64_MAX - 1; /* beyond a JSON integer */
+    d.upgrades_ok = 7;
+    d.upgrades_refused = 3;
     doc = through_text(metrics_state_write_data(&d));
     if (metrics_state_read_data(doc, &e, err, sizeof(err)) != 0)
         fail_msg("read: %s", err);
@@ -636,9 +638,9 @@ every_field_is_carried(void **state)
 {
     (void)state;
 #if UINTPTR_MAX == UINT64_MAX
-    assert_int_equal(sizeof(struct control), 176);
+    assert_int_equal(sizeof(struct control), 184);
     assert_int_equal(sizeof(struct metrics), 48);
-    assert_int_equal(sizeof(struct metrics_data), 416);
+    assert_int_equal(sizeof(struct metrics_data), 432);
 #else
     skip();
 #endif

@@ -18,8 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "deploy.h"
+#include "gens_state.h"
+#include "metrics_state.h"
+#include "plan.h"
+#include "source.h"
 #include "state.h"
+#include "steer_state.h"
 #include "upgrade.h"
 
 static char self[PATH_MAX];
@@ -94,10 +100,36 @@ write_doc(void *arg)
 {
     struct world *w = arg;
     struct deploy d;
+    struct gens t;
+    struct steer_plan sp;
+    struct metrics_data data;
+    char *av[] = {"handoff", "-l", "127.0.0.1:0", "--", "/bin/true", NULL};
+    struct config_args args;
+    struct config *cfg;
+    char err[256], *text;
+    size_t len;
     json_t *doc;
 
     deploy_init(&d);
     doc = state_write(&d);
+    /* The parts the check reads beside the core: a master of one listener
+     * and no generation yet. */
+    memset(&t, 0, sizeof(t));
+    memset(&data, 0, sizeof(data));
+    steer_plan_init(&sp, 0, 0);
+    if (config_args_parse(5, av, &args, err, sizeof(err)) < 0 ||
+        source_load(&args, &cfg, &text, &len, err, sizeof(err)) < 0 ||
+        plan_new(cfg, NULL, 0, &t.plan, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    t.plan->id = t.next_id = 1;
+    json_object_set_new(
+        doc, "argv",
+        json_pack("[s,s,s,s,s]", av[0], av[1], av[2], av[3], av[4]));
+    json_object_set_new(doc, "gens", gens_state_write(&t));
+    gens_free(&t);
+    config_args_free(&args);
+    json_object_set_new(doc, "steering", steer_state_write(&sp));
+    json_object_set_new(doc, "metrics_data", metrics_state_write_data(&data));
     json_object_set_new(doc, "pid", json_integer(getpid()));
     if (w->version)
         json_object_set_new(doc, "version", json_integer(w->version));
@@ -210,8 +242,16 @@ refusals_change_nothing(void **state)
     setenv("TEST_CHECK_SLEEP", "1", 1);
     refused(&w, self, 200, -ETIMEDOUT, "did not answer within 200 ms");
     unsetenv("TEST_CHECK_SLEEP");
-    /* Accepted, then the execve fails: every fd and the mask put back. */
     assert_non_null(mkdtemp(dir));
+    /* A script, whatever it says: handoff is a compiled program. */
+    snprintf(copy, sizeof(copy), "%s/handoff.sh", dir);
+    snprintf(cmd, sizeof(cmd),
+             "printf '#!/bin/sh\\necho \"%s9\"\\n' >%s && chmod +x %s",
+             UPGRADE_ACCEPTED, copy, copy);
+    assert_int_equal(system(cmd), 0);
+    refused(&w, copy, 1000, -ENOEXEC, "not an ELF executable");
+    unlink(copy);
+    /* Accepted, then the execve fails: every fd and the mask put back. */
     snprintf(copy, sizeof(copy), "%s/handoff", dir);
     snprintf(cmd, sizeof(cmd), "cp %s %s", self, copy);
     assert_int_equal(system(cmd), 0);

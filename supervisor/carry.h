@@ -1,0 +1,104 @@
+/* carry.h: the master's whole state as one document, gathered from the modules that hold it before an upgrade's exec and handed back to them by the image it starts. */
+#ifndef HANDOFF_CARRY_H
+#define HANDOFF_CARRY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "control.h"
+#include "deploy.h"
+#include "gens.h"
+#include "metrics.h"
+#include "notify.h"
+#include "reap.h"
+#include "steer.h"
+#include "view.h"
+#include "worker.h"
+
+struct control;
+struct guard;
+struct metrics;
+struct notify;
+struct sdnotify;
+
+/*
+ * The document (state.h's, whose version covers every part):
+ *
+ *   {"format": "handoff-state", "version": 1, "written_by": "0.1.0",
+ *    "deploy": {...},                  the core (state.h)
+ *    "argv": ["handoff", "-c", ...],   what the master was started with
+ *    "gens": {...},                    gens_state.h
+ *    "steering": {...},                steer_state.h
+ *    "notify": {...}, "sdnotify": {...} | null,
+ *    "control": {...} | null, "metrics": {...} | null,
+ *    "metrics_data": {...},            metrics_state.h
+ *    "guard": {...} | null,            guard.h
+ *    "master": {"rundir": "/run/handoff.1", "started_ns": "...",
+ *               "last_ms": 120, "swap_us": 40, "orphans": 3,
+ *               "asked_ns": "...", "nofile_soft": "1024",
+ *               "log": "lines a slow reader has not taken yet",
+ *               "log_dropped": "0"}}
+ *
+ * Times are CLOCK_MONOTONIC's, which an exec does not reset. Not carried,
+ * and so an upgrade waits for them to end (carry_busy): a worker's exec
+ * not yet reported, a readiness or guard probe under way, a swap of
+ * steering programs awaited, the stop, process groups of exited workers
+ * still being ended, an answer being written to a control client.
+ */
+
+/* What the master lends: where each part of its state lives. */
+struct carry {
+    uv_loop_t *loop;
+    const struct config_args *args;
+    char *const *argv;
+    struct deploy *d;
+    struct gens *gens;
+    struct steer_plan *steering;
+    struct metrics_data *metrics_data;
+    struct reaper *reaper;
+    struct worker_ctx *workers;
+    struct guard **guard;
+    const struct guard_ctx *guards;
+    struct notify **notify;
+    notify_cb *on_notify;
+    void *notify_arg;
+    struct sdnotify **sdnotify;
+    struct control **control;
+    const struct control_ops *control_ops;
+    struct metrics **metrics;
+    view_fn *view;
+    void *view_arg;
+    char *rundir; /* PATH_MAX bytes each */
+    char *notify_path;
+    uint64_t *started_ns;
+    unsigned long long *last_ms;
+    uint64_t *swap_us;
+    uint64_t asked_ns; /* when the upgrade was asked for */
+};
+
+/* For upgrade_ops (arg: a struct carry). */
+int carry_busy(void *arg, char *why, size_t len);
+json_t *carry_write(void *arg);
+int carry_inherit(void *arg, int on);
+
+/*
+ * Every part of doc handed to its module, in the image an upgrade started:
+ * the plans and generations with their workers first, then the steering
+ * plan, the sockets, the core. 0, or -errno with the part at fault in err.
+ * *asked_ns: when the upgrade was asked for (for its duration).
+ */
+int carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns,
+                char *err, size_t len);
+
+/*
+ * What `handoff --upgrade-check` checks of doc, without its descriptors or
+ * processes (it runs in a child): every part read, the configurations
+ * rebuilt from their bytes with the arguments doc names. 0 or -errno with
+ * why.
+ */
+int carry_check(const json_t *doc, char *err, size_t len);
+
+#endif
