@@ -2,7 +2,9 @@
 # from a copy of the source tree (the files git tracks or would track, as
 # they are in the work tree: nothing a build left behind), checks it with
 # lintian, installs it, rolls an unchanged server through the installed
-# shim, then purges it and checks that none of its files is left.
+# shim, installs it again (an upgrade to dpkg, whose postinst finds no
+# master to upgrade), then purges it and checks that none of its files is
+# left.
 # Needs root (it installs a package) and dpkg-buildpackage; run by
 # `tools/run deb`, not by make check: the build alone takes a minute.
 #   HANDOFF_DEB_KEEP=DIR  keep the built .deb files in DIR
@@ -121,6 +123,22 @@ w2=$(worker_of 2)
 [ "$(mapped_shims "$w2")" = "$SHIM" ] || fail "worker $w2 maps '$(mapped_shims "$w2")', expected $SHIM"
 stop_handoff
 ok "python3 -m http.server rolled through $SHIM: workers $w1 then $w2, both answered"
+
+# The same package installed again is an upgrade to dpkg (postinst
+# configure with the version before): with no master's control socket in
+# /run/handoff.sock or /run/handoff/, the postinst upgrades nothing, says
+# nothing and succeeds. Skipped when this machine runs such a master: the
+# postinst would upgrade it.
+running=
+for s in /run/handoff.sock /run/handoff/*.sock; do [ ! -S "$s" ] || running="$running $s"; done
+if [ -z "$running" ]; then
+    dpkg -i "$DEB" >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out"; fail "dpkg -i over the installed package failed"; }
+    grep -q "^Setting up handoff ($debver)" "$T/dpkg.out" || { cat "$T/dpkg.out"; fail "dpkg -i again did not configure handoff"; }
+    ! grep '^handoff: ' "$T/dpkg.out" || fail "the postinst spoke of a master, and none runs"
+    ok "dpkg -i over $debver (postinst configure $debver): no master found, nothing said, exit 0"
+else
+    echo "masters run here ($running): the postinst's upgrade with none was not checked"
+fi
 
 if command -v man >/dev/null 2>&1; then
     page=$(man -w 8 handoff 2>&1)
