@@ -18,6 +18,7 @@
 #include "sock_state.h"
 #include "state.h"
 #include "steer_state.h"
+#include "version.h"
 #include "worker_state.h"
 
 int
@@ -30,8 +31,6 @@ carry_busy(void *arg, char *why, size_t len)
         what = "handoff is stopping";
     else if (c->d->pending != DP_NONE)
         what = "a swap of steering programs is awaited";
-    else if (c->workers->remnants != NULL)
-        what = "process groups of exited workers are being ended";
     else if (guard_busy(*c->guard))
         what = "a guard's probe is under way";
     if (what != NULL) {
@@ -105,6 +104,7 @@ carry_write(void *arg)
     state_put(doc, "metrics_data", metrics_state_write_data(c->metrics_data),
               &f);
     state_put(doc, "guard", guard_state_write(*c->guard), &f);
+    state_put(doc, "remnants", worker_remnants_write(c->workers), &f);
     state_put(doc, "master", master_write(c), &f);
     if (f) {
         json_decref(doc);
@@ -261,14 +261,14 @@ carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns, char *err,
 
     if ((rc = state_read(c->d, doc, err, len)) < 0)
         return rc;
-    if ((rc = master_read(c, json_object_get(doc, "master"), asked_ns, err,
-                          len)) < 0 ||
-        (rc = metrics_state_read_data(json_object_get(doc, "metrics_data"),
+    if ((rc = metrics_state_read_data(json_object_get(doc, "metrics_data"),
                                       c->metrics_data, err, len)) < 0 ||
         (rc = steer_state_read(json_object_get(doc, "steering"), c->steering,
                                err, len)) < 0 ||
         (rc = gens_state_adopt(c->gens, json_object_get(doc, "gens"), &ga, err,
                                len)) < 0 ||
+        (rc = worker_remnants_adopt(
+             c->workers, json_object_get(doc, "remnants"), err, len)) < 0 ||
         (rc = notify_state_adopt(c->loop, json_object_get(doc, "notify"),
                                  c->on_notify, c->notify_arg, c->notify, err,
                                  len)) < 0 ||
@@ -282,5 +282,14 @@ carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns, char *err,
                                   c->metrics, err, len)) < 0)
         return rc;
     snprintf(c->notify_path, PATH_MAX, "%s", (*c->notify)->path);
-    return guard_adopt(c, json_object_get(doc, "guard"), err, len);
+    if (handoff_refuse_adopt) {
+        snprintf(err, len,
+                 "this build refuses every state once adopted "
+                 "(a test build)");
+        return -EINVAL;
+    }
+    /* Last: the log lines held are written once this image goes on. */
+    if ((rc = guard_adopt(c, json_object_get(doc, "guard"), err, len)) < 0)
+        return rc;
+    return master_read(c, json_object_get(doc, "master"), asked_ns, err, len);
 }

@@ -36,6 +36,7 @@ struct sdnotify;
  *    "control": {...} | null, "metrics": {...} | null,
  *    "metrics_data": {...},            metrics_state.h
  *    "guard": {...} | null,            guard.h
+ *    "remnants": [...],                worker.h: exited workers' groups
  *    "master": {"rundir": "/run/handoff.1", "started_ns": "...",
  *               "last_ms": 120, "swap_us": 40, "orphans": 3,
  *               "asked_ns": "...", "nofile_soft": "1024",
@@ -45,8 +46,8 @@ struct sdnotify;
  * Times are CLOCK_MONOTONIC's, which an exec does not reset. Not carried,
  * and so an upgrade waits for them to end (carry_busy): a worker's exec
  * not yet reported, a readiness or guard probe under way, a swap of
- * steering programs awaited, the stop, process groups of exited workers
- * still being ended, an answer being written to a control client.
+ * steering programs awaited, the stop, an answer being written to a
+ * control client.
  */
 
 /* What the master lends: where each part of its state lives. */

@@ -989,6 +989,15 @@ resume(struct master *m, const json_t *doc, char *err, size_t len)
                            RETIRE_POLL_MS);
     }
     arm_timer(m);
+    if (upgrade_failed() != NULL) {
+        /* The image this one executed gave the state back. */
+        snprintf(line, sizeof(line), "error: %s\n", upgrade_failed());
+        m->metrics_data.upgrades_refused++;
+        log_event(LOG_ERROR, "upgrade_refused", "reason=%s",
+                  log_q(upgrade_failed()));
+        control_upgraded(m->control, line);
+        return 0;
+    }
     snprintf(line, sizeof(line), "upgraded pid=%d from=%s to=%s ms=%llu\n",
              (int)getpid(), from ? from : "?", handoff_version,
              (unsigned long long)(asked_ns && now > asked_ns
@@ -1124,8 +1133,19 @@ master_run(const struct config_args *args, char *const *argv,
         (void)worker_find_shim(m.shim_path, sizeof(m.shim_path));
         m.core_timer = handle_timer(&loop, &m);
         if (resume(&m, doc, err, sizeof(err)) < 0) {
-            fprintf(stderr, "handoff: the state handed over: %s\n", err);
+            char why[1200];
+
+            snprintf(why, sizeof(why),
+                     "handoff %s could not take the state over: %s; "
+                     "handoff %s resumed",
+                     handoff_version, err,
+                     json_is_string(json_object_get(doc, "written_by"))
+                         ? json_string_value(json_object_get(doc, "written_by"))
+                         : "before");
             log_event(LOG_ERROR, "upgrade_failed", "error=%s", log_q(err));
+            log_detach(); /* its lines out before the exec */
+            (void)upgrade_back(doc, argv, why);
+            fprintf(stderr, "handoff: the state handed over: %s\n", err);
             m.exit_code = 1;
             goto out;
         }

@@ -148,27 +148,58 @@ check(const char *binary, int bin, int docfd, uint64_t timeout_ms, char *why,
     return -EPROTO;
 }
 
-/* environ with NAME=fd in front (any earlier NAME left out); NULL: no
- * memory. The strings are environ's but the first, which *first holds. */
-static char **
-env_with(int fd, char **first)
+/* Whether environment entry e is NAME=... */
+static int
+is_var(const char *e, const char *name)
 {
-    size_t n = 0, k = 0, name = strlen(UPGRADE_FD_ENV);
+    size_t n = strlen(name);
+
+    return strncmp(e, name, n) == 0 && e[n] == '=';
+}
+
+/*
+ * environ with add[0..nadd) ("NAME=value", taken) in front and every
+ * entry of the names in drop left out; NULL: no memory (add freed).
+ */
+static char **
+env_with(char **add, size_t nadd, const char *const *drop, size_t ndrop)
+{
+    size_t n = 0, k = 0;
     char **env;
 
     while (environ[n] != NULL)
         n++;
-    if ((env = calloc(n + 2, sizeof(*env))) == NULL ||
-        asprintf(first, "%s=%d", UPGRADE_FD_ENV, fd) < 0) {
-        free(env);
-        return NULL;
-    }
-    env[k++] = *first;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], UPGRADE_FD_ENV, name) != 0 ||
-            environ[i][name] != '=')
+    for (size_t i = 0; i < nadd; i++)
+        if (add[i] == NULL)
+            goto fail;
+    if ((env = calloc(n + nadd + 1, sizeof(*env))) == NULL)
+        goto fail;
+    for (size_t i = 0; i < nadd; i++)
+        env[k++] = add[i];
+    for (size_t i = 0; i < n; i++) {
+        int keep = 1;
+
+        for (size_t d = 0; d < ndrop; d++)
+            keep = keep && !is_var(environ[i], drop[d]);
+        if (keep)
             env[k++] = environ[i];
+    }
     return env;
+fail:
+    for (size_t i = 0; i < nadd; i++)
+        free(add[i]);
+    return NULL;
+}
+
+static const char *const upgrade_vars[] = {UPGRADE_FD_ENV, UPGRADE_BACK_ENV,
+                                           UPGRADE_FAILED_ENV};
+
+static char *
+var_int(const char *name, int v)
+{
+    char *s;
+
+    return asprintf(&s, "%s=%d", name, v) < 0 ? NULL : s;
 }
 
 /* Whether the file bin (O_PATH) begins as an ELF executable does. */
@@ -228,8 +259,8 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
 {
     sigset_t all, was;
     json_t *doc;
-    char **env, *var = NULL;
-    int fd, bin, rc;
+    char **env, *vars[2];
+    int fd, bin, back, rc;
 
     if (ops->busy(ops->arg, why, len))
         return -EBUSY;
@@ -252,9 +283,22 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
         close(fd);
         return rc;
     }
-    if (lseek(fd, 0, SEEK_SET) < 0 || (env = env_with(fd, &var)) == NULL) {
+    /* This image, for the new one to execute again with the state should
+     * it fail to take it over (upgrade_back). */
+    if ((back = open("/proc/self/exe", O_PATH | O_CLOEXEC)) < 0) {
+        rc = -errno;
         close(bin);
         close(fd);
+        snprintf(why, len, "/proc/self/exe: %s", strerror(-rc));
+        return rc;
+    }
+    vars[0] = var_int(UPGRADE_FD_ENV, fd);
+    vars[1] = var_int(UPGRADE_BACK_ENV, back);
+    if (lseek(fd, 0, SEEK_SET) < 0 ||
+        (env = env_with(vars, 2, upgrade_vars, 3)) == NULL) {
+        close(bin);
+        close(fd);
+        close(back);
         snprintf(why, len, "out of memory");
         return -ENOMEM;
     }
@@ -262,7 +306,8 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
      * SIGUSR2 or a SIGTERM sent meanwhile is taken then. */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &was);
-    if ((rc = ops->inherit(ops->arg, 1)) == 0 && fcntl(fd, F_SETFD, 0) == 0) {
+    if ((rc = ops->inherit(ops->arg, 1)) == 0 && fcntl(fd, F_SETFD, 0) == 0 &&
+        fcntl(back, F_SETFD, 0) == 0) {
         execveat(bin, "", argv, env, AT_EMPTY_PATH);
         rc = -errno;
         snprintf(why, len, "execve %s: %s", binary, strerror(-rc));
@@ -275,9 +320,11 @@ upgrade_exec(const struct upgrade_ops *ops, const char *binary,
     }
     sigprocmask(SIG_SETMASK, &was, NULL);
     free(env);
-    free(var);
+    free(vars[0]);
+    free(vars[1]);
     close(bin);
     close(fd);
+    close(back);
     return rc;
 }
 
@@ -362,10 +409,40 @@ upgrade_start(uv_loop_t *loop, const struct upgrade_ops *ops,
     return 0;
 }
 
+/* The image before this one (upgrade_back), and why it came back here. */
+static int back_fd = -1;
+static char failed[512];
+
+const char *
+upgrade_failed(void)
+{
+    return failed[0] ? failed : NULL;
+}
+
+/* NAME's value as a descriptor of this process (removed from the
+ * environment), or -1. */
+static int
+take_fd(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    long fd;
+
+    if (v == NULL)
+        return -1;
+    errno = 0;
+    fd = strtol(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno != 0 || fd < 3 || fd > 1 << 20 ||
+        fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+        fd = -1;
+    unsetenv(name);
+    return (int)fd;
+}
+
 json_t *
 upgrade_take(char *err, size_t len)
 {
-    const char *v = getenv(UPGRADE_FD_ENV);
+    const char *v = getenv(UPGRADE_FD_ENV), *why = getenv(UPGRADE_FAILED_ENV);
     json_error_t je;
     json_t *doc;
     char *end;
@@ -373,6 +450,9 @@ upgrade_take(char *err, size_t len)
     FILE *f;
 
     err[0] = '\0';
+    back_fd = take_fd(UPGRADE_BACK_ENV);
+    snprintf(failed, sizeof(failed), "%s", why ? why : "");
+    unsetenv(UPGRADE_FAILED_ENV);
     if (v == NULL)
         return NULL;
     errno = 0;
@@ -392,6 +472,60 @@ upgrade_take(char *err, size_t len)
         snprintf(err, len, "the state handed over: line %d: %s", je.line,
                  je.text);
     return doc;
+}
+
+/* FD_CLOEXEC cleared on every descriptor o names (under "fd" and "chan"),
+ * however deep. */
+static void
+keep_named_fds(const json_t *o)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (json_is_array(o))
+        json_array_foreach(o, i, v) keep_named_fds(v);
+    if (!json_is_object(o))
+        return;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        if (json_is_integer(v) &&
+            (strcmp(key, "fd") == 0 || strcmp(key, "chan") == 0) &&
+            json_integer_value(v) > 2 && json_integer_value(v) < 1 << 20)
+            (void)fcntl((int)json_integer_value(v), F_SETFD, 0);
+        else
+            keep_named_fds(v);
+    }
+}
+
+int
+upgrade_back(const json_t *doc, char *const argv[], const char *why)
+{
+    char **env, *vars[2];
+    int fd;
+
+    if (back_fd < 0)
+        return -ENOENT;
+    if ((fd = doc_fd(doc)) < 0)
+        return fd;
+    keep_named_fds(doc);
+    vars[0] = var_int(UPGRADE_FD_ENV, fd);
+    if (asprintf(&vars[1], "%s=%s", UPGRADE_FAILED_ENV, why) < 0)
+        vars[1] = NULL;
+    for (char *p = vars[1]; p != NULL && *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    if ((env = env_with(vars, 2, upgrade_vars, 3)) == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (fcntl(fd, F_SETFD, 0) == 0)
+        execveat(back_fd, "", argv, env, AT_EMPTY_PATH);
+    free(vars[0]);
+    free(vars[1]);
+    free(env);
+    close(fd);
+    return -errno;
 }
 
 int

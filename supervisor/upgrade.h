@@ -10,6 +10,11 @@
 
 /* The variable that names the fd of the state document in the new image. */
 #define UPGRADE_FD_ENV "HANDOFF_STATE_FD"
+/* The image before (an O_PATH descriptor of its binary), for the new one
+ * to execute again with the state if it cannot take it over; and the
+ * variable that then tells that image why. */
+#define UPGRADE_BACK_ENV "HANDOFF_STATE_BACK"
+#define UPGRADE_FAILED_ENV "HANDOFF_UPGRADE_FAILED"
 /* The new binary is run with it first, the document on its standard input:
  * exit 0 with UPGRADE_ACCEPTED and its version on standard output says it
  * can take the state over; anything else refuses (standard error says
@@ -65,6 +70,19 @@ int upgrade_start(uv_loop_t *loop, const struct upgrade_ops *ops,
  * the document cannot be read.
  */
 json_t *upgrade_take(char *err, size_t len);
+
+/* After upgrade_take: why the image that this one started could not take
+ * the state over (it executed this one again with it), or NULL. */
+const char *upgrade_failed(void);
+
+/*
+ * This image could not take doc over (after the check accepted it: a
+ * descriptor or a process not as written, say): the image before it is
+ * executed again with doc, every descriptor doc names kept open, why
+ * told to it (upgrade_failed), signals still blocked. Returns only if
+ * that cannot be done: -errno (-ENOENT: no image before).
+ */
+int upgrade_back(const json_t *doc, char *const argv[], const char *why);
 
 /* What `handoff --upgrade-check` does: read a document from in and say
  * whether this binary takes it over: 0 with UPGRADE_ACCEPTED on out, or 1

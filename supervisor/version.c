@@ -10,5 +10,10 @@
 #define HANDOFF_STATE_VERSION STATE_VERSION
 #endif
 
+#ifndef HANDOFF_REFUSE_ADOPT
+#define HANDOFF_REFUSE_ADOPT 0
+#endif
+
 const char handoff_version[] = HANDOFF_VERSION;
+const int handoff_refuse_adopt = HANDOFF_REFUSE_ADOPT;
 const int handoff_state_version = HANDOFF_STATE_VERSION;

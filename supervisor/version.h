@@ -11,4 +11,8 @@ extern const char handoff_version[];
 /* The state format written (state.h); read: it and the one before. */
 extern const int handoff_state_version;
 
+/* 0; 1 in a test build whose image refuses every state it has adopted (the
+ * image before it must then resume: upgrade_back). */
+extern const int handoff_refuse_adopt;
+
 #endif

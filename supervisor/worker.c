@@ -24,6 +24,7 @@
 #include "reach.h"
 #include "readiness.h"
 #include "spawn.h"
+#include "state.h"
 
 extern char **environ;
 
@@ -526,6 +527,7 @@ worker_signal(struct worker *w, int sig)
 struct remnant {
     pid_t pgid;
     unsigned gen_id;
+    uint64_t deadline_ns; /* uv_hrtime()'s clock: CLOCK_MONOTONIC */
     uv_timer_t *timer;
     struct worker_ctx *wc;
     struct remnant *next;
@@ -589,12 +591,92 @@ remnant_watch(struct worker *w)
     }
     r->pgid = w->child.pid;
     r->gen_id = g->id;
+    r->deadline_ns = now + delay * 1000000;
     r->wc = wc;
     r->next = wc->remnants;
     wc->remnants = r;
     log_event(LOG_INFO, "remnant", "gen=%u pgid=%d kill_in_ms=%llu", g->id,
               (int)r->pgid, (unsigned long long)delay);
     uv_timer_start(r->timer, on_remnant_deadline, delay, 0);
+}
+
+/* A remnant of pgid, to be killed at deadline_ns; -ENOMEM. */
+static int
+remnant_add(struct worker_ctx *wc, pid_t pgid, unsigned gen_id,
+            uint64_t deadline_ns)
+{
+    struct remnant *r = calloc(1, sizeof(*r));
+    uint64_t now = uv_hrtime();
+
+    if (r == NULL || (r->timer = handle_timer(wc->loop, r)) == NULL) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->pgid = pgid;
+    r->gen_id = gen_id;
+    r->deadline_ns = deadline_ns;
+    r->wc = wc;
+    r->next = wc->remnants;
+    wc->remnants = r;
+    uv_update_time(wc->loop); /* the timer counts from the loop's time */
+    uv_timer_start(r->timer, on_remnant_deadline,
+                   deadline_ns > now ? (deadline_ns - now) / 1000000 : 0, 0);
+    return 0;
+}
+
+json_t *
+worker_remnants_write(const struct worker_ctx *wc)
+{
+    json_t *a = json_array();
+
+    for (const struct remnant *r = wc->remnants; a != NULL && r; r = r->next)
+        if (json_array_append_new(
+                a, json_pack("{s:i,s:I,s:I}", "pgid", (int)r->pgid, "gen",
+                             (json_int_t)r->gen_id, "deadline_ns",
+                             (json_int_t)r->deadline_ns)) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+int
+worker_remnants_adopt(struct worker_ctx *wc, const json_t *a, char *err,
+                      size_t len)
+{
+    struct state_rd r = {.prefix = "remnants: ", .err = err, .errlen = len};
+    size_t n;
+    const json_t *arr = a;
+
+    if (!json_is_array(arr) || json_array_size(arr) > 65536) {
+        snprintf(err, len, "remnants: not an array");
+        return -EINVAL;
+    }
+    n = json_array_size(arr);
+    for (size_t i = 0; i < n && !r.failed; i++) {
+        const json_t *e = json_array_get(arr, i);
+
+        snprintf(r.path, sizeof(r.path), "[%zu]", i);
+        state_get(&r, e, "pgid", 2, 0x7fffffff);
+        state_get(&r, e, "gen", 1, 0xffffffffLL);
+        state_get(&r, e, "deadline_ns", 0, INT64_MAX);
+    }
+    if (r.failed)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(arr, i);
+        pid_t pgid = (pid_t)json_integer_value(json_object_get(e, "pgid"));
+
+        /* A group whose last process went meanwhile: nothing to end. */
+        if (kill(-pgid, 0) < 0)
+            continue;
+        if (remnant_add(wc, pgid,
+                        (unsigned)json_integer_value(json_object_get(e, "gen")),
+                        (uint64_t)json_integer_value(
+                            json_object_get(e, "deadline_ns"))) < 0)
+            kill(-pgid, SIGKILL); /* no way to wait: the deadline is now */
+    }
+    return 0;
 }
 
 void

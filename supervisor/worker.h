@@ -2,6 +2,7 @@
 #ifndef HANDOFF_WORKER_H
 #define HANDOFF_WORKER_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -62,6 +63,16 @@ int worker_signal(struct worker *w, int sig);
 
 /* Forget what is left of exited workers' groups (at the owner's end). */
 void worker_remnants_close(struct worker_ctx *wc);
+/*
+ * The process groups of exited workers still being ended, as an upgrade
+ * carries them: [{"pgid": 812, "gen": 3, "deadline_ns": 81234567890}]
+ * (CLOCK_MONOTONIC, which the exec does not reset), and taken back in the
+ * image it starts, each killed at the same deadline (a group already gone
+ * is passed over). adopt: 0, or -EINVAL with the entry at fault in err.
+ */
+json_t *worker_remnants_write(const struct worker_ctx *wc);
+int worker_remnants_adopt(struct worker_ctx *wc, const json_t *a, char *err,
+                          size_t len);
 
 /*
  * Read what the worker's exec came to, if not known yet: log spawn (and,

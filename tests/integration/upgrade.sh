@@ -8,7 +8,8 @@ BUILD=$(dirname "$HANDOFF")
 NEXT="$BUILD/tests/upgrade/handoff-next"
 STATE0="$BUILD/tests/upgrade/handoff-state0"
 CRASH="$BUILD/tests/upgrade/crash-check"
-for b in "$NEXT" "$STATE0" "$CRASH"; do
+BADADOPT="$BUILD/tests/upgrade/handoff-badadopt"
+for b in "$NEXT" "$STATE0" "$CRASH" "$BADADOPT"; do
     [ -x "$b" ] || make -C "$BUILD" -s "${b#"$BUILD"/}" >/dev/null 2>&1 ||
         fail "cannot build $b"
 done
@@ -77,7 +78,8 @@ refused "$T/missing" "No such file or directory"
 refused "$T/script.sh" "not an ELF executable"
 refused "$STATE0" "reads format 0"
 refused "$CRASH" "killed by signal 11"
-ok "6 refusals, nothing changed"
+refused "$BADADOPT" "could not take the state over: this build refuses"
+ok "7 refusals, nothing changed"
 
 # 3. After them: a roll, and the metrics of it all.
 n=$(count 'event=promote')
@@ -87,9 +89,9 @@ ok "a roll after the upgrades: $(cat "$T/roll.out")"
 "$HANDOFF" metrics --control "$CTL" >"$T/metrics"
 grep -q '^handoff_upgrades_total{outcome="ok"} 10$' "$T/metrics" ||
     fail "metrics: $(grep upgrades "$T/metrics")"
-grep -q '^handoff_upgrades_total{outcome="refused"} 6$' "$T/metrics" ||
+grep -q '^handoff_upgrades_total{outcome="refused"} 7$' "$T/metrics" ||
     fail "metrics: $(grep upgrades "$T/metrics")"
-ok "handoff_upgrades_total: ok 10, refused 6"
+ok "handoff_upgrades_total: ok 10, refused 7"
 
 load_stop
 [ "$REQS" -gt 100 ] || fail "too little load ($REQS requests)"

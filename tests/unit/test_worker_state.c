@@ -216,6 +216,58 @@ bad_entries_are_refused_naming_the_field(void **state)
     json_decref(o);
 }
 
+/*
+ * An exited worker's group still being ended, carried: the process left in
+ * it is killed at the deadline written, by the image that took it; a group
+ * already gone is passed over; a bad entry is refused naming it.
+ */
+static void
+remnants_are_killed_at_their_deadline(void **state)
+{
+    struct worker_ctx mine = wc;
+    uint64_t t0 = uv_hrtime(), waited;
+    char err[256] = "";
+    int status;
+    pid_t pid;
+    json_t *a;
+
+    (void)state;
+    mine.remnants = NULL;
+    if ((pid = fork()) == 0) {
+        setpgid(0, 0);
+        signal(SIGTERM, SIG_IGN); /* only SIGKILL ends it */
+        for (;;)
+            pause();
+    }
+    assert_true(pid > 0);
+    (void)setpgid(pid, pid); /* whichever of the two runs first */
+    a = json_pack("[{s:i,s:i,s:I},{s:i,s:i,s:I}]", "pgid", (int)pid, "gen", 3,
+                  "deadline_ns", (json_int_t)(t0 + 300000000), "pgid",
+                  0x7ffffff0, "gen", 4, "deadline_ns", (json_int_t)t0);
+    assert_int_equal(worker_remnants_adopt(&mine, a, err, sizeof(err)), 0);
+    json_decref(a);
+    a = worker_remnants_write(&mine);
+    assert_int_equal(json_array_size(a), 1); /* the group gone passed over */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(a, 0), "pgid")), pid);
+    json_decref(a);
+    assert_int_equal(kill(pid, 0), 0); /* not before its deadline */
+    while (mine.remnants != NULL && uv_hrtime() - t0 < 10000000000ULL)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    waited = (uv_hrtime() - t0) / 1000000;
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_true(waited >= 300);
+    a = json_pack("[{s:i,s:i,s:I}]", "pgid", 1, "gen", 3, "deadline_ns",
+                  (json_int_t)0);
+    assert_int_equal(worker_remnants_adopt(&mine, a, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err,
+                        "remnants: [0].pgid: 1 is not one of 2..2147483647");
+    assert_null(mine.remnants);
+    json_decref(a);
+}
+
 /* A field added to struct worker must be carried (worker_state.c) or said
  * to be rebuilt there; then the size here changes with it. */
 static void
@@ -242,6 +294,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(adopted_worker_is_the_same_and_its_exit_is_reported),
         cmocka_unit_test(bad_entries_are_refused_naming_the_field),
+        cmocka_unit_test(remnants_are_killed_at_their_deadline),
         cmocka_unit_test(every_field_is_carried),
     };
 
