@@ -55,7 +55,7 @@ argv_write(char *const *argv)
 }
 
 static json_t *
-master_write(const struct carry *c)
+shell_write(const struct carry *c)
 {
     json_t *o = json_object(), *log_text;
     int f = o == NULL;
@@ -105,7 +105,7 @@ carry_write(void *arg)
               &f);
     state_put(doc, "guard", guard_state_write(*c->guard), &f);
     state_put(doc, "remnants", worker_remnants_write(c->workers), &f);
-    state_put(doc, "master", master_write(c), &f);
+    state_put(doc, "master", shell_write(c), &f);
     if (f) {
         json_decref(doc);
         return NULL;
@@ -204,8 +204,8 @@ carry_check(const json_t *doc, char *err, size_t len)
 }
 
 static int
-master_read(struct carry *c, const json_t *o, uint64_t *asked_ns, char *err,
-            size_t len)
+shell_read(struct carry *c, const json_t *o, uint64_t *asked_ns, char *err,
+           size_t len)
 {
     struct state_rd r = {.prefix = "master: ", .err = err, .errlen = len};
     char rundir[PATH_MAX];
@@ -291,5 +291,5 @@ carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns, char *err,
     /* Last: the log lines held are written once this image goes on. */
     if ((rc = guard_adopt(c, json_object_get(doc, "guard"), err, len)) < 0)
         return rc;
-    return master_read(c, json_object_get(doc, "master"), asked_ns, err, len);
+    return shell_read(c, json_object_get(doc, "master"), asked_ns, err, len);
 }
