@@ -92,13 +92,25 @@ readiness_start(const struct readiness_ctx *rc, struct worker *w)
     }
     w->probe = p;
     if (c->ready == READY_DELAY) {
-        uv_timer_start(p->timer, on_tick, c->ready_delay, 0);
+        /* From the worker's start: an adopted one has waited some of it. */
+        uint64_t waited = (uv_hrtime() - w->started_ns) / 1000000;
+
+        uv_update_time(rc->probes->loop);
+        uv_timer_start(p->timer, on_tick,
+                       waited < c->ready_delay ? c->ready_delay - waited : 0,
+                       0);
     } else {
         /* First probe soon after the start, then every ready_interval. */
         first = c->ready_interval < 50 ? c->ready_interval : 50;
         uv_timer_start(p->timer, on_tick, first, c->ready_interval);
     }
     return 0;
+}
+
+int
+readiness_busy(const struct worker *w)
+{
+    return w->probe != NULL && w->probe->att != NULL;
 }
 
 void

@@ -28,6 +28,10 @@ struct readiness_ctx {
  */
 int readiness_start(const struct readiness_ctx *rc, struct worker *w);
 void readiness_stop(struct worker *w);
+/* Whether a probe of w's check is under way (a child or a connection of
+ * this image's, which an upgrade cannot carry); between probes, its check
+ * is only a timer, which the image after it starts again. */
+int readiness_busy(const struct worker *w);
 
 /* Expand %p (pid), %g (generation) and %% in in; -ENOSPC if out is small. */
 int readiness_expand(const char *in, pid_t pid, unsigned gen, char *out,

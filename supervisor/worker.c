@@ -286,6 +286,9 @@ worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w)
     w->child.on_exit = on_child_exit;
     reap_add(wc->reaper, &w->child);
     g->slots[w->slot].w = w;
+    /* Its check goes on: the image before probed it, this one does. */
+    if (w->state == W_STARTING)
+        readiness_start(wc->readiness, w);
     return 0;
 }
 
@@ -549,10 +552,16 @@ static void
 on_remnant_deadline(uv_timer_t *t)
 {
     struct remnant *r = t->data;
-    uint64_t stop_ms;
+    uint64_t stop_ms, now = uv_hrtime();
 
     if (r == NULL)
         return;
+    /* The loop's clock is a coarse one, a few ms behind: never early. */
+    if (now < r->deadline_ns) {
+        uv_timer_start(t, on_remnant_deadline,
+                       (r->deadline_ns - now + 999999) / 1000000, 0);
+        return;
+    }
     if (kill(-r->pgid, SIGKILL) == 0)
         log_event(LOG_WARN, "kill", "gen=%u pgid=%d reason=%s", r->gen_id,
                   (int)r->pgid,

@@ -19,8 +19,8 @@ worker_state_busy(const struct worker *w, char *why, size_t len)
 
     if (w->exec_report >= 0 || w->exec_poll != NULL)
         what = "its exec is not reported yet";
-    else if (w->probe != NULL)
-        what = "its readiness check is under way";
+    else if (readiness_busy(w))
+        what = "a probe of its readiness check is under way";
     if (what == NULL)
         return 0;
     snprintf(why, len, "gen %u pid %d: %s", w->gen ? w->gen->id : 0,

@@ -19,6 +19,8 @@
 #include "gens_state.h"
 #include "handle.h"
 #include "log.h"
+#include "probe.h"
+#include "readiness.h"
 #include "source.h"
 #include "steer.h"
 #include "worker_state.h"
@@ -630,12 +632,24 @@ round_trip_rebuilds_the_same_table(void **state)
 
 /* --- busy and inherit ---------------------------------------------------- */
 
+static unsigned
+no_port(void *ctx, struct gen *g)
+{
+    (void)ctx, (void)g;
+    return 0;
+}
+
 static void
 busy_names_the_worker(void **state)
 {
     struct fixture *fx = *state;
     struct worker *w = nth(&fx->t, 1)->slots[0].w;
+    struct probe_host host = {&fx->loop, &fx->reaper};
     char why[256] = "", want[128];
+    const char *arg;
+    uint64_t interval;
+    enum ready_kind was;
+    struct config *c;
     int rc;
 
     assert_int_equal(gens_state_busy(&fx->t, why, sizeof(why)), 0);
@@ -647,11 +661,27 @@ busy_names_the_worker(void **state)
     assert_string_equal(why, want);
     close(w->exec_report);
     w->exec_report = -1;
-    w->probe = (struct probe *)1; /* likewise */
+    /* A readiness check: between its probes only a timer, which the next
+     * image starts again; busy while a probe (here a command) runs. */
+    c = w->gen->plan->cfg;
+    was = c->ready;
+    arg = c->ready_arg;
+    interval = c->ready_interval;
+    c->ready = READY_EXEC;
+    c->ready_arg = "sleep 5";
+    c->ready_interval = 60000;
+    fx->rc = (struct readiness_ctx){&host, no_port, ready, fx};
+    assert_int_equal(readiness_start(&fx->rc, w), 0);
+    assert_int_equal(gens_state_busy(&fx->t, why, sizeof(why)), 0);
+    for (int i = 0; i < 100 && !readiness_busy(w); i++)
+        uv_run(&fx->loop, UV_RUN_ONCE); /* its first probe: after 50 ms */
     rc = gens_state_busy(&fx->t, why, sizeof(why));
-    w->probe = NULL; /* before any assertion: teardown frees w */
+    readiness_stop(w); /* before any assertion: teardown frees w */
+    c->ready = was;
+    c->ready_arg = arg;
+    c->ready_interval = interval;
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(why, "readiness check"));
+    assert_non_null(strstr(why, "a probe of its readiness check"));
     assert_int_equal(gens_state_busy(&fx->t, why, sizeof(why)), 0);
 }
 
