@@ -241,3 +241,53 @@ control_state_adopt(uv_loop_t *loop, const struct control_ops *ops,
     *out = ctl;
     return 0;
 }
+
+int
+control_busy(const struct control *ctl, char *why, size_t len)
+{
+    for (const struct conn *c = ctl ? ctl->conns : NULL; c; c = c->next)
+        if (uv_stream_get_write_queue_size((uv_stream_t *)c->pipe) > 0) {
+            snprintf(why, len,
+                     "an answer to control client pid %d is being written",
+                     (int)c->pid);
+            return 1;
+        }
+    return 0;
+}
+
+int
+control_conn_adopt(struct control *ctl, int fd, const struct conn *from)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    int rc;
+
+    if (c == NULL || (c->pipe = malloc(sizeof(*c->pipe))) == NULL) {
+        free(c);
+        return -ENOMEM;
+    }
+    if ((c->timer = handle_timer(ctl->loop, c)) == NULL) {
+        free(c->pipe);
+        free(c);
+        return -ENOMEM;
+    }
+    uv_pipe_init(ctl->loop, c->pipe, 0);
+    if ((rc = uv_pipe_open(c->pipe, fd)) < 0) {
+        handle_close(c->pipe);
+        handle_close(c->timer);
+        free(c);
+        return rc;
+    }
+    c->pipe->data = c;
+    c->ctl = ctl;
+    c->state = from->state;
+    c->client = from->client;
+    c->progress = from->progress;
+    c->pid = from->pid;
+    c->uid = from->uid;
+    c->next = ctl->conns;
+    ctl->conns = c;
+    ctl->nconns++;
+    if (c->state == C_UPGRADE)
+        ctl->asker = c;
+    return 0;
+}

@@ -879,37 +879,6 @@ finish(struct master *m)
 /* --- handoff upgrade -------------------------------------------------------
  */
 
-/* What carry.h is lent: where each part of the master's state lives. */
-static void
-carry_of(struct master *m, struct carry *c)
-{
-    *c = (struct carry){.loop = m->loop,
-                        .args = m->args,
-                        .argv = m->argv,
-                        .d = &m->d,
-                        .gens = &m->gens,
-                        .steering = &m->steering,
-                        .metrics_data = &m->metrics_data,
-                        .reaper = &m->reaper,
-                        .workers = &m->workers,
-                        .guard = &m->guard,
-                        .guards = &m->guards,
-                        .notify = &m->notify,
-                        .on_notify = on_notify,
-                        .notify_arg = m,
-                        .sdnotify = &m->sdnotify,
-                        .control = &m->control,
-                        .control_ops = &m->control_ops,
-                        .metrics = &m->metrics,
-                        .view = master_view,
-                        .view_arg = m,
-                        .rundir = m->rundir,
-                        .notify_path = m->notify_path,
-                        .started_ns = &m->started_ns,
-                        .last_ms = &m->last_ms,
-                        .swap_us = &m->swap_us};
-}
-
 /* An upgrade that did not happen: the asking client told why. */
 static void
 upgrade_refused(void *arg, int rc, const char *why)
@@ -940,7 +909,6 @@ request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
     char path[PATH_MAX], why[PATH_MAX + 100];
     int rc;
 
-    carry_of(m, &m->carry);
     m->carry.asked_ns = master_now();
     ops.arg = &m->carry;
     if (binary == NULL &&
@@ -970,14 +938,12 @@ request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
 static int
 resume(struct master *m, const json_t *doc, char *err, size_t len)
 {
-    struct carry c;
     uint64_t asked_ns = 0, now = master_now();
     char line[256];
     const char *from = json_string_value(json_object_get(doc, "written_by"));
     int rc;
 
-    carry_of(m, &c);
-    if ((rc = carry_adopt(&c, doc, &asked_ns, err, len)) < 0)
+    if ((rc = carry_adopt(&m->carry, doc, &asked_ns, err, len)) < 0)
         return rc;
     log_setup(m->gens.plan->cfg->log_level, m->gens.plan->cfg->log_format);
     sync_mirrors(m);
@@ -1108,6 +1074,33 @@ master_run(const struct config_args *args, char *const *argv,
     m.guards =
         (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
                            guard_progress, guard_failed, &m};
+    /* What an upgrade is lent (carry.h): where each part of the state is. */
+    m.carry = (struct carry){&loop,
+                             args,
+                             argv,
+                             &m.d,
+                             &m.gens,
+                             &m.steering,
+                             &m.metrics_data,
+                             &m.reaper,
+                             &m.workers,
+                             &m.guard,
+                             &m.guards,
+                             &m.notify,
+                             on_notify,
+                             &m,
+                             &m.sdnotify,
+                             &m.control,
+                             &m.control_ops,
+                             &m.metrics,
+                             master_view,
+                             &m,
+                             m.rundir,
+                             m.notify_path,
+                             &m.started_ns,
+                             &m.last_ms,
+                             &m.swap_us,
+                             0};
     deploy_init(&m.d);
     if ((m.out = calloc(1, sizeof(*m.out))) == NULL ||
         uv_loop_init(&loop) < 0) {
