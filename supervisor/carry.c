@@ -12,6 +12,8 @@
 #include "gens_state.h"
 #include "guard.h"
 #include "log.h"
+#include "plan.h"
+#include "rundir.h"
 #include "metrics_state.h"
 #include "notify_state.h"
 #include "sdnotify_state.h"
@@ -232,6 +234,44 @@ shell_read(struct carry *c, const json_t *o, uint64_t *asked_ns, char *err,
              json_string_length(json_object_get(o, "log")),
              (unsigned long)dropped);
     snprintf(c->rundir, PATH_MAX, "%s", rundir);
+    return 0;
+}
+
+int
+carry_open(struct carry *c, struct config *cfg, char **source, size_t len,
+           char *err, size_t errlen)
+{
+    char why[CONFIG_ERRLEN];
+    int rc;
+
+    if ((rc = control_open(c->loop, c->control_ops, cfg->control, c->control,
+                           err, errlen)) < 0) {
+        log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
+        config_free(cfg);
+        return rc;
+    }
+    if ((rc = metrics_open(c->loop, cfg->metrics, c->view, c->view_arg,
+                           c->metrics_data, c->metrics, err, errlen)) < 0) {
+        config_free(cfg);
+        return rc;
+    }
+    steer_plan_init(c->steering, cfg->probe_lo, cfg->probe_hi);
+    if ((rc = plan_new(cfg, NULL, 0, &c->gens->plan, why, sizeof(why))) < 0) {
+        config_free(cfg);
+        snprintf(err, errlen, "listen %s", why);
+        log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(why));
+        return rc;
+    }
+    c->gens->plan->id = ++c->gens->next_id;
+    plan_set_source(c->gens->plan, *source, len);
+    *source = NULL;
+    if ((rc = rundir_make(c->rundir, PATH_MAX, c->notify_path, PATH_MAX)) < 0 ||
+        (rc = notify_open(c->loop, c->notify_path, c->on_notify, c->notify_arg,
+                          c->notify)) < 0) {
+        snprintf(err, errlen, "cannot make the notify socket in %s",
+                 c->rundir[0] ? c->rundir : "/run or /tmp");
+        return rc;
+    }
     return 0;
 }
 

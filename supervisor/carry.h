@@ -86,6 +86,17 @@ json_t *carry_write(void *arg);
 int carry_inherit(void *arg, int on);
 
 /*
+ * The parts opened fresh at a start instead: the control socket, the
+ * metrics endpoint, the first plan (cfg, taken, with the *source bytes it
+ * was read from, taken too, *source set NULL) and its listeners, the
+ * steering plan, the run directory and the workers' notify socket. 0, or
+ * -errno with err ready for "handoff: ERR" (and the log line an operator
+ * looks for: control_failed, listen_failed).
+ */
+int carry_open(struct carry *c, struct config *cfg, char **source, size_t len,
+               char *err, size_t errlen);
+
+/*
  * Every part of doc handed to its module, in the image an upgrade started:
  * the plans and generations with their workers first, then the steering
  * plan, the sockets, the core. 0, or -errno with the part at fault in err.

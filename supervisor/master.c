@@ -1005,35 +1005,8 @@ start(struct master *m, struct config *cfg, char **source, size_t len)
         config_free(cfg);
         return 2;
     }
-    if (control_open(m->loop, &m->control_ops, cfg->control, &m->control, err,
-                     sizeof(err)) < 0) {
+    if (carry_open(&m->carry, cfg, source, len, err, sizeof(err)) < 0) {
         fprintf(stderr, "handoff: %s\n", err);
-        log_event(LOG_ERROR, "control_failed", "error=%s", log_q(err));
-        config_free(cfg);
-        return 1;
-    }
-    if (metrics_open(m->loop, cfg->metrics, master_view, m, &m->metrics_data,
-                     &m->metrics, err, sizeof(err)) < 0) {
-        fprintf(stderr, "handoff: %s\n", err);
-        config_free(cfg);
-        return 1;
-    }
-    steer_plan_init(&m->steering, cfg->probe_lo, cfg->probe_hi);
-    if ((rc = plan_new(cfg, NULL, 0, &m->gens.plan, err, sizeof(err))) < 0) {
-        config_free(cfg);
-        fprintf(stderr, "handoff: listen %s\n", err);
-        log_event(LOG_ERROR, "listen_failed", "error=%s", log_q(err));
-        return 1;
-    }
-    m->gens.plan->id = ++m->gens.next_id;
-    plan_set_source(m->gens.plan, *source, len);
-    *source = NULL;
-    if (rundir_make(m->rundir, sizeof(m->rundir), m->notify_path,
-                    sizeof(m->notify_path)) < 0 ||
-        (rc = notify_open(m->loop, m->notify_path, on_notify, m, &m->notify)) <
-            0) {
-        fprintf(stderr, "handoff: cannot make the notify socket in %s\n",
-                m->rundir[0] ? m->rundir : "/run or /tmp");
         return 1;
     }
     m->core_timer = handle_timer(m->loop, m);

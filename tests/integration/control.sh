@@ -102,7 +102,7 @@ out=$(raw 'status json
 echo "$out" | python3 -c 'import json,sys; json.load(sys.stdin)' || fail "raw status json: $out"
 out=$(raw 'bogus "x"
 ')
-[ "$out" = 'error: unknown command "bogus \"x\"" (expected status, status json, roll, promote, rollback, metrics or stop)' ] ||
+[ "$out" = 'error: unknown command "bogus \"x\"" (expected status, status json, roll, promote, rollback, metrics, upgrade or stop)' ] ||
     fail "raw unknown command: '$out'"
 out=$(raw "$(head -c 300 /dev/zero | tr '\0' a)")
 [ "$out" = "error: request line longer than 256 bytes" ] || fail "raw long line: '$out'"
