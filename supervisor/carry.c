@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control_state.h"
 #include "fdlimit.h"
@@ -20,6 +21,7 @@
 #include "sock_state.h"
 #include "state.h"
 #include "steer_state.h"
+#include "upgrade.h"
 #include "version.h"
 #include "worker_state.h"
 
@@ -332,4 +334,30 @@ carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns, char *err,
     if ((rc = guard_adopt(c, json_object_get(doc, "guard"), err, len)) < 0)
         return rc;
     return shell_read(c, json_object_get(doc, "master"), asked_ns, err, len);
+}
+
+void
+carry_resumed(struct carry *c, const json_t *doc, uint64_t asked_ns)
+{
+    const char *from = json_string_value(json_object_get(doc, "written_by"));
+    uint64_t now = uv_hrtime();
+    unsigned long long ms =
+        asked_ns && now > asked_ns ? (now - asked_ns) / 1000000 : 0;
+    char line[700];
+
+    if (upgrade_failed() != NULL) {
+        /* The image this one executed gave the state back. */
+        snprintf(line, sizeof(line), "error: %s\n", upgrade_failed());
+        c->metrics_data->upgrades_refused++;
+        log_event(LOG_ERROR, "upgrade_refused", "reason=%s",
+                  log_q(upgrade_failed()));
+    } else {
+        snprintf(line, sizeof(line), "upgraded pid=%d from=%s to=%s ms=%llu\n",
+                 (int)getpid(), from ? from : "?", handoff_version, ms);
+        c->metrics_data->upgrades_ok++;
+        log_event(LOG_INFO, "upgrade", "pid=%d from=%s to=%s ms=%llu",
+                  (int)getpid(), log_q(from ? from : "?"),
+                  log_q(handoff_version), ms);
+    }
+    control_upgraded(*c->control, line);
 }

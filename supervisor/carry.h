@@ -105,6 +105,11 @@ int carry_open(struct carry *c, struct config *cfg, char **source, size_t len,
 int carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns,
                 char *err, size_t len);
 
+/* Once the image that took doc over runs: the client that asked told
+ * (upgraded ... from= to= ms=, the time since asked_ns), the log and the
+ * count; or, in an image an upgrade came back to (upgrade_failed), why. */
+void carry_resumed(struct carry *c, const json_t *doc, uint64_t asked_ns);
+
 /*
  * What `handoff --upgrade-check` checks of doc, without its descriptors or
  * processes (it runs in a child): every part read, the configurations

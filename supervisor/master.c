@@ -938,9 +938,7 @@ request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
 static int
 resume(struct master *m, const json_t *doc, char *err, size_t len)
 {
-    uint64_t asked_ns = 0, now = master_now();
-    char line[256];
-    const char *from = json_string_value(json_object_get(doc, "written_by"));
+    uint64_t asked_ns = 0;
     int rc;
 
     if ((rc = carry_adopt(&m->carry, doc, &asked_ns, err, len)) < 0)
@@ -955,27 +953,7 @@ resume(struct master *m, const json_t *doc, char *err, size_t len)
                            RETIRE_POLL_MS);
     }
     arm_timer(m);
-    if (upgrade_failed() != NULL) {
-        /* The image this one executed gave the state back. */
-        snprintf(line, sizeof(line), "error: %s\n", upgrade_failed());
-        m->metrics_data.upgrades_refused++;
-        log_event(LOG_ERROR, "upgrade_refused", "reason=%s",
-                  log_q(upgrade_failed()));
-        control_upgraded(m->control, line);
-        return 0;
-    }
-    snprintf(line, sizeof(line), "upgraded pid=%d from=%s to=%s ms=%llu\n",
-             (int)getpid(), from ? from : "?", handoff_version,
-             (unsigned long long)(asked_ns && now > asked_ns
-                                      ? (now - asked_ns) / 1000000
-                                      : 0));
-    m->metrics_data.upgrades_ok++;
-    log_event(LOG_INFO, "upgrade", "pid=%d from=%s to=%s ms=%llu",
-              (int)getpid(), log_q(from ? from : "?"), log_q(handoff_version),
-              (unsigned long long)(asked_ns && now > asked_ns
-                                       ? (now - asked_ns) / 1000000
-                                       : 0));
-    control_upgraded(m->control, line);
+    carry_resumed(&m->carry, doc, asked_ns);
     return 0;
 }
 
