@@ -361,3 +361,50 @@ carry_resumed(struct carry *c, const json_t *doc, uint64_t asked_ns)
     }
     control_upgraded(*c->control, line);
 }
+
+/* An upgrade that did not happen: the asking client told why. */
+static void
+upgrade_refused(void *arg, int rc, const char *why)
+{
+    struct carry *c = arg;
+    char line[1100];
+
+    if (rc == -EBUSY) {
+        /* Brief: the client asks again (handoff upgrade does). */
+        snprintf(line, sizeof(line), "error: busy: %s\n", why);
+        log_event(LOG_DEBUG, "upgrade_busy", "reason=%s", log_q(why));
+    } else {
+        snprintf(line, sizeof(line), "error: %s\n", why);
+        c->metrics_data->upgrades_refused++;
+        log_event(LOG_WARN, "upgrade_refused", "reason=%s", log_q(why));
+    }
+    control_upgraded(*c->control, line);
+}
+
+void
+carry_upgrade(struct carry *c, const char *binary, uint64_t timeout_ms)
+{
+    static struct upgrade_ops ops = {carry_busy, carry_write, carry_inherit,
+                                     NULL};
+    char path[PATH_MAX], why[PATH_MAX + 100];
+    int rc;
+
+    c->asked_ns = uv_hrtime();
+    ops.arg = c;
+    if (binary == NULL &&
+        (rc = upgrade_binary(c->argv[0], path, sizeof(path))) < 0) {
+        snprintf(why, sizeof(why), "%s: the binary handoff was started as: %s",
+                 c->argv[0], strerror(-rc));
+        upgrade_refused(c, rc, why);
+        return;
+    }
+    binary = binary != NULL ? binary : path;
+    log_event(LOG_INFO, "upgrade_start", "binary=%s", log_q(binary));
+    rc = upgrade_start(c->loop, &ops, binary, c->argv,
+                       timeout_ms ? timeout_ms : UPGRADE_TIMEOUT_MS,
+                       upgrade_refused, c);
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(-rc));
+        upgrade_refused(c, rc, why);
+    }
+}

@@ -80,6 +80,12 @@ struct carry {
     uint64_t asked_ns; /* when the upgrade was asked for */
 };
 
+/* `handoff upgrade`: binary (NULL: the one handoff was started as, looked
+ * up again) executed in this process with the state (upgrade_start); the
+ * asking control client is answered by the new image, or here with why
+ * not ("error: busy: ..." while carry_busy says so). */
+void carry_upgrade(struct carry *c, const char *binary, uint64_t timeout_ms);
+
 /* For upgrade_ops (arg: a struct carry). */
 int carry_busy(void *arg, char *why, size_t len);
 json_t *carry_write(void *arg);

@@ -879,54 +879,11 @@ finish(struct master *m)
 /* --- handoff upgrade -------------------------------------------------------
  */
 
-/* An upgrade that did not happen: the asking client told why. */
-static void
-upgrade_refused(void *arg, int rc, const char *why)
-{
-    struct master *m = arg;
-    char line[1100];
-
-    if (rc == -EBUSY) {
-        /* Brief: the client asks again (handoff upgrade does). */
-        snprintf(line, sizeof(line), "error: busy: %s\n", why);
-        log_event(LOG_DEBUG, "upgrade_busy", "reason=%s", log_q(why));
-    } else {
-        snprintf(line, sizeof(line), "error: %s\n", why);
-        m->metrics_data.upgrades_refused++;
-        log_event(LOG_WARN, "upgrade_refused", "reason=%s", log_q(why));
-    }
-    control_upgraded(m->control, line);
-}
-
-/* The control request: the answer comes from upgrade_refused, or from the
- * new image. */
+/* The control request: answered by the image after it, or why not. */
 static void
 request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
 {
-    static struct upgrade_ops ops = {carry_busy, carry_write, carry_inherit,
-                                     NULL};
-    struct master *m = arg;
-    char path[PATH_MAX], why[PATH_MAX + 100];
-    int rc;
-
-    m->carry.asked_ns = master_now();
-    ops.arg = &m->carry;
-    if (binary == NULL &&
-        (rc = upgrade_binary(m->argv[0], path, sizeof(path))) < 0) {
-        snprintf(why, sizeof(why), "%s: the binary handoff was started as: %s",
-                 m->argv[0], strerror(-rc));
-        upgrade_refused(m, rc, why);
-        return;
-    }
-    binary = binary != NULL ? binary : path;
-    log_event(LOG_INFO, "upgrade_start", "binary=%s", log_q(binary));
-    rc = upgrade_start(m->loop, &ops, binary, m->argv,
-                       timeout_ms ? timeout_ms : UPGRADE_TIMEOUT_MS,
-                       upgrade_refused, m);
-    if (rc < 0) {
-        snprintf(why, sizeof(why), "%s", strerror(-rc));
-        upgrade_refused(m, rc, why);
-    }
+    carry_upgrade(&((struct master *)arg)->carry, binary, timeout_ms);
 }
 
 /*
