@@ -98,4 +98,5 @@ ok "0 failed of $REQS requests"
 
 stop_handoff
 [ "$STATUS" -eq 0 ] || fail "exit status $STATUS after a graceful stop"
+sanitizers_quiet
 ok "graceful stop after the upgrades, exit 0"
