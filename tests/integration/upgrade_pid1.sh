@@ -1,7 +1,8 @@
 # upgrade_pid1.sh: handoff as PID 1 of a new pid namespace, upgraded three
 # times between two builds: still PID 1 running the new file each time, the
 # same workers, the orphans made after the upgrades reaped (no zombie), and
-# the worker's exit status passed through at the stop.
+# the worker's exit status passed through at the stop. Not PID 1, it
+# stays the subreaper of its workers' orphans after an upgrade.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl python3 unshare nsenter
 unshare --pid --fork --mount-proc true 2>/dev/null || { echo "SKIP: no pid namespaces"; exit 77; }
@@ -83,8 +84,30 @@ kill -0 "$UNSHARE" 2>/dev/null && fail "handoff did not exit on SIGTERM"
 wait "$UNSHARE"
 STATUS=$?
 HPID=
+sanitizers_quiet
 [ "$STATUS" -eq 5 ] || fail "exit status $STATUS, expected the worker's 5"
 reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
 [ "${reaped:-0}" -ge 50 ] || fail "reaped ${reaped:-0} orphans, expected 50"
-sanitizers_quiet
 ok "stop: exit status 5 passed through, $reaped orphans reaped"
+
+# Not PID 1: handoff is a child subreaper, and stays one across an upgrade:
+# the orphans made after it are its own to reap, not init's.
+rm -f "$T/orphans"
+start_handoff --pass systemd -n 2 --control "$CTL" -l 127.0.0.1:0 -- sh -c "$CMD"
+wait_log 'event=promote' 1
+out=$("$HANDOFF" upgrade --control "$CTL" --binary "$NEXT" 2>&1) ||
+    fail "upgrade (not PID 1): exit $?: $out"
+touch "$T/orphans"
+hc roll --control "$CTL"
+[ "$RC" -eq 0 ] || fail "roll after the upgrade (not PID 1): exit $RC: $OUT $ERR"
+for _ in $(seq 200); do
+    [ "$(ps -o pid= --ppid "$HPID" | wc -l)" -eq 2 ] && [ "$(zombies_of "$HPID")" -eq 0 ] && break
+    sleep 0.05
+done
+[ "$(zombies_of "$HPID")" -eq 0 ] || fail "$(zombies_of "$HPID") zombies under handoff (subreaper) after the upgrade"
+stop_handoff
+sanitizers_quiet
+[ "$STATUS" -eq 5 ] || fail "exit status $STATUS (not PID 1), expected the worker's 5"
+reaped=$(grep -Eo 'orphans_reaped=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')
+[ "${reaped:-0}" -ge 50 ] || fail "subreaper reaped ${reaped:-0} orphans after an upgrade, expected 50"
+ok "subreaper (not PID 1) after an upgrade: $reaped orphans reaped, no zombie, exit status 5"
