@@ -177,6 +177,14 @@ zombies_of() {
     echo "$n"
 }
 
+# sanitizers_quiet: fail if a sanitizer build of handoff reported anything
+# in the log (its standard error): an error, undefined behaviour, a leak.
+sanitizers_quiet() {
+    local hit
+    hit=$(grep -aE 'ERROR: AddressSanitizer|runtime error|LeakSanitizer|ERROR: [A-Za-z]+Sanitizer' "$LOG" 2>/dev/null | head -n 3)
+    [ -z "$hit" ] || fail "the sanitizers reported: $hit"
+}
+
 # free_port: a port the kernel chooses, for a server that binds its own.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

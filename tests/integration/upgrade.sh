@@ -99,5 +99,6 @@ load_stop
 ok "0 failed of $REQS requests"
 
 stop_handoff
+sanitizers_quiet
 [ "$STATUS" -eq 0 ] || fail "exit status $STATUS after a graceful stop"
 ok "graceful stop after the upgrades, exit 0"
