@@ -3,8 +3,9 @@
 # they are in the work tree: nothing a build left behind), checks it with
 # lintian, installs it, rolls an unchanged server through the installed
 # shim, installs it again (an upgrade to dpkg, whose postinst finds no
-# master to upgrade), then purges it and checks that none of its files is
-# left.
+# master to upgrade), installs a newer version of it while a master runs
+# from it under load (the postinst upgrades that master in place), then
+# purges it and checks that none of its files is left.
 # Needs root (it installs a package) and dpkg-buildpackage; run by
 # `tools/run deb`, not by make check: the build alone takes a minute.
 #   HANDOFF_DEB_KEEP=DIR  keep the built .deb files in DIR
@@ -30,8 +31,10 @@ fi
 [ -e "$HANDOFF" ] && { echo "SKIP: $HANDOFF exists and is not the package's"; exit 77; }
 
 INSTALLED=
+RMRUN=
 deb_cleanup() {
     cleanup # lib.sh's: the handoff started here, then $T
+    [ -z "$RMRUN" ] || rmdir /run/handoff 2>/dev/null
     if [ -n "$INSTALLED" ]; then
         dpkg --purge handoff >/dev/null 2>&1 || echo "could not purge handoff: dpkg --purge handoff"
     fi
@@ -138,6 +141,64 @@ if [ -z "$running" ]; then
     ok "dpkg -i over $debver (postinst configure $debver): no master found, nothing said, exit 0"
 else
     echo "masters run here ($running): the postinst's upgrade with none was not checked"
+fi
+
+# A newer package installed while a master runs from the installed one,
+# under load: its postinst finds the master by its control socket in
+# /run/handoff/ and upgrades it in place. The newer package is this one
+# repacked with a higher Version in its control file and nothing else
+# changed: the binary is the same build, so both sides say the same
+# handoff -V; what shows is that dpkg replaced /usr/bin/handoff (a new
+# inode; the master's exe reads "(deleted)" until the postinst runs) and
+# that the postinst made the running master execute the new file: the
+# same pid and workers, its exe the installed file's inode, 0 failed.
+if ! command -v hey >/dev/null 2>&1; then
+    echo "hey not installed: the postinst's upgrade under load was not checked"
+elif [ -n "$running" ]; then
+    echo "masters run here ($running): the postinst would upgrade them too; its upgrade of ours was not checked"
+else
+    t0=$SECONDS
+    debver2=$debver+1
+    dpkg --compare-versions "$debver2" gt "$debver" || fail "$debver2 is not later than $debver"
+    rm -rf "$T/deb2"
+    dpkg-deb -R "$DEB" "$T/deb2" || fail "dpkg-deb -R $DEB"
+    sed -i "s/^Version: .*/Version: $debver2/" "$T/deb2/DEBIAN/control"
+    DEB2="$T/handoff_${debver2}_repacked.deb"
+    dpkg-deb -Zgzip -z1 -b "$T/deb2" "$DEB2" >/dev/null || fail "dpkg-deb -b $DEB2"
+
+    [ -d /run/handoff ] || { mkdir -m 0755 /run/handoff && RMRUN=yes; }
+    CTL=/run/handoff/deb-test-$$.sock
+    start_handoff --pass systemd -n 2 --control "$CTL" -l 127.0.0.1:0 -- python3 "$SERVER"
+    wait_log 'event=promote gen=1 ' 1 30
+    workers() { ps -o pid= --ppid "$HPID" | sort -n | tr -d ' ' | tr '\n' ' '; }
+    W=$(workers)
+    [ -n "$W" ] || fail "no worker"
+    ino1=$(stat -L -c %i "/proc/$HPID/exe")
+    [ "$(readlink "/proc/$HPID/exe")" = "$HANDOFF" ] || fail "the master runs $(readlink "/proc/$HPID/exe"), not $HANDOFF"
+    load_start 8
+    dpkg -i "$DEB2" >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out"; fail "dpkg -i $DEB2 failed"; }
+    grep -q "^Unpacking handoff ($debver2) over ($debver)" "$T/dpkg.out" ||
+        { cat "$T/dpkg.out"; fail "dpkg -i $DEB2 did not upgrade $debver to $debver2"; }
+    line=$(grep "^handoff: $CTL: " "$T/dpkg.out")
+    case $line in
+    "handoff: $CTL: upgraded pid=$HPID from=$ver to=$ver ms="*) ;;
+    *) cat "$T/dpkg.out"; fail "the postinst did not upgrade the master on $CTL" ;;
+    esac
+    get / | grep -q '^pid=' || fail "no answer after the package upgrade"
+    load_stop
+    exe=$(readlink "/proc/$HPID/exe")
+    ino2=$(stat -L -c %i "/proc/$HPID/exe")
+    [ "$exe" = "$HANDOFF" ] && [ "$ino2" = "$(stat -c %i "$HANDOFF")" ] && [ "$ino2" != "$ino1" ] ||
+        fail "after the package upgrade the master runs $exe (inode $ino2; $HANDOFF is $(stat -c %i "$HANDOFF"), was $ino1)"
+    [ "$(count 'event=upgrade ')" -eq 1 ] || fail "$(count 'event=upgrade ') event=upgrade lines, expected 1"
+    [ "$(workers)" = "$W" ] || fail "workers $(workers) after the package upgrade, were $W"
+    [ "$REQS" -gt 100 ] || fail "too little load ($REQS requests)"
+    [ "$FAILED" -eq 0 ] || fail "$FAILED of $REQS requests failed across the package upgrade"
+    mpid=$HPID
+    stop_handoff
+    [ "$STATUS" -eq 0 ] || fail "exit status $STATUS after the package upgrade and a graceful stop"
+    ok "dpkg -i $debver2 (repacked) under hey -c8: the postinst said '${line#handoff: }';" \
+        "pid $mpid, workers $W kept, exe $HANDOFF inode $ino1 -> $ino2, 0 failed of $REQS ($((SECONDS - t0)) s)"
 fi
 
 if command -v man >/dev/null 2>&1; then

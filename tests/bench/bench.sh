@@ -14,7 +14,7 @@
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests warm_up no_drain keepalive nginx_close
-#                    nginx_keepalive overhead scale canary)
+#                    nginx_keepalive overhead scale canary upgrade)
 #   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
 #                    the smaller ones get a fifth, at least 2
 set -u
@@ -830,6 +830,77 @@ CONF
     for d in b1 b2 x; do stop_pid "$(cat "$D/ng/$d.pid")" QUIT 10; done
     NGPID=$ALONE
     ngreload_stop
+fi
+
+# --- upgrading handoff itself ----------------------------------------------
+# handoff upgrade (the master executes a new build of itself in its own
+# process) against what upgrading handoff costs without it: stop the master
+# and start it again, as a restart script would. Both under the same load:
+# hey, a new connection per request, and gapprobe.py, one client back to
+# back, whose answers show how long a client waited. Each event is marked
+# (wall clock, as the probe's) in $D/events: "i start end master_ms
+# outcome master_pid_after answering_pid_before answering_pid_after".
+# The upgrades alternate the build under test and tests/upgrade/handoff-next
+# (the same code, another -V) when it is built.
+if want upgrade; then
+    N_UP=$R_HALF
+    NEXT=$(dirname "$HANDOFF")/tests/upgrade/handoff-next
+    [ -x "$NEXT" ] || NEXT=$HANDOFF
+    # up_start: the master on $PORT (the same port again after a stop).
+    up_start() {
+        "$HANDOFF" --control "$D/ctl.sock" --pass systemd -n 1 -l "127.0.0.1:$PORT" -- \
+            python3 "$WORKER" >/dev/null 2>>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+    }
+    for c in upgrade restart; do
+        D=$R/upgrade/$c
+        mkdir -p "$D"
+        : >"$D/events"
+        echo "  upgrade: $c x $N_UP" >&2
+        PORT=$(free_port)
+        up_start
+        if ! wait_answer 30 "$SUP"; then
+            echo "start failed" >"$D/error"
+            handoff_stop
+            continue
+        fi
+        echo "$SUP" >"$D/first_pid"
+        echo "$HEY_C" >"$R/upgrade/hey_c"
+        HEYPIDS=()
+        hey_start "$D/hey.out" / "$HEY_C"
+        python3 "$BENCH/gapprobe.py" "$PORT" "$D/probe" &
+        probe=$!
+        track "$probe"
+        sleep 1
+        for ((i = 1; i <= N_UP; i++)); do
+            before=$(answer)
+            t0=$EPOCHREALTIME
+            if [ "$c" = upgrade ]; then
+                if [ $((i % 2)) = 1 ]; then bin=$NEXT; else bin=$HANDOFF; fi
+                out=$(timeout 60 "$HANDOFF" upgrade --control "$D/ctl.sock" --binary "$bin" 2>&1)
+                t1=$EPOCHREALTIME
+                echo "$out" >>"$D/upgrade.out"
+                case $out in
+                upgraded*) outcome=ok ms=${out##*ms=} ;;
+                *) outcome=refused ms=- ;;
+                esac
+            else
+                stop_pid "$SUP" TERM 35
+                up_start
+                wait_answer 30 "$SUP" && outcome=ok || outcome=failed
+                t1=$EPOCHREALTIME
+                ms=-
+            fi
+            echo "$i $t0 $t1 $ms $outcome $SUP $before $(answer)" >>"$D/events"
+            sleep 1
+        done
+        kill -TERM "$probe" 2>/dev/null
+        wait_gone "$probe" 10
+        hey_stop
+        sup_stats "$SUP" >"$D/sup"
+        handoff_stop
+    done
 fi
 
 echo "$(($(date +%s) - START))" >"$R/elapsed"

@@ -556,6 +556,7 @@ def main():
         growth([(1000, 1), (1000, 8), (1000, 64)], "processes 1 → 8 → 64 at 1,000 listeners")
 
     canary_report()
+    upgrade_report()
 
     # --- targets ---------------------------------------------------------
     print()
@@ -635,6 +636,88 @@ def main():
               f"(a quiet machine reads below 0.1). {m.get('handoff', '')}, nginx {m.get('nginx', '?')}, "
               f"Server::Starter {m.get('server_starter', '?')}, hey {m.get('hey', '?')}, "
               f"wrk {m.get('wrk', '?')}.")
+
+
+# --- upgrading handoff itself --------------------------------------------
+def upgrade_report():
+    """handoff upgrade next to stopping and starting handoff, under the same
+    load: failures from hey and the probe, each event's duration, and the
+    longest a client waited between two answers across it."""
+    d = os.path.join(R, "upgrade")
+    if not os.path.isdir(d):
+        return
+    print()
+    print("Upgrading handoff itself (Python worker, hey -c%s new connection per request, "
+          "and one probe client back to back):" % read(os.path.join(d, "hey_c"), "8").strip())
+    print()
+    print("| how | events | requests | refused | reset | timeout | non-2xx | probe failed "
+          "| duration ms (median / max) | master's ms= (median / max) "
+          "| longest wait between two answers ms (median / max) | hey worst ms | master pid kept "
+          "| workers kept |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    labels = {"upgrade": "handoff upgrade", "restart": "stop and start handoff"}
+    steady = nfail = None
+    for c in ("upgrade", "restart"):
+        dc = os.path.join(d, c)
+        if not os.path.isdir(dc):
+            continue
+        err = read(os.path.join(dc, "error")).strip()
+        r = parse_hey(os.path.join(dc, "hey.out"))
+        ev = [l.split() for l in read(os.path.join(dc, "events")).splitlines() if l.strip()]
+        if r is None or not ev:
+            print(f"| {labels[c]} | no result: {err or 'no events'} |||||||||||||")
+            continue
+        probe = []
+        for l in read(os.path.join(dc, "probe")).splitlines():
+            p = l.split()
+            if len(p) == 3:
+                probe.append((float(p[0]), float(p[1]), p[2] == "1"))
+        answers = sorted(t1 for t0, t1, ok in probe if ok)
+        pfail = sum(1 for t0, t1, ok in probe if not ok)
+        dur, mms, waits = [], [], []
+        pids, kept = set(), 0
+        for i, t0, t1, ms, outcome, pid, before, *after in ev:
+            t0, t1 = float(t0), float(t1)
+            dur.append((t1 - t0) * 1000)
+            if ms != "-":
+                mms.append(int(ms))
+            pids.add(pid)
+            if after and after[0] == before and before:
+                kept += 1
+            # The longest gap between consecutive answers that overlaps
+            # the event.
+            w = [(b - a) * 1000 for a, b in zip(answers, answers[1:]) if b >= t0 and a <= t1]
+            if w:
+                waits.append(max(w))
+        # The probe's steady pace, away from every event (0.25 s either
+        # side; the events are 1 s apart).
+        quiet = [(b - a) * 1000 for a, b in zip(answers, answers[1:])
+                 if all(b < float(e[1]) - 0.25 or a > float(e[2]) + 0.25 for e in ev)]
+        if quiet and c == "upgrade":
+            steady = (statistics.median(quiet), max(quiet), len(quiet))
+        def mm(v, unit=""):
+            return f"{statistics.median(v):.0f} / {max(v):.0f}" if v else "—"
+        first_pid = read(os.path.join(dc, "first_pid")).strip()
+        pid_kept = "yes" if len(pids) == 1 and (not first_pid or pids == {first_pid}) else "no"
+        if c == "upgrade":
+            nfail = failed(r) + pfail
+        print(f"| {labels[c]} | {len(ev)} | {r['ok'] + failed(r)} | {r['refused']} | {r['reset']} "
+              f"| {r['timeout']} | {r['non2xx']} | {pfail} | {mm(dur)} | {mm(mms)} | {mm(waits)} "
+              f"| {fmt_ms(r['worst'])} | {pid_kept} | {kept}/{len(ev)} |")
+    print()
+    if nfail is not None:
+        print(f"- 0 failed requests across the upgrades: {'reached' if nfail == 0 else f'NOT reached ({nfail})'}")
+    if steady:
+        print(f"- the probe's wait between two answers away from any event (upgrade run, "
+              f"{steady[2]} answers): median {steady[0]:.1f} ms, max {steady[1]:.1f} ms")
+    print("- duration: from the request sent to its answer (handoff upgrade), or from the "
+          "stop signal to the first answer of the new master (polled every 100 ms); master's "
+          "ms=: the upgrade as the master timed it (the check of the new binary and the exec)")
+    for c in ("upgrade", "restart"):
+        bad = [l for l in read(os.path.join(d, c, "upgrade.out")).splitlines()
+               if l and not l.startswith("upgraded")]
+        if bad:
+            print(f"- {labels[c]}: {len(bad)} not upgraded: " + "; ".join(b[:100] for b in bad[:3]))
 
 
 if __name__ == "__main__":
