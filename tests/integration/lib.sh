@@ -42,16 +42,20 @@ trap cleanup EXIT
 # test's tree (flock -o: no fd of it reaches handoff or a worker), which
 # ends with the test's shell; its pid is in MARK. Every wait is bounded:
 # past it, the test runs as it would have without the lock.
-SUITE_LOCK=${TMPDIR:-/tmp}/handoff-suite.lock
-# lock_take -s|-x FILE MARK SECONDS: 0 once FILE's lock is held, 1 if not
-# within SECONDS (its holder still waits, and holds it when it can).
+# One lock per user: a file of another user's in /tmp may not be opened
+# (fs.protected_regular).
+SUITE_LOCK=${TMPDIR:-/tmp}/handoff-suite-$EUID.lock
+# lock_take -s|-x FILE MARK SECONDS: 0 once FILE's lock is held, 1 if
+# flock failed or the lock is not held within SECONDS (its holder still
+# waits, and holds it when it can).
 lock_take() {
     local i
-    rm -f "$3"
-    (flock "$1" -o "$2" sh -c 'echo $$ >"$1.new" && mv "$1.new" "$1" && exec tail --pid="$2" -f /dev/null' \
-        sh "$3" "$$" </dev/null >/dev/null 2>&1 &)
+    rm -f "$3" "$3.failed"
+    ({ flock "$1" -o "$2" sh -c 'echo $$ >"$1.new" && mv "$1.new" "$1" && exec tail --pid="$2" -f /dev/null' \
+        sh "$3" "$$" || [ -e "$3" ] || : >"$3.failed"; } </dev/null >/dev/null 2>&1 &)
     for i in $(seq $(($4 * 20))); do
         [ -s "$3" ] && return 0
+        [ -e "$3.failed" ] && return 1
         sleep 0.05
     done
     return 1
