@@ -187,8 +187,10 @@ grep -q "^handoff: $T/big.conf: too large (1048577 bytes, at most 1 MiB)" "$T/fe
     fail "a 1 MiB + 1 file: message: $(head -c 300 "$T/ferr")"
 ok "-c FIFO, -c /dev/zero, -c DIR and a file over 1 MiB: refused at once, exit 2, the file named"
 
-# Refused means nothing started: no listener was bound.
-"$HANDOFF" -l 127.0.0.1:0 --pass systemd --drain-timeout x -- sleep 10 2>/dev/null
+# Refused means nothing started: no listener was bound. The worker's
+# command line is this script's alone (another test may run beside it,
+# make -j2): a process found with it was started here.
+"$HANDOFF" -l 127.0.0.1:0 --pass systemd --drain-timeout x -- sleep "10.$$" 2>/dev/null
 [ $? -eq 2 ] || fail "bad flag not refused"
-pgrep -f 'sleep 10$' >/dev/null && fail "a worker was started despite a bad flag"
+pgrep -fx "sleep 10.$$" >/dev/null && fail "a worker was started despite a bad flag"
 ok "nothing starts when a flag is bad"

@@ -33,6 +33,55 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The suite runs two tests at a time (tools/run: make -j2). A measurement
+# of speed (nginx.sh's throughput rounds) takes the machine alone
+# (machine_alone): every test holds a shared lock on SUITE_LOCK while it
+# runs, and the measurement an exclusive one, taken once the tests beside
+# it have ended; its GATE (SUITE_LOCK.gate, exclusive) keeps new ones
+# from starting meanwhile. Each lock is held by a process outside the
+# test's tree (flock -o: no fd of it reaches handoff or a worker), which
+# ends with the test's shell; its pid is in MARK. Every wait is bounded:
+# past it, the test runs as it would have without the lock.
+# One lock per user: a file of another user's in /tmp may not be opened
+# (fs.protected_regular).
+SUITE_LOCK=${TMPDIR:-/tmp}/handoff-suite-$EUID.lock
+# lock_take -s|-x FILE MARK SECONDS: 0 once FILE's lock is held, 1 if
+# flock failed or the lock is not held within SECONDS (its holder still
+# waits, and holds it when it can).
+lock_take() {
+    local i
+    rm -f "$3" "$3.failed"
+    ({ flock "$1" -o "$2" sh -c 'echo $$ >"$1.new" && mv "$1.new" "$1" && exec tail --pid="$2" -f /dev/null' \
+        sh "$3" "$$" || [ -e "$3" ] || : >"$3.failed"; } </dev/null >/dev/null 2>&1 &)
+    for i in $(seq $(($4 * 20))); do
+        [ -s "$3" ] && return 0
+        [ -e "$3.failed" ] && return 1
+        sleep 0.05
+    done
+    return 1
+}
+# lock_drop MARK: end the holder of MARK's lock.
+lock_drop() {
+    [ -s "$1" ] && kill "$(cat "$1")" 2>/dev/null
+    rm -f "$1"
+}
+if command -v flock >/dev/null 2>&1; then
+    flock -s -w 300 "$SUITE_LOCK.gate" true 2>/dev/null
+    lock_take -s "$SUITE_LOCK" "$T/suite.lock" 300 || echo "note: no shared hold of $SUITE_LOCK in 300 s"
+fi
+# machine_alone: hold the machine alone (no other test of a suite running)
+# until machine_shared or the test's end; 300 s at most for each lock.
+machine_alone() {
+    command -v flock >/dev/null 2>&1 || return 0
+    lock_drop "$T/suite.lock" # our own shared hold would block the exclusive
+    lock_take -x "$SUITE_LOCK.gate" "$T/gate.lock" 300 || echo "note: no hold of $SUITE_LOCK.gate in 300 s"
+    lock_take -x "$SUITE_LOCK" "$T/alone.lock" 300 || echo "note: the tests beside still run after 300 s"
+}
+machine_shared() {
+    lock_drop "$T/alone.lock"
+    lock_drop "$T/gate.lock"
+}
+
 fail() {
     echo "FAIL: $*"
     echo "--- handoff log (last 40 lines)"

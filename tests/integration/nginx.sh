@@ -246,12 +246,17 @@ PY
 # with wrk), 0.76-1.05 while another benchmark ran beside it (load 6-9).
 # One measurement below 0.85 is therefore taken again; a real regression
 # (say the shim costing a syscall per event) fails both.
+# With no other test beside it: the suite runs two at a time, and a
+# neighbour's bursts moved single rounds from 0.62 to 1.47 (medians 0.79,
+# then 0.93 at the retry).
+machine_alone
 throughput_rounds
 if awk -v r="$RATIO" 'BEGIN { exit !(r < 0.85) }'; then
     echo "ratio $RATIO below 0.85: measuring again in case the machine was busy"
     throughput_rounds
 fi
 awk -v r="$RATIO" 'BEGIN { exit !(r >= 0.85) }' || fail "throughput under handoff is $RATIO of nginx alone's"
+machine_shared
 ok "throughput under handoff: $RATIO of nginx alone's (medians of $TP_ROUNDS rounds)"
 
 stop_handoff
