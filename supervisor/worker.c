@@ -285,6 +285,11 @@ worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w)
     w->child.on_exit = on_child_exit;
     reap_add(wc->reaper, &w->child);
     g->slots[w->slot].w = w;
+    /* Still starting: its check goes on here (the old image's timer and
+     * probe ended at the exec). A check that cannot begin leaves it to
+     * ready_timeout, as at a start. */
+    if (w->state == W_STARTING)
+        (void)readiness_resume(wc->readiness, w, uv_hrtime());
     return 0;
 }
 
