@@ -65,8 +65,10 @@ on_tick(uv_timer_t *t)
         p);
 }
 
-int
-readiness_start(const struct readiness_ctx *rc, struct worker *w)
+/* The check of w begun, its first tick after waited_ms of a delay have
+ * passed already. */
+static int
+begin(const struct readiness_ctx *rc, struct worker *w, uint64_t waited_ms)
 {
     const struct config *c = w->gen->plan->cfg;
     struct probe *p;
@@ -92,13 +94,9 @@ readiness_start(const struct readiness_ctx *rc, struct worker *w)
     }
     w->probe = p;
     if (c->ready == READY_DELAY) {
-        /* From the worker's start: an adopted one has waited some of it. */
-        uint64_t waited = (uv_hrtime() - w->started_ns) / 1000000;
-
-        uv_update_time(rc->probes->loop);
-        uv_timer_start(p->timer, on_tick,
-                       waited < c->ready_delay ? c->ready_delay - waited : 0,
-                       0);
+        uv_timer_start(
+            p->timer, on_tick,
+            c->ready_delay > waited_ms ? c->ready_delay - waited_ms : 0, 0);
     } else {
         /* First probe soon after the start, then every ready_interval. */
         first = c->ready_interval < 50 ? c->ready_interval : 50;
@@ -108,9 +106,24 @@ readiness_start(const struct readiness_ctx *rc, struct worker *w)
 }
 
 int
+readiness_start(const struct readiness_ctx *rc, struct worker *w)
+{
+    return begin(rc, w, 0);
+}
+
+int
+readiness_resume(const struct readiness_ctx *rc, struct worker *w,
+                 uint64_t now_ns)
+{
+    return begin(
+        rc, w, now_ns > w->started_ns ? (now_ns - w->started_ns) / 1000000 : 0);
+}
+
+int
 readiness_busy(const struct worker *w)
 {
-    return w->probe != NULL && w->probe->att != NULL;
+    return w->probe != NULL && w->probe->att != NULL &&
+           w->gen->plan->cfg->ready == READY_EXEC;
 }
 
 void

@@ -3,6 +3,7 @@
 #define HANDOFF_READINESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -28,9 +29,18 @@ struct readiness_ctx {
  */
 int readiness_start(const struct readiness_ctx *rc, struct worker *w);
 void readiness_stop(struct worker *w);
-/* Whether a probe of w's check is under way (a child or a connection of
- * this image's, which an upgrade cannot carry); between probes, its check
- * is only a timer, which the image after it starts again. */
+/*
+ * The check of a starting worker adopted after an upgrade's exec (the
+ * old image's timer and attempt did not survive it), begun again: probes
+ * from now on, a delay counted from the worker's start (started_ns, on
+ * the clock of uv_hrtime(), now_ns) as before. 0 or -errno.
+ */
+int readiness_resume(const struct readiness_ctx *rc, struct worker *w,
+                     uint64_t now_ns);
+
+/* Whether w's check runs a command now (exec:), which an exec of the
+ * master would leave unwatched. A connection under way (tcp:, http:) is
+ * only a try the exec cuts short; between tries only a timer runs. */
 int readiness_busy(const struct worker *w);
 
 /* Expand %p (pid), %g (generation) and %% in in; -ENOSPC if out is small. */

@@ -70,11 +70,6 @@ signals_start(uv_loop_t *loop, signals_cb *cb, void *ctx, struct signals **out)
         return -ENOMEM;
     s->cb = cb;
     s->ctx = ctx;
-    /* A mask inherited from whoever started handoff (a wrapper that blocked
-     * SIGTERM or SIGCHLD, say) would leave rolls, stops and reaping waiting
-     * forever: libuv's handlers only run for signals that are delivered. */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_IGN);
     for (int sig = 1; sig < 32; sig++) {
         uv_signal_t *h;
@@ -94,6 +89,15 @@ signals_start(uv_loop_t *loop, signals_cb *cb, void *ctx, struct signals **out)
         }
         s->h[sig] = h;
     }
+    /* A mask inherited from whoever started handoff (a wrapper that blocked
+     * SIGTERM or SIGCHLD, say) would leave rolls, stops and reaping waiting
+     * forever: libuv's handlers only run for signals that are delivered.
+     * Unblocked only now that every handler is in place: a signal pending
+     * from before (one sent during an upgrade's exec, which set every
+     * action back to the default) would otherwise take its default action,
+     * and SIGUSR2, SIGHUP or SIGTERM kill handoff. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     *out = s;
     return 0;
 }

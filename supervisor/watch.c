@@ -96,6 +96,18 @@ watch_ask(struct watch *w, const char *request, struct control_buf *b)
     if (b->s != NULL)
         b->s[0] = '\0';
     rc = control_ask(w->path, request, w->timeout_ms, w->sfd, b);
+    /* A master that answered before and now closes the connection without
+     * an answer may be executing a new build of itself: handoff upgrade
+     * closes the control connections it accepted and did not answer, and
+     * the new image answers the next. Asked once more: a master that has
+     * gone refuses it. */
+    if ((rc == UV_EOF || rc == UV_ECONNRESET || rc == UV_EPIPE) &&
+        w->answered) {
+        b->len = 0;
+        if (b->s != NULL)
+            b->s[0] = '\0';
+        rc = control_ask(w->path, request, w->timeout_ms, w->sfd, b);
+    }
     if (rc == UV_ECANCELED)
         return WATCH_STOPPED;
     if (rc == UV_ETIMEDOUT) {

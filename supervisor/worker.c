@@ -286,9 +286,11 @@ worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w)
     w->child.on_exit = on_child_exit;
     reap_add(wc->reaper, &w->child);
     g->slots[w->slot].w = w;
-    /* Its check goes on: the image before probed it, this one does. */
+    /* Still starting: its check goes on here (the old image's timer and
+     * probe ended at the exec). A check that cannot begin leaves it to
+     * ready_timeout, as at a start. */
     if (w->state == W_STARTING)
-        readiness_start(wc->readiness, w);
+        (void)readiness_resume(wc->readiness, w, uv_hrtime());
     return 0;
 }
 

@@ -48,7 +48,8 @@ int worker_start(struct worker_ctx *wc, struct gen *g, size_t slot);
 /*
  * After handoff upgrade: w, a process of the earlier image (its pid, slot,
  * times and channel filled in: worker_state.c), is g's again and its exit
- * reported as any worker's. -EEXIST: its slot is taken or out of g.
+ * reported as any worker's; one still starting is checked for readiness
+ * again (readiness_resume). -EEXIST: its slot is taken or out of g.
  */
 int worker_adopt(struct worker_ctx *wc, struct gen *g, struct worker *w);
 

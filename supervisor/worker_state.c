@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "probe.h"
+#include "readiness.h"
 #include "state.h"
 
 int
@@ -20,7 +21,7 @@ worker_state_busy(const struct worker *w, char *why, size_t len)
     if (w->exec_report >= 0 || w->exec_poll != NULL)
         what = "its exec is not reported yet";
     else if (readiness_busy(w))
-        what = "a probe of its readiness check is under way";
+        what = "its readiness check's command is running";
     if (what == NULL)
         return 0;
     snprintf(why, len, "gen %u pid %d: %s", w->gen ? w->gen->id : 0,

@@ -250,6 +250,61 @@ signal_action_outside_range_is_none(void **state)
     assert_int_equal(signals_action(64), SIGACT_NONE);
 }
 
+/* --- signals_start ------------------------------------------------------- */
+
+static unsigned pending_seen; /* bit per signal its handler was given */
+
+static void
+note_signal(void *ctx, enum signal_action act, int sig)
+{
+    (void)ctx;
+    if (act != SIGACT_NONE)
+        pending_seen |= 1u << sig;
+}
+
+/*
+ * What an upgrade's new image starts with: every signal blocked, and
+ * SIGUSR2, SIGTERM, SIGHUP and SIGCHLD sent during the exec pending, their
+ * actions back to the default. signals_start must take them with its
+ * handlers: the default would kill the master (SIGUSR2, SIGTERM, SIGHUP).
+ * In a child: exit 0 once the handlers had all four, else the signal it
+ * died of.
+ */
+static void
+signals_pending_at_start_reach_their_handlers(void **state)
+{
+    static const int sent[] = {SIGUSR2, SIGTERM, SIGHUP, SIGCHLD};
+    unsigned want = 0;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    for (size_t i = 0; i < N(sent); i++)
+        want |= 1u << sent[i];
+    if ((pid = fork()) == 0) {
+        struct signals *s;
+        sigset_t all;
+        uv_loop_t loop;
+
+        sigfillset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (size_t i = 0; i < N(sent); i++)
+            kill(getpid(), sent[i]);
+        if (uv_loop_init(&loop) < 0 ||
+            signals_start(&loop, note_signal, NULL, &s) < 0)
+            _exit(100);
+        for (int i = 0; i < 1000 && pending_seen != want; i++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+        _exit(pending_seen == want ? 0 : 101);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("killed by the pending %s", strsignal(WTERMSIG(status)));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* --- reap_exit_code ------------------------------------------------------ */
 
 /* Run a child that exits with code, or dies of sig if sig > 0. */
@@ -344,6 +399,7 @@ main(void)
         cmocka_unit_test(count_state_of_empty_generation_is_zero),
         cmocka_unit_test(signal_actions_for_every_signal),
         cmocka_unit_test(signals_a_server_uses_are_forwarded),
+        cmocka_unit_test(signals_pending_at_start_reach_their_handlers),
         cmocka_unit_test(signal_action_outside_range_is_none),
         cmocka_unit_test(exit_code_of_every_exit_status),
         cmocka_unit_test(exit_code_of_signal_is_128_plus_n),

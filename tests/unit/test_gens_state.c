@@ -681,7 +681,7 @@ busy_names_the_worker(void **state)
     c->ready_arg = arg;
     c->ready_interval = interval;
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(why, "a probe of its readiness check"));
+    assert_non_null(strstr(why, "readiness check's command is running"));
     assert_int_equal(gens_state_busy(&fx->t, why, sizeof(why)), 0);
 }
 

@@ -1,4 +1,4 @@
-/* test_worker_state.c: a real child process and its channel, written by one image and adopted by the next: its exit is reported to the new owner; every bad entry refused. */
+/* test_worker_state.c: a real child process and its channel, written by one image and adopted by the next: its exit is reported to the new owner, a starting one is checked for readiness again; every bad entry refused. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +16,9 @@
 
 #include "handle.h"
 #include "log.h"
+#include "plan.h"
+#include "probe.h"
+#include "readiness.h"
 #include "worker_state.h"
 
 static uv_loop_t loop;
@@ -23,10 +26,15 @@ static struct reaper reaper;
 static struct worker *gone;
 static int gone_status = -1;
 
+static struct worker *ready_w; /* the last worker found ready */
+static uint64_t ready_ns;
+
 static void
 ready(void *ctx, struct worker *w, enum ready_kind via)
 {
-    (void)ctx, (void)w, (void)via;
+    (void)ctx, (void)via;
+    ready_w = w;
+    ready_ns = uv_hrtime();
 }
 
 static void
@@ -46,8 +54,16 @@ not_stopping(void *ctx, uint64_t *stop_ms)
     return 0;
 }
 
+static unsigned
+any_port(void *ctx, struct gen *g)
+{
+    (void)ctx, (void)g;
+    return 0;
+}
+
 static struct channel_ctx cc = {&loop, ready, NULL};
-static struct readiness_ctx rc;
+static struct probe_host host = {&loop, &reaper};
+static struct readiness_ctx rc = {&host, any_port, ready, NULL};
 static struct worker_ctx wc = {&loop, &reaper, &cc,          &rc,  "",
                                "",    exited,  not_stopping, NULL, NULL};
 
@@ -268,6 +284,114 @@ remnants_are_killed_at_their_deadline(void **state)
     json_decref(a);
 }
 
+/* Turns of the loop until worker_state_busy(w) is want, 3 s at most. */
+static int
+busy_within(struct worker *w, int want, char *why, size_t len)
+{
+    uint64_t end = uv_hrtime() + 3000000000ULL;
+
+    while (worker_state_busy(w, why, len) != want && uv_hrtime() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    return worker_state_busy(w, why, len) == want;
+}
+
+static void
+starting_gen(struct gen *g, struct slot *slots, struct plan *plan)
+{
+    gen_of(g, slots, 2, 2);
+    g->plan = plan;
+    g->state = GEN_STARTING;
+}
+
+/* An exec check's command under way would be left unwatched by an exec:
+ * busy while it runs, said so. */
+static void
+starting_worker_busy_while_its_exec_check_runs(void **state)
+{
+    struct slot s_old[2];
+    struct gen old;
+    struct config cfg;
+    struct plan plan;
+    struct worker *w;
+    char why[256] = "";
+    pid_t pid;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&plan, 0, sizeof(plan));
+    cfg.ready = READY_EXEC;
+    cfg.ready_arg = "sleep 5";
+    cfg.ready_interval = 100;
+    plan.cfg = &cfg;
+    starting_gen(&old, s_old, &plan);
+    w = old_worker(&old);
+    w->state = W_STARTING;
+    pid = w->child.pid;
+    assert_int_equal(readiness_start(&rc, w), 0);
+    assert_true(busy_within(w, 1, why, sizeof(why)));
+    if (strstr(why, "its readiness check's command is running") == NULL)
+        fail_msg("busy: %s", why);
+    readiness_stop(w); /* kills the command's group */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    channel_close(w->chan);
+    free(w);
+}
+
+/* ready = delay: an adopted worker is ready when the delay from its start
+ * ends, not a whole delay after the exec. */
+static void
+starting_worker_delay_counts_from_its_start(void **state)
+{
+    struct slot s_old[2], s_new[2];
+    struct gen old, new;
+    struct config cfg;
+    struct plan plan;
+    struct worker *w, *a;
+    char err[256] = "";
+    uint64_t t0, end;
+    json_t *o;
+    pid_t pid;
+
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&plan, 0, sizeof(plan));
+    cfg.ready = READY_DELAY;
+    cfg.ready_delay = 2000;
+    plan.cfg = &cfg;
+    starting_gen(&old, s_old, &plan);
+    starting_gen(&new, s_new, &plan);
+    w = old_worker(&old);
+    w->state = W_STARTING;
+    t0 = uv_hrtime();
+    w->started_ns = t0 - 1900000000ULL; /* 1.9 s of its 2 s are gone */
+    pid = w->child.pid;
+    o = worker_state_write(w);
+    assert_int_equal(worker_state_inherit(w, 1), 0);
+    forget(w);
+    ready_w = NULL;
+    if (worker_state_adopt(&wc, &new, o, "gens[0].workers[0]", err,
+                           sizeof(err)) != 0)
+        fail_msg("adopt: %s", err);
+    a = new.slots[1].w;
+    assert_non_null(a);
+    end = t0 + 3000000000ULL;
+    while (ready_w == NULL && uv_hrtime() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_ptr_equal(ready_w, a);
+    /* 100 ms were left: well before a whole delay. */
+    if (ready_ns - t0 > 1000000000ULL)
+        fail_msg("ready %llu ms after the adoption, 100 were left",
+                 (unsigned long long)((ready_ns - t0) / 1000000));
+    readiness_stop(a);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    reap_remove(&reaper, &a->child);
+    channel_close(a->chan);
+    free(a);
+    json_decref(o);
+}
+
 /* A field added to struct worker must be carried (worker_state.c) or said
  * to be rebuilt there; then the size here changes with it. */
 static void
@@ -295,6 +419,8 @@ main(void)
         cmocka_unit_test(adopted_worker_is_the_same_and_its_exit_is_reported),
         cmocka_unit_test(bad_entries_are_refused_naming_the_field),
         cmocka_unit_test(remnants_are_killed_at_their_deadline),
+        cmocka_unit_test(starting_worker_busy_while_its_exec_check_runs),
+        cmocka_unit_test(starting_worker_delay_counts_from_its_start),
         cmocka_unit_test(every_field_is_carried),
     };
 
