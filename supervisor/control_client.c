@@ -395,6 +395,7 @@ control_client(int argc, char **argv)
     const char *request, *canary = NULL, *binary = NULL;
     char upgrade_req[CONTROL_LINE_MAX + 2];
     uint64_t busy_until = 0;
+    int closed_once = 0;
     char canary_req[CONTROL_LINE_MAX + 2], progress_req[CONTROL_LINE_MAX + 16];
     struct control_buf b = {0};
     struct exchange x = {.cancel_fd = -1};
@@ -538,6 +539,19 @@ again:
         b = (struct control_buf){0};
         x = (struct exchange){.cancel_fd = -1};
         usleep(20000);
+        goto again;
+    }
+    /* Closed without a word: a master executing a new build of itself
+     * (handoff upgrade) closes the connections whose request it had not
+     * read yet, so that none of them was acted on; the new image answers.
+     * Asked once more: a master that has gone refuses the connection. */
+    if (x.connected && b.len == 0 && !closed_once &&
+        (rc == 0 || rc == UV_ECONNRESET || rc == UV_EPIPE || rc == UV_EOF)) {
+        closed_once = 1;
+        free(b.s);
+        b = (struct control_buf){0};
+        x = (struct exchange){.cancel_fd = -1, .progress = x.progress};
+        usleep(50000);
         goto again;
     }
     if (x.drawn)

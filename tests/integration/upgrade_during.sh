@@ -318,4 +318,28 @@ wait "$standin" 2>/dev/null
     fail "status --watch printed: $(cat "$T/watch2")"
 ok "a connection closed unanswered, as the exec does: status --watch asked again and went on (before, then after)"
 
+# The same for one request: a connection the exec closes before its
+# request was read was not acted on, and the client asks once more.
+rm -f "$T/stand-in.sock"
+python3 - "$T/stand-in.sock" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(16)
+s.settimeout(20)
+c, _ = s.accept()
+c.close()  # unread, as at the exec
+c, _ = s.accept()
+c.recv(4096)
+c.sendall(b'{"version": "after", "generations": []}\n')
+c.close()
+PY
+standin=$!
+for _ in $(seq 100); do [ -S "$T/stand-in.sock" ] && break; sleep 0.05; done
+out=$("$HANDOFF" status --json --control "$T/stand-in.sock" 2>&1) ||
+    fail "status across a connection closed unanswered: exit $?: $out"
+wait "$standin" 2>/dev/null
+[ "$out" = '{"version": "after", "generations": []}' ] || fail "status printed: $out"
+ok "a connection closed unanswered: handoff status asked once more and printed the answer"
+
 stop_handoff
