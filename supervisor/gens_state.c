@@ -25,16 +25,14 @@ struct seen {
     int nomem;
 };
 
+/* p at the end of s (no memory: s->nomem, p dropped). */
 static void
-seen_add(struct seen *s, void *p)
+seen_push(struct seen *s, void *p)
 {
     void **v;
 
-    if (p == NULL || s->nomem)
+    if (s->nomem)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] == p)
-            return;
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 8;
         if ((v = realloc(s->v, cap * sizeof(*v))) == NULL) {
@@ -45,6 +43,17 @@ seen_add(struct seen *s, void *p)
         s->cap = cap;
     }
     s->v[s->n++] = p;
+}
+
+static void
+seen_add(struct seen *s, void *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i] == p)
+            return;
+    seen_push(s, p);
 }
 
 /* The plans something holds: active, reloaded, every generation's. */
@@ -59,35 +68,15 @@ plans_of(const struct gens *t, struct seen *plans)
     return plans->nomem ? -ENOMEM : 0;
 }
 
-/* For plan_each_listener: each listener once, without a search per call. */
-struct each {
-    struct listener **v;
-    size_t n, cap;
-    int nomem;
-};
-
+/* For plan_each_listener, which gives each listener once: no search. */
 static void
 each_add(struct listener *l, void *arg)
 {
-    struct each *e = arg;
-    struct listener **v;
-
-    if (e->nomem)
-        return;
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 8;
-        if ((v = realloc(e->v, cap * sizeof(*v))) == NULL) {
-            e->nomem = 1;
-            return;
-        }
-        e->v = v;
-        e->cap = cap;
-    }
-    e->v[e->n++] = l;
+    seen_push(arg, l);
 }
 
 static int
-listeners_of(const struct seen *plans, struct each *e)
+listeners_of(const struct seen *plans, struct seen *e)
 {
     memset(e, 0, sizeof(*e));
     plan_each_listener((struct plan *const *)plans->v, plans->n, each_add, e);
@@ -222,7 +211,7 @@ gens_state_write(const struct gens *t)
 {
     json_t *o = NULL, *ls = NULL, *ps = NULL, *list = NULL;
     struct seen plans;
-    struct each e = {0};
+    struct seen e = {0};
     struct at *idx = NULL;
     int f = 1;
 
@@ -231,7 +220,7 @@ gens_state_write(const struct gens *t)
     if ((idx = calloc(e.n ? e.n : 1, sizeof(*idx))) == NULL)
         goto out;
     for (size_t i = 0; i < e.n; i++)
-        idx[i] = (struct at){e.v[i], i};
+        idx[i] = (struct at){((struct listener **)e.v)[i], i};
     qsort(idx, e.n, sizeof(*idx), at_cmp);
     o = json_object();
     ls = json_array();
@@ -239,7 +228,8 @@ gens_state_write(const struct gens *t)
     list = json_array();
     f = o == NULL || ls == NULL || ps == NULL || list == NULL;
     for (size_t i = 0; !f && i < e.n; i++)
-        f = json_array_append_new(ls, listener_state_write(e.v[i])) < 0;
+        f = json_array_append_new(
+                ls, listener_state_write(((struct listener **)e.v)[i])) < 0;
     for (size_t i = 0; !f && i < plans.n; i++)
         f = json_array_append_new(ps, plan(plans.v[i], idx, e.n)) < 0;
     for (const struct gen *g = t->list; !f && g; g = g->next)
@@ -298,14 +288,15 @@ int
 gens_state_inherit(const struct gens *t, int on)
 {
     struct seen plans;
-    struct each e = {0};
+    struct seen e = {0};
     size_t nls = 0, done = 0;
     int rc;
 
     if ((rc = plans_of(t, &plans)) < 0 || (rc = listeners_of(&plans, &e)) < 0)
         goto out;
     for (nls = 0; nls < e.n; nls++)
-        if ((rc = listener_state_inherit(e.v[nls], on)) < 0)
+        if ((rc = listener_state_inherit(((struct listener **)e.v)[nls], on)) <
+            0)
             break; /* itself as it was */
     for (const struct gen *g = t->list; g && rc == 0; g = g->next)
         for (size_t i = 0; i < g->nslots && rc == 0; i++)
@@ -316,7 +307,7 @@ gens_state_inherit(const struct gens *t, int on)
         goto out;
     /* All or none: those already changed put back. */
     for (size_t i = 0; i < nls; i++)
-        (void)listener_state_inherit(e.v[i], !on);
+        (void)listener_state_inherit(((struct listener **)e.v)[i], !on);
     for (const struct gen *g = t->list; g && done > 0; g = g->next)
         for (size_t i = 0; i < g->nslots && done > 0; i++)
             if (g->slots[i].w != NULL) {
