@@ -102,25 +102,6 @@ at_cmp(const void *a, const void *b)
 /* --- writing ------------------------------------------------------------- */
 
 static json_t *
-hex(const char *b, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = malloc(2 * len + 1);
-    json_t *v;
-
-    if (s == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        s[2 * i] = digits[(unsigned char)b[i] >> 4];
-        s[2 * i + 1] = digits[(unsigned char)b[i] & 15];
-    }
-    s[2 * len] = '\0';
-    v = json_stringn(s, 2 * len);
-    free(s);
-    return v;
-}
-
-static json_t *
 text_or_null(const char *s)
 {
     return s != NULL ? json_string(s) : json_null();
@@ -163,7 +144,8 @@ plan(const struct plan *p, const struct at *idx, size_t nidx)
     }
     state_put(o, "id", state_num(p->id), &f);
     state_put(o, "source",
-              p->source != NULL ? hex(p->source, p->source_len) : json_null(),
+              p->source != NULL ? state_hex(p->source, p->source_len)
+                                : json_null(),
               &f);
     state_put(o, "listeners", ls, &f);
     if (f) {
@@ -381,16 +363,6 @@ rd_free(struct rd *d)
     free(d->start.metrics);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* o[key], a string or null, copied into *out (NULL for null). */
 static void
 get_text(struct state_rd *r, const json_t *o, const char *key, char **out)
@@ -439,13 +411,9 @@ get_source(struct state_rd *r, const json_t *o, const char *key,
         r->nomem = r->failed = 1;
         return;
     }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            state_fault(r, key, "not hex");
-            return;
-        }
-        p->src[i] = (char)(hi << 4 | lo);
+    if (state_unhex(s, n / 2, p->src) < 0) {
+        state_fault(r, key, "not hex");
+        return;
     }
     p->src[n / 2] = '\0';
     p->len = n / 2;

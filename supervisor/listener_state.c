@@ -24,17 +24,10 @@
 static json_t *
 address(const struct addr *a)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *b = (const unsigned char *)&a->ss;
-    char buf[2 * sizeof(a->ss) + 1];
     size_t len = a->len < sizeof(a->ss) ? a->len : sizeof(a->ss);
 
-    for (size_t i = 0; i < len; i++) {
-        buf[2 * i] = hex[b[i] >> 4];
-        buf[2 * i + 1] = hex[b[i] & 15];
-    }
-    buf[2 * len] = '\0';
-    return json_pack("{s:I,s:s}", "len", (json_int_t)a->len, "sockaddr", buf);
+    return json_pack("{s:I,s:o}", "len", (json_int_t)a->len, "sockaddr",
+                     state_hex(&a->ss, len));
 }
 
 static json_t *
@@ -141,16 +134,6 @@ listener_state_inherit(const struct listener *l, int on)
 #define U32 0xffffffffLL
 #define FD_MAX 0x7fffffffLL
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static void
 get_addr(struct state_rd *r, const json_t *o, const char *key, struct addr *a)
 {
@@ -172,13 +155,10 @@ get_addr(struct state_rd *r, const json_t *o, const char *key, struct addr *a)
         return;
     }
     hex = json_string_value(s);
-    for (size_t i = 0; i < len; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            state_fault(r, key, "sockaddr: not hex");
-            return;
-        }
-        ((unsigned char *)&a->ss)[i] = (unsigned char)(hi << 4 | lo);
+    if (state_unhex(hex, len, &a->ss) < 0) {
+        state_fault(r, key, "sockaddr: not hex");
+        memset(a, 0, sizeof(*a));
+        return;
     }
     a->len = (socklen_t)len;
     if (len < sizeof(sa_family_t) ||

@@ -58,6 +58,12 @@ struct state_rd {
 };
 void state_fault(struct state_rd *r, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* len bytes of b as lowercase hex text (bytes that are not UTF-8 in a JSON
+ * string): a new reference, or NULL when out of memory. */
+json_t *state_hex(const void *b, size_t len);
+/* n bytes from the 2n hex digits at hex into out: 0, or -1 if one is not
+ * a lowercase hex digit (out partly written). */
+int state_unhex(const char *hex, size_t n, void *out);
 /* o[key], an integer in lo..hi (0, and a fault, when it is not). */
 long long state_get(struct state_rd *r, const json_t *o, const char *key,
                     long long lo, long long hi);

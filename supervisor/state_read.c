@@ -426,3 +426,28 @@ state_read(struct deploy *d, const json_t *doc, char *err, size_t errlen)
     }
     return state_read_deploy(d, json_object_get(doc, "deploy"), err, errlen);
 }
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+state_unhex(const char *hex, size_t n, void *out)
+{
+    unsigned char *p = out;
+
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        p[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}

@@ -238,3 +238,23 @@ state_write(const struct deploy *d)
                      handoff_state_version, "written_by", handoff_version,
                      "deploy", state_write_deploy(d));
 }
+
+json_t *
+state_hex(const void *b, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = b;
+    char *s = malloc(2 * len + 1);
+    json_t *v;
+
+    if (s == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 15];
+    }
+    s[2 * len] = '\0';
+    v = json_stringn(s, 2 * len);
+    free(s);
+    return v;
+}
