@@ -86,6 +86,11 @@ n=$(count 'event=promote')
 "$HANDOFF" roll --control "$CTL" >"$T/roll.out" 2>&1 || fail "roll after upgrades: $(cat "$T/roll.out")"
 grep -q '^promoted gen=2 ' "$T/roll.out" || fail "roll after upgrades: $(cat "$T/roll.out")"
 ok "a roll after the upgrades: $(cat "$T/roll.out")"
+"$HANDOFF" roll --canary "50%/1s" --control "$CTL" >"$T/canary.out" 2>&1 ||
+    fail "canary after upgrades: $(cat "$T/canary.out")"
+grep -q '^promoted gen=3 ' "$T/canary.out" || fail "canary after upgrades: $(cat "$T/canary.out")"
+[ "$(count 'event=canary gen=3 ')" -ge 1 ] || fail "no canary step of gen 3 in the log"
+ok "a canary after the upgrades: $(cat "$T/canary.out")"
 "$HANDOFF" metrics --control "$CTL" >"$T/metrics"
 grep -q '^handoff_upgrades_total{outcome="ok"} 10$' "$T/metrics" ||
     fail "metrics: $(grep upgrades "$T/metrics")"
