@@ -112,10 +112,6 @@ static void
 gen_free(struct master *m, struct gen *g)
 {
     traffic_leave(&m->traffic, g, m->stopping);
-    if (m->active == g)
-        m->active = NULL;
-    if (m->starting == g)
-        m->starting = NULL;
     gens_remove(&m->gens, g);
 }
 
@@ -144,8 +140,6 @@ sync_mirrors(struct master *m)
 {
     const struct deploy *d = &m->d;
 
-    m->active = gen_find(m->gens.list, d->active);
-    m->starting = gen_find(m->gens.list, d->starting);
     m->stopping = d->stopping;
     for (struct gen *g = m->gens.list; g; g = g->next) {
         const struct deploy_gen *cg = deploy_gen_c(d, g->id);
@@ -306,7 +300,6 @@ act_join(struct master *m, const struct deploy_action *a)
     }
     /* The new generation is lent the new socket: no roll more needed. */
     plan_restore_paths(p, "roll");
-    m->starting = g;
     {
         const struct deploy_gen *ag = deploy_gen_c(&m->d, m->d.active);
         sdnotify_roll_started(m->sdnotify, m->d.active, ag ? ag->live : 0,
@@ -711,7 +704,7 @@ master_scale(struct master *m, int delta)
 static void
 master_forward(struct master *m, int sig)
 {
-    struct gen *g = m->active;
+    struct gen *g = gen_find(m->gens.list, m->d.active);
 
     if (g == NULL)
         return;
@@ -834,7 +827,8 @@ worker_exited(void *arg, struct worker *w, int status, const char *desc)
     size_t slot = w->slot;
     char hint[1024];
 
-    worker_exit_hint(w, status, m->active != NULL, hint, sizeof(hint));
+    worker_exit_hint(w, status, gen_find(m->gens.list, m->d.active) != NULL,
+                     hint, sizeof(hint));
     metrics_observe_drain(&m->metrics_data, w->drain_ns);
     worker_free(w);
     feed(m, &(struct deploy_event){.kind = DEV_EXITED,

@@ -39,9 +39,8 @@ struct master {
     int running;               /* carrying actions out (events wait) */
     uv_timer_t *core_timer;    /* at the core's next deadline */
     struct gens gens;          /* what runs, with its handles, and the plans */
-    /* Mirrors of the core's state, for the modules that read it. */
-    struct gen *active;
-    struct gen *starting;
+    /* The core's stopping, as the actions carried out so far have it:
+     * DA_STOPPING sets it, so that those before it in one event see 0. */
     int stopping;
     unsigned long long last_ms; /* the last roll's duration, for status */
     /* The end. */
