@@ -883,8 +883,8 @@ request_upgrade(void *arg, const char *binary, uint64_t timeout_ms)
 /*
  * The state an earlier image handed over (carry.h), taken back: the same
  * sockets, workers, generations and timers. Signals are still blocked
- * from before the exec; the caller unblocks them once the loop can take
- * them. 0, or -errno with why in err.
+ * from before the exec; the caller unblocks them (signals_start) once
+ * this worked. 0, or -errno with why in err.
  */
 static int
 resume(struct master *m, const json_t *doc, char *err, size_t len)
@@ -951,7 +951,6 @@ master_run(const struct config_args *args, char *const *argv,
 {
     struct master m;
     uv_loop_t loop;
-    sigset_t none;
     char err[1024];
 
     memset(&m, 0, sizeof(m));
@@ -1018,13 +1017,15 @@ master_run(const struct config_args *args, char *const *argv,
     m.started_ns = master_now();
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
-    if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
+    /* After an upgrade's exec, every signal stays blocked (pending in the
+     * kernel) until the state is taken over: an image that cannot take it
+     * executes the one before with them still pending. */
+    if (doc == NULL && signals_start(&loop, on_signal, &m, &m.signals) < 0) {
         config_free(cfg);
         fprintf(stderr, "handoff: cannot install signal handlers\n");
         goto out;
     }
     if (doc != NULL) {
-        /* The handlers are in place: what came meanwhile is taken now. */
         (void)worker_find_shim(m.shim_path, sizeof(m.shim_path));
         m.core_timer = handle_timer(&loop, &m);
         if (resume(&m, doc, err, sizeof(err)) < 0) {
@@ -1046,8 +1047,13 @@ master_run(const struct config_args *args, char *const *argv,
         }
         json_decref(doc);
         doc = NULL;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* The handlers in place, signals unblocked: those that came
+         * meanwhile are taken by the loop now. */
+        if (signals_start(&loop, on_signal, &m, &m.signals) < 0) {
+            fprintf(stderr, "handoff: cannot install signal handlers\n");
+            m.exit_code = 1;
+            goto out;
+        }
         master_reap(&m); /* exits while the exec ran */
     } else if ((m.exit_code = start(&m, cfg, &source, len)) != 0) {
         goto out;
