@@ -242,6 +242,19 @@ open_binary(const char *binary, char *why, size_t len)
                  rc == -EISDIR ? "not a file" : strerror(-rc));
         return -EACCES;
     }
+    /* The file is run as this process (root, often) from the descriptor
+     * opened here, whatever the path names later; but its owner, or anyone
+     * who may write it, could change what runs: only root's or this user's
+     * own, written by nobody else. */
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
+        close(bin);
+        snprintf(why, len,
+                 "%s: owned by uid %u%s: only a file of root's or handoff's "
+                 "own user that no one else may write is run",
+                 binary, (unsigned)st.st_uid,
+                 st.st_mode & 022 ? " and writable by others" : "");
+        return -EPERM;
+    }
     /* handoff is a compiled program: a script (run by name through its
      * interpreter, which an exec by fd cannot give it) is not. */
     if (!elf(bin)) {

@@ -251,6 +251,13 @@ refusals_change_nothing(void **state)
     assert_int_equal(system(cmd), 0);
     refused(&w, copy, 1000, -ENOEXEC, "not an ELF executable");
     unlink(copy);
+    /* A build anyone may write: what runs as handoff is not its own. */
+    snprintf(copy, sizeof(copy), "%s/handoff-open", dir);
+    snprintf(cmd, sizeof(cmd), "cp %s %s", self, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(chmod(copy, 0777), 0);
+    refused(&w, copy, 1000, -EPERM, "writable by others");
+    unlink(copy);
     /* Accepted, then the execve fails: every fd and the mask put back. */
     snprintf(copy, sizeof(copy), "%s/handoff", dir);
     snprintf(cmd, sizeof(cmd), "cp %s %s", self, copy);
