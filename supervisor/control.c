@@ -374,26 +374,10 @@ request_upgrade(struct conn *c)
 {
     const struct control_ops *ops = c->ctl->ops;
     struct control_buf b = {0};
-    const char *p = c->line + 7, *binary = NULL;
-    unsigned long long timeout_ms = 0;
-    char *end;
+    const char *binary, *p;
+    unsigned long long timeout_ms;
 
-    while (*(p += strspn(p, " ")) != '\0' && binary == NULL) {
-        if (strncmp(p, "binary=", 7) == 0 && p[7] != '\0') {
-            binary = p + 7;
-        } else if (strncmp(p, "timeout=", 8) == 0 && p[8] >= '0' &&
-                   p[8] <= '9') {
-            errno = 0;
-            timeout_ms = strtoull(p + 8, &end, 10);
-            if (errno != 0 || (*end != ' ' && *end != '\0') ||
-                timeout_ms > 3600000)
-                break;
-            p = end;
-        } else {
-            break;
-        }
-    }
-    if (*p != '\0' && binary == NULL) {
+    if ((p = control_upgrade_parse(c->line, &binary, &timeout_ms)) != NULL) {
         control_buf_printf(&b, "error: upgrade: cannot read ");
         control_buf_quote(&b, p);
         control_buf_printf(&b, " (expected timeout=MS or binary=PATH)\n");

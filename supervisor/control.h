@@ -62,6 +62,13 @@ enum control_request {
 /* What a request line (without its newline) asks for. */
 enum control_request control_parse(const char *line);
 
+/* An "upgrade [timeout=MS] [binary=PATH]" line (CONTROL_UPGRADE): *binary
+ * the rest of the line after binary= or NULL, *timeout_ms 0 unless given
+ * (at most an hour). NULL, or where the line cannot be read. Beside the
+ * client's builder of the same line (control_client.c). */
+const char *control_upgrade_parse(const char *line, const char **binary,
+                                  unsigned long long *timeout_ms);
+
 /* A growing string for answers; failed is set once memory ran out. */
 struct control_buf {
     char *s;

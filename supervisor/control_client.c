@@ -65,6 +65,32 @@ upgrade_request(const char *binary, uint64_t timeout_ms, char *out, size_t size,
     return 0;
 }
 
+const char *
+control_upgrade_parse(const char *line, const char **binary,
+                      unsigned long long *timeout_ms)
+{
+    const char *p = line + 7; /* after "upgrade" */
+    char *end;
+
+    *binary = NULL;
+    *timeout_ms = 0;
+    while (*(p += strspn(p, " ")) != '\0') {
+        if (strncmp(p, "binary=", 7) == 0 && p[7] != '\0') {
+            *binary = p + 7;
+            return NULL;
+        }
+        if (strncmp(p, "timeout=", 8) != 0 || p[8] < '0' || p[8] > '9')
+            return p;
+        errno = 0;
+        *timeout_ms = strtoull(p + 8, &end, 10);
+        if (errno != 0 || (*end != ' ' && *end != '\0') ||
+            *timeout_ms > 3600000)
+            return p;
+        p = end;
+    }
+    return NULL;
+}
+
 static int
 client_usage(const char *cmd, const char *why)
 {

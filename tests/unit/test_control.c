@@ -121,11 +121,35 @@ notify_addresses_paths_and_abstract(void **state)
     assert_int_equal(sdnotify_address(longpath, &sun, &len), -ENAMETOOLONG);
 }
 
+/* upgrade's words: a timeout, then a binary that is the rest of the line. */
+static void
+upgrade_lines_are_parsed(void **state)
+{
+    unsigned long long t;
+    const char *b;
+
+    (void)state;
+    assert_int_equal(control_parse("upgrade"), CONTROL_UPGRADE);
+    assert_null(control_upgrade_parse("upgrade", &b, &t));
+    assert_null(b);
+    assert_int_equal(t, 0);
+    assert_null(
+        control_upgrade_parse("upgrade timeout=2500 binary=/opt/my h", &b, &t));
+    assert_string_equal(b, "/opt/my h");
+    assert_int_equal(t, 2500);
+    assert_string_equal(control_upgrade_parse("upgrade bogus", &b, &t),
+                        "bogus");
+    assert_string_equal(
+        control_upgrade_parse("upgrade timeout=9999999 x", &b, &t),
+        "timeout=9999999 x");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(requests_are_parsed_strictly),
+        cmocka_unit_test(upgrade_lines_are_parsed),
         cmocka_unit_test(answers_quote_reasons),
         cmocka_unit_test(buffers_grow_past_any_line),
         cmocka_unit_test(the_path_defaults_only_for_pid1),
