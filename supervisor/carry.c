@@ -408,3 +408,19 @@ carry_upgrade(struct carry *c, const char *binary, uint64_t timeout_ms)
         upgrade_refused(c, rc, why);
     }
 }
+
+void
+carry_give_back(const json_t *doc, char *const argv[], const char *err)
+{
+    const json_t *by = json_object_get(doc, "written_by");
+    char why[1200];
+
+    snprintf(why, sizeof(why),
+             "handoff %s could not take the state over: %s; handoff %s "
+             "resumed",
+             handoff_version, err,
+             json_is_string(by) ? json_string_value(by) : "before");
+    log_event(LOG_ERROR, "upgrade_failed", "error=%s", log_q(err));
+    log_detach(); /* its lines out before the exec */
+    (void)upgrade_back(doc, argv, why);
+}

@@ -111,6 +111,11 @@ int carry_open(struct carry *c, struct config *cfg, char **source, size_t len,
 int carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns,
                 char *err, size_t len);
 
+/* The image that could not take doc over (err says why) executes the one
+ * before it again (upgrade_back), which resumes and tells the client;
+ * returns only if that cannot be done. */
+void carry_give_back(const json_t *doc, char *const argv[], const char *err);
+
 /* Once the image that took doc over runs: the client that asked told
  * (upgraded ... from= to= ms=, the time since asked_ns), the log and the
  * count; or, in an image an upgrade came back to (upgrade_failed), why. */

@@ -42,7 +42,6 @@
 #include "signals.h"
 #include "source.h"
 #include "traffic.h"
-#include "upgrade.h"
 #include "version.h"
 #include "worker.h"
 
@@ -1029,18 +1028,7 @@ master_run(const struct config_args *args, char *const *argv,
         (void)worker_find_shim(m.shim_path, sizeof(m.shim_path));
         m.core_timer = handle_timer(&loop, &m);
         if (resume(&m, doc, err, sizeof(err)) < 0) {
-            char why[1200];
-
-            snprintf(why, sizeof(why),
-                     "handoff %s could not take the state over: %s; "
-                     "handoff %s resumed",
-                     handoff_version, err,
-                     json_is_string(json_object_get(doc, "written_by"))
-                         ? json_string_value(json_object_get(doc, "written_by"))
-                         : "before");
-            log_event(LOG_ERROR, "upgrade_failed", "error=%s", log_q(err));
-            log_detach(); /* its lines out before the exec */
-            (void)upgrade_back(doc, argv, why);
+            carry_give_back(doc, argv, err); /* returns only if it cannot */
             fprintf(stderr, "handoff: the state handed over: %s\n", err);
             m.exit_code = 1;
             goto out;
