@@ -63,6 +63,21 @@ addr_parse(const char *s, struct addr *a, char *err, size_t errlen)
         return fail(err, errlen, "empty address", s ? s : "");
     if (strncmp(s, "unix:", 5) == 0)
         return parse_unix(s, a, err, errlen);
+    if (strncmp(s, "udp:", 4) == 0) {
+        char why[ADDR_STRLEN + 64];
+        int rc;
+        if (s[4] == '\0' || strncmp(s + 4, "unix:", 5) == 0 ||
+            strncmp(s + 4, "udp:", 4) == 0)
+            return fail(err, errlen,
+                        "expected udp:HOST:PORT, udp:[IPV6]:PORT "
+                        "or udp::PORT",
+                        s);
+        rc = addr_parse(s + 4, a, why, sizeof(why));
+        a->dgram = 1;
+        if (rc < 0 && err != NULL && errlen > 0)
+            snprintf(err, errlen, "%s in \"%s\"", why, s);
+        return rc;
+    }
 
     if (s[0] == '[') {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
@@ -149,6 +164,19 @@ addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
     if (n < 0 || (size_t)n >= size)
         return -ENOSPC;
     return 0;
+}
+
+int
+addr_text(const struct addr *a, char *buf, size_t size)
+{
+    size_t o = a->dgram ? 4 : 0;
+
+    if (size <= o)
+        return -ENOSPC;
+    if (a->dgram)
+        memcpy(buf, "udp:", 4);
+    return addr_format((const struct sockaddr *)&a->ss, a->len, buf + o,
+                       size - o);
 }
 
 int

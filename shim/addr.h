@@ -11,23 +11,28 @@
 struct addr {
     struct sockaddr_storage ss;
     socklen_t len;
+    int dgram; /* udp:HOST:PORT: a datagram socket (0: a stream one) */
 };
 
 /*
- * Parse HOST:PORT, [V6]:PORT, :PORT, *:PORT or unix:/path. HOST is a
- * numeric IPv4 address or "localhost"; an empty host or "*" is 0.0.0.0.
+ * Parse HOST:PORT, [V6]:PORT, :PORT, *:PORT or unix:/path, each a stream
+ * socket's, or udp: and an IP one of them for a datagram socket's. HOST is
+ * a numeric IPv4 address or "localhost"; an empty host or "*" is 0.0.0.0.
  * Returns 0, or -EINVAL with a message in err.
  */
 int addr_parse(const char *s, struct addr *a, char *err, size_t errlen);
 
-/* Write the text form (the one addr_parse reads) into buf. */
+/* Write the text form of a stream socket's address into buf. */
 int addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                 size_t size);
+/* The text form of a (udp: for a datagram socket's): what addr_parse reads. */
+int addr_text(const struct addr *a, char *buf, size_t size);
 
 int addr_family(const struct addr *a);
 int addr_port(const struct addr *a);
 
-/* Same family, address and port (or path). */
+/* Same family, address and port (or path); the socket type is the
+ * caller's to compare (a sockaddr does not carry it). */
 int addr_equal(const struct addr *a, const struct sockaddr *sa, socklen_t len);
 
 /*

@@ -266,7 +266,7 @@ set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
             rc = 0;
     } else if (strncmp(v, "tcp:", 4) == 0) {
         if (addr_parse(v + 4, &a, NULL, 0) == 0 && addr_family(&a) != AF_UNIX &&
-            addr_port(&a) != 0)
+            !a.dgram && addr_port(&a) != 0)
             rc = 0;
         else
             snprintf(msg, len, "\"%s\": expected tcp:HOST:PORT", typed);

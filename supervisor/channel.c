@@ -62,7 +62,8 @@ lookup(const struct plan *p, const struct proto_msg *req)
     if (address == NULL || addr_parse(address, &a, NULL, 0) < 0)
         return NULL;
     for (size_t i = 0; i < p->nls; i++)
-        if (addr_match(&p->ls[i]->bound, (struct sockaddr *)&a.ss, a.len))
+        if (p->ls[i]->bound.dgram == a.dgram &&
+            addr_match(&p->ls[i]->bound, (struct sockaddr *)&a.ss, a.len))
             return p->ls[i];
     return lookup_file(p, &a);
 }

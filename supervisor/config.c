@@ -352,7 +352,7 @@ set_ready_spec(struct loader *ld, const char *key, const char *v)
         struct addr a;
         char aerr[256];
         if (addr_parse(sample, &a, aerr, sizeof(aerr)) < 0 ||
-            addr_family(&a) == AF_UNIX || addr_port(&a) == 0) {
+            addr_family(&a) == AF_UNIX || a.dgram || addr_port(&a) == 0) {
             snprintf(msg, sizeof(msg), "\"%s\": expected tcp:HOST:PORT", v);
             return load_error(ld, key, msg);
         }
@@ -863,8 +863,9 @@ validate(struct loader *ld)
         if (!validate_listen_owner(ld, l))
             return 0;
         for (size_t j = 0; j < i; j++)
-            if (addr_equal(&c->listen[j].addr,
-                           (struct sockaddr *)&l->addr.ss, l->addr.len) &&
+            if (c->listen[j].addr.dgram == l->addr.dgram &&
+                addr_equal(&c->listen[j].addr, (struct sockaddr *)&l->addr.ss,
+                           l->addr.len) &&
                 addr_port(&l->addr) != 0) {
                 snprintf(msg, sizeof(msg), "[listen %s]: address %s is also "
                          "[listen %s]", l->name, l->address, c->listen[j].name);

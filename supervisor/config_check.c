@@ -127,7 +127,8 @@ config_metrics_error(const char *v, char *msg, size_t len)
     struct addr a;
     long port;
 
-    if (addr_parse(v, &a, msg, len) == 0 && addr_family(&a) != AF_UNIX)
+    if (addr_parse(v, &a, msg, len) == 0 && addr_family(&a) != AF_UNIX &&
+        !a.dgram)
         return NULL;
     /* addr_parse's own message offers unix:, which metrics cannot use. */
     if (parse_int(v, 1, 65535, &port, NULL, 0) == 0)

@@ -165,8 +165,7 @@ open_steered(const struct listen_conf *lc, struct listener *l, char *err,
     }
     l->fd = -1;
     l->bound = l->steer->addr;
-    addr_format((struct sockaddr *)&l->bound.ss, l->bound.len, l->bound_text,
-                sizeof(l->bound_text));
+    addr_text(&l->bound, l->bound_text, sizeof(l->bound_text));
     return 1;
 }
 
@@ -283,12 +282,16 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
         free(l);
         return rc;
     }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
-                            (lc->nonblocking ? SOCK_NONBLOCK : 0), 0);
+    fd = socket(family,
+                (lc->addr.dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC |
+                    (lc->nonblocking ? SOCK_NONBLOCK : 0),
+                0);
     if (fd < 0)
         goto fail;
     what = "setsockopt";
-    if (family != AF_UNIX &&
+    /* Not for UDP: there any user's socket with it could bind the address
+     * too, and take its datagrams. */
+    if (family != AF_UNIX && !lc->addr.dgram &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         goto fail;
     /* [::] serves IPv6 only, as nginx does; list 0.0.0.0 too for both. */
@@ -305,15 +308,15 @@ listener_open(const struct listen_conf *lc, struct listener **out, char *err,
             goto fail;
     }
     what = "listen";
-    if (listen(fd, (int)lc->backlog) < 0)
+    if (!lc->addr.dgram && listen(fd, (int)lc->backlog) < 0)
         goto fail;
     l->bound.len = sizeof(l->bound.ss);
     if (getsockname(fd, (struct sockaddr *)&l->bound.ss, &l->bound.len) < 0)
         goto fail;
+    l->bound.dgram = lc->addr.dgram;
     if (family == AF_UNIX)
         l->bound = lc->addr; /* getsockname() may trim the path's length */
-    addr_format((struct sockaddr *)&l->bound.ss, l->bound.len, l->bound_text,
-                sizeof(l->bound_text));
+    addr_text(&l->bound, l->bound_text, sizeof(l->bound_text));
     l->fd = fd;
     *out = l;
     return 0;
@@ -358,7 +361,8 @@ listener_find(struct listener **ls, size_t n, const struct listen_conf *lc,
 
         /* The configured address, port 0 included: an unchanged line keeps
          * its socket, and the port the kernel chose with it. */
-        if (a->len != lc->addr.len || memcmp(&a->ss, &lc->addr.ss, a->len) != 0)
+        if (a->len != lc->addr.len || a->dgram != lc->addr.dgram ||
+            memcmp(&a->ss, &lc->addr.ss, a->len) != 0)
             continue;
         for (size_t j = 0; j < ntaken; j++)
             used |= taken[j] == ls[i];
@@ -382,14 +386,19 @@ int
 listener_queued(const struct listener *l, unsigned gen)
 {
     return l->steer != NULL ? steer_queued(l->steer, gen)
+           : l->addr.dgram  ? steer_kernel.received(l->fd)
                             : steer_kernel.queued(l->fd);
 }
 
 int
 listener_set_backlog(struct listener *l, long backlog)
 {
-    int rc = l->steer != NULL ? steer_set_backlog(l->steer, backlog)
-                              : listen(l->fd, (int)backlog) < 0 ? -errno : 0;
+    int rc = 0;
+
+    if (l->steer != NULL)
+        rc = steer_set_backlog(l->steer, backlog);
+    else if (!l->addr.dgram && listen(l->fd, (int)backlog) < 0)
+        rc = -errno; /* a datagram socket has no backlog */
 
     if (rc == 0)
         l->backlog = backlog;

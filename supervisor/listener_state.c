@@ -26,8 +26,8 @@ address(const struct addr *a)
 {
     size_t len = a->len < sizeof(a->ss) ? a->len : sizeof(a->ss);
 
-    return json_pack("{s:I,s:o}", "len", (json_int_t)a->len, "sockaddr",
-                     state_hex(&a->ss, len));
+    return json_pack("{s:I,s:o,s:b}", "len", (json_int_t)a->len, "sockaddr",
+                     state_hex(&a->ss, len), "dgram", a->dgram);
 }
 
 static json_t *
@@ -161,6 +161,8 @@ get_addr(struct state_rd *r, const json_t *o, const char *key, struct addr *a)
         return;
     }
     a->len = (socklen_t)len;
+    /* Absent from the state of an image before UDP: a stream socket's. */
+    a->dgram = json_is_true(json_object_get(v, "dgram"));
     if (len < sizeof(sa_family_t) ||
         (a->ss.ss_family != AF_INET && a->ss.ss_family != AF_INET6 &&
          a->ss.ss_family != AF_UNIX))
@@ -192,7 +194,15 @@ check_fd(struct state_rd *r, const char *key, int fd, const struct addr *a,
         state_fault(r, key, "fd %d is not a socket", fd);
         return -EINVAL;
     }
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+    if (a->dgram) {
+        int type = 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+            type != SOCK_DGRAM) {
+            state_fault(r, key, "fd %d is not a datagram socket", fd);
+            return -EINVAL;
+        }
+    } else if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 ||
+               !on) {
         state_fault(r, key, "fd %d is not listening", fd);
         return -EINVAL;
     }

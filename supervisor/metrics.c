@@ -648,7 +648,7 @@ metrics_open(uv_loop_t *loop, const char *address, view_fn *view, void *arg,
         return 0;
     if (addr_parse(address, &a, err, errlen) < 0)
         return -EINVAL;
-    if (addr_family(&a) == AF_UNIX) {
+    if (addr_family(&a) == AF_UNIX || a.dgram) {
         snprintf(err, errlen, "metrics %s: a TCP address is needed", address);
         return -EINVAL;
     }

@@ -86,7 +86,7 @@ metrics_state_adopt(uv_loop_t *loop, const json_t *o, view_fn *view, void *arg,
     state_text(&r, o, "address", text, sizeof(text));
     if (!r.failed && addr_parse(text, &a, why, sizeof(why)) < 0)
         state_fault(&r, "address", "%s", why);
-    else if (!r.failed && addr_family(&a) == AF_UNIX)
+    else if (!r.failed && (addr_family(&a) == AF_UNIX || a.dgram))
         state_fault(&r, "address", "\"%s\" is not a TCP address", text);
     if (r.failed)
         return -EINVAL;

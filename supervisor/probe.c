@@ -172,7 +172,8 @@ start_connect(struct probe_attempt *a, const char *target, unsigned sport)
     } else {
         snprintf(hostport, sizeof(hostport), "%s", target);
     }
-    if (addr_parse(hostport, &dst, NULL, 0) < 0 || addr_family(&dst) == AF_UNIX)
+    if (addr_parse(hostport, &dst, NULL, 0) < 0 ||
+        addr_family(&dst) == AF_UNIX || dst.dgram)
         goto fail;
     uv_tcp_init(a->host.loop, &a->tcp);
     a->tcp.data = a;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -469,7 +470,7 @@ append(struct steer *s, enum steer_owner owner, unsigned gen)
     rc = s->ops->open(&s->addr, s->nonblocking, s->n == 0, &fd);
     if (rc < 0)
         return rc;
-    rc = s->ops->listen(fd, (int)s->backlog);
+    rc = s->addr.dgram ? 0 : s->ops->listen(fd, (int)s->backlog);
     if (rc < 0) {
         s->ops->close(fd);
         return rc;
@@ -678,7 +679,9 @@ steer_queued(const struct steer *s, unsigned gen)
 {
     int fd = steer_fd(s, gen);
 
-    return fd < 0 ? 0 : s->ops->queued(fd);
+    return fd < 0          ? 0
+           : s->addr.dgram ? s->ops->received(fd)
+                           : s->ops->queued(fd);
 }
 
 int
@@ -686,6 +689,10 @@ steer_set_backlog(struct steer *s, long backlog)
 {
     int rc = 0, r;
 
+    if (s->addr.dgram) {
+        s->backlog = backlog; /* a datagram socket has none */
+        return 0;
+    }
     /* listen() again only changes the backlog: no member moves. */
     for (size_t i = 0; i < s->n; i++)
         if ((r = s->ops->listen(s->m[i].fd, (int)backlog)) < 0)
@@ -710,23 +717,68 @@ steer_set_nonblocking(struct steer *s, int on)
 
 /* --- the kernel ---------------------------------------------------------- */
 
+/*
+ * The first UDP member must be alone on its address, yet join a group at
+ * bind(), where a datagram socket makes one (a listener does at listen():
+ * see k_open). A socket without SO_REUSEPORT binds first, to find the
+ * address free (and the port, for port 0), then makes way for the member:
+ * only a process of handoff's own user that binds the port with
+ * SO_REUSEPORT in that moment could still join.
+ */
 static int
-k_open(struct addr *a, int nonblocking, int exclusive, int *out)
+udp_claim(struct addr *a)
 {
-    int family = addr_family(a), one = 1;
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC |
-                                (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    int fd = socket(addr_family(a), SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+    int one = 1;
+    socklen_t len = sizeof(a->ss);
 
     if (fd < 0)
         return -errno;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        (!exclusive &&
-         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
-        (family == AF_INET6 &&
+    if ((addr_family(a) == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
         bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-        (exclusive &&
-         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)) {
+        getsockname(fd, (struct sockaddr *)&a->ss, &len) < 0)
+        e = -errno;
+    else
+        a->len = len;
+    close(fd);
+    return e;
+}
+
+static int
+k_open(struct addr *a, int nonblocking, int exclusive, int *out)
+{
+    int family = addr_family(a), one = 1, dgram = a->dgram, rc;
+    int fd;
+
+    if (dgram && exclusive && (rc = udp_claim(a)) < 0)
+        return rc;
+    fd = socket(family,
+                (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC |
+                    (nonblocking ? SOCK_NONBLOCK : 0),
+                0);
+    if (fd < 0)
+        return -errno;
+    /* Not for UDP: SO_REUSEADDR there would let any user's socket with it
+     * bind the address too and take its datagrams. */
+    if (dgram) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+            (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                                              &one, sizeof(one)) < 0) ||
+            bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+    } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) <
+                   0 ||
+               (!exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+                                         sizeof(one)) < 0) ||
+               (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+                                                 &one, sizeof(one)) < 0) ||
+               bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+               (exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+                                        sizeof(one)) < 0)) {
         int e = errno;
         close(fd);
         return -e;
@@ -738,6 +790,7 @@ k_open(struct addr *a, int nonblocking, int exclusive, int *out)
         close(fd);
         return -e;
     }
+    a->dgram = dgram;
     *out = fd;
     return 0;
 }
@@ -758,11 +811,35 @@ k_attach(int fd, const struct sock_fprog *prog)
 static void
 k_close(int fd)
 {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int type = 0;
+    socklen_t tl = sizeof(type);
+
     /* The group holds the socket, not the fd: a process that outlives its
-     * worker with a copy (a child, a sanitizer's tracer) would keep it a
-     * member, and the kernel's order would no longer be the mirror's.
-     * shutdown() through any copy takes it out of the group at once (its
-     * queue, empty by now, goes with it, as with a close). */
+     * worker with a copy (a child, a sanitizer's tracer; dnsmasq's TCP
+     * children hold its UDP socket) would keep it a member, and the
+     * kernel's order would no longer be the mirror's. shutdown() through
+     * any copy takes a listener out of the group at once (its queue, empty
+     * by now, goes with it, as with a close). A datagram socket stays in
+     * it when shut down; connect() takes it out. Its peer is loopback port
+     * 1, which only a privileged sender can send from: a copy left reads
+     * nothing more (port 0 would match every sender). */
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+        type == SOCK_DGRAM &&
+        getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 lo = {.sin6_family = AF_INET6,
+                                      .sin6_port = htons(1),
+                                      .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+            (void)connect(fd, (struct sockaddr *)&lo, sizeof(lo));
+        } else {
+            struct sockaddr_in lo = {.sin_family = AF_INET,
+                                     .sin_port = htons(1),
+                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+            (void)connect(fd, (struct sockaddr *)&lo, sizeof(lo));
+        }
+    }
     shutdown(fd, SHUT_RDWR);
     close(fd);
 }
@@ -779,5 +856,17 @@ k_queued(int fd)
     return (int)ti.tcpi_unacked;
 }
 
-const struct steer_ops steer_kernel = {k_open, k_listen, k_attach, k_close,
-                                       k_queued};
+static int
+k_received(int fd)
+{
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(mem);
+
+    /* The bytes queued, every datagram's: FIONREAD tells the first's. */
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
+        return -errno;
+    return (int)mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+const struct steer_ops steer_kernel = {k_open,  k_listen, k_attach,
+                                       k_close, k_queued, k_received};

@@ -1,4 +1,5 @@
-/* steer.h: steered traffic: a reuseport group per TCP address, one socket per generation. */
+/* steer.h: steered traffic: a reuseport group per TCP or UDP address, one
+ * socket per generation. */
 #ifndef HANDOFF_STEER_H
 #define HANDOFF_STEER_H
 
@@ -78,15 +79,17 @@ int steer_probe_ports_check(unsigned lo, unsigned hi, const char *range_file,
 
 /* The kernel's side of a group; the unit tests put a model in its place. */
 struct steer_ops {
-    /* A TCP socket with SO_REUSEPORT bound to a (the real port is written
-     * back for port 0), not listening. The first of a group (exclusive)
-     * binds before it sets SO_REUSEPORT, so that an address in use, even
-     * by another group, is refused rather than joined. 0 or -errno. */
+    /* A TCP socket (UDP for a->dgram) with SO_REUSEPORT bound to a (the
+     * real port is written back for port 0), not listening. The first of a
+     * group (exclusive) binds before it sets SO_REUSEPORT, so that an address
+     * in use, even by another group, is refused rather than joined. 0 or
+     * -errno. */
     int (*open)(struct addr *a, int nonblocking, int exclusive, int *fd);
     int (*listen)(int fd, int backlog);
     int (*attach)(int fd, const struct sock_fprog *prog);
     void (*close)(int fd);
     int (*queued)(int fd); /* the accept queue's length, or -errno */
+    int (*received)(int fd); /* bytes in a datagram socket's receive queue */
 };
 extern const struct steer_ops steer_kernel;
 

@@ -460,6 +460,44 @@ addr_parses_bracketed_ipv6(void **state)
     assert_int_equal(addr_port(&a), 1);
 }
 
+/* udp: names a datagram socket's address; its text form round-trips. */
+static void
+addr_parses_udp(void **state)
+{
+    static const char *const ok[] = {"udp:127.0.0.1:53", "udp:[::1]:853",
+                                     "udp::5353", "udp:[::]:0"};
+    static const char *const bad[] = {"udp:", "udp:unix:/run/x.sock",
+                                      "udp:udp:1.2.3.4:5", "udp:1.2.3.4",
+                                      "udp:[::1]"};
+    struct addr a, b;
+    char text[ADDR_STRLEN], err[128];
+
+    (void)state;
+    for (size_t i = 0; i < N(ok); i++) {
+        assert_int_equal(addr_parse(ok[i], &a, NULL, 0), 0);
+        assert_int_equal(a.dgram, 1);
+        assert_int_equal(addr_text(&a, text, sizeof(text)), 0);
+        assert_int_equal(addr_parse(text, &b, NULL, 0), 0);
+        assert_int_equal(b.dgram, 1);
+        assert_true(addr_equal(&a, (struct sockaddr *)&b.ss, b.len));
+    }
+    assert_int_equal(addr_parse("udp::5353", &a, NULL, 0), 0);
+    assert_int_equal(addr_family(&a), AF_INET);
+    assert_int_equal(addr_port(&a), 5353);
+    assert_int_equal(addr_text(&a, text, sizeof(text)), 0);
+    assert_string_equal(text, "udp:0.0.0.0:5353");
+    assert_int_equal(addr_parse("127.0.0.1:53", &a, NULL, 0), 0);
+    assert_int_equal(a.dgram, 0);
+    assert_int_equal(addr_text(&a, text, sizeof(text)), 0);
+    assert_string_equal(text, "127.0.0.1:53");
+    assert_int_equal(addr_text(&a, text, 3), -ENOSPC);
+    for (size_t i = 0; i < N(bad); i++) {
+        err[0] = '\0';
+        assert_int_equal(addr_parse(bad[i], &a, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, bad[i]));
+    }
+}
+
 static void
 addr_parses_unix_path(void **state)
 {
@@ -1249,6 +1287,7 @@ main(void)
         cmocka_unit_test(addr_rejects_too_long_unix_path),
         cmocka_unit_test(addr_rejects_too_long_host),
         cmocka_unit_test(addr_format_round_trips),
+        cmocka_unit_test(addr_parses_udp),
         cmocka_unit_test(addr_format_reports_short_buffer),
         cmocka_unit_test(addr_format_uses_unix_length_not_nul),
         cmocka_unit_test(addr_match_exact),

@@ -204,13 +204,19 @@ sample_window(void)
     }
 }
 
+/* The groups open_group() makes: UDP ones (a datagram socket is a member
+ * once bound, and never listens). */
+static int dgram;
+
 static int
 m_open(struct addr *a, int nonblocking, int exclusive, int *fd)
 {
-    (void)a;
     (void)nonblocking;
     assert_int_equal(exclusive, k.n == 0);
+    assert_int_equal(a->dgram, dgram);
     *fd = k.next_fd++;
+    if (a->dgram)
+        k.group[k.n++] = *fd;
     return 0;
 }
 
@@ -218,6 +224,7 @@ static int
 m_listen(int fd, int backlog)
 {
     (void)backlog;
+    assert_false(dgram);
     for (size_t i = 0; i < k.n; i++)
         if (k.group[i] == fd)
             return 0;
@@ -316,11 +323,20 @@ static int
 m_queued(int fd)
 {
     (void)fd;
+    assert_false(dgram);
     return 0;
 }
 
-static const struct steer_ops model = {m_open, m_listen, m_attach, m_close,
-                                       m_queued};
+static int
+m_received(int fd)
+{
+    (void)fd;
+    assert_true(dgram);
+    return 0;
+}
+
+static const struct steer_ops model = {m_open,  m_listen, m_attach,
+                                       m_close, m_queued, m_received};
 
 static int
 setup(void **state)
@@ -328,6 +344,16 @@ setup(void **state)
     (void)state;
     memset(&k, 0, sizeof(k));
     k.next_fd = 100;
+    dgram = 0;
+    return 0;
+}
+
+/* The same, for UDP groups. */
+static int
+setup_udp(void **state)
+{
+    setup(state);
+    dgram = 1;
     return 0;
 }
 
@@ -337,7 +363,9 @@ open_group(void)
     struct addr a;
     struct steer *s;
 
-    assert_int_equal(addr_parse("127.0.0.1:8080", &a, NULL, 0), 0);
+    assert_int_equal(addr_parse(dgram ? "udp:127.0.0.1:8080" : "127.0.0.1:8080",
+                                &a, NULL, 0),
+                     0);
     assert_int_equal(steer_open(&a, 128, 0, &model, &s), 0);
     return s;
 }
@@ -1179,6 +1207,10 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_rolls, setup),
         cmocka_unit_test_setup(test_random_order, setup),
+        /* A UDP group: the same program and order, no listen(). */
+        cmocka_unit_test_setup(test_rolls, setup_udp),
+        cmocka_unit_test_setup(test_random_order, setup_udp),
+        cmocka_unit_test_setup(test_leave_during_canary, setup_udp),
         cmocka_unit_test_setup(test_leave_busy, setup),
         cmocka_unit_test_setup(test_leave_restored_listener, setup),
         cmocka_unit_test_setup(test_leave_during_canary, setup),
