@@ -64,6 +64,7 @@ enum {
     M_LISTENED = 2,
     M_NONBLOCK = 4, /* the process believes the socket is non-blocking */
     M_COPY = 8,     /* made by dup(): not counted for readiness */
+    M_DGRAM = 16,   /* a UDP socket: no accept, its options set for real */
 };
 
 /* The managed table: bits per fd number, cap numbers. */
@@ -80,6 +81,10 @@ static struct {
     int (*shutdown)(int, int);
     int (*connect)(int, const struct sockaddr *, socklen_t);
     int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
+                        socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    int (*recvmmsg)(int, struct mmsghdr *, unsigned, int, struct timespec *);
     int (*poll)(struct pollfd *, nfds_t, int);
     int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *,
                  const sigset_t *);
@@ -329,6 +334,9 @@ shim_setup(void)
     shim.shutdown = dlsym(RTLD_NEXT, "shutdown");
     shim.connect = dlsym(RTLD_NEXT, "connect");
     shim.accept4 = dlsym(RTLD_NEXT, "accept4");
+    shim.recvfrom = dlsym(RTLD_NEXT, "recvfrom");
+    shim.recvmsg = dlsym(RTLD_NEXT, "recvmsg");
+    shim.recvmmsg = dlsym(RTLD_NEXT, "recvmmsg");
     shim.poll = dlsym(RTLD_NEXT, "poll");
     shim.ppoll = dlsym(RTLD_NEXT, "ppoll");
     shim.epoll_pwait = dlsym(RTLD_NEXT, "epoll_pwait");
@@ -476,6 +484,29 @@ retire_chan(int fd)
 }
 
 /*
+ * Whether a close of the channel by the server should leave it open: before
+ * the first managed bind, the server is closing what it inherited, as
+ * daemons do at start (dnsmasq closes every fd it finds in /proc/self/fd),
+ * and would then ask for nothing. The channel stays at its number, closed
+ * on exec as a closed fd would be; the number stays taken, which a server
+ * cannot tell from a number it never had. After a bind, a close retires
+ * the channel (retire_chan).
+ */
+static int
+keep_chan(int chan)
+{
+    int fl;
+
+    if (__atomic_load_n(&shim.nbound, __ATOMIC_ACQUIRE) > 0 ||
+        getpid() != shim.owner)
+        return 0;
+    fl = shim.fcntl(chan, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC))
+        shim.fcntl(chan, F_SETFD, fl | FD_CLOEXEC);
+    return fl >= 0;
+}
+
+/*
  * The server's own socket goes when the master's takes its number: what it
  * set on it before bind() that accepted connections inherit (TCP_NODELAY,
  * SO_KEEPALIVE...) is recorded for fd, so that accept() applies it to them
@@ -494,6 +525,21 @@ carry_options(int fd, int family)
     if (rc < 0)
         say("handoff-shim: no memory for the options set on fd %d before "
             "bind(); accepted connections will not have them\n", fd);
+    if (fresh >= 0)
+        shim.close(fresh);
+}
+
+/*
+ * The same for a UDP socket: what the server set on its own goes to the
+ * master's (got) for real, since datagrams are read from it directly
+ * (see sockopt.h). Called with the lock held.
+ */
+static void
+carry_dgram_options(int fd, int got, int family)
+{
+    int fresh = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    sockopt_dgram_carry(fd, got, fresh, shim.getsockopt, shim.setsockopt);
     if (fresh >= 0)
         shim.close(fresh);
 }
@@ -541,7 +587,7 @@ note_path(const struct sockaddr_un *sun, socklen_t len)
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-    char text[ADDR_STRLEN];
+    char buf[ADDR_STRLEN + 4], *text = buf + 4;
     struct proto_kv kv[1];
     struct proto_msg reply;
     int type = 0, got, rc, err, fdflags, flflags, chan, save = errno;
@@ -558,9 +604,12 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
          sa->sa_family != AF_UNIX) ||
         shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-        type != SOCK_STREAM ||
-        addr_format(sa, len, text, sizeof(text)) < 0)
+        (type != SOCK_STREAM &&
+         (type != SOCK_DGRAM || sa->sa_family == AF_UNIX)) ||
+        addr_format(sa, len, text, ADDR_STRLEN) < 0)
         return shim.bind(fd, sa, len);
+    if (type == SOCK_DGRAM)
+        memcpy(text -= 4, "udp:", 4); /* the master's name for it */
     kv[0] = (struct proto_kv){"address", text};
     lock_take(&shim.chanlock, &old);
     id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
@@ -602,20 +651,31 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
      * while the fd still names the file they were made for. */
     if (BITS(fd) & M_COPY)
         unmanage(fd);
-    carry_options(fd, sa->sa_family);
+    if (type == SOCK_DGRAM)
+        carry_dgram_options(fd, got, sa->sa_family);
+    else
+        carry_options(fd, sa->sa_family);
     rc = shim.dup3(got, fd, fdflags >= 0 && (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0);
     if (rc >= 0) {
-        /* Non-blocking for real, so no process can block another's
-         * accept. */
-        int fl = shim.fcntl(fd, F_GETFL);
-        if (fl >= 0 && !(fl & O_NONBLOCK))
+        int fl = shim.fcntl(fd, F_GETFL),
+            nb = flflags >= 0 && (flflags & O_NONBLOCK);
+        /* A listener is non-blocking for real, so no process can block
+         * another's accept. A UDP socket is read as the server set it: a
+         * datagram goes to one reader, blocked or not, and the socket is
+         * its generation's alone. */
+        if (fl >= 0 && type == SOCK_DGRAM && !nb != !(fl & O_NONBLOCK))
+            shim.fcntl(fd, F_SETFL, nb ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+        else if (fl >= 0 && type != SOCK_DGRAM && !(fl & O_NONBLOCK))
             shim.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         if (BITS(fd) == 0)
             __atomic_add_fetch(&shim.nbound, 1, __ATOMIC_RELEASE);
+        /* A UDP socket receives once bound: the wait that follows is the
+         * serving loop's (ready = listen). */
+        if (type == SOCK_DGRAM && !(BITS(fd) & M_LISTENED))
+            __atomic_add_fetch(&shim.nlistened, 1, __ATOMIC_RELEASE);
         __atomic_store_n(&BITS(fd),
-                         M_BOUND | (flflags >= 0 && (flflags & O_NONBLOCK)
-                                        ? M_NONBLOCK
-                                        : 0),
+                         M_BOUND | (nb ? M_NONBLOCK : 0) |
+                             (type == SOCK_DGRAM ? M_DGRAM | M_LISTENED : 0),
                          __ATOMIC_RELEASE);
     } else {
         sockopt_forget(&shim.opts, fd); /* still the server's own socket */
@@ -637,7 +697,7 @@ int
 listen(int fd, int backlog)
 {
     SHIM_READY();
-    if (managed(fd)) {
+    if (managed(fd) && !(fdbits(fd) & M_DGRAM)) {
         sigset_t old;
 
         /* Listening already, for every generation: a second listen() would
@@ -702,6 +762,16 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
         sa->sa_family == AF_UNSPEC) {
         let_go(fd);
         return 0;
+    }
+    /* A connected UDP socket leaves its reuseport group (the steering
+     * program's indices would move under it) and takes every datagram of
+     * its peer, whichever generation should have it. */
+    if (fdbits(fd) & M_DGRAM) {
+        say("handoff-shim: connect() of the UDP socket at fd %d refused: it "
+            "is its generation's socket for every client\n",
+            fd);
+        errno = EOPNOTSUPP;
+        return -1;
     }
     return shim.connect(fd, sa, len);
 }
@@ -891,7 +961,8 @@ fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
-    if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
+    if (managed(fd) && !(fdbits(fd) & M_DGRAM) &&
+        (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl);
     if (tracked(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         return dup_managed(fd, shim.fcntl(fd, cmd, arg));
@@ -908,7 +979,8 @@ fcntl64(int fd, int cmd, ...)
     va_start(ap, cmd);
     arg = va_arg(ap, void *);
     va_end(ap);
-    if (managed(fd) && (cmd == F_GETFL || cmd == F_SETFL))
+    if (managed(fd) && !(fdbits(fd) & M_DGRAM) &&
+        (cmd == F_GETFL || cmd == F_SETFL))
         return fcntl_managed(fd, cmd, arg, shim.fcntl64);
     if (tracked(fd) && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
         return dup_managed(fd, shim.fcntl64(fd, cmd, arg));
@@ -925,7 +997,8 @@ ioctl(int fd, unsigned long req, ...)
     va_start(ap, req);
     arg = va_arg(ap, void *);
     va_end(ap);
-    if (managed(fd) && req == FIONBIO && arg != NULL) {
+    if (managed(fd) && !(fdbits(fd) & M_DGRAM) && req == FIONBIO &&
+        arg != NULL) {
         set_nonblock(fd, *(int *)arg);
         return 0;
     }
@@ -936,7 +1009,8 @@ int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     SHIM_READY();
-    if (managed(fd)) {
+    if (managed(fd) &&
+        (!(fdbits(fd) & M_DGRAM) || sockopt_dgram_kept(level, name))) {
         sigset_t old;
         int rc;
 
@@ -965,8 +1039,9 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
      * shared socket listens for every generation, and a server that asks
      * first skips its own listen() (HAProxy does), so readiness, which
      * waits for that listen(), would never come. */
-    if (managed(fd) && level == SOL_SOCKET && name == SO_ACCEPTCONN &&
-        val != NULL && len != NULL && *len >= sizeof(int)) {
+    if (managed(fd) && !(fdbits(fd) & M_DGRAM) && level == SOL_SOCKET &&
+        name == SO_ACCEPTCONN && val != NULL && len != NULL &&
+        *len >= sizeof(int)) {
         int on = (fdbits(fd) & M_LISTENED) != 0;
 
         memcpy(val, &on, sizeof(on));
@@ -1058,6 +1133,42 @@ select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *t)
     if (ready_due() && selects_managed(n, r))
         report_ready();
     return shim.select(n, r, w, x, t);
+}
+
+/* A read of a managed UDP socket that blocks is a wait of the serving loop
+ * too (a server with no poll() does that). */
+ssize_t
+recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
+         socklen_t *len)
+{
+    SHIM_READY();
+    if (ready_due() && (fdbits(fd) & M_DGRAM))
+        report_ready();
+    return shim.recvfrom(fd, buf, n, flags, sa, len);
+}
+
+ssize_t
+recv(int fd, void *buf, size_t n, int flags)
+{
+    return recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    SHIM_READY();
+    if (ready_due() && (fdbits(fd) & M_DGRAM))
+        report_ready();
+    return shim.recvmsg(fd, msg, flags);
+}
+
+int
+recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct timespec *t)
+{
+    SHIM_READY();
+    if (ready_due() && (fdbits(fd) & M_DGRAM))
+        report_ready();
+    return shim.recvmmsg(fd, v, n, flags, t);
 }
 
 int
@@ -1214,7 +1325,7 @@ copy_fd(int old, int new)
     }
     __atomic_store_n(slot,
                      (unsigned char)((BITS(old) & (M_BOUND | M_LISTENED |
-                                                   M_NONBLOCK)) |
+                                                   M_NONBLOCK | M_DGRAM)) |
                                      M_COPY),
                      __ATOMIC_RELEASE);
     while ((rc = sockopt_copy(&shim.opts, old, new)) == -ENOSPC &&
@@ -1236,8 +1347,11 @@ int
 close(int fd)
 {
     SHIM_READY();
-    if (fd >= 0 && fd == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED))
+    if (fd >= 0 && fd == __atomic_load_n(&shim.chan, __ATOMIC_RELAXED)) {
+        if (keep_chan(fd))
+            return 0;
         retire_chan(fd);
+    }
     if (tracked(fd)) {
         sigset_t old;
 
@@ -1281,7 +1395,18 @@ forget_range(unsigned lo, unsigned hi)
 int
 close_range(unsigned lo, unsigned hi, int flags)
 {
+    int chan = __atomic_load_n(&shim.chan, __ATOMIC_RELAXED), rc = 0;
+
     SHIM_READY();
+    /* Around a channel kept (see keep_chan). */
+    if (lo <= hi && flags == 0 && chan >= 0 && (unsigned)chan >= lo &&
+        (unsigned)chan <= hi && keep_chan(chan)) {
+        if ((unsigned)chan > lo)
+            rc = close_range(lo, (unsigned)chan - 1, 0);
+        if (rc == 0 && (unsigned)chan < hi)
+            rc = close_range((unsigned)chan + 1, hi, 0);
+        return rc;
+    }
     if (lo <= hi && flags == 0)
         forget_range(lo, hi);
     return shim.close_range(lo, hi, flags);
@@ -1290,7 +1415,13 @@ close_range(unsigned lo, unsigned hi, int flags)
 void
 closefrom(int lo)
 {
+    int chan = __atomic_load_n(&shim.chan, __ATOMIC_RELAXED);
+
     SHIM_READY();
+    if (chan >= 0 && chan >= lo && keep_chan(chan)) {
+        close_range(lo > 0 ? (unsigned)lo : 0, ~0U, 0);
+        return;
+    }
     forget_range(lo > 0 ? (unsigned)lo : 0, ~0U);
     shim.closefrom(lo);
 }

@@ -115,6 +115,91 @@ sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
     return n;
 }
 
+/* What a datagram socket keeps to the process: see sockopt.h. */
+static const struct {
+    int level, name;
+} dgram_kept[] = {
+    {SOL_SOCKET, SO_REUSEADDR},
+    {SOL_SOCKET, SO_REUSEPORT},
+    {SOL_SOCKET, SO_BINDTODEVICE},
+    {SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF},
+    {SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF},
+    {SOL_SOCKET, SO_DETACH_REUSEPORT_BPF},
+    {IPPROTO_IP, IP_FREEBIND},
+    {IPPROTO_IP, IP_TRANSPARENT},
+    {IPPROTO_IPV6, IPV6_V6ONLY},
+    {IPPROTO_IPV6, IPV6_FREEBIND},
+    {IPPROTO_IPV6, IPV6_TRANSPARENT},
+};
+
+int
+sockopt_dgram_kept(int level, int name)
+{
+    for (size_t i = 0; i < sizeof(dgram_kept) / sizeof(dgram_kept[0]); i++)
+        if (dgram_kept[i].level == level && dgram_kept[i].name == name)
+            return 1;
+    return 0;
+}
+
+/* The options UDP servers set before bind() (unbound, dnsmasq, knot,
+ * memcached, QUIC servers) that bind() must not lose. */
+static const struct {
+    int level, name;
+} dgram_carried[] = {
+    {SOL_SOCKET, SO_RCVBUF},
+    {SOL_SOCKET, SO_SNDBUF},
+    {SOL_SOCKET, SO_RCVTIMEO},
+    {SOL_SOCKET, SO_SNDTIMEO},
+    {SOL_SOCKET, SO_PRIORITY},
+    {SOL_SOCKET, SO_TIMESTAMP},
+    {SOL_SOCKET, SO_TIMESTAMPNS},
+    {SOL_SOCKET, SO_RXQ_OVFL},
+    {IPPROTO_IP, IP_PKTINFO},
+    {IPPROTO_IP, IP_RECVTOS},
+    {IPPROTO_IP, IP_RECVTTL},
+    {IPPROTO_IP, IP_RECVERR},
+    {IPPROTO_IP, IP_TOS},
+    {IPPROTO_IP, IP_MTU_DISCOVER},
+    {IPPROTO_IP, IP_RECVORIGDSTADDR},
+    {IPPROTO_IPV6, IPV6_RECVPKTINFO},
+    {IPPROTO_IPV6, IPV6_RECVTCLASS},
+    {IPPROTO_IPV6, IPV6_RECVHOPLIMIT},
+    {IPPROTO_IPV6, IPV6_RECVERR},
+    {IPPROTO_IPV6, IPV6_TCLASS},
+    {IPPROTO_IPV6, IPV6_MTU_DISCOVER},
+};
+
+int
+sockopt_dgram_carry(int sock, int to, int fresh,
+                    int (*getopt)(int, int, int, void *, socklen_t *),
+                    int (*setopt)(int, int, int, const void *, socklen_t))
+{
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof(dgram_carried) / sizeof(dgram_carried[0]);
+         i++) {
+        unsigned char val[SOCKOPT_VALMAX], def[SOCKOPT_VALMAX];
+        socklen_t len = sizeof(val), dlen = sizeof(def);
+        int level = dgram_carried[i].level, name = dgram_carried[i].name;
+
+        if (getopt(sock, level, name, val, &len) < 0)
+            continue;
+        if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
+            dlen == len && memcmp(val, def, len) == 0)
+            continue;
+        /* Linux doubles the buffer size it is given, and reports that. */
+        if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
+            len == sizeof(int)) {
+            int v;
+            memcpy(&v, val, sizeof(v));
+            v /= 2;
+            memcpy(val, &v, sizeof(v));
+        }
+        n += setopt(to, level, name, val, len) == 0;
+    }
+    return n;
+}
+
 int
 sockopt_apply(const struct sockopt_table *t, int fd, int conn,
               int (*setopt)(int, int, int, const void *, socklen_t))

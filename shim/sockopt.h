@@ -66,4 +66,25 @@ int sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
 int sockopt_apply(const struct sockopt_table *t, int fd, int conn,
                   int (*setopt)(int, int, int, const void *, socklen_t));
 
+/*
+ * A datagram socket has no connections to copy options into: the server
+ * reads from the socket itself, so what it sets must reach the socket
+ * (IP_PKTINFO changes what recvmsg() returns; buffer sizes, timeouts, the
+ * TOS of replies). Each generation's UDP socket is its own (steered), so
+ * the shim sets them for real, except those that would take the socket
+ * out of its group, let another socket bind beside it or replace the
+ * master's program: those it keeps to the process, as for a listener.
+ */
+int sockopt_dgram_kept(int level, int name);
+
+/*
+ * Before the master's UDP socket takes fd's number in bind(): set on it
+ * (to) what the server set on its own (sock) and differs from fresh's (a
+ * new datagram socket of the family), among the options a UDP server sets
+ * (sockopt.c lists them). Returns how many were set.
+ */
+int sockopt_dgram_carry(int sock, int to, int fresh,
+                        int (*getopt)(int, int, int, void *, socklen_t *),
+                        int (*setopt)(int, int, int, const void *, socklen_t));
+
 #endif

@@ -243,6 +243,40 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# free_port_udp: a port of 127.0.0.1 free for UDP and TCP both (a DNS
+# server's), the kernel's choice.
+free_port_udp() {
+    python3 -c 'import socket
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", u.getsockname()[1]))
+    except OSError:
+        continue
+    print(u.getsockname()[1]); break'
+}
+
+# dnsperf_start PORT [QPS]: dnsperf at QPS queries/s (3,000) on 127.0.0.1:PORT
+# for A queries of www.example, in the background (DNSPID); dnsperf_stop
+# ends it and sets SENT, COMPLETED, LOST and NOERROR.
+dnsperf_start() {
+    local i
+    for i in $(seq 1000); do echo "www.example A"; done >"$T/queries"
+    dnsperf -s 127.0.0.1 -p "$1" -d "$T/queries" -Q "${2:-3000}" -l 600 -t 2 \
+        >"$T/dnsperf.out" 2>&1 &
+    DNSPID=$!
+}
+dnsperf_stop() {
+    kill -INT "$DNSPID" 2>/dev/null
+    wait "$DNSPID" 2>/dev/null
+    SENT=$(sed -n 's/^ *Queries sent: *\([0-9]*\).*/\1/p' "$T/dnsperf.out")
+    COMPLETED=$(sed -n 's/^ *Queries completed: *\([0-9]*\).*/\1/p' "$T/dnsperf.out")
+    LOST=$(sed -n 's/^ *Queries lost: *\([0-9]*\).*/\1/p' "$T/dnsperf.out")
+    NOERROR=$(sed -n 's/^ *Response codes:.*NOERROR \([0-9]*\).*/\1/p' "$T/dnsperf.out")
+    [ -n "$SENT" ] && [ -n "$LOST" ] || fail "dnsperf printed no figures: $(tail -5 "$T/dnsperf.out")"
+}
+
 # ngx_conf DIR PORT [DIRECTIVES]: the configuration every nginx of the tests
 # runs, in DIR/nginx.conf: two workers on 127.0.0.1:PORT answering
 # "pid=PID" (the worker's), everything it writes under DIR, DIRECTIVES
