@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/openat2.h>
+#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -388,6 +389,20 @@ listener_queued(const struct listener *l, unsigned gen)
     return l->steer != NULL ? steer_queued(l->steer, gen)
            : l->addr.dgram  ? steer_kernel.received(l->fd)
                             : steer_kernel.queued(l->fd);
+}
+
+long
+listener_dropped(const struct listener *l, unsigned gen)
+{
+    uint32_t mem[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(mem);
+    int fd = listener_fd(l, gen);
+
+    if (!l->addr.dgram || fd < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+        len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+        return -1;
+    return (long)mem[SK_MEMINFO_DROPS];
 }
 
 int

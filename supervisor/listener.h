@@ -57,6 +57,10 @@ int listener_fd(const struct listener *l, unsigned gen);
 /* The accept queue of gen's socket, or -errno. */
 int listener_queued(const struct listener *l, unsigned gen);
 
+/* The datagrams gen's UDP socket dropped (a full receive queue), or -1
+ * (not a UDP listener, no socket). */
+long listener_dropped(const struct listener *l, unsigned gen);
+
 /* Set the backlog of every socket of l. Returns 0 or -errno. */
 int listener_set_backlog(struct listener *l, long backlog);
 

@@ -231,6 +231,29 @@ generations(const struct view *v, struct control_buf *b, metrics_proc_fn *proc)
     }
 }
 
+/* One sample per socket of the TCP (dgram 0) or UDP listeners: its queue's
+ * length, or its drops. */
+static void
+queues(const struct view *v, struct control_buf *b, int dgram, const char *name,
+       int drops)
+{
+    for (size_t i = 0; i < v->nlisteners; i++)
+        for (size_t k = 0; k < v->listeners[i].nqueues; k++) {
+            const struct view_queue *q = &v->listeners[i].queues[k];
+            long val = drops ? q->drops : q->length;
+
+            if (v->listeners[i].dgram != dgram || val < 0)
+                continue;
+            control_buf_printf(b, "%s{listener=\"", name);
+            label(b, v->listeners[i].name);
+            if (q->gen == 0)
+                control_buf_printf(b, "\",generation=\"all\"} %ld\n", val);
+            else
+                control_buf_printf(b, "\",generation=\"%u\"} %ld\n", q->gen,
+                                   val);
+        }
+}
+
 /* Steered: a socket per generation; shared: one queue for all. */
 static void
 listeners(const struct view *v, struct control_buf *b)
@@ -238,6 +261,8 @@ listeners(const struct view *v, struct control_buf *b)
     family(b, "handoff_listener_backlog", "gauge",
            "The listen backlog of the listener's sockets.");
     for (size_t i = 0; i < v->nlisteners; i++) {
+        if (v->listeners[i].dgram)
+            continue; /* a datagram socket has none */
         control_buf_printf(b, "handoff_listener_backlog{listener=\"");
         label(b, v->listeners[i].name);
         control_buf_printf(b, "\"} %ld\n", v->listeners[i].backlog);
@@ -245,19 +270,15 @@ listeners(const struct view *v, struct control_buf *b)
     family(b, "handoff_listener_queue_length", "gauge",
            "Connections waiting in the accept queue (generation \"all\": "
            "a shared socket).");
-    for (size_t i = 0; i < v->nlisteners; i++)
-        for (size_t k = 0; k < v->listeners[i].nqueues; k++) {
-            const struct view_queue *q = &v->listeners[i].queues[k];
-
-            control_buf_printf(b, "handoff_listener_queue_length{listener=\"");
-            label(b, v->listeners[i].name);
-            if (q->gen == 0)
-                control_buf_printf(b, "\",generation=\"all\"} %d\n",
-                                   q->length);
-            else
-                control_buf_printf(b, "\",generation=\"%u\"} %d\n", q->gen,
-                                   q->length);
-        }
+    queues(v, b, 0, "handoff_listener_queue_length", 0);
+    family(b, "handoff_listener_receive_queue_bytes", "gauge",
+           "Bytes of datagrams waiting in a UDP listener's receive queue "
+           "(generation \"all\": a shared socket).");
+    queues(v, b, 1, "handoff_listener_receive_queue_bytes", 0);
+    family(b, "handoff_listener_receive_drops_total", "counter",
+           "Datagrams a UDP listener's socket dropped, its receive queue "
+           "full (generation \"all\": a shared socket).");
+    queues(v, b, 1, "handoff_listener_receive_drops_total", 1);
 }
 
 void

@@ -130,14 +130,17 @@ one_listener(struct listener *l, void *arg)
     memset(vl, 0, sizeof(*vl));
     vl->name = l->name;
     vl->backlog = l->backlog;
+    vl->dgram = l->addr.dgram;
     if (l->steer == NULL) {
         if ((q = listener_queued(l, 0)) >= 0)
-            vl->queues[vl->nqueues++] = (struct view_queue){0, q};
+            vl->queues[vl->nqueues++] =
+                (struct view_queue){0, q, listener_dropped(l, 0)};
         return;
     }
     for (size_t i = 0; i < v->ngens; i++)
         if ((q = listener_queued(l, v->gens[i].id)) >= 0)
-            vl->queues[vl->nqueues++] = (struct view_queue){v->gens[i].id, q};
+            vl->queues[vl->nqueues++] = (struct view_queue){
+                v->gens[i].id, q, listener_dropped(l, v->gens[i].id)};
 }
 
 int

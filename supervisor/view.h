@@ -52,11 +52,13 @@ struct view_gen {
 /* The accept queue of one socket: a generation's, or the shared one. */
 struct view_queue {
     unsigned gen; /* 0: the one socket every generation shares */
-    int length;
+    int length;   /* connections; a UDP listener's: bytes */
+    long drops;   /* UDP: datagrams the socket dropped, -1: not known */
 };
 
 struct view_listener {
     const char *name; /* the plan's: valid while the request is answered */
+    int dgram;        /* UDP */
     long backlog;
     struct view_queue queues[DEPLOY_MAX_GENS];
     size_t nqueues;

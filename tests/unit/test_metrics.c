@@ -126,6 +126,48 @@ expect(const char *text, const char *line)
     free(want);
 }
 
+/* A TCP listener's queue counts connections; a UDP one's, bytes and drops,
+ * each in its own family. */
+static void
+listeners_by_kind(void **state)
+{
+    struct view_listener ls[2] = {
+        {.name = "web",
+         .backlog = 511,
+         .nqueues = 2,
+         .queues = {{.gen = 3, .length = 4, .drops = -1},
+                    {.gen = 2, .length = 0, .drops = -1}}},
+        {.name = "dns",
+         .dgram = 1,
+         .backlog = 511,
+         .nqueues = 2,
+         .queues = {{.gen = 3, .length = 768, .drops = 0},
+                    {.gen = 2, .length = 0, .drops = 12}}},
+    };
+    struct view v = {.listeners = ls, .nlisteners = 2};
+    struct control_buf b = {0};
+
+    (void)state;
+    metrics_render(&v, &b, NULL);
+    assert_false(b.failed);
+    expect(b.s, "handoff_listener_backlog{listener=\"web\"} 511");
+    expect(
+        b.s,
+        "handoff_listener_queue_length{listener=\"web\",generation=\"3\"} 4");
+    expect(b.s, "handoff_listener_receive_queue_bytes{listener=\"dns\","
+                "generation=\"3\"} 768");
+    expect(b.s, "handoff_listener_receive_queue_bytes{listener=\"dns\","
+                "generation=\"2\"} 0");
+    expect(b.s, "handoff_listener_receive_drops_total{listener=\"dns\","
+                "generation=\"2\"} 12");
+    expect(b.s, "# TYPE handoff_listener_receive_drops_total counter");
+    assert_null(strstr(b.s, "handoff_listener_backlog{listener=\"dns\"}"));
+    assert_null(strstr(b.s, "queue_length{listener=\"dns\""));
+    assert_null(strstr(b.s, "receive_queue_bytes{listener=\"web\""));
+    assert_null(strstr(b.s, "drops_total{listener=\"web\""));
+    free(b.s);
+}
+
 static void
 the_text_follows_the_deployments_view(void **state)
 {
@@ -218,6 +260,7 @@ main(void)
         cmocka_unit_test(oversized_requests_are_refused),
         cmocka_unit_test(histograms_count_into_buckets),
         cmocka_unit_test(the_text_follows_the_deployments_view),
+        cmocka_unit_test(listeners_by_kind),
         cmocka_unit_test(proc_reads_the_master_itself),
     };
 
