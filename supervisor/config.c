@@ -39,6 +39,7 @@ const char *const config_pass_names[] = {"shim", "systemd", "inherit",
 const char *const config_restart_names[] = {"always", "on-failure", "never",
                                             NULL};
 const char *const config_traffic_names[] = {"steered", "shared", NULL};
+const char *const config_flows_names[] = {"none", "quic", NULL};
 const char *const config_ready_names[] = {"listen", "notify", "tcp", "http",
                                           "exec",   "delay",  NULL};
 
@@ -48,8 +49,10 @@ const char *const config_ready_names[] = {"listen", "notify", "tcp", "http",
 static const struct key keys[] = {
     {"handoff", "stop_timeout", K_DURATION, OFF(stop_timeout), 0, 0, NULL},
     {"handoff", "stop_delay", K_DURATION, OFF(stop_delay), 0, 0, NULL},
-    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, config_log_format_names},
-    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, config_log_level_names},
+    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0,
+     config_log_format_names},
+    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0,
+     config_log_level_names},
     {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
     {"handoff", "metrics", K_STRING, OFF(metrics), 0, 0, NULL},
     {"handoff", "probe_ports", K_SPECIAL, 0, 0, 0, NULL},
@@ -60,6 +63,7 @@ static const struct key keys[] = {
     {"listen", "group", K_SPECIAL, 0, 0, 0, NULL},
     {"listen", "nonblocking", K_BOOL, LOFF(nonblocking), 0, 0, NULL},
     {"listen", "traffic", K_ENUM, LOFF(traffic), 0, 0, config_traffic_names},
+    {"listen", "flows", K_ENUM, LOFF(flows), 0, 0, config_flows_names},
     {"worker", "command", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "processes", K_INT, OFF(processes), 1, 4096, NULL},
     {"worker", "pass", K_ENUM, OFF(pass), 0, 0, config_pass_names},
@@ -77,10 +81,13 @@ static const struct key keys[] = {
     {"worker", "canary", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "canary_clients", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "guard", K_SPECIAL, 0, 0, 0, NULL},
-    {"worker", "guard_interval", K_DURATION, OFF(canary.guard_interval), 0, 0, NULL},
-    {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000, NULL},
+    {"worker", "guard_interval", K_DURATION, OFF(canary.guard_interval), 0, 0,
+     NULL},
+    {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000,
+     NULL},
     {"worker", "guard_latency", K_SPECIAL, 0, 0, 0, NULL},
-    {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0, NULL},
+    {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0,
+     NULL},
 };
 
 /* The state of one load: the configuration being built and where we are. */
@@ -714,11 +721,14 @@ apply_args(struct loader *ld, const struct config_args *args)
     }
     ld->cur_listen = NULL;
     /* Every flag wins over the file; --backlog, --nonblocking and
-     * --traffic for every listener. */
+     * --traffic for every listener, --flows for every UDP one. */
     for (size_t i = 0; i < args->nflags && !ld->failed; i++) {
         int listen = strcmp(args->flags[i].section, "listen") == 0;
+        int udp_only = listen && strcmp(args->flags[i].key, "flows") == 0;
         ld->flag = args->flags[i].flag;
         for (size_t j = 0; j < (listen ? c->nlisten : 1) && !ld->failed; j++) {
+            if (udp_only && !c->listen[j].addr.dgram)
+                continue;
             ld->cur_listen = listen ? &c->listen[j] : NULL;
             apply(ld, args->flags[i].section, args->flags[i].key,
                   args->flags[i].value);
@@ -858,6 +868,14 @@ validate(struct loader *ld)
         if (l->mode >= 0 && addr_family(&l->addr) != AF_UNIX) {
             snprintf(msg, sizeof(msg), "[listen %s]: mode: only for unix: "
                      "addresses", l->name);
+            return load_error(ld, NULL, msg);
+        }
+        if (l->flows == FLOWS_QUIC &&
+            (!l->addr.dgram || l->traffic != TRAFFIC_STEERED)) {
+            snprintf(msg, sizeof(msg), "[listen %s]: flows = quic: %s", l->name,
+                     !l->addr.dgram ? "only for udp: addresses"
+                                    : "needs traffic = steered (a shared "
+                                      "socket has no generation to keep)");
             return load_error(ld, NULL, msg);
         }
         if (!validate_listen_owner(ld, l))
@@ -1013,6 +1031,7 @@ static const struct {
     {"backlog", 0, "listen", "backlog"},
     {"nonblocking", 0, "listen", "nonblocking"},
     {"traffic", 0, "listen", "traffic"},
+    {"flows", 0, "listen", "flows"},
     {"probe-ports", 0, "handoff", "probe_ports"},
     {"drain-delay", 0, "worker", "drain_delay"},
     {"canary", 0, "worker", "canary"},
@@ -1029,23 +1048,38 @@ void
 config_usage(FILE *f)
 {
     fputs(
-        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] [--pass MODE]\n"
-        "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
-        "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
+        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] "
+        "[--pass MODE]\n"
+        "               [-r|--ready SPEC] [--ready-timeout D] "
+        "[--ready-interval D]\n"
+        "               [--drain-signal SIG] [--drain-timeout D] "
+        "[--stop-timeout D]\n"
         "               [--stop-delay D] [--restart POLICY] [--backlog N]\n"
-        "               [--nonblocking yes|no] [--traffic steered|shared] [--drain-delay D]\n"
-        "               [--probe-ports LO-HI] [--canary W%/D...] [--canary-clients CIDR...]\n"
-        "               [--guard SPEC] [--guard-interval D] [--guard-failures N]\n"
+        "               [--nonblocking yes|no] [--traffic steered|shared] "
+        "[--flows none|quic]\n"
+        "               [--drain-delay D]"
+        "               [--probe-ports LO-HI] [--canary W%/D...] "
+        "[--canary-clients CIDR...]\n"
+        "               [--guard SPEC] [--guard-interval D] [--guard-failures "
+        "N]\n"
         "               [--guard-latency R] [--keep-previous D]\n"
-        "               [-C|--directory DIR] [-u|--user USER] [-g|--group GROUP]\n"
-        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level L]\n"
-        "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"
+        "               [-C|--directory DIR] [-u|--user USER] [-g|--group "
+        "GROUP]\n"
+        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level "
+        "L]\n"
+        "               [--control PATH] [--metrics ADDRESS] [-t|--check] "
+        "[-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
-        "       handoff status [--json] [--watch [--interval D]] [--control PATH | -c FILE] [--timeout D]\n"
-        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] [--timeout D]\n"
-        "       handoff promote | rollback | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
-        "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
-        "to a new generation without losing a connection, SIGHUP reads FILE again\n"
+        "       handoff status [--json] [--watch [--interval D]] [--control "
+        "PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] "
+        "[--timeout D]\n"
+        "       handoff promote | rollback | stop | metrics [--control PATH | "
+        "-c FILE] [--timeout D]\n"
+        "Runs COMMAND as workers that share the listening sockets; SIGUSR2 "
+        "rolls\n"
+        "to a new generation without losing a connection, SIGHUP reads FILE "
+        "again\n"
         "and rolls. The second form asks a running handoff. See handoff(8).\n",
         f);
 }

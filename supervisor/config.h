@@ -21,6 +21,7 @@ enum ready_kind {
 };
 enum restart_mode { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum traffic_mode { TRAFFIC_STEERED, TRAFFIC_SHARED };
+enum flows_mode { FLOWS_NONE, FLOWS_QUIC };
 
 #define CONFIG_ERRLEN 512
 #define CONFIG_NAME_MAX 64
@@ -37,6 +38,7 @@ struct listen_conf {
     gid_t gid;
     int nonblocking; /* O_NONBLOCK on the shared socket, for every holder */
     int traffic;     /* enum traffic_mode; unix listeners are always shared */
+    int flows;       /* enum flows_mode: UDP only */
 };
 
 struct config {
@@ -170,6 +172,7 @@ extern const char *const config_log_level_names[];
 extern const char *const config_pass_names[];
 extern const char *const config_restart_names[];
 extern const char *const config_traffic_names[];
+extern const char *const config_flows_names[];
 extern const char *const config_ready_names[];
 
 const char *config_pass_name(enum pass_mode p);

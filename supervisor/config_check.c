@@ -23,7 +23,7 @@ static const char *const handoff_vars[] = {
     "HANDOFF_FD=",          "HANDOFF_GENERATION=",
     "SERVER_STARTER_PORT=", "EINHORN_FD_COUNT=",
     "EINHORN_FD_",          "NGINX=",
-    "GUNICORN_FD=",
+    "GUNICORN_FD=",         "HANDOFF_QUIC_COOKIE=",
 };
 
 int

@@ -59,6 +59,8 @@ config_print(const struct config *c, FILE *f)
             fprintf(f, "nonblocking = yes\n");
         if (addr_family(&l->addr) != AF_UNIX)
             fprintf(f, "traffic = %s\n", config_traffic_names[l->traffic]);
+        if (l->flows != FLOWS_NONE)
+            fprintf(f, "flows = %s\n", config_flows_names[l->flows]);
     }
     fprintf(f, "\n[worker]\ncommand =");
     for (char **a = c->argv; a && *a; a++) {

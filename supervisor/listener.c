@@ -165,6 +165,7 @@ open_steered(const struct listen_conf *lc, struct listener *l, char *err,
         return rc;
     }
     l->fd = -1;
+    listener_set_flows(l, lc->flows);
     l->bound = l->steer->addr;
     addr_text(&l->bound, l->bound_text, sizeof(l->bound_text));
     return 1;
@@ -389,6 +390,13 @@ listener_queued(const struct listener *l, unsigned gen)
     return l->steer != NULL ? steer_queued(l->steer, gen)
            : l->addr.dgram  ? steer_kernel.received(l->fd)
                             : steer_kernel.queued(l->fd);
+}
+
+void
+listener_set_flows(struct listener *l, int flows)
+{
+    if (l->steer != NULL)
+        l->steer->quic = flows == FLOWS_QUIC;
 }
 
 long

@@ -61,6 +61,11 @@ int listener_queued(const struct listener *l, unsigned gen);
  * (not a UDP listener, no socket). */
 long listener_dropped(const struct listener *l, unsigned gen);
 
+/* flows = quic or none (enum flows_mode), from the next program on: a
+ * reload that ends it sends the old generations' QUIC connections where
+ * the plan says. */
+void listener_set_flows(struct listener *l, int flows);
+
 /* Set the backlog of every socket of l. Returns 0 or -errno. */
 int listener_set_backlog(struct listener *l, long backlog);
 

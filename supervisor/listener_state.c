@@ -55,6 +55,7 @@ group(const struct steer *s)
     state_put(o, "pinned", state_num(s->pinned), &f);
     state_put(o, "probed", state_num(s->probed), &f);
     state_put(o, "swaps", state_num(s->swaps), &f);
+    state_put(o, "quic", state_num(s->quic), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -260,6 +261,8 @@ read_group(struct state_rd *r, const json_t *o, const struct listener *l)
     s->pinned = (unsigned)state_get(r, o, "pinned", 0, U32);
     s->probed = (unsigned)state_get(r, o, "probed", 0, U32);
     s->swaps = (unsigned)state_get(r, o, "swaps", 0, U32);
+    if (json_object_get(o, "quic") != NULL) /* from an image with QUIC */
+        s->quic = (int)state_get(r, o, "quic", 0, 1);
     s->ops = &steer_kernel; /* as listener_open's groups */
     m = json_object_get(o, "members");
     if (!r->failed && !json_is_array(m))

@@ -960,9 +960,10 @@ master_run(const struct config_args *args, char *const *argv,
     m.readiness =
         (struct readiness_ctx){&m.probes, probe_port, master_worker_ready, &m};
     m.channels = (struct channel_ctx){&loop, master_worker_ready, &m};
-    m.workers = (struct worker_ctx){
-        &loop,       &m.reaper,     &m.channels, &m.readiness, m.notify_path,
-        m.shim_path, worker_exited, stopping,    &m,           NULL};
+    m.workers = (struct worker_ctx){&loop,         &m.reaper,     &m.channels,
+                                    &m.readiness,  m.notify_path, m.shim_path,
+                                    worker_exited, stopping,      &m,
+                                    NULL,          &m.steering};
     m.traffic = (struct traffic){&m.steering, live_plans, &m};
     m.control_ops = (struct control_ops){request_roll,
                                          request_promote,

@@ -70,6 +70,7 @@ plan_update(struct listener *l, const struct listen_conf *lc)
     int rc;
 
     snprintf(l->name, sizeof(l->name), "%s", lc->name);
+    listener_set_flows(l, lc->flows);
     if (l->backlog != lc->backlog)
         listener_set_backlog(l, lc->backlog);
     if (l->nonblocking != lc->nonblocking &&

@@ -59,7 +59,19 @@ steer_plan_add(struct steer_plan *p, unsigned gen)
         }
     }
     memmove(&p->r[1], &p->r[0], p->n * sizeof(p->r[0]));
-    p->r[0] = (struct steer_route){gen, 0, 0, block};
+    p->r[0] = (struct steer_route){gen, 0, 0, block, 0, 0};
+    /* A cookie no other generation has, in turn: a value comes back into
+     * use as late as can be, as a probe block does. */
+    for (unsigned t = 0; t < 256; t++) {
+        unsigned c = (p->next_cookie + t) & 0xff, taken = 0;
+        for (size_t i = 1; i <= p->n && !taken; i++)
+            taken = p->r[i].cookie == c;
+        if (!taken) {
+            p->r[0].cookie = (uint8_t)c;
+            p->next_cookie = c + 1;
+            break;
+        }
+    }
     p->n++;
     return 0;
 }
@@ -84,6 +96,7 @@ steer_plan_promote(struct steer_plan *p, unsigned gen)
         p->r[i].share = p->r[i].gen == gen ? STEER_SHARE_ALL : 0;
         if (p->r[i].gen == gen) {
             p->r[i].serving = 1;
+            p->r[i].flows = 1;
             newer = 0;
         } else if (newer) {
             p->r[i].serving = 0;
@@ -425,6 +438,69 @@ steer_compile(const struct steer_member *m, size_t n,
     return 0;
 }
 
+size_t
+steer_compile_quic(const struct steer_member *m, size_t n,
+                   const struct steer_plan *p, struct sock_filter *insns,
+                   size_t cap, unsigned *pinned)
+{
+    struct prog g = {insns, 0, cap, 0};
+    /* Jumps to the plan, after the prelude: (instruction, its jf?). */
+    size_t to_plan[6], v1, v2_done, to_table, at;
+    int on_false[6], nplan = 0;
+
+    /* The payload starts at offset 0; a load past its end would end the
+     * program with 0, the first member: check the length first. */
+    emit(&g, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+    on_false[nplan] = 1;
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JGE | BPF_K, 0, 0, 2);
+    emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
+    emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
+    at = emit(&g, BPF_JMP | BPF_JSET | BPF_K, 0, 0, 0x80);
+    /* Short header: the connection ID the server chose is at byte 1. */
+    emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 1);
+    to_table = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
+    patch(&g, at, 0);
+    /* Long header: a Handshake packet of version 1 (type 2) or 2 (type
+     * 3) names it at byte 6, after its length at byte 5. Initial and
+     * 0-RTT packets carry one the client chose. */
+    emit(&g, BPF_MISC | BPF_TXA, 0, 0, 0);
+    on_false[nplan] = 1;
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JGE | BPF_K, 0, 0, 7);
+    emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, 1);
+    v1 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+    on_false[nplan] = 1;
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x6b3343cfu);
+    emit(&g, BPF_LD | BPF_IMM, 0, 0, 0x30); /* v2: type 3 */
+    v2_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
+    patch(&g, v1, 0);
+    emit(&g, BPF_LD | BPF_IMM, 0, 0, 0x20); /* v1: type 2 */
+    if (v2_done < g.cap)
+        g.in[v2_done].k = (uint32_t)(g.n - v2_done - 1);
+    emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
+    emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
+    emit(&g, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x30);
+    on_false[nplan] = 1;
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
+    emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 5);
+    on_false[nplan] = 0; /* no connection ID */
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0);
+    emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 6);
+    /* The cookie in A: the member of its generation, if it got clients
+     * once (a starting one has no connection) and has one here. */
+    if (to_table < g.cap)
+        g.in[to_table].k = (uint32_t)(g.n - to_table - 1);
+    for (size_t i = 0; i < p->n; i++)
+        for (size_t j = 0; j < n && p->r[i].flows; j++)
+            if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen) {
+                emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, p->r[i].cookie);
+                emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)j);
+                *pinned |= 1u << j;
+            }
+    for (int j = 0; j < nplan; j++)
+        patch(&g, to_plan[j], on_false[j]);
+    return g.overflow ? 0 : g.n;
+}
+
 /* --- the group ----------------------------------------------------------- */
 
 static int
@@ -432,15 +508,23 @@ attach(struct steer *s, const struct steer_plan *p)
 {
     struct sock_filter insns[STEER_MAX_INSNS];
     struct sock_fprog prog;
-    unsigned pinned;
+    unsigned pinned, flows = 0;
+    size_t pre = 0;
     int rc;
 
     memset(&prog, 0, sizeof(prog)); /* its padding goes to the kernel too */
     if (s->n == 0)
         return 0;
-    rc = steer_compile(s->m, s->n, p, insns, STEER_MAX_INSNS, &prog, &pinned);
+    if (s->quic && (pre = steer_compile_quic(s->m, s->n, p, insns,
+                                             STEER_MAX_INSNS, &flows)) == 0)
+        return -E2BIG;
+    rc = steer_compile(s->m, s->n, p, insns + pre, STEER_MAX_INSNS - pre, &prog,
+                       &pinned);
     if (rc < 0)
         return rc;
+    pinned |= flows;
+    prog.len = (unsigned short)(prog.len + pre);
+    prog.filter = insns;
     /* Through a member that listens: every member does. */
     rc = s->ops->attach(s->m[0].fd, &prog);
     if (rc < 0)

@@ -37,6 +37,9 @@ struct steer_route {
     unsigned share; /* basis points of client addresses */
     int serving;    /* may get clients: the fallback when no share applies */
     int block;      /* the probe port block of its probes, -1: none */
+    uint8_t cookie; /* QUIC: the first byte of its connection IDs */
+    int flows;      /* it got clients once: its QUIC connections follow
+                       its cookie until it leaves (a starting one has none) */
 };
 
 struct steer_plan {
@@ -46,6 +49,7 @@ struct steer_plan {
     uint16_t probe_size; /* ports per block */
     unsigned rot[STEER_PROBE_BLOCKS];
     unsigned next_block; /* blocks are handed out in turn */
+    unsigned next_cookie; /* and cookies */
     /* Clients that always reach the newest generation that may serve. */
     struct canary_cidr cidrs[CANARY_MAX_CIDRS];
     size_t ncidrs;
@@ -111,6 +115,7 @@ struct steer {
     unsigned pinned; /* bit i: member i gets clients under the last program */
     unsigned probed; /* bit i: member i gets probes under it */
     unsigned swaps;  /* programs attached */
+    int quic; /* flows = quic: a connection's packets follow its cookie */
 };
 
 /*
@@ -142,6 +147,21 @@ int steer_set_nonblocking(struct steer *s, int on);
 int steer_compile(const struct steer_member *m, size_t n,
                   const struct steer_plan *p, struct sock_filter *insns,
                   size_t cap, struct sock_fprog *prog, unsigned *pinned);
+
+/*
+ * With flows = quic, before the plan: the QUIC packets that name a
+ * connection by a connection ID the server chose (short header: byte 1;
+ * a Handshake packet of v1 or v2: byte 6) go to the member of the
+ * generation whose cookie that ID starts with, among those that got
+ * clients once and still have a member; anything else (Initial, 0-RTT,
+ * another protocol, an unknown cookie) falls through to the plan. Writes
+ * the instructions at insns (the plan's follow them) and returns how
+ * many, or 0 when cap is too small; members that get packets are added
+ * to *pinned.
+ */
+size_t steer_compile_quic(const struct steer_member *m, size_t n,
+                          const struct steer_plan *p, struct sock_filter *insns,
+                          size_t cap, unsigned *pinned);
 
 /* The hash the program computes of a client address (IPv4 in host order;
  * IPv6: its four words xored), mod STEER_SHARE_ALL: for tests and tools. */

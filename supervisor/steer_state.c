@@ -24,6 +24,8 @@ route(const struct steer_route *r)
     state_put(o, "share", state_num(r->share), &f);
     state_put(o, "serving", state_num(r->serving), &f);
     state_put(o, "block", state_num(r->block), &f);
+    state_put(o, "cookie", state_num(r->cookie), &f);
+    state_put(o, "flows", state_num(r->flows), &f);
     if (f) {
         json_decref(o);
         return NULL;
@@ -75,6 +77,7 @@ steer_state_write(const struct steer_plan *p)
     state_put(o, "probe_size", state_num(p->probe_size), &f);
     state_put(o, "rot", state_numbers(p->rot, STEER_PROBE_BLOCKS), &f);
     state_put(o, "next_block", state_num(p->next_block), &f);
+    state_put(o, "next_cookie", state_num(p->next_cookie), &f);
     state_put(o, "cidrs", c, &f);
     if (f) {
         json_decref(o);
@@ -145,6 +148,17 @@ read_routes(struct state_rd *r, const json_t *o, struct steer_plan *p)
         t->share = (unsigned)state_get(r, e, "share", 0, STEER_SHARE_ALL);
         t->serving = (int)state_get(r, e, "serving", 0, 1);
         t->block = (int)state_get(r, e, "block", -1, STEER_PROBE_BLOCKS - 1);
+        /* The state of an image before QUIC flows has none: a cookie no
+         * other route has, and flows for those that got clients once. */
+        t->cookie = json_object_get(e, "cookie") != NULL
+                        ? (uint8_t)state_get(r, e, "cookie", 0, 255)
+                        : (uint8_t)i;
+        t->flows = json_object_get(e, "flows") != NULL
+                       ? (int)state_get(r, e, "flows", 0, 1)
+                       : t->serving || t->share > 0;
+        for (size_t j = 0; j < i && !r->failed; j++)
+            if (p->r[j].cookie == t->cookie)
+                state_fault(r, "cookie", "%u is r[%zu]'s too", t->cookie, j);
         for (size_t j = 0; j < i && !r->failed; j++)
             if (p->r[j].gen == t->gen)
                 state_fault(r, "gen", "%u is r[%zu]'s too", t->gen, j);
@@ -232,6 +246,8 @@ steer_state_read(const json_t *o, struct steer_plan *p, char *err,
         p->rot[i] = (unsigned)entry(&r, rot, "rot", i, 0, U32);
     p->next_block =
         (unsigned)state_get(&r, o, "next_block", 0, STEER_PROBE_BLOCKS);
+    if (json_object_get(o, "next_cookie") != NULL)
+        p->next_cookie = (unsigned)state_get(&r, o, "next_cookie", 0, 256);
     if (!r.failed)
         read_routes(&r, o, p);
     if (!r.failed)

@@ -114,6 +114,7 @@ traffic_share(struct traffic *t, struct gen *g, struct gen *old, unsigned bps)
     if (n != NULL) {
         n->share = bps;
         n->serving = 1;
+        n->flows = 1;
     }
     if (o != NULL)
         o->share = STEER_SHARE_ALL - bps;
@@ -174,6 +175,17 @@ traffic_queued(const struct gen *g)
             n += q;
     }
     return n;
+}
+
+int
+traffic_cookie(const struct steer_plan *sp, const struct gen *g)
+{
+    const struct steer_route *r = sp ? steer_plan_find(sp, g->id) : NULL;
+
+    for (size_t i = 0; r != NULL && i < g->plan->nls; i++)
+        if (g->plan->ls[i]->steer != NULL && g->plan->ls[i]->steer->quic)
+            return r->cookie;
+    return -1;
 }
 
 unsigned

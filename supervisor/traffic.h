@@ -54,6 +54,10 @@ int traffic_steered(const struct gen *g);
 /* Connections waiting in g's own accept queues. */
 int traffic_queued(const struct gen *g);
 
+/* g's QUIC cookie (HANDOFF_QUIC_COOKIE), or -1: its plan has no listener
+ * with flows = quic, or sp no route of it. */
+int traffic_cookie(const struct steer_plan *sp, const struct gen *g);
+
 /* The source port for g's next probe, 0 for any. */
 unsigned traffic_probe_port(struct traffic *t, struct gen *g);
 

@@ -25,6 +25,7 @@
 #include "readiness.h"
 #include "spawn.h"
 #include "state.h"
+#include "traffic.h"
 
 extern char **environ;
 
@@ -164,7 +165,7 @@ worker_find_shim(char *path, size_t size)
 }
 
 char **
-worker_env(char **base, const struct plan *p, unsigned gen_id,
+worker_env(char **base, const struct plan *p, unsigned gen_id, int quic_cookie,
            const char *notify_path, int chan_fd, const char *preload,
            int *listen_pid_index)
 {
@@ -196,6 +197,8 @@ worker_env(char **base, const struct plan *p, unsigned gen_id,
     env_put(&e, fmt("NOTIFY_SOCKET=%s", notify_path));
     env_put(&e, fmt("HANDOFF_FD=%d", chan_fd));
     env_put(&e, fmt("HANDOFF_GENERATION=%u", gen_id));
+    if (quic_cookie >= 0)
+        env_put(&e, fmt("HANDOFF_QUIC_COOKIE=%02x", (unsigned)quic_cookie));
     if (c->pass == PASS_SYSTEMD || c->pass == PASS_INHERIT) {
         size_t len = 1;
         char *names;
@@ -323,7 +326,8 @@ worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
         free(w);
         return rc;
     }
-    env = worker_env(environ, p, g->id, wc->notify_path, chan_target,
+    env = worker_env(environ, p, g->id, traffic_cookie(wc->sp, g),
+                     wc->notify_path, chan_target,
                      c->pass == PASS_SHIM ? wc->shim_path : NULL, &lpid);
     if (env == NULL) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,

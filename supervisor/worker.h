@@ -13,6 +13,7 @@
 #include "reap.h"
 
 struct remnant;
+struct steer_plan;
 
 /*
  * What workers start with and report to, filled once by their owner: the
@@ -35,6 +36,7 @@ struct worker_ctx {
     int (*stopping)(void *ctx, uint64_t *stop_ms);
     void *ctx;
     struct remnant *remnants; /* exited workers' groups left (worker.c) */
+    const struct steer_plan *sp; /* the steering plan: QUIC cookies */
 };
 
 /*
@@ -94,8 +96,8 @@ void worker_free(struct worker *w);
 
 /* Build the environment for a worker (exposed for the tests). */
 char **worker_env(char **base, const struct plan *p, unsigned gen_id,
-                  const char *notify_path, int chan_fd, const char *preload,
-                  int *listen_pid_index);
+                  int quic_cookie, const char *notify_path, int chan_fd,
+                  const char *preload, int *listen_pid_index);
 
 /* The shim library: next to a build-tree handoff, else in pkglibdir. */
 int worker_find_shim(char *path, size_t size);

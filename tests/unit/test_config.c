@@ -548,6 +548,50 @@ traffic_key_and_flag(void **state)
     config_free(c);
 }
 
+/* flows = quic: UDP listeners only, steered; the flag sets every UDP one. */
+static void
+flows_key_and_flag(void **state)
+{
+    struct config *c =
+        load_ok("[listen dns]\naddress = udp:127.0.0.1:8053\nflows = quic\n"
+                "[listen web]\naddress = 127.0.0.1:8053\n"
+                "[worker]\ncommand = /bin/true\n",
+                NULL);
+    char err[CONFIG_ERRLEN];
+
+    (void)state;
+    assert_int_equal(c->listen[0].flows, FLOWS_QUIC);
+    assert_int_equal(c->listen[0].addr.dgram, 1);
+    assert_int_equal(c->listen[1].flows, FLOWS_NONE);
+    assert_int_equal(c->listen[1].addr.dgram, 0);
+    config_free(c);
+    c = load_ok(NULL, ARGS("-l", "udp:127.0.0.1:8053", "-l", "127.0.0.1:8053",
+                           "--flows", "quic", "/bin/true"));
+    assert_int_equal(c->listen[0].flows, FLOWS_QUIC);
+    assert_int_equal(c->listen[1].flows, FLOWS_NONE);
+    config_free(c);
+    assert_int_not_equal(
+        load("[listen web]\naddress = 127.0.0.1:8080\nflows = quic\n"
+             "[worker]\ncommand = /bin/true\n",
+             NULL, &c, err),
+        0);
+    assert_non_null(
+        strstr(err, "[listen web]: flows = quic: only for udp: addresses"));
+    assert_int_not_equal(
+        load("[listen dns]\naddress = udp:127.0.0.1:53\nflows = quic\n"
+             "traffic = shared\n[worker]\ncommand = /bin/true\n",
+             NULL, &c, err),
+        0);
+    assert_non_null(
+        strstr(err, "[listen dns]: flows = quic: needs traffic = steered"));
+    assert_int_not_equal(
+        load("[listen dns]\naddress = udp:127.0.0.1:53\nflows = http3\n"
+             "[worker]\ncommand = /bin/true\n",
+             NULL, &c, err),
+        0);
+    assert_non_null(strstr(err, "t.conf:3: flows: "));
+}
+
 static void
 listen_flag_unix_path_with_equals_is_not_a_name(void **state)
 {
@@ -1404,6 +1448,7 @@ main(void)
         cmocka_unit_test(flags_override_file),
         cmocka_unit_test(listen_flag_replaces_file_listeners),
         cmocka_unit_test(traffic_key_and_flag),
+        cmocka_unit_test(flows_key_and_flag),
         cmocka_unit_test(listen_flag_unix_path_with_equals_is_not_a_name),
         cmocka_unit_test(command_after_options_replaces_file_command),
         cmocka_unit_test(env_flag_adds_to_file_environment),
@@ -1429,7 +1474,8 @@ main(void)
         cmocka_unit_test(print_round_trips_defaults_and_flags),
         cmocka_unit_test(print_round_trips_word_with_blank_before_semicolon),
         cmocka_unit_test(args_parse_starts_afresh_after_error_in_cluster),
-        cmocka_unit_test(print_round_trips_words_ending_in_blanks_and_control_chars),
+        cmocka_unit_test(
+            print_round_trips_words_ending_in_blanks_and_control_chars),
         cmocka_unit_test(flag_values_a_file_cannot_hold_are_refused),
         cmocka_unit_test(listener_names_fit_a_section_header),
         cmocka_unit_test(start_only_keys_are_named_and_kept),

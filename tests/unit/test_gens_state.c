@@ -235,8 +235,8 @@ setup(void **state)
     assert_int_equal(uv_loop_init(&fx->loop), 0);
     fx->cc = (struct channel_ctx){&fx->loop, ready, fx};
     fx->wc =
-        (struct worker_ctx){&fx->loop, &fx->reaper,  &fx->cc, &fx->rc, "", "",
-                            exited,    not_stopping, fx,      NULL};
+        (struct worker_ctx){&fx->loop, &fx->reaper,  &fx->cc, &fx->rc, "",  "",
+                            exited,    not_stopping, fx,      NULL,    NULL};
 
     fx->t.plan = load_plan(fx, conf_a, NULL);
     fx->t.plan->id = ++fx->t.next_id;

@@ -98,6 +98,10 @@ packet_v6(const uint32_t w[4], uint16_t sport)
     packet_v6_to(w, dst6, sport);
 }
 
+/* A UDP datagram's payload: what the program sees at offset 0. */
+static uint8_t payload[64];
+static size_t payload_len;
+
 static uint32_t
 load(int32_t off32, int size)
 {
@@ -106,6 +110,13 @@ load(int32_t off32, int size)
 
     if (off32 == SKF_AD_OFF + SKF_AD_PROTOCOL)
         return pkt_proto;
+    if (off32 >= 0) {
+        /* The kernel ends a program that loads past the end with 0. */
+        assert_true((size_t)off32 + (size_t)size <= payload_len);
+        for (int i = 0; i < size; i++)
+            v = v << 8 | payload[off32 + i];
+        return v;
+    }
     off = (int64_t)off32 - SKF_NET_OFF;
     assert_true(off >= 0 && off + size <= (int64_t)sizeof(pkt));
     for (int i = 0; i < size; i++)
@@ -145,6 +156,21 @@ run(const struct sock_filter *f, size_t len)
         const struct sock_filter *i = &f[pc];
         switch (i->code) {
         case BPF_LD | BPF_W | BPF_ABS: a = load((int32_t)i->k, 4); break;
+        case BPF_LD | BPF_B | BPF_ABS:
+            a = load((int32_t)i->k, 1);
+            break;
+        case BPF_LD | BPF_W | BPF_LEN:
+            a = (uint32_t)payload_len;
+            break;
+        case BPF_LD | BPF_IMM:
+            a = i->k;
+            break;
+        case BPF_MISC | BPF_TXA:
+            a = x;
+            break;
+        case BPF_JMP | BPF_JSET | BPF_K:
+            pc += a & i->k ? i->jt : i->jf;
+            break;
         case BPF_LD | BPF_H | BPF_ABS: a = load((int32_t)i->k, 2); break;
         case BPF_LD | BPF_H | BPF_IND: a = load((int32_t)(i->k + x), 2); break;
         case BPF_LDX | BPF_B | BPF_MSH: x = 4 * (load((int32_t)i->k, 1) & 0xf); break;
@@ -456,6 +482,128 @@ test_rolls(void **state)
     assert_int_equal(k.misrouted, 0);
     steer_close(s);
     assert_int_equal(k.n, 0);
+}
+
+/* Where a datagram with this payload from a client goes, as a generation. */
+static unsigned
+gen_of_payload(const struct steer *s, const uint8_t *b, size_t len)
+{
+    memcpy(payload, b, len);
+    payload_len = len;
+    return gen_of_v4(s, 0x0a000001u, 40000);
+}
+
+/* A QUIC packet: short header (type -1) with dcid0 at byte 1, or long
+ * header of version ver and type (its bits 4-5), a DCID of dcidlen bytes
+ * starting with dcid0. */
+static size_t
+quic_packet(uint8_t *b, int type, uint32_t ver, uint8_t dcidlen, uint8_t dcid0)
+{
+    memset(b, 0xee, 40);
+    if (type < 0) {
+        b[0] = 0x40;
+        b[1] = dcid0;
+        return 30;
+    }
+    b[0] = (uint8_t)(0xc0 | type << 4);
+    put32(&b[1], ver);
+    b[5] = dcidlen;
+    b[6] = dcid0;
+    return 40;
+}
+
+/*
+ * flows = quic: a connection's packets go to the generation whose cookie
+ * starts the connection ID the server chose, draining ones included;
+ * Initial and 0-RTT packets, a starting generation's cookie, anything
+ * short or strange follow the plan; no load past the payload's end.
+ */
+static void
+test_quic_flows(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    uint8_t b[64];
+    uint8_t c1, c2, other;
+    size_t n;
+
+    (void)state;
+    s->quic = 1;
+    steer_plan_init(&p, 61000, 61999);
+    assert_int_equal(steer_plan_add(&p, 1), 0);
+    assert_int_equal(steer_join(s, &p, 1), 0);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    assert_int_equal(steer_plan_add(&p, 2), 0);
+    assert_int_equal(steer_join(s, &p, 2), 0);
+    c1 = steer_plan_find(&p, 1)->cookie;
+    c2 = steer_plan_find(&p, 2)->cookie;
+    assert_int_not_equal(c1, c2);
+    other = (uint8_t)(c1 ^ c2 ^ 0x5a);
+    /* Gen 2 starts: its cookie reaches nothing of it. */
+    n = quic_packet(b, -1, 0, 0, c2);
+    assert_int_equal(gen_of_payload(s, b, n), 1);
+    steer_plan_promote(&p, 2);
+    assert_int_equal(steer_apply(s, &p), 0);
+    /* Short header: by cookie; an unknown one by the plan. */
+    n = quic_packet(b, -1, 0, 0, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 1);
+    n = quic_packet(b, -1, 0, 0, c2);
+    assert_int_equal(gen_of_payload(s, b, n), 2);
+    n = quic_packet(b, -1, 0, 0, other);
+    assert_int_equal(gen_of_payload(s, b, n), 2);
+    /* Handshake, v1 (type 2) and v2 (type 3): by cookie. */
+    n = quic_packet(b, 2, 1, 8, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 1);
+    n = quic_packet(b, 3, 0x6b3343cfu, 8, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 1);
+    /* Initial (v1 type 0, v2 type 1) and 0-RTT (v1 type 1, v2 type 2): the
+     * plan, whatever the client put in its DCID. */
+    for (int t = 0; t < 2; t++) {
+        n = quic_packet(b, t, 1, 8, c1);
+        assert_int_equal(gen_of_payload(s, b, n), 2);
+        n = quic_packet(b, t + 1, 0x6b3343cfu, 8, c1);
+        assert_int_equal(gen_of_payload(s, b, n), 2);
+    }
+    /* Another version, an empty DCID, short payloads: the plan. */
+    n = quic_packet(b, 2, 0xff00001du, 8, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 2);
+    n = quic_packet(b, 2, 1, 0, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 2);
+    for (size_t len = 0; len < 7; len++) {
+        quic_packet(b, 2, 1, 8, c1);
+        assert_int_equal(gen_of_payload(s, b, len), 2);
+        quic_packet(b, -1, 0, 0, c1);
+        assert_int_equal(gen_of_payload(s, b, len), len >= 2 ? 1u : 2u);
+    }
+    /* Gen 1 gone: its cookie means nothing any more. */
+    steer_plan_remove(&p, 1);
+    assert_int_equal(steer_leave(s, &p, 1), 0);
+    n = quic_packet(b, -1, 0, 0, c1);
+    assert_int_equal(gen_of_payload(s, b, n), 2);
+    payload_len = 0;
+    steer_close(s);
+}
+
+/* Cookies: a new generation's is no other's, and comes back as late as can
+ * be. */
+static void
+test_quic_cookies(void **state)
+{
+    struct steer_plan p;
+    unsigned seen[256] = {0};
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    for (unsigned g = 1; g <= 600; g++) {
+        assert_int_equal(steer_plan_add(&p, g), 0);
+        for (size_t i = 1; i < p.n; i++)
+            assert_int_not_equal(p.r[i].cookie, p.r[0].cookie);
+        if (g <= 256)
+            assert_int_equal(seen[p.r[0].cookie]++, 0);
+        if (p.n == STEER_MAX_GENS)
+            steer_plan_remove(&p, p.r[p.n - 1].gen);
+    }
 }
 
 /*
@@ -1211,6 +1359,8 @@ main(void)
         cmocka_unit_test_setup(test_rolls, setup_udp),
         cmocka_unit_test_setup(test_random_order, setup_udp),
         cmocka_unit_test_setup(test_leave_during_canary, setup_udp),
+        cmocka_unit_test_setup(test_quic_flows, setup_udp),
+        cmocka_unit_test(test_quic_cookies),
         cmocka_unit_test_setup(test_leave_busy, setup),
         cmocka_unit_test_setup(test_leave_restored_listener, setup),
         cmocka_unit_test_setup(test_leave_during_canary, setup),

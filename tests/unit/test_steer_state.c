@@ -467,6 +467,11 @@ bad_fields_are_refused_by_name(void **state)
             "steering.rot[3]: 4294967296 is not one of 0..4294967295");
     refused("rot/0", "null", "steering.rot[0]: not an integer");
     refused("next_block", "9", "steering.next_block: 9 is not one of 0..8");
+    refused("next_cookie", "257",
+            "steering.next_cookie: 257 is not one of 0..256");
+    refused("r/0/cookie", "256",
+            "steering.r[0].cookie: 256 is not one of 0..255");
+    refused("r/1/flows", "2", "steering.r[1].flows: 2 is not one of 0..1");
     /* the canary clients */
     refused("cidrs/0/family", "3",
             "steering.cidrs[0].family: 3 is neither AF_INET (2) nor AF_INET6 "
@@ -507,10 +512,10 @@ every_field_is_carried(void **state)
 {
     (void)state;
 #if UINTPTR_MAX == UINT64_MAX
-    assert_int_equal(sizeof(struct steer_plan), 568);
-    assert_int_equal(offsetof(struct steer_plan, ncidrs), 560);
-    assert_int_equal(sizeof(struct steer_route), 16);
-    assert_int_equal(offsetof(struct steer_route, block), 12);
+    assert_int_equal(sizeof(struct steer_plan), 640);
+    assert_int_equal(offsetof(struct steer_plan, ncidrs), 632);
+    assert_int_equal(sizeof(struct steer_route), 24);
+    assert_int_equal(offsetof(struct steer_route, flows), 20);
     assert_int_equal(sizeof(struct canary_cidr), 24);
     assert_int_equal(offsetof(struct canary_cidr, prefix), 20);
 #else

@@ -57,7 +57,7 @@ env_for(enum pass_mode pass, size_t nls, char **base)
     listener_set(&web, "web", "127.0.0.1:8080");
     listener_set(&admin, "admin", "[::1]:9090");
     listener_set(&sock, "sock", "unix:/run/app.sock");
-    env = worker_env(base, &p, 2, "/run/handoff/notify", 3 + (int)nls, NULL,
+    env = worker_env(base, &p, 2, -1, "/run/handoff/notify", 3 + (int)nls, NULL,
                      &lpid);
     assert_non_null(env);
     if (pass == PASS_SYSTEMD || pass == PASS_INHERIT)

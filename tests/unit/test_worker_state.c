@@ -64,8 +64,8 @@ any_port(void *ctx, struct gen *g)
 static struct channel_ctx cc = {&loop, ready, NULL};
 static struct probe_host host = {&loop, &reaper};
 static struct readiness_ctx rc = {&host, any_port, ready, NULL};
-static struct worker_ctx wc = {&loop, &reaper, &cc,          &rc,  "",
-                               "",    exited,  not_stopping, NULL, NULL};
+static struct worker_ctx wc = {&loop,  &reaper,      &cc,  &rc,  "",  "",
+                               exited, not_stopping, NULL, NULL, NULL};
 
 /* A child that waits to be killed, and the old image's worker for it in
  * slot 1 of old, its channel open. */
