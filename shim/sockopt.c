@@ -187,13 +187,21 @@ sockopt_dgram_carry(int sock, int to, int fresh,
         if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
             dlen == len && memcmp(val, def, len) == 0)
             continue;
-        /* Linux doubles the buffer size it is given, and reports that. */
+        /* Linux doubles the buffer size it is given, and reports that. A
+         * size past the limit of net.core.rmem_max needs the FORCE option,
+         * which the server could use if it may now (CAP_NET_ADMIN). */
         if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
             len == sizeof(int)) {
             int v;
             memcpy(&v, val, sizeof(v));
             v /= 2;
             memcpy(val, &v, sizeof(v));
+            if (setopt(to, level,
+                       name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, val,
+                       len) == 0) {
+                n++;
+                continue;
+            }
         }
         n += setopt(to, level, name, val, len) == 0;
     }
