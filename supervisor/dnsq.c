@@ -58,7 +58,9 @@ dnsq_parse(const char *spec, struct addr *dst, char *name, size_t nsize,
     } else {
         memcpy(hostport, spec, hl);
         hostport[hl] = '\0';
-        if (addr_parse(hostport, &a, NULL, 0) < 0 || addr_family(&a) == AF_UNIX)
+        /* udp:HOST:PORT is a listener's form, not a server's to ask. */
+        if (addr_parse(hostport, &a, NULL, 0) < 0 ||
+            addr_family(&a) == AF_UNIX || a.dgram)
             why = "HOST:PORT needs an IPv4 address, [IPv6] address or "
                   "localhost and a port 1-65535";
         else if (addr_port(&a) == 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dns_probe.sh: dns: readiness and guards against a DNS responder the
 # workers run: a roll waits for its answer; silence, another id or another
-# source never pass; a guard rolls a canary back once it stops answering.
+# source never pass; a guard rolls a canary back once it stops answering;
+# on a steered udp: listener, a probe reaches only the generation it checks.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need python3
 RESPONDER="$TOP_SRCDIR/tests/servers/dnsresponder.py"
@@ -28,10 +29,10 @@ PY
 )
 [ -n "$DP" ] || fail "no UDP port free on 127.0.0.1 and 127.0.0.2"
 
-# ask HOST: one A query to HOST:DP; prints "answered" (a reply with the
-# query's id from HOST:DP) or "silent" after 2 s.
+# ask HOST [PORT]: one A query to HOST:PORT (DP by default); prints
+# "answered" (a reply with the query's id from there) or "silent" after 2 s.
 ask() {
-    python3 - "$1" "$DP" <<'PY'
+    python3 - "$1" "${2:-$DP}" <<'PY'
 import os, socket, struct, sys
 host, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -141,5 +142,41 @@ grep -q "event=guard_failed gen=2 guard=\"\?dns:127.0.0.%g:$DP\"\? " "$LOG" ||
     fail "guard_failed does not name the guard"
 [ "$(ask 127.0.0.1)" = answered ] || fail "gen 1 no longer answers after the rollback"
 ok "dns: guard: $passed probes passed, then $failed failed and the canary was rolled back (roll exit $RC); gen 1 answers"
+stop_handoff
+sanitizers_quiet
+
+# 4. A steered udp: listener shared by the generations on one address: a
+# probe leaves from its generation's probe ports, and only that
+# generation's socket gets it. Gen 3 is silent: it never passes although
+# gen 2, active on the same address, answers everyone else.
+DU=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -f "$QLOG"
+start_handoff --pass systemd --control "$CTL" --log-level debug \
+    --ready-interval 100ms --ready-timeout 2s --ready "dns:127.0.0.1:$DU" \
+    -l "udp:127.0.0.1:$DU" \
+    -- python3 "$RESPONDER" --bind listen-fds --log "$QLOG" --gens 3 --silent
+wait_log 'event=promote gen=1 ' 1 30
+roll
+[ "$RC" -eq 0 ] || fail "udp: the roll to gen 2 exited $RC: $(cat "$T/roll.out")"
+roll
+[ "$RC" -ne 0 ] || fail "udp: the roll to silent gen 3 succeeded: its probes reached another generation"
+grep -q 'event=roll_failed gen=3 .*not ready within ready_timeout' "$LOG" ||
+    fail "udp: no roll_failed of gen 3 at ready_timeout"
+# by_block G: "queries from G's probe ports: to G, to others".
+by_block() {
+    local r lo hi
+    r=$(sed -n "s/.*event=steer gen=$1 probe_ports=\([0-9]*-[0-9]*\).*/\1/p" "$LOG" | head -n1)
+    [ -n "$r" ] || fail "udp: no probe ports for gen $1"
+    lo=${r%-*} hi=${r#*-}
+    sed -n 's/^gen=\([0-9]*\) src=127\.0\.0\.1:\([0-9]*\) .*/\1 \2/p' "$QLOG" |
+        awk -v g="$1" -v lo="$lo" -v hi="$hi" \
+            '$2 >= lo && $2 <= hi { if ($1 == g) m++; else o++ } END { print m + 0, o + 0 }'
+}
+read -r to2 else2 < <(by_block 2)
+read -r to3 else3 < <(by_block 3)
+[ "$to2" -ge 1 ] && [ "$else2" -eq 0 ] || fail "udp: gen 2's probes: $to2 to gen 2, $else2 to another"
+[ "$to3" -ge 3 ] && [ "$else3" -eq 0 ] || fail "udp: gen 3's probes: $to3 to gen 3, $else3 to another"
+[ "$(ask 127.0.0.1 "$DU")" = answered ] || fail "udp: gen 2 no longer answers after gen 3's failed roll"
+ok "dns: on a steered udp: listener, probes reach only their generation: gen 2 $to2 of $to2, silent gen 3 $to3 of $to3 (roll exit $RC at ready_timeout); gen 2 answers"
 stop_handoff
 sanitizers_quiet

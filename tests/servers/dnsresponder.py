@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """dnsresponder.py: a small DNS server for handoff's dns: probe tests.
 
-It binds its own UDP socket (not a handoff listener): --bind HOST:PORT,
-where "{gen}" in HOST is the worker's generation (HANDOFF_GENERATION), so
-that each generation answers on an address of its own (127.0.0.{gen}) and
-a probe of one generation cannot be answered by another. Every query gets
+It binds its own UDP socket: --bind HOST:PORT, where "{gen}" in HOST is
+the worker's generation (HANDOFF_GENERATION), so that each generation
+answers on an address of its own (127.0.0.{gen}) and a probe of one
+generation cannot be answered by another; or, with --bind listen-fds,
+takes the UDP socket handoff passes (LISTEN_FDS, fd 3). Every query gets
 an answer with the query's id, QR and RA set, and one A record 127.0.0.1.
 
 The switches make it misbehave, in the generations --gens lists (all if
@@ -59,14 +60,21 @@ def main():
     a = ap.parse_args()
 
     mine = not a.gens or GEN in a.gens.split(",")
-    host, port = a.bind.format(gen=GEN).rsplit(":", 1)
+    if a.bind == "listen-fds":
+        host, port = "listen-fds", "3"
+    else:
+        host, port = a.bind.format(gen=GEN).rsplit(":", 1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     hung = []
     signal.signal(signal.SIGUSR1, lambda *_: hung.append(1))
     if mine and a.delay_start > 0:
         time.sleep(a.delay_start)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((host, int(port)))
+    if host == "listen-fds":
+        s = socket.socket(fileno=3)
+        host, port = s.getsockname()[:2]
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((host, int(port)))
     other = None
     if mine and a.wrong_source:
         other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

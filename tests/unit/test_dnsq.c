@@ -190,6 +190,7 @@ bad_specs_refused(void **state)
         {":53", "wildcard"},
         {"[::]:53", "wildcard"},
         {"unix:/run/x", "expected dns:HOST:PORT[/NAME]"},
+        {"udp:127.0.0.1:53", "expected dns:HOST:PORT[/NAME]"},
         {"127.0.0.1:53/", "empty name"},
         {"127.0.0.1:53/a..b", "empty label"},
         {"127.0.0.1:53/a b", "character"},
