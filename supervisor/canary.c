@@ -10,7 +10,9 @@
 #include <sys/socket.h>
 
 #include "../shim/addr.h"
+#include "dnsq.h"
 #include "parse.h"
+#include "readiness.h"
 
 /*
  * "5", "2.5", "0.01" percent in basis points; -1 if it is no such number
@@ -251,11 +253,13 @@ keep(char **dst, const char *v)
     return *dst ? 1 : -ENOMEM;
 }
 
-/* http:URL, tcp:HOST:PORT, exec:COMMAND; a bare http:// URL is http:URL. */
+/* http:URL, tcp:HOST:PORT, dns:HOST:PORT[/NAME], exec:COMMAND; a bare
+ * http:// URL is http:URL. */
 static int
 set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
 {
     char *v = parse_probe_spec(typed), **argv;
+    char name[DNSQ_NAME_MAX + 2], sample[600], why[200];
     struct addr a;
     int rc = -EINVAL;
 
@@ -270,6 +274,15 @@ set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
             rc = 0;
         else
             snprintf(msg, len, "\"%s\": expected tcp:HOST:PORT", typed);
+    } else if (strncmp(v, "dns:", 4) == 0) {
+        /* Checked as a guard of gen 1 would send it: 127.0.0.%g is
+         * 127.0.0.1. */
+        snprintf(why, sizeof(why), "too long");
+        rc = readiness_expand(v + 4, 1, 1, sample, sizeof(sample));
+        if (rc == 0)
+            rc = dnsq_parse(sample, &a, name, sizeof(name), why, sizeof(why));
+        if (rc < 0)
+            snprintf(msg, len, "\"%s\": %s", typed, why);
     } else if (strncmp(v, "exec:", 5) == 0) {
         if (parse_words(v + 5, &argv, msg, len) == 0) {
             parse_words_free(argv);
@@ -279,7 +292,8 @@ set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
         }
     } else {
         snprintf(msg, len, "unknown guard \"%s\" (expected http:URL, "
-                 "tcp:HOST:PORT or exec:COMMAND)", typed);
+                 "tcp:HOST:PORT, dns:HOST:PORT[/NAME] or exec:COMMAND)",
+                 typed);
     }
     if (rc == 0) {
         free(c->guard);
@@ -347,7 +361,8 @@ canary_conf_check(const struct canary_conf *c, int shared, int steered,
     }
     if (c->guard_latency > 0 &&
         (c->guard == NULL || strncmp(c->guard, "exec:", 5) == 0)) {
-        snprintf(msg, len, "guard_latency needs an http: or tcp: guard to time");
+        snprintf(msg, len,
+                 "guard_latency needs an http:, tcp: or dns: guard to time");
         return "guard_latency";
     }
     if (c->guard_interval < 10) {

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dnsq.h"
 #include "parse.h"
 #include "source.h"
 #include "steer.h"
@@ -41,7 +42,7 @@ const char *const config_restart_names[] = {"always", "on-failure", "never",
 const char *const config_traffic_names[] = {"steered", "shared", NULL};
 const char *const config_flows_names[] = {"none", "quic", NULL};
 const char *const config_ready_names[] = {"listen", "notify", "tcp", "http",
-                                          "exec",   "delay",  NULL};
+                                          "exec",   "delay",  "dns", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 #define LOFF(f) offsetof(struct listen_conf, f)
@@ -345,8 +346,8 @@ set_ready_spec(struct loader *ld, const char *key, const char *v)
             kind = i;
     if (kind < 0) {
         snprintf(msg, sizeof(msg), "unknown readiness \"%s\" (expected "
-                 "listen, notify, tcp:HOST:PORT, http:URL, exec:COMMAND or "
-                 "delay:DURATION)", v);
+                 "listen, notify, tcp:HOST:PORT, http:URL, "
+                 "dns:HOST:PORT[/NAME], exec:COMMAND or delay:DURATION)", v);
         return load_error(ld, key, msg);
     }
     if ((kind == READY_LISTEN || kind == READY_NOTIFY) != (colon == NULL)) {
@@ -371,6 +372,13 @@ set_ready_spec(struct loader *ld, const char *key, const char *v)
         if (parse_words(sample, &argv, msg, sizeof(msg)) < 0)
             return load_error(ld, key, msg);
         parse_words_free(argv);
+    } else if (kind == READY_DNS) {
+        char name[DNSQ_NAME_MAX + 2], why[200];
+        if (dnsq_parse(sample, NULL, name, sizeof(name), why,
+                       sizeof(why)) < 0) {
+            snprintf(msg, sizeof(msg), "\"%s\": %s", v, why);
+            return load_error(ld, key, msg);
+        }
     } else if (kind == READY_DELAY) {
         if (parse_duration(colon + 1, &c->ready_delay, msg, sizeof(msg)) < 0)
             return load_error(ld, key, msg);
@@ -901,8 +909,8 @@ validate(struct loader *ld)
     if (c->ready == READY_LISTEN && c->pass != PASS_SHIM &&
         c->pass != PASS_PROTOCOL) {
         snprintf(msg, sizeof(msg), "ready = listen needs pass = shim or "
-                 "protocol (pass is %s): use notify, tcp:, http:, exec: or "
-                 "delay:", config_pass_names[c->pass]);
+                 "protocol (pass is %s): use notify, tcp:, http:, dns:, exec: "
+                 "or delay:", config_pass_names[c->pass]);
         return error_at(ld, c->ready_set ? "ready" : "pass", msg);
     }
     if (c->ready_interval < 10)

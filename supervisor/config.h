@@ -17,7 +17,8 @@ enum ready_kind {
     READY_TCP,
     READY_HTTP,
     READY_EXEC,
-    READY_DELAY
+    READY_DELAY,
+    READY_DNS
 };
 enum restart_mode { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum traffic_mode { TRAFFIC_STEERED, TRAFFIC_SHARED };

@@ -245,8 +245,9 @@ guard_start(const struct guard_ctx *ctx, const struct canary_conf *c,
     snprintf(gd->full, sizeof(gd->full), "%s", c->guard);
     gd->kind = strncmp(c->guard, "exec:", 5) == 0  ? PROBE_EXEC
                : strncmp(c->guard, "tcp:", 4) == 0 ? PROBE_TCP
+               : strncmp(c->guard, "dns:", 4) == 0 ? PROBE_DNS
                                                    : PROBE_HTTP;
-    gd->spec = gd->full + (gd->kind == PROBE_TCP ? 4 : 5);
+    gd->spec = strchr(gd->full, ':') + 1; /* after "kind:" */
     gd->failures_max = c->guard_failures;
     gd->ratio = c->guard_latency;
     gd->cur = (struct side){.gd = gd, .gen = gen};

@@ -1,4 +1,5 @@
-/* probe.c: one probe attempt on the loop: connect, GET, or run a command. */
+/* probe.c: one probe attempt on the loop: connect, GET, ask a DNS server, or
+ * run a command. */
 #include "probe.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "dnsq.h"
 #include "handle.h"
 #include "log.h"
 #include "readiness.h"
@@ -23,6 +25,11 @@ struct probe_attempt {
     uv_write_t wr;
     struct child exec; /* PROBE_EXEC, registered with the reaper */
     uv_timer_t *timer; /* PROBE_EXEC: its timeout */
+    uv_udp_t udp;      /* PROBE_DNS: closed, then the attempt freed */
+    uv_udp_send_t send;
+    struct addr dst; /* PROBE_DNS: the only source a reply is taken from */
+    uint16_t id;
+    uint8_t query[DNSQ_QUERY_MAX];
     uint64_t timeout_ms;
     struct probe_host host;
     enum probe_kind kind;
@@ -54,6 +61,12 @@ release(struct probe_attempt *a)
         }
         handle_close(a->timer);
         free(a);
+        return;
+    }
+    if (a->kind == PROBE_DNS) {
+        /* A send still queued is called back (cancelled) before this. */
+        a->udp.data = a;
+        uv_close((uv_handle_t *)&a->udp, on_closed);
         return;
     }
     a->tcp.data = a;
@@ -156,6 +169,21 @@ on_connect(uv_connect_t *req, int status)
         verdict(a, 0, "err=write");
 }
 
+/* The source a probe of sport leaves from, as a connection's: the wildcard
+ * of dst's family, so the kernel picks the address the route gives; sport
+ * the one a steered listener sends to the generation checked. */
+static void
+probe_source(const struct addr *dst, unsigned sport,
+             struct sockaddr_storage *src)
+{
+    memset(src, 0, sizeof(*src));
+    src->ss_family = dst->ss.ss_family;
+    if (src->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)src)->sin6_port = htons((uint16_t)sport);
+    else
+        ((struct sockaddr_in *)src)->sin_port = htons((uint16_t)sport);
+}
+
 static struct probe_attempt *
 start_connect(struct probe_attempt *a, const char *target, unsigned sport)
 {
@@ -180,12 +208,7 @@ start_connect(struct probe_attempt *a, const char *target, unsigned sport)
     a->conn.data = a;
     if (sport != 0) {
         struct sockaddr_storage src;
-        memset(&src, 0, sizeof(src));
-        src.ss_family = dst.ss.ss_family;
-        if (src.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&src)->sin6_port = htons((uint16_t)sport);
-        else
-            ((struct sockaddr_in *)&src)->sin_port = htons((uint16_t)sport);
+        probe_source(&dst, sport, &src);
         uv_tcp_bind(&a->tcp, (struct sockaddr *)&src, 0);
     }
     if (uv_tcp_connect(&a->conn, &a->tcp, (struct sockaddr *)&dst.ss,
@@ -198,6 +221,92 @@ start_connect(struct probe_attempt *a, const char *target, unsigned sport)
 fail:
     free(a);
     return NULL;
+}
+
+static void
+on_dns_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct probe_attempt *a = h->data;
+
+    (void)hint;
+    /* A longer reply is cut (UV_UDP_PARTIAL): its header is all that is
+     * read. */
+    buf->base = a->resp;
+    buf->len = sizeof(a->resp);
+}
+
+static void
+on_dns_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+            const struct sockaddr *from, unsigned flags)
+{
+    struct probe_attempt *a = h->data;
+    socklen_t len;
+    char what[48];
+
+    (void)flags;
+    if (a->cb == NULL || n == 0)
+        return;  /* closing; or nothing more to read */
+    if (n < 0) { /* ECONNREFUSED: the port is closed (ICMP) */
+        snprintf(what, sizeof(what), "err=%s", uv_err_name((int)n));
+        verdict(a, 0, what);
+        return;
+    }
+    len = from != NULL && from->sa_family == AF_INET6
+              ? sizeof(struct sockaddr_in6)
+              : sizeof(struct sockaddr_in);
+    /* The socket is connected, so the kernel takes only HOST:PORT's
+     * datagrams; checked again, as only the server asked may pass. A
+     * datagram that is not the answer (another id, a query) is ignored:
+     * the answer may still come within the caller's timeout. */
+    if (from == NULL || !addr_equal(&a->dst, from, len) ||
+        !dnsq_match((const uint8_t *)buf->base, (size_t)n, a->id))
+        return;
+    snprintf(what, sizeof(what), "rcode=%d",
+             dnsq_rcode((const uint8_t *)buf->base, (size_t)n));
+    verdict(a, 1, what);
+}
+
+static void
+on_dns_sent(uv_udp_send_t *req, int status)
+{
+    over(req->data, status);
+}
+
+static struct probe_attempt *
+start_dns(struct probe_attempt *a, const char *target, unsigned sport)
+{
+    char name[DNSQ_NAME_MAX + 2];
+    struct sockaddr_storage src;
+    uv_buf_t b;
+    int n;
+
+    /* A random id: a late answer to an earlier query from the same port,
+     * or a guess by someone else, is not taken for this one's. */
+    if (dnsq_parse(target, &a->dst, name, sizeof(name), NULL, 0) < 0 ||
+        uv_random(NULL, NULL, &a->id, sizeof(a->id), 0, NULL) < 0 ||
+        (n = dnsq_build(name, a->id, a->query, sizeof(a->query))) < 0) {
+        free(a);
+        return NULL;
+    }
+    if (uv_udp_init(a->host.loop, &a->udp) < 0) {
+        free(a);
+        return NULL;
+    }
+    a->udp.data = a;
+    a->send.data = a;
+    probe_source(&a->dst, sport, &src);
+    b = uv_buf_init((char *)a->query, (unsigned)n);
+    if (uv_udp_bind(&a->udp, (struct sockaddr *)&src, 0) < 0 ||
+        uv_udp_connect(&a->udp, (struct sockaddr *)&a->dst.ss) < 0 ||
+        uv_udp_recv_start(&a->udp, on_dns_alloc, on_dns_recv) < 0 ||
+        uv_udp_send(&a->send, &a->udp, &b, 1, NULL, on_dns_sent) < 0) {
+        /* The probe port taken (EADDRINUSE) or no route: the caller's
+         * next try takes the next port of the block. */
+        a->cb = NULL;
+        release(a);
+        return NULL;
+    }
+    return a;
 }
 
 static void
@@ -286,6 +395,8 @@ probe_start(const struct probe_host *host, enum probe_kind kind,
     a->arg = arg;
     a->t0 = uv_hrtime();
     a->timeout_ms = timeout_ms;
+    if (kind == PROBE_DNS)
+        return start_dns(a, target, sport);
     return kind == PROBE_EXEC ? start_exec(a, target, env)
                               : start_connect(a, target, sport);
 }

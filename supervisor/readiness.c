@@ -1,4 +1,5 @@
-/* readiness.c: readiness checks: delay, tcp, http and exec probes (probe.h). */
+/* readiness.c: readiness checks: delay, tcp, http, dns and exec probes
+ * (probe.h). */
 #include "readiness.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ on_tick(uv_timer_t *t)
         p->rc.probes,
         kind == READY_EXEC   ? PROBE_EXEC
         : kind == READY_HTTP ? PROBE_HTTP
+        : kind == READY_DNS  ? PROBE_DNS
                              : PROBE_TCP,
         p->target,
         kind == READY_EXEC ? 0 : p->rc.probe_port(p->rc.ctx, p->w->gen), NULL,

@@ -24,7 +24,7 @@ struct readiness_ctx {
 
 /*
  * listen and notify wait for the worker to say so (control channel,
- * NOTIFY_SOCKET); delay waits; tcp, http and exec probe every
+ * NOTIFY_SOCKET); delay waits; tcp, http, dns and exec probe every
  * ready_interval. A passed check calls rc->ready.
  */
 int readiness_start(const struct readiness_ctx *rc, struct worker *w);

@@ -106,7 +106,7 @@ bad "${W}canary_clients = nowhere" "$F:6: canary_clients: .*not an IPv4 or IPv6"
 bad "${W}guard_latency = 1" "$F:6: guard_latency: bad ratio" -t
 bad "${W}guard = ping:x" "$F:6: guard: unknown guard" -t
 bad "${W}guard = tcp:1.2.3.4:http\nguard_latency = 1.5" "$F:6: guard: .*tcp:HOST:PORT" -t
-bad "${W}guard = exec:true\nguard_latency = 1.5" "$F:7: guard_latency: guard_latency needs an http: or tcp: guard" -t
+bad "${W}guard = exec:true\nguard_latency = 1.5" "$F:7: guard_latency: guard_latency needs an http:, tcp: or dns: guard" -t
 bad "[listen a]\naddress = 127.0.0.1:80\ntraffic = shared\n[worker]\ncommand = x\ncanary = 5%/1m" "$F:6: canary: a canary needs steered traffic" -t
 bad "" "^handoff: --canary: .*below 100%" -l :1 --canary 100%/1s -t -- true
 bad "" "^handoff: --guard-latency: bad ratio" -l :1 --guard-latency 0.5 -t -- true

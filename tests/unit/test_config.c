@@ -275,6 +275,8 @@ ready_accepts_every_kind(void **state)
         {"ready = exec:/bin/check --pid %p --gen %g", READY_EXEC,
          "/bin/check --pid %p --gen %g"},
         {"ready = delay:2s", READY_DELAY, "2s"},
+        {"ready = dns:127.0.0.1:5353", READY_DNS, "127.0.0.1:5353"},
+        {"ready = dns:[::1]:53/example.com", READY_DNS, "[::1]:53/example.com"},
     };
 
     for (size_t i = 0; i < N(cases); i++) {
@@ -823,6 +825,13 @@ static const struct {
     {"[worker]\nready = http:ftp://x/\n", "t.conf:2: ready: ", "expected http:"},
     {"[worker]\nready = http:http:///x\n", "t.conf:2: ready: ", "expected http:"},
     {"[worker]\nready = exec:'unterminated\n", "t.conf:2: ready: ", "unterminated '"},
+    {"[worker]\nready = dns\n", "t.conf:2: ready: ", "needs an argument"},
+    {"[worker]\nready = dns:\n", "t.conf:2: ready: ", "expected dns:HOST:PORT[/NAME]"},
+    {"[worker]\nready = dns:host\n", "t.conf:2: ready: ", "expected dns:HOST:PORT[/NAME]"},
+    {"[worker]\nready = dns:1.2.3.4:99999\n", "t.conf:2: ready: ", "port 1-65535"},
+    {"[worker]\nready = dns:127.0.0.1:53/a..b\n", "t.conf:2: ready: ", "empty label"},
+    {"[worker]\nguard = dns:127.0.0.1:53/a..b\n", "t.conf:2: guard: ", "empty label"},
+    {"[worker]\nguard = dns:1.2.3.4:99999\n", "t.conf:2: guard: ", "port 1-65535"},
     {"[worker]\nready = delay:5y\n", "t.conf:2: ready: ", "bad duration"},
     {"[worker]\nready_timeout = soon\n", "t.conf:2: ready_timeout: ", "bad duration"},
     {"[worker]\nready_interval = 1x\n", "t.conf:2: ready_interval: ", "bad duration"},
@@ -916,6 +925,8 @@ static const struct {
     {{"--pass", "magic"}, "--pass: "},
     {{"--ready", "bogus"}, "--ready: unknown readiness"},
     {{"-r", "tcp:nowhere"}, "-r: "},
+    {{"--ready", "dns:host"}, "--ready: \"dns:host\": "},
+    {{"--guard", "dns:"}, "--guard: \"dns:\": "},
     {{"--restart", "sometimes"}, "--restart: "},
     {{"--log-format", "xml"}, "--log-format: "},
     {{"--log-level", "loud"}, "--log-level: "},
