@@ -5,14 +5,16 @@ It sends datagrams to --target from --sources sockets, each bound to its
 own loopback address (127.NET.0.1, 127.NET.0.2, ... 127.NET.0.254,
 127.NET.1.1, ...: loopback takes any of 127/8 without set-up; with an IPv6
 target every source is ::1 on its own port), one source after the other,
---rate datagrams a second in all, for --duration seconds or --count
-datagrams, or until the file --until-file names exists (bounded by
---duration, 300 s if not given). Then it waits for the answers still
-outstanding (at most --timeout) and prints one JSON object on stdout:
+--rate datagrams a second in all (paced to the millisecond), for
+--duration seconds or --count datagrams, or until the file --until-file
+names exists (bounded by --duration, 300 s if not given). Then it waits
+for the answers still outstanding (at most --timeout) and prints one JSON
+object on stdout:
 
   sent, answered, lost (no answer within --timeout ms of its send), late
-  (answered after that: not in answered), send_errors, rate (datagrams a
-  second it reached), elapsed_s, by_gen {GEN: answers}, sources_by_gen
+  (answers matching no request outstanding: after their deadline, or not
+  ours; not in answered), send_errors, rate (datagrams a second it
+  reached), elapsed_s, by_gen {GEN: answers}, sources_by_gen
   {GEN: sources it answered}, sources_answered (sources with an answer
   carrying a generation), sources_multi (sources answered by more than
   one generation), errors (text answers starting "error="), rcodes
