@@ -190,7 +190,8 @@ echo "sigterm: $(cat "$T/c7")"
 ok "SIGTERM with $q bytes queued: 400 of 400 answered, exit 0"
 
 # 6. The socket from LISTEN_FDS (fd 3 a TCP listener, fd 4 the UDP socket,
-# as handoff passes a TCP and a UDP listener); --slow-start 1: the
+# as handoff passes a TCP and a UDP listener, LISTEN_FDNAMES=web:dns,
+# --fdname dns); --slow-start 1: the
 # datagrams sent before it reads are queued and answered, READY=1 after.
 cat >"$T/activate.py" <<'PY'
 import os, socket, sys
@@ -199,7 +200,7 @@ t.bind(("127.0.0.1", 0))
 t.listen()
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.bind(("127.0.0.1", 0))
-open(sys.argv[1] + ".new", "w").write("%d\n" % u.getsockname()[1])
+open(sys.argv[1] + ".new", "w").write("%d %d\n" % (u.getsockname()[1], t.getsockname()[1]))
 os.rename(sys.argv[1] + ".new", sys.argv[1])
 tfd, ufd = os.dup(t.fileno()), os.dup(u.fileno())  # above 4: no clash
 os.dup2(tfd, 3)
@@ -229,7 +230,10 @@ SPID=$!
 SPIDS=$SPID
 for _ in $(seq 200); do [ -s "$T/port" ] && break; sleep 0.05; done
 [ -s "$T/port" ] || fail "the LISTEN_FDS wrapper did not start in 10 s"
-P=$(cat "$T/port")
+read -r P TP <"$T/port"
+# A connection waiting on the TCP listener: a server that read fd 3 too
+# would fail on it.
+python3 -c 'import socket, sys, time; c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5); time.sleep(3)' "$TP" &
 clients "$T/c8" --target "127.0.0.1:$P" --sources 20 --rate 1000 --count 100 --timeout 10000
 wait "$NP"
 echo "LISTEN_FDS: $(cat "$T/c8"); notify: $(cat "$T/notify.out")"
