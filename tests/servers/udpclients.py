@@ -79,10 +79,12 @@ def skip_name(buf, i):
 
 
 def dns_parse(buf):
-    """(id, rcode, gen or None) of a DNS answer, or None if too short."""
+    """(id, rcode, gen or None) of a DNS answer, or None if it is not one."""
     if len(buf) < 12:
         return None
     qid, flags, qd, an, _ns, _ar = DNS_HDR.unpack_from(buf)
+    if not flags & 0x8000:
+        return None  # not a response (QR clear): not a DNS server's answer
     i = 12
     for _ in range(qd):
         i = skip_name(buf, i) + 4
