@@ -225,14 +225,18 @@ h3_recv_header(nghttp3_conn *h, int64_t id, int32_t token, nghttp3_rcbuf *name,
     nghttp3_vec v = nghttp3_rcbuf_get_buf(value);
 
     (void)h, (void)id, (void)name, (void)flags, (void)conn_data;
-    if (s != NULL && token == NGHTTP3_QPACK_TOKEN__PATH && v.len > 9 &&
-        memcmp(v.base, "/slow?ms=", 9) == 0) {
-        char ms[16];
-        size_t n = v.len - 9 < sizeof(ms) - 1 ? v.len - 9 : sizeof(ms) - 1;
+    /* /slow?ms=N, or /slowNAME?ms=N: a client that saves each answer
+     * under its path's name (gtlsclient --download) asks several. */
+    if (s != NULL && token == NGHTTP3_QPACK_TOKEN__PATH && v.len > 5 &&
+        v.len < 256 && memcmp(v.base, "/slow", 5) == 0) {
+        char path[256];
+        const char *ms;
 
-        memcpy(ms, v.base + 9, n);
-        ms[n] = '\0';
-        s->delay_ms = strtoll(ms, NULL, 10);
+        memcpy(path, v.base, v.len);
+        path[v.len] = '\0';
+        if ((ms = strstr(path, "?ms=")) != NULL ||
+            (ms = strstr(path, "&ms=")) != NULL)
+            s->delay_ms = strtoll(ms + 4, NULL, 10);
         if (s->delay_ms < 0)
             s->delay_ms = 0;
     }
