@@ -19,6 +19,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
     >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
 
+out=$(HANDOFF_QUIC_COOKIE=5az "$QUICGEN" --cert "$T/cert.pem" --key "$T/key.pem" \
+    --bind 127.0.0.1:0 2>&1)
+st=$?
+[ "$st" -eq 2 ] && [ "$out" = "quicgen: HANDOFF_QUIC_COOKIE=5az: expected two hex digits" ] ||
+    fail "a bad cookie: exit $st, '$out'"
+ok "a bad cookie refused: $out"
+
 # A notify socket that keeps the first datagram the server sends.
 python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -149,3 +156,30 @@ wait "$dpid"
 grep -q 'frm rx .*CONNECTION_CLOSE' "$T/cut.log" ||
     fail "the client saw no CONNECTION_CLOSE: $(tail -n 3 "$T/cut.log")"
 ok "--drain-timeout 1: exit after $ms ms, the open connection closed with CONNECTION_CLOSE"
+
+# LISTEN_FDS: the socket handed over as fd 3 (as handoff does), no --bind.
+LOG="$T/quicgen.c.log"
+python3 -c 'import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()),
+                  HANDOFF_GENERATION="7", HANDOFF_QUIC_COOKIE="c3")
+os.execv(sys.argv[1], sys.argv[1:])' "$QUICGEN" -v --cert "$T/cert.pem" \
+    --key "$T/key.pem" >"$LOG.out" 2>"$LOG" &
+QPID=$!
+STARTED="$STARTED $QPID"
+for _ in $(seq 200); do grep -q '^quicgen: listening' "$LOG.out" && break; sleep 0.05; done
+QP=$(head -n 1 "$LOG.out")
+grep -q "^quicgen: listening on 127.0.0.1:$QP pid=$QPID" "$LOG.out" ||
+    fail "LISTEN_FDS: $(cat "$LOG.out" "$LOG")"
+h3 fd3 / || fail "LISTEN_FDS: gtlsclient exit $?"
+body=$(cat "$T/fd3/index.html" 2>/dev/null)
+[ "$body" = "gen=7 pid=$QPID cookie=c3" ] || fail "LISTEN_FDS: answer '$body'"
+grep -q ' pkt rx .* scid=0xc3' "$T/fd3.log" || fail "LISTEN_FDS: no SCID c3..."
+kill -TERM "$QPID"
+wait "$QPID" || fail "LISTEN_FDS: exit $? after SIGTERM"
+ok "LISTEN_FDS: fd 3 (port $QP) served: $body, SCID c3..."
