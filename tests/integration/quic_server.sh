@@ -131,6 +131,7 @@ wait_log 'accept scid 5a' $((accepts + 2))
 kill -TERM "$QPID"
 # gtlsclient exits 0 at its handshake timeout too: look at what it got.
 h3 late /
+wait_log 'stopping, Initial dropped'
 [ -e "$T/late/index.html" ] && fail "a new connection was answered after SIGTERM"
 grep -q ' pkt rx ' "$T/late.log" && fail "the server answered a new connection's Initial after SIGTERM"
 wait "$dpid" || fail "held over SIGTERM: gtlsclient exit $?"

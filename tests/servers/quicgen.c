@@ -797,8 +797,13 @@ conn_read(const uint8_t *pkt, size_t n, const struct sockaddr *peer,
     if (c == NULL) {
         /* After SIGTERM the plan gives new connections to another
          * generation; one that still reaches us is refused by silence. */
-        if (stopping || ngtcp2_accept(&hd, pkt, n) != 0)
+        if (ngtcp2_accept(&hd, pkt, n) != 0)
             return;
+        if (stopping) {
+            if (verbose)
+                fprintf(stderr, "quicgen: stopping, Initial dropped\n");
+            return;
+        }
         if ((c = conn_new(&hd, peer, peerlen, local, locallen)) == NULL)
             return;
     }
