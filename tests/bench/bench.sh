@@ -1023,14 +1023,15 @@ for _ in range(100):
         else
             stop_pid "$WPID" TERM 10
         fi
-        WPID= SUP=
+        WPID='' SUP=''
     }
     mkdir -p "$R/udp"
     for i in $(seq 1000); do echo "www.example A"; done >"$R/udp/queries"
     echo udp >>"$R/scenarios"
+    WPID='' SUP=''
     HTRAFFIC=steered dns_run steered dnshandoff_start handoff_roll 5 3.5
     HTRAFFIC=shared dns_run shared dnshandoff_start handoff_roll 5 3.5
-    WPID= dns_run restart dnsrestart_start dnsrestart_roll 5 3.5
+    dns_run restart dnsrestart_start dnsrestart_roll 5 3.5
     HTRAFFIC=steered dns_run warm_steered warmgen_start handoff_roll 5 4.5
     HTRAFFIC=shared dns_run warm_shared warmgen_start handoff_roll 5 4.5
 fi
