@@ -14,7 +14,7 @@
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests warm_up no_drain keepalive nginx_close
-#                    nginx_keepalive overhead scale canary upgrade)
+#                    nginx_keepalive overhead scale canary upgrade udp)
 #   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
 #                    the smaller ones get a fifth, at least 2
 set -u
@@ -28,7 +28,7 @@ WORKER=$top/tests/servers/actserver.py
 PATH=$PATH:/usr/sbin:/sbin
 
 # --- packages: installed here, like tools/setup, so a fresh Debian 12 runs it
-need_pkgs="hey wrk libserver-starter-perl tini nginx-light python3 curl procps"
+need_pkgs="hey wrk libserver-starter-perl tini nginx-light python3 curl procps dnsmasq-base dnsperf bind9-dnsutils"
 missing=
 for p in $need_pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -901,6 +901,139 @@ if want upgrade; then
         sup_stats "$SUP" >"$D/sup"
         handoff_stop
     done
+fi
+
+# --- DNS over UDP -------------------------------------------------------------
+# dnsmasq (it binds its own 127.0.0.1 socket, UDP and TCP on one port) under
+# dnsperf at 3,000 queries/s for 21 s with 5 rolls: through handoff's shim,
+# steered (the default for UDP) and with one shared socket, next to the same
+# dnsmasq stopped and started again by a shell loop, as an operator's
+# restart does. Then a version that answers SERVFAIL for 2 s after it
+# starts reading (udpgen.py --dns --warm 2), steered and shared. dnsperf -v
+# prints every answer's rcode and latency: the p99 comes from those. The
+# figures and handoff's swap_us (the program swap at promotion) are in
+# report.py's "DNS over UDP".
+if want udp; then
+    DNS_QPS=3000
+    UDPGEN=$top/tests/servers/udpgen.py
+    # udp_port: a port of 127.0.0.1 free for UDP and TCP both, the kernel's choice.
+    udp_port() {
+        python3 -c 'import socket
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", u.getsockname()[1]))
+    except OSError:
+        continue
+    print(u.getsockname()[1]); break'
+    }
+    # dns_answers: www.example's A record comes back over UDP within 1 s.
+    dns_answers() {
+        [ -n "$(dig +short +tries=1 +time=1 -p "$PORT" @127.0.0.1 www.example A 2>/dev/null)" ]
+    }
+    # wait_dns SECONDS [PID]: until $PORT answers; fails at once if PID exits.
+    wait_dns() {
+        local n=$(($1 * 20)) i
+        for ((i = 0; i < n; i++)); do
+            dns_answers && return 0
+            [ -n "${2:-}" ] && ! alive "$2" && return 1
+            sleep 0.05
+        done
+        return 1
+    }
+    DNSMASQ=(dnsmasq -k -C /dev/null --listen-address=127.0.0.1 --bind-interfaces
+        --no-resolv --no-hosts --address=/example/10.0.0.1 --user="$(id -un)" --pid-file=)
+    # dnsmasq through the shim, a UDP and a TCP listener on one port
+    # (udp_dns.sh's flags); HTRAFFIC steered or shared.
+    dnshandoff_start() {
+        PORT=$(udp_port)
+        "$HANDOFF" --traffic "$HTRAFFIC" -l "dns=udp:127.0.0.1:$PORT" -l "dnstcp=127.0.0.1:$PORT" -- \
+            "${DNSMASQ[@]}" --port="$PORT" >/dev/null 2>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+        HGEN=1 HACTIVE=1
+        wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 && wait_dns 10
+    }
+    # The same dnsmasq alone: a restart is kill, wait for its exit, start
+    # again on the same port.
+    dnsrestart_spawn() {
+        "${DNSMASQ[@]}" --port="$PORT" >/dev/null 2>>"$D/dnsmasq.log" &
+        WPID=$!
+        track "$WPID"
+        wait_dns 10 "$WPID"
+    }
+    dnsrestart_start() {
+        PORT=$(udp_port)
+        SUP=
+        dnsrestart_spawn
+    }
+    dnsrestart_roll() {
+        local old=$WPID t0
+        t0=$(now_ms)
+        kill -TERM "$old"
+        wait_gone "$old" 35 || kill -KILL "$old"
+        dnsrestart_spawn || return 1
+        echo "$1 promoted $old $WPID $(($(now_ms) - t0))" >>"$D/rolls"
+    }
+    # udpgen.py answering SERVFAIL for its first 2 s: it says READY=1 as it
+    # begins reading, before it is warm, so both runs wait ready = delay:3s,
+    # the operator's allowance for the warm-up.
+    warmgen_start() {
+        PORT=$(udp_port)
+        "$HANDOFF" --traffic "$HTRAFFIC" --pass systemd --ready delay:3s -l "dns=udp:127.0.0.1:$PORT" -- \
+            python3 "$UDPGEN" --dns --warm 2 --rcvbuf 4194304 >/dev/null 2>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+        HGEN=1 HACTIVE=1
+        wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 || return 1
+        # The first generation warms up before any query comes.
+        sleep 2.2
+        wait_dns 10
+    }
+    # dns_run NAME START ROLL ROLLS PACE: dnsperf for the whole schedule, a
+    # roll every PACE s from 2 s on, 3 s more after the last.
+    dns_run() {
+        local name=$1 start=$2 roll=$3 n=$4 pace=$5 i dur dp
+        D=$R/udp/$name
+        mkdir -p "$D"
+        : >"$D/rolls"
+        echo "  udp: $name" >&2
+        if ! "$start"; then
+            echo "start failed" >"$D/error"
+            [ -n "${SUP:-}" ] && handoff_stop
+            [ -n "${WPID:-}" ] && stop_pid "$WPID" TERM 10
+            return
+        fi
+        dur=$(awk -v n="$n" -v p="$pace" 'BEGIN { printf "%d", 2 + (n - 1) * p + 3 }')
+        dnsperf -s 127.0.0.1 -p "$PORT" -d "$R/udp/queries" -Q "$DNS_QPS" -l "$dur" -t 2 -v \
+            >"$D/dnsperf.out" 2>&1 &
+        dp=$!
+        track "$dp"
+        T0=$EPOCHREALTIME
+        for ((i = 1; i <= n; i++)); do
+            at "$(awk -v i="$i" -v p="$pace" 'BEGIN { print 2 + (i - 1) * p }')"
+            "$roll" "$i" || { echo "roll $i did not finish" >>"$D/error"; break; }
+        done
+        wait_gone "$dp" $((dur + 15)) || kill -KILL "$dp"
+        echo "$DNS_QPS $dur $n" >"$D/load"
+        if [ -n "${SUP:-}" ]; then
+            sup_stats "$SUP" >"$D/sup"
+            handoff_stop
+        else
+            stop_pid "$WPID" TERM 10
+        fi
+        WPID='' SUP=''
+    }
+    mkdir -p "$R/udp"
+    for i in $(seq 1000); do echo "www.example A"; done >"$R/udp/queries"
+    echo udp >>"$R/scenarios"
+    WPID='' SUP=''
+    HTRAFFIC=steered dns_run steered dnshandoff_start handoff_roll 5 3.5
+    HTRAFFIC=shared dns_run shared dnshandoff_start handoff_roll 5 3.5
+    dns_run restart dnsrestart_start dnsrestart_roll 5 3.5
+    HTRAFFIC=steered dns_run warm_steered warmgen_start handoff_roll 5 4.5
+    HTRAFFIC=shared dns_run warm_shared warmgen_start handoff_roll 5 4.5
 fi
 
 echo "$(($(date +%s) - START))" >"$R/elapsed"

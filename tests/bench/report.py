@@ -342,7 +342,7 @@ def main():
     # In run order, once each (a scenario run twice into the same
     # directory keeps its last results).
     scens = list(dict.fromkeys(s for s in read(os.path.join(R, "scenarios")).split()
-                               if s and s != "scale"))
+                               if s and s not in ("scale", "udp")))
     rows = {}
     print("| scenario | contender | requests | refused | reset | timeout | non-2xx "
           "| p50 ms | p99 ms | worst ms | rolls replaced | roll → old gone ms (median / max) "
@@ -557,6 +557,7 @@ def main():
 
     canary_report()
     upgrade_report()
+    udp_report()
 
     # --- targets ---------------------------------------------------------
     print()
@@ -718,6 +719,130 @@ def upgrade_report():
                if l and not l.startswith("upgraded")]
         if bad:
             print(f"- {labels[c]}: {len(bad)} not upgraded: " + "; ".join(b[:100] for b in bad[:3]))
+
+
+# --- DNS over UDP ----------------------------------------------------------
+UDP_RUNS = {
+    "steered": "dnsmasq, handoff (steered)",
+    "shared": "dnsmasq, handoff, traffic = shared",
+    "restart": "dnsmasq, restart (kill, start)",
+    "warm_steered": "SERVFAIL for 2 s, handoff (steered)",
+    "warm_shared": "SERVFAIL for 2 s, handoff, traffic = shared",
+}
+
+
+def parse_dnsperf(path):
+    """dnsperf's summary and, from -v's "> RCODE NAME TYPE SECONDS" lines,
+    every answer's latency (ms)."""
+    txt = read(path)
+    def num(pat):
+        m = re.search(pat, txt, re.M)
+        return int(m.group(1)) if m else None
+    sent = num(r"^\s*Queries sent:\s*(\d+)")
+    if sent is None:
+        return None
+    codes = dict((k, int(v)) for k, v in re.findall(
+        r"([A-Z]+) (\d+) \(", (re.search(r"Response codes:(.*)$", txt, re.M) or [None, ""])[1] or ""))
+    lat = sorted(float(x) * 1000 for x in re.findall(r"^> [A-Z]+ \S+ \S+ ([\d.]+)$", txt, re.M))
+    return {"sent": sent, "completed": num(r"^\s*Queries completed:\s*(\d+)"),
+            "lost": num(r"^\s*Queries lost:\s*(\d+)"), "codes": codes, "lat": lat}
+
+
+def ms2(v):
+    """A DNS answer's ms: sub-millisecond, so two decimals."""
+    return "—" if v is None else (f"{v:.0f}" if v >= 100 else f"{v:.2f}")
+
+
+def pct(v, q):
+    return v[min(len(v) - 1, int(len(v) * q))] if v else None
+
+
+def udp_report():
+    """dnsperf at 3,000 queries/s across 5 rolls: handoff steered and
+    shared, a restart; a version warming up; the program swap."""
+    d = os.path.join(R, "udp")
+    if not os.path.isdir(d):
+        return
+    print()
+    load = read(os.path.join(d, "steered", "load")).split()
+    qps, secs = (load[0], load[1]) if len(load) >= 2 else ("3000", "?")
+    print(f"DNS over UDP (dnsperf -Q {qps}, about {secs} s, 5 rolls or restarts in each; "
+          f"latency from dnsperf -v, every answer's):")
+    print()
+    print("| server, how | queries sent | lost | SERVFAIL | p50 ms | p99 ms | worst ms "
+          "| rolls promoted | roll → old gone ms (median / max) |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    res = {}
+    for name, label in UDP_RUNS.items():
+        dn = os.path.join(d, name)
+        if not os.path.isdir(dn):
+            continue
+        err = read(os.path.join(dn, "error")).strip()
+        r = parse_dnsperf(os.path.join(dn, "dnsperf.out"))
+        if r is None:
+            print(f"| {label} | no result: {err or 'dnsperf printed no figures'} ||||||||")
+            continue
+        res[name] = r
+        ev = parse_log(os.path.join(dn, "handoff.log"))
+        rolls = [l.split() for l in read(os.path.join(dn, "rolls")).splitlines() if l.strip()]
+        promoted = sum(1 for l in rolls if l[1] == "promoted")
+        gone = []
+        for i, outcome, old, new, gms, *sig in rolls:
+            if gms != "-":
+                gone.append(int(gms))
+            elif outcome == "promoted":
+                t0, t1 = first(ev, "roll", gen=new), first(ev, "gone", gen=old)
+                if t0 is not None and t1 is not None:
+                    gone.append(t1 - t0)
+        g = f"{statistics.median(gone):.0f} / {max(gone)}" if gone else "—"
+        lat = r["lat"]
+        print(f"| {label} | {r['sent']} | {r['lost']} | {r['codes'].get('SERVFAIL', 0)} "
+              f"| {ms2(pct(lat, 0.5))} | {ms2(pct(lat, 0.99))} | {ms2(lat[-1] if lat else None)} "
+              f"| {promoted}/{len(rolls)}{' ⚠ ' + err if err else ''} | {g} |")
+    print()
+    if "restart" in res and res["restart"]["lost"]:
+        for name in ("steered", "shared"):
+            if name in res:
+                print(f"- queries lost, {UDP_RUNS[name]} vs restart: {res[name]['lost']} vs "
+                      f"{res['restart']['lost']} of about {res['restart']['sent']} sent")
+    for name in ("steered", "shared", "restart"):
+        if name in res and res[name]["lat"] and "restart" in res and res["restart"]["lat"] and name != "restart":
+            print(f"- p99 latency, {UDP_RUNS[name]} / restart: "
+                  f"{pct(res[name]['lat'], 0.99) / pct(res['restart']['lat'], 0.99):.2f}")
+    sw = {}
+    for name in ("warm_steered", "steered"):
+        sw[name] = [int(f["swap_us"]) for ms, e, f in parse_log(os.path.join(d, name, "handoff.log"))
+                    if e == "promote" and f.get("old", "0") != "0" and "swap_us" in f]
+    if sw["warm_steered"]:
+        v = sw["warm_steered"]
+        print(f"- UDP program swap at promotion (swap_us; one steered UDP listener, udpgen.py under "
+              f"dnsperf), {len(v)} promotions: median {statistics.median(v)} µs, max {max(v)} µs")
+    if sw["steered"]:
+        v = sw["steered"]
+        print(f"- the same with a UDP and a TCP listener (dnsmasq), {len(v)} promotions: "
+              f"median {statistics.median(v)} µs, max {max(v)} µs")
+    x = os.path.join(R, "warm_up", "handoff", "handoff.log")
+    if os.path.exists(x):
+        v = [int(f["swap_us"]) for ms, e, f in parse_log(x)
+             if e == "promote" and f.get("old", "0") != "0" and "swap_us" in f]
+        if v:
+            print(f"- TCP program swap at promotion in this run (warm_up, one steered TCP listener), "
+                  f"{len(v)} promotions: median {statistics.median(v)} µs, max {max(v)} µs")
+    if "steered" in res:
+        n = res["steered"]["lost"]
+        print(f"- 0 queries lost across handoff's rolls of dnsmasq, steered: "
+              f"{'reached' if n == 0 else f'NOT reached ({n})'}")
+    if "warm_steered" in res:
+        n = res["warm_steered"]["codes"].get("SERVFAIL", 0)
+        print(f"- 0 SERVFAIL from a version warming up, steered: "
+              f"{'reached' if n == 0 else f'NOT reached ({n})'}")
+    print("- latency is that of the answered queries: a lost one has none, so a run that loses "
+          "queries shows no tail for them")
+    print("- restart: dnsmasq alone, SIGTERM, its exit awaited, started again; roll → old gone "
+          "is there the kill → the new one answering")
+    print("- SERVFAIL for 2 s: udpgen.py --dns --warm 2 says READY=1 as it begins reading, before "
+          "it is warm: both runs use ready = delay:3s; steered, a generation gets no query before "
+          "it is promoted; shared, it reads the one socket from its start")
 
 
 if __name__ == "__main__":
