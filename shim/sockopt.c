@@ -84,6 +84,35 @@ sockopt_inherited(int level, int name)
     return 0;
 }
 
+/*
+ * Whether the server set level/name on sock to something else than a fresh
+ * socket has: its value in val and *len, a buffer size halved (Linux
+ * doubles what it is given, and reports that), to be given again.
+ */
+static int
+changed(int sock, int fresh, int level, int name, unsigned char *val,
+        socklen_t *len, int (*getopt)(int, int, int, void *, socklen_t *))
+{
+    unsigned char def[SOCKOPT_VALMAX];
+    socklen_t dlen = sizeof(def);
+
+    *len = SOCKOPT_VALMAX;
+    memset(def, 0, sizeof(def));
+    if (getopt(sock, level, name, val, len) < 0)
+        return 0;
+    if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
+        dlen == *len && memcmp(val, def, *len) == 0)
+        return 0;
+    if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
+        *len == sizeof(int)) {
+        int v;
+        memcpy(&v, val, sizeof(v));
+        v /= 2;
+        memcpy(val, &v, sizeof(v));
+    }
+    return 1;
+}
+
 int
 sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
               int (*getopt)(int, int, int, void *, socklen_t *))
@@ -91,23 +120,12 @@ sockopt_carry(struct sockopt_table *t, int fd, int sock, int fresh,
     int n = 0;
 
     for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
-        unsigned char val[SOCKOPT_VALMAX], def[SOCKOPT_VALMAX];
-        socklen_t len = sizeof(val), dlen = sizeof(def);
+        unsigned char val[SOCKOPT_VALMAX];
+        socklen_t len;
         int level = copied[i].level, name = copied[i].name, rc;
 
-        memset(def, 0, sizeof(def));
-        if (getopt(sock, level, name, val, &len) < 0)
+        if (!changed(sock, fresh, level, name, val, &len, getopt))
             continue;
-        if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
-            dlen == len && memcmp(val, def, len) == 0)
-            continue;
-        if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
-            len == sizeof(int)) {
-            int v;
-            memcpy(&v, val, sizeof(v));
-            v /= 2;
-            memcpy(val, &v, sizeof(v));
-        }
         if ((rc = sockopt_record(t, fd, level, name, val, len)) < 0)
             return rc;
         n++;
@@ -178,30 +196,20 @@ sockopt_dgram_carry(int sock, int to, int fresh,
 
     for (size_t i = 0; i < sizeof(dgram_carried) / sizeof(dgram_carried[0]);
          i++) {
-        unsigned char val[SOCKOPT_VALMAX], def[SOCKOPT_VALMAX];
-        socklen_t len = sizeof(val), dlen = sizeof(def);
+        unsigned char val[SOCKOPT_VALMAX];
+        socklen_t len;
         int level = dgram_carried[i].level, name = dgram_carried[i].name;
 
-        if (getopt(sock, level, name, val, &len) < 0)
+        if (!changed(sock, fresh, level, name, val, &len, getopt))
             continue;
-        if (fresh >= 0 && getopt(fresh, level, name, def, &dlen) == 0 &&
-            dlen == len && memcmp(val, def, len) == 0)
-            continue;
-        /* Linux doubles the buffer size it is given, and reports that. A
-         * size past the limit of net.core.rmem_max needs the FORCE option,
-         * which the server could use if it may now (CAP_NET_ADMIN). */
+        /* A size past net.core.rmem_max needs the FORCE option, which the
+         * server could use if it may now (CAP_NET_ADMIN). */
         if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF) &&
-            len == sizeof(int)) {
-            int v;
-            memcpy(&v, val, sizeof(v));
-            v /= 2;
-            memcpy(val, &v, sizeof(v));
-            if (setopt(to, level,
-                       name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, val,
-                       len) == 0) {
-                n++;
-                continue;
-            }
+            setopt(to, level,
+                   name == SO_RCVBUF ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, val,
+                   len) == 0) {
+            n++;
+            continue;
         }
         n += setopt(to, level, name, val, len) == 0;
     }

@@ -257,6 +257,21 @@ for _ in range(100):
     print(u.getsockname()[1]); break'
 }
 
+# quicgen_setup: QUICGEN, the QUIC test server (tests/servers/quicgen), and
+# a self-signed certificate for it in $T/cert.pem and $T/key.pem; the test
+# is skipped where the server was not built or the client is missing.
+quicgen_setup() {
+    QUICGEN=$(dirname "$HANDOFF")/tests/servers/quicgen
+    [ -x "$QUICGEN" ] || {
+        echo "SKIP: $QUICGEN not built (configure found no libngtcp2/libnghttp3)"
+        exit 77
+    }
+    need gtlsclient openssl python3
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+        >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
+}
+
 # dnsperf_start PORT [QPS]: dnsperf at QPS queries/s (3,000) on 127.0.0.1:PORT
 # for A queries of www.example, in the background (DNSPID); dnsperf_stop
 # ends it and sets SENT, COMPLETED, LOST and NOERROR.

@@ -8,16 +8,7 @@
 # connection whose generation is drained and killed ends; one on the
 # newer generation, beside it, does not.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
-QUICGEN=$(dirname "$HANDOFF")/tests/servers/quicgen
-[ -x "$QUICGEN" ] || {
-    echo "SKIP: $QUICGEN not built (configure found no libngtcp2/libnghttp3)"
-    exit 77
-}
-need gtlsclient openssl python3
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
-    >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
+quicgen_setup
 
 # client NAME DELAY PATH [ARGS...]: one connection in the background whose
 # request leaves DELAY after the handshake; its body lands in $T/NAME/.

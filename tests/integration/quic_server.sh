@@ -8,16 +8,7 @@
 # answered, a new one is not, and the server exits 0 once it ended, or
 # closes what is left at --drain-timeout.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
-QUICGEN=$(dirname "$HANDOFF")/tests/servers/quicgen
-[ -x "$QUICGEN" ] || {
-    echo "SKIP: $QUICGEN not built (configure found no libngtcp2/libnghttp3)"
-    exit 77
-}
-need gtlsclient openssl python3
-
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
-    >"$T/openssl.log" 2>&1 || fail "openssl: $(cat "$T/openssl.log")"
+quicgen_setup
 
 out=$(HANDOFF_QUIC_COOKIE=5az "$QUICGEN" --cert "$T/cert.pem" --key "$T/key.pem" \
     --bind 127.0.0.1:0 2>&1)
