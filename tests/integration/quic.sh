@@ -33,7 +33,8 @@ body() { cat "$T/$1/"* 2>/dev/null | head -n1; }
 
 P=$(free_port_udp)
 start_handoff -l q=udp:127.0.0.1:$P --flows quic --pass systemd --ready notify \
-    --drain-delay 300ms -- "$QUICGEN" --cert "$T/cert.pem" --key "$T/key.pem"
+    --drain-delay 300ms --control "$T/ctl.sock" -- "$QUICGEN" \
+    --cert "$T/cert.pem" --key "$T/key.pem"
 wait_log 'event=promote gen=1 '
 client first 0s /
 for _ in $(seq 200); do [ -n "$(body first)" ] && break; sleep 0.05; done
@@ -67,6 +68,20 @@ ok "50 connections across 5 rolls: each answered by the generation it began on"
 client fresh 0s /
 clients_wait
 case "$(body fresh)" in "gen=6 "*) ok "a new connection: gen 6" ;; *) fail "a new connection got: $(body fresh)" ;; esac
+
+# handoff upgrades itself between a roll and the requests: the cookies
+# are carried, the 10 connections begun on gen 6 are answered by it.
+for i in $(seq 10); do client "u.$i" 2s /; done
+sleep 0.5
+kill -USR2 "$HPID"
+wait_log 'event=promote gen=7 ' 1 30
+"$HANDOFF" upgrade --control "$T/ctl.sock" >"$T/upgrade.out" 2>&1 ||
+    fail "handoff upgrade: $(cat "$T/upgrade.out")"
+clients_wait
+n=0
+for i in $(seq 10); do case "$(body "u.$i")" in "gen=6 "*) n=$((n + 1)) ;; esac; done
+[ "$n" -eq 10 ] || fail "after handoff upgrade, $n of 10 connections answered by gen 6"
+ok "handoff upgrade between a roll and the requests: 10 of 10 answered by gen 6"
 
 # A connection held by gen 6 past its drain_timeout ends; one on gen 7
 # begun beside it is answered.
