@@ -878,14 +878,8 @@ validate(struct loader *ld)
                      "addresses", l->name);
             return load_error(ld, NULL, msg);
         }
-        if (l->flows == FLOWS_QUIC &&
-            (!l->addr.dgram || l->traffic != TRAFFIC_STEERED)) {
-            snprintf(msg, sizeof(msg), "[listen %s]: flows = quic: %s", l->name,
-                     !l->addr.dgram ? "only for udp: addresses"
-                                    : "needs traffic = steered (a shared "
-                                      "socket has no generation to keep)");
+        if (config_flows_error(l, msg, sizeof(msg)) != NULL)
             return load_error(ld, NULL, msg);
-        }
         if (!validate_listen_owner(ld, l))
             return 0;
         for (size_t j = 0; j < i; j++)

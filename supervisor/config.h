@@ -139,6 +139,9 @@ const char *config_directory_error(const char *dir, char *msg, size_t len);
 const char *config_control_error(const char *path, char *msg, size_t len);
 const char *config_metrics_error(const char *v, char *msg, size_t len);
 const char *config_env_error(const struct config *c, char *msg, size_t len);
+/* flows = quic on a listener that is not a steered UDP one. */
+const char *config_flows_error(const struct listen_conf *l, char *msg,
+                               size_t len);
 
 /* Is KEY=value one of the variables handoff sets in a worker? */
 int config_env_reserved(const char *kv);

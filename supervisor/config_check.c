@@ -122,6 +122,19 @@ config_control_error(const char *path, char *msg, size_t len)
 }
 
 const char *
+config_flows_error(const struct listen_conf *l, char *msg, size_t len)
+{
+    if (l->flows != FLOWS_QUIC ||
+        (l->addr.dgram && l->traffic == TRAFFIC_STEERED))
+        return NULL;
+    snprintf(msg, len, "[listen %s]: flows = quic: %s", l->name,
+             !l->addr.dgram ? "only for udp: addresses"
+                            : "needs traffic = steered (a shared socket has "
+                              "no generation to keep)");
+    return msg;
+}
+
+const char *
 config_metrics_error(const char *v, char *msg, size_t len)
 {
     struct addr a;
