@@ -188,15 +188,16 @@ echo "promotion at $promo us: $after of the burst answered by gen 1 after it; qu
 ok "backlog: $after datagrams queued on gen 1 at promotion ($q bytes) answered by it, all $(j burst 'd["sent"]') + $(j c2 'd["sent"]') answered, 0 lost; gen 1 to seq $la, gen 2 from $fb; drain signal after its queue emptied ($late1 answers read after it, the last $(((last1 - drain) / 1000)) ms after)"
 stop_handoff
 
-# 3. Three generations at once: 1 kept (keep_previous), 2 active, 3
-# starting (DNS probes it, it reads only after 3 s): the clients meanwhile
+# 3. Three generations at once: 1 superseded but not drained (a
+# drain_delay of 30 s), 2 active, 3 starting (DNS probes it, it reads
+# only after 3 s): the clients meanwhile
 # answered by 2 only; 3 promoted only once it answers (its probes reach it
 # alone), then every datagram sent after it by 3.
 P=$(free_port_udp)
-start --keep-previous 60s --ready "dns:127.0.0.1:$P" --ready-interval 100ms \
+start --drain-delay 30s --ready "dns:127.0.0.1:$P" --ready-interval 100ms \
     -- "--dns --rcvbuf $BUF" "--dns --rcvbuf $BUF" "--dns --slow-start 3 --rcvbuf $BUF"
 "$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 || fail "roll to 2: $(cat "$T/roll")"
-wait_log 'event=kept gen=1 ' 1 10
+wait_log 'event=promote gen=2 '
 bg c3 --dns --sources 500 --rate 1000 --timeout 5000
 bg_lines c3 200
 "$HANDOFF" roll --control "$CTL" >"$T/roll3" 2>&1 || fail "roll to 3: $(cat "$T/roll3")"
@@ -210,6 +211,7 @@ before=$(awk -v t="$promo" '$1 * 1000 < t { print $3 }' "$T/c3.log" | sort | uni
 read -r n2 n3 la fb < <(switch "$T/c3.log" 2 3)
 echo "gen 3 ready after ${ready_ms} ms; answers before its promotion by generation: $before; gen 2 to seq $la, gen 3 from $fb"
 [ -n "$spawn3" ] || fail "gen 3 never started"
+[ "${ready_ms:-0}" -ge 3000 ] || fail "gen 3 ready after ${ready_ms} ms, before it read (3 s): a probe was answered by another generation"
 [ "$(j c3 'd["answered"] == d["sent"], d["lost"]')" = "(True, 0)" ] || fail "three generations: not all answered: $(cat "$T/c3")"
 [ "$(awk -v t="$promo" '$1 * 1000 < t && $3 != 2' "$T/c3.log" | wc -l)" -eq 0 ] ||
     fail "three generations: answers before gen 3's promotion not all by gen 2: $before"
@@ -217,7 +219,6 @@ echo "gen 3 ready after ${ready_ms} ms; answers before its promotion by generati
     fail "three generations: fewer than 500 answers while gen 3 started"
 [ "$(j c3 'sorted(d["by_gen"])')" = "['2', '3']" ] || fail "three generations: answered by $(j c3 'd["by_gen"]'), not 2 then 3"
 [ "$la" -lt "$fb" ] || fail "three generations: gen 2 answered request $la, sent after gen 3's first ($fb)"
-[ "${ready_ms:-0}" -ge 3000 ] || fail "gen 3 ready after ${ready_ms} ms, before it read (3 s): a probe was answered by another generation"
 ok "three generations: $(j c3 'd["sent"]') datagrams, 0 lost, $n2 by gen 2 (none by 1 or 3 before gen 3's promotion), gen 3 ready only once it read (${ready_ms} ms), then every later datagram by 3"
 stop_handoff
 
@@ -296,11 +297,12 @@ stop_handoff
 
 # 6. The receive metrics: a generation promoted that does not read yet;
 # a burst of 1,000 (its default buffer holds ~256): its queue bytes and
-# drops grow; the kept generation's samples are there too.
+# drops grow; the superseded generation's samples are there too (a
+# drain_delay of 30 s keeps it).
 P=$(free_port_udp)
-start --keep-previous 60s --ready delay:100ms -- "" "--slow-start 30"
+start --drain-delay 30s --ready delay:100ms -- "" "--slow-start 30"
 "$HANDOFF" roll --control "$CTL" >"$T/roll" 2>&1 || fail "roll: $(cat "$T/roll")"
-wait_log 'event=kept gen=1 ' 1 10
+wait_log 'event=promote gen=2 '
 run c6 --sources 1 --burst 1000 --count 1000 --rate 1000000 --timeout 500
 echo "burst to a generation that does not read: $(cat "$T/c6")"
 q2=$(metric receive_queue_bytes 2)
@@ -312,5 +314,5 @@ echo "metrics: gen 2 queue=$q2 drops=$d2; gen 1 queue=$q1 drops=$d1"
 [ "$q2" != none ] && [ "$q2" -gt 0 ] || fail "receive_queue_bytes of gen 2: $q2"
 [ "$d2" != none ] && [ "$d2" -gt 0 ] || fail "receive_drops_total of gen 2: $d2"
 [ "$q1" = 0 ] && [ "$d1" = 0 ] || fail "gen 1's samples: queue=$q1 drops=$d1, not 0 and 0"
-ok "metrics: gen 2 not reading, after a burst of 1000: queue $q2 bytes, $d2 drops; gen 1 (kept) 0 and 0"
+ok "metrics: gen 2 not reading, after a burst of 1000: queue $q2 bytes, $d2 drops; gen 1 (superseded) 0 and 0"
 stop_handoff
