@@ -1362,6 +1362,12 @@ stop_now(struct ctx *x, int sig)
     d->stop_at = x->now + d->conf.stop_timeout;
     for (size_t i = 0; i < DEPLOY_MAX_GENS; i++) {
         struct deploy_gen *g = &d->gens[i];
+        /* One superseded, still taking what its queue holds: its drain
+         * signal now too, as every worker's, not at drain_delay's end. */
+        if (g->id != 0 && g->retire_at != 0) {
+            drain_gen(x, g, d->conf.stop_timeout);
+            continue;
+        }
         if (g->id == 0 || (g->state != GEN_STARTING && g->state != GEN_ACTIVE &&
                            g->state != GEN_CANARY && g->state != GEN_KEPT))
             continue;

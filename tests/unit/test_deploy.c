@@ -1080,6 +1080,39 @@ defect7_kept_generation_dies(void **state)
     deploy_free(&fw.d);
 }
 
+/* A stop drains every generation at once, a superseded one still waiting
+ * for its queue or drain_delay too: handoff(8) says every worker gets the
+ * drain signal, and a drain_delay of 30 s held the stop for 30 s. */
+static void
+stop_drains_a_retiring_generation(void **state)
+{
+    struct deploy_conf c;
+    const struct deploy_gen *g1;
+
+    (void)state;
+    fixed_conf(&c);
+    c.drain_delay = 30000;
+    c.drain_timeout = 60000;
+    c.stop_timeout = 5000;
+    fixed_start(&c);
+    advance(&fw, 500);
+    apply(&fw, &(struct move){M_ROLL, 0, 0});
+    advance(&fw, 500);
+    assert_int_equal(fw.d.active, 2);
+    g1 = deploy_gen(&fw.d, 1);
+    assert_non_null(g1);
+    assert_int_not_equal(g1->retire_at, 0);
+    assert_int_equal(g1->drain_at, 0);
+    apply(&fw, &(struct move){M_STOP, SIGTERM, 0});
+    g1 = deploy_gen(&fw.d, 1);
+    assert_true(g1 == NULL || (g1->drain_at == fw.now && g1->retire_at == 0));
+    advance(&fw, 5000);
+    assert_null(deploy_gen(&fw.d, 1));
+    assert_null(deploy_gen(&fw.d, 2));
+    assert_string_equal(fw.why, "");
+    deploy_free(&fw.d);
+}
+
 /* Defect 8: traffic returns to a kept generation that lost a process: it
  * comes back at its size. Defect 11: status then names the rollback. */
 static void
@@ -1363,6 +1396,7 @@ main(void)
         cmocka_unit_test(defect6_no_latency_verdict_while_kept),
         cmocka_unit_test(defect7_kept_generation_dies),
         cmocka_unit_test(defect8_11_rollback_restores_size_and_status),
+        cmocka_unit_test(stop_drains_a_retiring_generation),
         cmocka_unit_test(defect9_rollback_to_nothing_stops),
         cmocka_unit_test(defect10_queued_rolls_keep_their_steps),
         cmocka_unit_test(defect24_failed_swap_changes_nothing),
