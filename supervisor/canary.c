@@ -350,13 +350,14 @@ canary_conf_check(const struct canary_conf *c, int shared, int steered,
 {
     if ((c->nsteps > 0 || c->nclients > 0) && (shared || !steered)) {
         snprintf(msg, len, "a canary needs steered traffic: %s",
-                 shared ? "a TCP listener has traffic = shared"
-                        : "no TCP listener (unix listeners are shared)");
+                 shared ? "a TCP or UDP listener has traffic = shared"
+                        : "no TCP or UDP listener (unix listeners are "
+                          "shared)");
         return c->nsteps > 0 ? "canary" : "canary_clients";
     }
     if (c->keep_previous > 0 && !steered) {
         snprintf(msg, len, "keep_previous needs steered traffic (no steered "
-                 "TCP listener)");
+                 "TCP or UDP listener)");
         return "keep_previous";
     }
     if (c->guard_latency > 0 &&
