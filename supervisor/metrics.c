@@ -482,6 +482,21 @@ answer(struct mconn *c, enum metrics_http r)
     };
     struct control_buf b = {0};
 
+    if (r == METRICS_HTTP_HEALTHZ) { /* answered: the loop runs */
+        respond(c, "200 OK", "text/plain", "ok\n", 3, 0);
+        return;
+    }
+    if (r == METRICS_HTTP_READYZ) {
+        struct view v;
+        int rc = c->mt->view(c->mt->arg, &v),
+            ready = rc == 0 && view_serving(&v);
+
+        if (rc == 0)
+            view_free(&v);
+        respond(c, ready ? "200 OK" : "503 Service Unavailable", "text/plain",
+                ready ? "ready\n" : "not ready\n", ready ? 6 : 10, 0);
+        return;
+    }
     if (r == METRICS_HTTP_GET || r == METRICS_HTTP_HEAD) {
         struct view v;
 

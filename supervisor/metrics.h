@@ -82,6 +82,8 @@ enum metrics_http {
     METRICS_HTTP_METHOD,    /* 405: another method */
     METRICS_HTTP_BAD,       /* 400: not HTTP/1.x */
     METRICS_HTTP_TOO_LARGE, /* 431: METRICS_REQUEST_MAX bytes, no end */
+    METRICS_HTTP_HEALTHZ,   /* GET /healthz: the loop runs */
+    METRICS_HTTP_READYZ,    /* GET /readyz: serving, no stop begun */
 };
 
 /* Request line and headers up to the blank line; the rest is ignored. */

@@ -25,6 +25,16 @@ is_tchar(char c)
            (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* Whether target (tlen bytes) is path; a query string changes nothing. */
+static int
+path_is(const char *target, size_t tlen, const char *path)
+{
+    size_t n = strlen(path);
+
+    return tlen >= n && memcmp(target, path, n) == 0 &&
+           (tlen == n || target[n] == '?');
+}
+
 enum metrics_http
 metrics_http_parse(const char *buf, size_t len)
 {
@@ -64,9 +74,12 @@ metrics_http_parse(const char *buf, size_t len)
         if ((unsigned char)*t <= ' ' || *t == 0x7f)
             return METRICS_HTTP_BAD;
     tlen = (size_t)(sp2 - sp1 - 1);
-    /* The query string, if any, changes nothing. */
-    if (!((tlen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
-          (tlen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0)))
+    /* An orchestrator's probes of handoff itself, GET only. */
+    if (path_is(sp1 + 1, tlen, "/healthz") || path_is(sp1 + 1, tlen, "/readyz"))
+        return mlen != 3 || memcmp(buf, "GET", 3) != 0 ? METRICS_HTTP_METHOD
+               : sp1[2] == 'h'                         ? METRICS_HTTP_HEALTHZ
+                                                       : METRICS_HTTP_READYZ;
+    if (!path_is(sp1 + 1, tlen, "/metrics"))
         return METRICS_HTTP_NOT_FOUND;
     if (mlen == 3 && memcmp(buf, "GET", 3) == 0)
         return METRICS_HTTP_GET;

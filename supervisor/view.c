@@ -60,6 +60,12 @@ procs(const struct deploy_gen *g, struct view_gen *vg, uint64_t now,
 }
 
 int
+view_serving(const struct view *v)
+{
+    return v->active != 0 && !v->stopping && !v->delaying;
+}
+
+int
 view_build(struct view *v, const struct deploy *d, uint64_t now,
            view_proc_fn *proc, void *arg)
 {
@@ -68,6 +74,7 @@ view_build(struct view *v, const struct deploy *d, uint64_t now,
 
     memset(v, 0, sizeof(*v));
     v->stopping = d->stopping;
+    v->delaying = d->delay_at != 0;
     v->active = d->active;
     v->starting = d->starting;
     v->steered = d->conf.steered;

@@ -67,6 +67,7 @@ struct view_listener {
 struct view {
     /* From the core. */
     int stopping;
+    int delaying;              /* a stop begun: stop_delay runs before it */
     unsigned active, starting; /* generation ids, 0: none */
     int steered;               /* the active plan has a steered listener */
     unsigned rolls_ok, rolls_failed, restarts;
@@ -103,6 +104,11 @@ int view_build(struct view *v, const struct deploy *d, uint64_t now,
 int view_listeners(struct view *v, struct plan *const *plans, size_t n);
 
 void view_free(struct view *v);
+
+/* GET /readyz: an active generation serves and no stop has begun (with
+ * stop_delay, the orchestrator takes the endpoint away while the server
+ * still answers). */
+int view_serving(const struct view *v);
 
 /* The shell's: a whole view of the deployment now (view_take). 0, or
  * -ENOMEM with v holding nothing. */

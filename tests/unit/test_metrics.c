@@ -26,7 +26,8 @@ requests_get_metrics_only(void **state)
         const char *req;
         enum metrics_http want;
     } cases[] = {
-        {"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n", METRICS_HTTP_GET},
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
+         METRICS_HTTP_GET},
         {"GET /metrics HTTP/1.0\r\n\r\n", METRICS_HTTP_GET},
         {"GET /metrics HTTP/1.0\n\n", METRICS_HTTP_GET},
         {"GET /metrics?x=1 HTTP/1.1\r\n\r\n", METRICS_HTTP_GET},
@@ -34,7 +35,8 @@ requests_get_metrics_only(void **state)
         {"GET / HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
         {"GET /metricsx HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
         {"GET /metric HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
-        {"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", METRICS_HTTP_METHOD},
+        {"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+         METRICS_HTTP_METHOD},
         {"get /metrics HTTP/1.1\r\n\r\n", METRICS_HTTP_METHOD},
         {"GET /metrics HTTP/2.0\r\n\r\n", METRICS_HTTP_BAD},
         {"GET /metrics\r\n\r\n", METRICS_HTTP_BAD},
@@ -47,6 +49,13 @@ requests_get_metrics_only(void **state)
         {"GET /metrics HTTP/1.1\r\n", METRICS_HTTP_MORE},
         {"GET /metrics HTTP/1.1\r\nHost: x\r\n", METRICS_HTTP_MORE},
         {"GET /metr", METRICS_HTTP_MORE},
+        {"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", METRICS_HTTP_HEALTHZ},
+        {"GET /healthz?verbose HTTP/1.1\r\n\r\n", METRICS_HTTP_HEALTHZ},
+        {"GET /readyz HTTP/1.0\r\n\r\n", METRICS_HTTP_READYZ},
+        {"HEAD /readyz HTTP/1.1\r\n\r\n", METRICS_HTTP_METHOD},
+        {"POST /healthz HTTP/1.1\r\n\r\n", METRICS_HTTP_METHOD},
+        {"GET /healthzz HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
+        {"GET /ready HTTP/1.1\r\n\r\n", METRICS_HTTP_NOT_FOUND},
         {"", METRICS_HTTP_MORE},
     };
 

@@ -129,6 +129,18 @@ the_view_is_the_cores_state(void **state)
     assert_int_equal(v.restarts, 1);
     assert_int_equal(v.gens[0].procs[1].pid, 201);
     assert_int_equal(v.gens[0].procs[1].uptime_ms, 1000);
+    /* GET /readyz: serving until a stop begins, stop_delay included. */
+    assert_true(view_serving(&v));
+    view_free(&v);
+    d.delay_at = 4000;
+    assert_int_equal(view_build(&v, &d, 3000, fake_proc, NULL), 0);
+    assert_true(v.delaying);
+    assert_false(view_serving(&v));
+    view_free(&v);
+    d.delay_at = 0;
+    d.stopping = 1;
+    assert_int_equal(view_build(&v, &d, 3000, fake_proc, NULL), 0);
+    assert_false(view_serving(&v));
     view_free(&v);
     deploy_free(&d);
 }
