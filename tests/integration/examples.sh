@@ -55,11 +55,13 @@ if [ -x /usr/sbin/nginx ]; then
     sed "s|examples/nginx/nginx.conf|$T/nginx-server.conf|" \
         "$TOP_SRCDIR/examples/nginx/handoff.conf" >"$T/nginx.in"
     try nginx "$T/nginx.in" 8081
-    # The container's nginx, on loopback, its pid files under $T and no
-    # stop_delay (no load balancer to wait for here).
+    # The container's nginx, on loopback, its pid files under $T, its
+    # metrics on a port the kernel chose and no stop_delay (no load
+    # balancer to wait for here).
     sed 's/0\.0\.0\.0/127.0.0.1/' "$TOP_SRCDIR/examples/docker/nginx.conf" >"$T/docker-server.conf.in"
     sed -e "s|/etc/nginx/handoff-nginx.conf|$T/docker-server.conf|" \
         -e 's/0\.0\.0\.0/127.0.0.1/' -e "s|/run/nginx-|$T/nginx-|" \
+        -e "s/:9100\$/:$(free_port)/" \
         -e 's/^stop_delay .*/stop_delay = 0s/' \
         "$TOP_SRCDIR/examples/docker/handoff.conf" >"$T/docker.in"
     try docker "$T/docker.in" 8080
@@ -101,6 +103,20 @@ done <"$T/copied"
 grep -q '^ENTRYPOINT \["/usr/local/bin/handoff", "-c", "/etc/handoff.conf"\]' "$TOP_SRCDIR/examples/docker/Dockerfile" ||
     fail "the Dockerfile's ENTRYPOINT is not handoff"
 ok "docker/ and systemd/ configurations check; the Dockerfile's files exist"
+# The pod's probes ask the port handoff.conf serves them on.
+python3 - "$TOP_SRCDIR/examples/docker/deployment.yaml" "$TOP_SRCDIR/examples/docker/handoff.conf" <<'PY' || fail "deployment.yaml's probes do not match handoff.conf"
+import re, sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+c = d["spec"]["template"]["spec"]["containers"][0]
+ports = {p.get("name"): p["containerPort"] for p in c["ports"]}
+m = re.search(r"^metrics\s*=\s*\S*:(\d+)", open(sys.argv[2]).read(), re.M)
+assert m, "no metrics address in handoff.conf"
+for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+    g = c[probe]["httpGet"]
+    assert g["path"] == path, (probe, g)
+    assert ports[g["port"]] == int(m.group(1)), (probe, g, m.group(1))
+print("deployment.yaml: readinessProbe /readyz, livenessProbe /healthz on", m.group(1))
+PY
 if command -v systemd-analyze >/dev/null 2>&1; then
     sed "s|/usr/local/bin/handoff|$HANDOFF|" "$TOP_SRCDIR/examples/systemd/handoff.service" >"$T/handoff.service"
     # verify loads the units ours names (multi-user.target and what it
