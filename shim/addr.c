@@ -227,14 +227,20 @@ addr_equal(const struct addr *a, const struct sockaddr *sa, socklen_t len)
 }
 
 int
+addr_port_zero(const struct sockaddr *sa, socklen_t len)
+{
+    return (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in) &&
+            ((const struct sockaddr_in *)sa)->sin_port == 0) ||
+           (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
+            ((const struct sockaddr_in6 *)sa)->sin6_port == 0);
+}
+
+int
 addr_match(const struct addr *l, const struct sockaddr *sa, socklen_t len)
 {
     /* A request for port 0 wants a private socket, even from an equal
      * listener. */
-    if ((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in) &&
-         ((const struct sockaddr_in *)sa)->sin_port == 0) ||
-        (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6) &&
-         ((const struct sockaddr_in6 *)sa)->sin6_port == 0))
+    if (addr_port_zero(sa, len))
         return 0;
     if (addr_equal(l, sa, len))
         return 1;

@@ -35,6 +35,9 @@ int addr_port(const struct addr *a);
  * caller's to compare (a sockaddr does not carry it). */
 int addr_equal(const struct addr *a, const struct sockaddr *sa, socklen_t len);
 
+/* An IPv4 or IPv6 address with port 0: a request for a private socket. */
+int addr_port_zero(const struct sockaddr *sa, socklen_t len);
+
 /*
  * Does a listener at l serve a request for sa? Exact equality, or l is the
  * wildcard of sa's family and the ports are equal (a request for port 0

@@ -606,7 +606,9 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
         shim.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
         (type != SOCK_STREAM &&
          (type != SOCK_DGRAM || sa->sa_family == AF_UNIX)) ||
-        addr_format(sa, len, text, ADDR_STRLEN) < 0)
+        addr_format(sa, len, text, ADDR_STRLEN) < 0 ||
+        addr_port_zero(sa, len)) /* private: no need to ask (a resolver
+                                    binds one per upstream query) */
         return shim.bind(fd, sa, len);
     if (type == SOCK_DGRAM)
         memcpy(text -= 4, "udp:", 4); /* the master's name for it */
