@@ -50,10 +50,8 @@ const char *const config_ready_names[] = {"listen", "notify", "tcp", "http",
 static const struct key keys[] = {
     {"handoff", "stop_timeout", K_DURATION, OFF(stop_timeout), 0, 0, NULL},
     {"handoff", "stop_delay", K_DURATION, OFF(stop_delay), 0, 0, NULL},
-    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0,
-     config_log_format_names},
-    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0,
-     config_log_level_names},
+    {"handoff", "log_format", K_ENUM, OFF(log_format), 0, 0, config_log_format_names},
+    {"handoff", "log_level", K_ENUM, OFF(log_level), 0, 0, config_log_level_names},
     {"handoff", "control", K_STRING, OFF(control), 0, 0, NULL},
     {"handoff", "metrics", K_STRING, OFF(metrics), 0, 0, NULL},
     {"handoff", "probe_ports", K_SPECIAL, 0, 0, 0, NULL},
@@ -82,13 +80,10 @@ static const struct key keys[] = {
     {"worker", "canary", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "canary_clients", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "guard", K_SPECIAL, 0, 0, 0, NULL},
-    {"worker", "guard_interval", K_DURATION, OFF(canary.guard_interval), 0, 0,
-     NULL},
-    {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000,
-     NULL},
+    {"worker", "guard_interval", K_DURATION, OFF(canary.guard_interval), 0, 0, NULL},
+    {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000, NULL},
     {"worker", "guard_latency", K_SPECIAL, 0, 0, 0, NULL},
-    {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0,
-     NULL},
+    {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0, NULL},
 };
 
 /* The state of one load: the configuration being built and where we are. */
@@ -1050,38 +1045,24 @@ void
 config_usage(FILE *f)
 {
     fputs(
-        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] "
-        "[--pass MODE]\n"
-        "               [-r|--ready SPEC] [--ready-timeout D] "
-        "[--ready-interval D]\n"
-        "               [--drain-signal SIG] [--drain-timeout D] "
-        "[--stop-timeout D]\n"
+        "usage: handoff [-c FILE] [-l [NAME=]ADDRESS]... [-n|--processes N] [--pass MODE]\n"
+        "               [-r|--ready SPEC] [--ready-timeout D] [--ready-interval D]\n"
+        "               [--drain-signal SIG] [--drain-timeout D] [--stop-timeout D]\n"
         "               [--stop-delay D] [--restart POLICY] [--backlog N]\n"
-        "               [--nonblocking yes|no] [--traffic steered|shared] "
-        "[--flows none|quic]\n"
-        "               [--drain-delay D]"
-        "               [--probe-ports LO-HI] [--canary W%/D...] "
-        "[--canary-clients CIDR...]\n"
-        "               [--guard SPEC] [--guard-interval D] [--guard-failures "
-        "N]\n"
+        "               [--nonblocking yes|no] [--traffic steered|shared] [--flows none|quic]\n"
+        "               [--drain-delay D] [--probe-ports LO-HI] [--canary W%/D...]\n"
+        "               [--canary-clients CIDR...]\n"
+        "               [--guard SPEC] [--guard-interval D] [--guard-failures N]\n"
         "               [--guard-latency R] [--keep-previous D]\n"
-        "               [-C|--directory DIR] [-u|--user USER] [-g|--group "
-        "GROUP]\n"
-        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level "
-        "L]\n"
-        "               [--control PATH] [--metrics ADDRESS] [-t|--check] "
-        "[-V|--version] [-h|--help]\n"
+        "               [-C|--directory DIR] [-u|--user USER] [-g|--group GROUP]\n"
+        "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level L]\n"
+        "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"
         "               [--] COMMAND [ARG]...\n"
-        "       handoff status [--json] [--watch [--interval D]] [--control "
-        "PATH | -c FILE] [--timeout D]\n"
-        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] "
-        "[--timeout D]\n"
-        "       handoff promote | rollback | stop | metrics [--control PATH | "
-        "-c FILE] [--timeout D]\n"
-        "Runs COMMAND as workers that share the listening sockets; SIGUSR2 "
-        "rolls\n"
-        "to a new generation without losing a connection, SIGHUP reads FILE "
-        "again\n"
+        "       handoff status [--json] [--watch [--interval D]] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff roll [--canary W%/D...] [--control PATH | -c FILE] [--timeout D]\n"
+        "       handoff promote | rollback | stop | metrics [--control PATH | -c FILE] [--timeout D]\n"
+        "Runs COMMAND as workers that share the listening sockets; SIGUSR2 rolls\n"
+        "to a new generation without losing a connection, SIGHUP reads FILE again\n"
         "and rolls. The second form asks a running handoff. See handoff(8).\n",
         f);
 }
