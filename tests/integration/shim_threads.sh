@@ -109,11 +109,22 @@ import os, select, signal, socket, struct, subprocess, sys, time
 shim = os.path.join(os.path.dirname(sys.argv[1]), ".libs", "handoff-shim.so")
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 held_r, held_w = os.pipe()
-env = dict(os.environ, LD_PRELOAD=shim, HANDOFF_FD=str(a.fileno()), HELD_FD=str(held_r))
+# Ports the kernel chose: a bind to port 0 is never asked of the master.
+free = []
+for _ in range(2):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    free.append(s)
+ports = [str(s.getsockname()[1]) for s in free]
+for s in free:
+    s.close()
+env = dict(os.environ, LD_PRELOAD=shim, HANDOFF_FD=str(a.fileno()), HELD_FD=str(held_r),
+           PORTS=" ".join(ports))
 code = r"""
 import os, socket, sys, threading, time
+ports = [int(p) for p in os.environ["PORTS"].split()]
 def slow():
-    socket.socket().bind(("127.0.0.1", 0))
+    socket.socket().bind(("127.0.0.1", ports[0]))
 threading.Thread(target=slow, daemon=True).start()
 os.read(int(os.environ["HELD_FD"]), 1)  # the thread holds the channel now
 pid = os.fork()
@@ -125,7 +136,7 @@ if pid == 0:
         time.sleep(0.01)
     t0 = time.time()
     try:
-        socket.socket().bind(("127.0.0.1", 0))
+        socket.socket().bind(("127.0.0.1", ports[1]))
         r = "bound"
     except OSError as e:
         r = "error " + str(e)
