@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <linux/openat2.h>
-#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -388,7 +387,7 @@ int
 listener_queued(const struct listener *l, unsigned gen)
 {
     return l->steer != NULL ? steer_queued(l->steer, gen)
-           : l->addr.dgram  ? steer_kernel.received(l->fd)
+           : l->addr.dgram  ? steer_received(l->fd, NULL)
                             : steer_kernel.queued(l->fd);
 }
 
@@ -399,18 +398,13 @@ listener_set_flows(struct listener *l, int flows)
         l->steer->quic = flows == FLOWS_QUIC;
 }
 
-long
-listener_dropped(const struct listener *l, unsigned gen)
+int
+listener_received(const struct listener *l, unsigned gen, long *drops)
 {
-    uint32_t mem[SK_MEMINFO_VARS];
-    socklen_t len = sizeof(mem);
     int fd = listener_fd(l, gen);
 
-    if (!l->addr.dgram || fd < 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
-        len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
-        return -1;
-    return (long)mem[SK_MEMINFO_DROPS];
+    *drops = -1;
+    return fd < 0 ? 0 : steer_received(fd, drops); /* as listener_queued */
 }
 
 int

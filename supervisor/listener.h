@@ -57,9 +57,10 @@ int listener_fd(const struct listener *l, unsigned gen);
 /* The accept queue of gen's socket, or -errno. */
 int listener_queued(const struct listener *l, unsigned gen);
 
-/* The datagrams gen's UDP socket dropped (a full receive queue), or -1
- * (not a UDP listener, no socket). */
-long listener_dropped(const struct listener *l, unsigned gen);
+/* A UDP listener's: the bytes queued on gen's socket (0 if it has none),
+ * or -errno; in *drops the datagrams it dropped (steer_received; -1: not
+ * known). */
+int listener_received(const struct listener *l, unsigned gen, long *drops);
 
 /* flows = quic or none (enum flows_mode), from the next program on: a
  * reload that ends it sends the old generations' QUIC connections where

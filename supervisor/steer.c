@@ -201,6 +201,14 @@ patch(struct prog *g, size_t at, int jf)
         g->in[at].jt = (uint8_t)d;
 }
 
+/* Point the ja at to the next instruction to be emitted (32-bit reach). */
+static void
+patch_ja(struct prog *g, size_t at)
+{
+    if (at < g->cap)
+        g->in[at].k = (uint32_t)(g->n - at - 1);
+}
+
 /* Whether any route of the plan has a probe block and a member here. */
 static int
 any_probes(const int *idx, const struct steer_plan *p)
@@ -398,8 +406,7 @@ steer_compile(const struct steer_member *m, size_t n,
     emit_cidrs(&g, p, 0, newest);
     v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv6 (no extension headers before TCP): the four words xored. */
-    if (to_v6 < g.cap)
-        g.in[to_v6].k = (uint32_t)(g.n - to_v6 - 1);
+    patch_ja(&g, to_v6);
     emit_probe_gate(&g, idx, p, 1);
     emit_cidrs(&g, p, 1, newest);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
@@ -408,8 +415,7 @@ steer_compile(const struct steer_member *m, size_t n,
         emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + off);
         emit(&g, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
     }
-    if (v4_done < g.cap)
-        g.in[v4_done].k = (uint32_t)(g.n - v4_done - 1);
+    patch_ja(&g, v4_done);
     /* The hash of the address (steer_hash), then the shares, newest first:
      * a client under a threshold stays under a larger one. */
     emit_xorshift(&g, 16);
@@ -444,14 +450,12 @@ steer_compile_quic(const struct steer_member *m, size_t n,
                    size_t cap, unsigned *pinned)
 {
     struct prog g = {insns, 0, cap, 0};
-    /* Jumps to the plan, after the prelude: (instruction, its jf?). */
-    size_t to_plan[6], v1, v2_done, to_table, at;
-    int on_false[6], nplan = 0;
+    /* The jumps to the plan after the prelude, each by its jf. */
+    size_t to_plan[6], nplan = 0, v1, v2_done, to_table, at;
 
     /* The payload starts at offset 0; a load past its end would end the
      * program with 0, the first member: check the length first. */
     emit(&g, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
-    on_false[nplan] = 1;
     to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JGE | BPF_K, 0, 0, 2);
     emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
     emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
@@ -464,31 +468,26 @@ steer_compile_quic(const struct steer_member *m, size_t n,
      * 3) names it at byte 6, after its length at byte 5. Initial and
      * 0-RTT packets carry one the client chose. */
     emit(&g, BPF_MISC | BPF_TXA, 0, 0, 0);
-    on_false[nplan] = 1;
     to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JGE | BPF_K, 0, 0, 7);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, 1);
     v1 = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
-    on_false[nplan] = 1;
     to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0x6b3343cfu);
     emit(&g, BPF_LD | BPF_IMM, 0, 0, 0x30); /* v2: type 3 */
     v2_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     patch(&g, v1, 0);
     emit(&g, BPF_LD | BPF_IMM, 0, 0, 0x20); /* v1: type 2 */
-    if (v2_done < g.cap)
-        g.in[v2_done].k = (uint32_t)(g.n - v2_done - 1);
+    patch_ja(&g, v2_done);
     emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
     emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 0);
     emit(&g, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x30);
-    on_false[nplan] = 1;
     to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_X, 0, 0, 0);
     emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 5);
-    on_false[nplan] = 0; /* no connection ID */
-    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 0);
+    /* an empty connection ID: the plan */
+    to_plan[nplan++] = emit(&g, BPF_JMP | BPF_JGT | BPF_K, 0, 0, 0);
     emit(&g, BPF_LD | BPF_B | BPF_ABS, 0, 0, 6);
     /* The cookie in A: the member of its generation, if it got clients
      * once (a starting one has no connection) and has one here. */
-    if (to_table < g.cap)
-        g.in[to_table].k = (uint32_t)(g.n - to_table - 1);
+    patch_ja(&g, to_table);
     for (size_t i = 0; i < p->n; i++)
         for (size_t j = 0; j < n && p->r[i].flows; j++)
             if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen) {
@@ -496,8 +495,8 @@ steer_compile_quic(const struct steer_member *m, size_t n,
                 emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)j);
                 *pinned |= 1u << j;
             }
-    for (int j = 0; j < nplan; j++)
-        patch(&g, to_plan[j], on_false[j]);
+    for (size_t j = 0; j < nplan; j++)
+        patch(&g, to_plan[j], 1);
     return g.overflow ? 0 : g.n;
 }
 
@@ -940,8 +939,8 @@ k_queued(int fd)
     return (int)ti.tcpi_unacked;
 }
 
-static int
-k_received(int fd)
+int
+steer_received(int fd, long *drops)
 {
     uint32_t mem[SK_MEMINFO_VARS];
     socklen_t len = sizeof(mem);
@@ -949,7 +948,17 @@ k_received(int fd)
     /* The bytes queued, every datagram's: FIONREAD tells the first's. */
     if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
         return -errno;
+    if (drops != NULL)
+        *drops = len > SK_MEMINFO_DROPS * sizeof(mem[0])
+                     ? (long)mem[SK_MEMINFO_DROPS]
+                     : -1;
     return (int)mem[SK_MEMINFO_RMEM_ALLOC];
+}
+
+static int
+k_received(int fd)
+{
+    return steer_received(fd, NULL);
 }
 
 const struct steer_ops steer_kernel = {k_open,  k_listen, k_attach,

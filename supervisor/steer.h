@@ -97,6 +97,11 @@ struct steer_ops {
 };
 extern const struct steer_ops steer_kernel;
 
+/* The kernel's count of datagram socket fd (SO_MEMINFO): the bytes queued,
+ * or -errno; in *drops (unless NULL) the datagrams it dropped, its queue
+ * full (-1: not known). */
+int steer_received(int fd, long *drops);
+
 enum steer_owner { STEER_RESERVED, STEER_GEN, STEER_PLACEHOLDER };
 
 struct steer_member {

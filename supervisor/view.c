@@ -119,13 +119,25 @@ struct each {
     int failed;
 };
 
+/* gen's queue on l (0: its one shared socket): a UDP socket's bytes and
+ * drops in one reading. */
+static void
+add_queue(struct view_listener *vl, const struct listener *l, unsigned gen)
+{
+    long drops = -1;
+    int q = l->addr.dgram ? listener_received(l, gen, &drops)
+                          : listener_queued(l, gen);
+
+    if (q >= 0)
+        vl->queues[vl->nqueues++] = (struct view_queue){gen, q, drops};
+}
+
 static void
 one_listener(struct listener *l, void *arg)
 {
     struct each *x = arg;
     struct view *v = x->v;
     struct view_listener *vl, *grown;
-    int q;
 
     grown = realloc(v->listeners, (v->nlisteners + 1) * sizeof(*grown));
     if (grown == NULL) {
@@ -139,15 +151,11 @@ one_listener(struct listener *l, void *arg)
     vl->backlog = l->backlog;
     vl->dgram = l->addr.dgram;
     if (l->steer == NULL) {
-        if ((q = listener_queued(l, 0)) >= 0)
-            vl->queues[vl->nqueues++] =
-                (struct view_queue){0, q, listener_dropped(l, 0)};
+        add_queue(vl, l, 0);
         return;
     }
     for (size_t i = 0; i < v->ngens; i++)
-        if ((q = listener_queued(l, v->gens[i].id)) >= 0)
-            vl->queues[vl->nqueues++] = (struct view_queue){
-                v->gens[i].id, q, listener_dropped(l, v->gens[i].id)};
+        add_queue(vl, l, v->gens[i].id);
 }
 
 int

@@ -186,6 +186,7 @@ run(const struct sock_filter *f, size_t len)
         case BPF_JMP | BPF_JEQ | BPF_K: pc += a == i->k ? i->jt : i->jf; break;
         case BPF_JMP | BPF_JEQ | BPF_X: pc += a == x ? i->jt : i->jf; break;
         case BPF_JMP | BPF_JGE | BPF_K: pc += a >= i->k ? i->jt : i->jf; break;
+        case BPF_JMP | BPF_JGT | BPF_K: pc += a > i->k ? i->jt : i->jf; break;
         case BPF_RET | BPF_K: return i->k;
         default: fail_msg("opcode %#x not modelled", i->code);
         }
