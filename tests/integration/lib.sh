@@ -257,6 +257,58 @@ for _ in range(100):
     print(u.getsockname()[1]); break'
 }
 
+# upgrade_setup: for the tests of handoff upgrade: BUILD, NEXT (the same
+# code as another version, tests/upgrade/handoff-next, built if need be),
+# SELF (this binary's real path), V1 and V2 (their versions), CTL (a
+# control socket path).
+upgrade_setup() {
+    BUILD=$(dirname "$HANDOFF")
+    NEXT="$BUILD/tests/upgrade/handoff-next"
+    [ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
+        fail "cannot build $NEXT"
+    SELF=$(readlink -f "$HANDOFF")
+    V1=$("$HANDOFF" -V | sed 's/^handoff //')
+    V2=$("$NEXT" -V | sed 's/^handoff //')
+    CTL="$T/ctl.sock"
+}
+
+# rolls NAME N: N rolls of a handoff started afresh (gens 2 to N+1), each
+# promoted and its old generation gone within 30 s; none failed.
+rolls() {
+    local g
+    for g in $(seq 2 $(($2 + 1))); do
+        kill -USR2 "$HPID"
+        wait_log "event=promote gen=$g " 1 30
+        wait_log "event=gone gen=$((g - 1)) " 1 30
+    done
+    sleep 0.5
+    [ "$(count 'event=roll_failed')" -eq 0 ] || fail "$1: a roll failed"
+}
+
+# dns_rolls NAME N QPS: the DNS server just started on 127.0.0.1:$P, with
+# a UDP listener named dns and a TCP one, answers www.example (10.0.0.1)
+# over both; then N rolls under dnsperf at QPS queries/s lose no query and
+# every answer is NOERROR.
+dns_rolls() {
+    wait_log 'event=promote gen=1 ' 1 30
+    grep -q 'event=listen name=dns address=udp:127.0.0.1:'"$P"' traffic=steered' "$LOG" ||
+        fail "$1: the UDP listener is not steered"
+    [ "$(dig +short +tries=1 +time=5 -p "$P" @127.0.0.1 www.example A)" = 10.0.0.1 ] ||
+        fail "$1: no answer over UDP"
+    [ "$(dig +tcp +short +tries=1 +time=5 -p "$P" @127.0.0.1 www.example A)" = 10.0.0.1 ] ||
+        fail "$1: no answer over TCP"
+    ok "$1 answers through its UDP and TCP listeners"
+    dnsperf_start "$P" "$3"
+    sleep 1
+    rolls "$1" "$2"
+    dnsperf_stop
+    echo "$1: dnsperf sent=$SENT completed=$COMPLETED lost=$LOST noerror=$NOERROR"
+    [ "$SENT" -ge "$3" ] || fail "$1: dnsperf sent only $SENT queries"
+    [ "$LOST" -eq 0 ] || fail "$1: $LOST of $SENT queries lost across $2 rolls"
+    [ "$NOERROR" -eq "$COMPLETED" ] || fail "$1: $NOERROR of $COMPLETED answers NOERROR"
+    ok "$1: $2 rolls under dnsperf at $3 queries/s: 0 of $SENT lost"
+}
+
 # quicgen_setup: QUICGEN, the QUIC test server (tests/servers/quicgen), and
 # a self-signed certificate for it in $T/cert.pem and $T/key.pem; the test
 # is skipped where the server was not built or the client is missing.

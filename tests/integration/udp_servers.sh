@@ -32,41 +32,6 @@ need dig ss python3
 
 ONLY=${ONLY:-kresd nsd named memcached socat}
 
-# roll3 NAME LOAD_STOP: 3 rolls under the load already started, then
-# LOAD_STOP (a function) ends it and checks what was lost.
-roll3() {
-    local g
-    for g in 2 3 4; do
-        kill -USR2 "$HPID"
-        wait_log "event=promote gen=$g " 1 30
-        wait_log "event=gone gen=$((g - 1)) " 1 30
-    done
-    sleep 0.5
-    [ "$(count 'event=roll_failed')" -eq 0 ] || fail "$1: a roll failed"
-}
-
-# dns3 NAME: the DNS server started answers over UDP and TCP, then 3 rolls
-# under dnsperf at 2,000 queries/s.
-dns3() {
-    wait_log 'event=promote gen=1 ' 1 30
-    grep -q 'event=listen name=dns address=udp:127.0.0.1:'"$P"' traffic=steered' "$LOG" ||
-        fail "$1: the UDP listener is not steered"
-    [ "$(dig +short +tries=1 +time=5 -p "$P" @127.0.0.1 www.example A)" = 10.0.0.1 ] ||
-        fail "$1: no answer over UDP"
-    [ "$(dig +tcp +short +tries=1 +time=5 -p "$P" @127.0.0.1 www.example A)" = 10.0.0.1 ] ||
-        fail "$1: no answer over TCP"
-    ok "$1 answers through its UDP and TCP listeners"
-    dnsperf_start "$P" 2000
-    sleep 1
-    roll3 "$1"
-    dnsperf_stop
-    echo "$1: dnsperf sent=$SENT completed=$COMPLETED lost=$LOST noerror=$NOERROR"
-    [ "$SENT" -ge 2000 ] || fail "$1: dnsperf sent only $SENT queries"
-    [ "$LOST" -eq 0 ] || fail "$1: $LOST of $SENT queries lost across 3 rolls"
-    [ "$NOERROR" -eq "$COMPLETED" ] || fail "$1: $NOERROR of $COMPLETED answers NOERROR"
-    ok "$1: 3 rolls under dnsperf at 2,000 queries/s: 0 of $SENT lost"
-}
-
 # load_udp NAME CLIENT ARGS...: the python CLIENT (udpclients.py or
 # memcudp.py) sends to port P until 3 rolls are done; its JSON in load.json.
 load_udp() {
@@ -77,7 +42,7 @@ load_udp() {
         >"$T/load.json" 2>"$T/load.err" &
     LOADPID=$!
     sleep 1
-    roll3 "$name"
+    rolls "$name" 3
     touch "$T/stop"
     for _ in $(seq 300); do kill -0 "$LOADPID" 2>/dev/null || break; sleep 0.05; done
     kill -0 "$LOADPID" 2>/dev/null && { kill "$LOADPID"; fail "$name: the load did not end"; }
@@ -130,7 +95,7 @@ hints['www.example'] = '10.0.0.1'
 CONF
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" -- \
         kresd -n -c "$T/kresd/config" "$T/kresd"
-    dns3 kresd
+    dns_rolls kresd 3 2000
     udpsocks kresd
     echo "kresd binds: 1 process, 1 UDP + 1 TCP socket on 127.0.0.1, SO_REUSEPORT; no fork"
     stop_handoff
@@ -165,7 +130,7 @@ zone:
 CONF
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" -- \
         nsd -d -c "$T/nsd/nsd.conf"
-    dns3 nsd
+    dns_rolls nsd 3 2000
     udpsocks nsd
     echo "nsd binds: 2 UDP (reuseport, 1 a server) + 1 TCP socket on 127.0.0.1, then forks xfrd and 2 servers"
     stop_handoff
@@ -195,7 +160,7 @@ CONF
     # 5, 5 and 0 SERVFAIL of some 10,500 queries in 4 runs of 3 rolls.
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" --ready notify -- \
         named -g -4 -n 2 -c "$T/named/named.conf"
-    dns3 named
+    dns_rolls named 3 2000
     udpsocks named
     echo "named binds: 1 UDP + 1 TCP socket a worker thread (2), SO_REUSEPORT, on 127.0.0.1 from its interface scan; READY=1 once loaded"
     stop_handoff

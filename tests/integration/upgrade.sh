@@ -4,19 +4,15 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
+upgrade_setup
 STATE0="$BUILD/tests/upgrade/handoff-state0"
 CRASH="$BUILD/tests/upgrade/crash-check"
 BADADOPT="$BUILD/tests/upgrade/handoff-badadopt"
-for b in "$NEXT" "$STATE0" "$CRASH" "$BADADOPT"; do
+for b in "$STATE0" "$CRASH" "$BADADOPT"; do
     [ -x "$b" ] || make -C "$BUILD" -s "${b#"$BUILD"/}" >/dev/null 2>&1 ||
         fail "cannot build $b"
 done
-V1=$("$HANDOFF" -V | sed 's/^handoff //')
-V2=$("$NEXT" -V | sed 's/^handoff //')
 [ "$V1" != "$V2" ] || fail "the two builds say the same version ($V1)"
-CTL="$T/ctl.sock"
 
 # workers PID: the pids of PID's children, sorted, one line.
 workers() { ps -o pid= --ppid "$1" | sort -n | tr -d ' ' | tr '\n' ' '; }

@@ -5,15 +5,9 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need hey curl python3 ss
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
-[ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
-    fail "cannot build $NEXT"
-ONE=$(readlink -f "$HANDOFF")
-V1=$("$ONE" -V | sed 's/^handoff //')
-V2=$("$NEXT" -V | sed 's/^handoff //')
+upgrade_setup
+ONE=$SELF
 [ "$V1" != "$V2" ] || fail "the two builds say the same version ($V1)"
-CTL="$T/ctl.sock"
 # A deadline met is one met within this, as handoff(8) promises for an
 # upgrade: 100 ms, and 2 ms more for the two log timestamps, each to the ms.
 LATE_MS=102

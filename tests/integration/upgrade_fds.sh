@@ -7,12 +7,7 @@
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl python3
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
-[ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
-    fail "cannot build $NEXT"
-SELF=$(readlink -f "$HANDOFF")
-CTL="$T/ctl.sock"
+upgrade_setup
 N=100
 # A sanitizer build's upgrade is 3 sanitized process starts (the client,
 # the check, the new image) and a leak scan at the check's exit: 1.1 s

@@ -8,15 +8,8 @@ PATH=$PATH:/usr/sbin:/sbin
 need nginx wrk curl
 NGINX=$(command -v nginx)
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
-[ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
-    fail "cannot build $NEXT"
-SELF=$(readlink -f "$HANDOFF")
-V1=$("$HANDOFF" -V | sed 's/^handoff //')
-V2=$("$NEXT" -V | sed 's/^handoff //')
+upgrade_setup
 [ "$V1" != "$V2" ] || fail "the two builds say the same version ($V1)"
-CTL="$T/ctl.sock"
 
 WRKPID=
 upgrade_nginx_cleanup() {

@@ -7,15 +7,8 @@
 need curl python3 unshare nsenter
 unshare --pid --fork --mount-proc true 2>/dev/null || { echo "SKIP: no pid namespaces"; exit 77; }
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
-[ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
-    fail "cannot build $NEXT"
-SELF=$(readlink -f "$HANDOFF")
-V1=$("$HANDOFF" -V | sed 's/^handoff //')
-V2=$("$NEXT" -V | sed 's/^handoff //')
+upgrade_setup
 [ "$V1" != "$V2" ] || fail "the two builds say the same version ($V1)"
-CTL="$T/ctl.sock"
 
 # The workers make orphans only once $T/orphans exists: every orphan
 # handoff reaps here was made after the upgrades. Each worker of a roll

@@ -6,14 +6,7 @@ need valgrind curl python3
 # Under the sanitizers valgrind cannot run: the sanitizer build checks itself.
 if nm "$HANDOFF" 2>/dev/null | grep -q __asan_init; then echo "SKIP: ASan build"; exit 77; fi
 
-BUILD=$(dirname "$HANDOFF")
-NEXT="$BUILD/tests/upgrade/handoff-next"
-[ -x "$NEXT" ] || make -C "$BUILD" -s tests/upgrade/handoff-next >/dev/null 2>&1 ||
-    fail "cannot build $NEXT"
-SELF=$(readlink -f "$HANDOFF")
-V1=$("$HANDOFF" -V | sed 's/^handoff //')
-V2=$("$NEXT" -V | sed 's/^handoff //')
-CTL="$T/ctl.sock"
+upgrade_setup
 
 # The master executes the new binary in its own process: only with
 # --trace-children does valgrind run the new image, and it does so for
