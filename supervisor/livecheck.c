@@ -236,6 +236,13 @@ on_tick(uv_timer_t *t)
 
     if (lc->l.gen == 0)
         return;
+    /* Its replacement is under way: a verdict now would change nothing. */
+    if (lc->l.replacing != 0) {
+        probe_cancel(lc->att);
+        lc->att = NULL;
+        lc->probe_at = lc->rss_at = now + lc->c.interval;
+        return;
+    }
     /* One verdict a tick: a replacement may change what is judged. */
     if (lc->c.watchdog != 0 || lc->c.max_rss != 0) {
         n = ctx->pids(ctx->arg, lc->l.gen, pids, LIVECHECK_MAX_PIDS);
