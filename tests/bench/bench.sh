@@ -1078,6 +1078,31 @@ if want liveness; then
     # No false verdict: a healthy server probed every 100 ms under load.
     [ "$QUICK" = 1 ] && lsecs=${BENCH_LIVENESS_SECONDS:-30} || lsecs=${BENCH_LIVENESS_SECONDS:-600}
     live_run healthy "$lsecs" 100ms "* "
+    # GET /readyz from SIGTERM on, with stop_delay 2s: the time until the
+    # first 503 (an orchestrator's probe stops sending clients), while the
+    # server still answers; 5 stops.
+    for i in 1 2 3 4 5; do
+        D=$R/liveness/readyz
+        mkdir -p "$D"
+        PORT=$(free_port) MPORT=$(free_port)
+        printf '* \n' >"$D/plan"
+        "$HANDOFF" -l "127.0.0.1:$PORT" --pass systemd --ready notify --stop-delay 2s \
+            --metrics "127.0.0.1:$MPORT" -- python3 "$LIVE" --plan "$D/plan" >/dev/null 2>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+        wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 || { handoff_stop; continue; }
+        t0=$EPOCHREALTIME
+        kill -TERM "$SUP"
+        for ((k = 0; k < 400; k++)); do
+            c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$MPORT/readyz")
+            [ "$c" = 503 ] && break
+        done
+        t1=$EPOCHREALTIME
+        body=$(curl -s --max-time 1 "http://127.0.0.1:$PORT/")
+        echo "$c $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }') ${body%% *}" >>"$D/stops"
+        handoff_stop
+        SUP=''
+    done
 fi
 
 echo "$(($(date +%s) - START))" >"$R/elapsed"

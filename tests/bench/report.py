@@ -901,6 +901,13 @@ def liveness_report():
         a, b = res["hang_liveness"], res["hang_none"]
         print(f"- requests failed during a hang, liveness vs none: {a[1]} vs {b[1]} "
               f"(of {a[0]} and {b[0]})")
+    stops = [l.split() for l in read(os.path.join(d, "readyz", "stops")).splitlines() if l.strip()]
+    ms = sorted(float(x[1]) for x in stops if x[0] == "503")
+    if ms:
+        served = sum(1 for x in stops if len(x) > 2 and x[2].startswith("gen="))
+        print(f"- GET /readyz 503 after SIGTERM with stop_delay 2s, {len(stops)} stops: median "
+              f"{statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms (from the kill to the first 503, "
+              f"curl's start included); the server answered right after in {served} of {len(stops)}")
     if "healthy" in res:
         n = res["healthy"][2]
         print(f"- no replacement of a healthy server probed every 100 ms: "
