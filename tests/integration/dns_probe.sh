@@ -2,7 +2,9 @@
 # dns_probe.sh: dns: readiness and guards against a DNS responder the
 # workers run: a roll waits for its answer; silence, another id or another
 # source never pass; a guard rolls a canary back once it stops answering;
-# on a steered udp: listener, a probe reaches only the generation it checks.
+# on a steered udp: listener, a probe reaches only the generation it checks;
+# a liveness check of dns: kind replaces an active generation that stops
+# answering.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need python3
 RESPONDER="$TOP_SRCDIR/tests/servers/dnsresponder.py"
@@ -178,5 +180,30 @@ read -r to3 else3 < <(by_block 3)
 [ "$to3" -ge 3 ] && [ "$else3" -eq 0 ] || fail "udp: gen 3's probes: $to3 to gen 3, $else3 to another"
 [ "$(ask 127.0.0.1 "$DU")" = answered ] || fail "udp: gen 2 no longer answers after gen 3's failed roll"
 ok "dns: on a steered udp: listener, probes reach only their generation: gen 2 $to2 of $to2, silent gen 3 $to3 of $to3 (roll exit $RC at ready_timeout); gen 2 answers"
+stop_handoff
+sanitizers_quiet
+
+# 5. liveness = dns: on a steered udp: listener: gen 1 answers its checks,
+# then stops answering (SIGUSR1, a server that hangs): after 3 failed
+# checks in a row it is replaced by gen 2, which answers clients.
+DU=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -f "$QLOG"
+start_handoff --pass systemd --log-level debug --ready-interval 100ms \
+    --ready "dns:127.0.0.1:$DU" --liveness "dns:127.0.0.1:$DU/www.example" \
+    --liveness-interval 200ms --liveness-failures 3 --liveness-timeout 200ms \
+    --drain-timeout 2s -l "udp:127.0.0.1:$DU" \
+    -- python3 "$RESPONDER" --bind listen-fds --log "$QLOG"
+wait_log 'event=promote gen=1 ' 1 30
+wait_log 'event=liveness gen=1 ok=1 rcode=0' 3
+passed=$(count 'event=liveness gen=1 ok=1 ')
+kill -USR1 "$(gen_pid 1)"
+wait_log 'event=liveness_failed gen=1 reason=liveness' 1
+wait_log 'event=promote gen=2 ' 1 30
+failed=$(count 'event=liveness gen=1 ok=0 ')
+[ "$failed" -ge 3 ] || fail "liveness: gen 1 failed after $failed failed checks, expected 3"
+grep -q 'event=replace gen=1 reason=liveness action=roll' "$LOG" || fail "liveness: no replace of gen 1"
+[ "$(ask 127.0.0.1 "$DU")" = answered ] || fail "liveness: gen 2 does not answer"
+tail -n 1 "$QLOG" | grep -q '^gen=2 ' || fail "liveness: the last query went to: $(tail -n 1 "$QLOG")"
+ok "dns: liveness: $passed checks passed, gen 1 silent, $failed failed and gen 2 replaced it; a client's query answered by gen 2"
 stop_handoff
 sanitizers_quiet
