@@ -253,10 +253,9 @@ keep(char **dst, const char *v)
     return *dst ? 1 : -ENOMEM;
 }
 
-/* http:URL, tcp:HOST:PORT, dns:HOST:PORT[/NAME], exec:COMMAND; a bare
- * http:// URL is http:URL. */
-static int
-set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
+int
+canary_parse_probe(const char *typed, const char *what, char **out, char *msg,
+                   size_t len)
 {
     char *v = parse_probe_spec(typed), **argv;
     char name[DNSQ_NAME_MAX + 2], sample[600], why[200];
@@ -275,7 +274,7 @@ set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
         else
             snprintf(msg, len, "\"%s\": expected tcp:HOST:PORT", typed);
     } else if (strncmp(v, "dns:", 4) == 0) {
-        /* Checked as a guard of gen 1 would send it: 127.0.0.%g is
+        /* Checked as a probe of gen 1 would send it: 127.0.0.%g is
          * 127.0.0.1. */
         snprintf(why, sizeof(why), "too long");
         rc = readiness_expand(v + 4, 1, 1, sample, sizeof(sample));
@@ -291,13 +290,13 @@ set_guard(struct canary_conf *c, const char *typed, char *msg, size_t len)
                 snprintf(msg, len, "\"%s\": exec: needs a command", typed);
         }
     } else {
-        snprintf(msg, len, "unknown guard \"%s\" (expected http:URL, "
+        snprintf(msg, len, "unknown %s \"%s\" (expected http:URL, "
                  "tcp:HOST:PORT, dns:HOST:PORT[/NAME] or exec:COMMAND)",
-                 typed);
+                 what, typed);
     }
     if (rc == 0) {
-        free(c->guard);
-        c->guard = v;
+        free(*out);
+        *out = v;
         return 1;
     }
     free(v);
@@ -320,7 +319,7 @@ canary_conf_set(struct canary_conf *c, const char *key, const char *v,
         return rc < 0 ? rc : keep(&c->clients_spec, v);
     }
     if (strcmp(key, "guard") == 0)
-        return set_guard(c, v, msg, len);
+        return canary_parse_probe(v, "guard", &c->guard, msg, len);
     if (strcmp(key, "guard_latency") == 0) {
         rc = canary_parse_ratio(v, &c->guard_latency, msg, len);
         return rc < 0 ? rc : keep(&c->latency_spec, v);

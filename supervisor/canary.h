@@ -48,6 +48,13 @@ int canary_conf_set(struct canary_conf *c, const char *key, const char *v,
                     char *msg, size_t len);
 void canary_conf_print(const struct canary_conf *c, FILE *f);
 
+/* A probe as guard = and liveness = take it (what names the key in msg):
+ * http:URL, tcp:HOST:PORT, dns:HOST:PORT[/NAME], exec:COMMAND; a bare
+ * http:// URL is http:URL. 1 with *out replaced by the spec with its kind,
+ * -EINVAL with msg, -ENOMEM. */
+int canary_parse_probe(const char *typed, const char *what, char **out,
+                       char *msg, size_t len);
+
 /* The checks of the whole: NULL, or the key to blame with msg.
  * shared: a TCP listener has traffic = shared; steered: one is steered. */
 const char *canary_conf_check(const struct canary_conf *c, int shared,

@@ -84,6 +84,13 @@ static const struct key keys[] = {
     {"worker", "guard_failures", K_INT, OFF(canary.guard_failures), 1, 1000, NULL},
     {"worker", "guard_latency", K_SPECIAL, 0, 0, 0, NULL},
     {"worker", "keep_previous", K_DURATION, OFF(canary.keep_previous), 0, 0, NULL},
+    {"worker", "liveness", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "liveness_interval", K_DURATION, OFF(liveness.interval), 0, 0, NULL},
+    {"worker", "liveness_failures", K_INT, OFF(liveness.failures), 1, 1000, NULL},
+    {"worker", "liveness_timeout", K_DURATION, OFF(liveness.timeout), 0, 0, NULL},
+    {"worker", "watchdog", K_DURATION, OFF(liveness.watchdog), 0, 0, NULL},
+    {"worker", "max_rss", K_SPECIAL, 0, 0, 0, NULL},
+    {"worker", "liveness_action", K_ENUM, OFF(liveness.action), 0, 0, liveness_action_names},
 };
 
 /* The state of one load: the configuration being built and where we are. */
@@ -200,6 +207,7 @@ config_new(void)
     c->uid = (uid_t)-1;
     c->gid = (gid_t)-1;
     canary_conf_init(&c->canary);
+    liveness_conf_init(&c->liveness);
     c->env = calloc(1, sizeof(char *));
     if (c->env == NULL) {
         free(c);
@@ -224,6 +232,7 @@ config_free(struct config *c)
     parse_words_free(c->env);
     parse_words_free(c->user_env);
     canary_conf_free(&c->canary);
+    liveness_conf_free(&c->liveness);
     free(c);
 }
 
@@ -490,6 +499,8 @@ set_special(struct loader *ld, const char *key, const char *v)
     if ((bad_value = file_value_error(v)) != NULL)
         return load_error(ld, key, bad_value);
     rc = canary_conf_set(&c->canary, key, v, msg, sizeof(msg));
+    if (rc == 0)
+        rc = liveness_conf_set(&c->liveness, key, v, msg, sizeof(msg));
     if (rc == -ENOMEM)
         return load_error(ld, key, "out of memory");
     return rc > 0 ? 1 : load_error(ld, key, rc < 0 ? msg : "unknown key");
@@ -929,7 +940,10 @@ validate(struct loader *ld)
             if (addr_family(&c->listen[i].addr) != AF_UNIX)
                 c->listen[i].traffic == TRAFFIC_SHARED ? shared++ : steered++;
         if ((key = canary_conf_check(&c->canary, shared, steered, msg,
-                                     sizeof(msg))) != NULL)
+                                     sizeof(msg))) != NULL ||
+            (key = liveness_conf_check(&c->liveness,
+                                       c->restart == RESTART_NEVER, msg,
+                                       sizeof(msg))) != NULL)
             return error_at(ld, key, msg);
         if (steered && steer_probe_ports_check(c->probe_lo, c->probe_hi, NULL,
                                                msg, sizeof(msg)) < 0)
@@ -1038,6 +1052,13 @@ static const struct {
     {"guard-failures", 0, "worker", "guard_failures"},
     {"guard-latency", 0, "worker", "guard_latency"},
     {"keep-previous", 0, "worker", "keep_previous"},
+    {"liveness", 0, "worker", "liveness"},
+    {"liveness-interval", 0, "worker", "liveness_interval"},
+    {"liveness-failures", 0, "worker", "liveness_failures"},
+    {"liveness-timeout", 0, "worker", "liveness_timeout"},
+    {"watchdog", 0, "worker", "watchdog"},
+    {"max-rss", 0, "worker", "max_rss"},
+    {"liveness-action", 0, "worker", "liveness_action"},
 };
 #define NFLAGS (sizeof(flag_keys) / sizeof(flag_keys[0]))
 
@@ -1054,6 +1075,9 @@ config_usage(FILE *f)
         "               [--canary-clients CIDR...]\n"
         "               [--guard SPEC] [--guard-interval D] [--guard-failures N]\n"
         "               [--guard-latency R] [--keep-previous D]\n"
+        "               [--liveness SPEC] [--liveness-interval D] [--liveness-failures N]\n"
+        "               [--liveness-timeout D] [--watchdog D] [--max-rss SIZE]\n"
+        "               [--liveness-action roll|restart]\n"
         "               [-C|--directory DIR] [-u|--user USER] [-g|--group GROUP]\n"
         "               [-e|--env KEY=VALUE]... [--log-format F] [--log-level L]\n"
         "               [--control PATH] [--metrics ADDRESS] [-t|--check] [-V|--version] [-h|--help]\n"

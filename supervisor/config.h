@@ -8,6 +8,7 @@
 
 #include "../shim/addr.h"
 #include "canary.h"
+#include "liveness.h"
 #include "log.h"
 
 enum pass_mode { PASS_SHIM, PASS_SYSTEMD, PASS_INHERIT, PASS_PROTOCOL };
@@ -79,6 +80,7 @@ struct config {
     size_t nenv;
     char **user_env;           /* HOME, USER, LOGNAME, SHELL of user, or NULL */
     struct canary_conf canary; /* canary, guards, keep_previous */
+    struct liveness_conf liveness; /* liveness, watchdog, max_rss */
 
     int ready_set; /* ready was given; else it follows pass */
 };

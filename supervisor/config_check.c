@@ -24,6 +24,7 @@ static const char *const handoff_vars[] = {
     "SERVER_STARTER_PORT=", "EINHORN_FD_COUNT=",
     "EINHORN_FD_",          "NGINX=",
     "GUNICORN_FD=",         "HANDOFF_QUIC_COOKIE=",
+    "WATCHDOG_USEC=",       "WATCHDOG_PID=",
 };
 
 int

@@ -89,4 +89,5 @@ config_print(const struct config *c, FILE *f)
         fputc('\n', f);
     }
     canary_conf_print(&c->canary, f);
+    liveness_conf_print(&c->liveness, f);
 }

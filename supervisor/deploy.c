@@ -1681,3 +1681,15 @@ deploy_event(struct deploy *d, const struct deploy_event *ev, uint64_t now,
     }
     return rc;
 }
+
+int
+deploy_busy(const struct deploy *d)
+{
+    if (d->starting != 0 || d->nqueue > 0 || d->pending != DP_NONE ||
+        d->stopping || d->delay_at != 0)
+        return 1;
+    for (size_t i = 0; i < DEPLOY_MAX_GENS; i++)
+        if (d->gens[i].id != 0 && d->gens[i].state == GEN_CANARY)
+            return 1;
+    return 0;
+}

@@ -295,5 +295,8 @@ size_t deploy_size(const struct deploy_gen *g); /* slots not retired */
 /* Whether a process of g still runs or is about to be restarted. */
 int deploy_has_future(const struct deploy_gen *g);
 const char *deploy_cause_name(enum deploy_cause c);
+/* Whether a roll (queued or starting), a canary, a program swap or a stop is
+ * under way: what a replacement of a failed generation waits for. */
+int deploy_busy(const struct deploy *d);
 
 #endif

@@ -120,14 +120,15 @@ master_view(void *arg, struct view *v)
 {
     struct master *m = arg;
     struct plan *plans[TRAFFIC_MAX_PLANS];
-    struct view_shell sh = {m->gens.list,
-                            plans,
-                            live_plans(m, plans, TRAFFIC_MAX_PLANS),
-                            m->gens.plan->cfg,
-                            m->guard,
-                            &m->metrics_data,
-                            ms_since(m->started_ns),
-                            m->last_ms};
+    struct view_shell sh = {.gens = m->gens.list,
+                            .plans = plans,
+                            .nplans = live_plans(m, plans, TRAFFIC_MAX_PLANS),
+                            .cfg = m->gens.plan->cfg,
+                            .guard = m->guard,
+                            .live = m->live,
+                            .data = &m->metrics_data,
+                            .uptime_ms = ms_since(m->started_ns),
+                            .last_ms = m->last_ms};
 
     return view_take(v, &m->d, now_ms(), &sh);
 }
@@ -424,6 +425,7 @@ act(struct master *m, const struct deploy_action *a)
         break;
     case DA_ENDED:
         act_ended(m, a, g);
+        livecheck_roll_ended(m->live, a->gen, a->ok);
         break;
     case DA_LOG:
         act_log(m, a);
@@ -466,6 +468,16 @@ maybe_finish(struct master *m)
 }
 
 static void on_core_timer(uv_timer_t *t);
+
+/* The liveness checks follow the active generation and its plan. */
+static void
+judge(struct master *m)
+{
+    struct gen *g = gen_find(m->gens.list, m->d.active);
+
+    livecheck_judge(m->live, m->stopping || g == NULL ? 0 : g->id,
+                    g ? &g->plan->cfg->liveness : NULL);
+}
 
 static void
 arm_timer(struct master *m)
@@ -513,6 +525,7 @@ feed(struct master *m, const struct deploy_event *ev)
         ev = &cur.ev;
     }
     m->running = 0;
+    judge(m);
     arm_timer(m);
     if (m->gens_gone)
         maybe_finish(m);
@@ -642,6 +655,49 @@ guard_port(void *arg, unsigned gen)
 
     return g != NULL ? traffic_probe_port(&((struct master *)arg)->traffic, g)
                      : 0;
+}
+
+/* For the liveness checks: the main processes of gen's workers. */
+static size_t
+live_pids(void *arg, unsigned gen, pid_t *out, size_t cap)
+{
+    struct gen *g = gen_find(((struct master *)arg)->gens.list, gen);
+    size_t n = 0;
+
+    for (size_t i = 0; g != NULL && i < g->nslots && n < cap; i++)
+        if (g->slots[i].w != NULL && g->slots[i].w->state != W_EXITED)
+            out[n++] = g->slots[i].w->child.pid;
+    return n;
+}
+
+static int
+live_busy(void *arg)
+{
+    return deploy_busy(&((struct master *)arg)->d);
+}
+
+/* A failed generation replaced: a roll with no canary (the same
+ * configuration, promoted on readiness), or its processes killed for
+ * restart = to start again. */
+static unsigned
+live_replace(void *arg, unsigned gen, enum liveness_action a, pid_t pid)
+{
+    struct master *m = arg;
+    struct gen *g = gen_find(m->gens.list, gen);
+    struct worker *w;
+
+    if (a == LIVENESS_ROLL) {
+        feed(m, &(struct deploy_event){.kind = DEV_ROLL,
+                                       .text = "liveness",
+                                       .steps = &(struct deploy_step){0},
+                                       .nsteps = 0});
+        return m->d.starting;
+    }
+    for (size_t i = 0; g != NULL && i < g->nslots; i++)
+        if ((w = g->slots[i].w) != NULL && w->state != W_EXITED &&
+            (pid == 0 || w->child.pid == pid))
+            worker_kill(w, SIGKILL);
+    return 0;
 }
 
 static void
@@ -813,6 +869,8 @@ on_notify(void *arg, pid_t pid, const struct notify_msg *nm)
                     .kind = DEV_STOPPING, .gen = w->gen->id, .slot = w->slot});
         return;
     }
+    if (nm->watchdog || nm->trigger)
+        livecheck_watchdog(m->live, w->gen->id, w->child.pid, nm->trigger);
     if (nm->ready)
         master_worker_ready(m, w, READY_NOTIFY);
 }
@@ -902,6 +960,7 @@ resume(struct master *m, const json_t *doc, char *err, size_t len)
             uv_timer_start(g->timer, on_retire_tick, RETIRE_POLL_MS,
                            RETIRE_POLL_MS);
     }
+    judge(m); /* the active generation judged afresh, by this image */
     arm_timer(m);
     carry_resumed(&m->carry, doc, asked_ns);
     return 0;
@@ -975,6 +1034,8 @@ master_run(const struct config_args *args, char *const *argv,
     m.guards =
         (struct guard_ctx){&loop,          &m.probes,    guard_pid, guard_port,
                            guard_progress, guard_failed, &m};
+    m.lives = (struct livecheck_ctx){&loop,     &m.probes,    guard_port,
+                                     live_pids, live_busy, live_replace, &m};
     /* What an upgrade is lent (carry.h): where each part of the state is. */
     m.carry = (struct carry){.loop = &loop,
                              .args = args,
@@ -1014,6 +1075,8 @@ master_run(const struct config_args *args, char *const *argv,
     loop.data = &m;
     log_attach(&loop);
     m.started_ns = master_now();
+    if ((m.live = livecheck_new(&m.lives)) == NULL)
+        log_event(LOG_ERROR, "liveness", "error=%s", log_q(strerror(ENOMEM)));
     if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_event(LOG_WARN, "subreaper", "error=%s", log_q(strerror(errno)));
     /* After an upgrade's exec, every signal stays blocked (pending in the
@@ -1063,6 +1126,7 @@ out:
     signals_stop(m.signals);
     notify_close(m.notify);
     guard_stop(m.guard);
+    livecheck_free(m.live);
     while (m.gens.list != NULL)
         gen_free(&m, m.gens.list);
     worker_remnants_close(&m.workers);

@@ -15,6 +15,7 @@
 #include "generation.h"
 #include "gens.h"
 #include "listener.h"
+#include "livecheck.h"
 #include "metrics.h"
 #include "plan.h"
 #include "probe.h"
@@ -73,6 +74,8 @@ struct master {
     struct steer_plan steering; /* who gets new connections (traffic.h) */
     struct traffic traffic;     /* what traffic.c works on */
     struct guard *guard;        /* during a canary or keep_previous */
+    struct livecheck_ctx lives; /* for the liveness checks */
+    struct livecheck *live;     /* of the active generation */
     struct metrics *metrics;          /* the HTTP endpoint, or NULL */
     struct metrics_data metrics_data; /* observations (metrics.h) */
     struct carry carry; /* what an upgrade under way is lent (carry.h) */

@@ -309,6 +309,19 @@ metrics_render(const struct view *v, struct control_buf *b,
     for (enum deploy_cause c = 0; c < DEPLOY_NCAUSES; c++)
         control_buf_printf(b, "handoff_rollbacks_total{guard=\"%s\"} %u\n",
                            deploy_cause_name(c), v->rollbacks[c]);
+    family(b, "handoff_liveness_failures_total", "counter",
+           "Verdicts that the active generation failed (liveness, watchdog, "
+           "max_rss).");
+    for (int r = 0; r < LIVENESS_NREASONS; r++)
+        control_buf_printf(b,
+                           "handoff_liveness_failures_total{reason=\"%s\"} %lu\n",
+                           liveness_reason_name(r), v->liveness_failures[r]);
+    family(b, "handoff_replacements_total", "counter",
+           "Replacements of a failed active generation started, by what "
+           "failed it.");
+    for (int r = 0; r < LIVENESS_NREASONS; r++)
+        control_buf_printf(b, "handoff_replacements_total{reason=\"%s\"} %lu\n",
+                           liveness_reason_name(r), v->replacements[r]);
     family(b, "handoff_restarts_total", "counter",
            "Restarts of worker processes of active generations.");
     control_buf_printf(b, "handoff_restarts_total %u\n", v->restarts);

@@ -12,6 +12,8 @@ struct notify;
 struct notify_msg {
     int ready;    /* READY=1 */
     int stopping; /* STOPPING=1 */
+    int watchdog; /* WATCHDOG=1 */
+    int trigger;  /* WATCHDOG=trigger */
     int has_status;
     char status[128]; /* STATUS= */
 };

@@ -63,6 +63,10 @@ notify_parse(const char *buf, size_t len, struct notify_msg *out)
             out->ready = 1;
         else if (n == 10 && memcmp(p, "STOPPING=1", 10) == 0)
             out->stopping = 1;
+        else if (n == 10 && memcmp(p, "WATCHDOG=1", 10) == 0)
+            out->watchdog = 1;
+        else if (n == 16 && memcmp(p, "WATCHDOG=trigger", 16) == 0)
+            out->trigger = 1;
         else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
             size_t sl = n - 7 < sizeof(out->status) - 1 ? n - 7
                                                          : sizeof(out->status) - 1;

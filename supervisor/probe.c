@@ -347,7 +347,7 @@ start_exec(struct probe_attempt *a, const char *target, char **env)
     memset(&o, 0, sizeof(o));
     o.argv = argv;
     o.envp = env != NULL ? env : environ;
-    o.listen_pid_index = -1;
+    o.listen_pid_index = o.watchdog_pid_index = -1;
     o.chan_fd = -1;
     o.uid = (uid_t)-1;
     o.gid = (gid_t)-1;

@@ -111,6 +111,9 @@ child(void *arg)
     if (o->listen_pid_index >= 0)
         put_decimal(o->envp[o->listen_pid_index] + strlen("LISTEN_PID="),
                     (long)getpid());
+    if (o->watchdog_pid_index >= 0)
+        put_decimal(o->envp[o->watchdog_pid_index] + strlen("WATCHDOG_PID="),
+                    (long)getpid());
 
     if (o->chan_target >= high)
         high = o->chan_target + 1;

@@ -11,6 +11,7 @@ struct spawn_opts {
     char *const *argv;
     char **envp;          /* the whole environment, built by the caller */
     int listen_pid_index; /* envp entry "LISTEN_PID=" to complete, or -1 */
+    int watchdog_pid_index; /* "WATCHDOG_PID=" to complete, or -1 */
     const int *fds;       /* placed at 3, 4, ... in the child */
     size_t nfds;
     int chan_fd;          /* placed at chan_target, or -1 */
@@ -28,7 +29,8 @@ struct spawn_opts {
     const char *preload;
 };
 
-/* Room an envp entry needs for LISTEN_PID=<pid>, filled in after fork(). */
+/* Room an envp entry needs for LISTEN_PID=<pid> or WATCHDOG_PID=<pid>,
+ * filled in after fork(). */
 #define SPAWN_LISTEN_PID_LEN 32
 
 /*

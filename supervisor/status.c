@@ -67,6 +67,8 @@ status_text(const struct view *v, struct control_buf *b)
     }
     if (v->guard[0] != '\0')
         control_buf_printf(b, "%s\n", v->guard);
+    if (v->liveness[0] != '\0')
+        control_buf_printf(b, "liveness: %s\n", v->liveness);
     for (size_t k = 0; k < v->ngens; k++) {
         const struct view_gen *g = &v->gens[k];
         char share[64];
@@ -142,7 +144,7 @@ status_json(const struct view *v, struct control_buf *b)
 {
     json_t *gens = json_array(), *top;
     char *dump;
-    json_int_t rollbacks = 0;
+    json_int_t rollbacks = 0, replacements = 0;
 
     for (size_t k = 0; gens != NULL && k < v->ngens; k++) {
         const struct view_gen *g = &v->gens[k];
@@ -161,9 +163,11 @@ status_json(const struct view *v, struct control_buf *b)
     }
     for (size_t i = 0; i < DEPLOY_NCAUSES; i++)
         rollbacks += v->rollbacks[i];
+    for (size_t i = 0; i < LIVENESS_NREASONS; i++)
+        replacements += (json_int_t)v->replacements[i];
     /* json_pack takes each o's reference, also when it fails (a NULL o
      * fails it): no memory anywhere is one failed answer. */
-    top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o}",
+    top = json_pack("{s:i,s:s,s:I,s:b,s:s,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:o,s:o,s:o},s:I,s:o,s:o,s:I,s:o}",
         "pid", (int)v->pid, "version", handoff_version,
         "uptime_ms", (json_int_t)v->uptime_ms, "stopping", v->stopping != 0,
         "pass", v->pass, "ready", text_or_null(v->ready ? v->ready : ""),
@@ -177,6 +181,8 @@ status_json(const struct view *v, struct control_buf *b)
             "reason", v->last_outcome < 0 ? text_or_null(v->last_reason) : json_null(),
             "roll_ms", int_or_null(v->last_outcome != 0, (json_int_t)v->last_ms),
         "rollbacks", rollbacks, "guard", text_or_null(v->guard),
+        "liveness", text_or_null(v->liveness),
+        "replacements", replacements,
         "generations", gens);
     dump = top != NULL ? json_dumps(top, JSON_COMPACT) : NULL;
     json_decref(top);

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "generation.h"
 #include "guard.h"
+#include "livecheck.h"
 #include "listener.h"
 #include "plan.h"
 #include "steer.h"
@@ -201,6 +202,13 @@ view_take(struct view *v, const struct deploy *d, uint64_t now,
                                              : config_ready_name(c->ready);
     v->processes = c->processes;
     guard_describe(sh->guard, v->guard, sizeof(v->guard));
+    if (sh->live != NULL) {
+        const struct liveness *l = livecheck_state(sh->live);
+
+        livecheck_describe(sh->live, v->liveness, sizeof(v->liveness));
+        memcpy(v->liveness_failures, l->failures, sizeof(l->failures));
+        memcpy(v->replacements, l->replacements, sizeof(l->replacements));
+    }
     v->data = sh->data;
     return 0;
 }

@@ -7,10 +7,12 @@
 #include <sys/types.h>
 
 #include "deploy.h"
+#include "liveness.h"
 
 struct config;
 struct gen;
 struct guard;
+struct livecheck;
 struct plan;
 struct metrics_data;
 
@@ -84,6 +86,9 @@ struct view {
     const char *pass, *ready;   /* the active plan's, as configured */
     long processes;
     char guard[400]; /* guard_describe's, or "" */
+    char liveness[400]; /* livecheck_describe's, or "" */
+    unsigned long liveness_failures[LIVENESS_NREASONS];
+    unsigned long replacements[LIVENESS_NREASONS];
     const struct metrics_data *data;
     struct view_listener *listeners;
     size_t nlisteners;
@@ -121,6 +126,7 @@ struct view_shell {
     size_t nplans;
     const struct config *cfg;  /* the active plan's */
     const struct guard *guard; /* or NULL */
+    const struct livecheck *live; /* or NULL */
     const struct metrics_data *data;
     uint64_t uptime_ms;
     unsigned long long last_ms;

@@ -167,13 +167,13 @@ worker_find_shim(char *path, size_t size)
 char **
 worker_env(char **base, const struct plan *p, unsigned gen_id, int quic_cookie,
            const char *notify_path, int chan_fd, const char *preload,
-           int *listen_pid_index)
+           int *listen_pid_index, int *watchdog_pid_index)
 {
     const struct config *c = p->cfg;
     const char *user_preload = NULL;
     struct envbuf e = {0};
 
-    *listen_pid_index = -1;
+    *listen_pid_index = *watchdog_pid_index = -1;
     for (char **v = base; v && *v; v++) {
         if (preload != NULL && strncmp(*v, "LD_PRELOAD=", 11) == 0) {
             user_preload = *v + 11; /* the shim goes after the user's */
@@ -199,6 +199,16 @@ worker_env(char **base, const struct plan *p, unsigned gen_id, int quic_cookie,
     env_put(&e, fmt("HANDOFF_GENERATION=%u", gen_id));
     if (quic_cookie >= 0)
         env_put(&e, fmt("HANDOFF_QUIC_COOKIE=%02x", (unsigned)quic_cookie));
+    /* As systemd's WatchdogSec= gives them: sd_watchdog_enabled() checks
+     * WATCHDOG_PID against its own pid, so it is the child's. */
+    if (c->liveness.watchdog != 0) {
+        env_put(&e, fmt("WATCHDOG_USEC=%llu",
+                        (unsigned long long)c->liveness.watchdog * 1000));
+        *watchdog_pid_index = (int)e.n;
+        env_put(&e, calloc(1, SPAWN_LISTEN_PID_LEN));
+        if (!e.failed)
+            strcpy(e.v[*watchdog_pid_index], "WATCHDOG_PID=");
+    }
     if (c->pass == PASS_SYSTEMD || c->pass == PASS_INHERIT) {
         size_t len = 1;
         char *names;
@@ -304,7 +314,7 @@ worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
     const struct config *c = p->cfg;
     int inherit = c->pass == PASS_SYSTEMD || c->pass == PASS_INHERIT;
     int chan_target = inherit ? 3 + (int)p->nls : 3;
-    int fds[SPAWN_MAX_FDS], child_end = -1, lpid = -1, rc;
+    int fds[SPAWN_MAX_FDS], child_end = -1, lpid = -1, wpid = -1, rc;
     gid_t groups[256];
     int ngroups = 0;
     struct spawn_opts o;
@@ -328,7 +338,8 @@ worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
     }
     env = worker_env(environ, p, g->id, traffic_cookie(wc->sp, g),
                      wc->notify_path, chan_target,
-                     c->pass == PASS_SHIM ? wc->shim_path : NULL, &lpid);
+                     c->pass == PASS_SHIM ? wc->shim_path : NULL, &lpid,
+                     &wpid);
     if (env == NULL) {
         log_event(LOG_ERROR, "spawn_failed", "gen=%u slot=%zu err=%s", g->id,
                   slot, log_q(strerror(ENOMEM)));
@@ -348,6 +359,7 @@ worker_start(struct worker_ctx *wc, struct gen *g, size_t slot)
     o.argv = c->argv;
     o.envp = env;
     o.listen_pid_index = lpid;
+    o.watchdog_pid_index = wpid;
     o.fds = fds;
     o.nfds = inherit ? p->nls : 0;
     o.chan_fd = child_end;

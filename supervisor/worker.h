@@ -94,10 +94,13 @@ void worker_exec_error(const struct worker *w, char *buf, size_t size);
  */
 void worker_free(struct worker *w);
 
-/* Build the environment for a worker (exposed for the tests). */
+/* Build the environment for a worker (exposed for the tests). The entries
+ * "LISTEN_PID=" and "WATCHDOG_PID=" that spawn completes with the child's
+ * pid are at *listen_pid_index and *watchdog_pid_index (-1: none). */
 char **worker_env(char **base, const struct plan *p, unsigned gen_id,
                   int quic_cookie, const char *notify_path, int chan_fd,
-                  const char *preload, int *listen_pid_index);
+                  const char *preload, int *listen_pid_index,
+                  int *watchdog_pid_index);
 
 /* The shim library: next to a build-tree handoff, else in pkglibdir. */
 int worker_find_shim(char *path, size_t size);

@@ -49,7 +49,7 @@ env_for(enum pass_mode pass, size_t nls, char **base)
 {
     static struct config c;
     struct plan p = {.cfg = &c, .ls = three, .nls = nls};
-    int lpid;
+    int lpid, wpid;
     char **env;
 
     memset(&c, 0, sizeof(c));
@@ -58,7 +58,8 @@ env_for(enum pass_mode pass, size_t nls, char **base)
     listener_set(&admin, "admin", "[::1]:9090");
     listener_set(&sock, "sock", "unix:/run/app.sock");
     env = worker_env(base, &p, 2, -1, "/run/handoff/notify", 3 + (int)nls, NULL,
-                     &lpid);
+                     &lpid, &wpid);
+    assert_int_equal(wpid, -1); /* no watchdog = */
     assert_non_null(env);
     if (pass == PASS_SYSTEMD || pass == PASS_INHERIT)
         assert_string_equal(env[lpid], "LISTEN_PID=");
