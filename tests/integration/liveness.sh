@@ -71,10 +71,15 @@ serves() {
 # (its plan in $T/plan), with metrics; waits for gen 1's promotion.
 start() {
     start_handoff --pass systemd --ready notify --metrics 127.0.0.1:0 \
-        --drain-timeout 3s "$@" -- python3 "$LS" --plan "$T/plan"
+        --drain-timeout 3s --stop-timeout 3s "$@" -- python3 "$LS" --plan "$T/plan"
     wait_log 'event=promote gen=1 ' 1 30
     M=$(metrics_port)
     [ -n "$M" ] || fail "no metrics address in the log"
+}
+# finish: stop the case's handoff (bounded); nothing from the sanitizers.
+finish() {
+    stop_handoff
+    sanitizers_quiet
 }
 # replaced_by_roll GEN REASON: GEN failed for REASON, then a replacement
 # for it, then the promotion of GEN+1, in this order, within 30 s each.
@@ -138,6 +143,7 @@ case_a() {
         fail "a: handoff_liveness_failures_total{reason=\"liveness\"} is $MV, the log has $(count 'event=liveness_failed .*reason=liveness')"
     [ "$(count 'event=replace ')" -eq 1 ] || fail "a: $(count 'event=replace ') replacements, expected 1"
     ok "a: metrics: $MV liveness verdicts, 1 replacement (reason=liveness), as logged"
+    finish
 }
 
 # --- b. the watchdog: gen 1 stops sending WATCHDOG=1, keeps serving ------
@@ -155,16 +161,17 @@ case_b() {
     t_stop=$MS
     ms_of 'event=liveness_failed gen=1 '
     t_fail=$MS
-    echo "b: last WATCHDOG=1 -> liveness_failed $((t_fail - t_stop)) ms (watchdog 1s)"
+    echo "b: WATCHDOG=1 stopped -> liveness_failed $((t_fail - t_stop)) ms (watchdog 1s)"
     # Its last ping came at most 1/3 s before it stopped.
     [ $((t_fail - t_stop)) -ge 600 ] || fail "b: judged failed $((t_fail - t_stop)) ms after its pings stopped (watchdog 1s)"
     [ $((t_fail - t_stop)) -lt 30000 ] || fail "b: judged failed only $((t_fail - t_stop)) ms after its pings stopped"
     serves 2 20 || fail "b: gen 2 does not serve"
     gone "$pid1" 20 || fail "b: gen 1 (pid $pid1) still runs 20 s after its replacement"
-    ok "b: silent watchdog: gen 1 judged failed $((t_fail - t_stop)) ms after its last ping, replaced (reason=watchdog), gen 2 serves"
+    ok "b: silent watchdog: gen 1 judged failed $((t_fail - t_stop)) ms after its pings stopped, replaced (reason=watchdog), gen 2 serves"
     metric handoff_replacements_total watchdog
     [ "$MV" -eq 1 ] || fail "b: handoff_replacements_total{reason=\"watchdog\"} is $MV"
     [ "$(count 'event=replace ')" -eq 1 ] || fail "b: $(count 'event=replace ') replacements, expected 1 (gen 2 pings)"
+    finish
 }
 
 # --- c. WATCHDOG=trigger: judged at once, not after 5 s of silence -------
@@ -186,6 +193,7 @@ case_c() {
     [ $((t_fail - t_trig)) -lt 4000 ] || fail "c: judged failed $((t_fail - t_trig)) ms after WATCHDOG=trigger"
     serves 2 20 || fail "c: gen 2 does not serve"
     ok "c: WATCHDOG=trigger: judged failed $((t_fail - t_trig)) ms after it, gen 2 promoted $((t_prom - t_trig)) ms after it"
+    finish
 }
 
 # --- d. max_rss 100M, a worker growing 10 MB/s, under load: 5 replaced ----
@@ -217,11 +225,12 @@ case_d() {
     [ "$MV" -ge 5 ] && [ "$MV" -eq "$(count 'event=liveness_failed .*reason=max_rss')" ] ||
         fail "d: handoff_liveness_failures_total{reason=\"max_rss\"} is $MV, the log has $(count 'event=liveness_failed .*reason=max_rss')"
     ok "d: metrics: handoff_replacements_total{reason=\"max_rss\"} $v, handoff_liveness_failures_total $MV, as logged"
+    finish
 }
 
 # --- e. every replacement never becomes ready: backoff, one at a time ----
 case_e() {
-    local p b prev= n st
+    local p b prev= n st k t_rf
     printf '1 --hang-after 2\n* --never-ready\n' >"$T/plan"
     p=$(free_port)
     start -l "127.0.0.1:$p" --control "$T/ctl" --ready-timeout 2s \
@@ -236,6 +245,19 @@ case_e() {
     done
     [ -n "$prev" ] || fail "e: no backoff_ms= in replace_failed"
     ok "e: 3 replacements failed, backoff_ms growing: $(grep -aE 'event=replace_failed ' "$LOG" | head -n3 | tr ' ' '\n' | sed -n 's/^backoff_ms=//p' | tr '\n' ' ')"
+    # Each next replacement waited its backoff (the 4th its 4 s, with a
+    # verdict or more deferred meanwhile).
+    wait_log 'event=replace ' 4 60
+    for k in 1 2 3; do
+        b=$(field "$(line_of 'event=replace_failed ' $k)" backoff_ms)
+        ms_of 'event=replace_failed ' $k
+        t_rf=$MS
+        ms_of 'event=replace ' $((k + 1))
+        echo "e: replacement $((k + 1)) began $((MS - t_rf)) ms after replacement $k failed (backoff_ms=$b)"
+        [ $((MS - t_rf)) -ge $((b - 50)) ] ||
+            fail "e: replacement $((k + 1)) began $((MS - t_rf)) ms after the last failed, backoff_ms=$b"
+    done
+    ok "e: every replacement waited its backoff ($(count 'event=replace_deferred ') verdicts deferred)"
     [ "$(count 'event=promote gen=')" -eq 1 ] || fail "e: a replacement was promoted: $(line_of 'event=promote gen=[^1]')"
     hc status --control "$T/ctl"
     [ "$RC" -eq 0 ] || fail "e: handoff status: exit $RC: $ERR"
@@ -256,16 +278,20 @@ case_e() {
     [ "$n" -eq 1 ] || fail "e: $n replacement processes ran at once"
     [ "${st#* }" -eq 0 ] || fail "e: a replace began before the last one failed"
     ok "e: one replacement at a time ($(count 'event=replace ') begun, $(count 'event=replace_failed ') failed)"
+    finish
 }
 
 # --- f. no false verdict: healthy, probed every 100 ms, 60 s under load ---
 case_f() {
-    local p end codes=0 bad=0 c r
+    local p end codes=0 bad=0 c r n n0
     : >"$T/plan"
     p=$(free_port)
+    # At debug level each probe's verdict is logged (event=liveness ok=).
     start -l "127.0.0.1:$p" --liveness "http://127.0.0.1:$p/" --liveness-interval 100ms \
-        --watchdog 3s --max-rss 1G
+        --watchdog 3s --max-rss 1G --log-level debug
+    wait_log 'event=liveness_start gen=1 .*interval_ms=100 ' 1 10
     serves 1 3 || fail "f: gen 1 does not serve"
+    n0=$(count 'event=liveness gen=1 ok=1 ')
     hload_start 2 25
     end=$((SECONDS + 60))
     while [ "$SECONDS" -lt "$end" ]; do
@@ -282,17 +308,23 @@ case_f() {
     [ "$(count 'event=(liveness_failed|replace|replace_failed) ')" -eq 0 ] ||
         fail "f: a healthy server judged failed: $(line_of 'event=(liveness_failed|replace) ')"
     [ "$bad" -eq 0 ] || fail "f: GET /healthz not 200 $bad times of $codes"
+    # The probes ran all along: 600 in 60 s at 100 ms; a sixth of that on
+    # a loaded machine still shows they did.
+    n=$(($(count 'event=liveness gen=1 ok=1 ') - n0))
+    echo "f: probes in the 60 s: $n answered, $(count 'event=liveness gen=1 ok=0 ') failed (none in a row enough for a verdict)"
+    [ "$n" -ge 100 ] || fail "f: only $n probes answered in 60 s at 100 ms"
     for r in liveness watchdog max_rss; do
         metric handoff_liveness_failures_total $r
         [ "$MV" -eq 0 ] || fail "f: handoff_liveness_failures_total{reason=\"$r\"} is $MV"
         metric handoff_replacements_total $r
         [ "$MV" -eq 0 ] || fail "f: handoff_replacements_total{reason=\"$r\"} is $MV"
     done
-    ok "f: healthy for 60 s, probed every 100 ms: 0 verdicts, 0 replacements, $REQS requests 0 failed, /healthz 200 x $codes"
+    ok "f: healthy for 60 s, probed every 100 ms ($n probes): 0 verdicts, 0 replacements, $REQS requests 0 failed, /healthz 200 x $codes"
+    finish
 }
 
 # --- run every case at once; report each in turn -------------------------
-CASES="a b c d e f"
+CASES=${LIVENESS_CASES:-a b c d e f} # a subset, to look at one
 PIDS=
 stop_cases() {
     local p

@@ -116,8 +116,8 @@ def watchdog(stop_after, trigger_after, start):
     while True:
         now = time.monotonic() - start
         if trigger_after is not None and not triggered and now >= trigger_after:
-            notify("WATCHDOG=trigger")
             say("watchdog_trigger")
+            notify("WATCHDOG=trigger")
             triggered = True
         if stop_after is not None and now >= stop_after:
             if not stopped:
