@@ -12,6 +12,7 @@
 #include "fdlimit.h"
 #include "gens_state.h"
 #include "guard.h"
+#include "livecheck.h"
 #include "log.h"
 #include "plan.h"
 #include "rundir.h"
@@ -108,6 +109,8 @@ carry_write(void *arg)
     state_put(doc, "metrics_data", metrics_state_write_data(c->metrics_data),
               &f);
     state_put(doc, "guard", guard_state_write(*c->guard), &f);
+    state_put(doc, "liveness",
+              *c->live ? livecheck_state_write(*c->live) : json_null(), &f);
     state_put(doc, "remnants", worker_remnants_write(c->workers), &f);
     state_put(doc, "master", shell_write(c), &f);
     if (f) {
@@ -331,7 +334,10 @@ carry_adopt(struct carry *c, const json_t *doc, uint64_t *asked_ns, char *err,
         return -EINVAL;
     }
     /* Last: the log lines held are written once this image goes on. */
-    if ((rc = guard_adopt(c, json_object_get(doc, "guard"), err, len)) < 0)
+    if ((rc = guard_adopt(c, json_object_get(doc, "guard"), err, len)) < 0 ||
+        (*c->live != NULL &&
+         (rc = livecheck_state_read(*c->live, json_object_get(doc, "liveness"),
+                                    err, len)) < 0))
         return rc;
     return shell_read(c, json_object_get(doc, "master"), asked_ns, err, len);
 }

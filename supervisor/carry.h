@@ -36,6 +36,7 @@ struct sdnotify;
  *    "control": {...} | null, "metrics": {...} | null,
  *    "metrics_data": {...},            metrics_state.h
  *    "guard": {...} | null,            guard.h
+ *    "liveness": {...} | null,         livecheck.h (null: none judged)
  *    "remnants": [...],                worker.h: exited workers' groups
  *    "master": {"rundir": "/run/handoff.1", "started_ns": "...",
  *               "last_ms": 120, "swap_us": 40, "orphans": 3,
@@ -63,6 +64,7 @@ struct carry {
     struct worker_ctx *workers;
     struct guard **guard;
     const struct guard_ctx *guards;
+    struct livecheck **live;
     struct notify **notify;
     notify_cb *on_notify;
     void *notify_arg;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "probe.h"
 #include "readiness.h"
+#include "state.h"
 
 #define LIVECHECK_MAX_PIDS 4096 /* processes = at most */
 #define LIVECHECK_MIN_STEP_MS 5
@@ -299,8 +300,10 @@ livecheck_judge(struct livecheck *lc, unsigned gen,
         return;
     probe_cancel(lc->att);
     lc->att = NULL;
-    lc->npings = 0;
-    lc->last[0] = '\0';
+    if (gen != lc->l.gen) {
+        lc->npings = 0;
+        lc->last[0] = '\0';
+    } /* else the same generation, its keys new to this image (upgrade) */
     lc->from = gen ? c : NULL;
     liveness_judge(&lc->l, gen);
     uv_timer_stop(lc->timer);
@@ -375,6 +378,107 @@ livecheck_watchdog(struct livecheck *lc, unsigned gen, pid_t pid, int trigger)
         lc->cap = cap;
     }
     lc->pings[lc->npings++] = (struct ping){pid, uv_now(lc->ctx->loop)};
+}
+
+json_t *
+livecheck_state_write(const struct livecheck *lc)
+{
+    const struct liveness *l = &lc->l;
+    json_t *o = json_object(), *pings = json_array();
+    unsigned f[LIVENESS_NREASONS], r[LIVENESS_NREASONS];
+    int failed = o == NULL;
+
+    for (size_t i = 0; pings != NULL && i < lc->npings; i++)
+        if (json_array_append_new(
+                pings, json_pack("[I,I]", (json_int_t)lc->pings[i].pid,
+                                 (json_int_t)lc->pings[i].at)) < 0)
+            failed = 1;
+    for (int i = 0; i < LIVENESS_NREASONS; i++) {
+        f[i] = (unsigned)l->failures[i];
+        r[i] = (unsigned)l->replacements[i];
+    }
+    if (failed) {
+        json_decref(o);
+        json_decref(pings);
+        return NULL;
+    }
+    state_put(o, "gen", state_num(l->gen), &failed);
+    state_put(o, "fails", state_num(l->fails), &failed);
+    state_put(o, "replacing", state_num(l->replacing), &failed);
+    state_put(o, "replaced", state_num(l->replaced), &failed);
+    state_put(o, "why", state_num(l->why), &failed);
+    state_put(o, "backoff_ms", state_num((long long)l->backoff_ms), &failed);
+    state_put(o, "retry_at", state_num((long long)l->retry_at), &failed);
+    state_put(o, "failures", state_numbers(f, LIVENESS_NREASONS), &failed);
+    state_put(o, "replacements", state_numbers(r, LIVENESS_NREASONS), &failed);
+    state_put(o, "pings", pings, &failed);
+    if (failed) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int
+livecheck_state_read(struct livecheck *lc, const json_t *o, char *err,
+                     size_t errlen)
+{
+    struct state_rd r = {.prefix = "liveness: ", .err = err, .errlen = errlen};
+    struct liveness l;
+    const json_t *f, *rp, *pg;
+    struct ping *pings = NULL;
+    size_t nf, nr, np;
+
+    if (json_is_null(o) || o == NULL)
+        return 0; /* an image from before liveness, or none to carry */
+    if (!json_is_object(o)) {
+        snprintf(err, errlen, "liveness: not an object");
+        return -EINVAL;
+    }
+    liveness_init(&l);
+    l.gen = (unsigned)state_get(&r, o, "gen", 0, UINT32_MAX);
+    l.fails = (unsigned)state_get(&r, o, "fails", 0, UINT32_MAX);
+    l.replacing = (unsigned)state_get(&r, o, "replacing", 0, UINT32_MAX);
+    l.replaced = (unsigned)state_get(&r, o, "replaced", 0, UINT32_MAX);
+    l.why =
+        (enum liveness_reason)state_get(&r, o, "why", 0, LIVENESS_NREASONS - 1);
+    l.backoff_ms =
+        (uint64_t)state_get(&r, o, "backoff_ms", LIVENESS_BACKOFF_FIRST_MS,
+                            LIVENESS_BACKOFF_MAX_MS);
+    l.retry_at = (uint64_t)state_get(&r, o, "retry_at", 0, INT64_MAX);
+    f = state_array(&r, o, "failures", LIVENESS_NREASONS, &nf);
+    rp = state_array(&r, o, "replacements", LIVENESS_NREASONS, &nr);
+    pg = state_array(&r, o, "pings", LIVECHECK_MAX_PIDS, &np);
+    if (!r.failed && (nf != LIVENESS_NREASONS || nr != LIVENESS_NREASONS))
+        state_fault(&r, "failures", "not %d reasons", LIVENESS_NREASONS);
+    for (size_t i = 0; !r.failed && i < LIVENESS_NREASONS; i++) {
+        json_int_t a = json_integer_value(json_array_get(f, i));
+        json_int_t b = json_integer_value(json_array_get(rp, i));
+        if (a < 0 || b < 0)
+            state_fault(&r, "failures", "[%zu] is not a count", i);
+        l.failures[i] = (unsigned long)a;
+        l.replacements[i] = (unsigned long)b;
+    }
+    if (!r.failed && np > 0 && (pings = calloc(np, sizeof(*pings))) == NULL)
+        state_fault(&r, "pings", "out of memory");
+    for (size_t i = 0; !r.failed && i < np; i++) {
+        json_int_t pid = 0, at = -1;
+        if (json_unpack(json_array_get(pg, i), "[II]", &pid, &at) < 0 ||
+            pid <= 0 || pid > INT32_MAX || at < 0)
+            state_fault(&r, "pings", "[%zu] is not [pid, time]", i);
+        else
+            pings[i] = (struct ping){(pid_t)pid, (uint64_t)at};
+    }
+    if (r.failed) {
+        free(pings);
+        return -EINVAL;
+    }
+    free(lc->pings);
+    lc->l = l;
+    lc->pings = pings;
+    lc->npings = lc->cap = np;
+    lc->from = NULL; /* livecheck_judge takes this image's keys */
+    return 0;
 }
 
 const struct liveness *

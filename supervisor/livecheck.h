@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "liveness.h"
@@ -44,6 +45,21 @@ void livecheck_roll_ended(struct livecheck *lc, unsigned gen, int ok);
 /* pid of gen sent WATCHDOG=1 (trigger 0) or WATCHDOG=trigger (1). */
 void livecheck_watchdog(struct livecheck *lc, unsigned gen, pid_t pid,
                         int trigger);
+
+/*
+ * What an upgrade carries: the verdicts so far, the replacement under way
+ * and its backoff, the watchdog's last pings (times on CLOCK_MONOTONIC's
+ * ms, as uv_now, which an exec does not reset), the counters:
+ * {"gen": 3, "fails": 1, "replacing": 0, "replaced": 0, "why": 0,
+ *  "backoff_ms": 1000, "retry_at": 0, "failures": [2, 0, 0],
+ *  "replacements": [1, 0, 0], "pings": [[4242, 81234567]]}.
+ * read: 0 (null, from an image before liveness: nothing), or -EINVAL with
+ * the field at fault in err, lc unchanged. The image that took over then
+ * calls livecheck_judge, which keeps them for the same generation.
+ */
+json_t *livecheck_state_write(const struct livecheck *lc);
+int livecheck_state_read(struct livecheck *lc, const json_t *o, char *err,
+                         size_t errlen);
 
 /* The counters, for metrics and status. */
 const struct liveness *livecheck_state(const struct livecheck *lc);

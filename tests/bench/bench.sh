@@ -14,7 +14,10 @@
 #   BENCH_ONLY="steady overhead"   run only these (scenario names as in
 #                    the raw outputs: baseline steady slow_ready fail_start
 #                    long_requests warm_up no_drain keepalive nginx_close
-#                    nginx_keepalive overhead scale canary upgrade udp)
+#                    nginx_keepalive overhead scale canary upgrade udp
+#                    liveness)
+#   BENCH_LIVENESS_SECONDS=600   the healthy server's run under liveness
+#                    probes every 100 ms (30 when quick)
 #   BENCH_SCALE_ROLLS=100   rolls of the largest scale run (5 when quick);
 #                    the smaller ones get a fifth, at least 2
 set -u
@@ -1034,6 +1037,72 @@ for _ in range(100):
     dns_run restart dnsrestart_start dnsrestart_roll 5 3.5
     HTRAFFIC=steered dns_run warm_steered warmgen_start handoff_roll 5 4.5
     HTRAFFIC=shared dns_run warm_shared warmgen_start handoff_roll 5 4.5
+fi
+
+if want liveness; then
+    LIVE=$top/tests/servers/liveserver.py
+    # live_run NAME SECONDS INTERVAL PLAN: liveserver.py under hey for
+    # SECONDS (8 connections, each request bounded by 2 s), its generations
+    # doing what PLAN says (liveserver.py --plan); liveness = an HTTP GET of
+    # the server every INTERVAL, 3 failures in a row (none: no liveness).
+    live_run() {
+        local name=$1 secs=$2 every=$3 plan=$4 flags=()
+        D=$R/liveness/$name
+        mkdir -p "$D"
+        echo "  liveness: $name" >&2
+        printf '%s\n' "$plan" >"$D/plan"
+        PORT=$(free_port)
+        [ "$every" = none ] ||
+            flags=(--liveness "http://127.0.0.1:$PORT/" --liveness-interval "$every"
+                --liveness-failures 3 --liveness-timeout 500ms)
+        "$HANDOFF" -l "127.0.0.1:$PORT" --pass systemd --ready notify --drain-timeout 3s --stop-timeout 3s \
+            "${flags[@]}" -- python3 "$LIVE" --plan "$D/plan" >/dev/null 2>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+        if ! wait_log "$D/handoff.log" 'event=promote gen=1 ' 30; then
+            echo "start failed" >"$D/error"
+            handoff_stop
+            return
+        fi
+        hey -z "${secs}s" -c 8 -t 2 -disable-keepalive "http://127.0.0.1:$PORT/" >"$D/hey.out" 2>&1
+        echo "$secs $every" >"$D/load"
+        handoff_stop
+        SUP=''
+    }
+    mkdir -p "$R/liveness"
+    echo liveness >>"$R/scenarios"
+    # A version that hangs 3 s after its start (accepts, never answers),
+    # with liveness every 500 ms and without.
+    live_run hang_liveness 20 500ms "1 --hang-after 3"
+    live_run hang_none 20 none "1 --hang-after 3"
+    # No false verdict: a healthy server probed every 100 ms under load.
+    [ "$QUICK" = 1 ] && lsecs=${BENCH_LIVENESS_SECONDS:-30} || lsecs=${BENCH_LIVENESS_SECONDS:-600}
+    live_run healthy "$lsecs" 100ms "* "
+    # GET /readyz from SIGTERM on, with stop_delay 2s: the time until the
+    # first 503 (an orchestrator's probe stops sending clients), while the
+    # server still answers; 5 stops.
+    for i in 1 2 3 4 5; do
+        D=$R/liveness/readyz
+        mkdir -p "$D"
+        PORT=$(free_port) MPORT=$(free_port)
+        printf '* \n' >"$D/plan"
+        "$HANDOFF" -l "127.0.0.1:$PORT" --pass systemd --ready notify --stop-delay 2s \
+            --metrics "127.0.0.1:$MPORT" -- python3 "$LIVE" --plan "$D/plan" >/dev/null 2>"$D/handoff.log" &
+        SUP=$!
+        track "$SUP"
+        wait_log "$D/handoff.log" 'event=promote gen=1 ' 30 || { handoff_stop; continue; }
+        t0=$EPOCHREALTIME
+        kill -TERM "$SUP"
+        for ((k = 0; k < 400; k++)); do
+            c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$MPORT/readyz")
+            [ "$c" = 503 ] && break
+        done
+        t1=$EPOCHREALTIME
+        body=$(curl -s --max-time 1 "http://127.0.0.1:$PORT/")
+        echo "$c $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }') ${body%% *}" >>"$D/stops"
+        handoff_stop
+        SUP=''
+    done
 fi
 
 echo "$(($(date +%s) - START))" >"$R/elapsed"

@@ -558,6 +558,7 @@ def main():
     canary_report()
     upgrade_report()
     udp_report()
+    liveness_report()
 
     # --- targets ---------------------------------------------------------
     print()
@@ -843,6 +844,74 @@ def udp_report():
     print("- SERVFAIL for 2 s: udpgen.py --dns --warm 2 says READY=1 as it begins reading, before "
           "it is warm: both runs use ready = delay:3s; steered, a generation gets no query before "
           "it is promoted; shared, it reads the one socket from its start")
+
+
+def liveserver_events(path):
+    """liveserver.py's own lines in a handoff log: (what, mono_us)."""
+    out = []
+    for line in read(path).splitlines():
+        m = re.match(r"liveserver: gen=(\S+) pid=\d+ what=(\S+).* mono_us=(\d+)", line)
+        if m:
+            out.append((m.group(1), m.group(2), int(m.group(3))))
+    return out
+
+
+def liveness_report():
+    """A version that hangs, with liveness and without; a healthy one
+    probed every 100 ms: replacements that should not happen."""
+    d = os.path.join(R, "liveness")
+    if not os.path.isdir(d):
+        return
+    print()
+    print("Liveness (liveserver.py under hey -c 8, each request bounded by 2 s, "
+          "--drain-timeout 3s):")
+    print()
+    print("| run | requests | failed | replacements | hang → new gen promoted ms |")
+    print("|---|--:|--:|--:|--:|")
+    labels = {"hang_liveness": "hangs 3 s after start, liveness every 500 ms, 3 failures",
+              "hang_none": "hangs 3 s after start, no liveness",
+              "healthy": "healthy, liveness every 100 ms"}
+    res = {}
+    for name, label in labels.items():
+        dn = os.path.join(d, name)
+        if not os.path.isdir(dn):
+            continue
+        load = read(os.path.join(dn, "load")).split()
+        if load:
+            label += f", {load[0]} s"
+        r = parse_hey(os.path.join(dn, "hey.out"))
+        err = read(os.path.join(dn, "error")).strip()
+        if r is None:
+            print(f"| {label} | no result: {err or 'hey printed nothing'} ||||")
+            continue
+        log = os.path.join(dn, "handoff.log")
+        ev = parse_log(log)
+        replaced = sum(1 for ms, e, f in ev if e == "replace")
+        hang = [us for g, what, us in liveserver_events(log) if what == "hang"]
+        prom = [int(f["mono_us"]) for ms, e, f in ev
+                if e == "promote" and f.get("old", "0") != "0" and "mono_us" in f]
+        took = "—"
+        if hang and prom and prom[0] > hang[0]:
+            took = f"{(prom[0] - hang[0]) / 1000:.0f}"
+        total = r["ok"] + failed(r)
+        res[name] = (total, failed(r), replaced)
+        print(f"| {label} | {total} | {failed(r)} | {replaced} | {took} |")
+    print()
+    if "hang_liveness" in res and "hang_none" in res:
+        a, b = res["hang_liveness"], res["hang_none"]
+        print(f"- requests failed during a hang, liveness vs none: {a[1]} vs {b[1]} "
+              f"(of {a[0]} and {b[0]})")
+    stops = [l.split() for l in read(os.path.join(d, "readyz", "stops")).splitlines() if l.strip()]
+    ms = sorted(float(x[1]) for x in stops if x[0] == "503")
+    if ms:
+        served = sum(1 for x in stops if len(x) > 2 and x[2].startswith("gen="))
+        print(f"- GET /readyz 503 after SIGTERM with stop_delay 2s, {len(stops)} stops: median "
+              f"{statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms (from the kill to the first 503, "
+              f"curl's start included); the server answered right after in {served} of {len(stops)}")
+    if "healthy" in res:
+        n = res["healthy"][2]
+        print(f"- no replacement of a healthy server probed every 100 ms: "
+              f"{'reached' if n == 0 else f'NOT reached ({n})'}")
 
 
 if __name__ == "__main__":

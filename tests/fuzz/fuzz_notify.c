@@ -23,7 +23,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&m, 0x55, sizeof(m));
     notify_parse((const char *)data, size, &m);
     if ((m.ready != 0 && m.ready != 1) || (m.stopping != 0 && m.stopping != 1) ||
-        (m.has_status != 0 && m.has_status != 1))
+        (m.has_status != 0 && m.has_status != 1) ||
+        (m.watchdog != 0 && m.watchdog != 1) ||
+        (m.trigger != 0 && m.trigger != 1))
+        abort();
+    /* A watchdog line is only ever one of its two exact forms. */
+    if ((m.watchdog && !memmem(data, size, "WATCHDOG=1", 10)) ||
+        (m.trigger && !memmem(data, size, "WATCHDOG=trigger", 16)))
         abort();
     sl = strnlen(m.status, sizeof(m.status));
     if (sl == sizeof(m.status) || (!m.has_status && sl != 0))

@@ -103,19 +103,29 @@ done <"$T/copied"
 grep -q '^ENTRYPOINT \["/usr/local/bin/handoff", "-c", "/etc/handoff.conf"\]' "$TOP_SRCDIR/examples/docker/Dockerfile" ||
     fail "the Dockerfile's ENTRYPOINT is not handoff"
 ok "docker/ and systemd/ configurations check; the Dockerfile's files exist"
-# The pod's probes ask the port handoff.conf serves them on.
-python3 - "$TOP_SRCDIR/examples/docker/deployment.yaml" "$TOP_SRCDIR/examples/docker/handoff.conf" <<'PY' || fail "deployment.yaml's probes do not match handoff.conf"
+# The pod's probes ask the port handoff.conf serves them on, and handoff's
+# liveness check asks the server's own port.
+python3 - "$TOP_SRCDIR/examples/kubernetes/deployment.yaml" "$TOP_SRCDIR/examples/docker/handoff.conf" <<'PY' || fail "kubernetes/deployment.yaml's probes do not match docker/handoff.conf"
 import re, sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 c = d["spec"]["template"]["spec"]["containers"][0]
 ports = {p.get("name"): p["containerPort"] for p in c["ports"]}
-m = re.search(r"^metrics\s*=\s*\S*:(\d+)", open(sys.argv[2]).read(), re.M)
+conf = open(sys.argv[2]).read()
+m = re.search(r"^metrics\s*=\s*\S*:(\d+)", conf, re.M)
 assert m, "no metrics address in handoff.conf"
 for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
     g = c[probe]["httpGet"]
     assert g["path"] == path, (probe, g)
     assert ports[g["port"]] == int(m.group(1)), (probe, g, m.group(1))
-print("deployment.yaml: readinessProbe /readyz, livenessProbe /healthz on", m.group(1))
+assert "preStop" not in c.get("lifecycle", {}), "a preStop hook: stop_delay does that"
+assert re.search(r"^stop_delay\s*=\s*[1-9]", conf, re.M), "no stop_delay in handoff.conf"
+web = re.search(r"^address\s*=\s*\S*:(\d+)", conf, re.M)
+live = re.search(r"^liveness\s*=\s*(?:http:)?http://[^:/]+:(\d+)/", conf, re.M)
+assert live, "no liveness = http://... in handoff.conf"
+assert live.group(1) == web.group(1), ("liveness port", live.group(1), "server port", web.group(1))
+assert int(web.group(1)) in ports.values(), ("the server's port is not a containerPort", web.group(1))
+print("deployment.yaml: readinessProbe /readyz, livenessProbe /healthz on", m.group(1),
+      "; handoff's liveness on the server's port", live.group(1))
 PY
 if command -v systemd-analyze >/dev/null 2>&1; then
     sed "s|/usr/local/bin/handoff|$HANDOFF|" "$TOP_SRCDIR/examples/systemd/handoff.service" >"$T/handoff.service"

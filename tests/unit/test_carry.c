@@ -44,6 +44,7 @@ struct parts {
     struct sdnotify *sdnotify;
     struct control *control;
     struct metrics *metrics;
+    struct livecheck *live; /* none: liveness is off */
     char dir[64], rundir[PATH_MAX], notify_path[PATH_MAX];
     uint64_t started_ns, swap_us;
     unsigned long long last_ms;
@@ -87,6 +88,7 @@ parts_make(struct parts *p)
                           .reaper = &p->reaper,
                           .workers = &p->workers,
                           .guard = &p->guard,
+                          .live = &p->live,
                           .notify = &p->notify,
                           .on_notify = on_notify,
                           .sdnotify = &p->sdnotify,
@@ -211,7 +213,8 @@ busy_says_what(void **state)
  * sync_mirrors), gens_gone, finished, orphans_* and exit_code
  * (the stop, which an upgrade waits for), shim_path (found again), sync_*
  * (a promote or rollback being answered: none across an exec), carry
- * (lent during an upgrade). A field added changes the size (on this
+ * (lent during an upgrade), lives (a context, as the others); live is
+ * carried (livecheck.h). A field added changes the size (on this
  * 64-bit build): carry it or say here why it is rebuilt, then set the new
  * figure.
  */
@@ -220,8 +223,8 @@ every_field_is_carried(void **state)
 {
     (void)state;
 #if UINTPTR_MAX == UINT64_MAX
-    assert_int_equal(sizeof(struct master), 28928);
-    assert_int_equal(sizeof(struct carry), 208);
+    assert_int_equal(sizeof(struct master), 29000);
+    assert_int_equal(sizeof(struct carry), 216);
 #else
     skip();
 #endif

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "livecheck.h"
 #include "liveness.h"
 
 static void
@@ -273,6 +274,69 @@ random_sequences(void **state)
     }
 }
 
+static size_t
+no_pids(void *arg, unsigned gen, pid_t *out, size_t cap)
+{
+    (void)arg, (void)gen, (void)out, (void)cap;
+    return 0;
+}
+
+/* What an upgrade carries comes back as it was written: the counts, the
+ * replacement under way and its backoff, the watchdog's pings; a damaged
+ * document is refused with the field named, and changes nothing. */
+static void
+state_round_trip(void **state)
+{
+    static const struct liveness_conf c = {
+        .watchdog = 1000, .interval = 500, .failures = 3, .timeout = 200};
+    struct livecheck_ctx ctx = {.pids = no_pids};
+    struct livecheck *a, *b;
+    uv_loop_t loop;
+    json_t *doc, *back;
+    char err[200];
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    ctx.loop = &loop;
+    a = livecheck_new(&ctx);
+    b = livecheck_new(&ctx);
+    assert_non_null(a);
+    assert_non_null(b);
+    livecheck_judge(a, 4, &c);
+    livecheck_watchdog(a, 4, 4242, 0);
+    livecheck_watchdog(a, 4, 4243, 0);
+    livecheck_watchdog(a, 3, 9999, 0); /* not the judged one: not kept */
+    doc = livecheck_state_write(a);
+    assert_non_null(doc);
+    assert_int_equal(json_integer_value(json_object_get(doc, "gen")), 4);
+    assert_int_equal(json_array_size(json_object_get(doc, "pings")), 2);
+    /* Damaged: refused, b unchanged. */
+    back = json_deep_copy(doc);
+    json_object_set_new(back, "backoff_ms", json_integer(5));
+    assert_int_equal(livecheck_state_read(b, back, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "backoff_ms"));
+    assert_int_equal(livecheck_state(b)->gen, 0);
+    json_object_set_new(back, "backoff_ms", json_integer(2000));
+    json_object_set_new(back, "pings", json_pack("[[i,i]]", -1, 5));
+    assert_int_equal(livecheck_state_read(b, back, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "pings"));
+    json_decref(back);
+    /* An image from before liveness carried none: nothing to read. */
+    assert_int_equal(livecheck_state_read(b, NULL, err, sizeof(err)), 0);
+    assert_int_equal(livecheck_state_read(b, doc, err, sizeof(err)), 0);
+    assert_int_equal(livecheck_state(b)->gen, 4);
+    /* The same generation judged by the image that took over: kept. */
+    livecheck_judge(b, 4, &c);
+    back = livecheck_state_write(b);
+    assert_true(json_equal(doc, back));
+    json_decref(back);
+    json_decref(doc);
+    livecheck_free(a);
+    livecheck_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int
 main(void)
 {
@@ -280,7 +344,7 @@ main(void)
         cmocka_unit_test(sizes_read),        cmocka_unit_test(keys_and_checks),
         cmocka_unit_test(failures_in_a_row), cmocka_unit_test(action_chosen),
         cmocka_unit_test(backoff),           cmocka_unit_test(restart_backoff),
-        cmocka_unit_test(random_sequences),
+        cmocka_unit_test(random_sequences),  cmocka_unit_test(state_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1152,6 +1152,25 @@ notify_reads_ready(void **state)
     assert_true(m.ready);
 }
 
+/* The watchdog's keepalive and its trigger, as sd_notify(3) writes them;
+ * a near miss is neither. */
+static void
+notify_reads_watchdog(void **state)
+{
+    struct notify_msg m = notify("WATCHDOG=1");
+
+    (void)state;
+    assert_true(m.watchdog);
+    assert_false(m.trigger);
+    assert_false(m.ready);
+    m = notify("STATUS=busy\nWATCHDOG=trigger\n");
+    assert_true(m.trigger);
+    assert_false(m.watchdog);
+    m = notify("WATCHDOG=10\nWATCHDOG=triggered\nWATCHDOG_USEC=5");
+    assert_false(m.watchdog);
+    assert_false(m.trigger);
+}
+
 static void
 notify_reads_status(void **state)
 {
@@ -1319,6 +1338,7 @@ main(void)
         cmocka_unit_test(q_results_live_for_eight_calls),
         cmocka_unit_test(notify_reads_ready),
         cmocka_unit_test(notify_reads_status),
+        cmocka_unit_test(notify_reads_watchdog),
         cmocka_unit_test(notify_blanks_c1_controls),
         cmocka_unit_test(notify_truncates_long_status),
         cmocka_unit_test(notify_reads_stopping),

@@ -143,6 +143,37 @@ inherited_values_never_pass_through(void **state)
     worker_env_free(env);
 }
 
+/* watchdog = gives WATCHDOG_USEC in µs and a WATCHDOG_PID entry that spawn
+ * completes with the child's pid; the master's own (from its systemd) are
+ * not passed on. */
+static void
+watchdog_announced_as_systemd_does(void **state)
+{
+    static struct config c;
+    struct plan p = {.cfg = &c};
+    char *base[] = {"WATCHDOG_USEC=30000000", "WATCHDOG_PID=1", NULL};
+    int lpid, wpid;
+    char **env;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    c.pass = PASS_SHIM;
+    env = worker_env(base, &p, 2, -1, "/n", 3, NULL, &lpid, &wpid);
+    assert_non_null(env);
+    assert_null(get(env, "WATCHDOG_USEC"));
+    assert_null(get(env, "WATCHDOG_PID"));
+    assert_int_equal(wpid, -1);
+    worker_env_free(env);
+    c.liveness.watchdog = 1500;
+    env = worker_env(base, &p, 2, -1, "/n", 3, NULL, &lpid, &wpid);
+    assert_non_null(env);
+    assert_string_equal(get(env, "WATCHDOG_USEC"), "1500000");
+    assert_true(wpid >= 0);
+    assert_string_equal(env[wpid], "WATCHDOG_PID=");
+    assert_int_equal(lpid, -1);
+    worker_env_free(env);
+}
+
 /* A stop's exit code: the worker's, except 130 for one that died of the
  * drain after a Ctrl-C (SIGINT), which reached it directly before it had a
  * process group of its own. */
@@ -168,6 +199,7 @@ main(void)
         cmocka_unit_test(systemd_announces_only_socket_activation),
         cmocka_unit_test(inherited_values_never_pass_through),
         cmocka_unit_test(stop_code_after_ctrl_c_is_130),
+        cmocka_unit_test(watchdog_announced_as_systemd_does),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
