@@ -4,7 +4,8 @@
 # roll, without a failed request once the new one serves; a replacement
 # that never becomes ready leaves the old generation active and is retried
 # with a growing backoff, one at a time; a healthy server probed every
-# 100 ms under load for 60 s is never judged failed. The six cases run side
+# 100 ms under load for 60 s is never judged failed; liveness_action =
+# restart kills and starts again the one process. The cases run side
 # by side, each its own handoff on its own ports, log and directory.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl hey python3
@@ -13,6 +14,25 @@ TOP=$T
 
 # --- helpers for one case (T, LOG, HPID, PORT are the case's) -----------
 
+# wait_log PATTERN [N] [SECONDS]: lib.sh's, but a handoff that exited
+# (or died: a sanitizer's abort) fails the wait at once, not at its end.
+wait_log() {
+    local pat=$1 n=${2:-1} secs=${3:-20} i st
+    for i in $(seq $((secs * 20))); do
+        [ "$(count "$pat")" -ge "$n" ] && return 0
+        if [ -n "$HPID" ]; then
+            # Its zombie still answers kill -0: read its state.
+            st=$(sed 's/.*) //' "/proc/$HPID/stat" 2>/dev/null | cut -d' ' -f1)
+            case $st in '' | Z | X)
+                sanitizers_quiet
+                fail "handoff exited while waiting for $n x /$pat/"
+                ;;
+            esac
+        fi
+        sleep 0.05
+    done
+    fail "timed out waiting for $n x /$pat/"
+}
 # line_of PATTERN [N]: the Nth line of the log matching PATTERN.
 line_of() { grep -aE -- "$1" "$LOG" | sed -n "${2:-1}p"; }
 # field LINE KEY: the value of KEY= in a logfmt LINE.
@@ -323,8 +343,40 @@ case_f() {
     finish
 }
 
+# --- g. liveness_action = restart: the process killed and started again --
+case_g() {
+    local pid1 pid2 body
+    # Only the first process of gen 1 triggers; the one restarted behaves.
+    echo "1 --watchdog-trigger 2 --once $T/once" >"$T/plan"
+    start -l 127.0.0.1:0 --watchdog 5s --liveness-action restart
+    pid1=$(pid_of 1)
+    wait_log "liveserver: gen=1 pid=$pid1 what=watchdog_trigger " 1 30
+    wait_log "event=liveness_failed gen=1 reason=watchdog pid=$pid1 " 1 30
+    wait_log "event=replace gen=1 reason=watchdog action=restart pid=$pid1( |\$)" 1 10
+    wait_log "event=exit gen=1 pid=$pid1 " 1 10
+    line_of "event=exit gen=1 pid=$pid1 " | grep -q 'signal=SIGKILL' ||
+        fail "g: not killed: $(line_of "event=exit gen=1 pid=$pid1 ")"
+    wait_log 'event=spawn gen=1 ' 2 30
+    pid2=$(field "$(line_of 'event=spawn gen=1 ' 2)" pid)
+    wait_log "liveserver: gen=1 pid=$pid2 what=ready " 1 30
+    body=$(get /)
+    [ "$body" = "gen=1 pid=$pid2" ] || fail "g: after the restart the answer is '$body', not from pid $pid2"
+    line_of "liveserver: gen=1 pid=$pid2 what=watchdog usec=5000000 watchdog_pid=$pid2 " | grep -q . ||
+        fail "g: the restarted process has not its own WATCHDOG_PID: $(line_of "liveserver: gen=1 pid=$pid2 what=watchdog")"
+    [ "$(count 'event=(roll|spawn) gen=2 ')" -eq 0 ] || fail "g: a roll instead of a restart"
+    metric handoff_replacements_total watchdog
+    [ "$MV" -eq 1 ] || fail "g: handoff_replacements_total{reason=\"watchdog\"} is $MV"
+    ok "g: liveness_action restart: pid $pid1 (WATCHDOG=trigger) killed, pid $pid2 started in gen 1 serves, no roll"
+    finish
+    # restart = never could not restart it: refused.
+    "$HANDOFF" -l 127.0.0.1:0 --watchdog 1s --liveness-action restart --restart never -t -- true \
+        >"$T/never" 2>&1 && fail "g: --liveness-action restart with --restart never accepted"
+    grep -q 'restart' "$T/never" || fail "g: the refusal does not say why: $(cat "$T/never")"
+    ok "g: refused with restart = never: $(head -n1 "$T/never")"
+}
+
 # --- run every case at once; report each in turn -------------------------
-CASES=${LIVENESS_CASES:-a b c d e f} # a subset, to look at one
+CASES=${LIVENESS_CASES:-a b c d e f g} # a subset, to look at one
 PIDS=
 stop_cases() {
     local p

@@ -20,6 +20,9 @@ fail the ways liveness checks are for:
                          WATCHDOG=1 on as before)
   --grow MB              its resident size grows by MB megabytes a second
   --never-ready          serves, but never sends READY=1
+  --once PATH            the switches above only if PATH does not exist
+                         yet; it is made at start: a process started again
+                         (restart) behaves
   --plan FILE            per generation: the line of FILE whose first word
                          is HANDOFF_GENERATION (or else the line "*") adds
                          its other words to the arguments, e.g.
@@ -147,6 +150,7 @@ def parse(argv):
     ap.add_argument("--watchdog-trigger", type=float, metavar="S")
     ap.add_argument("--grow", type=float, default=0, metavar="MB")
     ap.add_argument("--never-ready", action="store_true")
+    ap.add_argument("--once", metavar="PATH")
     ap.add_argument("--plan", default=os.environ.get("LIVESERVER_PLAN"),
                     metavar="FILE")
     return ap.parse_args(argv)
@@ -172,6 +176,13 @@ def main():
     a = parse(sys.argv[1:])
     if a.plan:
         a = parse(sys.argv[1:] + plan_args(a.plan))
+    if a.once:
+        try:
+            os.close(os.open(a.once, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            a.hang_after = a.watchdog_stop = a.watchdog_trigger = None
+            a.grow = 0
+            a.never_ready = False
     if os.environ.get("LISTEN_PID") != str(os.getpid()):
         sys.exit("liveserver: LISTEN_PID is not my pid (pass = systemd)")
     sock = socket.socket(fileno=3)
