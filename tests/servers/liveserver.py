@@ -15,7 +15,8 @@ fail the ways liveness checks are for:
                          pid, or unset, as sd_watchdog_enabled(3) reads
                          them), it sends WATCHDOG=1 every WATCHDOG_USEC/3;
                          S seconds after its start it stops (and keeps
-                         serving)
+                         serving; its log line says when it sent the
+                         last one (last_ping_ms=, wall clock)
   --watchdog-trigger S   S seconds after its start, WATCHDOG=trigger (and
                          WATCHDOG=1 on as before)
   --grow MB              its resident size grows by MB megabytes a second
@@ -116,6 +117,7 @@ def watchdog(stop_after, trigger_after, start):
     say("watchdog", usec=usec, watchdog_pid=wpid)
     triggered = False
     stopped = False
+    last = 0  # the wall clock's ms at the last WATCHDOG=1 sent
     while True:
         now = time.monotonic() - start
         if trigger_after is not None and not triggered and now >= trigger_after:
@@ -124,9 +126,10 @@ def watchdog(stop_after, trigger_after, start):
             triggered = True
         if stop_after is not None and now >= stop_after:
             if not stopped:
-                say("watchdog_stop")
+                say("watchdog_stop", last_ping_ms=last)
                 stopped = True
         else:
+            last = time.time_ns() // 1000000
             notify("WATCHDOG=1")
         wake = period
         for t in (trigger_after, stop_after):
