@@ -5,7 +5,8 @@
 # that never becomes ready leaves the old generation active and is retried
 # with a growing backoff, one at a time; a healthy server probed every
 # 100 ms under load for 60 s is never judged failed; liveness_action =
-# restart kills and starts again the one process. The cases run side
+# restart kills and starts again the one process; an exec: check that
+# hangs is killed with its process group. The cases run side
 # by side, each its own handoff on its own ports, log and directory.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need curl hey python3
@@ -376,8 +377,33 @@ case_g() {
     ok "g: refused with restart = never: $(head -n1 "$T/never")"
 }
 
+# --- h. an exec: check that hangs: killed with its group at the timeout ---
+case_h() {
+    local left i z=$$$RANDOM
+    # Gen 1's check hangs (a shell and its child sleep, both named by z);
+    # gen 2's passes: %g is the generation judged.
+    : >"$T/plan"
+    : >"$T/hang.1"
+    start -l 127.0.0.1:0 --liveness "exec:sh -c 'test ! -e $T/hang.%g || { sleep 31.$z; true; }'" \
+        --liveness-interval 300ms --liveness-failures 2 --liveness-timeout 500ms
+    replaced_by_roll 1 liveness
+    line_of 'event=liveness_failed gen=1 ' | grep -q 'timeout' ||
+        fail "h: the verdict does not say the check timed out: $(line_of 'event=liveness_failed gen=1 ')"
+    serves 2 5 || fail "h: gen 2 does not serve"
+    # Every run of gen 1's check was killed with its group: none is left.
+    for i in $(seq 40); do
+        left=$(pgrep -f "^(sh -c test ! -e $T/hang|sleep 31\.$z)" | wc -l)
+        [ "$left" -eq 0 ] && break
+        sleep 0.05
+    done
+    [ "$left" -eq 0 ] || fail "h: $left processes of gen 1's check left: $(pgrep -af "^(sh -c test ! -e $T/hang|sleep 31\.$z)")"
+    [ "$(count 'event=replace ')" -eq 1 ] || fail "h: $(count 'event=replace ') replacements, expected 1 (gen 2's check passes)"
+    ok "h: an exec: check that hangs: killed at liveness_timeout with its group, gen 1 replaced, gen 2's check (%g) passes"
+    finish
+}
+
 # --- run every case at once; report each in turn -------------------------
-CASES=${LIVENESS_CASES:-a b c d e f g} # a subset, to look at one
+CASES=${LIVENESS_CASES:-a b c d e f g h} # a subset, to look at one
 PIDS=
 stop_cases() {
     local p
