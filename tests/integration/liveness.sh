@@ -9,7 +9,7 @@
 # hangs is killed with its process group. The cases run side
 # by side, each its own handoff on its own ports, log and directory.
 . "$TOP_SRCDIR/tests/integration/lib.sh"
-need curl hey python3
+need curl hey python3 pgrep
 LS="$TOP_SRCDIR/tests/servers/liveserver.py"
 TOP=$T
 
