@@ -121,12 +121,14 @@ replaced_by_roll() {
 # --- a. a hung server (accepts, never answers): liveness http ------------
 case_a() {
     local p t_hang t_fail t_prom pid1 t_drain t_exit
-    echo "1 --hang-after 2" >"$T/plan"
+    # Gen 1 hangs once it has served (the test says when: $T/hang).
+    echo "1 --hang-when $T/hang" >"$T/plan"
     p=$(free_port)
     start -l "127.0.0.1:$p" --liveness "http://127.0.0.1:$p/" --liveness-interval 500ms \
         --liveness-failures 3 --liveness-timeout 500ms
     pid1=$(pid_of 1)
     serves 1 3 || fail "a: gen 1 does not serve"
+    : >"$T/hang"
     wait_log 'liveserver: gen=1 .* what=hang ' 1 30
     replaced_by_roll 1 liveness
     ms_of 'liveserver: gen=1 .* what=hang '

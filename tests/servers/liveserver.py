@@ -11,10 +11,11 @@ fail the ways liveness checks are for:
                          (those in flight and every later one) waits
                          forever; it still accepts: a deadlock. Its drain
                          then never ends either.
+  --hang-when PATH       the same, once PATH exists (looked at every 50 ms)
   --watchdog-stop S      with WATCHDOG_USEC set (and WATCHDOG_PID its own
                          pid, or unset, as sd_watchdog_enabled(3) reads
                          them), it sends WATCHDOG=1 every WATCHDOG_USEC/3;
-                         S seconds after its start it stops (and keeps
+                         S seconds after its start it stops, and keeps
                          serving; its log line says when it sent the
                          last one (last_ping_ms=, wall clock)
   --watchdog-trigger S   S seconds after its start, WATCHDOG=trigger (and
@@ -32,8 +33,9 @@ fail the ways liveness checks are for:
                          (LIVESERVER_PLAN in the environment as well)
 
 What it does is logged on its standard error, one line each, with the
-time on CLOCK_MONOTONIC (handoff's mono_us= clock):
-  liveserver: gen=1 pid=42 what=hang mono_us=123
+time on CLOCK_MONOTONIC (handoff's mono_us= clock) and the wall clock's
+in milliseconds (handoff's ts=):
+  liveserver: gen=1 pid=42 what=hang mono_us=123 real_ms=1700000000000
 """
 import argparse
 import os
@@ -149,6 +151,7 @@ def grow(mb_per_s):
 def parse(argv):
     ap = argparse.ArgumentParser(prog="liveserver.py")
     ap.add_argument("--hang-after", type=float, metavar="S")
+    ap.add_argument("--hang-when", metavar="PATH")
     ap.add_argument("--watchdog-stop", type=float, metavar="S")
     ap.add_argument("--watchdog-trigger", type=float, metavar="S")
     ap.add_argument("--grow", type=float, default=0, metavar="MB")
@@ -183,7 +186,8 @@ def main():
         try:
             os.close(os.open(a.once, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
         except FileExistsError:
-            a.hang_after = a.watchdog_stop = a.watchdog_trigger = None
+            a.hang_after = a.hang_when = None
+            a.watchdog_stop = a.watchdog_trigger = None
             a.grow = 0
             a.never_ready = False
     if os.environ.get("LISTEN_PID") != str(os.getpid()):
@@ -204,13 +208,21 @@ def main():
         threading.Thread(target=grow, args=(a.grow,), daemon=True).start()
     threading.Thread(target=watchdog, daemon=True,
                      args=(a.watchdog_stop, a.watchdog_trigger, start)).start()
+    def hang():
+        HUNG.set()
+        say("hang")
+
     if a.hang_after is not None:
-        def hang():
-            HUNG.set()
-            say("hang")
         t = threading.Timer(a.hang_after, hang)
         t.daemon = True
         t.start()
+    if a.hang_when is not None:
+        def hang_when(path):
+            while not os.path.exists(path):
+                time.sleep(0.05)
+            hang()
+        threading.Thread(target=hang_when, args=(a.hang_when,),
+                         daemon=True).start()
     if a.never_ready:
         say("never_ready")
     elif notify(f"READY=1\nSTATUS=serving gen {GEN}"):
