@@ -213,12 +213,13 @@ rss(struct livecheck *lc, const pid_t *pids, size_t n)
             !has_pid(pids, n, (pid_t)pgrp) ||
             pages * (unsigned long long)page <= lc->c.max_rss)
             continue;
-        closedir(d);
+        /* The name is in d's buffer: written out before it is closed. */
         snprintf(what, sizeof(what),
                  "pid %s has %llu bytes resident "
                  "(max_rss %llu)",
                  e->d_name, pages * (unsigned long long)page,
                  (unsigned long long)lc->c.max_rss);
+        closedir(d);
         fail(lc, LIVENESS_MAX_RSS, (pid_t)pgrp, what);
         return 1;
     }
