@@ -46,6 +46,14 @@ struct livecheck {
 
 static const char *const action_names[] = {"roll", "restart"};
 
+/* The check as the operator wrote it: a URL without the "http:" it is
+ * kept with. */
+static const char *
+shown(const struct livecheck *lc)
+{
+    return strncmp(lc->full, "http:http", 9) == 0 ? lc->full + 5 : lc->full;
+}
+
 /* gen failed: count it, and replace it unless liveness.c says wait. */
 static void
 fail(struct livecheck *lc, enum liveness_reason why, pid_t pid,
@@ -113,6 +121,7 @@ probe(struct livecheck *lc, uint64_t now)
 {
     const struct livecheck_ctx *ctx = lc->ctx;
     char target[600], what[64];
+    unsigned gen = lc->l.gen;
     pid_t pid = 0;
 
     if (lc->att != NULL) {
@@ -125,11 +134,18 @@ probe(struct livecheck *lc, uint64_t now)
         snprintf(what, sizeof(what), "err=no answer within %llums",
                  (unsigned long long)lc->c.timeout);
         on_verdict(lc, 0, (now - lc->started) * 1000, what);
-        return; /* the next one at its time */
+        /* The next one at its time, which may be now: unless the verdict
+         * started a replacement. */
+        if (lc->l.gen != gen || lc->l.replacing != 0)
+            return;
     }
     if (now < lc->probe_at)
         return;
-    lc->probe_at = now + lc->c.interval;
+    /* Every interval from the last start: a probe that timed out within
+     * its interval does not delay the next. */
+    lc->probe_at = lc->probe_at + lc->c.interval > now
+                       ? lc->probe_at + lc->c.interval
+                       : now + lc->c.interval;
     ctx->pids(ctx->arg, lc->l.gen, &pid, 1);
     if (readiness_expand(lc->spec, pid, lc->l.gen, target, sizeof(target)) < 0)
         return;
@@ -333,7 +349,7 @@ livecheck_judge(struct livecheck *lc, unsigned gen,
     log_event(LOG_INFO, "liveness_start",
               "gen=%u liveness=%s interval_ms=%llu failures=%ld "
               "watchdog_ms=%llu max_rss=%llu action=%s",
-              gen, log_q(lc->full), (unsigned long long)c->interval,
+              gen, log_q(shown(lc)), (unsigned long long)c->interval,
               c->failures, (unsigned long long)c->watchdog,
               (unsigned long long)c->max_rss, action_names[c->action]);
     uv_timer_start(lc->timer, on_tick, step, step);
@@ -506,7 +522,7 @@ livecheck_describe(const struct livecheck *lc, char *buf, size_t size)
         o += snprintf(buf + o, size - (size_t)o,
                       ", %s every %llums: %s, %u "
                       "failed in a row",
-                      lc->full, (unsigned long long)lc->c.interval,
+                      shown(lc), (unsigned long long)lc->c.interval,
                       lc->last[0] ? lc->last : "not probed yet", lc->l.fails);
     if (o > 0 && (size_t)o < size && lc->c.watchdog != 0)
         o += snprintf(buf + o, size - (size_t)o,
