@@ -404,8 +404,37 @@ case_h() {
     finish
 }
 
+# --- i. handoff upgrade carries the liveness state ------------------------
+# Gen 1 triggers and is replaced; gen 2 pings, then goes silent just before
+# handoff upgrades itself: only the last ping carried over lets the image
+# that took over judge it (it gets no ping to start from); the counters go
+# on from 1.
+case_i() {
+    local i
+    printf '1 --watchdog-trigger 1\n* --watchdog-stop-when %s\n' "$T/quiet" >"$T/plan"
+    start -l 127.0.0.1:0 --watchdog 3s --control "$T/ctl"
+    replaced_by_roll 1 watchdog
+    for i in $(seq 200); do
+        "$HANDOFF" status --control "$T/ctl" 2>/dev/null | grep -q 'liveness: gen 2, watchdog 3000ms (1 watched)' && break
+        sleep 0.05
+    done
+    [ "$i" -lt 200 ] || fail "i: gen 2's watchdog not watched: $("$HANDOFF" status --control "$T/ctl" | grep liveness)"
+    : >"$T/quiet"
+    wait_log 'liveserver: gen=2 .* what=watchdog_stop ' 1 10
+    "$HANDOFF" upgrade --control "$T/ctl" >"$T/upgrade.out" 2>&1 ||
+        fail "i: handoff upgrade: $(cat "$T/upgrade.out")"
+    grep -q '^upgraded ' "$T/upgrade.out" || fail "i: handoff upgrade said: $(cat "$T/upgrade.out")"
+    replaced_by_roll 2 watchdog
+    [ "$(lineno 'event=upgrade pid=')" -lt "$(lineno 'event=liveness_failed gen=2 ')" ] ||
+        fail "i: gen 2 judged before the upgrade: the test proves nothing"
+    metric handoff_replacements_total watchdog
+    [ "$MV" -eq 2 ] || fail "i: handoff_replacements_total{reason=\"watchdog\"} is $MV after the upgrade, expected 2"
+    ok "i: after handoff upgrade, silent gen 2 judged by the new image from its last ping before it; replacements counted on (2)"
+    finish
+}
+
 # --- run every case at once; report each in turn -------------------------
-CASES=${LIVENESS_CASES:-a b c d e f g h} # a subset, to look at one
+CASES=${LIVENESS_CASES:-a b c d e f g h i} # a subset, to look at one
 PIDS=
 stop_cases() {
     local p

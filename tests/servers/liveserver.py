@@ -18,6 +18,7 @@ fail the ways liveness checks are for:
                          S seconds after its start it stops, and keeps
                          serving; its log line says when it sent the
                          last one (last_ping_ms=, wall clock)
+  --watchdog-stop-when PATH  the same, once PATH exists
   --watchdog-trigger S   S seconds after its start, WATCHDOG=trigger (and
                          WATCHDOG=1 on as before)
   --grow MB              its resident size grows by MB megabytes a second
@@ -107,7 +108,7 @@ class Server(ThreadingHTTPServer):
         pass
 
 
-def watchdog(stop_after, trigger_after, start):
+def watchdog(stop_after, trigger_after, start, stop_when=None):
     usec = os.environ.get("WATCHDOG_USEC")
     wpid = os.environ.get("WATCHDOG_PID")
     if not usec:
@@ -126,7 +127,8 @@ def watchdog(stop_after, trigger_after, start):
             say("watchdog_trigger")
             notify("WATCHDOG=trigger")
             triggered = True
-        if stop_after is not None and now >= stop_after:
+        if ((stop_after is not None and now >= stop_after) or
+                (stop_when is not None and os.path.exists(stop_when))):
             if not stopped:
                 say("watchdog_stop", last_ping_ms=last)
                 stopped = True
@@ -153,6 +155,7 @@ def parse(argv):
     ap.add_argument("--hang-after", type=float, metavar="S")
     ap.add_argument("--hang-when", metavar="PATH")
     ap.add_argument("--watchdog-stop", type=float, metavar="S")
+    ap.add_argument("--watchdog-stop-when", metavar="PATH")
     ap.add_argument("--watchdog-trigger", type=float, metavar="S")
     ap.add_argument("--grow", type=float, default=0, metavar="MB")
     ap.add_argument("--never-ready", action="store_true")
@@ -207,7 +210,8 @@ def main():
     if a.grow:
         threading.Thread(target=grow, args=(a.grow,), daemon=True).start()
     threading.Thread(target=watchdog, daemon=True,
-                     args=(a.watchdog_stop, a.watchdog_trigger, start)).start()
+                     args=(a.watchdog_stop, a.watchdog_trigger, start,
+                           a.watchdog_stop_when)).start()
     def hang():
         HUNG.set()
         say("hang")
