@@ -81,3 +81,14 @@ gen_reserve(struct gen *g, size_t n)
     g->nslots = n;
     return 0;
 }
+
+size_t
+gen_pids(const struct gen *g, pid_t *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; g != NULL && i < g->nslots && n < cap; i++)
+        if (g->slots[i].w != NULL && g->slots[i].w->state != W_EXITED)
+            out[n++] = g->slots[i].w->child.pid;
+    return n;
+}

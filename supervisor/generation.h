@@ -103,6 +103,9 @@ struct gen {
 
 /* Pure helpers over a generation's slots, for the master and the tests. */
 size_t gen_count_state(const struct gen *g, enum worker_state s);
+/* The main processes of g's running workers, at most cap in out (g NULL:
+ * none). Returns how many. */
+size_t gen_pids(const struct gen *g, pid_t *out, size_t cap);
 /* The generation id in list, or NULL (id 0: none). */
 struct gen *gen_find(struct gen *list, unsigned id);
 /* Room for n slots, which SIGTTIN or a restored size may have added: the

@@ -1,9 +1,14 @@
-/* gens.c: what the shell holds of the deployment: each generation's processes, plan and handles, and the plans in use. */
+/* gens.c: what the shell holds of the deployment: each generation's processes,
+ * plan and handles, and the plans in use. */
 #include "gens.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #include "handle.h"
+#include "log.h"
+#include "source.h"
+#include "traffic.h"
 #include "worker.h"
 
 struct gen *
@@ -91,4 +96,44 @@ gens_free(struct gens *t)
     plan_unref(t->next);
     plan_unref(t->plan);
     t->next = t->plan = NULL;
+}
+
+int
+gens_reload(struct gens *t, const struct config_args *args,
+            struct deploy_conf *c)
+{
+    char err[CONFIG_ERRLEN];
+    struct config *cfg;
+    struct plan *p, *live[TRAFFIC_MAX_PLANS];
+    const char *keys[3];
+    size_t len;
+    char *text;
+    int nkeys;
+
+    if (args->file == NULL) {
+        log_event(LOG_INFO, "reload", "file=none action=roll");
+        return -ENOENT;
+    }
+    if (source_load(args, &cfg, &text, &len, err, sizeof(err)) < 0) {
+        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
+                  log_q(args->file), log_q(err));
+        return -EINVAL;
+    }
+    nkeys = config_keep_start_keys(t->plan->cfg, cfg, keys, 3);
+    if (plan_new(cfg, live, gens_live_plans(t, live, TRAFFIC_MAX_PLANS), &p,
+                 err, sizeof(err)) < 0) {
+        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
+                  log_q(args->file), log_q(err));
+        config_free(cfg);
+        free(text);
+        return -EINVAL;
+    }
+    plan_set_source(p, text, len);
+    for (int i = 0; i < nkeys; i++)
+        log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
+                  log_q("read at start only: restart handoff to apply it"));
+    log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(args->file));
+    gens_set_next(t, p);
+    plan_conf(p, c);
+    return 0;
 }

@@ -43,6 +43,16 @@ size_t gens_live_plans(const struct gens *t, struct plan **out, size_t cap);
  * plan id. */
 void gens_set_next(struct gens *t, struct plan *p);
 
+/*
+ * SIGHUP: the file args names read again into the reloaded plan (logged:
+ * reload, reload_not_applied for each start-only key it changes), its
+ * numbers in *c for the core's DEV_RELOAD. 0; -ENOENT: no file (a plain
+ * roll); -EINVAL: the file is bad, logged as reload_failed, nothing
+ * changed.
+ */
+int gens_reload(struct gens *t, const struct config_args *args,
+                struct deploy_conf *c);
+
 /* Every generation and plan freed (at the master's end). */
 void gens_free(struct gens *t);
 

@@ -639,12 +639,10 @@ guard_progress(void *arg, const char *text)
 static pid_t
 guard_pid(void *arg, unsigned gen)
 {
-    struct gen *g = gen_find(((struct master *)arg)->gens.list, gen);
+    pid_t pid = 0;
 
-    for (size_t i = 0; g != NULL && i < g->nslots; i++)
-        if (g->slots[i].w != NULL)
-            return g->slots[i].w->child.pid;
-    return 0;
+    gen_pids(gen_find(((struct master *)arg)->gens.list, gen), &pid, 1);
+    return pid;
 }
 
 /* For the guard: the source port of gen's probes. */
@@ -661,13 +659,8 @@ guard_port(void *arg, unsigned gen)
 static size_t
 live_pids(void *arg, unsigned gen, pid_t *out, size_t cap)
 {
-    struct gen *g = gen_find(((struct master *)arg)->gens.list, gen);
-    size_t n = 0;
-
-    for (size_t i = 0; g != NULL && i < g->nslots && n < cap; i++)
-        if (g->slots[i].w != NULL && g->slots[i].w->state != W_EXITED)
-            out[n++] = g->slots[i].w->child.pid;
-    return n;
+    return gen_pids(gen_find(((struct master *)arg)->gens.list, gen), out,
+                    cap);
 }
 
 static int
@@ -703,45 +696,16 @@ live_replace(void *arg, unsigned gen, enum liveness_action a, pid_t pid)
 static void
 master_reload(struct master *m)
 {
-    char err[CONFIG_ERRLEN];
-    struct config *cfg;
-    struct plan *p, *live[TRAFFIC_MAX_PLANS];
     struct deploy_conf c;
-    const char *keys[3];
-    size_t nlive, len;
-    char *text;
-    int nkeys;
+    int rc;
 
     if (m->stopping)
         return;
-    nlive = live_plans(m, live, TRAFFIC_MAX_PLANS);
-    if (m->args->file == NULL) {
-        log_event(LOG_INFO, "reload", "file=none action=roll");
+    if ((rc = gens_reload(&m->gens, m->args, &c)) == -ENOENT)
         master_roll(m, "SIGHUP");
-        return;
-    }
-    if (source_load(m->args, &cfg, &text, &len, err, sizeof(err)) < 0) {
-        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
-                  log_q(m->args->file), log_q(err));
-        return;
-    }
-    nkeys = config_keep_start_keys(m->gens.plan->cfg, cfg, keys, 3);
-    if (plan_new(cfg, live, nlive, &p, err, sizeof(err)) < 0) {
-        log_event(LOG_ERROR, "reload_failed", "file=%s error=%s",
-                  log_q(m->args->file), log_q(err));
-        config_free(cfg);
-        free(text);
-        return;
-    }
-    plan_set_source(p, text, len);
-    for (int i = 0; i < nkeys; i++)
-        log_event(LOG_WARN, "reload_not_applied", "key=%s reason=%s", keys[i],
-                  log_q("read at start only: restart handoff to apply it"));
-    log_event(LOG_INFO, "reload", "file=%s action=roll", log_q(m->args->file));
-    gens_set_next(&m->gens, p);
-    plan_conf(p, &c);
-    feed(m, &(struct deploy_event){
-                .kind = DEV_RELOAD, .conf = &c, .text = "SIGHUP"});
+    else if (rc == 0)
+        feed(m, &(struct deploy_event){
+                    .kind = DEV_RELOAD, .conf = &c, .text = "SIGHUP"});
 }
 
 static void
