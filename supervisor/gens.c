@@ -1,5 +1,4 @@
-/* gens.c: what the shell holds of the deployment: each generation's processes,
- * plan and handles, and the plans in use. */
+/* gens.c: what the shell holds of the deployment: each generation's processes, plan and handles, and the plans in use. */
 #include "gens.h"
 
 #include <errno.h>
