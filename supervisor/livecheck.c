@@ -1,5 +1,4 @@
-/* livecheck.c: probe the active generation, watch its watchdog pings and its
- * memory, and start its replacement when liveness.c says it failed. */
+/* livecheck.c: probe the active generation, watch its watchdog pings and its memory, and start its replacement when liveness.c says it failed. */
 #include "livecheck.h"
 
 #include <ctype.h>

@@ -1,5 +1,4 @@
-/* livecheck.h: the checks of the active generation (liveness probes, the
- * watchdog, max_rss) and the replacement they start (liveness.h decides). */
+/* livecheck.h: the checks of the active generation (liveness probes, the watchdog, max_rss) and the replacement they start (liveness.h decides). */
 #ifndef HANDOFF_LIVECHECK_H
 #define HANDOFF_LIVECHECK_H
 

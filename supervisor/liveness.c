@@ -1,5 +1,4 @@
-/* liveness.c: the liveness keys, the verdicts on the active generation and
- * the backoff of its replacements. */
+/* liveness.c: the liveness keys, the verdicts on the active generation and the backoff of its replacements. */
 #include "liveness.h"
 
 #include <errno.h>

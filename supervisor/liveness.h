@@ -1,6 +1,4 @@
-/* liveness.h: when a serving generation has failed (its probes, the
- * watchdog, its memory) and what is done about it: the keys, the verdicts
- * and the replacement's backoff, with no clock and no system call. */
+/* liveness.h: when a serving generation has failed (its probes, the watchdog, its memory) and what is done about it: the keys, the verdicts and the backoff, with no clock and no system call. */
 #ifndef HANDOFF_LIVENESS_H
 #define HANDOFF_LIVENESS_H
 

@@ -1,5 +1,4 @@
-/* test_liveness.c: the liveness keys, the verdicts on the active generation,
- * the action chosen and the replacement's backoff. */
+/* test_liveness.c: the liveness keys, the verdicts on the active generation, the action chosen, the replacement's backoff and what an upgrade carries. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
