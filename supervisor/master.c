@@ -924,7 +924,7 @@ resume(struct master *m, const json_t *doc, char *err, size_t len)
             uv_timer_start(g->timer, on_retire_tick, RETIRE_POLL_MS,
                            RETIRE_POLL_MS);
     }
-    judge(m); /* this image checks the active generation, from what was carried */
+    judge(m); /* checked by this image, from what was carried */
     arm_timer(m);
     carry_resumed(&m->carry, doc, asked_ns);
     return 0;
