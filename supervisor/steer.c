@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -168,6 +170,21 @@ steer_hash(uint32_t h)
     return h % STEER_SHARE_ALL;
 }
 
+uint32_t
+steer_flow_hash(uint32_t a, uint16_t port)
+{
+    /* Other constants than steer_hash's: which member a client gets does
+     * not follow from which generation it gets. */
+    uint32_t h = a ^ port * 0x9e3779b1U;
+
+    h ^= h >> 16;
+    h *= 0x85ebca6bU;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35U;
+    h ^= h >> 16;
+    return h;
+}
+
 struct prog {
     struct sock_filter *in;
     size_t n, cap;
@@ -209,29 +226,127 @@ patch_ja(struct prog *g, size_t at)
         g->in[at].k = (uint32_t)(g->n - at - 1);
 }
 
+/* The places a client is sent to a route: a probe block in each family's
+ * section, each canary network, each share, the default. */
+#define STEER_PICK_JUMPS                                                       \
+    (2 * STEER_MAX_GENS + CANARY_MAX_CIDRS + STEER_MAX_GENS + 1)
+
+/*
+ * Each route's members here: idx the first (-1: none), mask its members'
+ * bits, sel their indices in the order of their descriptors (the order
+ * the program picks in: the kernel's moves do not change it), k how many.
+ * A route of several members is reached by a ja to its pick, emitted
+ * after the rest: jump[] and jroute[] are those ja and their routes.
+ */
+struct routes {
+    int idx[STEER_MAX_GENS];
+    unsigned mask[STEER_MAX_GENS];
+    uint8_t sel[STEER_MAX_GENS][STEER_MAX_MEMBERS];
+    unsigned k[STEER_MAX_GENS];
+    int multi; /* a route has several: the program keeps a flow key */
+    size_t jump[STEER_PICK_JUMPS], jroute[STEER_PICK_JUMPS], njump;
+};
+
+static int
+of_gen(const struct steer_member *m, unsigned gen)
+{
+    return (m->owner == STEER_GEN || m->owner == STEER_EXTRA) && m->gen == gen;
+}
+
+static void
+routes_find(struct routes *rt, const struct steer_member *m, size_t n,
+            const struct steer_plan *p, size_t standin)
+{
+    memset(rt, 0, sizeof(*rt));
+    for (size_t i = 0; i < p->n; i++) {
+        rt->idx[i] = -1;
+        for (size_t j = 0; j < n; j++) {
+            size_t at;
+            if (!of_gen(&m[j], p->r[i].gen))
+                continue;
+            /* in order of descriptors */
+            for (at = rt->k[i]; at > 0 && m[rt->sel[i][at - 1]].fd > m[j].fd;
+                 at--)
+                rt->sel[i][at] = rt->sel[i][at - 1];
+            rt->sel[i][at] = (uint8_t)j;
+            rt->k[i]++;
+            rt->mask[i] |= j != standin ? 1u << j : 0;
+        }
+        /* The stand-in's flows go to the next member, the others' stay. */
+        for (size_t t = 0; t < rt->k[i] && rt->k[i] > 1; t++)
+            if (rt->sel[i][t] == standin)
+                rt->sel[i][t] = rt->sel[i][(t + 1) % rt->k[i]];
+        if (rt->k[i] > 0)
+            rt->idx[i] = rt->sel[i][0];
+        rt->multi |= rt->k[i] > 1;
+    }
+}
+
+/* The client goes to route i's member; one of them, when it has several. */
+static void
+emit_to(struct prog *g, struct routes *rt, size_t i)
+{
+    if (rt->k[i] <= 1) {
+        emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)rt->idx[i]);
+        return;
+    }
+    if (rt->njump == STEER_PICK_JUMPS) {
+        g->overflow = 1;
+        return;
+    }
+    rt->jroute[rt->njump] = i;
+    rt->jump[rt->njump++] = emit(g, BPF_JMP | BPF_JA, 0, 0, 0);
+}
+
+/*
+ * The flow key of a client in M[1], when a route has several members: its
+ * source port times a constant, xored with its address as the shares hash
+ * it (IPv6: the four words xored). The pick mixes it (steer_flow_hash).
+ */
+static void
+emit_flow_key(struct prog *g, const struct routes *rt, int v6)
+{
+    if (!rt->multi)
+        return;
+    if (!v6) {
+        emit(g, BPF_LDX | BPF_B | BPF_MSH, 0, 0, (uint32_t)SKF_NET_OFF);
+        emit(g, BPF_LD | BPF_H | BPF_IND, 0, 0, (uint32_t)SKF_NET_OFF);
+    } else {
+        emit(g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
+    }
+    emit(g, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9e3779b1U);
+    for (uint32_t w = 0; w < (v6 ? 4u : 1u); w++) {
+        emit(g, BPF_MISC | BPF_TAX, 0, 0, 0);
+        emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0,
+             (uint32_t)SKF_NET_OFF + (v6 ? 8 + 4 * w : 12));
+        emit(g, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
+    }
+    emit(g, BPF_ST, 0, 0, 1);
+}
+
 /* Whether any route of the plan has a probe block and a member here. */
 static int
-any_probes(const int *idx, const struct steer_plan *p)
+any_probes(const struct routes *rt, const struct steer_plan *p)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (idx[i] >= 0 && p->r[i].block >= 0 && p->probe_size > 0)
+        if (rt->idx[i] >= 0 && p->r[i].block >= 0 && p->probe_size > 0)
             return 1;
     return 0;
 }
 
-/* With the source port in A: each probe block returns its member. */
+/* With the source port in A: each probe block goes to its route. */
 static void
-emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
+emit_probes(struct prog *g, struct routes *rt, const struct steer_plan *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         unsigned lo;
 
-        if (idx[i] < 0 || p->r[i].block < 0 || p->probe_size == 0)
+        if (rt->idx[i] < 0 || p->r[i].block < 0 || p->probe_size == 0)
             continue;
         lo = p->probe_lo + (unsigned)p->r[i].block * p->probe_size;
         emit(g, BPF_JMP | BPF_JGE | BPF_K, 0, 2, lo);
         emit(g, BPF_JMP | BPF_JGE | BPF_K, 1, 0, lo + p->probe_size);
-        emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
+        emit_to(g, rt, i);
     }
 }
 
@@ -244,12 +359,12 @@ emit_probes(struct prog *g, const int *idx, const struct steer_plan *p)
  * kernel drops such a source arriving from outside as a martian).
  */
 static void
-emit_probe_gate(struct prog *g, const int *idx, const struct steer_plan *p,
+emit_probe_gate(struct prog *g, struct routes *rt, const struct steer_plan *p,
                 int v6)
 {
     size_t to_probes[2], not_lo[4], not_self[4], n_lo = 0, n_self = 0, n_tp = 0;
 
-    if (!any_probes(idx, p))
+    if (!any_probes(rt, p))
         return;
     if (!v6) {
         emit(g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)SKF_NET_OFF + 12);
@@ -291,18 +406,19 @@ emit_probe_gate(struct prog *g, const int *idx, const struct steer_plan *p,
     } else {
         emit(g, BPF_LD | BPF_H | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 40));
     }
-    emit_probes(g, idx, p);
+    emit_probes(g, rt, p);
     /* no block of its port, or not the host's own: on to the address */
     for (size_t j = 0; j < n_self; j++)
         patch(g, not_self[j], 1);
 }
 
 /*
- * The canary clients (source in a CIDR) go to member target. IPv4: the
+ * The canary clients (source in a CIDR) go to route target. IPv4: the
  * address is in A, kept in M[0]; IPv6: its words are loaded one by one.
  */
 static void
-emit_cidrs(struct prog *g, const struct steer_plan *p, int v6, int target)
+emit_cidrs(struct prog *g, struct routes *rt, const struct steer_plan *p,
+           int v6, int target)
 {
     if (target < 0)
         return;
@@ -327,11 +443,12 @@ emit_cidrs(struct prog *g, const struct steer_plan *p, int v6, int target)
             else
                 emit(g, BPF_LD | BPF_MEM, 0, 0, 0);
             emit(g, BPF_ALU | BPF_AND | BPF_K, 0, 0, mask);
-            /* not in it: past this network's other words and its ret */
+            /* not in it: past this network's other words and its ret
+             * (or its ja to the pick: one instruction too) */
             emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0,
                  (uint8_t)(3 * (words - done) + 1), c->addr[w]);
         }
-        emit(g, BPF_RET | BPF_K, 0, 0, (uint32_t)target);
+        emit_to(g, rt, (size_t)target);
     }
     if (!v6)
         emit(g, BPF_LD | BPF_MEM, 0, 0, 0);
@@ -346,50 +463,89 @@ emit_xorshift(struct prog *g, uint32_t s)
     emit(g, BPF_ALU | BPF_XOR | BPF_X, 0, 0, 0);
 }
 
-int
-steer_compile(const struct steer_member *m, size_t n,
-              const struct steer_plan *p, struct sock_filter *insns,
-              size_t cap, struct sock_fprog *prog, unsigned *pinned)
+/*
+ * After the rest, for each route of several members that a client can be
+ * sent to: its pick, steer_flow_hash of the flow key mod k, the k members
+ * in the order of their descriptors; each ja to it patched.
+ */
+static void
+emit_picks(struct prog *g, struct routes *rt, const struct steer_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        int used = 0;
+
+        for (size_t j = 0; j < rt->njump; j++)
+            if (rt->jroute[j] == i) {
+                patch_ja(g, rt->jump[j]);
+                used = 1;
+            }
+        if (!used)
+            continue;
+        emit(g, BPF_LD | BPF_MEM, 0, 0, 1);
+        emit_xorshift(g, 16);
+        emit(g, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x85ebca6bU);
+        emit_xorshift(g, 13);
+        emit(g, BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0xc2b2ae35U);
+        emit_xorshift(g, 16);
+        emit(g, BPF_ALU | BPF_MOD | BPF_K, 0, 0, rt->k[i]);
+        for (unsigned t = 0; t + 1 < rt->k[i]; t++) {
+            emit(g, BPF_JMP | BPF_JEQ | BPF_K, 0, 1, t);
+            emit(g, BPF_RET | BPF_K, 0, 0, rt->sel[i][t]);
+        }
+        emit(g, BPF_RET | BPF_K, 0, 0, rt->sel[i][rt->k[i] - 1]);
+    }
+}
+
+/*
+ * steer_compile, with member standin (a member of a generation of several;
+ * SIZE_MAX: none) given nothing: its part of its generation's pick goes to
+ * the next one's, every other flow stays where it goes. It may move then.
+ */
+static int
+compile(const struct steer_member *m, size_t n, const struct steer_plan *p,
+        struct sock_filter *insns, size_t cap, struct sock_fprog *prog,
+        unsigned *pinned, size_t standin)
 {
     struct prog g = {insns, 0, cap, 0};
-    int idx[STEER_MAX_GENS];
+    struct routes rt;
     unsigned total = 0, cum = 0;
-    int dflt = -1, newest = -1;
+    int dflt = -1, dr = -1, newest = -1;
     size_t to_v6, v4_done;
 
-    /* Each route's member here, if it has one. */
-    for (size_t i = 0; i < p->n; i++) {
-        idx[i] = -1;
-        for (size_t j = 0; j < n; j++)
-            if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen)
-                idx[i] = (int)j;
-        if (idx[i] >= 0)
+    if (n > STEER_MAX_MEMBERS)
+        return -E2BIG;
+    /* Each route's members here, if it has any. */
+    routes_find(&rt, m, n, p, standin);
+    for (size_t i = 0; i < p->n; i++)
+        if (rt.idx[i] >= 0)
             total += p->r[i].share;
-    }
-    /* Where a client goes past every threshold: the oldest generation with
-     * a share; where no share applies here, the newest member that may serve, else the socket reserved for the first generation,
-     * else the newest (in a group that a reload added, only the starting
-     * generation can ever accept). */
-    for (size_t i = 0; i < p->n && dflt < 0; i++)
-        if (idx[i] >= 0 && !total && p->r[i].serving)
-            dflt = idx[i];
+    /* Where a client goes past every threshold (dr: a route, else dflt):
+     * the oldest generation with a share; where no share applies here,
+     * the newest member that may serve, else the socket reserved for the
+     * first generation, else the newest (in a group that a reload added,
+     * only the starting generation can ever accept). */
+    for (size_t i = 0; i < p->n && dr < 0; i++)
+        if (rt.idx[i] >= 0 && !total && p->r[i].serving)
+            dr = (int)i;
     for (size_t i = 0; i < p->n && total; i++)
-        if (idx[i] >= 0 && p->r[i].share > 0)
-            dflt = idx[i]; /* the oldest with a share takes the rest */
-    for (size_t j = 0; j < n && dflt < 0; j++)
+        if (rt.idx[i] >= 0 && p->r[i].share > 0)
+            dr = (int)i; /* the oldest with a share takes the rest */
+    for (size_t j = 0; j < n && dr < 0 && dflt < 0; j++)
         if (m[j].owner == STEER_RESERVED)
             dflt = (int)j;
-    for (size_t i = 0; i < p->n && dflt < 0; i++)
-        if (idx[i] >= 0)
-            dflt = idx[i];
+    for (size_t i = 0; i < p->n && dr < 0 && dflt < 0; i++)
+        if (rt.idx[i] >= 0)
+            dr = (int)i;
+    if (dr >= 0)
+        dflt = rt.idx[dr]; /* for what is not IP: its first member */
     if (dflt < 0)
         dflt = 0;
-    *pinned = 1u << dflt;
+    *pinned = dr >= 0 ? rt.mask[dr] : 1u << dflt;
     for (size_t i = 0; i < p->n && newest < 0 && p->ncidrs > 0; i++)
-        if (idx[i] >= 0 && p->r[i].serving)
-            newest = idx[i];
+        if (rt.idx[i] >= 0 && p->r[i].serving)
+            newest = (int)i;
     if (newest >= 0)
-        *pinned |= 1u << newest;
+        *pinned |= rt.mask[newest];
 
     /* The ethertype: IPv4, IPv6 (clients of either on a dual-stack group),
      * else the default. The sections are long: reach them with ja, whose
@@ -401,14 +557,16 @@ steer_compile(const struct steer_member *m, size_t n,
     to_v6 = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv4: probes by the TCP source port after the IP header, then the
      * address. */
-    emit_probe_gate(&g, idx, p, 0);
+    emit_flow_key(&g, &rt, 0);
+    emit_probe_gate(&g, &rt, p, 0);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 12));
-    emit_cidrs(&g, p, 0, newest);
+    emit_cidrs(&g, &rt, p, 0, newest);
     v4_done = emit(&g, BPF_JMP | BPF_JA, 0, 0, 0);
     /* IPv6 (no extension headers before TCP): the four words xored. */
     patch_ja(&g, to_v6);
-    emit_probe_gate(&g, idx, p, 1);
-    emit_cidrs(&g, p, 1, newest);
+    emit_flow_key(&g, &rt, 1);
+    emit_probe_gate(&g, &rt, p, 1);
+    emit_cidrs(&g, &rt, p, 1, newest);
     emit(&g, BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_NET_OFF + 8));
     for (uint32_t off = 12; off <= 20; off += 4) {
         emit(&g, BPF_MISC | BPF_TAX, 0, 0, 0);
@@ -425,23 +583,35 @@ steer_compile(const struct steer_member *m, size_t n,
     emit_xorshift(&g, 16);
     emit(&g, BPF_ALU | BPF_MOD | BPF_K, 0, 0, STEER_SHARE_ALL);
     for (size_t i = 0; i < p->n && total > 0; i++) {
-        if (idx[i] < 0 || p->r[i].share == 0)
+        if (rt.idx[i] < 0 || p->r[i].share == 0)
             continue;
         cum += p->r[i].share;
-        *pinned |= 1u << idx[i];
+        *pinned |= rt.mask[i];
         if (cum >= total)
             break; /* the rest: the default */
         emit(&g, BPF_JMP | BPF_JGE | BPF_K, 1, 0,
              (uint32_t)((uint64_t)cum * STEER_SHARE_ALL / total));
-        emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)idx[i]);
+        emit_to(&g, &rt, i);
     }
     /* Past every threshold. */
-    emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
+    if (dr >= 0)
+        emit_to(&g, &rt, (size_t)dr);
+    else
+        emit(&g, BPF_RET | BPF_K, 0, 0, (uint32_t)dflt);
+    emit_picks(&g, &rt, p);
     if (g.overflow)
         return -E2BIG;
     prog->len = (unsigned short)g.n;
     prog->filter = insns;
     return 0;
+}
+
+int
+steer_compile(const struct steer_member *m, size_t n,
+              const struct steer_plan *p, struct sock_filter *insns,
+              size_t cap, struct sock_fprog *prog, unsigned *pinned)
+{
+    return compile(m, n, p, insns, cap, prog, pinned, SIZE_MAX);
 }
 
 size_t
@@ -502,8 +672,9 @@ steer_compile_quic(const struct steer_member *m, size_t n,
 
 /* --- the group ----------------------------------------------------------- */
 
+/* The program of plan p, member standin given nothing (see compile). */
 static int
-attach(struct steer *s, const struct steer_plan *p)
+attach_standin(struct steer *s, const struct steer_plan *p, size_t standin)
 {
     struct sock_filter insns[STEER_MAX_INSNS];
     struct sock_fprog prog;
@@ -517,8 +688,8 @@ attach(struct steer *s, const struct steer_plan *p)
     if (s->quic && (pre = steer_compile_quic(s->m, s->n, p, insns,
                                              STEER_MAX_INSNS, &flows)) == 0)
         return -E2BIG;
-    rc = steer_compile(s->m, s->n, p, insns + pre, STEER_MAX_INSNS - pre, &prog,
-                       &pinned);
+    rc = compile(s->m, s->n, p, insns + pre, STEER_MAX_INSNS - pre, &prog,
+                 &pinned, standin);
     if (rc < 0)
         return rc;
     pinned |= flows;
@@ -536,10 +707,16 @@ attach(struct steer *s, const struct steer_plan *p)
     for (size_t i = 0; i < p->n && p->probe_size > 0; i++)
         if (p->r[i].block >= 0)
             for (size_t j = 0; j < s->n; j++)
-                if (s->m[j].owner == STEER_GEN && s->m[j].gen == p->r[i].gen)
+                if (of_gen(&s->m[j], p->r[i].gen) && j != standin)
                     s->probed |= 1u << j;
     s->swaps++;
     return 0;
+}
+
+static int
+attach(struct steer *s, const struct steer_plan *p)
+{
+    return attach_standin(s, p, SIZE_MAX);
 }
 
 /* A new member at the end of the group: the program sends it nothing. */
@@ -613,6 +790,25 @@ all_pinned_but(const struct steer *s, size_t i)
 }
 
 /*
+ * Make the last member movable without a placeholder: if its generation
+ * has another member, a program that gives the last one's clients and
+ * probes to that one, for the moment it moves. 0, or -EAGAIN when it
+ * cannot (it is its generation's only member), or the attach's error.
+ */
+static int
+free_last(struct steer *s, const struct steer_plan *p)
+{
+    size_t last = s->n - 1;
+
+    if (!of_gen(&s->m[last], s->m[last].gen))
+        return -EAGAIN; /* a placeholder, the reserved socket */
+    for (size_t j = 0; j < last; j++)
+        if (of_gen(&s->m[j], s->m[last].gen))
+            return attach_standin(s, p, last);
+    return -EAGAIN;
+}
+
+/*
  * Placeholders exist only so that a member that gets clients is never the
  * one the kernel moves. Close them again once the last member may move, or
  * every member left would get clients (see steer_leave): after a join, a
@@ -620,7 +816,7 @@ all_pinned_but(const struct steer *s, size_t i)
  * one getting clients was last, until that one may move.
  */
 static void
-collect(struct steer *s)
+collect(struct steer *s, const struct steer_plan *p)
 {
     for (;;) {
         size_t j, last = s->n - 1;
@@ -628,7 +824,11 @@ collect(struct steer *s)
         for (j = 0; j < s->n; j++)
             if (s->m[j].owner == STEER_PLACEHOLDER)
                 break;
-        if (j == s->n || (!movable(s, last) && !all_pinned_but(s, j)))
+        if (j == s->n)
+            return;
+        /* A last member that gets clients may still move, if one of its
+         * generation takes them for that moment. */
+        if (!movable(s, last) && !all_pinned_but(s, j) && free_last(s, p) < 0)
             return;
         remove_at(s, s->m[last].owner == STEER_PLACEHOLDER ? last : j);
     }
@@ -688,50 +888,165 @@ steer_join(struct steer *s, const struct steer_plan *p, unsigned gen)
             s->m[i].gen = gen;
             return attach(s, p);
         }
+    if (s->n + 1 >= STEER_MAX_MEMBERS)
+        return -ENOSPC; /* the last place: for a leave's placeholder */
     rc = append(s, STEER_GEN, gen);
     if (rc < 0)
         return rc;
-    collect(s);
+    collect(s, p);
     return attach(s, p);
+}
+
+/*
+ * Member i, to which the program in force sends nothing, leaves: the
+ * kernel puts the last one in its place. Between that and the next
+ * attach, the program in force sends the last one's clients to an index
+ * past the end, and the kernel then picks any member by its own hash:
+ * harmless if every member left gets clients anyway, else the last must
+ * get none: under a program that gives its part to another member of its
+ * generation (free_last), or a placeholder.
+ */
+static int
+leave_at(struct steer *s, const struct steer_plan *p, size_t i)
+{
+    size_t last = s->n - 1;
+    int rc;
+
+    if (i != last && !movable(s, last) && !all_pinned_but(s, i)) {
+        rc = free_last(s, p);
+        if (rc == -EAGAIN)
+            rc = append(s, STEER_PLACEHOLDER, 0);
+        if (rc < 0)
+            return rc; /* it stays until the next try */
+    }
+    remove_at(s, i);
+    collect(s, p);
+    return attach(s, p);
+}
+
+/* How many members gen has; in *first the index of its first (STEER_GEN),
+ * in *extra the highest index of another. */
+static size_t
+count_gen(const struct steer *s, unsigned gen, size_t *first, size_t *extra)
+{
+    size_t k = 0;
+
+    *first = s->n;
+    for (size_t i = 0; i < s->n; i++)
+        if (of_gen(&s->m[i], gen) &&
+            (*first == s->n || s->m[i].owner == STEER_GEN))
+            *first = i;
+    for (size_t i = 0; i < s->n; i++)
+        if (of_gen(&s->m[i], gen)) {
+            k++;
+            if (i != *first)
+                *extra = i;
+        }
+    return k;
+}
+
+/*
+ * Extra member i (not gen's last) leaves. If it gets clients or probes,
+ * first a program that gives them to gen's others, i as a placeholder:
+ * then it moves nothing that is routed when it closes.
+ */
+static int
+leave_extra(struct steer *s, const struct steer_plan *p, size_t i)
+{
+    int rc;
+
+    s->m[i].owner = STEER_PLACEHOLDER;
+    if (!movable(s, i) && (rc = attach(s, p)) < 0) {
+        s->m[i].owner = STEER_EXTRA; /* the program in force still has it */
+        return rc;
+    }
+    return leave_at(s, p, i);
 }
 
 int
 steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen)
 {
-    size_t i, last;
+    size_t i = 0, extra = 0, k = count_gen(s, gen, &i, &extra);
+    unsigned mine = 0;
     int rc;
 
-    for (i = 0; i < s->n; i++)
-        if (s->m[i].owner == STEER_GEN && s->m[i].gen == gen)
-            break;
-    if (i == s->n)
+    if (k == 0)
         return 0;
+    for (size_t j = 0; j < s->n; j++)
+        mine |= of_gen(&s->m[j], gen) ? 1u << j : 0;
     /* The plan no longer has gen, yet the program in force may still send
      * it clients: as the default of a listener that the active plan lacks
      * (a reload removed it; another restored it while gen lived). Route
-     * them by the plan first, or its socket could never leave. */
-    if (!movable(s, i) && s->n > 1 && steer_plan_find(p, gen) == NULL &&
-        (rc = attach(s, p)) < 0)
+     * them by the plan first, or its sockets could never leave. */
+    if (((s->pinned | s->probed) & mine) && s->n > k &&
+        steer_plan_find(p, gen) == NULL && (rc = attach(s, p)) < 0)
         return rc;
-    if (!movable(s, i) && s->n > 1)
+    if (((s->pinned | s->probed) & mine) && s->n > k)
         return -EBUSY; /* it still gets clients: the plan must change first */
-    last = s->n - 1;
+    /* Its extras first, the last in the kernel's order first (it moves
+     * nothing), one program swap each. */
+    for (; k > 1; k = count_gen(s, gen, &i, &extra))
+        if ((rc = leave_extra(s, p, extra)) < 0)
+            return rc;
     if (s->n == 1) {
         /* The last socket on the address: keep it listening for the next
          * generation, as a shared socket would stay. */
         s->m[0].owner = STEER_RESERVED;
         return attach(s, p);
     }
-    /* Closing i moves the last member into its place. Between that and the
-     * next attach, the program in force sends the last one's clients to an
-     * index past the end, and the kernel then picks any member by its own
-     * hash: harmless if every member left gets clients anyway, else the
-     * last must be one that gets none: a placeholder. */
-    if (i != last && !movable(s, last) && !all_pinned_but(s, i) &&
-        (rc = append(s, STEER_PLACEHOLDER, 0)) < 0)
-        return rc; /* nothing changed: it stays until the next try */
-    remove_at(s, i);
-    collect(s);
+    return leave_at(s, p, i);
+}
+
+int
+steer_leave_one(struct steer *s, const struct steer_plan *p, int fd)
+{
+    size_t i, first = 0, extra = 0;
+    unsigned gen;
+
+    for (i = 0; i < s->n; i++)
+        if (s->m[i].fd == fd &&
+            (s->m[i].owner == STEER_GEN || s->m[i].owner == STEER_EXTRA))
+            break;
+    if (i == s->n)
+        return 0;
+    gen = s->m[i].gen;
+    if (count_gen(s, gen, &first, &extra) == 1)
+        return steer_leave(s, p, gen);
+    if (s->m[i].owner == STEER_GEN) {
+        /* Another becomes gen's first: the one of the lowest descriptor,
+         * the first the program picks among them. */
+        size_t next = s->n;
+        for (size_t j = 0; j < s->n; j++)
+            if (j != i && of_gen(&s->m[j], gen) &&
+                (next == s->n || s->m[j].fd < s->m[next].fd))
+                next = j;
+        s->m[next].owner = STEER_GEN;
+        s->m[i].owner = STEER_EXTRA;
+    }
+    return leave_extra(s, p, i);
+}
+
+int
+steer_join_more(struct steer *s, const struct steer_plan *p, unsigned gen,
+                int *fd)
+{
+    int rc;
+
+    *fd = -1;
+    if (s->quic)
+        return -EOPNOTSUPP;
+    if (steer_fd(s, gen) < 0)
+        return -ENOENT;
+    /* Keep the last place for the placeholder a leave may need (it leaves
+     * as many members as it found): a process's exit must not wait for a
+     * place in the group. */
+    if (s->n + 1 >= STEER_MAX_MEMBERS)
+        return -ENOSPC;
+    rc = append(s, STEER_EXTRA, gen);
+    if (rc < 0)
+        return rc;
+    *fd = s->m[s->n - 1].fd;
+    collect(s, p);
     return attach(s, p);
 }
 
@@ -743,7 +1058,7 @@ steer_apply(struct steer *s, const struct steer_plan *p)
 
     /* A promotion makes the old active one movable: placeholders that
      * stood for it may go now rather than at the next join. */
-    if (rc < 0 || (n = s->n, collect(s), s->n == n))
+    if (rc < 0 || (n = s->n, collect(s, p), s->n == n))
         return rc;
     return attach(s, p);
 }
@@ -757,14 +1072,43 @@ steer_fd(const struct steer *s, unsigned gen)
     return -1;
 }
 
+size_t
+steer_fds(const struct steer *s, unsigned gen, int *fds, size_t cap)
+{
+    size_t k = 0;
+    int first = steer_fd(s, gen);
+
+    if (first < 0)
+        return 0;
+    if (cap > 0)
+        fds[k] = first;
+    k++;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->m[i].owner == STEER_EXTRA && s->m[i].gen == gen) {
+            if (k < cap)
+                fds[k] = s->m[i].fd;
+            k++;
+        }
+    return k;
+}
+
 int
 steer_queued(const struct steer *s, unsigned gen)
 {
-    int fd = steer_fd(s, gen);
+    long sum = 0;
 
-    return fd < 0          ? 0
-           : s->addr.dgram ? s->ops->received(fd)
-                           : s->ops->queued(fd);
+    for (size_t i = 0; i < s->n; i++) {
+        int q;
+
+        if (!of_gen(&s->m[i], gen))
+            continue;
+        q = s->addr.dgram ? s->ops->received(s->m[i].fd)
+                          : s->ops->queued(s->m[i].fd);
+        if (q < 0)
+            return q;
+        sum += q;
+    }
+    return sum > INT_MAX ? INT_MAX : (int)sum;
 }
 
 int

@@ -1,5 +1,5 @@
 /* steer.h: steered traffic: a reuseport group per TCP or UDP address, one
- * socket per generation. */
+ * socket per generation, or several when its server binds once per thread. */
 #ifndef HANDOFF_STEER_H
 #define HANDOFF_STEER_H
 
@@ -23,6 +23,17 @@
  * every group: each generation's share of client addresses, which of them
  * may serve, and the source ports its probes come from. A group is told to
  * follow the plan (steer_apply): one program swap, never detach and attach.
+ *
+ * A generation may own several members (a server that binds the address
+ * once per thread, each thread reading its own socket): the first one
+ * (steer_join) and extras (steer_join_more). Wherever the plan sends a
+ * client to such a generation, the program picks one of its k members by a
+ * hash of the client's source address and port (steer_flow_hash) mod k,
+ * the members taken in the order of their descriptors: a flow stays on one
+ * member while the generation's set is unchanged, whatever other
+ * generations join or leave; a member joining or leaving reshuffles the
+ * generation's own flows among its members (as the kernel's own hash does
+ * without a program).
  */
 
 #define STEER_MAX_GENS 8     /* generations in a plan */
@@ -102,12 +113,14 @@ extern const struct steer_ops steer_kernel;
  * full (-1: not known). */
 int steer_received(int fd, long *drops);
 
-enum steer_owner { STEER_RESERVED, STEER_GEN, STEER_PLACEHOLDER };
+/* STEER_GEN: a generation's first member (steer_fd); STEER_EXTRA: another
+ * of its members. Each generation has one STEER_GEN member at most. */
+enum steer_owner { STEER_RESERVED, STEER_GEN, STEER_PLACEHOLDER, STEER_EXTRA };
 
 struct steer_member {
     int fd;
     enum steer_owner owner;
-    unsigned gen; /* STEER_GEN */
+    unsigned gen; /* STEER_GEN, STEER_EXTRA */
 };
 
 struct steer {
@@ -133,21 +146,59 @@ int steer_open(const struct addr *a, long backlog, int nonblocking,
                const struct steer_ops *ops, struct steer **out);
 void steer_close(struct steer *s);
 
-/* Give gen a socket of its own that gets nothing until the plan says so. */
+/* Give gen a socket of its own that gets nothing until the plan says so.
+ * -ENOSPC: the group has STEER_MAX_MEMBERS - 1, placeholders included (a
+ * join keeps the last place for the placeholder a leave may need). */
 int steer_join(struct steer *s, const struct steer_plan *p, unsigned gen);
-/* Close gen's socket, to which the plan already sends nothing. */
+/*
+ * One more member for gen, which has one already (-ENOENT otherwise): it
+ * gets its part of what gen gets under the plan once the program is
+ * swapped, and nothing before. Its descriptor in *fd (set as soon as the
+ * socket joined, even if the swap then failed: the member then gets
+ * nothing until the next program). -ENOSPC: the group is full, as for
+ * steer_join. -EOPNOTSUPP with flows = quic: a connection's packets must
+ * reach the socket that owns the connection, and a cookie names a
+ * generation, not one of its members.
+ */
+int steer_join_more(struct steer *s, const struct steer_plan *p, unsigned gen,
+                    int *fd);
+/*
+ * Close every socket of gen, to which the plan already sends nothing
+ * (-EBUSY otherwise, unless gen owns every member of the group: then they
+ * close, its first socket stays, reserved for the next generation).
+ */
 int steer_leave(struct steer *s, const struct steer_plan *p, unsigned gen);
+/*
+ * The member with descriptor fd leaves (its process is gone): its
+ * generation's other members take its clients first (a program swap),
+ * then it closes. If it was its generation's last, as steer_leave. 0 when
+ * fd is no generation's member. Another member of the generation becomes
+ * its first (steer_fd) when the first leaves. On an error once its clients
+ * went to the others, it gets nothing and stays open as a placeholder,
+ * until the group can close it. The generation's flows reshuffle among
+ * the members left (mod k-1).
+ */
+int steer_leave_one(struct steer *s, const struct steer_plan *p, int fd);
 /* Follow the plan: one program swap. */
 int steer_apply(struct steer *s, const struct steer_plan *p);
 
 int steer_fd(const struct steer *s, unsigned gen); /* -1: not a member */
+/* gen's member descriptors, its first one first, at most cap of them in
+ * fds; returns how many it has (0: not a member). */
+size_t steer_fds(const struct steer *s, unsigned gen, int *fds, size_t cap);
+/* What gen's members hold, summed over all of them (0: none, or not a
+ * member): the connections in their accept queues, or for UDP the bytes in
+ * their receive queues; so 0 means every one of them is empty. The first
+ * -errno a member gives, if any. */
 int steer_queued(const struct steer *s, unsigned gen);
 int steer_set_backlog(struct steer *s, long backlog);
 int steer_set_nonblocking(struct steer *s, int on);
 
 /*
  * The program for plan p over members m[0..n) in *prog (len filled in),
- * and in *pinned the members that get clients. Returns 0 or -E2BIG.
+ * and in *pinned the members that get clients. A generation's members
+ * (STEER_GEN, STEER_EXTRA) share what it gets by steer_flow_hash. Returns
+ * 0 or -E2BIG (too long, or n > STEER_MAX_MEMBERS).
  */
 int steer_compile(const struct steer_member *m, size_t n,
                   const struct steer_plan *p, struct sock_filter *insns,
@@ -171,5 +222,8 @@ size_t steer_compile_quic(const struct steer_member *m, size_t n,
 /* The hash the program computes of a client address (IPv4 in host order;
  * IPv6: its four words xored), mod STEER_SHARE_ALL: for tests and tools. */
 unsigned steer_hash(uint32_t a);
+/* The hash that picks one of a generation's k members for a client (mod
+ * k), of its address (as steer_hash takes it) and its source port. */
+uint32_t steer_flow_hash(uint32_t a, uint16_t port);
 
 #endif

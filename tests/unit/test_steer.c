@@ -9,8 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "steer.h"
 
@@ -35,10 +39,16 @@ static struct {
      * block's probes went under the last program attached. */
     const struct steer_plan *plan;
     unsigned probe_port[STEER_MAX_GENS];
-    int probe_fd[STEER_MAX_GENS];
+    int probe_fd[STEER_MAX_GENS][2]; /* from 127.0.0.1, from ::1 (a
+                                        generation of several members may
+                                        give them two of its sockets) */
     size_t nprobe;
     unsigned misprobed; /* probes sent elsewhere in a close's window */
     unsigned regen;     /* clients whose socket changed in a close's window */
+    /* If set, with plan: the sockets that may get clients are those of
+     * the generations with a share, as the group knows its members now
+     * (a member that joins gets its part before the caller learns it). */
+    const struct steer *s;
 } k;
 
 static uint8_t pkt[80]; /* the network header and TCP's first bytes */
@@ -198,6 +208,13 @@ run(const struct sock_filter *f, size_t len)
 static int
 is_client_fd(int fd)
 {
+    for (size_t i = 0; k.s != NULL && k.plan != NULL && i < k.s->n; i++) {
+        const struct steer_member *m = &k.s->m[i];
+        const struct steer_route *r = steer_plan_find(k.plan, m->gen);
+        if (m->fd == fd)
+            return (m->owner == STEER_GEN || m->owner == STEER_EXTRA) &&
+                   r != NULL && r->share > 0;
+    }
     for (size_t i = 0; i < k.nclient; i++)
         if (k.client_fd[i] == fd)
             return 1;
@@ -271,15 +288,19 @@ m_attach(int fd, const struct sock_fprog *prog)
     k.len = prog->len;
     k.nprobe = 0;
     for (size_t i = 0; k.plan != NULL && i < k.plan->n; i++) {
+        static const uint32_t lo6[4] = {0, 0, 0, 1};
         unsigned lo, hi;
-        uint32_t idx;
+        uint32_t idx, idx6;
         if (steer_plan_probe_range(k.plan, k.plan->r[i].gen, &lo, &hi) < 0)
             continue;
         packet_v4(0x7f000001u, (uint16_t)lo);
         idx = run(k.prog, k.len);
+        packet_v6(lo6, (uint16_t)lo);
+        idx6 = run(k.prog, k.len);
         if (idx < k.n) {
             k.probe_port[k.nprobe] = lo;
-            k.probe_fd[k.nprobe++] = k.group[idx];
+            k.probe_fd[k.nprobe][0] = k.group[idx];
+            k.probe_fd[k.nprobe++][1] = idx6 < k.n ? k.group[idx6] : -1;
         }
     }
     k.attaches++;
@@ -326,40 +347,51 @@ m_close(int fd)
             }
             for (size_t j = 0; j < k.nprobe && k.n > 0; j++) {
                 static const uint32_t lo6[4] = {0, 0, 0, 1};
-                if (k.probe_fd[j] == fd)
-                    continue; /* its own generation is leaving */
                 for (int v6 = 0; v6 < 2; v6++) { /* from 127.0.0.1 and ::1 */
                     uint32_t idx;
-                    int other = 0;
+                    int other = 0, was = k.probe_fd[j][v6];
+                    if (was == fd || was < 0)
+                        continue; /* its own generation is leaving */
                     if (v6)
                         packet_v6(lo6, (uint16_t)k.probe_port[j]);
                     else
                         packet_v4(0x7f000001u, (uint16_t)k.probe_port[j]);
                     idx = run(k.prog, k.len);
                     for (size_t m2 = 0; m2 < k.n && idx >= k.n; m2++)
-                        other |= k.group[m2] != k.probe_fd[j]; /* the hash */
-                    k.misprobed += idx >= k.n ? other
-                                              : k.group[idx] != k.probe_fd[j];
+                        other |= k.group[m2] != was; /* the hash */
+                    k.misprobed += idx >= k.n ? other : k.group[idx] != was;
                 }
             }
             return;
         }
 }
 
+/* What a socket holds, as a test sets it: fd and its count; 0 for others. */
+static struct {
+    int fd, n;
+} held[8];
+
+static int
+m_held(int fd)
+{
+    for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
+        if (held[i].fd == fd && fd != 0)
+            return held[i].n;
+    return 0;
+}
+
 static int
 m_queued(int fd)
 {
-    (void)fd;
     assert_false(dgram);
-    return 0;
+    return m_held(fd);
 }
 
 static int
 m_received(int fd)
 {
-    (void)fd;
     assert_true(dgram);
-    return 0;
+    return m_held(fd);
 }
 
 static const struct steer_ops model = {m_open,  m_listen, m_attach,
@@ -370,6 +402,7 @@ setup(void **state)
 {
     (void)state;
     memset(&k, 0, sizeof(k));
+    memset(held, 0, sizeof(held));
     k.next_fd = 100;
     dgram = 0;
     return 0;
@@ -412,8 +445,9 @@ note_clients(const struct steer *s, const struct steer_plan *p)
 {
     k.nclient = 0;
     for (size_t i = 0; i < p->n; i++)
-        if (p->r[i].share > 0 && steer_fd(s, p->r[i].gen) >= 0)
-            k.client_fd[k.nclient++] = steer_fd(s, p->r[i].gen);
+        if (p->r[i].share > 0)
+            k.nclient += steer_fds(s, p->r[i].gen, &k.client_fd[k.nclient],
+                                   64 - k.nclient);
 }
 
 /* Where the program in force sends a client, as a generation (0: none). */
@@ -428,7 +462,9 @@ gen_of_v4(const struct steer *s, uint32_t src, uint16_t sport)
         return 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->m[i].fd == k.group[idx])
-            return s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+            return s->m[i].owner == STEER_GEN || s->m[i].owner == STEER_EXTRA
+                       ? s->m[i].gen
+                       : 0;
     return 0;
 }
 
@@ -907,7 +943,9 @@ gen_of_v6(const struct steer *s, const uint32_t src[4], const uint32_t dst[4],
         return 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->m[i].fd == k.group[idx])
-            return s->m[i].owner == STEER_GEN ? s->m[i].gen : 0;
+            return s->m[i].owner == STEER_GEN || s->m[i].owner == STEER_EXTRA
+                       ? s->m[i].gen
+                       : 0;
     return 0;
 }
 
@@ -993,12 +1031,28 @@ intended(const struct steer_member *m, size_t n, const struct steer_plan *p,
 {
     int idx[STEER_MAX_GENS], newest = -1, own;
     unsigned total = 0, cum = 0, h;
+    uint32_t fold =
+        c->v6 ? c->src[0] ^ c->src[1] ^ c->src[2] ^ c->src[3] : c->src[0];
 
+    /* A generation of several members: the one steer_flow_hash picks of
+     * them in the order of their descriptors. */
     for (size_t i = 0; i < p->n; i++) {
-        idx[i] = -1;
+        int sorted[STEER_MAX_MEMBERS];
+        size_t nk = 0;
         for (size_t j = 0; j < n; j++)
-            if (m[j].owner == STEER_GEN && m[j].gen == p->r[i].gen)
-                idx[i] = (int)j;
+            if ((m[j].owner == STEER_GEN || m[j].owner == STEER_EXTRA) &&
+                m[j].gen == p->r[i].gen)
+                sorted[nk++] = (int)j;
+        for (size_t a = 0; a < nk; a++) /* by descriptor */
+            for (size_t b = a + 1; b < nk; b++)
+                if (m[sorted[b]].fd < m[sorted[a]].fd) {
+                    int t = sorted[a];
+                    sorted[a] = sorted[b];
+                    sorted[b] = t;
+                }
+        idx[i] = nk == 0   ? -1
+                 : nk == 1 ? sorted[0]
+                           : sorted[steer_flow_hash(fold, c->sport) % nk];
         if (idx[i] >= 0)
             total += p->r[i].share;
     }
@@ -1025,8 +1079,7 @@ intended(const struct steer_member *m, size_t n, const struct steer_plan *p,
         if (in)
             return newest;
     }
-    h = steer_hash(c->v6 ? c->src[0] ^ c->src[1] ^ c->src[2] ^ c->src[3]
-                         : c->src[0]);
+    h = steer_hash(fold);
     for (size_t i = 0; i < p->n && total > 0; i++) {
         if (idx[i] < 0 || p->r[i].share == 0)
             continue;
@@ -1112,13 +1165,14 @@ random_client(const struct steer_plan *p, struct client *c)
  * (some handed out in turn after removals), canary networks of both
  * families; members in a random order, with placeholders, some missing. */
 static void
-random_plan(struct steer_plan *p, struct steer_member *m, size_t *n)
+random_plan(struct steer_plan *p, struct steer_member *m, size_t *n, int more)
 {
     unsigned lo = 1024 + (unsigned)rand() % 60000,
              size = 64 + (unsigned)rand() % 4000;
     unsigned g = 1 + (unsigned)rand() % 50,
              ngen = (unsigned)rand() % (STEER_MAX_GENS + 1);
     size_t nm = 0;
+    int extra;
 
     if (lo + size > 65535)
         size = 65535 - lo;
@@ -1135,9 +1189,14 @@ random_plan(struct steer_plan *p, struct steer_member *m, size_t *n)
         p->r[i].serving = rand() % 2;
         if (rand() % 4 == 0)
             p->r[i].block = -1;
-        if (rand() % 5) /* a member here */
+        if (rand() % 5 && nm < STEER_MAX_MEMBERS) /* a member here */
             m[nm++] =
                 (struct steer_member){100 + (int)nm, STEER_GEN, p->r[i].gen};
+        /* more: some generations with up to 3 more members */
+        extra = more && nm > 0 && m[nm - 1].gen == p->r[i].gen ? rand() % 4 : 0;
+        for (; extra > 0 && nm < STEER_MAX_MEMBERS; extra--)
+            m[nm++] =
+                (struct steer_member){100 + (int)nm, STEER_EXTRA, p->r[i].gen};
     }
     while (nm < STEER_MAX_MEMBERS && rand() % 3 == 0)
         m[nm++] = (struct steer_member){100 + (int)nm, STEER_PLACEHOLDER, 0};
@@ -1173,26 +1232,26 @@ now_s(void)
 /*
  * Every program against its plan: random plans x random clients, the
  * program as the kernel runs it vs where the plan says the client goes.
- * Bounded in time (3 s), whatever the machine's speed.
+ * Bounded in time (secs), whatever the machine's speed. more: generations
+ * of several members too.
  */
 static void
-test_programs_follow_plans(void **state)
+follow_plans(int more, unsigned seed, double secs)
 {
     static struct sock_filter insns[STEER_MAX_INSNS];
     double t0 = now_s();
     unsigned plans = 0, clients = 0, wrong = 0;
     size_t longest = 0;
 
-    (void)state;
-    srand(18);
-    while (plans < 200000 && now_s() - t0 < 3.0) {
+    srand(seed);
+    while (plans < 200000 && now_s() - t0 < secs) {
         struct steer_member m[STEER_MAX_MEMBERS];
         struct steer_plan p;
         struct sock_fprog prog;
         unsigned pinned;
         size_t n;
 
-        random_plan(&p, m, &n);
+        random_plan(&p, m, &n, more);
         assert_int_equal(
             steer_compile(m, n, &p, insns, STEER_MAX_INSNS, &prog, &pinned), 0);
         check_prog(prog.filter, prog.len);
@@ -1221,6 +1280,13 @@ test_programs_follow_plans(void **state)
                   plans, clients, wrong, longest);
     assert_true(plans >= 100);
     assert_int_equal(wrong, 0);
+}
+
+static void
+test_programs_follow_plans(void **state)
+{
+    (void)state;
+    follow_plans(0, 18, 3.0);
 }
 
 /*
@@ -1350,6 +1416,813 @@ test_probe_ports(void **state)
     assert_int_equal(steer_plan_add(&p, 99), -ENOSPC);
 }
 
+/* --- generations of several members -------------------------------------- */
+
+/* Client i from elsewhere: an address and a source port made of i, one in
+ * four IPv6; none of them on a probe port (61000-61999) or in 10.5/16. */
+static void
+some_client(uint32_t i, struct client *c)
+{
+    uint32_t r = i * 2654435761u;
+
+    r ^= r >> 13;
+    memset(c, 0, sizeof(*c));
+    c->v6 = i % 4 == 3;
+    if (c->v6) {
+        c->src[0] = 0x20010db8u;
+        c->src[1] = 0x00090000u | (r & 0xffff);
+        c->src[2] = i;
+        c->src[3] = r;
+        memcpy(c->dst, dst6, sizeof(c->dst));
+    } else {
+        c->src[0] = 0x0b000000u | (r & 0xffffff);
+        c->dst[0] = dst4;
+    }
+    c->sport = (uint16_t)(1024 + (r >> 8) % 50000);
+}
+
+/* The socket the program in force gives c; -1: past the end. */
+static int
+fd_of(const struct client *c)
+{
+    uint32_t idx = run_client(k.prog, k.len, c);
+
+    return idx < k.n ? k.group[idx] : -1;
+}
+
+/* Which of fds[0..n) fd is, or -1. */
+static int
+which(const int *fds, size_t n, int fd)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] == fd)
+            return (int)i;
+    return -1;
+}
+
+/* gen joins with 1 + more members; their descriptors in fds, the first
+ * first. */
+static void
+join_with(struct steer *s, struct steer_plan *p, unsigned gen, size_t more,
+          int *fds)
+{
+    assert_int_equal(steer_plan_add(p, gen), 0);
+    assert_int_equal(steer_join(s, p, gen), 0);
+    fds[0] = steer_fd(s, gen);
+    for (size_t i = 1; i <= more; i++) {
+        assert_int_equal(steer_join_more(s, p, gen, &fds[i]), 0);
+        assert_int_not_equal(fds[i], fds[0]);
+    }
+    assert_mirror(s);
+}
+
+/*
+ * A generation of 3 members (its server binds once per thread): the
+ * clients spread over all 3, each a fair part; one address with many
+ * source ports too. The module lists all 3, its first first.
+ */
+static void
+test_members_spread(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int fds[3], got[8];
+    unsigned count[3] = {0}, ports[3] = {0};
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 0, fds);
+    steer_plan_promote(&p, 1);
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    /* threads bind after the generation serves: each gets its part once
+     * the program is swapped */
+    assert_int_equal(steer_join_more(s, &p, 1, &fds[1]), 0);
+    assert_int_equal(steer_join_more(s, &p, 1, &fds[2]), 0);
+    assert_mirror(s);
+    assert_int_equal(k.n, 3);
+    assert_int_equal(steer_fds(s, 1, got, 8), 3);
+    assert_int_equal(got[0], fds[0]);
+    assert_int_equal(steer_fd(s, 1), fds[0]);
+    assert_true(which(got, 3, fds[1]) >= 0 && which(got, 3, fds[2]) >= 0);
+    assert_int_equal(steer_fds(s, 1, got, 1), 3); /* how many, past cap */
+    for (uint32_t i = 0; i < 6000; i++) {
+        struct client c;
+        int w;
+        some_client(i, &c);
+        w = which(fds, 3, fd_of(&c));
+        assert_true(w >= 0); /* a member of gen 1, never past the end */
+        count[w]++;
+    }
+    for (uint32_t port = 1024; port < 1324; port++) {
+        struct client c;
+        some_client(8, &c);
+        c.sport = (uint16_t)port;
+        ports[which(fds, 3, fd_of(&c))]++;
+    }
+    print_message("6,000 clients over 3 members: %u %u %u; one address, 300 "
+                  "ports: %u %u %u\n",
+                  count[0], count[1], count[2], ports[0], ports[1], ports[2]);
+    for (int i = 0; i < 3; i++) {
+        assert_true(count[i] >= 1800 && count[i] <= 2200);
+        assert_true(ports[i] >= 60);
+    }
+    assert_int_equal(k.misrouted, 0);
+    steer_close(s);
+}
+
+/*
+ * One client (address, port) reaches the same member of its generation
+ * while that generation's set of members is unchanged: whatever others
+ * join and leave, and when the kernel moves one of its members to another
+ * index (the last member moving into a leaving one's slot).
+ */
+static void
+test_members_sticky(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int one[1], fds[3], f3[3], more;
+    static int before[3000];
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 0, one);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    join_with(s, &p, 2, 2, fds); /* the group: gen 1, then gen 2's 3 */
+    steer_plan_promote(&p, 2);
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        before[i] = fd_of(&c);
+        assert_true(which(fds, 3, before[i]) >= 0);
+        assert_int_equal(fd_of(&c), before[i]); /* the same, run again */
+    }
+    /* gen 1 leaves from index 0: gen 2's last member moves there */
+    steer_plan_remove(&p, 1);
+    assert_int_equal(steer_leave(s, &p, 1), 0);
+    assert_mirror(s);
+    assert_int_equal(k.group[0], fds[2]);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        assert_int_equal(fd_of(&c), before[i]);
+    }
+    /* gen 3 starts with 3 members, one more, one of them leaves, then all */
+    join_with(s, &p, 3, 2, f3);
+    assert_int_equal(steer_join_more(s, &p, 3, &more), 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        assert_int_equal(fd_of(&c), before[i]);
+    }
+    assert_int_equal(steer_leave_one(s, &p, f3[1]), 0);
+    steer_plan_remove(&p, 3);
+    assert_int_equal(steer_leave(s, &p, 3), 0);
+    assert_mirror(s);
+    assert_int_equal(steer_fds(s, 3, NULL, 0), 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        assert_int_equal(fd_of(&c), before[i]);
+    }
+    assert_int_equal(k.misrouted + k.regen + k.misprobed, 0);
+    steer_close(s);
+}
+
+/*
+ * One member leaves (its process exited): the kernel moves the last
+ * member into its slot; every client of its generation still reaches a
+ * member of that generation (one of the others), every client of the
+ * other generation the very socket it reached before; nothing misrouted
+ * in the windows of the closes. Its generation's last member leaves as
+ * steer_leave does (-EBUSY while it gets clients).
+ */
+static void
+test_members_leave_one(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int f1[3], f2[2];
+    static int before[3000];
+    static unsigned gen_before[3000];
+    unsigned moved = 0, attaches;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 2, f1);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    join_with(s, &p, 2, 1, f2); /* the group: a b c d e */
+    steer_plan_find(&p, 1)->share = 5000;
+    steer_plan_find(&p, 2)->share = 5000;
+    steer_plan_find(&p, 2)->serving = 1;
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        before[i] = fd_of(&c);
+        gen_before[i] = which(f1, 3, before[i]) >= 0 ? 1 : 2;
+        assert_true(which(f1, 3, before[i]) >= 0 ||
+                    which(f2, 2, before[i]) >= 0);
+    }
+    /* gen 1's first, at index 0, leaves: e moves into its slot */
+    assert_int_equal(steer_leave_one(s, &p, f1[0]), 0);
+    assert_mirror(s);
+    assert_int_equal(k.n, 4);
+    assert_int_equal(k.group[0], f2[1]);
+    assert_int_equal(steer_fd(s, 1), f1[1]); /* the next by descriptor */
+    assert_int_equal(steer_fds(s, 1, NULL, 0), 2);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        int now;
+        some_client(i, &c);
+        now = fd_of(&c);
+        if (gen_before[i] == 1) {
+            assert_true(now == f1[1] || now == f1[2]);
+            moved += now != before[i];
+        } else {
+            assert_int_equal(now, before[i]);
+        }
+    }
+    print_message("gen 1's first member left: %u of gen 1's clients changed "
+                  "member (its own and a reshuffle), gen 2's all stayed; "
+                  "in the windows: %u misrouted, %u changed socket, %u "
+                  "probes elsewhere\n",
+                  moved, k.misrouted, k.regen, k.misprobed);
+    assert_int_equal(k.misrouted + k.regen + k.misprobed, 0);
+    /* gen 2's first leaves: its clients go to e, gen 1's stay */
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        before[i] = fd_of(&c);
+    }
+    note_clients(s, &p);
+    assert_int_equal(steer_leave_one(s, &p, f2[0]), 0);
+    assert_mirror(s);
+    for (uint32_t i = 0; i < 3000; i++) {
+        struct client c;
+        some_client(i, &c);
+        assert_int_equal(fd_of(&c), gen_before[i] == 2 ? f2[1] : before[i]);
+    }
+    assert_int_equal(k.misrouted + k.regen + k.misprobed, 0);
+    /* an fd that is no member: nothing happens */
+    attaches = k.attaches;
+    assert_int_equal(steer_leave_one(s, &p, 9999), 0);
+    assert_int_equal(k.attaches, attaches);
+    /* gen 2's last still gets clients: as steer_leave, -EBUSY */
+    assert_int_equal(steer_leave_one(s, &p, f2[1]), -EBUSY);
+    assert_int_equal(steer_fd(s, 2), f2[1]);
+    steer_plan_promote(&p, 1);
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    steer_plan_remove(&p, 2);
+    assert_int_equal(steer_leave_one(s, &p, f2[1]), 0);
+    assert_int_equal(steer_fd(s, 2), -1);
+    assert_mirror(s);
+    /* the only generation, serving, leaves whole: its extras close, its
+     * first socket stays, reserved for the next, as for one member */
+    assert_int_equal(steer_leave(s, &p, 1), 0);
+    assert_int_equal(k.n, 1);
+    assert_int_equal(s->m[0].owner, STEER_RESERVED);
+    assert_int_equal(k.misrouted + k.misprobed, 0);
+    steer_close(s);
+    assert_int_equal(k.n, 0);
+}
+
+/* Roll after roll, each generation with 1 to 3 members: the old one
+ * leaves whole; no placeholder stays when the new one has several
+ * members (one of them takes the last one's part while it moves), at most
+ * one for each member that left when it has one, until the next roll;
+ * nothing misrouted. */
+static void
+test_members_rolls(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int fds[3];
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 1, fds);
+    steer_plan_promote(&p, 1);
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    for (unsigned g = 2; g < 40; g++) {
+        join_with(s, &p, g, g % 3, fds);
+        assert_routes(s, &p, g - 1);
+        steer_plan_promote(&p, g);
+        note_clients(s, &p);
+        assert_int_equal(steer_apply(s, &p), 0);
+        assert_routes(s, &p, g);
+        steer_plan_remove(&p, g - 1);
+        assert_int_equal(steer_leave(s, &p, g - 1), 0);
+        assert_mirror(s);
+        assert_routes(s, &p, g);
+        if (g % 3 > 0)
+            assert_int_equal(s->n, g % 3 + 1);
+        else
+            assert_true(s->n <= 1 + (g - 1) % 3 + 1);
+        assert_int_equal(steer_fds(s, g - 1, NULL, 0), 0);
+    }
+    assert_int_equal(k.misrouted + k.misprobed, 0);
+    steer_close(s);
+}
+
+/*
+ * Shares and canary networks between a generation of one member and one of
+ * two, either way round: the proportions are the plan's, whom a
+ * generation gets depends on the address alone (as with one member), and
+ * the two members of one split its clients.
+ */
+static void
+test_members_shares(void **state)
+{
+    char err[128];
+
+    (void)state;
+    for (int newer_more = 0; newer_more < 2; newer_more++) {
+        struct steer *s = open_group();
+        struct steer_plan p;
+        int f1[2], f2[2];
+        size_t n1 = newer_more ? 1 : 2, n2 = newer_more ? 2 : 1;
+        unsigned m1[2] = {0}, m2[2] = {0}, cidr[2] = {0}, in2 = 0;
+
+        steer_plan_init(&p, 61000, 61999);
+        join_with(s, &p, 1, n1 - 1, f1);
+        steer_plan_promote(&p, 1);
+        join_with(s, &p, 2, n2 - 1, f2);
+        steer_plan_find(&p, 1)->share = 7500;
+        steer_plan_find(&p, 2)->share = 2500;
+        steer_plan_find(&p, 2)->serving = 1;
+        assert_int_equal(canary_parse_cidrs("10.5.0.0/16 2001:db8:1::/48",
+                                            p.cidrs, CANARY_MAX_CIDRS,
+                                            &p.ncidrs, err, sizeof(err)),
+                         0);
+        assert_int_equal(steer_apply(s, &p), 0);
+        for (uint32_t i = 0; i < 8000; i++) {
+            struct client c;
+            int fd, w1, w2;
+            uint32_t fold;
+            some_client(i, &c);
+            fold = c.v6 ? c.src[0] ^ c.src[1] ^ c.src[2] ^ c.src[3] : c.src[0];
+            fd = fd_of(&c);
+            w1 = which(f1, n1, fd);
+            w2 = which(f2, n2, fd);
+            assert_true(w1 >= 0 || w2 >= 0);
+            /* the generation: by the address's hash alone */
+            assert_int_equal(w2 >= 0, steer_hash(fold) < 2500);
+            in2 += w2 >= 0;
+            if (w1 >= 0)
+                m1[w1]++;
+            else
+                m2[w2]++;
+        }
+        for (uint32_t i = 0; i < 2000; i++) { /* the canary networks */
+            struct client c;
+            int w;
+            some_client(i, &c);
+            if (c.v6)
+                c.src[1] = 0x00010000u | (c.src[1] & 0xffff);
+            else
+                c.src[0] = 0x0a050000u | (c.src[0] & 0xffff);
+            w = which(f2, n2, fd_of(&c));
+            assert_true(w >= 0);
+            cidr[w]++;
+        }
+        print_message("gen 1 of %zu member(s), gen 2 of %zu: 75%%/25%% gave "
+                      "%u / %u of 8,000 (per member %u %u / %u %u); canary "
+                      "networks' 2,000 on gen 2's: %u %u\n",
+                      n1, n2, 8000 - in2, in2, m1[0], m1[1], m2[0], m2[1],
+                      cidr[0], cidr[1]);
+        assert_true(in2 > 8000 * 22 / 100 && in2 < 8000 * 28 / 100);
+        if (n2 == 2) {
+            assert_true(m2[0] > in2 * 4 / 10 && m2[1] > in2 * 4 / 10);
+            assert_true(cidr[0] > 700 && cidr[1] > 700);
+        } else {
+            assert_true(m1[0] > (8000 - in2) * 4 / 10 &&
+                        m1[1] > (8000 - in2) * 4 / 10);
+            assert_int_equal(cidr[0], 2000);
+        }
+        steer_close(s);
+    }
+}
+
+/*
+ * Probes from a generation's block reach only that generation's members
+ * (spread over them as the ports rotate), from loopback or the address
+ * itself; a client from elsewhere on those ports follows the plan.
+ */
+static void
+test_members_probes(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int f1[2], f2[3];
+    static const uint32_t lo6[4] = {0, 0, 0, 1};
+    unsigned lo, hi, hits[2][3] = {{0}}, far = 0;
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 1, f1);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    join_with(s, &p, 2, 2, f2); /* starting: its probes only */
+    for (unsigned g = 1; g <= 2; g++) {
+        const int *fds = g == 1 ? f1 : f2;
+        size_t n = g == 1 ? 2 : 3;
+        assert_int_equal(steer_plan_probe_range(&p, g, &lo, &hi), 0);
+        for (unsigned port = lo; port <= hi; port++) {
+            struct client own[5] = {{0, {0x7f000001u}, {dst4}, (uint16_t)port},
+                                    {0, {0x7f090807u}, {dst4}, (uint16_t)port},
+                                    {0, {dst4}, {dst4}, (uint16_t)port},
+                                    {1, {0}, {0}, (uint16_t)port},
+                                    {1, {0}, {0}, (uint16_t)port}};
+            struct client c;
+            memcpy(own[3].src, lo6, sizeof(lo6));
+            memcpy(own[3].dst, dst6, sizeof(dst6));
+            memcpy(own[4].src, dst6, sizeof(dst6));
+            memcpy(own[4].dst, dst6, sizeof(dst6));
+            for (int i = 0; i < 5; i++) {
+                int w = which(fds, n, fd_of(&own[i]));
+                assert_true(w >= 0);
+                hits[g - 1][w]++;
+            }
+            some_client(port, &c);
+            c.sport = (uint16_t)port;
+            far += which(f1, 2, fd_of(&c)) < 0;
+        }
+    }
+    print_message("probes over gen 1's 2 members: %u %u; gen 2's 3: %u %u "
+                  "%u; clients from elsewhere on probe ports off the plan: "
+                  "%u\n",
+                  hits[0][0], hits[0][1], hits[1][0], hits[1][1], hits[1][2],
+                  far);
+    for (int w = 0; w < 2; w++)
+        assert_true(hits[0][w] > 0);
+    for (int w = 0; w < 3; w++)
+        assert_true(hits[1][w] > 0);
+    assert_int_equal(far, 0);
+    steer_close(s);
+}
+
+/*
+ * STEER_MAX_MEMBERS, placeholders included, the last place kept for a
+ * leave's placeholder: -ENOSPC at 15, nothing changed, and every member
+ * can still leave, one at a time, its generation serving; one more member
+ * for a generation without one: -ENOENT. The largest plan of several
+ * members per generation fits the kernel's limit.
+ */
+static void
+test_members_limits(void **state)
+{
+    static struct sock_filter insns[STEER_MAX_INSNS];
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int fds[STEER_MAX_MEMBERS], fd;
+    unsigned used = 0, attaches;
+    char err[256];
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    join_with(s, &p, 1, 0, fds);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    join_with(s, &p, 2, STEER_MAX_MEMBERS - 3, &fds[1]); /* 14 */
+    steer_plan_find(&p, 1)->share = 5000;
+    steer_plan_find(&p, 2)->share = 5000;
+    steer_plan_find(&p, 2)->serving = 1;
+    note_clients(s, &p);
+    assert_int_equal(steer_apply(s, &p), 0);
+    attaches = k.attaches;
+    assert_int_equal(steer_join_more(s, &p, 2, &fd), -ENOSPC);
+    assert_int_equal(fd, -1);
+    assert_int_equal(steer_join_more(s, &p, 1, &fd), -ENOSPC);
+    assert_int_equal(steer_plan_add(&p, 3), 0);
+    assert_int_equal(steer_join(s, &p, 3), -ENOSPC);
+    steer_plan_remove(&p, 3);
+    assert_int_equal(k.n, STEER_MAX_MEMBERS - 1);
+    assert_int_equal(k.attaches, attaches);
+    assert_int_equal(steer_fds(s, 2, NULL, 0), STEER_MAX_MEMBERS - 2);
+    for (uint32_t i = 0; i < 3200; i++) {
+        struct client c;
+        int w;
+        some_client(i, &c);
+        w = which(fds, STEER_MAX_MEMBERS - 1, fd_of(&c));
+        assert_true(w >= 0);
+        used |= 1u << w;
+    }
+    assert_int_equal(used, (1u << (STEER_MAX_MEMBERS - 1)) - 1);
+    /* gen 2's members leave one by one, the group full but the place
+     * kept: a leave that needs a placeholder finds room */
+    for (int i = 1; i < STEER_MAX_MEMBERS - 2; i++) {
+        assert_int_equal(steer_leave_one(s, &p, fds[i]), 0);
+        assert_mirror(s);
+    }
+    assert_int_equal(steer_fds(s, 2, NULL, 0), 1);
+    assert_int_equal(k.misrouted + k.misprobed + k.regen, 0);
+    steer_close(s);
+    s = open_group();
+    steer_plan_init(&p, 61000, 61999);
+    assert_int_equal(steer_plan_add(&p, 1), 0);
+    assert_int_equal(steer_join_more(s, &p, 1, &fd), -ENOENT);
+    assert_int_equal(k.n, 1);
+    steer_close(s);
+    /* the worst case: 8 generations of 2, 16 IPv6 networks of /128 */
+    {
+        struct steer_member m[STEER_MAX_MEMBERS];
+        struct sock_fprog prog;
+        unsigned pinned, wrong = 0;
+        const char *nets =
+            "2001:db8:1::1/128 2001:db8:2::2/128 2001:db8:3::3/128 "
+            "2001:db8:4::4/128 2001:db8:5::5/128 2001:db8:6::6/128 "
+            "2001:db8:7::7/128 2001:db8:8::8/128 2001:db8:9::9/128 "
+            "2001:db8:a::a/128 2001:db8:b::b/128 2001:db8:c::c/128 "
+            "2001:db8:d::d/128 2001:db8:e::e/128 2001:db8:f::f/128 "
+            "2001:db8:10::10/128";
+
+        steer_plan_init(&p, 23000, 23999);
+        for (unsigned g = 1; g <= STEER_MAX_GENS; g++) {
+            assert_int_equal(steer_plan_add(&p, g), 0);
+            m[2 * g - 2] = (struct steer_member){100 + (int)g, STEER_GEN, g};
+            m[2 * g - 1] = (struct steer_member){200 + (int)g, STEER_EXTRA, g};
+        }
+        for (size_t i = 0; i < p.n; i++) {
+            p.r[i].share = STEER_SHARE_ALL / STEER_MAX_GENS;
+            p.r[i].serving = 1;
+        }
+        assert_int_equal(canary_parse_cidrs(nets, p.cidrs, CANARY_MAX_CIDRS,
+                                            &p.ncidrs, err, sizeof(err)),
+                         0);
+        assert_int_equal(steer_compile(m, STEER_MAX_MEMBERS, &p, insns,
+                                       STEER_MAX_INSNS, &prog, &pinned),
+                         0);
+        check_prog(prog.filter, prog.len);
+        print_message("worst case of 8 generations of 2 members, 16 IPv6 "
+                      "networks: %u instructions (kernel limit %d)\n",
+                      prog.len, BPF_MAXINSNS);
+        assert_int_equal(pinned, (1u << STEER_MAX_MEMBERS) - 1);
+        srand(20);
+        for (int i = 0; i < 20000; i++) {
+            struct client c;
+            random_client(&p, &c);
+            wrong += run_client(prog.filter, prog.len, &c) !=
+                     (uint32_t)intended(m, STEER_MAX_MEMBERS, &p, &c);
+        }
+        assert_int_equal(wrong, 0);
+    }
+}
+
+/* flows = quic: a cookie names a generation, not one of its members: no
+ * second member, nothing changed. */
+static void
+test_members_quic(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    unsigned attaches;
+    int fd = 0;
+
+    (void)state;
+    s->quic = 1;
+    steer_plan_init(&p, 61000, 61999);
+    assert_int_equal(steer_plan_add(&p, 1), 0);
+    assert_int_equal(steer_join(s, &p, 1), 0);
+    attaches = k.attaches;
+    assert_int_equal(steer_join_more(s, &p, 1, &fd), -EOPNOTSUPP);
+    assert_int_equal(fd, -1);
+    assert_int_equal(k.n, 1);
+    assert_int_equal(k.attaches, attaches);
+    assert_int_equal(steer_fds(s, 1, NULL, 0), 1);
+    steer_close(s);
+}
+
+/* What a generation holds is what all its members hold: a drain waits for
+ * every one of them. */
+static void
+test_members_queued(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    int f1[3], f2[1];
+
+    (void)state;
+    steer_plan_init(&p, 61000, 61999);
+    join_with(s, &p, 1, 2, f1);
+    steer_plan_promote(&p, 1);
+    assert_int_equal(steer_apply(s, &p), 0);
+    join_with(s, &p, 2, 0, f2);
+    assert_int_equal(steer_queued(s, 1), 0);
+    held[0].fd = f1[2];
+    held[0].n = 300;
+    assert_int_equal(steer_queued(s, 1), 300); /* not the first's: 0 */
+    held[1].fd = f1[1];
+    held[1].n = 45;
+    held[2].fd = f2[0];
+    held[2].n = 7;
+    assert_int_equal(steer_queued(s, 1), 345);
+    assert_int_equal(steer_queued(s, 2), 7);
+    assert_int_equal(steer_queued(s, 9), 0);
+    held[3].fd = f1[0];
+    held[3].n = -EBADF;
+    assert_int_equal(steer_queued(s, 1), -EBADF);
+    steer_close(s);
+}
+
+/*
+ * Random order with several members: generations start with 1 to 3,
+ * members join and leave one at a time (a thread's process exits), whole
+ * generations leave; the mirror is the kernel's, every client reaches a
+ * member of the active generation, every probe its own generation,
+ * nothing misrouted in any close's window.
+ */
+static void
+test_members_random_order(void **state)
+{
+    struct steer *s = open_group();
+    struct steer_plan p;
+    unsigned next = 1, active = 0, live[8], ops[5] = {0};
+    size_t nlive = 0, maxn = 0;
+
+    (void)state;
+    srand(21);
+    steer_plan_init(&p, 61000, 61999);
+    k.plan = &p;
+    k.s = s;
+    for (int step = 0; step < 4000; step++) {
+        int op = rand() % 5, fds[STEER_MAX_MEMBERS], fd, rc;
+        if (op == 0 && nlive < 3) { /* a roll starts */
+            assert_int_equal(steer_plan_add(&p, next), 0);
+            rc = steer_join(s, &p, next);
+            assert_true(rc == 0 || rc == -ENOSPC);
+            if (rc < 0) { /* the group is full: this roll fails */
+                steer_plan_remove(&p, next++);
+                continue;
+            }
+            for (int x = rand() % 3; x > 0; x--) {
+                rc = steer_join_more(s, &p, next, &fd);
+                assert_true(rc == 0 || rc == -ENOSPC);
+            }
+            live[nlive++] = next++;
+        } else if (op == 1 && nlive > 0 && live[nlive - 1] != active) {
+            active = live[nlive - 1];
+            steer_plan_promote(&p, active);
+            note_clients(s, &p);
+            assert_int_equal(steer_apply(s, &p), 0);
+        } else if (op == 2 && nlive > 1 && active != 0) {
+            size_t i = (size_t)rand() % nlive;
+            if (live[i] == active)
+                continue;
+            steer_plan_remove(&p, live[i]);
+            assert_int_equal(steer_leave(s, &p, live[i]), 0);
+            memmove(&live[i], &live[i + 1], (nlive - i - 1) * sizeof(live[0]));
+            nlive--;
+        } else if (op == 3 && nlive > 0) { /* a thread binds */
+            rc = steer_join_more(s, &p, live[(size_t)rand() % nlive], &fd);
+            assert_true(rc == 0 || rc == -ENOSPC);
+            note_clients(s, &p);
+        } else if (op == 4 && nlive > 0) { /* a member's process exits */
+            unsigned g = live[(size_t)rand() % nlive];
+            size_t n = steer_fds(s, g, fds, STEER_MAX_MEMBERS);
+            if (n < 2)
+                continue;
+            assert_int_equal(steer_leave_one(s, &p, fds[(size_t)rand() % n]),
+                             0);
+            assert_int_equal(steer_fds(s, g, NULL, 0), n - 1);
+            note_clients(s, &p);
+        } else {
+            continue;
+        }
+        ops[op]++;
+        assert_mirror(s);
+        maxn = s->n > maxn ? s->n : maxn;
+        if (active != 0)
+            assert_routes(s, &p, active);
+    }
+    print_message("ops %u %u %u %u %u; group size at most %zu; in the "
+                  "windows of closes: %u misrouted, %u probes elsewhere, %u "
+                  "clients changed socket\n",
+                  ops[0], ops[1], ops[2], ops[3], ops[4], maxn, k.misrouted,
+                  k.misprobed, k.regen);
+    assert_true(ops[3] > 100 && ops[4] > 100);
+    assert_int_equal(k.misrouted, 0);
+    assert_int_equal(k.misprobed, 0);
+    steer_close(s);
+}
+
+/* Random plans with generations of several members: the program picks
+ * the member the specification (intended) says. */
+static void
+test_members_follow_plans(void **state)
+{
+    (void)state;
+    follow_plans(1, 19, 2.0);
+}
+
+/* From a new socket of family v6, one datagram to a; its source port in
+ * *port. Returns the member of fds[0..n) that got it, -1: none in 1 s. */
+static int
+kernel_send(const struct addr *a, int v6, const int *fds, size_t n,
+            unsigned *port)
+{
+    int cl = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    struct pollfd pf[STEER_MAX_MEMBERS];
+    int at = -1;
+    char b[4];
+
+    assert_true(cl >= 0);
+    assert_int_equal(
+        sendto(cl, "x", 1, 0, (const struct sockaddr *)&a->ss, a->len), 1);
+    assert_int_equal(getsockname(cl, (struct sockaddr *)&ss, &len), 0);
+    *port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                     : ((struct sockaddr_in *)&ss)->sin_port);
+    for (size_t i = 0; i < n; i++)
+        pf[i] = (struct pollfd){fds[i], POLLIN, 0};
+    if (poll(pf, n, 1000) > 0)
+        for (size_t i = 0; i < n; i++)
+            if (pf[i].revents & POLLIN) {
+                assert_int_equal(recv(fds[i], b, sizeof(b), 0), 1);
+                at = (int)i;
+            }
+    close(cl);
+    return at;
+}
+
+/*
+ * The real kernel, loopback UDP (IPv4 and IPv6): a generation of 3
+ * members gets every datagram on the member steer_flow_hash names (the
+ * members in the order of their descriptors); then its first member
+ * leaves from index 0, the kernel moves the last into its slot, and every
+ * datagram reaches the member the mirror names among the 2 left.
+ */
+static void
+test_members_kernel(void **state)
+{
+    (void)state;
+    for (int v6 = 0; v6 < 2; v6++) {
+        struct addr a;
+        struct steer *s;
+        struct steer_plan p;
+        int fds[3], rest[2], first;
+        unsigned got[3] = {0}, wrong = 0, wrong2 = 0, port;
+        size_t nrest = 0;
+        uint32_t src = v6 ? 1u : 0x7f000001u; /* ::1's words xored */
+
+        assert_int_equal(
+            addr_parse(v6 ? "udp:[::1]:0" : "udp:127.0.0.1:0", &a, NULL, 0), 0);
+        assert_int_equal(steer_open(&a, 0, 1, &steer_kernel, &s), 0);
+        steer_plan_init(&p, 61000, 61999);
+        assert_int_equal(steer_plan_add(&p, 1), 0);
+        assert_int_equal(steer_join(s, &p, 1), 0);
+        steer_plan_promote(&p, 1);
+        assert_int_equal(steer_apply(s, &p), 0);
+        first = fds[0] = steer_fd(s, 1);
+        assert_int_equal(steer_join_more(s, &p, 1, &fds[1]), 0);
+        assert_int_equal(steer_join_more(s, &p, 1, &fds[2]), 0);
+        for (int i = 0; i < 3; i++) /* the pick's order: by descriptor */
+            for (int j = i + 1; j < 3; j++)
+                if (fds[j] < fds[i]) {
+                    int t = fds[i];
+                    fds[i] = fds[j];
+                    fds[j] = t;
+                }
+        for (int c = 0; c < 600; c++) {
+            int at = kernel_send(&s->addr, v6, fds, 3, &port);
+            assert_true(at >= 0);
+            got[at]++;
+            wrong += at != (int)(steer_flow_hash(src, (uint16_t)port) % 3);
+        }
+        assert_int_equal(steer_leave_one(s, &p, first), 0);
+        assert_int_equal(s->n, 2);
+        for (int i = 0; i < 3; i++)
+            if (fds[i] != first)
+                rest[nrest++] = fds[i];
+        for (int c = 0; c < 200; c++) {
+            int at = kernel_send(&s->addr, v6, rest, 2, &port);
+            wrong2 += at != (int)(steer_flow_hash(src, (uint16_t)port) % 2);
+        }
+        print_message("kernel, %s: 600 datagrams over 3 members %u %u %u, %u "
+                      "off the model; after the first left, 200: %u off\n",
+                      v6 ? "::1" : "127.0.0.1", got[0], got[1], got[2], wrong,
+                      wrong2);
+        assert_int_equal(wrong + wrong2, 0);
+        assert_true(got[0] > 100 && got[1] > 100 && got[2] > 100);
+        steer_close(s);
+    }
+}
+
 int
 main(void)
 {
@@ -1371,6 +2244,23 @@ main(void)
         cmocka_unit_test_setup(test_probe_sources, setup),
         cmocka_unit_test_setup(test_program_limits, setup),
         cmocka_unit_test_setup(test_programs_follow_plans, setup),
+        /* Generations of several members, TCP and UDP. */
+        cmocka_unit_test_setup(test_members_spread, setup),
+        cmocka_unit_test_setup(test_members_spread, setup_udp),
+        cmocka_unit_test_setup(test_members_sticky, setup_udp),
+        cmocka_unit_test_setup(test_members_leave_one, setup),
+        cmocka_unit_test_setup(test_members_leave_one, setup_udp),
+        cmocka_unit_test_setup(test_members_rolls, setup_udp),
+        cmocka_unit_test_setup(test_members_shares, setup_udp),
+        cmocka_unit_test_setup(test_members_probes, setup_udp),
+        cmocka_unit_test_setup(test_members_limits, setup_udp),
+        cmocka_unit_test_setup(test_members_quic, setup_udp),
+        cmocka_unit_test_setup(test_members_queued, setup),
+        cmocka_unit_test_setup(test_members_queued, setup_udp),
+        cmocka_unit_test_setup(test_members_random_order, setup),
+        cmocka_unit_test_setup(test_members_random_order, setup_udp),
+        cmocka_unit_test_setup(test_members_follow_plans, setup),
+        cmocka_unit_test(test_members_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
