@@ -23,13 +23,20 @@ wait_log 'event=promote gen=1 '
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$M/readyz")" = 405 ] ||
     fail "POST /readyz is not 405"
 ok "serving: /healthz 200, /readyz 200"
+t0=$(date +%s%N)
 kill -TERM "$HPID"
+# The first 503 of /readyz after the signal, asked again and again (each
+# request bounded): what an orchestrator's probe would see.
+for i in $(seq 500); do
+    r=$(code /readyz)
+    [ "$r" = 503 ] && break
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
 wait_log 'event=stop_delay ' 1 10
-r=$(code /readyz)
 body=$(get /)
-echo "after SIGTERM: /readyz $r, the server answered: $body"
+echo "after SIGTERM: /readyz $r after $ms ms ($i requests), the server answered: $body"
 [ "$r" = 503 ] || fail "/readyz after SIGTERM: $r"
 case "$body" in pid=*) ;; *) fail "the server did not answer during stop_delay: $body" ;; esac
 [ "$(code /healthz)" = 200 ] || fail "/healthz during stop_delay: $(code /healthz)"
-ok "stop begun: /readyz 503 while the server still answers, /healthz 200"
+ok "stop begun: /readyz 503 $ms ms after SIGTERM while the server still answers, /healthz 200"
 wait_exit
