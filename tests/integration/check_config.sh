@@ -15,11 +15,21 @@ processes = 3
 pass = systemd
 ready = http:http://127.0.0.1:9000/health
 drain_signal = QUIT
+liveness = dns:127.0.0.1:53/www.example
+liveness_interval = 500ms
+max_rss = 512K
+watchdog = 3s
+liveness_action = restart
 CONF
 "$HANDOFF" -c "$conf" -n 4 -t >"$T/out" 2>&1 || fail "good file refused: $(cat "$T/out")"
 grep -q '^processes = 4$' "$T/out" || fail "-n did not override processes"
 grep -q '^drain_signal = SIGQUIT$' "$T/out" || fail "drain_signal not printed"
 grep -q "^command = /bin/echo a\\\\ b $long\$" "$T/out" || fail "long command line not read whole: $(grep command "$T/out")"
+for kv in 'liveness = dns:127.0.0.1:53/www.example' 'liveness_interval = 500ms' \
+    'liveness_failures = 3' 'liveness_timeout = 2s' 'max_rss = 512K' 'watchdog = 3s' \
+    'liveness_action = restart'; do
+    grep -qx "$kv" "$T/out" || fail "-t does not print '$kv': $(grep -E '^(liveness|watchdog|max_rss)' "$T/out")"
+done
 # The printed configuration reads back to the same.
 sed 1d "$T/out" >"$T/again.conf"
 "$HANDOFF" -c "$T/again.conf" -t | sed 1d >"$T/out2"
@@ -108,6 +118,17 @@ bad "${W}guard = ping:x" "$F:6: guard: unknown guard" -t
 bad "${W}guard = tcp:1.2.3.4:http\nguard_latency = 1.5" "$F:6: guard: .*tcp:HOST:PORT" -t
 bad "${W}guard = exec:true\nguard_latency = 1.5" "$F:7: guard_latency: guard_latency needs an http:, tcp: or dns: guard" -t
 bad "[listen a]\naddress = 127.0.0.1:80\ntraffic = shared\n[worker]\ncommand = x\ncanary = 5%/1m" "$F:6: canary: a canary needs steered traffic" -t
+bad "${W}liveness = ping:x" "$F:6: liveness: unknown liveness \"ping:x\"" -t
+bad "${W}liveness = tcp:1.2.3.4:http" "$F:6: liveness: .*tcp:HOST:PORT" -t
+bad "${W}max_rss = 10MB" "$F:6: max_rss: \"10MB\": expected a size" -t
+bad "${W}liveness_action = reboot" "$F:6: liveness_action: .*roll or restart" -t
+bad "${W}liveness_failures = 0" "$F:6: liveness_failures:" -t
+bad "${W}liveness_interval = 5ms" "$F:6: liveness_interval: must be at least 10ms" -t
+bad "${W}watchdog = 5ms" "$F:6: watchdog: must be at least 10ms" -t
+bad "${W}restart = never\nwatchdog = 1s\nliveness_action = restart" "$F:8: liveness_action: .*restart = never" -t
+bad "${W}environment = WATCHDOG_USEC=5" "$F:6: environment: .*WATCHDOG_USEC" -t
+bad "" "^handoff: --max-rss: \"1T\": expected a size" -l :1 --max-rss 1T -t -- true
+bad "" "^handoff: --liveness-action: .*roll or restart" -l :1 --liveness-action kill -t -- true
 bad "" "^handoff: --canary: .*below 100%" -l :1 --canary 100%/1s -t -- true
 bad "" "^handoff: --guard-latency: bad ratio" -l :1 --guard-latency 0.5 -t -- true
 bad "" "^handoff: --canary-clients: .*not an IPv4" -l :1 --canary-clients 300.1.1.1 -t -- true
