@@ -1,12 +1,14 @@
 # udp_perbind.sh: a server that binds the same managed UDP address twice
 # in one process (once per thread, as unbound with so-reuseport does)
 # gets two sockets of its generation's, both in the group and both read;
-# when a process exits, its extra socket leaves and the others serve on.
+# when a process exits, its extra socket leaves and the others serve on,
+# after handoff upgrade too (the extras and their owners are carried).
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need python3
 
 P=$(free_port_udp)
-start_handoff -n 2 -l dns=udp:127.0.0.1:$P -- python3 -c '
+upgrade_setup
+start_handoff -n 2 --control "$CTL" -l dns=udp:127.0.0.1:$P -- python3 -c '
 import os, select, socket, sys
 port, gen = int(sys.argv[1]), os.environ["HANDOFF_GENERATION"]
 socks = []
@@ -14,12 +16,16 @@ for _ in range(2):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind(("127.0.0.1", port))
-    socks.append(s)
+    s.setblocking(False)  # both processes read the first socket: one
+    socks.append(s)       # finds it empty after select()
 byfd = {s.fileno(): s for s in socks}
 while True:
     for fd in select.select(list(byfd), [], [])[0]:
         s = byfd[fd]
-        data, peer = s.recvfrom(512)
+        try:
+            data, peer = s.recvfrom(512)
+        except BlockingIOError:
+            continue
         s.sendto(("gen=%s pid=%d ino=%d" % (gen, os.getpid(),
                   os.fstat(fd).st_ino)).encode(), peer)
 ' "$P"
@@ -57,7 +63,21 @@ done
 [ "$(count 'event=member_joined name=dns gen=1 ')" = 2 ] || fail "not 2 member_joined lines"
 ok "two binds in one process: two sockets of the generation, each read"
 
-# The first process exits: its extra leaves; the rest keep serving.
+# handoff upgrade, there and back: the extras are carried with their
+# processes (not refused, not closed) and still read.
+for bin in "$NEXT" "$SELF"; do
+    out=$(timeout 60 "$HANDOFF" upgrade --control "$CTL" --binary "$bin" 2>&1) || fail "upgrade to $bin: $out"
+    case $out in "upgraded pid=$HPID "*) ;; *) fail "upgrade to $bin: $out" ;; esac
+done
+A=$(ask 300)
+LOST=$(echo "$A" | grep -c '^lost$' || true)
+INOS=$(echo "$A" | sed -n 's/.* ino=\([0-9]*\)$/\1/p' | sort -u | wc -l)
+echo "after two upgrades, 300 queries: lost=$LOST sockets=$INOS"
+[ "$LOST" = 0 ] && [ "$INOS" = 3 ] || fail "after the upgrades: $LOST lost, $INOS sockets answered (wanted 0, 3)"
+ok "two upgrades: the 3 sockets still read, 0 of 300 lost"
+
+# The first process exits: its extra leaves (the image that adopted it
+# knows it is that process's); the rest keep serving.
 VICTIM=$(echo "$PIDS" | head -n1)
 kill -KILL "$VICTIM"
 wait_log 'event=member_left name=dns gen=1 '
