@@ -86,8 +86,8 @@ extras_adopt(struct state_rd *r, struct gen *g, const json_t *o,
         for (size_t j = 1; j < n; j++)
             found |= fds[j] == fd;
         if (!r->failed && !found)
-            state_fault(r, "extras", "[%zu] fd %d: not gen %u's on %s", i,
-                        fd, g->id, name);
+            state_fault(r, "extras", "[%zu] fd %d: not gen %u's on %s", i, fd,
+                        g->id, name);
         if (r->failed)
             return;
         w->extras[w->nextras].l = listener_ref(l);
