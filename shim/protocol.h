@@ -20,6 +20,7 @@
  *   PROTO_HELLO    pid=                   -> PROTO_WELCOME
  *   PROTO_WELCOME  version= generation= listeners=NAME,NAME...
  *   PROTO_GET      name= | address=       -> PROTO_SOCKET (fd attached)
+ *                  more=1 (optional: another socket of a UDP address)
  *                                            or PROTO_ERROR
  *   PROTO_SOCKET   name= address= (the socket's bound address)
  *   PROTO_ERROR    errno= (a number) message=

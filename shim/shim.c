@@ -584,13 +584,38 @@ note_path(const struct sockaddr_un *sun, socklen_t len)
     shim.npaths++;
 }
 
+/*
+ * Whether this process holds a managed UDP socket, other than fd, of the
+ * address sa names (as the master matches it): a server that binds once
+ * per thread asks for another socket of its generation's (more=1), so
+ * that each thread reads its own. Without the lock, as managed() reads.
+ */
+static int
+holds_dgram(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    struct fdtab *t = __atomic_load_n(&shim.fds, __ATOMIC_ACQUIRE);
+    struct addr a;
+
+    for (int i = 0; t != NULL && i < t->cap; i++) {
+        if (i == fd ||
+            !(__atomic_load_n(&t->bits[i], __ATOMIC_RELAXED) & M_DGRAM))
+            continue;
+        memset(&a, 0, sizeof(a));
+        a.len = sizeof(a.ss);
+        if (getsockname(i, (struct sockaddr *)&a.ss, &a.len) == 0 &&
+            addr_match(&a, sa, len))
+            return 1;
+    }
+    return 0;
+}
+
 int
 bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
     char buf[ADDR_STRLEN + 4], *text = buf + 4;
-    struct proto_kv kv[1];
+    struct proto_kv kv[2];
     struct proto_msg reply;
-    int type = 0, got, rc, err, fdflags, flflags, chan, save = errno;
+    int type = 0, got, rc, err, fdflags, flflags, chan, more, save = errno;
     socklen_t tl = sizeof(type);
     /* Forked siblings share the channel: the pid keeps their ids apart. */
     uint32_t id;
@@ -613,10 +638,12 @@ bind(int fd, const struct sockaddr *sa, socklen_t len)
     if (type == SOCK_DGRAM)
         memcpy(text -= 4, "udp:", 4); /* the master's name for it */
     kv[0] = (struct proto_kv){"address", text};
+    kv[1] = (struct proto_kv){"more", "1"}; /* sent only when it applies */
+    more = type == SOCK_DGRAM && holds_dgram(fd, sa, len);
     lock_take(&shim.chanlock, &old);
     id = ((uint32_t)getpid() << 10) ^ (++shim.next_id & 0x3ff);
-    rc = client_ask(chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv, 1,
-                    &reply, &got);
+    rc = client_ask(chan, shim.poll, SHIM_ASK_MS, PROTO_GET, id, kv,
+                    more ? 2 : 1, &reply, &got);
     lock_drop(&shim.chanlock, &old);
     switch (client_verdict(rc, &reply, got, &err)) {
     case CLIENT_PASS:

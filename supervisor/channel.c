@@ -14,6 +14,7 @@
 #include "generation.h"
 #include "handle.h"
 #include "log.h"
+#include "worker.h"
 
 static int
 reply_error(void *reply, size_t cap, uint32_t id, int err, const char *msg)
@@ -124,6 +125,46 @@ channel_answer(const struct plan *p, unsigned gen_id,
     }
 }
 
+/*
+ * A GET with more=1: the server binds the address once more (once per
+ * thread), so it gets another socket of its generation's rather than the
+ * first again, remembered with its worker until it exits. Where there can
+ * be none (a shared or TCP listener, a full group, flows = quic, no room
+ * with the worker) *fd stays the first, which serves all the same; said
+ * once per listener.
+ */
+static void
+lend_more(struct channel *c, const struct proto_msg *req, int *fd)
+{
+    struct worker *w = c->w;
+    const char *more = proto_get(req, "more");
+    struct listener *l;
+    int extra = -1, rc;
+
+    if (more == NULL || strcmp(more, "1") != 0 || *fd < 0 ||
+        (l = (struct listener *)lookup(w->gen->plan, req)) == NULL)
+        return;
+    rc = w->nextras >= WORKER_MAX_EXTRAS
+             ? -ENOSPC
+             : listener_fd_more(l, w->ctx->sp, w->gen->id, &extra);
+    if (rc < 0) {
+        if (!l->more_refused)
+            log_event(LOG_WARN, "member_refused",
+                      "name=%s gen=%u pid=%d error=%s hint=%s", log_q(l->name),
+                      w->gen->id, (int)w->child.pid, log_q(strerror(-rc)),
+                      log_q("a second bind of the address gets its "
+                            "generation's first socket again"));
+        l->more_refused = 1;
+        return;
+    }
+    w->extras[w->nextras].l = listener_ref(l);
+    w->extras[w->nextras].fd = extra;
+    w->nextras++;
+    log_event(LOG_INFO, "member_joined", "name=%s gen=%u pid=%d fd=%d",
+              log_q(l->name), w->gen->id, (int)w->child.pid, extra);
+    *fd = extra;
+}
+
 static void
 channel_fail(struct channel *c, const char *why)
 {
@@ -194,6 +235,8 @@ on_readable(uv_poll_t *h, int status, int events)
         }
         rc = channel_answer(c->w->gen->plan, c->w->gen->id, &msg, reply,
                             sizeof(reply), &fd);
+        if (msg.hdr.type == PROTO_GET && rc > 0)
+            lend_more(c, &msg, &fd);
         if (rc > 0 && (rc = proto_send(c->fd, reply, (size_t)rc, fd)) < 0) {
             channel_fail(c, rc == -EAGAIN ? "worker does not read its replies"
                                           : strerror(-rc));

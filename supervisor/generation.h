@@ -60,6 +60,9 @@ struct gen;
 struct probe;
 struct channel;
 struct worker_ctx;
+struct listener;
+
+#define WORKER_MAX_EXTRAS 8 /* a group has 16 members at most */
 
 struct worker {
     struct child child; /* registered with the reaper while it runs */
@@ -78,6 +81,13 @@ struct worker {
     uint64_t drain_ns;     /* when its group got the drain signal, or 0 */
     int killed;            /* its group got SIGKILL */
     char status[128];      /* last STATUS= */
+    /* Sockets lent to it beyond its generation's first (a server that
+     * binds a UDP address once per thread): they leave when it exits. */
+    struct worker_extra {
+        struct listener *l; /* a reference held */
+        int fd;
+    } extras[WORKER_MAX_EXTRAS];
+    size_t nextras;
 };
 
 /* A place for one process in a generation; a restarted process reuses it.

@@ -401,10 +401,69 @@ listener_set_flows(struct listener *l, int flows)
 int
 listener_received(const struct listener *l, unsigned gen, long *drops)
 {
-    int fd = listener_fd(l, gen);
+    int fds[STEER_MAX_MEMBERS], total = 0;
+    size_t n;
 
     *drops = -1;
-    return fd < 0 ? 0 : steer_received(fd, drops); /* as listener_queued */
+    if (l->steer == NULL)
+        n = l->fd < 0 ? 0 : 1, fds[0] = l->fd;
+    else
+        n = steer_fds(l->steer, gen, fds, STEER_MAX_MEMBERS);
+    /* Summed over gen's members, as listener_queued (steer_queued). */
+    for (size_t i = 0; i < n; i++) {
+        long d = -1;
+        int q = steer_received(fds[i], &d);
+
+        if (q < 0)
+            return q;
+        total += q;
+        if (d >= 0)
+            *drops = (*drops < 0 ? 0 : *drops) + d;
+    }
+    return total;
+}
+
+int
+listener_fd_more(struct listener *l, const struct steer_plan *sp, unsigned gen,
+                 int *fd)
+{
+    int rc;
+
+    *fd = -1;
+    if (l->steer == NULL || !l->addr.dgram)
+        return -EOPNOTSUPP; /* shared, or TCP: the one socket serves all */
+    rc = steer_join_more(l->steer, sp, gen, fd);
+    if (rc < 0 && *fd >= 0) {
+        /* Joined, but the swap failed: it gets nothing until the next
+         * program, and the server still reads the others. */
+        log_event(LOG_WARN, "steer_failed", "name=%s error=%s", log_q(l->name),
+                  log_q(strerror(-rc)));
+        rc = 0;
+    }
+    return rc;
+}
+
+void
+listener_leave_one(struct listener *l, const struct steer_plan *sp,
+                   unsigned gen, int fd)
+{
+    int fds[STEER_MAX_MEMBERS], rc;
+    size_t n;
+
+    if (l->steer == NULL)
+        return;
+    /* Only while fd is still gen's: a generation that left closed it, and
+     * its number may name another's member by now. */
+    n = steer_fds(l->steer, gen, fds, STEER_MAX_MEMBERS);
+    for (size_t i = 1; i < n; i++)
+        if (fds[i] == fd) {
+            rc = steer_leave_one(l->steer, sp, fd);
+            log_event(rc < 0 ? LOG_WARN : LOG_INFO, "member_left",
+                      "name=%s gen=%u fd=%d%s%s", log_q(l->name), gen, fd,
+                      rc < 0 ? " error=" : "",
+                      rc < 0 ? log_q(strerror(-rc)) : "");
+            return;
+        }
 }
 
 int

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+struct steer_plan;
+
 struct listener {
     char name[CONFIG_NAME_MAX];
     struct addr addr;            /* as configured */
@@ -23,6 +25,7 @@ struct listener {
     uid_t uid;
     gid_t gid;
     unsigned pass;  /* plan_each_listener's: seen in this pass */
+    int more_refused; /* a socket more for a generation refused: said once */
 };
 
 /*
@@ -61,6 +64,20 @@ int listener_queued(const struct listener *l, unsigned gen);
  * or -errno; in *drops the datagrams it dropped (steer_received; -1: not
  * known). */
 int listener_received(const struct listener *l, unsigned gen, long *drops);
+
+/*
+ * Another socket of gen's on l, for a server that binds the address once
+ * per thread (steer_join_more), in *fd. Only a steered UDP listener has
+ * them: -EOPNOTSUPP otherwise; -ENOSPC: the group is full; -EOPNOTSUPP
+ * with flows = quic. The caller lends gen's first socket instead.
+ */
+int listener_fd_more(struct listener *l, const struct steer_plan *sp,
+                     unsigned gen, int *fd);
+
+/* Socket fd, one listener_fd_more gave gen, leaves its group (its process
+ * is gone; logged); nothing if gen's sockets already left. */
+void listener_leave_one(struct listener *l, const struct steer_plan *sp,
+                        unsigned gen, int fd);
 
 /* flows = quic or none (enum flows_mode), from the next program on: a
  * reload that ends it sends the old generations' QUIC connections where

@@ -286,7 +286,7 @@ read_group(struct state_rd *r, const json_t *o, const struct listener *l)
         sm->fd = (int)state_get(r, e, "fd", 0, FD_MAX);
         cookies[i] = sock_state_get_u64(r, e, "cookie");
         sm->owner = (enum steer_owner)state_get(r, e, "owner", STEER_RESERVED,
-                                                STEER_PLACEHOLDER);
+                                                STEER_EXTRA);
         sm->gen = (unsigned)state_get(r, e, "gen", 0, U32);
         for (size_t j = 0; j < i && !r->failed; j++)
             if (s->m[j].fd == sm->fd)
@@ -302,6 +302,13 @@ read_group(struct state_rd *r, const json_t *o, const struct listener *l)
             check_fd(r, "", sm->fd, &s->addr, cookies[i], s->nonblocking, 1);
         s->n = i + 1;
     }
+    /* An extra member (a server that binds once per thread) belongs with
+     * its generation's first: steer_fds and steer_leave_one count on it. */
+    for (size_t i = 0; i < s->n && !r->failed; i++)
+        if (s->m[i].owner == STEER_EXTRA && steer_fd(s, s->m[i].gen) < 0) {
+            snprintf(r->path, sizeof(r->path), "steer.members[%zu]", i);
+            state_fault(r, "gen", "%u has no first member", s->m[i].gen);
+        }
     if (r->failed) {
         free(s); /* not steer_close: the descriptors are not ours */
         return NULL;

@@ -721,6 +721,12 @@ worker_free(struct worker *w)
     if (w->state == W_EXITED && w->child.pid > 0)
         remnant_watch(w);
     readiness_stop(w);
+    for (size_t i = 0; i < w->nextras; i++) {
+        listener_leave_one(w->extras[i].l, w->ctx->sp, w->gen->id,
+                           w->extras[i].fd);
+        listener_unref(w->extras[i].l);
+    }
+    w->nextras = 0;
     channel_close(w->chan);
     handle_close(w->exec_poll);
     if (w->exec_report >= 0)

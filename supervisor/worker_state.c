@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plan.h"
 #include "probe.h"
 #include "readiness.h"
 #include "state.h"
+#include "steer.h"
 
 int
 worker_state_busy(const struct worker *w, char *why, size_t len)
@@ -29,23 +31,94 @@ worker_state_busy(const struct worker *w, char *why, size_t len)
     return 1;
 }
 
+/* The sockets lent to w beyond its generation's first: by listener name
+ * and descriptor, the group's member of the same number (listener_state). */
+static json_t *
+extras_write(const struct worker *w)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && i < w->nextras; i++)
+        if (json_array_append_new(a, json_pack("{s:s,s:i}", "listener",
+                                               w->extras[i].l->name, "fd",
+                                               w->extras[i].fd)) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* The extras of an earlier image's worker, each still a member of its
+ * generation's in the adopted group of that name. Absent (an image
+ * without them): none. */
+static void
+extras_adopt(struct state_rd *r, struct gen *g, const json_t *o,
+             struct worker *w)
+{
+    const json_t *a = json_object_get(o, "extras");
+    char name[CONFIG_NAME_MAX];
+
+    if (a == NULL)
+        return;
+    if (!json_is_array(a) || json_array_size(a) > WORKER_MAX_EXTRAS) {
+        state_fault(r, "extras", "not an array of %d at most",
+                    WORKER_MAX_EXTRAS);
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(a) && !r->failed; i++) {
+        const json_t *e = json_array_get(a, i);
+        int fd, fds[STEER_MAX_MEMBERS], found = 0;
+        struct listener *l = NULL;
+        size_t n;
+
+        if (!json_is_object(e)) {
+            state_fault(r, "extras", "[%zu] not an object", i);
+            return;
+        }
+        state_text(r, e, "listener", name, sizeof(name));
+        fd = (int)state_get(r, e, "fd", 0, 0x7fffffff);
+        for (size_t j = 0; !r->failed && j < g->plan->nls; j++)
+            if (strcmp(g->plan->ls[j]->name, name) == 0)
+                l = g->plan->ls[j];
+        n = l != NULL && l->steer != NULL
+                ? steer_fds(l->steer, g->id, fds, STEER_MAX_MEMBERS)
+                : 0;
+        for (size_t j = 1; j < n; j++)
+            found |= fds[j] == fd;
+        if (!r->failed && !found)
+            state_fault(r, "extras", "[%zu] fd %d: not gen %u's on %s", i, fd,
+                        g->id, name);
+        if (r->failed)
+            return;
+        w->extras[w->nextras].l = listener_ref(l);
+        w->extras[w->nextras].fd = fd;
+        w->nextras++;
+    }
+}
+
 json_t *
 worker_state_write(const struct worker *w)
 {
-    json_t *status = json_string(w->status);
+    json_t *status = json_string(w->status), *o;
 
     /* A worker's STATUS= is its own bytes: as the log writes them if they
      * are not UTF-8. */
     if (status == NULL)
         status = log_json_string(w->status, strlen(w->status));
-    return json_pack("{s:i,s:I,s:i,s:I,s:I,s:i,s:I,s:i,s:o,s:i,s:I}", "pid",
-                     (int)w->child.pid, "slot", (json_int_t)w->slot, "state",
-                     (int)w->state, "started_ns", (json_int_t)w->started_ns,
-                     "ready_ns", (json_int_t)w->ready_ns, "stopping_notified",
-                     w->stopping_notified, "drain_ns", (json_int_t)w->drain_ns,
-                     "killed", w->killed, "status", status, "chan",
-                     w->chan ? w->chan->fd : -1, "requests",
-                     (json_int_t)(w->chan ? w->chan->requests : 0));
+    o = json_pack("{s:i,s:I,s:i,s:I,s:I,s:i,s:I,s:i,s:o,s:i,s:I}", "pid",
+                  (int)w->child.pid, "slot", (json_int_t)w->slot, "state",
+                  (int)w->state, "started_ns", (json_int_t)w->started_ns,
+                  "ready_ns", (json_int_t)w->ready_ns, "stopping_notified",
+                  w->stopping_notified, "drain_ns", (json_int_t)w->drain_ns,
+                  "killed", w->killed, "status", status, "chan",
+                  w->chan ? w->chan->fd : -1, "requests",
+                  (json_int_t)(w->chan ? w->chan->requests : 0));
+    if (o != NULL && w->nextras > 0 &&
+        json_object_set_new(o, "extras", extras_write(w)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 int
@@ -107,7 +180,11 @@ worker_state_adopt(struct worker_ctx *wc, struct gen *g, const json_t *o,
                     (int)w->child.pid);
     if (!r.failed && g->slots[w->slot].w != NULL)
         state_fault(&r, "slot", "%zu of gen %u is taken", w->slot, g->id);
+    if (!r.failed)
+        extras_adopt(&r, g, o, w);
     if (r.failed) {
+        for (size_t i = 0; i < w->nextras; i++)
+            listener_unref(w->extras[i].l);
         free(w);
         return -EINVAL;
     }

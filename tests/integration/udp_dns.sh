@@ -41,9 +41,22 @@ CONF
 start_handoff -l dns=udp:127.0.0.1:$P -l dnstcp=127.0.0.1:$P -- \
     unbound -d -c "$T/unbound.conf"
 dns_rolls unbound 5 3000
-# Each of its two binds per protocol was given the generation's socket:
-# one UDP socket on the port, the master's (its workers share it).
-N=$(ss -Huan "sport = :$P" | wc -l)
-[ "$N" -eq 1 ] || fail "unbound: $N UDP sockets on port $P, not 1: $(ss -Huanp "sport = :$P")"
-ok "unbound's binds (2 threads, so-reuseport) share its generation's socket"
+# Each of its two UDP binds (one per thread) was given a socket of its
+# generation's own, both in the group: every generation asked for one more
+# and got it, and the last one's two sockets are all that is left on the
+# port, each held by unbound (and the master). Its TCP binds share one.
+for g in $(seq 1 6); do
+    [ "$(count "event=member_joined name=dns gen=$g ")" -eq 1 ] ||
+        fail "unbound gen $g: $(count "event=member_joined name=dns gen=$g ") extra UDP sockets, not 1"
+done
+[ "$(count 'event=member_left name=dns ')" -eq 5 ] ||
+    fail "$(count 'event=member_left name=dns ') extra sockets left with their generations' processes, not 5"
+S=$(ss -Huanpe "sport = :$P")
+N=$(echo "$S" | grep -c 'users:.*"unbound"' || true)
+INOS=$(echo "$S" | grep 'users:.*"unbound"' | sed -n 's/.* ino:\([0-9]*\) .*/\1/p' | sort -u | wc -l)
+echo "unbound's UDP sockets on port $P: $N ($INOS inodes)"
+[ "$N" -eq 2 ] && [ "$INOS" -eq 2 ] ||
+    fail "unbound: $N UDP sockets ($INOS inodes) on port $P, not 2: $S"
+[ "$(echo "$S" | wc -l)" -eq 2 ] || fail "other UDP sockets on port $P: $S"
+ok "unbound's binds (2 threads, so-reuseport): 2 sockets of its generation's, 0 queries lost"
 stop_handoff

@@ -219,6 +219,46 @@ steered_round_trip(void **state)
 }
 
 /*
+ * A generation with a socket more (its server binds once per thread):
+ * the extra is carried with its owner and generation, and is still one of
+ * gen 2's after the adoption; an extra whose generation has no first
+ * member is refused.
+ */
+static void
+extra_round_trip(void **state)
+{
+    struct steer_plan p;
+    struct listener *old = three_gens(&p), *new = NULL;
+    int fd = -1, a[STEER_MAX_MEMBERS], b[STEER_MAX_MEMBERS];
+    json_t *doc, *m;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(steer_join_more(old->steer, &p, 2, &fd), 0);
+    assert_int_equal(steer_fds(old->steer, 2, a, STEER_MAX_MEMBERS), 2);
+    doc = through_text(listener_state_write(old));
+    assert_int_equal(listener_state_inherit(old, 1), 0);
+    if (listener_state_adopt(doc, &new, err, sizeof(err)) != 0)
+        fail_msg("adopt: %s", err);
+    assert_same(old, new);
+    assert_int_equal(steer_fds(new->steer, 2, b, STEER_MAX_MEMBERS), 2);
+    assert_memory_equal(a, b, 2 * sizeof(int));
+    assert_int_equal(b[1], fd);
+    drop(new);
+    /* The extra's generation changed to one with no first member. */
+    m = json_object_get(json_object_get(doc, "steer"), "members");
+    for (size_t i = 0; i < json_array_size(m); i++)
+        if (json_integer_value(json_object_get(json_array_get(m, i), "fd")) ==
+            fd)
+            json_object_set_new(json_array_get(m, i), "gen", json_integer(9));
+    assert_int_not_equal(listener_state_adopt(doc, &new, err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "has no first member"));
+    json_decref(doc);
+    assert_int_equal(listener_state_inherit(old, 0), 0);
+    listener_unref(old);
+}
+
+/*
  * What the image an upgrade executes does with the document (argv[2]):
  * adopt the group, see a client reach gen 2, promote gen 3 through the
  * adopted group, see clients reach it. The exit status says how far it
@@ -566,6 +606,7 @@ main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steered_round_trip),
+        cmocka_unit_test(extra_round_trip),
         cmocka_unit_test(steered_across_exec),
         cmocka_unit_test(shared_round_trip),
         cmocka_unit_test(unix_round_trip),
