@@ -24,9 +24,12 @@
 #    its bind= address (without it 0.0.0.0:P, which is not the managed
 #    address); it peeks each datagram (MSG_PEEK) and forks a child that
 #    reads it and answers from the same socket.
-# Each binds the managed address itself and gets its generation's socket
-# at every bind: one UDP socket on the port in the end (udpsocks; a
-# superseded generation's, connected by the master, is not counted).
+# Each binds the managed address itself; its first bind gets its
+# generation's socket and each further bind in the same process one more of
+# the generation's own (a member of the group for each thread or server
+# process to read alone): nsd and named hold 2 UDP sockets on the port in
+# the end, the others 1 (udpsocks; a superseded generation's, connected by
+# the master, is not counted).
 . "$TOP_SRCDIR/tests/integration/lib.sh"
 need dig ss python3
 
@@ -53,18 +56,18 @@ load_udp() {
 # jget KEY: a field of load.json.
 jget() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/load.json" "$1"; }
 
-# udpsocks NAME: the UDP sockets on port P are one (the generation's);
-# prints who holds it: descriptors, processes and their threads.
+# udpsocks NAME N: the UDP sockets on port P are N (the generation's, one
+# per bind); prints who holds them: descriptors, processes and threads.
 udpsocks() {
     local n users pids p th=0
     n=$(ss -Huan state unconnected "sport = :$P" | wc -l)
-    [ "$n" -eq 1 ] || fail "$1: $n UDP sockets on port $P, not 1: $(ss -Huanp state unconnected "sport = :$P")"
+    [ "$n" -eq "$2" ] || fail "$1: $n UDP sockets on port $P, not $2: $(ss -Huanp state unconnected "sport = :$P")"
     users=$(ss -Huanp state unconnected "sport = :$P" | grep -o '("[^"]*",pid=[0-9]*,fd=[0-9]*)' | grep -v '"handoff"')
     pids=$(echo "$users" | sed 's/.*pid=\([0-9]*\),.*/\1/' | sort -u)
     for p in $pids; do
         th=$((th + $(sed -n 's/^Threads:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null || echo 0)))
     done
-    echo "$1 holds its generation's UDP socket in $(echo "$users" | grep -c pid=) descriptors of $(echo "$pids" | wc -w) processes ($th threads)"
+    echo "$1 holds its generation's $2 UDP socket(s) in $(echo "$users" | grep -c pid=) descriptors of $(echo "$pids" | wc -w) processes ($th threads)"
 }
 
 # zone: the zone file of example. the authoritative servers load.
@@ -96,7 +99,7 @@ CONF
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" -- \
         kresd -n -c "$T/kresd/config" "$T/kresd"
     dns_rolls kresd 3 2000
-    udpsocks kresd
+    udpsocks kresd 1
     echo "kresd binds: 1 process, 1 UDP + 1 TCP socket on 127.0.0.1, SO_REUSEPORT; no fork"
     stop_handoff
     ;;
@@ -131,7 +134,7 @@ CONF
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" -- \
         nsd -d -c "$T/nsd/nsd.conf"
     dns_rolls nsd 3 2000
-    udpsocks nsd
+    udpsocks nsd 2
     echo "nsd binds: 2 UDP (reuseport, 1 a server) + 1 TCP socket on 127.0.0.1, then forks xfrd and 2 servers"
     stop_handoff
     ;;
@@ -161,7 +164,7 @@ CONF
     start_handoff -l dns=udp:127.0.0.1:"$P" -l dnstcp=127.0.0.1:"$P" --ready notify -- \
         named -g -4 -n 2 -c "$T/named/named.conf"
     dns_rolls named 3 2000
-    udpsocks named
+    udpsocks named 2
     echo "named binds: 1 UDP + 1 TCP socket a worker thread (2), SO_REUSEPORT, on 127.0.0.1 from its interface scan; READY=1 once loaded"
     stop_handoff
     ;;
@@ -180,7 +183,7 @@ sys.exit(0 if r["sent"] >= 2000 and r["lost"] == 0 and r["errors"] == 0
          and r["bad"] == 0 and r["stored"] > 0 and r["hits"] > 0 else 1)
 PY
     ok "memcached: 3 rolls under UDP set/get at 2,000 a second: 0 of $(jget sent) lost"
-    udpsocks memcached
+    udpsocks memcached 1
     echo "memcached binds: 1 UDP socket on 127.0.0.1, dup()ed for each of 2 worker threads; no SO_REUSEPORT, no fork"
     stop_handoff
     ;;
@@ -206,7 +209,7 @@ gens = set(r["by_gen"])
 sys.exit(0 if r["sent"] >= 50 and r["lost"] == 0 and r["late"] == 0 and r["answered"] == r["sent"]
          and {"1", "4"} <= gens else 1)
 PY
-    udpsocks socat
+    udpsocks socat 1
     echo "socat binds: 1 UDP socket on its bind= address, SO_REUSEADDR; forks a child a datagram that answers from it"
     ok "socat: 3 rolls under 10 datagrams a second: 0 of $(jget sent) lost, answered by generations $(jget by_gen)"
     stop_handoff
