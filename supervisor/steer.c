@@ -1039,8 +1039,9 @@ steer_join_more(struct steer *s, const struct steer_plan *p, unsigned gen,
         return -ENOENT;
     /* Keep the last place for the placeholder a leave may need (it leaves
      * as many members as it found): a process's exit must not wait for a
-     * place in the group. */
-    if (s->n + 1 >= STEER_MAX_MEMBERS)
+     * place in the group; and STEER_ROLL_ROOM places for new generations:
+     * a server with many threads must not make its next roll fail. */
+    if (s->n + 1 + STEER_ROLL_ROOM >= STEER_MAX_MEMBERS)
         return -ENOSPC;
     rc = append(s, STEER_EXTRA, gen);
     if (rc < 0)

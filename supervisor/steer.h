@@ -38,6 +38,9 @@
 
 #define STEER_MAX_GENS 8     /* generations in a plan */
 #define STEER_MAX_MEMBERS 16 /* sockets in a group, placeholders included */
+/* Places a generation's extra members leave free for the first members of
+ * new generations (a roll, a roll during a roll). */
+#define STEER_ROLL_ROOM 2
 #define STEER_PROBE_BLOCKS 8 /* probe port blocks: one per generation probed */
 #define STEER_SHARE_ALL 10000 /* shares are basis points */
 /* The kernel refuses a longer program. */
@@ -156,7 +159,7 @@ int steer_join(struct steer *s, const struct steer_plan *p, unsigned gen);
  * swapped, and nothing before. Its descriptor in *fd (set as soon as the
  * socket joined, even if the swap then failed: the member then gets
  * nothing until the next program). -ENOSPC: the group is full, as for
- * steer_join. -EOPNOTSUPP with flows = quic: a connection's packets must
+ * steer_join, less STEER_ROLL_ROOM places kept for new generations. -EOPNOTSUPP with flows = quic: a connection's packets must
  * reach the socket that owns the connection, and a cookie names a
  * generation, not one of its members.
  */

@@ -1877,9 +1877,11 @@ test_members_probes(void **state)
 
 /*
  * STEER_MAX_MEMBERS, placeholders included, the last place kept for a
- * leave's placeholder: -ENOSPC at 15, nothing changed, and every member
- * can still leave, one at a time, its generation serving; one more member
- * for a generation without one: -ENOENT. The largest plan of several
+ * leave's placeholder and STEER_ROLL_ROOM for new generations: extras
+ * -ENOSPC at 13, nothing changed; two new generations still join (a roll,
+ * a roll during it), a third not; every member can still leave, one at a
+ * time, its generation serving; one more member for a generation without
+ * one: -ENOENT. The largest plan of several
  * members per generation fits the kernel's limit.
  */
 static void
@@ -1898,7 +1900,7 @@ test_members_limits(void **state)
     join_with(s, &p, 1, 0, fds);
     steer_plan_promote(&p, 1);
     assert_int_equal(steer_apply(s, &p), 0);
-    join_with(s, &p, 2, STEER_MAX_MEMBERS - 3, &fds[1]); /* 14 */
+    join_with(s, &p, 2, STEER_MAX_MEMBERS - 5, &fds[1]); /* 12 */
     steer_plan_find(&p, 1)->share = 5000;
     steer_plan_find(&p, 2)->share = 5000;
     steer_plan_find(&p, 2)->serving = 1;
@@ -1908,24 +1910,36 @@ test_members_limits(void **state)
     assert_int_equal(steer_join_more(s, &p, 2, &fd), -ENOSPC);
     assert_int_equal(fd, -1);
     assert_int_equal(steer_join_more(s, &p, 1, &fd), -ENOSPC);
-    assert_int_equal(steer_plan_add(&p, 3), 0);
-    assert_int_equal(steer_join(s, &p, 3), -ENOSPC);
-    steer_plan_remove(&p, 3);
-    assert_int_equal(k.n, STEER_MAX_MEMBERS - 1);
+    assert_int_equal(k.n, STEER_MAX_MEMBERS - 3);
     assert_int_equal(k.attaches, attaches);
-    assert_int_equal(steer_fds(s, 2, NULL, 0), STEER_MAX_MEMBERS - 2);
+    /* A roll, and a roll during it, still find their places. */
+    assert_int_equal(steer_plan_add(&p, 3), 0);
+    assert_int_equal(steer_join(s, &p, 3), 0);
+    assert_int_equal(steer_plan_add(&p, 4), 0);
+    assert_int_equal(steer_join(s, &p, 4), 0);
+    assert_int_equal(steer_plan_add(&p, 5), 0);
+    assert_int_equal(steer_join(s, &p, 5), -ENOSPC);
+    steer_plan_remove(&p, 5);
+    steer_plan_remove(&p, 4);
+    steer_plan_remove(&p, 3);
+    assert_int_equal(steer_apply(s, &p), 0);
+    assert_int_equal(steer_leave(s, &p, 4), 0);
+    assert_int_equal(steer_leave(s, &p, 3), 0);
+    assert_mirror(s);
+    assert_int_equal(k.n, STEER_MAX_MEMBERS - 3);
+    assert_int_equal(steer_fds(s, 2, NULL, 0), STEER_MAX_MEMBERS - 4);
     for (uint32_t i = 0; i < 3200; i++) {
         struct client c;
         int w;
         some_client(i, &c);
-        w = which(fds, STEER_MAX_MEMBERS - 1, fd_of(&c));
+        w = which(fds, STEER_MAX_MEMBERS - 3, fd_of(&c));
         assert_true(w >= 0);
         used |= 1u << w;
     }
-    assert_int_equal(used, (1u << (STEER_MAX_MEMBERS - 1)) - 1);
-    /* gen 2's members leave one by one, the group full but the place
-     * kept: a leave that needs a placeholder finds room */
-    for (int i = 1; i < STEER_MAX_MEMBERS - 2; i++) {
+    assert_int_equal(used, (1u << (STEER_MAX_MEMBERS - 3)) - 1);
+    /* gen 2's members leave one by one: a leave that needs a placeholder
+     * finds room */
+    for (int i = 1; i < STEER_MAX_MEMBERS - 4; i++) {
         assert_int_equal(steer_leave_one(s, &p, fds[i]), 0);
         assert_mirror(s);
     }
