@@ -1,19 +1,16 @@
 /* livecheck.c: probe the active generation, watch its watchdog pings and its memory, and start its replacement when liveness.c says it failed. */
 #include "livecheck.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "handle.h"
 #include "log.h"
 #include "probe.h"
+#include "proc.h"
 #include "readiness.h"
 #include "state.h"
 
@@ -189,57 +186,41 @@ watchdog(struct livecheck *lc, uint64_t now, const pid_t *pids, size_t n)
     return 0;
 }
 
-/* The resident size of every process in the groups the workers lead
- * (their children included), from /proc/N/stat: pgrp is the 5th field,
- * rss (pages) the 24th. */
+/* The first process found above max_rss in the groups the workers lead
+ * (their children included). */
+struct over {
+    const pid_t *leaders;
+    size_t n;
+    unsigned long long max;
+    pid_t pid;
+    struct proc_stat st;
+};
+
+static int
+above(void *arg, pid_t pid)
+{
+    struct over *o = arg;
+
+    if (proc_stat(pid, &o->st) < 0 || !has_pid(o->leaders, o->n, o->st.pgrp) ||
+        o->st.rss_bytes <= o->max)
+        return 0;
+    o->pid = pid;
+    return 1;
+}
+
 static int
 rss(struct livecheck *lc, const pid_t *pids, size_t n)
 {
-    long page = sysconf(_SC_PAGESIZE);
-    char path[300], buf[1024], what[400];
-    struct dirent *e;
-    DIR *d;
+    struct over o = {pids, n, lc->c.max_rss, 0, {0}};
+    char what[120];
 
-    if ((d = opendir("/proc")) == NULL)
+    if (!proc_each(above, &o))
         return 0;
-    while ((e = readdir(d)) != NULL) {
-        unsigned long long pages;
-        long pgrp;
-        ssize_t len;
-        char *p;
-        int fd;
-
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            continue;
-        len = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (len <= 0)
-            continue;
-        buf[len] = '\0';
-        /* The name may hold spaces and parentheses: after the last ')'. */
-        if ((p = strrchr(buf, ')')) == NULL ||
-            sscanf(p + 1,
-                   " %*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u "
-                   "%*u %*d %*d %*d %*d %*d %*d %*u %*u %llu",
-                   &pgrp, &pages) != 2 ||
-            !has_pid(pids, n, (pid_t)pgrp) ||
-            pages * (unsigned long long)page <= lc->c.max_rss)
-            continue;
-        /* The name is in d's buffer: written out before it is closed. */
-        snprintf(what, sizeof(what),
-                 "pid %s has %llu bytes resident "
-                 "(max_rss %llu)",
-                 e->d_name, pages * (unsigned long long)page,
-                 (unsigned long long)lc->c.max_rss);
-        closedir(d);
-        fail(lc, LIVENESS_MAX_RSS, (pid_t)pgrp, what);
-        return 1;
-    }
-    closedir(d);
-    return 0;
+    snprintf(what, sizeof(what),
+             "pid %d has %llu bytes resident (max_rss %llu)", (int)o.pid,
+             o.st.rss_bytes, o.max);
+    fail(lc, LIVENESS_MAX_RSS, o.st.pgrp, what);
+    return 1;
 }
 
 static void
