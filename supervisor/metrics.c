@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "handle.h"
 #include "log.h"
 #include "metrics_state.h"
+#include "proc.h"
 #include "steer.h"
 #include "view.h"
 #include "version.h"
@@ -64,54 +64,18 @@ count_fds(void)
     return n - 1; /* the directory's own */
 }
 
-/* The first line of path into buf; 0 or -errno. */
-static int
-read_line(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, size - 1);
-    if (n < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    close(fd);
-    buf[n] = '\0';
-    return 0;
-}
-
 int
 metrics_proc_read(pid_t pid, struct metrics_proc *out)
 {
-    char path[64], buf[1024], *p;
-    unsigned long long utime, stime, resident;
-    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-    int rc;
+    long tick = sysconf(_SC_CLK_TCK);
+    struct proc_stat st;
 
     memset(out, 0, sizeof(*out));
     out->open_fds = pid == 0 ? count_fds() : -1;
-    if (pid == 0)
-        snprintf(path, sizeof(path), "/proc/self/stat");
-    else
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if ((rc = read_line(path, buf, sizeof(buf))) < 0)
-        return rc;
-    /* The command name may hold blanks and parentheses: skip to the last. */
-    if ((p = strrchr(buf, ')')) == NULL ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-               &utime, &stime) != 2)
-        return -EPROTO;
-    out->cpu_seconds = (double)(utime + stime) / (double)(tick > 0 ? tick : 100);
-    strcpy(path + strlen(path) - 4, "statm");
-    if ((rc = read_line(path, buf, sizeof(buf))) < 0)
-        return rc;
-    if (sscanf(buf, "%*u %llu", &resident) != 1)
-        return -EPROTO;
-    out->rss_bytes = resident * (unsigned long long)(page > 0 ? page : 4096);
+    if (proc_stat(pid == 0 ? getpid() : pid, &st) < 0)
+        return -ESRCH;
+    out->cpu_seconds = (double)st.cpu_ticks / (double)(tick > 0 ? tick : 100);
+    out->rss_bytes = st.rss_bytes;
     return 0;
 }
 

@@ -14,7 +14,7 @@ proc_stat(pid_t pid, struct proc_stat *out)
 {
     char path[64], buf[1024], *p;
     long page = sysconf(_SC_PAGESIZE);
-    unsigned long long pages;
+    unsigned long long utime, stime, pages;
     int ppid, pgrp, fd;
     ssize_t len;
 
@@ -27,15 +27,17 @@ proc_stat(pid_t pid, struct proc_stat *out)
         return -1;
     buf[len] = '\0';
     /* The command name may hold spaces and parentheses: after the last
-     * ')', state, ppid, pgrp (the 5th field) ... rss in pages (the 24th). */
+     * ')', state, ppid, pgrp (the 5th field) ... utime and stime in clock
+     * ticks (14th, 15th) ... rss in pages (the 24th). */
     if ((p = strrchr(buf, ')')) == NULL ||
         sscanf(p + 1,
-               " %*c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
-               "%*u %*d %*d %*d %*d %*d %*d %*u %*u %llu",
-               &ppid, &pgrp, &pages) != 3)
+               " %*c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+               "%llu %*d %*d %*d %*d %*d %*d %*u %*u %llu",
+               &ppid, &pgrp, &utime, &stime, &pages) != 5)
         return -1;
     out->ppid = (pid_t)ppid;
     out->pgrp = (pid_t)pgrp;
+    out->cpu_ticks = utime + stime;
     out->rss_bytes = pages * (unsigned long long)(page > 0 ? page : 4096);
     return 0;
 }

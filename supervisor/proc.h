@@ -8,6 +8,7 @@
 struct proc_stat {
     pid_t ppid;
     pid_t pgrp;
+    unsigned long long cpu_ticks; /* user and system, sysconf(_SC_CLK_TCK) a second */
     unsigned long long rss_bytes; /* resident */
 };
 
