@@ -31,7 +31,7 @@ ok "restart = never: handoff exits with the worker's status 3"
 # restart = never, and the active worker ends while a roll starts, which
 # then fails: the service has ended. handoff stops with that worker's
 # status (137: SIGKILL) rather than serve nothing, clients queued.
-start_handoff --pass systemd --restart never --ready-timeout 2s -l 127.0.0.1:0 -- \
+start_handoff --pass systemd --restart never --ready-timeout 4s -l 127.0.0.1:0 -- \
     python3 "$SERVER" --bad-gens 2 --never-ready
 wait_log 'event=promote gen=1 ' 1
 w=$(grep -Eo 'event=spawn gen=1 pid=[0-9]+' "$LOG" | grep -Eo '[0-9]+$')

@@ -75,8 +75,12 @@ stop_handoff
 # draining, so failed processes never pile up. The newest failed one is
 # still there at the end and ignores the stop's SIGTERM too: stop_timeout
 # 2 s (not the default 30 s) bounds the stop, which is not judged here.
+# Python's start can outlast the 1 s ready_timeout on a loaded machine, and
+# a SIGTERM before the server's own SIG_IGN would end it: the shell ignores
+# it from the first instant, and python inherits that across exec.
 start_handoff --pass systemd --ready-timeout 1s --drain-timeout 30s --stop-timeout 2s -l 127.0.0.1:0 -- \
-    python3 "$SERVER" --bad-gens 2,3,4 --never-ready --ignore-drain
+    sh -c 'case $HANDOFF_GENERATION in 2|3|4) trap "" TERM ;; esac; exec python3 "$0" "$@"' \
+    "$SERVER" --bad-gens 2,3,4 --never-ready --ignore-drain
 wait_log 'event=promote gen=1 ' 1
 first=$(pid_serving)
 for k in 2 3 4; do
