@@ -4,9 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <ini.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -770,48 +768,17 @@ apply_args(struct loader *ld, const struct config_args *args)
     return !ld->failed;
 }
 
-/* A user by name or number: its uid and primary group, or -1. */
-static int
-resolve_user(const char *name, uid_t *uid, gid_t *gid)
-{
-    struct passwd *pw = getpwnam(name);
-    long id;
-
-    if (pw == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
-        pw = getpwuid((uid_t)id);
-    if (pw == NULL)
-        return -1;
-    *uid = pw->pw_uid;
-    *gid = pw->pw_gid;
-    return 0;
-}
-
-/* A group by name or number, or -1. */
-static int
-resolve_group(const char *name, gid_t *gid)
-{
-    struct group *gr = getgrnam(name);
-    long id;
-
-    if (gr == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
-        gr = getgrgid((gid_t)id);
-    if (gr == NULL)
-        return -1;
-    *gid = gr->gr_gid;
-    return 0;
-}
-
 static int
 validate_user(struct loader *ld)
 {
     struct config *c = ld->c;
     char msg[CONFIG_ERRLEN];
 
-    if (c->user != NULL && resolve_user(c->user, &c->uid, &c->gid) < 0) {
+    if (c->user != NULL && config_resolve_user(c->user, &c->uid, &c->gid) < 0) {
         snprintf(msg, sizeof(msg), "no such user \"%s\"", c->user);
         return error_at(ld, "user", msg);
     }
-    if (c->group != NULL && resolve_group(c->group, &c->gid) < 0) {
+    if (c->group != NULL && config_resolve_group(c->group, &c->gid) < 0) {
         snprintf(msg, sizeof(msg), "no such group \"%s\"", c->group);
         return error_at(ld, "group", msg);
     }
@@ -823,38 +790,6 @@ validate_user(struct loader *ld)
     }
     if (config_user_env(c) < 0)
         return error_at(ld, "user", "out of memory");
-    return 1;
-}
-
-/* owner and group of a unix listener: they name no line, as mode does. */
-static int
-validate_listen_owner(struct loader *ld, struct listen_conf *l)
-{
-    char msg[CONFIG_ERRLEN];
-    gid_t primary;
-
-    if (l->owner[0] == '\0' && l->group[0] == '\0')
-        return 1;
-    if (addr_family(&l->addr) != AF_UNIX) {
-        snprintf(msg, sizeof(msg), "[listen %s]: %s: only for unix: "
-                 "addresses", l->name, l->owner[0] ? "owner" : "group");
-        return load_error(ld, NULL, msg);
-    }
-    if (l->owner[0] != '\0' && resolve_user(l->owner, &l->uid, &primary) < 0) {
-        snprintf(msg, sizeof(msg), "[listen %s]: owner: no such user \"%s\"",
-                 l->name, l->owner);
-        return load_error(ld, NULL, msg);
-    }
-    if (l->group[0] != '\0' && resolve_group(l->group, &l->gid) < 0) {
-        snprintf(msg, sizeof(msg), "[listen %s]: group: no such group \"%s\"",
-                 l->name, l->group);
-        return load_error(ld, NULL, msg);
-    }
-    if (l->uid != (uid_t)-1 && l->uid != geteuid() && geteuid() != 0) {
-        snprintf(msg, sizeof(msg), "[listen %s]: owner: changing the owner "
-                 "needs root", l->name);
-        return load_error(ld, NULL, msg);
-    }
     return 1;
 }
 
@@ -886,8 +821,9 @@ validate(struct loader *ld)
         }
         if (config_flows_error(l, msg, sizeof(msg)) != NULL)
             return load_error(ld, NULL, msg);
-        if (!validate_listen_owner(ld, l))
-            return 0;
+        /* owner and group name no line, as mode does. */
+        if (config_listen_owner_error(l, msg, sizeof(msg)) != NULL)
+            return load_error(ld, NULL, msg);
         for (size_t j = 0; j < i; j++)
             if (c->listen[j].addr.dgram == l->addr.dgram &&
                 addr_equal(&c->listen[j].addr, (struct sockaddr *)&l->addr.ss,

@@ -144,6 +144,14 @@ const char *config_env_error(const struct config *c, char *msg, size_t len);
 /* flows = quic on a listener that is not a steered UDP one. */
 const char *config_flows_error(const struct listen_conf *l, char *msg,
                                size_t len);
+/* owner and group of a unix listener, resolved into l->uid and l->gid. */
+const char *config_listen_owner_error(struct listen_conf *l, char *msg,
+                                      size_t len);
+
+/* A user by name or number: its uid and primary group; a group by name or
+ * number. 0, or -1 if there is none. */
+int config_resolve_user(const char *name, uid_t *uid, gid_t *gid);
+int config_resolve_group(const char *name, gid_t *gid);
 
 /* Is KEY=value one of the variables handoff sets in a worker? */
 int config_env_reserved(const char *kv);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -340,4 +341,58 @@ config_keep_start_keys(const struct config *running, struct config *next,
         keys[n++] = "probe_ports";
     }
     return (int)n;
+}
+
+int
+config_resolve_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct passwd *pw = getpwnam(name);
+    long id;
+
+    if (pw == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
+        pw = getpwuid((uid_t)id);
+    if (pw == NULL)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+int
+config_resolve_group(const char *name, gid_t *gid)
+{
+    struct group *gr = getgrnam(name);
+    long id;
+
+    if (gr == NULL && parse_int(name, 0, 0x7fffffff, &id, NULL, 0) == 0)
+        gr = getgrgid((gid_t)id);
+    if (gr == NULL)
+        return -1;
+    *gid = gr->gr_gid;
+    return 0;
+}
+
+const char *
+config_listen_owner_error(struct listen_conf *l, char *msg, size_t len)
+{
+    gid_t primary;
+
+    if (l->owner[0] == '\0' && l->group[0] == '\0')
+        return NULL;
+    if (addr_family(&l->addr) != AF_UNIX)
+        snprintf(msg, len, "[listen %s]: %s: only for unix: addresses",
+                 l->name, l->owner[0] ? "owner" : "group");
+    else if (l->owner[0] != '\0' &&
+             config_resolve_user(l->owner, &l->uid, &primary) < 0)
+        snprintf(msg, len, "[listen %s]: owner: no such user \"%s\"", l->name,
+                 l->owner);
+    else if (l->group[0] != '\0' && config_resolve_group(l->group, &l->gid) < 0)
+        snprintf(msg, len, "[listen %s]: group: no such group \"%s\"", l->name,
+                 l->group);
+    else if (l->uid != (uid_t)-1 && l->uid != geteuid() && geteuid() != 0)
+        snprintf(msg, len, "[listen %s]: owner: changing the owner needs root",
+                 l->name);
+    else
+        return NULL;
+    return msg;
 }
