@@ -1532,6 +1532,17 @@ test_members_spread(void **state)
     steer_close(s);
 }
 
+/* Each of the first n clients still reaches the socket it reached before. */
+static void
+assert_clients_stay(const int *before, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct client c;
+        some_client(i, &c);
+        assert_int_equal(fd_of(&c), before[i]);
+    }
+}
+
 /*
  * One client (address, port) reaches the same member of its generation
  * while that generation's set of members is unchanged: whatever others
@@ -1568,29 +1579,17 @@ test_members_sticky(void **state)
     assert_int_equal(steer_leave(s, &p, 1), 0);
     assert_mirror(s);
     assert_int_equal(k.group[0], fds[2]);
-    for (uint32_t i = 0; i < 3000; i++) {
-        struct client c;
-        some_client(i, &c);
-        assert_int_equal(fd_of(&c), before[i]);
-    }
+    assert_clients_stay(before, 3000);
     /* gen 3 starts with 3 members, one more, one of them leaves, then all */
     join_with(s, &p, 3, 2, f3);
     assert_int_equal(steer_join_more(s, &p, 3, &more), 0);
-    for (uint32_t i = 0; i < 3000; i++) {
-        struct client c;
-        some_client(i, &c);
-        assert_int_equal(fd_of(&c), before[i]);
-    }
+    assert_clients_stay(before, 3000);
     assert_int_equal(steer_leave_one(s, &p, f3[1]), 0);
     steer_plan_remove(&p, 3);
     assert_int_equal(steer_leave(s, &p, 3), 0);
     assert_mirror(s);
     assert_int_equal(steer_fds(s, 3, NULL, 0), 0);
-    for (uint32_t i = 0; i < 3000; i++) {
-        struct client c;
-        some_client(i, &c);
-        assert_int_equal(fd_of(&c), before[i]);
-    }
+    assert_clients_stay(before, 3000);
     assert_int_equal(k.misrouted + k.regen + k.misprobed, 0);
     steer_close(s);
 }
